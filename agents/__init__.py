@@ -1,0 +1,1 @@
+"""The Faust app and its stream processors: thin, they call hub/ rules."""

@@ -1,0 +1,1 @@
+"""NRM hub: the core library (contracts, rules, codec, registry, embedded broker, CLI)."""

@@ -1,0 +1,278 @@
+"""The ``hub`` command line: broker, topics, schemas, registry, decode, demo.
+
+Bad input gets a clear message on stderr and a non-zero exit: 1 when a check fails, 2 when
+the input itself is invalid. Agents and connectors are imported lazily, inside the commands
+that run them, so ``hub/`` never depends on them at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from hub.logs import configure_logging
+from hub.settings import HubSettings, get_settings
+
+BAD_INPUT = 2
+CHECK_FAILED = 1
+
+app = typer.Typer(no_args_is_help=True, help="NRM Hub: referrals between French agencies.")
+topics_app = typer.Typer(no_args_is_help=True, help="Declare and create the hub's topics.")
+schemas_app = typer.Typer(no_args_is_help=True, help="The Avro contracts and their evolution.")
+registry_app = typer.Typer(no_args_is_help=True, help="The embedded schema registry.")
+app.add_typer(topics_app, name="topics")
+app.add_typer(schemas_app, name="schemas")
+app.add_typer(registry_app, name="registry")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = BAD_INPUT) -> typer.Exit:
+    """Print ``message`` on stderr and return the exit to raise."""
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+@app.callback()
+def main_options(
+    log_json: Annotated[bool, typer.Option("--log-json", help="Log JSON lines.")] = False,
+) -> None:
+    """Configure logging once for every command."""
+    settings = get_settings()
+    configure_logging(json=log_json or settings.log_json, level=settings.log_level)
+
+
+@app.command()
+def broker(
+    port: Annotated[int, typer.Option(help="Loopback port to listen on.")] = 9092,
+    storage: Annotated[str, typer.Option(help="memory://tansu/ or s3://BUCKET/")] = (
+        "memory://tansu/"
+    ),
+) -> None:
+    """Run the embedded broker in the foreground on 127.0.0.1 until interrupted."""
+    from hub.broker import BrokerStartError, EmbeddedBroker
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        with EmbeddedBroker(port, storage_url=storage) as running:
+            out.print(
+                f"broker on [bold]{running.bootstrap_servers}[/] (pid {running.pid}); "
+                "Ctrl-C stops it"
+            )
+            with contextlib.suppress(KeyboardInterrupt):
+                stop.wait()
+    except BrokerStartError as exc:
+        raise fail(str(exc), CHECK_FAILED) from None
+
+
+@topics_app.command("list")
+def topics_list(
+    agency: Annotated[list[str] | None, typer.Option(help="Agency id (repeatable).")] = None,
+) -> None:
+    """Print the declared topics."""
+    from hub.topics import all_topics
+
+    for spec in all_topics(agency or []):
+        out.print(f"{spec.name:40} {spec.partitions:3}  {spec.purpose}", highlight=False)
+
+
+@topics_app.command("create")
+def topics_create(
+    agency: Annotated[list[str] | None, typer.Option(help="Agency id (repeatable).")] = None,
+    replication_factor: Annotated[int, typer.Option()] = 1,
+) -> None:
+    """Create the declared topics that do not exist yet on HUB_BOOTSTRAP_SERVERS."""
+    from hub.topics import all_topics, create_topics
+
+    created = asyncio.run(
+        create_topics(
+            get_settings(), all_topics(agency or []), replication_factor=replication_factor
+        )
+    )
+    out.print(f"created {len(created)} topic(s): {', '.join(created) or '-'}")
+
+
+def _registry_root(settings: HubSettings) -> Path:
+    return settings.schemas_dir
+
+
+@schemas_app.command("list")
+def schemas_list() -> None:
+    """Print every registered (id, subject, version)."""
+    from hub.registry import SchemaRegistry
+
+    for registered in SchemaRegistry.load(_registry_root(get_settings())):
+        out.print(
+            f"{registered.schema_id:4}  {registered.subject}  v{registered.version}",
+            highlight=False,
+        )
+
+
+@schemas_app.command("check")
+def schemas_check(
+    schemas_dir: Annotated[Path | None, typer.Option(help="Defaults to HUB_SCHEMAS_DIR.")] = None,
+) -> None:
+    """Fail when a source schema is not BACKWARD_TRANSITIVE with every kept version.
+
+    Compatible changes not yet registered are listed, and also fail the check: ids must be
+    committed (run ``hub schemas register``).
+    """
+    from hub.registry import SchemaRegistry
+
+    root = schemas_dir or _registry_root(get_settings())
+    changes = SchemaRegistry.load(root).pending_changes(_known_subjects(root))
+    for change in changes:
+        if change.compatible:
+            err.print(
+                f"[yellow]unregistered[/] {change.subject}: compatible change, "
+                f"run `hub schemas register` to freeze it as v{change.next_version}",
+                highlight=False,
+            )
+        for problem in change.incompatibilities:
+            err.print(
+                f"[bold red]incompatible[/] {change.subject}: {problem.describe()}", highlight=False
+            )
+    if any(not c.compatible for c in changes):
+        raise fail("schema change breaks BACKWARD_TRANSITIVE compatibility", CHECK_FAILED)
+    if changes:
+        raise fail("compatible schema changes are not registered yet", CHECK_FAILED)
+    out.print("schemas: every subject matches its latest registered version")
+
+
+@schemas_app.command("register")
+def schemas_register(
+    subject: Annotated[list[str] | None, typer.Argument(help="Subjects; default: all.")] = None,
+    schemas_dir: Annotated[Path | None, typer.Option(help="Defaults to HUB_SCHEMAS_DIR.")] = None,
+) -> None:
+    """Freeze changed or new subjects under new schema ids (refuses incompatible changes)."""
+    from hub.registry import SchemaRegistry, UnknownSchemaError, register
+
+    root = schemas_dir or _registry_root(get_settings())
+    try:
+        changes = SchemaRegistry.load(root).pending_changes(subject or _known_subjects(root))
+        created = register(root, changes)
+    except (ValueError, UnknownSchemaError) as exc:
+        raise fail(str(exc), CHECK_FAILED) from None
+    for registered in created:
+        out.print(
+            f"registered {registered.subject} v{registered.version} as id {registered.schema_id}",
+            highlight=False,
+        )
+    if not created:
+        out.print("nothing to register")
+
+
+def _known_subjects(root: Path) -> list[str]:
+    """Registered subjects plus every event subject the hub's models declare."""
+    from hub.events import EVENT_MODELS
+    from hub.registry import SchemaRegistry
+
+    return sorted(set(SchemaRegistry.load(root).subjects()) | set(EVENT_MODELS))
+
+
+@registry_app.command("serve")
+def registry_serve(
+    port: Annotated[int, typer.Option(help="Loopback port.")] = 8081,
+) -> None:
+    """Serve the Confluent Schema Registry REST subset on 127.0.0.1."""
+    import uvicorn
+
+    from connectors.registry_api import create_registry_app
+    from hub.registry import SchemaRegistry
+
+    registry = SchemaRegistry.load(_registry_root(get_settings()))
+    uvicorn.run(create_registry_app(registry), host="127.0.0.1", port=port, log_level="info")
+
+
+@app.command()
+def decode(
+    path: Annotated[str, typer.Argument(help="File of one framed record, or - for stdin.")],
+) -> None:
+    """Decode one Confluent-framed Avro record and print it as JSON."""
+    from hub.codec import Codec, CodecError
+    from hub.registry import SchemaRegistry
+
+    settings = get_settings()
+    try:
+        data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    except OSError as exc:
+        raise fail(f"cannot read {path}: {exc.strerror}") from None
+    codec = Codec(
+        SchemaRegistry.load(settings.schemas_dir), max_record_bytes=settings.max_record_bytes
+    )
+    try:
+        decoded = codec.decode(data)
+    except CodecError as exc:
+        raise fail(f"{exc.reason.value}: {exc.detail}") from None
+    out.print_json(
+        json.dumps(
+            {"schema_id": decoded.schema_id, "subject": decoded.subject, "record": decoded.record},
+            default=_json_default,
+        )
+    )
+
+
+@app.command()
+def encode(
+    subject: Annotated[str, typer.Argument(help="Subject, e.g. fr.nrm.ReferralOpened.")],
+    path: Annotated[str, typer.Argument(help="JSON file of the event, or - for stdin.")],
+    output: Annotated[Path, typer.Option("--out", "-o", help="Where to write the frame.")],
+) -> None:
+    """Validate a JSON event against its model and schema, and write the framed record."""
+    from pydantic import ValidationError
+
+    from hub.codec import Codec, CodecError
+    from hub.events import EVENT_MODELS
+    from hub.registry import SchemaRegistry
+
+    settings = get_settings()
+    model = EVENT_MODELS.get(subject)
+    if model is None:
+        raise fail(f"unknown subject {subject!r}; known: {', '.join(sorted(EVENT_MODELS))}")
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text()
+        event = model.model_validate_json(text)
+    except OSError as exc:
+        raise fail(f"cannot read {path}: {exc.strerror}") from None
+    except ValidationError as exc:
+        raise fail(f"invalid {subject}: {exc}") from None
+    codec = Codec(
+        SchemaRegistry.load(settings.schemas_dir), max_record_bytes=settings.max_record_bytes
+    )
+    try:
+        output.write_bytes(codec.encode(subject, event.model_dump()))
+    except CodecError as exc:
+        raise fail(f"{exc.reason.value}: {exc.detail}") from None
+    out.print(f"wrote {output}")
+
+
+@app.command()
+def demo(
+    serve: Annotated[bool, typer.Option("--serve", help="Keep serving after the story.")] = False,
+) -> None:
+    """Run the hub's main job on the embedded broker, narrated."""
+    from hub.demo import run_demo
+
+    raise typer.Exit(asyncio.run(run_demo(out, serve=serve)))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)
+
+
+def main() -> None:
+    """Entry point of the ``hub`` script."""
+    app()

@@ -1,0 +1,137 @@
+"""Every topic the hub uses, declared once as data, and the one function that creates them.
+
+Agencies each own an outbox (they write, the hub reads) and an inbox (the hub writes, they
+read). The sending agency of a record is the outbox it was read from, never a payload field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import structlog
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import for_code
+from pydantic import BaseModel, Field
+
+from hub.kafka_options import client_options
+from hub.settings import HubSettings
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_PARTITIONS = 4
+OUTBOX_PREFIX = "nrm.outbox."
+INBOX_PREFIX = "nrm.inbox."
+TOPIC_ALREADY_EXISTS = 36
+
+
+class TopicSpec(BaseModel, frozen=True):
+    """One topic: its name, how many partitions, and why it exists."""
+
+    name: str
+    partitions: int = Field(default=DEFAULT_PARTITIONS, ge=1)
+    purpose: str
+    compacted: bool = False
+
+
+DIRECTORY = TopicSpec(
+    name="nrm.directory",
+    partitions=1,
+    compacted=True,
+    purpose="Agency directory changes, keyed by agency id; the latest record per agency wins.",
+)
+DEAD_LETTERS = TopicSpec(
+    name="nrm.deadletters",
+    purpose="Records that could not be processed, with a machine reason and the original bytes.",
+)
+AUDIT = TopicSpec(
+    name="nrm.audit",
+    purpose="Hash-chained audit entries, keyed by case id.",
+)
+ESCALATIONS = TopicSpec(
+    name="nrm.escalations",
+    purpose="Reminders and escalation steps for overdue acknowledgements, keyed by case id.",
+)
+ORPHANED_NEEDS = TopicSpec(
+    name="nrm.orphaned-needs",
+    purpose="Case needs with no open request and no accepting agency, for operators.",
+)
+OBSERVATORY = TopicSpec(
+    name="nrm.observatory",
+    partitions=1,
+    purpose="Anonymised aggregate statistics with small-cell suppression.",
+)
+
+CORE_TOPICS: tuple[TopicSpec, ...] = (
+    DIRECTORY,
+    DEAD_LETTERS,
+    AUDIT,
+    ESCALATIONS,
+    ORPHANED_NEEDS,
+    OBSERVATORY,
+)
+
+
+def outbox_topic(agency_id: str) -> str:
+    """The topic an agency publishes to; owning it is what proves the sender's channel."""
+    return f"{OUTBOX_PREFIX}{agency_id}"
+
+
+def inbox_topic(agency_id: str) -> str:
+    """The topic the hub delivers an agency's projections to."""
+    return f"{INBOX_PREFIX}{agency_id}"
+
+
+def agency_of_outbox(topic: str) -> str | None:
+    """The agency owning an outbox topic, or None when the topic is not an outbox."""
+    if topic.startswith(OUTBOX_PREFIX) and len(topic) > len(OUTBOX_PREFIX):
+        return topic[len(OUTBOX_PREFIX) :]
+    return None
+
+
+def agency_topics(agency_ids: Iterable[str]) -> list[TopicSpec]:
+    """The outbox and inbox of each agency."""
+    specs: list[TopicSpec] = []
+    for agency_id in agency_ids:
+        specs.append(TopicSpec(name=outbox_topic(agency_id), purpose=f"{agency_id} publishes"))
+        specs.append(TopicSpec(name=inbox_topic(agency_id), purpose=f"{agency_id} receives"))
+    return specs
+
+
+def all_topics(agency_ids: Iterable[str]) -> list[TopicSpec]:
+    """Core topics plus every agency's outbox and inbox."""
+    return [*CORE_TOPICS, *agency_topics(agency_ids)]
+
+
+async def create_topics(
+    settings: HubSettings, specs: Sequence[TopicSpec], *, replication_factor: int = 1
+) -> list[str]:
+    """Create the topics that do not exist yet; return the names created.
+
+    Idempotent: an existing topic is left as it is (its partition count is not changed).
+    """
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [spec for spec in specs if spec.name not in existing]
+        if not missing:
+            return []
+        response = await admin.create_topics(
+            [
+                NewTopic(
+                    name=spec.name,
+                    num_partitions=spec.partitions,
+                    replication_factor=replication_factor,
+                    topic_configs={"cleanup.policy": "compact"} if spec.compacted else {},
+                )
+                for spec in missing
+            ]
+        )
+        for name, code, *_ in response.topic_errors:
+            if code not in (0, TOPIC_ALREADY_EXISTS):
+                raise for_code(code)(f"creating topic {name}")
+    finally:
+        await admin.close()
+    created = [spec.name for spec in missing]
+    log.info("topics.created", count=len(created))
+    return created

@@ -1,0 +1,46 @@
+"""Shared fixtures: one embedded broker for the whole session, settings pointing at it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hub.broker import EmbeddedBroker
+from hub.registry import SchemaRegistry
+from hub.settings import PROJECT_ROOT, HubSettings
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    """A real Tansu broker on a free loopback port, memory storage.
+
+    It fails the tests loudly (never skips) if the broker cannot start: stream paths are only
+    ever tested against a real broker.
+    """
+    log_path = tmp_path_factory.mktemp("broker") / "tansu.log"
+    embedded = EmbeddedBroker(log_path=log_path)
+    embedded.start()
+    try:
+        yield embedded
+    finally:
+        embedded.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(broker: EmbeddedBroker) -> HubSettings:
+    """Hub settings pointing at the session broker."""
+    return HubSettings(bootstrap_servers=broker.bootstrap_servers)
+
+
+@pytest.fixture(scope="session")
+def schemas_dir() -> Path:
+    """The committed schemas/ directory."""
+    return PROJECT_ROOT / "schemas"
+
+
+@pytest.fixture(scope="session")
+def registry(schemas_dir: Path) -> SchemaRegistry:
+    """The registry built from the committed schemas."""
+    return SchemaRegistry.load(schemas_dir)
