@@ -1,0 +1,90 @@
+"""Builders shared by the flow tests: events as they arrive from an outbox."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+
+from hub.case_flow import Context, Inbound, digest_of
+from hub.codec import Codec
+from hub.consent import ConsentPolicy
+from hub.directory import Directory
+from hub.event_types import AgencyRole, ConsentMethod, DataCategory
+from hub.events import ConsentGiven, ConsentWithdrawn, Envelope
+from hub.examples import CASE_ID
+from hub.ingest import RawRecord, accept, case_partition
+from hub.projection import Projector
+from hub.registry import SchemaRegistry
+from hub.routing import RoutingRules
+from hub.settings import get_settings
+from hub.topics import outbox_topic
+
+NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+
+
+def context(directory: Directory | None = None) -> Context:
+    config = get_settings().config_dir
+    registry = SchemaRegistry.load(get_settings().schemas_dir)
+    return Context(
+        directory=directory or Directory.load(config),
+        rules=RoutingRules.load(config),
+        consent=ConsentPolicy.load(config),
+        projector=Projector(registry),
+    )
+
+
+def codec() -> Codec:
+    return Codec(SchemaRegistry.load(get_settings().schemas_dir))
+
+
+def envelope(case_id: uuid.UUID = CASE_ID, **extra: Any) -> Envelope:
+    return Envelope(event_id=uuid.uuid4(), case_id=case_id, occurred_at=NOW, **extra)
+
+
+def raw_record(event: BaseModel, sender: str, offset: int = 0, **overrides: Any) -> RawRecord:
+    case_id = event.envelope.case_id  # type: ignore[attr-defined]
+    fields: dict[str, Any] = {
+        "topic": outbox_topic(sender),
+        "partition": case_partition(case_id, 4),
+        "offset": offset,
+        "key": str(case_id).encode(),
+        "value": codec().encode_event(event),
+        "timestamp_ms": int(NOW.timestamp() * 1000),
+    }
+    fields.update(overrides)
+    return RawRecord(**fields)
+
+
+def inbound(event: BaseModel, sender: str, ctx: Context, offset: int = 0) -> Inbound:
+    accepted = accept(raw_record(event, sender, offset), codec(), ctx.directory)
+    assert isinstance(accepted, Inbound), accepted
+    return accepted
+
+
+def consent_for(
+    *roles: AgencyRole,
+    categories: tuple[DataCategory, ...] | None = None,
+    case_id: uuid.UUID = CASE_ID,
+) -> ConsentGiven:
+    return ConsentGiven(
+        envelope=envelope(case_id),
+        consent_id=uuid.uuid4(),
+        categories=categories or tuple(c for c in DataCategory if c is not DataCategory.UNKNOWN),
+        recipient_roles=roles,
+        purpose="accompagnement",
+        expires_at=NOW + timedelta(days=365),
+        recorded_by_role=AgencyRole.SUPPORT_ASSOCIATION,
+        method=ConsentMethod.ORAL_WITH_INTERPRETER,
+    )
+
+
+def withdrawal(case_id: uuid.UUID = CASE_ID) -> ConsentWithdrawn:
+    return ConsentWithdrawn(
+        envelope=envelope(case_id), recorded_by_role=AgencyRole.SUPPORT_ASSOCIATION
+    )
+
+
+__all__ = ["NOW", "digest_of"]
