@@ -9,34 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from hub.config_files import load_config, read_yaml
-from hub.event_types import AgencyRole, Departement, ExploitationType, Gender
+from hub.event_types import AgencyRole, Departement, ExploitationType, Gender, Specialism
+from hub.events import DirectoryEntry, SigningKeyEntry
 
 AgencyId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]
 """An agency id: lowercase letters, digits and dashes (it names the agency's topics)."""
 
 DIRECTORY_FILE = "directory.yaml"
 REGIONS_FILE = "regions.yaml"
-
-
-class Specialism(StrEnum):
-    """What an agency is specialised in, used to select a recipient."""
-
-    MINORS = "MINORS"
-    LABOUR_EXPLOITATION = "LABOUR_EXPLOITATION"
-    SEXUAL_EXPLOITATION = "SEXUAL_EXPLOITATION"
-    DOMESTIC_SERVITUDE = "DOMESTIC_SERVITUDE"
-    FORCED_CRIMINALITY = "FORCED_CRIMINALITY"
-    FORCED_BEGGING = "FORCED_BEGGING"
-    FORCED_MARRIAGE = "FORCED_MARRIAGE"
-    FAMILIES = "FAMILIES"
-    DISABILITY_ACCESS = "DISABILITY_ACCESS"
 
 
 SPECIALISM_FOR_EXPLOITATION: Mapping[ExploitationType, Specialism] = {
@@ -157,3 +143,66 @@ class Directory:
         ]
         national = [a for a in candidates if a.national]
         return [*local, *regional, *national]
+
+
+def agency_from_entry(entry: DirectoryEntry) -> Agency:
+    """The agency a directory-topic record describes."""
+    return Agency(
+        id=entry.agency_id,
+        name=entry.name,
+        role=entry.role,
+        departements=tuple(entry.departements),
+        national=entry.national,
+        specialisms=frozenset(s for s in entry.specialisms if s is not Specialism.UNKNOWN),
+        genders=frozenset(g for g in entry.genders if g is not Gender.UNKNOWN),
+        languages=tuple(entry.languages),
+        capacity=entry.capacity,
+        accepting=entry.accepting,
+        supervisor=entry.supervisor,
+        signing_keys=tuple(
+            SigningKey(
+                key_id=k.key_id,
+                public_key=k.public_key,
+                valid_from=k.valid_from,
+                valid_until=k.valid_until,
+            )
+            for k in entry.signing_keys
+        ),
+    )
+
+
+def entry_from_agency(
+    agency: Agency, updated_at: datetime, *, removed: bool = False
+) -> DirectoryEntry:
+    """The directory-topic record for ``agency``."""
+    return DirectoryEntry(
+        agency_id=agency.id,
+        updated_at=updated_at,
+        removed=removed,
+        name=agency.name,
+        role=agency.role,
+        departements=agency.departements,
+        national=agency.national,
+        specialisms=tuple(sorted(agency.specialisms)),
+        genders=tuple(sorted(agency.genders)),
+        languages=agency.languages,
+        capacity=agency.capacity,
+        accepting=agency.accepting,
+        supervisor=agency.supervisor,
+        signing_keys=tuple(
+            SigningKeyEntry(
+                key_id=k.key_id,
+                public_key=k.public_key,
+                valid_from=k.valid_from,
+                valid_until=k.valid_until,
+            )
+            for k in agency.signing_keys
+        ),
+    )
+
+
+def apply_entry(directory: Directory, entry: DirectoryEntry) -> Directory:
+    """The directory after one directory-topic record (an update or a removal)."""
+    if entry.removed:
+        return directory.without_agency(entry.agency_id)
+    return directory.with_agency(agency_from_entry(entry))

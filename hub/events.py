@@ -37,6 +37,7 @@ from hub.event_types import (
     PermitType,
     SafeChannel,
     Seq,
+    Specialism,
     SupportType,
     Urgency,
     UtcMillis,
@@ -298,6 +299,34 @@ class AuditEntry(AvroRecord):
 
 # ------------------------------------------------------------------------- subjects
 
+class SigningKeyEntry(AvroRecord):
+    """An Ed25519 public key an agency signs its records with."""
+
+    key_id: str
+    public_key: str
+    valid_from: UtcMillis | None = None
+    valid_until: UtcMillis | None = None
+
+
+class DirectoryEntry(AvroRecord):
+    """One agency of the directory as published on the directory topic (latest wins)."""
+
+    agency_id: str
+    updated_at: UtcMillis
+    removed: bool = False
+    name: str
+    role: AgencyRole
+    departements: Seq[str] = ()
+    national: bool = False
+    specialisms: Seq[Specialism] = ()
+    genders: Seq[Gender] = ()
+    languages: Seq[str] = ()
+    capacity: Int32 | None = None
+    accepting: bool = True
+    supervisor: str | None = None
+    signing_keys: Seq[SigningKeyEntry] = ()
+
+
 _TOP_LEVEL: tuple[type[AvroRecord], ...] = (
     PresumedVictimReport,
     IdentificationDecision,
@@ -313,6 +342,7 @@ _TOP_LEVEL: tuple[type[AvroRecord], ...] = (
     CaseClosed,
     DeadLetter,
     AuditEntry,
+    DirectoryEntry,
 )
 
 EVENT_MODELS: dict[str, type[BaseModel]] = {avro_full_name(m): m for m in _TOP_LEVEL}
@@ -323,6 +353,7 @@ SHARED_MODELS: tuple[type[AvroRecord], ...] = (
     Person,
     ExploitationDetails,
     AccommodationNeeds,
+    SigningKeyEntry,
 )
 """Records that only appear nested inside events."""
 

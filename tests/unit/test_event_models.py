@@ -50,8 +50,9 @@ CATEGORIES = {
     "exploitation_details",
     "minor",
 }
-WITHOUT_ENVELOPE = {"fr.nrm.DeadLetter", "fr.nrm.AuditEntry"}
+WITHOUT_ENVELOPE = {"fr.nrm.DeadLetter", "fr.nrm.AuditEntry", "fr.nrm.DirectoryEntry"}
 EXPECTED_SUBJECTS = {
+    "fr.nrm.DirectoryEntry",
     "fr.nrm.PresumedVictimReport",
     "fr.nrm.IdentificationDecision",
     "fr.nrm.ReferralOpened",
