@@ -19,6 +19,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from hub.cli_keys import keys_app
 from hub.logs import configure_logging
 from hub.settings import HubSettings, get_settings
 
@@ -32,6 +33,7 @@ registry_app = typer.Typer(no_args_is_help=True, help="The embedded schema regis
 app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(registry_app, name="registry")
+app.add_typer(keys_app, name="keys")
 
 out = Console()
 err = Console(stderr=True)

@@ -7,6 +7,7 @@ security protocol and (optionally) a Confluent-compatible registry URL.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -57,6 +58,19 @@ class HubSettings(BaseSettings):
     max_record_bytes: int = Field(
         default=512 * 1024, description="Records larger than this are dead letters (OVERSIZE)."
     )
+    signing_key_path: Path = Field(
+        default=PROJECT_ROOT / "deploy" / "config" / "dev-keys" / "hub.pem",
+        description="The hub's Ed25519 private key: it signs everything the hub emits.",
+    )
+    signing_key_id: str = "hub-2026-1"
+    verify_signatures: bool = Field(
+        default=True, description="Benchmarks only: false lets anyone publish as anyone."
+    )
+    signature_past_window: timedelta = Field(
+        default=timedelta(hours=24),
+        description="How old a signature may be: covers re-reading outboxes after a crash.",
+    )
+    signature_future_window: timedelta = timedelta(minutes=5)
     log_json: bool = False
     log_level: str = "INFO"
 
