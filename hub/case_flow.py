@@ -77,6 +77,7 @@ class Inbound:
     offset: int
     timestamp: datetime
     digest: str
+    frame: bytes = b""
 
     @property
     def envelope(self) -> Mapping[str, Any]:

@@ -12,6 +12,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
+from hub.audit_chain import ChainHead
 from hub.consent import ConsentState
 from hub.event_types import AgencyRole, DataCategory, ExploitationType, Gender, SafeChannel, Urgency
 
@@ -88,13 +89,6 @@ class OpenRequest(_Value):
     opened_at: datetime
     declined: tuple[str, ...] = ()
     record_json: str
-
-
-class ChainHead(_Value):
-    """The last audit entry of the case: the next one chains to it."""
-
-    seq: int
-    hash: bytes
 
 
 class CaseState(_Value):

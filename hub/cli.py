@@ -198,6 +198,21 @@ def registry_serve(
 
 
 @app.command()
+def worker() -> None:
+    """Run a hub worker (routing) on HUB_BOOTSTRAP_SERVERS until SIGTERM or Ctrl-C."""
+    from agents.worker import run_worker
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await run_worker(get_settings(), stop)
+
+    asyncio.run(main())
+
+
+@app.command()
 def decode(
     path: Annotated[str, typer.Argument(help="File of one framed record, or - for stdin.")],
 ) -> None:

@@ -299,6 +299,7 @@ class AuditEntry(AvroRecord):
 
 # ------------------------------------------------------------------------- subjects
 
+
 class SigningKeyEntry(AvroRecord):
     """An Ed25519 public key an agency signs its records with."""
 

@@ -58,12 +58,12 @@ HUB = "hub"
 INDICATORS = ("TRAV-01", "TRAV-04", "CTRL-02", "DOC-01")
 
 
-def _envelope(minutes: int, event_id: int) -> Envelope:
+def _envelope(minutes: int, event_id: int, case_id: uuid.UUID) -> Envelope:
     return Envelope(
-        event_id=uuid.UUID(int=(CASE_ID.int & ~0xFFFF) | event_id),
-        case_id=CASE_ID,
+        event_id=uuid.uuid5(case_id, str(event_id)),
+        case_id=case_id,
         occurred_at=T0 + timedelta(minutes=minutes),
-        correlation_id=CASE_ID,
+        correlation_id=case_id,
     )
 
 
@@ -100,19 +100,24 @@ def example_exploitation() -> ExploitationDetails:
     )
 
 
-def example_events() -> list[tuple[str, BaseModel]]:
+def example_events(case_id: uuid.UUID = CASE_ID) -> list[tuple[str, BaseModel]]:
     """(sender, event) for one event of every type, in story order.
 
     The sender is an agency id, or ``HUB`` for what the hub itself emits (escalations, dead
     letters, audit entries), which goes to the hub's own topics.
+    Another ``case_id`` gives the same story with its own event and request ids.
     """
     person = example_person()
-    request = uuid.UUID("0b7e2c1a-5d4f-4e3a-8b9c-000000000001")
+
+    def request_id(n: int) -> uuid.UUID:
+        return uuid.uuid5(case_id, f"request-{n}")
+
+    request = request_id(1)
     return [
         (
             "police-93",
             ReferralOpened(
-                envelope=_envelope(0, 1),
+                envelope=_envelope(0, 1, case_id),
                 identifying_role=AgencyRole.POLICE_GENDARMERIE,
                 departement="93",
                 urgency=Urgency.URGENT,
@@ -125,7 +130,7 @@ def example_events() -> list[tuple[str, BaseModel]]:
         (
             "association-93",
             PresumedVictimReport(
-                envelope=_envelope(-60, 2),
+                envelope=_envelope(-60, 2, case_id),
                 reporter_role=AgencyRole.SUPPORT_ASSOCIATION,
                 departement="93",
                 urgency=Urgency.URGENT,
@@ -139,8 +144,8 @@ def example_events() -> list[tuple[str, BaseModel]]:
         (
             "inspection-travail-93",
             IdentificationDecision(
-                envelope=_envelope(5, 3),
-                report_event_id=uuid.UUID(int=(CASE_ID.int & ~0xFFFF) | 2),
+                envelope=_envelope(5, 3, case_id),
+                report_event_id=uuid.uuid5(case_id, "2"),
                 outcome=IdentificationOutcome.IDENTIFIED,
                 indicator_codes=INDICATORS,
             ),
@@ -148,7 +153,7 @@ def example_events() -> list[tuple[str, BaseModel]]:
         (
             "association-93",
             ConsentGiven(
-                envelope=_envelope(10, 4),
+                envelope=_envelope(10, 4, case_id),
                 consent_id=uuid.UUID("c0000000-0000-4000-8000-000000000001"),
                 categories=(DataCategory.IDENTITY, DataCategory.CONTACT),
                 recipient_roles=(
@@ -164,7 +169,7 @@ def example_events() -> list[tuple[str, BaseModel]]:
         (
             "police-93",
             AccommodationRequested(
-                envelope=_envelope(12, 5),
+                envelope=_envelope(12, 5, case_id),
                 request_id=request,
                 needs=AccommodationNeeds(
                     urgency=Urgency.URGENT,
@@ -178,8 +183,8 @@ def example_events() -> list[tuple[str, BaseModel]]:
         (
             "police-93",
             SupportRequested(
-                envelope=_envelope(13, 6),
-                request_id=uuid.UUID("0b7e2c1a-5d4f-4e3a-8b9c-000000000002"),
+                envelope=_envelope(13, 6, case_id),
+                request_id=request_id(2),
                 support_types=(SupportType.SOCIAL, SupportType.LEGAL, SupportType.PSYCHOLOGICAL),
                 departement="93",
                 person=person,
@@ -188,8 +193,8 @@ def example_events() -> list[tuple[str, BaseModel]]:
         (
             "police-93",
             PermitRequested(
-                envelope=_envelope(14, 7),
-                request_id=uuid.UUID("0b7e2c1a-5d4f-4e3a-8b9c-000000000003"),
+                envelope=_envelope(14, 7, case_id),
+                request_id=request_id(3),
                 permit_type=PermitType.REFLECTION_PERIOD_RECEIPT,
                 departement="93",
                 person=person,
@@ -198,7 +203,7 @@ def example_events() -> list[tuple[str, BaseModel]]:
         (
             "hebergement-93",
             Acknowledgement(
-                envelope=_envelope(40, 8),
+                envelope=_envelope(40, 8, case_id),
                 request_id=request,
                 status=AckStatus.DECLINED,
                 decline_reason=DeclineReason.NO_CAPACITY,
@@ -208,7 +213,7 @@ def example_events() -> list[tuple[str, BaseModel]]:
         (
             "association-93",
             SafetyFlagsSet(
-                envelope=_envelope(15, 9),
+                envelope=_envelope(15, 9, case_id),
                 do_not_contact=False,
                 safe_channel=SafeChannel.VIA_SUPPORT_ASSOCIATION,
                 note="ne pas appeler le numéro connu de l'employeur",
@@ -217,9 +222,9 @@ def example_events() -> list[tuple[str, BaseModel]]:
         (
             HUB,
             Escalation(
-                envelope=_envelope(60 * 24 * 3, 10),
+                envelope=_envelope(60 * 24 * 3, 10, case_id),
                 deadline_id=uuid.UUID("d0000000-0000-4000-8000-000000000001"),
-                request_id=uuid.UUID("0b7e2c1a-5d4f-4e3a-8b9c-000000000003"),
+                request_id=request_id(3),
                 step=EscalationStep.REMINDER,
                 late_by_seconds=3600,
                 target_agency="prefecture-93",
@@ -229,7 +234,7 @@ def example_events() -> list[tuple[str, BaseModel]]:
         (
             "association-93",
             ConsentWithdrawn(
-                envelope=_envelope(60 * 24 * 30, 11),
+                envelope=_envelope(60 * 24 * 30, 11, case_id),
                 consent_id=uuid.UUID("c0000000-0000-4000-8000-000000000001"),
                 recorded_by_role=AgencyRole.SUPPORT_ASSOCIATION,
             ),
@@ -237,7 +242,7 @@ def example_events() -> list[tuple[str, BaseModel]]:
         (
             "association-93",
             CaseClosed(
-                envelope=_envelope(60 * 24 * 90, 12),
+                envelope=_envelope(60 * 24 * 90, 12, case_id),
                 reason=CaseClosedReason.PATHWAY_COMPLETED,
                 detail="titre de séjour délivré, hébergement stable",
             ),
@@ -253,19 +258,19 @@ def example_events() -> list[tuple[str, BaseModel]]:
                 source_topic="nrm.outbox.association-93",
                 source_partition=2,
                 source_offset=17,
-                case_id=CASE_ID,
+                case_id=case_id,
                 claimed_sender="police-93",
             ),
         ),
         (
             HUB,
             AuditEntry(
-                case_id=CASE_ID,
+                case_id=case_id,
                 seq=1,
                 recorded_at=T0,
                 actor="police-93",
                 actor_role=AgencyRole.POLICE_GENDARMERIE,
-                event_id=uuid.UUID(int=(CASE_ID.int & ~0xFFFF) | 1),
+                event_id=uuid.uuid5(case_id, "1"),
                 action=AuditAction.RECEIVED,
                 categories=(DataCategory.IDENTITY,),
                 prev_hash=bytes(32),

@@ -138,6 +138,7 @@ def accept(raw: RawRecord, codec: Codec, directory: Directory) -> Inbound | Reje
         offset=raw.offset,
         timestamp=raw.timestamp,
         digest=digest_of(raw.value),
+        frame=raw.value,
     )
 
 

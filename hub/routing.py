@@ -17,8 +17,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from hub.config_files import load_config
-from hub.directory import SPECIALISM_FOR_EXPLOITATION, Agency, Directory, Specialism
-from hub.event_types import AgencyRole, ExploitationType, Gender, Urgency
+from hub.directory import SPECIALISM_FOR_EXPLOITATION, Agency, Directory
+from hub.event_types import AgencyRole, ExploitationType, Gender, Specialism, Urgency
 
 ROUTING_FILE = "routing.yaml"
 

@@ -55,6 +55,12 @@ ORPHANED_NEEDS = TopicSpec(
     name="nrm.orphaned-needs",
     purpose="Case needs with no open request and no accepting agency, for operators.",
 )
+CASE_STATE = TopicSpec(
+    name="nrm.state.cases",
+    compacted=True,
+    purpose="Changelog of each case's state, keyed by case id, co-partitioned with the "
+    "outboxes: a worker rebuilds the states of the partitions it is assigned from it.",
+)
 OBSERVATORY = TopicSpec(
     name="nrm.observatory",
     partitions=1,
@@ -67,6 +73,7 @@ CORE_TOPICS: tuple[TopicSpec, ...] = (
     AUDIT,
     ESCALATIONS,
     ORPHANED_NEEDS,
+    CASE_STATE,
     OBSERVATORY,
 )
 

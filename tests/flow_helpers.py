@@ -14,7 +14,7 @@ from hub.consent import ConsentPolicy
 from hub.directory import Directory
 from hub.event_types import AgencyRole, ConsentMethod, DataCategory
 from hub.events import ConsentGiven, ConsentWithdrawn, Envelope
-from hub.examples import CASE_ID
+from hub.examples import CASE_ID, example_events
 from hub.ingest import RawRecord, accept, case_partition
 from hub.projection import Projector
 from hub.registry import SchemaRegistry
@@ -85,6 +85,17 @@ def withdrawal(case_id: uuid.UUID = CASE_ID) -> ConsentWithdrawn:
     return ConsentWithdrawn(
         envelope=envelope(case_id), recorded_by_role=AgencyRole.SUPPORT_ASSOCIATION
     )
+
+
+def events_for(case_id: uuid.UUID) -> dict[type[BaseModel], Any]:
+    """The example story of ``case_id``, by event type."""
+    return {type(event): event for _sender, event in example_events(case_id)}
+
+
+def fresh(event: Any, case_id: uuid.UUID, *, sender: str | None = None, **updates: Any) -> Any:
+    """``event`` again under a new event id (optionally claiming ``sender``)."""
+    extra = {"sender": sender} if sender else {}
+    return event.model_copy(update={"envelope": envelope(case_id, **extra), **updates})
 
 
 __all__ = ["NOW", "digest_of"]

@@ -1,0 +1,121 @@
+"""Case states of the partitions this worker owns, backed by a compacted changelog topic.
+
+The changelog is co-partitioned with the agency outboxes (same partition count, keyed by case
+id), so the worker that owns partition p of the outboxes owns the states in partition p of the
+changelog. On assignment it rebuilds them by reading the changelog partition up to the fetch
+response's high watermark — never up to ``end_offsets()``, which the embedded broker answers
+wrongly after batched produces (docs/BROKER.md) — and checks it got there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from uuid import UUID
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from hub.case_state import CaseState
+from hub.kafka_options import client_options
+from hub.settings import HubSettings
+from hub.topics import CASE_STATE
+
+log = structlog.get_logger(__name__)
+RECOVERY_TIMEOUT_S = 120.0
+
+
+class RecoveryError(RuntimeError):
+    """A changelog partition could not be read to its end in time."""
+
+
+class CaseStore:
+    """States by partition and case id; dirty states are written to the changelog."""
+
+    def __init__(self, settings: HubSettings, topic: str = CASE_STATE.name) -> None:
+        self.settings = settings
+        self.topic = topic
+        self._states: dict[int, dict[UUID, CaseState]] = {}
+        self._dirty: dict[UUID, tuple[int, CaseState]] = {}
+
+    @property
+    def partitions(self) -> set[int]:
+        """Partitions whose states are loaded."""
+        return set(self._states)
+
+    def count(self) -> int:
+        """How many case states are loaded."""
+        return sum(len(states) for states in self._states.values())
+
+    def get(self, partition: int, case_id: UUID) -> CaseState:
+        """The state of ``case_id`` (a fresh one for a case not seen before)."""
+        states = self._states.setdefault(partition, {})
+        return states.get(case_id) or CaseState(case_id=case_id)
+
+    def put(self, partition: int, state: CaseState) -> None:
+        """Keep ``state`` and mark it to be written to the changelog."""
+        self._states.setdefault(partition, {})[state.case_id] = state
+        self._dirty[state.case_id] = (partition, state)
+
+    def states(self, partition: int) -> list[CaseState]:
+        """Every loaded state of ``partition``."""
+        return list(self._states.get(partition, {}).values())
+
+    def retain(self, partitions: set[int]) -> None:
+        """Forget the states of partitions this worker no longer owns."""
+        for partition in set(self._states) - partitions:
+            del self._states[partition]
+            log.info("case_store.released", partition=partition)
+
+    async def flush(self, producer: AIOKafkaProducer) -> list[asyncio.Future[object]]:
+        """Send every dirty state to the changelog; return the delivery futures."""
+        futures = [
+            await producer.send(
+                self.topic,
+                state.model_dump_json().encode(),
+                key=str(case_id).encode(),
+                partition=partition,
+            )
+            for case_id, (partition, state) in self._dirty.items()
+        ]
+        self._dirty.clear()
+        return futures
+
+    async def recover(self, partitions: set[int]) -> None:
+        """Rebuild the states of ``partitions`` from the changelog."""
+        for partition in sorted(partitions):
+            started = time.monotonic()
+            states = await self._read_partition(partition)
+            self._states[partition] = states
+            log.info(
+                "case_store.recovered",
+                partition=partition,
+                cases=len(states),
+                seconds=round(time.monotonic() - started, 3),
+            )
+
+    async def _read_partition(self, partition: int) -> dict[UUID, CaseState]:
+        tp = TopicPartition(self.topic, partition)
+        consumer = AIOKafkaConsumer(enable_auto_commit=False, **client_options(self.settings))
+        await consumer.start()
+        states: dict[UUID, CaseState] = {}
+        try:
+            consumer.assign([tp])
+            await consumer.seek_to_beginning(tp)
+            deadline = time.monotonic() + RECOVERY_TIMEOUT_S
+            while True:
+                batch = await consumer.getmany(tp, timeout_ms=200)
+                for record in batch.get(tp, []):
+                    if record.value is None:
+                        continue
+                    state = CaseState.model_validate_json(record.value)
+                    states[state.case_id] = state
+                highwater = consumer.highwater(tp)
+                if highwater is not None and await consumer.position(tp) >= highwater:
+                    return states
+                if time.monotonic() > deadline:
+                    raise RecoveryError(
+                        f"{self.topic}[{partition}] not read to its end in {RECOVERY_TIMEOUT_S}s"
+                    )
+        finally:
+            await consumer.stop()

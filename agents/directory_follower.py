@@ -1,0 +1,98 @@
+"""Follow the directory topic so routing sees directory changes without a restart.
+
+Every worker reads the whole (single-partition, compacted) directory topic, without a consumer
+group, starting from the directory loaded from deploy/config/. Each record yields a new
+immutable snapshot; routing reads ``follower.current`` per batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from hub.codec import Codec, CodecError
+from hub.directory import Directory, apply_entry
+from hub.events import DirectoryEntry
+from hub.kafka_options import client_options
+from hub.settings import HubSettings
+from hub.topics import DIRECTORY
+
+log = structlog.get_logger(__name__)
+CATCH_UP_TIMEOUT_S = 60.0
+
+
+class DirectoryFollower:
+    """The current directory snapshot, kept up to date from the directory topic."""
+
+    def __init__(self, settings: HubSettings, codec: Codec, initial: Directory) -> None:
+        self.settings = settings
+        self.codec = codec
+        self.current = initial
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Read the topic up to its high watermark, then keep following it in the background."""
+        self._consumer = AIOKafkaConsumer(enable_auto_commit=False, **client_options(self.settings))
+        await self._consumer.start()
+        partitions = self._consumer.partitions_for_topic(DIRECTORY.name) or {0}
+        tps = [TopicPartition(DIRECTORY.name, p) for p in sorted(partitions)]
+        self._consumer.assign(tps)
+        await self._consumer.seek_to_beginning(*tps)
+        deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
+        while time.monotonic() < deadline:
+            await self._poll(200)
+            caught_up = [
+                self._consumer.highwater(tp) is not None
+                and await self._consumer.position(tp) >= (self._consumer.highwater(tp) or 0)
+                for tp in tps
+            ]
+            if all(caught_up):
+                break
+        log.info("directory.ready", agencies=len(self.current))
+        self._task = asyncio.create_task(self._follow())
+
+    async def stop(self) -> None:
+        """Stop following."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    async def _follow(self) -> None:
+        while True:
+            await self._poll(1000)
+
+    async def _poll(self, timeout_ms: int) -> None:
+        assert self._consumer is not None
+        batch = await self._consumer.getmany(timeout_ms=timeout_ms)
+        for records in batch.values():
+            for record in records:
+                if record.value is None:
+                    continue
+                try:
+                    entry = self.codec.decode_event(record.value)
+                except CodecError as exc:
+                    log.error(
+                        "directory.bad_record",
+                        offset=record.offset,
+                        reason=exc.reason.value,
+                        detail=exc.detail,
+                    )
+                    continue
+                if not isinstance(entry, DirectoryEntry):
+                    log.error(
+                        "directory.bad_record", offset=record.offset, reason="not a DirectoryEntry"
+                    )
+                    continue
+                self.current = apply_entry(self.current, entry)
+                log.info(
+                    "directory.changed",
+                    agency=entry.agency_id,
+                    removed=entry.removed,
+                    accepting=entry.accepting,
+                )

@@ -1,0 +1,136 @@
+"""The one place that writes the hub's decisions to topics: inbox projections, dead letters,
+and the case's hash-chained audit entries.
+
+Every write is sent without waiting; the caller awaits the returned futures before it commits
+the input offsets (at-least-once). Audit entries are chained from the head kept in the case
+state, and are deterministic, so a re-processed event re-creates byte-identical entries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+import structlog
+from aiokafka import AIOKafkaProducer
+
+from hub.audit_chain import ChainHead, next_entry
+from hub.audit_keys import KeyDestroyedError, KeyStore
+from hub.case_flow import AuditNote, Deliver
+from hub.case_state import CaseState
+from hub.codec import Codec
+from hub.event_types import AgencyRole
+from hub.events import AuditEntry, DeadLetter
+from hub.signing import RecordSigner
+from hub.topics import AUDIT, DEAD_LETTERS, inbox_topic
+
+log = structlog.get_logger(__name__)
+HUB_ACTOR = "hub"
+Futures = list["asyncio.Future[object]"]
+
+
+class OutboxWriter:
+    """Encodes, signs and sends what the flow decided."""
+
+    def __init__(
+        self,
+        producer: AIOKafkaProducer,
+        codec: Codec,
+        key_store: KeyStore,
+        signer: RecordSigner | None = None,
+    ) -> None:
+        self.producer = producer
+        self.codec = codec
+        self.key_store = key_store
+        self.signer = signer
+
+    async def _send(
+        self,
+        topic: str,
+        value: bytes,
+        key: bytes | None,
+        headers: Sequence[tuple[str, bytes]] = (),
+    ) -> asyncio.Future[object]:
+        signed = list(headers)
+        if self.signer is not None:
+            signed += self.signer.sign(topic, key, value)
+        future: asyncio.Future[object] = await self.producer.send(
+            topic, value, key=key, headers=signed
+        )
+        return future
+
+    async def deliver(self, case_id: UUID, delivery: Deliver) -> asyncio.Future[object]:
+        """Write one projection to its recipient's inbox, keyed by case."""
+        value = self.codec.encode(delivery.subject, delivery.record)
+        return await self._send(
+            inbox_topic(delivery.recipient.id), value, str(case_id).encode(), delivery.headers
+        )
+
+    async def dead_letter(self, letter: DeadLetter) -> asyncio.Future[object]:
+        """Write a dead letter (keyed by case when known)."""
+        key = str(letter.case_id).encode() if letter.case_id else None
+        return await self._send(DEAD_LETTERS.name, self.codec.encode_event(letter), key)
+
+    async def audit(
+        self,
+        state: CaseState,
+        notes: Sequence[AuditNote],
+        *,
+        recorded_at: datetime,
+        event_id: UUID | None,
+        sender: str,
+        sender_role: AgencyRole,
+    ) -> tuple[CaseState, Futures]:
+        """Chain ``notes`` onto the case's audit log; return the new state and the futures.
+
+        The first note of an inbound event is the sender's act (RECEIVED); the others are the
+        hub's decisions. Personal data of an erased case is never written again.
+        """
+        head = state.audit_head
+        futures: Futures = []
+        for index, note in enumerate(notes):
+            actor, role = (sender, sender_role) if index == 0 else (HUB_ACTOR, AgencyRole.HUB)
+            try:
+                entry, head = self._entry(
+                    head, state, note, note.payload, recorded_at, event_id, actor, role
+                )
+            except KeyDestroyedError:
+                entry, head = self._entry(
+                    head, state, note, None, recorded_at, event_id, actor, role
+                )
+            futures.append(
+                await self._send(
+                    AUDIT.name, self.codec.encode_event(entry), str(state.case_id).encode()
+                )
+            )
+        return state.model_copy(update={"audit_head": head}), futures
+
+    def _entry(
+        self,
+        head: ChainHead | None,
+        state: CaseState,
+        note: AuditNote,
+        payload: dict[str, dict[str, object]] | None,
+        recorded_at: datetime,
+        event_id: UUID | None,
+        actor: str,
+        role: AgencyRole,
+    ) -> tuple[AuditEntry, ChainHead]:
+        return next_entry(
+            head,
+            case_id=state.case_id,
+            recorded_at=recorded_at,
+            actor=actor,
+            actor_role=role,
+            event_id=event_id,
+            action=note.action,
+            decision=note.decision,
+            reason=note.reason,
+            legal_basis=note.legal_basis,
+            recipient=note.recipient,
+            categories=note.categories,
+            payload=payload,
+            key_store=self.key_store,
+        )

@@ -1,0 +1,87 @@
+"""Assemble and run a hub worker process: directory follower + routing worker.
+
+``run_worker`` is what ``hub worker`` and the demo run; tests run it in-process against the
+embedded broker. Everything is built from the one settings object and the policy files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+
+import structlog
+
+from agents.directory_follower import DirectoryFollower
+from agents.router import Router, utc_now
+from hub.audit_keys import FileKeyStore, KeyStore
+from hub.codec import Codec
+from hub.consent import ConsentPolicy
+from hub.directory import Directory
+from hub.projection import Projector
+from hub.registry import SchemaRegistry
+from hub.routing import RoutingRules
+from hub.settings import HubSettings
+from hub.signing import HubSigner, RecordVerifier, SignaturePolicy
+
+log = structlog.get_logger(__name__)
+
+
+def build_router(
+    settings: HubSettings,
+    follower: DirectoryFollower,
+    codec: Codec,
+    *,
+    key_store: KeyStore | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    group_id: str = "nrm-router",
+) -> Router:
+    """A routing worker configured from ``settings`` and ``deploy/config``."""
+    policy = SignaturePolicy(
+        settings.verify_signatures,
+        settings.signature_past_window,
+        settings.signature_future_window,
+    )
+    return Router(
+        settings,
+        codec=codec,
+        directory=follower,
+        rules=RoutingRules.load(settings.config_dir),
+        consent=ConsentPolicy.load(settings.config_dir),
+        projector=Projector(codec.registry),
+        key_store=key_store or FileKeyStore(settings.data_dir / "audit-keys"),
+        verifier=RecordVerifier(policy) if settings.verify_signatures else None,
+        signer=HubSigner.from_pem(settings.signing_key_path, settings.signing_key_id),
+        clock=clock,
+        group_id=group_id,
+    )
+
+
+async def run_worker(
+    settings: HubSettings,
+    stop: asyncio.Event,
+    *,
+    key_store: KeyStore | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    on_ready: Callable[[Router], None] | None = None,
+) -> Router:
+    """Run one worker until ``stop`` is set; return it (its stats) when stopped."""
+    codec = Codec(
+        SchemaRegistry.load(settings.schemas_dir), max_record_bytes=settings.max_record_bytes
+    )
+    follower = DirectoryFollower(settings, codec, Directory.load(settings.config_dir))
+    await follower.start()
+    router = build_router(settings, follower, codec, key_store=key_store, clock=clock)
+    await router.start()
+    if on_ready is not None:
+        on_ready(router)
+    log.info("worker.started", bootstrap=settings.bootstrap_servers)
+    try:
+        await router.run(stop)
+    finally:
+        await router.stop()
+        await follower.stop()
+        log.info(
+            "worker.stopped", records=router.stats.records, dead_letters=router.stats.dead_letters
+        )
+    return router

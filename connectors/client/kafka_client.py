@@ -1,0 +1,157 @@
+"""An agency's client over Kafka: publish signed events, read the inbox once per event.
+
+The caller never deals with framing, keys or signatures: ``publish`` encodes the event,
+keys it by case id (so it lands on the case's partition), signs topic, key, value and time
+with the agency's key, and sends it to the agency's own outbox. ``receive`` reads the inbox in
+the agency's consumer group, verifies that each record was signed by the hub, and yields each
+event id once even when the broker redelivers it (consumer restart before a commit).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import RecordMetadata
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pydantic import BaseModel
+
+from hub.codec import Codec
+from hub.kafka_options import client_options, consumer_group_options
+from hub.settings import HubSettings
+from hub.signing import RecordSigner, SignatureError, verify_from_hub
+from hub.topics import inbox_topic, outbox_topic
+
+SEEN_LIMIT = 100_000
+
+
+@dataclass(frozen=True)
+class InboxMessage:
+    """One event delivered to the agency, with where it was read."""
+
+    event: BaseModel
+    headers: dict[str, bytes]
+    partition: int
+    offset: int
+
+    @property
+    def event_id(self) -> uuid.UUID:
+        """The delivered event's id."""
+        return uuid.UUID(str(self.event.envelope.event_id))  # type: ignore[attr-defined]
+
+
+class AgencyClient:
+    """Publish to and read from the hub as one agency."""
+
+    def __init__(
+        self,
+        settings: HubSettings,
+        agency_id: str,
+        signer: RecordSigner,
+        codec: Codec,
+        hub_public_key: Ed25519PublicKey | str | None,
+        *,
+        group_id: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.agency_id = agency_id
+        self.signer = signer
+        self.codec = codec
+        self.hub_public_key = hub_public_key
+        self.group_id = group_id or f"agency-{agency_id}"
+        self._seen: OrderedDict[uuid.UUID, None] = OrderedDict()
+        self._producer: AIOKafkaProducer | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        self.rejected: list[str] = []
+        self.redelivered = 0
+
+    async def start(self) -> None:
+        """Connect the producer and the inbox consumer."""
+        self._producer = AIOKafkaProducer(acks="all", **client_options(self.settings))
+        await self._producer.start()
+        self._consumer = AIOKafkaConsumer(
+            inbox_topic(self.agency_id),
+            group_id=self.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            **client_options(self.settings),
+            **consumer_group_options(self.settings),
+        )
+        await self._consumer.start()
+
+    async def stop(self) -> None:
+        """Disconnect (without committing what was not committed)."""
+        if self._consumer is not None:
+            await self._consumer.stop()
+        if self._producer is not None:
+            await self._producer.stop()
+
+    async def publish(self, event: BaseModel) -> RecordMetadata:
+        """Sign and send ``event`` to this agency's outbox, keyed by its case id."""
+        assert self._producer is not None
+        topic = outbox_topic(self.agency_id)
+        key = str(event.envelope.case_id).encode()  # type: ignore[attr-defined]
+        value = self.codec.encode_event(event)
+        headers = self.signer.sign(topic, key, value)
+        return await self._producer.send_and_wait(topic, value, key=key, headers=headers)
+
+    async def publish_raw(
+        self, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]] | None = None
+    ) -> RecordMetadata:
+        """Send bytes as they are to this agency's outbox (tests of bad input use it)."""
+        assert self._producer is not None
+        return await self._producer.send_and_wait(
+            outbox_topic(self.agency_id), value, key=key, headers=headers or []
+        )
+
+    async def receive(self, expected: int = 1, timeout_s: float = 10.0) -> list[InboxMessage]:
+        """New inbox messages (each event id once), waiting up to ``timeout_s`` for
+        ``expected`` of them. Commits what it returns."""
+        assert self._consumer is not None
+        found: list[InboxMessage] = []
+        deadline = time.monotonic() + timeout_s
+        while len(found) < expected and time.monotonic() < deadline:
+            batch = await self._consumer.getmany(timeout_ms=100)
+            for records in batch.values():
+                for record in records:
+                    message = self._accept(
+                        record.topic,
+                        record.key,
+                        record.value,
+                        list(record.headers),
+                        record.partition,
+                        record.offset,
+                    )
+                    if message is not None:
+                        found.append(message)
+        await self._consumer.commit()
+        return found
+
+    def _accept(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]],
+        partition: int,
+        offset: int,
+    ) -> InboxMessage | None:
+        if self.hub_public_key is not None:
+            try:
+                verify_from_hub(topic, key, value, headers, self.hub_public_key)
+            except SignatureError as exc:
+                self.rejected.append(f"{partition}@{offset}: {exc.reason.value}")
+                return None
+        message = InboxMessage(
+            self.codec.decode_event(value or b""), dict(headers), partition, offset
+        )
+        if message.event_id in self._seen:
+            self.redelivered += 1
+            return None
+        self._seen[message.event_id] = None
+        while len(self._seen) > SEEN_LIMIT:
+            self._seen.popitem(last=False)
+        return message

@@ -1,0 +1,240 @@
+"""The routing pipeline on the real embedded broker: outboxes in, projections out.
+
+A routing worker runs in-process; simulated agencies publish signed records through the
+agency client and read their inboxes through it (so each event is seen once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+import time
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from flow_helpers import events_for, fresh
+from worker_thread import AgencyFactory, WorkerThread
+
+from hub.codec import Codec
+from hub.directory import Directory, entry_from_agency
+from hub.event_types import AgencyRole, DataCategory, DeadLetterReason
+from hub.events import (
+    AccommodationRequested,
+    ConsentGiven,
+    ConsentWithdrawn,
+    DeadLetter,
+    PermitRequested,
+    ReferralOpened,
+    SupportRequested,
+)
+from hub.kafka_options import client_options
+from hub.registry import SchemaRegistry
+from hub.settings import HubSettings
+from hub.topics import DEAD_LETTERS, DIRECTORY
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+
+async def dead_letters_for(
+    settings: HubSettings, predicate: object, expected: int, timeout_s: float = 15.0
+) -> list[DeadLetter]:
+    """Dead letters matching ``predicate``, read from the start of the topic (bounded)."""
+    codec = Codec(SchemaRegistry.load(settings.schemas_dir))
+    consumer = AIOKafkaConsumer(
+        DEAD_LETTERS.name,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        **client_options(settings),
+    )
+    await consumer.start()
+    found: list[DeadLetter] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(found) < expected and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                for record in records:
+                    letter = codec.decode_event(record.value)
+                    assert isinstance(letter, DeadLetter)
+                    if predicate(letter):  # type: ignore[operator]
+                        found.append(letter)
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def test_referral_with_consent_reaches_association_and_provider_and_prefecture_sees_no_health(
+    agency: AgencyFactory,
+) -> None:
+    case_id = uuid.uuid4()
+    story = events_for(case_id)
+    police = await agency("police-93")
+    association = await agency("association-93")
+    provider = await agency("reseau-national-eloignement")
+    prefecture = await agency("prefecture-93")
+
+    consent = story[ConsentGiven]
+    await association.publish(consent)
+    await police.publish(story[ReferralOpened])
+    await police.publish(story[AccommodationRequested])
+    await police.publish(story[PermitRequested])
+
+    to_association = await association.receive(expected=1)
+    assert [type(m.event) for m in to_association] == [ReferralOpened]
+    referral = to_association[0].event
+    assert referral.person.first_name == "Amina"  # type: ignore[attr-defined]
+    assert referral.envelope.sender == "police-93"  # type: ignore[attr-defined]
+
+    to_provider = await provider.receive(expected=1)
+    assert [type(m.event) for m in to_provider] == [AccommodationRequested]
+
+    to_prefecture = await prefecture.receive(expected=1)
+    permit = to_prefecture[0].event
+    assert isinstance(permit, PermitRequested)
+    assert permit.person is not None
+    assert permit.person.last_name == "Diallo"
+    assert permit.person.health_needs is None
+    assert permit.person.phone is None
+
+
+async def test_held_without_consent_released_on_consent_and_stopped_by_withdrawal(
+    agency: AgencyFactory,
+) -> None:
+    case_id = uuid.uuid4()
+    story = events_for(case_id)
+    police = await agency("police-93")
+    association = await agency("association-93")
+
+    await police.publish(story[SupportRequested])
+    assert await association.receive(expected=1, timeout_s=3.0) == []  # held
+
+    consent = fresh(story[ConsentGiven], case_id, recipient_roles=(AgencyRole.SUPPORT_ASSOCIATION,))
+    await association.publish(consent)
+    released = await association.receive(expected=1)
+    assert [type(m.event) for m in released] == [SupportRequested]
+
+    await police.publish(fresh(story[AccommodationRequested], case_id))  # held: no consent
+    await association.publish(fresh(story[ConsentWithdrawn], case_id))
+    notices = await association.receive(expected=1)
+    assert [type(m.event) for m in notices] == [ConsentWithdrawn]
+    notice = notices[0].event
+    assert isinstance(notice, ConsentWithdrawn)
+    assert DataCategory.IDENTITY in (notice.categories or ())
+
+    await police.publish(fresh(story[SupportRequested], case_id, request_id=uuid.uuid4()))
+    assert await association.receive(expected=1, timeout_s=3.0) == []
+
+
+async def test_bad_records_are_dead_lettered_and_the_stream_keeps_routing(
+    agency: AgencyFactory, hub_settings: HubSettings
+) -> None:
+    case_id = uuid.uuid4()
+    story = events_for(case_id)
+    police = await agency("police-93")
+    association = await agency("association-93")
+    prefecture = await agency("prefecture-93")
+    key = str(case_id).encode()
+    good = story[PermitRequested]
+
+    corrupt = await police.publish_raw(
+        b"\x00\x00\x00\x00\x01garbage",
+        key,
+        police.signer.sign("nrm.outbox.police-93", key, b"\x00\x00\x00\x00\x01garbage"),
+    )
+    unknown_value = b"\x00" + struct.pack(">I", 4242) + b"\x02"
+    unknown = await police.publish_raw(
+        unknown_value, key, police.signer.sign("nrm.outbox.police-93", key, unknown_value)
+    )
+    unsigned = await police.publish_raw(police.codec.encode_event(good), key)
+    spoofed_event = fresh(good, case_id, sender="prefecture-93")
+    spoofed = await police.publish(spoofed_event)
+    first = await police.publish(good)
+    replayed_value = police.codec.encode_event(good)
+    replay = await police.publish_raw(
+        replayed_value, key, police.signer.sign("nrm.outbox.police-93", key, replayed_value)
+    )
+    after = fresh(good, case_id, request_id=uuid.uuid4())
+    await police.publish(after)
+    not_identifying = await association.publish(story[ReferralOpened])
+
+    delivered = await prefecture.receive(expected=2)
+    assert sorted(str(m.event.request_id) for m in delivered) == sorted(  # type: ignore[attr-defined]
+        [str(good.request_id), str(after.request_id)]
+    )
+    wanted = {
+        ("nrm.outbox.police-93", corrupt.offset): DeadLetterReason.CORRUPT_FRAME,
+        ("nrm.outbox.police-93", unknown.offset): DeadLetterReason.UNKNOWN_SCHEMA_ID,
+        ("nrm.outbox.police-93", unsigned.offset): DeadLetterReason.BAD_SIGNATURE,
+        ("nrm.outbox.police-93", spoofed.offset): DeadLetterReason.SPOOFED_SENDER,
+        ("nrm.outbox.police-93", replay.offset): DeadLetterReason.REPLAYED,
+        (
+            "nrm.outbox.association-93",
+            not_identifying.offset,
+        ): DeadLetterReason.NOT_AN_IDENTIFYING_AUTHORITY,
+    }
+    partitions = {
+        ("nrm.outbox.police-93", corrupt.partition),
+        ("nrm.outbox.association-93", not_identifying.partition),
+    }
+    letters = await dead_letters_for(
+        hub_settings,
+        lambda d: (
+            (d.source_topic, d.source_offset) in wanted
+            and (d.source_topic, d.source_partition) in partitions
+        ),
+        expected=len(wanted),
+    )
+    assert {(d.source_topic, d.source_offset): d.reason for d in letters} == wanted
+    by_reason = {d.reason: d for d in letters}
+    assert by_reason[DeadLetterReason.CORRUPT_FRAME].original == b"\x00\x00\x00\x00\x01garbage"
+    assert by_reason[DeadLetterReason.SPOOFED_SENDER].claimed_sender == "prefecture-93"
+    assert first.offset < replay.offset
+
+
+async def test_a_directory_change_reroutes_without_restart(
+    agency: AgencyFactory, hub_settings: HubSettings, worker: WorkerThread
+) -> None:
+    directory = Directory.load(hub_settings.config_dir)
+    local = directory.get("hebergement-93")
+    assert local is not None
+    codec = Codec(SchemaRegistry.load(hub_settings.schemas_dir))
+    police = await agency("police-93")
+    association = await agency("association-93")
+    local_provider = await agency("hebergement-93")
+    regional_provider = await agency("hebergement-95")
+
+    async def request_accommodation() -> None:
+        case_id = uuid.uuid4()
+        story = events_for(case_id)
+        await association.publish(fresh(story[ConsentGiven], case_id))
+        request = story[AccommodationRequested]
+        needs = request.needs.model_copy(update={"remote_placement": False})
+        await police.publish(request.model_copy(update={"needs": needs}))
+
+    await request_accommodation()
+    assert len(await local_provider.receive(expected=1)) == 1
+
+    producer = AIOKafkaProducer(**client_options(hub_settings))
+    await producer.start()
+    try:
+        closed = entry_from_agency(local.model_copy(update={"accepting": False}), datetime.now(UTC))
+        await producer.send_and_wait(
+            DIRECTORY.name, codec.encode_event(closed), key=local.id.encode()
+        )
+        for _ in range(50):  # bounded: the follower applies it within a few hundred ms
+            assert worker.router is not None
+            current = worker.router.directory.current.get(local.id)
+            if current is not None and not current.accepting:
+                break
+            await asyncio.sleep(0.1)
+        await request_accommodation()
+        assert len(await regional_provider.receive(expected=1)) == 1
+        assert await local_provider.receive(expected=1, timeout_s=2.0) == []
+    finally:
+        reopened = entry_from_agency(local, datetime.now(UTC))
+        await producer.send_and_wait(
+            DIRECTORY.name, codec.encode_event(reopened), key=local.id.encode()
+        )
+        await producer.stop()

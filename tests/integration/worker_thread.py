@@ -1,0 +1,65 @@
+"""A routing worker in its own thread and event loop, for in-process stream tests."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable
+
+from agents.router import Router
+from agents.worker import run_worker
+from connectors.client import AgencyClient
+from hub.settings import HubSettings
+
+READY_TIMEOUT_S = 60.0
+AgencyFactory = Callable[[str], Awaitable[AgencyClient]]
+
+
+class WorkerThread:
+    """A routing worker running in its own thread and event loop, stopped on exit."""
+
+    def __init__(self, settings: HubSettings) -> None:
+        self.settings = settings
+        self.router: Router | None = None
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, daemon=True)
+
+    def _main(self) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+
+            def ready(router: Router) -> None:
+                self.router = router
+
+                async def wait_assigned() -> None:
+                    await router.ready.wait()
+                    self._ready.set()
+
+                asyncio.get_running_loop().create_task(wait_assigned())
+
+            await run_worker(self.settings, self._stop, on_ready=ready)
+
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # surfaced by start()/stop()
+            self._error = exc
+            self._ready.set()
+
+    def start(self) -> WorkerThread:
+        self._thread.start()
+        if not self._ready.wait(READY_TIMEOUT_S):
+            raise RuntimeError("worker did not get its partitions in time")
+        if self._error is not None:
+            raise RuntimeError("worker failed to start") from self._error
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(30)
+        if self._error is not None:
+            raise RuntimeError("worker failed") from self._error
