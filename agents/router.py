@@ -271,7 +271,7 @@ class Router:
             sender_role=inbound.sender.role,
         )
         self.store.put(inbound.partition, new_state)
-        bound.info(
+        bound.debug(
             "router.handled",
             subject=inbound.subject,
             delivered=[d.recipient.id for d in outcome.deliveries],

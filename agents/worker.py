@@ -14,7 +14,8 @@ import structlog
 
 from agents.directory_follower import DirectoryFollower
 from agents.router import Router, utc_now
-from hub.audit_keys import FileKeyStore, KeyStore
+from agents.key_cache import CachedKeyStore
+from hub.audit_keys import KeyStore, default_key_store
 from hub.codec import Codec
 from hub.consent import ConsentPolicy
 from hub.directory import Directory
@@ -49,7 +50,7 @@ def build_router(
         rules=RoutingRules.load(settings.config_dir),
         consent=ConsentPolicy.load(settings.config_dir),
         projector=Projector(codec.registry),
-        key_store=key_store or FileKeyStore(settings.data_dir / "audit-keys"),
+        key_store=CachedKeyStore(key_store or default_key_store(settings.data_dir)),
         verifier=RecordVerifier(policy) if settings.verify_signatures else None,
         signer=HubSigner.from_pem(settings.signing_key_path, settings.signing_key_id),
         clock=clock,
