@@ -53,6 +53,8 @@ from hub.event_types import (
     DeclineReason,
     EscalationStep,
     IdentificationOutcome,
+    NeedKind,
+    OrphanReason,
     Urgency,
 )
 from hub.events import Acknowledgement, Envelope, Escalation, IdentificationDecision
@@ -89,15 +91,6 @@ DEADLINE_NAMESPACE: Final = UUID("5d1c0b52-7d8e-5a3c-9f43-2f0f6c1e4a10")
 _ZERO: Final = timedelta(0)
 
 
-class NeedKind(StrEnum):
-    """The case need a deadline protects, named in orphaned needs."""
-
-    IDENTIFICATION = "IDENTIFICATION"
-    ACCOMMODATION = "ACCOMMODATION"
-    SUPPORT = "SUPPORT"
-    PERMIT = "PERMIT"
-
-
 NEED_OF: Final[Mapping[str, NeedKind]] = {
     "fr.nrm.PresumedVictimReport": NeedKind.IDENTIFICATION,
     "fr.nrm.AccommodationRequested": NeedKind.ACCOMMODATION,
@@ -105,14 +98,6 @@ NEED_OF: Final[Mapping[str, NeedKind]] = {
     "fr.nrm.PermitRequested": NeedKind.PERMIT,
     REFLECTION_PERIOD_END: NeedKind.PERMIT,
 }
-
-
-class OrphanReason(StrEnum):
-    """Why a case need has nobody acting on it."""
-
-    ALL_DECLINED = "ALL_DECLINED"
-    NO_ELIGIBLE_AGENCY = "NO_ELIGIBLE_AGENCY"
-    PAST_LAST_STEP = "PAST_LAST_STEP"
 
 
 class CloseReason(StrEnum):

@@ -323,6 +323,25 @@ class Specialism(StrEnum):
     DISABILITY_ACCESS = "DISABILITY_ACCESS"
 
 
+class NeedKind(StrEnum):
+    """The case need a deadline protects, named in orphaned needs."""
+
+    UNKNOWN = "UNKNOWN"
+    IDENTIFICATION = "IDENTIFICATION"
+    ACCOMMODATION = "ACCOMMODATION"
+    SUPPORT = "SUPPORT"
+    PERMIT = "PERMIT"
+
+
+class OrphanReason(StrEnum):
+    """Why a case need has nobody acting on it."""
+
+    UNKNOWN = "UNKNOWN"
+    ALL_DECLINED = "ALL_DECLINED"
+    NO_ELIGIBLE_AGENCY = "NO_ELIGIBLE_AGENCY"
+    PAST_LAST_STEP = "PAST_LAST_STEP"
+
+
 class AuditAction(StrEnum):
     """What an audit entry records."""
 

@@ -33,7 +33,9 @@ from hub.event_types import (
     ImmigrationStatus,
     Int32,
     Int64,
+    NeedKind,
     NotIdentifiedReason,
+    OrphanReason,
     PermitType,
     SafeChannel,
     Seq,
@@ -328,6 +330,19 @@ class DirectoryEntry(AvroRecord):
     signing_keys: Seq[SigningKeyEntry] = ()
 
 
+class OrphanedNeed(Event):
+    """A case need nobody is acting on, raised to national coordination (emitted by the hub)."""
+
+    need: NeedKind
+    reason: OrphanReason
+    request_id: UUID
+    message_type: str
+    departement: str
+    declined_by: Seq[str] = ()
+    deadline_id: UUID | None = None
+    resolved: bool = False
+
+
 _TOP_LEVEL: tuple[type[AvroRecord], ...] = (
     PresumedVictimReport,
     IdentificationDecision,
@@ -344,6 +359,7 @@ _TOP_LEVEL: tuple[type[AvroRecord], ...] = (
     DeadLetter,
     AuditEntry,
     DirectoryEntry,
+    OrphanedNeed,
 )
 
 EVENT_MODELS: dict[str, type[BaseModel]] = {avro_full_name(m): m for m in _TOP_LEVEL}
