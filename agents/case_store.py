@@ -96,7 +96,9 @@ class CaseStore:
 
     async def _read_partition(self, partition: int) -> dict[UUID, CaseState]:
         tp = TopicPartition(self.topic, partition)
-        consumer = AIOKafkaConsumer(enable_auto_commit=False, **client_options(self.settings))
+        consumer = AIOKafkaConsumer(
+            enable_auto_commit=False, fetch_max_wait_ms=50, **client_options(self.settings)
+        )
         await consumer.start()
         states: dict[UUID, CaseState] = {}
         try:
@@ -119,3 +121,22 @@ class CaseStore:
                     )
         finally:
             await consumer.stop()
+
+
+async def read_all_states(settings: HubSettings, topic: str = CASE_STATE.name) -> list[CaseState]:
+    """The latest state of every case, read from the whole changelog (for operators' tools).
+
+    O(cases): fine for ``hub overdue`` and the dashboard's refresh, never on the routing path.
+    """
+    store = CaseStore(settings, topic)
+    consumer = AIOKafkaConsumer(enable_auto_commit=False, **client_options(settings))
+    await consumer.start()
+    try:
+        partitions = sorted(consumer.partitions_for_topic(topic) or set())
+        if not partitions:
+            await consumer.topics()  # refresh metadata once
+            partitions = sorted(consumer.partitions_for_topic(topic) or set())
+    finally:
+        await consumer.stop()
+    await store.recover(set(partitions))
+    return [state for partition in partitions for state in store.states(partition)]

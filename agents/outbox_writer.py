@@ -18,9 +18,9 @@ from aiokafka import AIOKafkaProducer
 
 from hub.audit_chain import ChainHead, next_entry
 from hub.audit_keys import KeyDestroyedError, KeyStore
-from hub.case_flow import AuditNote, Deliver
 from hub.case_state import CaseState
 from hub.codec import Codec
+from hub.decisions import AuditNote, Deliver, Publish
 from hub.event_types import AgencyRole
 from hub.events import AuditEntry, DeadLetter
 from hub.signing import RecordSigner
@@ -67,6 +67,11 @@ class OutboxWriter:
         return await self._send(
             inbox_topic(delivery.recipient.id), value, str(case_id).encode(), delivery.headers
         )
+
+    async def publish(self, case_id: UUID, record: Publish) -> asyncio.Future[object]:
+        """Write a record to one of the hub's own topics (escalations, orphaned needs)."""
+        value = self.codec.encode(record.subject, record.record)
+        return await self._send(record.topic, value, str(case_id).encode())
 
     async def dead_letter(self, letter: DeadLetter) -> asyncio.Future[object]:
         """Write a dead letter (keyed by case when known)."""

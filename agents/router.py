@@ -15,23 +15,29 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
+from uuid import UUID
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
-from agents.case_store import CaseStore
+from agents.case_store import RECOVERY_TIMEOUT_S, CaseStore
 from agents.directory_follower import DirectoryFollower
 from agents.outbox_writer import Futures, OutboxWriter
 from hub.audit_keys import KeyStore
-from hub.case_flow import AuditNote, Context, Inbound, Outcome, handle
+from hub.case_flow import handle
+from hub.clock import Clock, wall_clock
 from hub.codec import Codec
 from hub.consent import ConsentPolicy
-from hub.event_types import AuditAction, DeadLetterReason
+from hub.deadline_flow import on_advance
+from hub.deadline_index import PartitionedDeadlines
+from hub.deadlines import DeadlinePolicy
+from hub.decisions import AuditNote, Context, Inbound, Outcome
+from hub.event_types import AgencyRole, AuditAction, DeadLetterReason
 from hub.ingest import RawRecord, Rejected, accept, dead_letter, rejected_letter
 from hub.kafka_options import client_options, consumer_group_options
 from hub.projection import Projector
@@ -43,12 +49,6 @@ from hub.topics import OUTBOX_PREFIX, agency_of_outbox
 log = structlog.get_logger(__name__)
 OUTBOX_PATTERN = "^" + OUTBOX_PREFIX.replace(".", r"\.") + ".+"
 GROUP_ID = "nrm-router"
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    """The wall clock, in UTC."""
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -60,6 +60,7 @@ class RouterStats:
     delivered: int = 0
     held: int = 0
     duplicates: int = 0
+    escalations: int = 0
     dead_letters: dict[str, int] = field(default_factory=dict)
     batches: int = 0
 
@@ -73,6 +74,9 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self.router = router
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        # aiokafka may hand out fetched records while the assignment callback still runs:
+        # nothing is processed until the states of the new assignment are rebuilt.
+        self.router.settled.clear()
         log.info("router.revoked", partitions=sorted({tp.partition for tp in revoked}))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
@@ -90,11 +94,12 @@ class Router:
         directory: DirectoryFollower,
         rules: RoutingRules,
         consent: ConsentPolicy,
+        deadlines: DeadlinePolicy,
         projector: Projector,
         key_store: KeyStore,
         verifier: RecordVerifier | None,
         signer: RecordSigner | None,
-        clock: Clock = utc_now,
+        clock: Clock = wall_clock,
         group_id: str = GROUP_ID,
         max_batch: int = 500,
     ) -> None:
@@ -103,6 +108,8 @@ class Router:
         self.directory = directory
         self.rules = rules
         self.consent = consent
+        self.deadline_policy = deadlines
+        self.deadlines = PartitionedDeadlines()
         self.projector = projector
         self.key_store = key_store
         self.verifier = verifier
@@ -113,6 +120,7 @@ class Router:
         self.store = CaseStore(settings)
         self.stats = RouterStats()
         self.ready = asyncio.Event()
+        self.settled = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._writer: OutboxWriter | None = None
@@ -144,8 +152,17 @@ class Router:
 
     async def assigned(self, partitions: set[int]) -> None:
         """Rebuild the states of newly owned partitions before processing them."""
-        await self.store.recover(partitions - self.store.partitions)
+        new = partitions - self.store.partitions
+        await self.store.recover(new)
         self.store.retain(partitions)
+        for partition in self.deadlines.owned - partitions:
+            self.deadlines.revoke(partition)
+        for partition in new:
+            self.deadlines.assign(
+                partition,
+                [d for state in self.store.states(partition) for d in state.open_deadlines()],
+            )
+        self.settled.set()
         log.info("router.assigned", partitions=sorted(partitions), cases=self.store.count())
         self.ready.set()
 
@@ -156,15 +173,24 @@ class Router:
             batch = await self._consumer.getmany(timeout_ms=200, max_records=self.max_batch)
             records = [r for rs in batch.values() for r in rs]
             if records:
-                await self.process(records)
-                await self._consumer.commit()
+                await asyncio.wait_for(self.settled.wait(), RECOVERY_TIMEOUT_S)
+                owned = self.store.partitions
+                mine = [r for r in records if r.partition in owned]
+                await self.process(mine)
+                try:
+                    await self._consumer.commit()
+                except (CommitFailedError, IllegalStateError) as exc:
+                    # A rebalance took the partitions mid-batch: the new owner re-reads them.
+                    log.warning("router.commit_failed", error=str(exc))
+            if self.settled.is_set():
+                await self.tick()
 
     async def process(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
         """Decide and write everything for one batch; return when every write is acked."""
         assert self._writer is not None
         assert self._producer is not None
         started = time.perf_counter()
-        context = Context(self.directory.current, self.rules, self.consent, self.projector)
+        context = self._context()
         futures: Futures = []
         for record in records:
             futures += await self._one(record, context)
@@ -177,6 +203,76 @@ class Router:
             records=len(records),
             ms=round((time.perf_counter() - started) * 1000, 2),
         )
+
+    def _context(self) -> Context:
+        return Context(
+            self.directory.current, self.rules, self.consent, self.projector, self.deadline_policy
+        )
+
+    async def tick(self) -> int:
+        """Fire the ladder steps that are due on the partitions this worker owns.
+
+        Costs O(due): the index is time-ordered. Returns how many deadlines advanced.
+        """
+        assert self._producer is not None
+        now = self.clock()
+        next_due = self.deadlines.next_due_at()
+        if next_due is None or next_due > now:
+            return 0
+        context = self._context()
+        futures: Futures = []
+        advances = self.deadlines.tick(now)
+        for partition, result in advances:
+            state = self.store.get(partition, result.deadline.case_id)
+            outcome = on_advance(state, result, context, now)
+            futures += await self._apply(
+                partition,
+                outcome,
+                recorded_at=now,
+                event_id=None,
+                sender="hub",
+                sender_role=AgencyRole.HUB,
+            )
+            self.stats.escalations += len(result.steps)
+        futures += await self.store.flush(self._producer)
+        if futures:
+            await asyncio.gather(*futures)
+        return len(advances)
+
+    async def _apply(
+        self,
+        partition: int,
+        outcome: Outcome,
+        *,
+        recorded_at: datetime,
+        event_id: UUID | None,
+        sender: str,
+        sender_role: AgencyRole,
+    ) -> Futures:
+        """Write an outcome's deliveries, hub records and audit notes; keep its state and
+        its deadlines. The one path every decision takes to the topics."""
+        assert self._writer is not None
+        case_id = outcome.state.case_id
+        futures: Futures = []
+        for delivery in outcome.deliveries:
+            futures.append(await self._writer.deliver(case_id, delivery))
+        for record in outcome.published:
+            futures.append(await self._writer.publish(case_id, record))
+        for deadline_id in outcome.closed:
+            self.deadlines.remove(partition, deadline_id)
+        for deadline in outcome.opened:
+            self.deadlines.add(partition, deadline)
+        state, audit_futures = await self._writer.audit(
+            outcome.state,
+            _notes(outcome),
+            recorded_at=recorded_at,
+            event_id=event_id,
+            sender=sender,
+            sender_role=sender_role,
+        )
+        self.store.put(partition, state)
+        self.stats.delivered += len(outcome.deliveries)
+        return futures + audit_futures
 
     async def _one(self, record: ConsumerRecord[bytes, bytes], context: Context) -> Futures:
         assert self._writer is not None
@@ -224,9 +320,8 @@ class Router:
         if agency is None:
             return None  # ingest names the missing owner
         try:
-            self.verifier.verify_record(
-                raw.topic, raw.key, raw.value, raw.headers, agency, now=self.clock()
-            )
+            # Signatures are checked against the wall clock, never the simulated one.
+            self.verifier.verify_record(raw.topic, raw.key, raw.value, raw.headers, agency)
         except SignatureError as exc:
             return Rejected(raw, exc.reason, exc.detail)
         return None
@@ -257,27 +352,23 @@ class Router:
                 claimed_sender=inbound.envelope.get("sender"),
             )
             futures.append(await self._writer.dead_letter(letter))
-        for delivery in outcome.deliveries:
-            futures.append(await self._writer.deliver(case_id, delivery))
-        self.stats.routed += 1
-        self.stats.delivered += len(outcome.deliveries)
-        self.stats.held += sum(1 for n in outcome.audit if n.action is AuditAction.HELD)
-        new_state, audit_futures = await self._writer.audit(
-            outcome.state,
-            _notes(outcome),
+        futures += await self._apply(
+            inbound.partition,
+            outcome,
             recorded_at=inbound.timestamp,
             event_id=inbound.event_id,
             sender=inbound.sender.id,
             sender_role=inbound.sender.role,
         )
-        self.store.put(inbound.partition, new_state)
+        self.stats.routed += 1
+        self.stats.held += sum(1 for n in outcome.audit if n.action is AuditAction.HELD)
         bound.debug(
             "router.handled",
             subject=inbound.subject,
             delivered=[d.recipient.id for d in outcome.deliveries],
-            held=len(new_state.holds),
+            held=len(outcome.state.holds),
         )
-        return futures + audit_futures
+        return futures
 
 
 def _notes(outcome: Outcome) -> tuple[AuditNote, ...]:

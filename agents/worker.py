@@ -13,11 +13,13 @@ from datetime import datetime
 import structlog
 
 from agents.directory_follower import DirectoryFollower
-from agents.router import Router, utc_now
 from agents.key_cache import CachedKeyStore
+from agents.router import Router
 from hub.audit_keys import KeyStore, default_key_store
+from hub.clock import clock_from, wall_clock
 from hub.codec import Codec
 from hub.consent import ConsentPolicy
+from hub.deadlines import POLICY_FILE, DeadlinePolicy
 from hub.directory import Directory
 from hub.projection import Projector
 from hub.registry import SchemaRegistry
@@ -34,7 +36,7 @@ def build_router(
     codec: Codec,
     *,
     key_store: KeyStore | None = None,
-    clock: Callable[[], datetime] = utc_now,
+    clock: Callable[[], datetime] = wall_clock,
     group_id: str = "nrm-router",
 ) -> Router:
     """A routing worker configured from ``settings`` and ``deploy/config``."""
@@ -49,6 +51,7 @@ def build_router(
         directory=follower,
         rules=RoutingRules.load(settings.config_dir),
         consent=ConsentPolicy.load(settings.config_dir),
+        deadlines=DeadlinePolicy.load(settings.config_dir / POLICY_FILE),
         projector=Projector(codec.registry),
         key_store=CachedKeyStore(key_store or default_key_store(settings.data_dir)),
         verifier=RecordVerifier(policy) if settings.verify_signatures else None,
@@ -63,7 +66,7 @@ async def run_worker(
     stop: asyncio.Event,
     *,
     key_store: KeyStore | None = None,
-    clock: Callable[[], datetime] = utc_now,
+    clock: Callable[[], datetime] | None = None,
     on_ready: Callable[[Router], None] | None = None,
 ) -> Router:
     """Run one worker until ``stop`` is set; return it (its stats) when stopped."""
@@ -72,6 +75,7 @@ async def run_worker(
     )
     follower = DirectoryFollower(settings, codec, Directory.load(settings.config_dir))
     await follower.start()
+    clock = clock or clock_from(settings.clock_start, settings.clock_anchor, settings.clock_speed)
     router = build_router(settings, follower, codec, key_store=key_store, clock=clock)
     await router.start()
     if on_ready is not None:

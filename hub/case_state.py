@@ -8,12 +8,14 @@ every new state to a compacted changelog, so a restarted or rebalanced worker re
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
 from hub.audit_chain import ChainHead
 from hub.consent import ConsentState
+from hub.deadlines import OpenDeadline
 from hub.event_types import AgencyRole, DataCategory, ExploitationType, Gender, SafeChannel, Urgency
 
 SEEN_WINDOW = 1024
@@ -76,6 +78,10 @@ class Held(_Value):
     missing: frozenset[DataCategory]
     held_at: datetime
     record_json: str
+    needs_answer: bool = False
+    attempt: int = 0
+    declined: tuple[str, ...] = ()
+    escalated: bool = False
 
 
 class OpenRequest(_Value):
@@ -102,6 +108,7 @@ class CaseState(_Value):
     holds: tuple[Held, ...] = ()
     requests: tuple[OpenRequest, ...] = ()
     seen: tuple[Seen, ...] = ()
+    deadlines: tuple[dict[str, Any], ...] = ()
     audit_head: ChainHead | None = None
 
     def seen_event(self, event_id: UUID) -> Seen | None:
@@ -110,6 +117,27 @@ class CaseState(_Value):
             if seen.event_id == event_id:
                 return seen
         return None
+
+    def open_deadlines(self) -> list[OpenDeadline]:
+        """The case's open deadlines."""
+        return [OpenDeadline.from_dict(d) for d in self.deadlines]
+
+    def deadline_for(self, request_id: UUID, recipient: str) -> OpenDeadline | None:
+        """The open deadline of ``request_id`` at ``recipient``, if any."""
+        for deadline in self.open_deadlines():
+            if deadline.request_id == request_id and deadline.recipient_agency == recipient:
+                return deadline
+        return None
+
+    def with_deadline(self, deadline: OpenDeadline) -> CaseState:
+        """The state with ``deadline`` added or replaced."""
+        kept = [d for d in self.deadlines if d["deadline_id"] != str(deadline.deadline_id)]
+        return self.model_copy(update={"deadlines": (*kept, deadline.to_dict())})
+
+    def without_deadline(self, deadline_id: UUID) -> CaseState:
+        """The state with ``deadline_id`` closed."""
+        kept = tuple(d for d in self.deadlines if d["deadline_id"] != str(deadline_id))
+        return self.model_copy(update={"deadlines": kept})
 
     def request(self, request_id: UUID) -> OpenRequest | None:
         """The open request with this id, if any."""

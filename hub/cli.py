@@ -213,6 +213,43 @@ def worker() -> None:
 
 
 @app.command()
+def overdue(
+    agency: Annotated[str | None, typer.Option(help="Only requests to this agency.")] = None,
+    role: Annotated[str | None, typer.Option(help="Only requests to this role.")] = None,
+    departement: Annotated[str | None, typer.Option(help="Only this département.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
+) -> None:
+    """Overdue requests: case, recipient, what, due, late by, ladder step."""
+    from agents.case_store import read_all_states
+    from hub.cli_overdue import render_overdue
+    from hub.clock import clock_from
+    from hub.event_types import AgencyRole
+
+    settings = get_settings()
+    try:
+        wanted_role = AgencyRole(role) if role else None
+    except ValueError:
+        known = ", ".join(r.value for r in AgencyRole)
+        raise fail(f"unknown role {role!r}; one of {known}") from None
+    states = asyncio.run(read_all_states(settings))
+    deadlines = [d for state in states for d in state.open_deadlines()]
+    now = clock_from(settings.clock_start, settings.clock_anchor, settings.clock_speed)()
+    out.print(
+        render_overdue(
+            deadlines,
+            now,
+            agency=agency,
+            role=wanted_role,
+            departement=departement,
+            as_json=as_json,
+            width=out.width,
+        ),
+        highlight=False,
+        markup=False,
+    )
+
+
+@app.command()
 def decode(
     path: Annotated[str, typer.Argument(help="File of one framed record, or - for stdin.")],
 ) -> None:

@@ -17,8 +17,8 @@ from typing import Any
 from aiokafka.partitioner import murmur2
 from pydantic import ValidationError
 
-from hub.case_flow import Inbound, digest_of
 from hub.codec import Codec, CodecError
+from hub.decisions import Inbound, digest_of
 from hub.directory import Directory
 from hub.event_types import DeadLetterReason
 from hub.events import EVENT_MODELS, DeadLetter

@@ -7,7 +7,7 @@ security protocol and (optionally) a Confluent-compatible registry URL.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -71,6 +71,15 @@ class HubSettings(BaseSettings):
         description="How old a signature may be: covers re-reading outboxes after a crash.",
     )
     signature_future_window: timedelta = timedelta(minutes=5)
+    clock_start: datetime | None = Field(
+        default=None,
+        description="Simulated clock (demos, training, fast-time tests): the simulated instant "
+        "at HUB_CLOCK_ANCHOR. Unset: the wall clock.",
+    )
+    clock_anchor: datetime | None = Field(
+        default=None, description="Wall-clock instant at which the simulated clock reads start."
+    )
+    clock_speed: float = Field(default=1.0, gt=0, description="Simulated seconds per second.")
     log_json: bool = False
     log_level: str = "INFO"
 

@@ -8,9 +8,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from hub.case_flow import Context, Inbound, digest_of
 from hub.codec import Codec
 from hub.consent import ConsentPolicy
+from hub.deadlines import POLICY_FILE, DeadlinePolicy
+from hub.decisions import Context, Inbound, digest_of
 from hub.directory import Directory
 from hub.event_types import AgencyRole, ConsentMethod, DataCategory
 from hub.events import ConsentGiven, ConsentWithdrawn, Envelope
@@ -33,6 +34,7 @@ def context(directory: Directory | None = None) -> Context:
         rules=RoutingRules.load(config),
         consent=ConsentPolicy.load(config),
         projector=Projector(registry),
+        deadlines=DeadlinePolicy.load(config / POLICY_FILE),
     )
 
 
@@ -99,3 +101,19 @@ def fresh(event: Any, case_id: uuid.UUID, *, sender: str | None = None, **update
 
 
 __all__ = ["NOW", "digest_of"]
+
+
+async def received_for(
+    client: Any, case_id: uuid.UUID, expected: int = 1, timeout_s: float = 10.0
+) -> list[Any]:
+    """Messages of ``case_id`` in a client's inbox (other tests share the agencies' inboxes)."""
+    import time
+
+    found: list[Any] = []
+    deadline = time.monotonic() + timeout_s
+    while len(found) < expected and time.monotonic() < deadline:
+        remaining = max(0.1, deadline - time.monotonic())
+        for message in await client.receive(expected=1, timeout_s=min(1.0, remaining)):
+            if message.event.envelope.case_id == case_id:
+                found.append(message)
+    return found

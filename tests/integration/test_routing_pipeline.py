@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from flow_helpers import events_for, fresh
+from flow_helpers import events_for, fresh, received_for
 from worker_thread import AgencyFactory, WorkerThread
 
 from hub.codec import Codec
@@ -81,16 +81,16 @@ async def test_referral_with_consent_reaches_association_and_provider_and_prefec
     await police.publish(story[AccommodationRequested])
     await police.publish(story[PermitRequested])
 
-    to_association = await association.receive(expected=1)
+    to_association = await received_for(association, case_id, 1)
     assert [type(m.event) for m in to_association] == [ReferralOpened]
     referral = to_association[0].event
     assert referral.person.first_name == "Amina"  # type: ignore[attr-defined]
     assert referral.envelope.sender == "police-93"  # type: ignore[attr-defined]
 
-    to_provider = await provider.receive(expected=1)
+    to_provider = await received_for(provider, case_id, 1)
     assert [type(m.event) for m in to_provider] == [AccommodationRequested]
 
-    to_prefecture = await prefecture.receive(expected=1)
+    to_prefecture = await received_for(prefecture, case_id, 1)
     permit = to_prefecture[0].event
     assert isinstance(permit, PermitRequested)
     assert permit.person is not None
@@ -108,23 +108,23 @@ async def test_held_without_consent_released_on_consent_and_stopped_by_withdrawa
     association = await agency("association-93")
 
     await police.publish(story[SupportRequested])
-    assert await association.receive(expected=1, timeout_s=3.0) == []  # held
+    assert await received_for(association, case_id, 1, timeout_s=3.0) == []  # held
 
     consent = fresh(story[ConsentGiven], case_id, recipient_roles=(AgencyRole.SUPPORT_ASSOCIATION,))
     await association.publish(consent)
-    released = await association.receive(expected=1)
+    released = await received_for(association, case_id, 1)
     assert [type(m.event) for m in released] == [SupportRequested]
 
     await police.publish(fresh(story[AccommodationRequested], case_id))  # held: no consent
     await association.publish(fresh(story[ConsentWithdrawn], case_id))
-    notices = await association.receive(expected=1)
+    notices = await received_for(association, case_id, 1)
     assert [type(m.event) for m in notices] == [ConsentWithdrawn]
     notice = notices[0].event
     assert isinstance(notice, ConsentWithdrawn)
     assert DataCategory.IDENTITY in (notice.categories or ())
 
     await police.publish(fresh(story[SupportRequested], case_id, request_id=uuid.uuid4()))
-    assert await association.receive(expected=1, timeout_s=3.0) == []
+    assert await received_for(association, case_id, 1, timeout_s=3.0) == []
 
 
 async def test_bad_records_are_dead_lettered_and_the_stream_keeps_routing(
@@ -159,7 +159,7 @@ async def test_bad_records_are_dead_lettered_and_the_stream_keeps_routing(
     await police.publish(after)
     not_identifying = await association.publish(story[ReferralOpened])
 
-    delivered = await prefecture.receive(expected=2)
+    delivered = await received_for(prefecture, case_id, 2)
     assert sorted(str(m.event.request_id) for m in delivered) == sorted(  # type: ignore[attr-defined]
         [str(good.request_id), str(after.request_id)]
     )
@@ -205,16 +205,17 @@ async def test_a_directory_change_reroutes_without_restart(
     local_provider = await agency("hebergement-93")
     regional_provider = await agency("hebergement-95")
 
-    async def request_accommodation() -> None:
+    async def request_accommodation() -> uuid.UUID:
         case_id = uuid.uuid4()
         story = events_for(case_id)
         await association.publish(fresh(story[ConsentGiven], case_id))
         request = story[AccommodationRequested]
         needs = request.needs.model_copy(update={"remote_placement": False})
         await police.publish(request.model_copy(update={"needs": needs}))
+        return case_id
 
-    await request_accommodation()
-    assert len(await local_provider.receive(expected=1)) == 1
+    first = await request_accommodation()
+    assert len(await received_for(local_provider, first, 1)) == 1
 
     producer = AIOKafkaProducer(**client_options(hub_settings))
     await producer.start()
@@ -229,9 +230,9 @@ async def test_a_directory_change_reroutes_without_restart(
             if current is not None and not current.accepting:
                 break
             await asyncio.sleep(0.1)
-        await request_accommodation()
-        assert len(await regional_provider.receive(expected=1)) == 1
-        assert await local_provider.receive(expected=1, timeout_s=2.0) == []
+        second = await request_accommodation()
+        assert len(await received_for(regional_provider, second, 1)) == 1
+        assert await received_for(local_provider, second, 1, timeout_s=2.0) == []
     finally:
         reopened = entry_from_agency(local, datetime.now(UTC))
         await producer.send_and_wait(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 import pytest
 from flow_helpers import NOW, consent_for, context, envelope, inbound, withdrawal
 
-from hub.case_flow import Context, Deliver, Outcome, handle
+from hub.case_flow import handle
 from hub.case_state import CaseState
+from hub.decisions import Context, Deliver, Outcome
 from hub.directory import Directory
 from hub.event_types import (
     AckStatus,
@@ -71,7 +73,7 @@ def test_police_referral_with_consent_reaches_association_and_accommodation(ctx:
     assert to_association.record["envelope"]["sender"] == "police-93"
     # remote placement was asked for safety: the national network comes first
     assert set(delivered(housed)) == {"reseau-national-eloignement"}
-    assert housed.opened[0].recipient == "reseau-national-eloignement"
+    assert housed.opened[0].recipient_agency == "reseau-national-eloignement"
 
 
 def test_prefecture_never_receives_health_data(ctx: Context) -> None:
@@ -203,11 +205,8 @@ def test_a_provider_that_stops_accepting_is_skipped(ctx: Context) -> None:
     assert set(delivered(before)) == {"hebergement-93"}
     closed = ctx.directory.get("hebergement-93")
     assert closed is not None
-    changed = Context(
-        directory=ctx.directory.with_agency(closed.model_copy(update={"accepting": False})),
-        rules=ctx.rules,
-        consent=ctx.consent,
-        projector=ctx.projector,
+    changed = dataclasses.replace(
+        ctx, directory=ctx.directory.with_agency(closed.model_copy(update={"accepting": False}))
     )
     (_, after) = run(changed, [consent, (sender, local)])
     assert set(delivered(after)) == {"hebergement-95"}
@@ -251,13 +250,24 @@ def test_a_minor_referral_reaches_child_protection_without_consent(ctx: Context)
     assert [h.recipient for h in outcome.state.holds] == ["association-93"]
 
 
-def test_no_eligible_recipient_is_refused(ctx: Context) -> None:
+def test_a_request_no_agency_can_take_is_an_orphaned_need(ctx: Context) -> None:
     sender, permit = fresh_event("PermitRequested")
     elsewhere = Directory([a for a in ctx.directory if a.id != "prefecture-93"], {"93": "IDF"})
-    lonely = Context(
-        directory=elsewhere, rules=ctx.rules, consent=ctx.consent, projector=ctx.projector
+    (outcome,) = run(dataclasses.replace(ctx, directory=elsewhere), [(sender, permit)])
+    assert outcome.refusal is None
+    assert outcome.deliveries == ()
+    (orphan,) = outcome.published
+    assert orphan.topic == "nrm.orphaned-needs"
+    assert orphan.record["reason"] == "NO_ELIGIBLE_AGENCY"
+    assert orphan.record["need"] == "PERMIT"
+
+
+def test_a_message_nobody_can_receive_is_refused(ctx: Context) -> None:
+    sender, referral = fresh_event("ReferralOpened")
+    no_associations = Directory(
+        [a for a in ctx.directory if a.role is not AgencyRole.SUPPORT_ASSOCIATION], {"93": "IDF"}
     )
-    (outcome,) = run(lonely, [(sender, permit)])
+    (outcome,) = run(dataclasses.replace(ctx, directory=no_associations), [(sender, referral)])
     assert outcome.refusal is not None
     assert outcome.refusal.reason is DeadLetterReason.NO_ELIGIBLE_RECIPIENT
 
@@ -265,7 +275,8 @@ def test_no_eligible_recipient_is_refused(ctx: Context) -> None:
 def test_every_handled_event_is_audited_with_its_decisions(ctx: Context) -> None:
     (outcome,) = run(ctx, [fresh_event("PermitRequested")])
     actions = [note.action for note in outcome.audit]
-    assert actions == [AuditAction.RECEIVED, AuditAction.ROUTED]
+    assert actions == [AuditAction.RECEIVED, AuditAction.ROUTED, AuditAction.ROUTED]
+    assert outcome.audit[2].decision == "deadline opened"
     received = outcome.audit[0]
     assert received.payload is not None
     assert "health" in received.payload
@@ -275,7 +286,7 @@ def test_decline_reason_is_kept_in_the_audit_note(ctx: Context) -> None:
     sender, request = fresh_event("AccommodationRequested")
     consent = ("association-93", consent_for(AgencyRole.ACCOMMODATION_PROVIDER))
     _, opened = run(ctx, [consent, (sender, request)])
-    recipient = opened.opened[0].recipient
+    recipient = opened.opened[0].recipient_agency
     decline = Acknowledgement(
         envelope=envelope(),
         request_id=opened.opened[0].request_id,

@@ -1,0 +1,117 @@
+"""Deadlines on the real broker, in fast time: the ladder climbs, and a SIGKILLed worker's
+overdue steps fire once each after its restart."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from flow_helpers import events_for, fresh, received_for
+from worker_process import WorkerProcess
+from worker_thread import AgencyFactory
+
+from hub.event_types import EscalationStep
+from hub.events import Escalation, PermitRequested
+from hub.settings import HubSettings
+
+# 100,000 simulated seconds per second: the 5-working-day permit deadline and its ladder
+# (reminder, supervisor +1 working day, national +2) pass in seconds of wall time.
+SPEED = "100000"
+pytestmark = pytest.mark.slow
+
+
+def fast_time(anchor: datetime) -> dict[str, str]:
+    return {
+        "HUB_CLOCK_START": "2026-11-20T09:00:00+00:00",
+        "HUB_CLOCK_ANCHOR": anchor.isoformat(),
+        "HUB_CLOCK_SPEED": SPEED,
+    }
+
+
+async def escalations_for(
+    client: object, request_id: uuid.UUID, want: int, timeout_s: float
+) -> list[Escalation]:
+    found: list[Escalation] = []
+    deadline = time.monotonic() + timeout_s
+    while len(found) < want and time.monotonic() < deadline:
+        for message in await client.receive(expected=1, timeout_s=1.0):  # type: ignore[attr-defined]
+            if isinstance(message.event, Escalation) and message.event.request_id == request_id:
+                found.append(message.event)
+    return found
+
+
+async def test_an_unanswered_permit_request_is_reminded_then_escalated_in_order(
+    agency: AgencyFactory, hub_settings: HubSettings, tmp_path: Path
+) -> None:
+    case_id = uuid.uuid4()
+    request = fresh(events_for(case_id)[PermitRequested], case_id, request_id=uuid.uuid4())
+    police = await agency("police-93")
+    prefecture = await agency("prefecture-93")
+    supervisor = await agency("coordination-idf")
+    national = await agency("miprof")
+    with WorkerProcess(hub_settings, tmp_path / "worker.log", **fast_time(datetime.now(UTC))):
+        await police.publish(request)
+        delivered = await received_for(prefecture, case_id, 1, timeout_s=30)
+        assert [type(m.event) for m in delivered] == [PermitRequested]
+        reminders = await escalations_for(prefecture, request.request_id, 1, 30)
+        escalated = await escalations_for(supervisor, request.request_id, 1, 30)
+        nationally = await escalations_for(national, request.request_id, 1, 30)
+    assert [e.step for e in reminders] == [EscalationStep.REMINDER]
+    assert [e.step for e in escalated] == [EscalationStep.SUPERVISOR]
+    assert [e.step for e in nationally] == [EscalationStep.NATIONAL_COORDINATION]
+    assert nationally[0].late_by_seconds > escalated[0].late_by_seconds > 0
+
+
+async def test_overdue_steps_fire_once_each_after_a_sigkill(
+    agency: AgencyFactory, hub_settings: HubSettings, tmp_path: Path
+) -> None:
+    case_id = uuid.uuid4()
+    request = fresh(events_for(case_id)[PermitRequested], case_id, request_id=uuid.uuid4())
+    police = await agency("police-93")
+    prefecture = await agency("prefecture-93")
+    supervisor = await agency("coordination-idf")
+    national = await agency("miprof")
+    # Slow time first: the request is routed and its deadline stored, nothing is due yet.
+    anchor = datetime.now(UTC)
+    worker = WorkerProcess(
+        hub_settings,
+        tmp_path / "worker.log",
+        HUB_CLOCK_START="2026-11-20T09:00:00+00:00",
+        HUB_CLOCK_ANCHOR=anchor.isoformat(),
+        HUB_CLOCK_SPEED="1",
+    ).start()
+    try:
+        await police.publish(request)
+        assert len(await received_for(prefecture, case_id, 1, timeout_s=30)) == 1
+        await asyncio.sleep(1.0)  # the batch's state is flushed before its offsets commit
+        worker.kill()
+        # Restart far in the future: every step of the ladder is overdue at once.
+        worker = WorkerProcess(
+            hub_settings,
+            tmp_path / "worker.log",
+            HUB_CLOCK_START="2026-12-31T09:00:00+00:00",
+            HUB_CLOCK_SPEED="1",
+        ).start()
+        reminders = await escalations_for(prefecture, request.request_id, 2, 25)
+        escalated = await escalations_for(supervisor, request.request_id, 2, 5)
+        nationally = await escalations_for(national, request.request_id, 2, 5)
+        worker.kill()
+        # And once more: a second restart must not fire any of them again.
+        worker = WorkerProcess(
+            hub_settings,
+            tmp_path / "worker.log",
+            HUB_CLOCK_START="2027-01-31T09:00:00+00:00",
+            HUB_CLOCK_SPEED="1",
+        ).start()
+        again = await escalations_for(prefecture, request.request_id, 1, 8)
+    finally:
+        worker.stop()
+    assert [e.step for e in reminders] == [EscalationStep.REMINDER]
+    assert [e.step for e in escalated] == [EscalationStep.SUPERVISOR]
+    assert [e.step for e in nationally] == [EscalationStep.NATIONAL_COORDINATION]
+    assert again == []
+    assert prefecture.redelivered == 0
