@@ -204,6 +204,19 @@ class Router:
             ms=round((time.perf_counter() - started) * 1000, 2),
         )
 
+    async def consumer_lag(self) -> dict[str, int]:
+        """Records not yet read, per outbox partition (``topic[partition]``), from the last
+        fetch's high watermark; empty before the first fetch."""
+        if self._consumer is None:
+            return {}
+        lag: dict[str, int] = {}
+        for tp in self._consumer.assignment():
+            highwater = self._consumer.highwater(tp)
+            if highwater is not None:
+                position = await self._consumer.position(tp)
+                lag[f"{tp.topic}[{tp.partition}]"] = max(0, highwater - position)
+        return lag
+
     def _context(self) -> Context:
         return Context(
             self.directory.current, self.rules, self.consent, self.projector, self.deadline_policy
