@@ -34,6 +34,8 @@ app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(registry_app, name="registry")
 app.add_typer(keys_app, name="keys")
+acls_app = typer.Typer(no_args_is_help=True, help="Kafka ACLs as code (deploy/kafka/acls.yaml).")
+app.add_typer(acls_app, name="acls")
 
 out = Console()
 err = Console(stderr=True)
@@ -92,17 +94,74 @@ def topics_list(
 @topics_app.command("create")
 def topics_create(
     agency: Annotated[list[str] | None, typer.Option(help="Agency id (repeatable).")] = None,
+    from_directory: Annotated[
+        bool, typer.Option("--from-directory", help="Also every agency of the directory.")
+    ] = False,
     replication_factor: Annotated[int, typer.Option()] = 1,
 ) -> None:
     """Create the declared topics that do not exist yet on HUB_BOOTSTRAP_SERVERS."""
+    from hub.directory import Directory
     from hub.topics import all_topics, create_topics
 
+    settings = get_settings()
+    agencies = list(agency or [])
+    if from_directory:
+        agencies += [a.id for a in Directory.load(settings.config_dir) if a.id not in agencies]
     created = asyncio.run(
-        create_topics(
-            get_settings(), all_topics(agency or []), replication_factor=replication_factor
-        )
+        create_topics(settings, all_topics(agencies), replication_factor=replication_factor)
     )
     out.print(f"created {len(created)} topic(s): {', '.join(created) or '-'}")
+
+
+def _declared_for_directory() -> frozenset[Any]:
+    from hub.acls import expected_acls
+    from hub.directory import Directory
+    from hub.topics import CORE_TOPICS
+
+    return expected_acls(Directory.load(get_settings().config_dir), CORE_TOPICS)
+
+
+@acls_app.command("render")
+def acls_render() -> None:
+    """Print the ACLs the directory in HUB_CONFIG_DIR calls for (> deploy/kafka/acls.yaml)."""
+    from hub.acls import AclError, render_acls
+
+    try:
+        text = render_acls(_declared_for_directory())
+    except AclError as exc:
+        raise fail(str(exc)) from None
+    sys.stdout.write(text)
+
+
+@acls_app.command("apply")
+def acls_apply(
+    path: Annotated[Path, typer.Argument(help="The declared ACL file (deploy/kafka/acls.yaml).")],
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Also delete allow rules that are not declared.")
+    ] = False,
+) -> None:
+    """Create the declared ACLs on HUB_BOOTSTRAP_SERVERS, as a super user. Refuses a file that
+    differs from what the directory in HUB_CONFIG_DIR calls for."""
+    from hub.acl_admin import apply_acls
+    from hub.acls import AclError, load_acls, plan
+
+    try:
+        declared = load_acls(path)
+        stale = plan(_declared_for_directory(), declared)
+    except AclError as exc:
+        raise fail(str(exc)) from None
+    if not stale.empty:
+        for line in stale.describe():
+            err.print(line, highlight=False, markup=False)
+        raise fail(f"{path} is stale against the directory: run `hub acls render`", CHECK_FAILED)
+    done, others = asyncio.run(apply_acls(get_settings(), declared, prune=prune))
+    for line in done.describe():
+        out.print(line, highlight=False, markup=False)
+    out.print(
+        f"acls: {len(done.add)} created, {len(done.remove)} deleted, {len(declared)} declared; "
+        f"{others} other rule(s) left alone",
+        highlight=False,
+    )
 
 
 def _registry_root(settings: HubSettings) -> Path:

@@ -80,6 +80,10 @@ class HubSettings(BaseSettings):
         default=None, description="Wall-clock instant at which the simulated clock reads start."
     )
     clock_speed: float = Field(default=1.0, gt=0, description="Simulated seconds per second.")
+    health_host: str = Field(default="127.0.0.1", description="Worker health/metrics bind.")
+    health_port: int | None = Field(
+        default=None, description="Worker /healthz, /readyz, /metrics port; unset: none."
+    )
     log_json: bool = False
     log_level: str = "INFO"
 
