@@ -31,23 +31,26 @@ from agents.outbox_writer import Futures, OutboxWriter
 from hub.audit_keys import KeyStore
 from hub.case_flow import handle
 from hub.clock import Clock, wall_clock
-from hub.codec import Codec
+from hub.codec import Codec, CodecError
 from hub.consent import ConsentPolicy
 from hub.deadline_flow import on_advance
 from hub.deadline_index import PartitionedDeadlines
 from hub.deadlines import DeadlinePolicy
 from hub.decisions import AuditNote, Context, Inbound, Outcome
 from hub.event_types import AgencyRole, AuditAction, DeadLetterReason
+from hub.events import DeadLetter
 from hub.ingest import RawRecord, Rejected, accept, dead_letter, rejected_letter
 from hub.kafka_options import client_options, consumer_group_options
 from hub.projection import Projector
 from hub.routing import RoutingRules
 from hub.settings import HubSettings
 from hub.signing import RecordSigner, RecordVerifier, SignatureError
-from hub.topics import OUTBOX_PREFIX, agency_of_outbox
+from hub.topics import OUTBOX_PREFIX, REDRIVE, agency_of_outbox
 
 log = structlog.get_logger(__name__)
-OUTBOX_PATTERN = "^" + OUTBOX_PREFIX.replace(".", r"\.") + ".+"
+OUTBOX_PATTERN = (
+    "^" + OUTBOX_PREFIX.replace(".", r"\.") + ".+|^" + REDRIVE.name.replace(".", r"\.") + "$"
+)
 GROUP_ID = "nrm-router"
 
 
@@ -291,26 +294,35 @@ class Router:
         assert self._writer is not None
         assert self._consumer is not None
         self.stats.records += 1
-        partitions = self._consumer.partitions_for_topic(record.topic) or {record.partition}
-        raw = RawRecord(
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            key=record.key,
-            value=record.value,
-            timestamp_ms=record.timestamp,
-            headers=tuple(record.headers),
-            partitions=len(partitions),
-        )
+        signed_at: datetime | None = None
+        again = ""
+        if record.topic == REDRIVE.name:
+            redriven = self._redriven(record)
+            if redriven is None:
+                return []
+            raw, signed_at = redriven
+            again = f"redrive/{record.partition}/{record.offset}"
+        else:
+            partitions = self._consumer.partitions_for_topic(record.topic) or {record.partition}
+            raw = RawRecord(
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                key=record.key,
+                value=record.value,
+                timestamp_ms=record.timestamp,
+                headers=tuple(record.headers),
+                partitions=len(partitions),
+            )
         bound = log.bind(topic=raw.topic, partition=raw.partition, offset=raw.offset)
-        rejected = self._verify(raw, context)
+        rejected = self._verify(raw, context, signed_at)
         accepted = rejected or accept(raw, self.codec, context.directory)
         if isinstance(accepted, Rejected):
             bound.warning(
                 "router.dead_letter", reason=accepted.reason.value, detail=accepted.detail
             )
             self.stats.dead_lettered(accepted.reason)
-            return [await self._writer.dead_letter(rejected_letter(accepted))]
+            return [await self._writer.dead_letter(rejected_letter(accepted, again))]
         try:
             return await self._handle(accepted, context)
         except Exception as exc:  # one defect must not stop the stream
@@ -324,7 +336,39 @@ class Router:
             )
             return [await self._writer.dead_letter(letter)]
 
-    def _verify(self, raw: RawRecord, context: Context) -> Rejected | None:
+    def _redriven(self, record: ConsumerRecord[bytes, bytes]) -> tuple[RawRecord, datetime] | None:
+        """The original record a re-drive carries, and when the hub first received it."""
+        try:
+            letter = self.codec.decode_event(record.value or b"")
+        except CodecError as exc:
+            log.error("router.bad_redrive", offset=record.offset, reason=exc.reason.value)
+            return None
+        if not isinstance(letter, DeadLetter):
+            log.error("router.bad_redrive", offset=record.offset, reason="not a DeadLetter")
+            return None
+        assert self._consumer is not None
+        partitions = self._consumer.partitions_for_topic(letter.source_topic) or {0, 1, 2, 3}
+        log.info(
+            "router.redrive",
+            dead_letter_id=str(letter.dead_letter_id),
+            source=letter.source_topic,
+            offset=letter.source_offset,
+        )
+        raw = RawRecord(
+            topic=letter.source_topic,
+            partition=letter.source_partition,
+            offset=letter.source_offset,
+            key=letter.original_key,
+            value=letter.original,
+            timestamp_ms=int(letter.occurred_at.timestamp() * 1000),
+            headers=tuple((h.name, h.value) for h in letter.original_headers),
+            partitions=len(partitions),
+        )
+        return raw, letter.occurred_at
+
+    def _verify(
+        self, raw: RawRecord, context: Context, signed_at: datetime | None = None
+    ) -> Rejected | None:
         """The signature check: the key that verifies must belong to the outbox's owner."""
         if self.verifier is None:
             return None
@@ -333,8 +377,11 @@ class Router:
         if agency is None:
             return None  # ingest names the missing owner
         try:
-            # Signatures are checked against the wall clock, never the simulated one.
-            self.verifier.verify_record(raw.topic, raw.key, raw.value, raw.headers, agency)
+            # Signatures are checked against the wall clock, never the simulated one; a
+            # re-driven record against the time the hub first received it.
+            self.verifier.verify_record(
+                raw.topic, raw.key, raw.value, raw.headers, agency, now=signed_at
+            )
         except SignatureError as exc:
             return Rejected(raw, exc.reason, exc.detail)
         return None
@@ -401,4 +448,5 @@ def _raw_of(inbound: Inbound) -> RawRecord:
         key=str(inbound.event.envelope.case_id).encode(),  # type: ignore[attr-defined]
         value=inbound.frame,
         timestamp_ms=int(inbound.timestamp.timestamp() * 1000),
+        headers=inbound.headers,
     )

@@ -45,7 +45,8 @@ def handle(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> O
         return _repeat(state, inbound, earlier)
     refusal = _refusal(inbound, ctx)
     if refusal is not None:
-        return _refused(_remember(state, inbound), refusal)
+        # A refused event is not remembered: re-driven after a fix, it is handled afresh.
+        return _refused(state, refusal)
     state = _remember(state, inbound)
     received_note = AuditNote(
         AuditAction.RECEIVED,

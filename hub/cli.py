@@ -19,6 +19,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from hub.cli_audit import register_audit_commands
 from hub.cli_keys import keys_app
 from hub.logs import configure_logging
 from hub.settings import HubSettings, get_settings
@@ -34,6 +35,9 @@ app.add_typer(topics_app, name="topics")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(registry_app, name="registry")
 app.add_typer(keys_app, name="keys")
+register_audit_commands(app)
+deadletters_app = typer.Typer(no_args_is_help=True, help="Dead letters: list and re-drive.")
+app.add_typer(deadletters_app, name="deadletters")
 acls_app = typer.Typer(no_args_is_help=True, help="Kafka ACLs as code (deploy/kafka/acls.yaml).")
 app.add_typer(acls_app, name="acls")
 
@@ -306,6 +310,60 @@ def overdue(
         highlight=False,
         markup=False,
     )
+
+
+@deadletters_app.command("list")
+def deadletters_list(
+    reason: Annotated[str | None, typer.Option(help="Only this reason.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
+) -> None:
+    """Dead letters not yet re-driven: id, reason, source, case, detail."""
+    from rich.table import Table
+
+    from agents.redrive import list_dead_letters
+
+    letters = asyncio.run(list_dead_letters(get_settings()))
+    if reason:
+        letters = [d for d in letters if d.reason.value == reason.upper()]
+    if as_json:
+        rows = [
+            d.model_dump(mode="json", exclude={"original", "original_headers", "original_key"})
+            for d in letters
+        ]
+        out.print_json(json.dumps(rows))
+        return
+    table = Table(title=f"{len(letters)} dead letter(s)")
+    for column in ("id", "reason", "source", "case", "detail"):
+        table.add_column(column)
+    for d in letters:
+        table.add_row(
+            str(d.dead_letter_id),
+            d.reason.value,
+            f"{d.source_topic}[{d.source_partition}]@{d.source_offset}",
+            str(d.case_id or "-")[:8],
+            d.detail[:80],
+        )
+    out.print(table)
+
+
+@deadletters_app.command("redrive")
+def deadletters_redrive(
+    dead_letter_id: Annotated[str, typer.Argument(help="The dead letter's id.")],
+) -> None:
+    """Re-inject a dead letter after its cause was fixed (the worker handles it again)."""
+    import uuid
+
+    from agents.redrive import RedriveError, redrive
+
+    try:
+        wanted = uuid.UUID(dead_letter_id)
+    except ValueError:
+        raise fail(f"{dead_letter_id!r} is not a dead letter id (a UUID)") from None
+    try:
+        result = asyncio.run(redrive(get_settings(), wanted))
+    except RedriveError as exc:
+        raise fail(str(exc), CHECK_FAILED) from None
+    out.print(f"re-driven {wanted} → nrm.redrive[{result.partition}]@{result.offset}")
 
 
 @app.command()

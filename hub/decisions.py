@@ -40,6 +40,7 @@ class Inbound:
     timestamp: datetime
     digest: str
     frame: bytes = b""
+    headers: tuple[tuple[str, bytes], ...] = ()
 
     @property
     def envelope(self) -> Mapping[str, Any]:

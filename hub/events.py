@@ -261,6 +261,13 @@ class CaseClosed(Event):
     detail: str | None = None
 
 
+class RecordHeader(AvroRecord):
+    """A Kafka record header, kept so a re-driven record carries its original signature."""
+
+    name: str
+    value: bytes
+
+
 class DeadLetter(AvroRecord):
     """A record the hub refused to route, with a machine-readable reason (no envelope)."""
 
@@ -269,6 +276,8 @@ class DeadLetter(AvroRecord):
     reason: DeadLetterReason
     detail: str
     original: bytes
+    original_key: bytes | None = None
+    original_headers: Seq[RecordHeader] = ()
     source_topic: str
     source_partition: Int32
     source_offset: Int64
@@ -371,6 +380,7 @@ SHARED_MODELS: tuple[type[AvroRecord], ...] = (
     ExploitationDetails,
     AccommodationNeeds,
     SigningKeyEntry,
+    RecordHeader,
 )
 """Records that only appear nested inside events."""
 

@@ -21,7 +21,7 @@ from hub.codec import Codec, CodecError
 from hub.decisions import Inbound, digest_of
 from hub.directory import Directory
 from hub.event_types import DeadLetterReason
-from hub.events import EVENT_MODELS, DeadLetter
+from hub.events import EVENT_MODELS, DeadLetter, RecordHeader
 from hub.topics import agency_of_outbox
 
 DEAD_LETTER_NAMESPACE = uuid.UUID("0d1e2a3d-1e77-4e25-8b0b-6e726d2d646c")
@@ -71,10 +71,13 @@ def accept(raw: RawRecord, codec: Codec, directory: Directory) -> Inbound | Reje
     owner = agency_of_outbox(raw.topic)
     sender = directory.get(owner) if owner else None
     if sender is None:
+        case_id, event_id = _peek_ids(raw, codec)
         return Rejected(
             raw,
             DeadLetterReason.SPOOFED_SENDER,
             f"no agency in the directory owns the topic {raw.topic}",
+            case_id=case_id,
+            event_id=event_id,
         )
     if raw.value is None:
         return Rejected(raw, DeadLetterReason.CORRUPT_FRAME, "record has no value")
@@ -139,7 +142,17 @@ def accept(raw: RawRecord, codec: Codec, directory: Directory) -> Inbound | Reje
         timestamp=raw.timestamp,
         digest=digest_of(raw.value),
         frame=raw.value,
+        headers=tuple(raw.headers),
     )
+
+
+def _peek_ids(raw: RawRecord, codec: Codec) -> tuple[uuid.UUID | None, uuid.UUID | None]:
+    """Case and event ids of an untrusted record, when it decodes (for operators only)."""
+    try:
+        envelope = codec.decode(raw.value or b"").record.get("envelope")
+    except CodecError:
+        return None, None
+    return _ids(envelope) if isinstance(envelope, dict) else (None, None)
 
 
 def _ids(envelope: dict[str, Any]) -> tuple[uuid.UUID | None, uuid.UUID | None]:
@@ -161,6 +174,7 @@ def dead_letter(
     case_id: uuid.UUID | None = None,
     event_id: uuid.UUID | None = None,
     claimed_sender: str | None = None,
+    again: str = "",
 ) -> DeadLetter:
     """The dead letter for a refused record: reason, detail, original bytes and origin.
 
@@ -173,12 +187,14 @@ def dead_letter(
         original = original[:MAX_ORIGINAL_BYTES]
     return DeadLetter(
         dead_letter_id=uuid.uuid5(
-            DEAD_LETTER_NAMESPACE, f"{raw.topic}/{raw.partition}/{raw.offset}"
+            DEAD_LETTER_NAMESPACE, f"{raw.topic}/{raw.partition}/{raw.offset}{again}"
         ),
         occurred_at=raw.timestamp,
         reason=reason,
         detail=detail[:2000],
         original=original,
+        original_key=raw.key,
+        original_headers=tuple(RecordHeader(name=n, value=v or b"") for n, v in raw.headers),
         source_topic=raw.topic,
         source_partition=raw.partition,
         source_offset=raw.offset,
@@ -189,8 +205,9 @@ def dead_letter(
     )
 
 
-def rejected_letter(rejected: Rejected) -> DeadLetter:
-    """The dead letter for an ingest refusal."""
+def rejected_letter(rejected: Rejected, again: str = "") -> DeadLetter:
+    """The dead letter for an ingest refusal (``again``: a re-drive's origin, so a re-drive
+    that fails again is a new dead letter, not the old one)."""
     return dead_letter(
         rejected.raw,
         rejected.reason,
@@ -199,4 +216,5 @@ def rejected_letter(rejected: Rejected) -> DeadLetter:
         case_id=rejected.case_id,
         event_id=rejected.event_id,
         claimed_sender=rejected.claimed_sender,
+        again=again,
     )

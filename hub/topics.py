@@ -31,6 +31,9 @@ class TopicSpec(BaseModel, frozen=True):
     partitions: int = Field(default=DEFAULT_PARTITIONS, ge=1)
     purpose: str
     compacted: bool = False
+    retention_ms: int | None = Field(
+        default=None, description="-1 keeps records forever; None: the broker's default."
+    )
 
 
 DIRECTORY = TopicSpec(
@@ -45,7 +48,8 @@ DEAD_LETTERS = TopicSpec(
 )
 AUDIT = TopicSpec(
     name="nrm.audit",
-    purpose="Hash-chained audit entries, keyed by case id.",
+    retention_ms=-1,
+    purpose="Hash-chained audit entries, keyed by case id; kept forever, never compacted.",
 )
 ESCALATIONS = TopicSpec(
     name="nrm.escalations",
@@ -54,6 +58,11 @@ ESCALATIONS = TopicSpec(
 ORPHANED_NEEDS = TopicSpec(
     name="nrm.orphaned-needs",
     purpose="Case needs with no open request and no accepting agency, for operators.",
+)
+REDRIVE = TopicSpec(
+    name="nrm.redrive",
+    purpose="Dead letters an operator re-injects after a fix, keyed by case id, co-partitioned "
+    "with the outboxes: the worker handles each as the original record from its source.",
 )
 CASE_STATE = TopicSpec(
     name="nrm.state.cases",
@@ -73,9 +82,17 @@ CORE_TOPICS: tuple[TopicSpec, ...] = (
     AUDIT,
     ESCALATIONS,
     ORPHANED_NEEDS,
+    REDRIVE,
     CASE_STATE,
     OBSERVATORY,
 )
+
+
+def _configs(spec: TopicSpec) -> dict[str, str]:
+    configs = {"cleanup.policy": "compact"} if spec.compacted else {}
+    if spec.retention_ms is not None:
+        configs["retention.ms"] = str(spec.retention_ms)
+    return configs
 
 
 def outbox_topic(agency_id: str) -> str:
@@ -129,7 +146,7 @@ async def create_topics(
                     name=spec.name,
                     num_partitions=spec.partitions,
                     replication_factor=replication_factor,
-                    topic_configs={"cleanup.policy": "compact"} if spec.compacted else {},
+                    topic_configs=_configs(spec),
                 )
                 for spec in missing
             ]
