@@ -2,8 +2,8 @@
 
 ``timeline`` orders a case's entries by seq (dropping exact redeliveries) and decrypts each
 payload with the case key, or marks it ``ERASED`` when the key is gone. ``redact`` keeps only
-the data categories a role may see, per a role → categories mapping (the CLI loads it from
-``deploy/config/audit_visibility.yaml``). ``subject_report`` answers the data subject's
+the data categories a role may see, per a role → categories mapping derived from the consent
+policy (``deploy/config/consent.yaml``). ``subject_report`` answers the data subject's
 question, "who received what about me, when, and on what basis", from the entries' metadata
 alone, so it still works after erasure. Rendering is Rich for people and JSON for machines.
 """
@@ -11,22 +11,21 @@ alone, so it still works after erasure. Rendering is Rich for people and JSON fo
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import yaml
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from hub.audit_chain import LogRecord, Position
 from hub.audit_keys import KeyStore, PayloadUnreadableError, decrypt_payload
+from hub.consent import ALL_CATEGORIES, ConsentPolicy
 from hub.event_types import AgencyRole, AuditAction, DataCategory
 from hub.events import AuditEntry
 
@@ -132,29 +131,35 @@ def _row(
 # ------------------------------------------------------------------------- role redaction
 
 
+AUDITING_ROLES = frozenset({AgencyRole.NATIONAL_COORDINATION})
+"""Roles that audit cases (national coordination, the rapporteur): they see every category."""
+
+
 class AuditVisibility(BaseModel, frozen=True):
-    """Which data categories each role may see when replaying a case; unlisted roles see none."""
+    """Which data categories each role may see when replaying a case; unlisted roles see none.
+
+    Derived from the consent policy (``consent.yaml``), so a replay ``--as ROLE`` shows a role
+    what the hub may ever share with it, never more: one source of truth for minimisation.
+    """
 
     roles: dict[AgencyRole, frozenset[DataCategory]]
-
-    @field_validator("roles", mode="before")
-    @classmethod
-    def _parse_tags(cls, value: Any) -> Any:
-        if not isinstance(value, Mapping):
-            return value
-        return {
-            str(role).upper(): [str(c).upper() for c in (categories or [])]
-            for role, categories in value.items()
-        }
 
     def allowed(self, role: AgencyRole) -> frozenset[DataCategory]:
         """The categories ``role`` may see (none when the role is not listed)."""
         return self.roles.get(role, frozenset())
 
     @classmethod
-    def load(cls, path: Path) -> AuditVisibility:
-        """Read and validate a visibility file (YAML: ``roles: {PREFECTURE: [identity, ...]}``)."""
-        return cls.model_validate(yaml.safe_load(path.read_text()))
+    def from_policy(cls, policy: ConsentPolicy) -> AuditVisibility:
+        """Each role sees the union of what it needs across message types (required and
+        optional); auditing roles see everything."""
+        roles: dict[AgencyRole, frozenset[DataCategory]] = {}
+        for need in policy.needs:
+            roles[need.recipient_role] = (
+                roles.get(need.recipient_role, frozenset()) | need.required | need.optional
+            )
+        for role in AUDITING_ROLES:
+            roles[role] = ALL_CATEGORIES
+        return cls(roles=roles)
 
 
 def redact(rows: Iterable[TimelineRow], allowed: Collection[DataCategory]) -> list[TimelineRow]:

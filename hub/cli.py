@@ -38,6 +38,13 @@ app.add_typer(keys_app, name="keys")
 register_audit_commands(app)
 deadletters_app = typer.Typer(no_args_is_help=True, help="Dead letters: list and re-drive.")
 app.add_typer(deadletters_app, name="deadletters")
+gateway_app = typer.Typer(
+    help="The HTTP gateway: agencies publish, read their inbox and acknowledge over HTTP.",
+    invoke_without_command=True,
+)
+webhooks_app = typer.Typer(no_args_is_help=True, help="Push agencies' inboxes to their webhooks.")
+app.add_typer(gateway_app, name="gateway")
+app.add_typer(webhooks_app, name="webhooks")
 acls_app = typer.Typer(no_args_is_help=True, help="Kafka ACLs as code (deploy/kafka/acls.yaml).")
 app.add_typer(acls_app, name="acls")
 
@@ -364,6 +371,58 @@ def deadletters_redrive(
     except RedriveError as exc:
         raise fail(str(exc), CHECK_FAILED) from None
     out.print(f"re-driven {wanted} → nrm.redrive[{result.partition}]@{result.offset}")
+
+
+@gateway_app.callback()
+def gateway(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="Serve HTTPS with this certificate.")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="... and this private key.")] = None,
+    client_ca: Annotated[
+        Path | None, typer.Option(help="Require client certificates from this CA (mTLS).")
+    ] = None,
+) -> None:
+    """Serve the gateway until interrupted (``hub gateway``), or run a subcommand."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from connectors.gateway.app import TransportSecurity, serve
+
+    if (tls_cert is None) != (tls_key is None) or (client_ca and not tls_cert):
+        raise fail("--tls-cert and --tls-key go together; --client-ca needs both")
+    tls = TransportSecurity(tls_cert, tls_key, client_ca) if tls_cert and tls_key else None
+    serve(get_settings(), host=host, port=port, tls=tls)
+
+
+@gateway_app.command("token")
+def gateway_token(
+    agency_id: Annotated[str, typer.Argument(help="Agency id of the directory.")],
+    note: Annotated[str | None, typer.Option(help="Stored with the hash.")] = None,
+) -> None:
+    """Mint an API token: print it once, and the hashed entry for gateway_tokens.yaml."""
+    from connectors.gateway.tokens import main as mint
+
+    raise typer.Exit(mint([agency_id, *(["--note", note] if note else [])]))
+
+
+@webhooks_app.command("run")
+def webhooks_run() -> None:
+    """Deliver the inboxes of the agencies in webhooks.yaml until SIGTERM or Ctrl-C."""
+    from connectors.webhooks.deliverer import run_webhooks
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await run_webhooks(get_settings(), stop)
+
+    asyncio.run(main())
 
 
 @app.command()

@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
 BAD_INPUT = 2
 CHECK_FAILED = 1
-VISIBILITY_FILE = "audit_visibility.yaml"
 HUB_ACTOR = "hub"
 ERASURE_BASIS = "RGPD art. 17"
 CATCH_UP_TIMEOUT_S = 30.0
@@ -180,6 +179,7 @@ def replay(
     """Replay one case's audit trail in order, with its personal data decrypted or ERASED."""
     from hub.audit_keys import default_key_store
     from hub.audit_replay import AuditVisibility, redact, render_timeline, timeline, timeline_json
+    from hub.consent import ConsentPolicy
     from hub.event_types import AgencyRole
 
     role: AgencyRole | None = None
@@ -192,11 +192,10 @@ def replay(
     settings, case_id, records, report = _load_case(ctx, case)
     rows = timeline(records, default_key_store(settings.data_dir))
     if role is not None:
-        path = settings.config_dir / VISIBILITY_FILE
         try:
-            visibility = AuditVisibility.load(path)
-        except (OSError, ValueError) as exc:
-            raise _fail(f"cannot load {path}: {exc}") from None
+            visibility = AuditVisibility.from_policy(ConsentPolicy.load(settings.config_dir))
+        except ValueError as exc:
+            raise _fail(f"cannot load the consent policy: {exc}") from None
         rows = redact(rows, visibility.allowed(role))
     log.info("audit.replayed", case_id=str(case_id), role=role, entries=len(rows))
     if as_json:

@@ -9,12 +9,11 @@ import pytest
 from worker_thread import AgencyFactory, WorkerThread
 
 from connectors.client import AgencyClient
-from hub.agency_keys import dev_key_path, load_private_key
+from connectors.client.dev import dev_client
 from hub.codec import Codec
 from hub.directory import Directory
 from hub.registry import SchemaRegistry
 from hub.settings import HubSettings
-from hub.signing import RecordSigner
 from hub.topics import all_topics, create_topics
 
 
@@ -43,16 +42,10 @@ async def agency(hub_settings: HubSettings) -> AsyncIterator[AgencyFactory]:
     """Start a signed client for an agency of the demo directory: ``await agency("police-93")``."""
     registry = SchemaRegistry.load(hub_settings.schemas_dir)
     directory = Directory.load(hub_settings.config_dir)
-    hub_key = (hub_settings.config_dir / "hub-public-key.txt").read_text().strip()
     started: list[AgencyClient] = []
 
     async def make(agency_id: str) -> AgencyClient:
-        record = directory.get(agency_id)
-        assert record is not None, agency_id
-        key = load_private_key(dev_key_path(hub_settings.config_dir, agency_id))
-        client = AgencyClient(
-            hub_settings, agency_id, RecordSigner.for_agency(record, key), Codec(registry), hub_key
-        )
+        client = dev_client(hub_settings, agency_id, directory=directory, codec=Codec(registry))
         await client.start()
         started.append(client)
         return client

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import pytest
-from pydantic import ValidationError
 from rich.console import Console
 
 from hub.audit_chain import ChainHead, next_entry
@@ -26,6 +24,7 @@ from hub.audit_replay import (
     timeline,
     timeline_json,
 )
+from hub.consent import ConsentPolicy
 from hub.event_types import AgencyRole, AuditAction, DataCategory
 from hub.events import AuditEntry
 from hub.settings import PROJECT_ROOT
@@ -34,7 +33,7 @@ CASE = UUID("0b6c7a52-3f1d-4c55-9a8e-2d7f1e4b9c01")
 CONSENT = UUID("8d2f8f9e-5c1b-4a43-9d1e-3f3c1b2a0c11")
 CHILD_PROTECTION = "legal-exception:child-protection (CASF L226-2-1)"
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
-VISIBILITY = AuditVisibility.load(PROJECT_ROOT / "deploy" / "config" / "audit_visibility.yaml")
+VISIBILITY = AuditVisibility.from_policy(ConsentPolicy.load(PROJECT_ROOT / "deploy" / "config"))
 
 IDENTITY = {"first_name": "Amina", "last_name": "K."}
 HEALTH = {"health_needs": "insulin-dependent diabetes", "pregnant": True}
@@ -130,11 +129,8 @@ def test_prefecture_never_sees_health_data(
 ) -> None:
     rows = redact(timeline(entries, store), VISIBILITY.allowed(AgencyRole.PREFECTURE))
     assert not health_anywhere(rows)
-    assert rows[0].payload == {
-        "identity": IDENTITY,
-        "immigration_status": STATUS,
-        "exploitation_details": FACTS,
-    }
+    assert rows[0].payload == {"identity": IDENTITY, "immigration_status": STATUS}
+    assert "recruited" not in json.dumps(timeline_json(rows))  # nor the narrative
     assert rows[4].categories == (DataCategory.IDENTITY,)
     assert "diabetes" not in json.dumps(timeline_json(rows))
 
@@ -154,11 +150,13 @@ def test_the_shipped_policy_lets_accommodation_see_health_but_not_immigration_st
     assert DataCategory.IMMIGRATION_STATUS not in allowed
 
 
-def test_a_visibility_file_with_an_unknown_category_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "visibility.yaml"
-    path.write_text("roles:\n  PREFECTURE: [identity, horoscope]\n")
-    with pytest.raises(ValidationError):
-        AuditVisibility.load(path)
+def test_a_prefecture_sees_in_replay_only_what_the_consent_policy_lets_it_receive() -> None:
+    assert VISIBILITY.allowed(AgencyRole.PREFECTURE) == {
+        DataCategory.IDENTITY,
+        DataCategory.IMMIGRATION_STATUS,
+    }
+    assert VISIBILITY.allowed(AgencyRole.UNION) == frozenset()
+    assert DataCategory.HEALTH in VISIBILITY.allowed(AgencyRole.NATIONAL_COORDINATION)
 
 
 def test_erased_payloads_are_marked_in_json_and_in_the_table(

@@ -1,0 +1,355 @@
+"""The AsyncAPI 3.0 document of every hub topic, generated from the code and checked in.
+
+Channels come from ``hub/topics.py`` (the core topics, and an outbox and an inbox per agency of
+the directory); which messages each carries comes from the routing rules (who may send what,
+which roles receive what) and, for the hub's own topics, from ``HUB_TOPIC_SUBJECTS`` below.
+Every message's payload is the registered Avro schema of its subject (the latest version,
+self-contained), as a multi-format schema ``application/vnd.apache.avro;version=1.9.0``, with
+the Confluent framing and the signature headers described in the message's Kafka bindings.
+
+Regenerate (a test fails while ``docs/asyncapi.json`` is stale)::
+
+    .venv/bin/python -m connectors.asyncapi --write
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from hub.directory import Agency, Directory
+from hub.event_types import AgencyRole
+from hub.registry import SchemaRegistry
+from hub.routing import RoutingRules, Selection
+from hub.settings import PROJECT_ROOT, HubSettings
+from hub.signing import KEY_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
+from hub.topics import (
+    AUDIT,
+    CASE_STATE,
+    CORE_TOPICS,
+    DEAD_LETTERS,
+    DIRECTORY,
+    ESCALATIONS,
+    OBSERVATORY,
+    ORPHANED_NEEDS,
+    TopicSpec,
+    inbox_topic,
+    outbox_topic,
+)
+
+ASYNCAPI_FILE = PROJECT_ROOT / "docs" / "asyncapi.json"
+ASYNCAPI_VERSION = "3.0.0"
+AVRO_FORMAT = "application/vnd.apache.avro;version=1.9.0"
+JSON_SCHEMA_FORMAT = "application/schema+json;version=draft-07"
+AVRO_CONTENT_TYPE = "application/vnd.apache.avro+binary"
+KAFKA_BINDING = "0.5.0"
+ACKNOWLEDGEMENT = "fr.nrm.Acknowledgement"
+ESCALATION = "fr.nrm.Escalation"
+CONSENT_WITHDRAWN = "fr.nrm.ConsentWithdrawn"
+
+HUB_TOPIC_SUBJECTS: Mapping[str, tuple[str, ...]] = {
+    DIRECTORY.name: ("fr.nrm.DirectoryEntry",),
+    DEAD_LETTERS.name: ("fr.nrm.DeadLetter",),
+    AUDIT.name: ("fr.nrm.AuditEntry",),
+    ESCALATIONS.name: (ESCALATION,),
+    ORPHANED_NEEDS.name: ("fr.nrm.OrphanedNeed",),
+    "nrm.redrive": ("fr.nrm.DeadLetter",),  # dead letters an operator re-injects
+    OBSERVATORY.name: ("fr.nrm.ObservatoryAggregate",),
+}
+"""What the hub writes to its own topics. A subject not registered yet is listed as pending."""
+
+INTERNAL_JSON_TOPICS = frozenset({CASE_STATE.name})
+"""Hub-internal topics in JSON, not contracts (docs/DECISIONS.md): documented, not Avro."""
+
+
+def build_asyncapi(
+    directory: Directory,
+    registry: SchemaRegistry,
+    rules: RoutingRules,
+    core_topics: Iterable[TopicSpec] = CORE_TOPICS,
+) -> dict[str, Any]:
+    """The AsyncAPI 3.0 document of the core topics and every agency's outbox and inbox."""
+    messages: dict[str, Any] = {}
+    schemas: dict[str, Any] = {"SignatureHeaders": _signature_headers()}
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+
+    def message_refs(subjects: Iterable[str]) -> dict[str, Any]:
+        refs: dict[str, Any] = {}
+        for subject in sorted(set(subjects)):
+            name = subject.rsplit(".", 1)[-1]
+            if name not in messages:
+                messages[name], schema = _message(subject, registry)
+                if schema is not None:
+                    schemas[subject] = schema
+            refs[name] = {"$ref": f"#/components/messages/{name}"}
+        return refs
+
+    for spec in core_topics:
+        channel_id = _channel_id(spec.name)
+        if spec.name in INTERNAL_JSON_TOPICS:
+            refs = {"CaseStateChange": {"$ref": "#/components/messages/CaseStateChange"}}
+            messages["CaseStateChange"] = _internal_json_message()
+        else:
+            refs = message_refs(HUB_TOPIC_SUBJECTS.get(spec.name, ()))
+        channels[channel_id] = _channel(spec, refs)
+        operations[f"hub-writes-{channel_id}"] = _operation(
+            "send", channel_id, refs, f"The hub writes {spec.name}."
+        )
+
+    for agency in sorted(directory, key=lambda a: a.id):
+        for direction, topic, subjects in (
+            ("send", outbox_topic(agency.id), _outbox_subjects(agency, rules)),
+            ("receive", inbox_topic(agency.id), _inbox_subjects(agency, rules, directory)),
+        ):
+            spec = TopicSpec(
+                name=topic,
+                purpose=f"{agency.name} ({agency.role.value}) "
+                + ("publishes here, signed with its key." if direction == "send" else "reads")
+                + ("" if direction == "send" else " the hub's minimised deliveries here."),
+            )
+            refs = message_refs(subjects)
+            channel_id = _channel_id(topic)
+            channels[channel_id] = _channel(spec, refs)
+            verb = "publishes" if direction == "send" else "receives"
+            operations[f"{agency.id}-{verb}"] = _operation(
+                direction, channel_id, refs, f"{agency.id} {verb} on {topic}."
+            )
+
+    return {
+        "asyncapi": ASYNCAPI_VERSION,
+        "id": "urn:nrm-hub:asyncapi",
+        "info": {
+            "title": "NRM Hub topics",
+            "version": "1.0.0",
+            "description": "Every Kafka topic of the national referral mechanism hub. Records "
+            "are Confluent-framed Avro (0x00, the schema id on 4 bytes big-endian, the Avro "
+            "binary), keyed by case id, and signed with Ed25519 in three headers "
+            "(docs/SIGNING.md): agencies sign what they publish to their outbox, the hub signs "
+            "everything it writes. Schemas: docs/SCHEMAS.md; routing: docs/ROUTING.md.",
+        },
+        "defaultContentType": AVRO_CONTENT_TYPE,
+        "servers": {
+            "embedded": {
+                "host": "127.0.0.1:9092",
+                "protocol": "kafka",
+                "description": "The embedded Tansu broker (loopback only, no authentication: "
+                "records are signed instead).",
+                "bindings": {
+                    "kafka": {
+                        "schemaRegistryUrl": "http://127.0.0.1:8081",
+                        "schemaRegistryVendor": "confluent",
+                        "bindingVersion": KAFKA_BINDING,
+                    }
+                },
+            },
+            "production": {
+                "host": "kafka:9093",
+                "protocol": "kafka-secure",
+                "description": "Apache Kafka with TLS and one SASL/SCRAM principal per agency; "
+                "ACLs let each agency write its outbox and read its inbox only.",
+            },
+        },
+        "channels": channels,
+        "operations": operations,
+        "components": {"schemas": schemas, "messages": messages},
+    }
+
+
+def _channel_id(topic: str) -> str:
+    return topic.removeprefix("nrm.").replace(".", "-")
+
+
+def _channel(spec: TopicSpec, refs: dict[str, Any]) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "cleanup.policy": ["compact"] if spec.compacted else ["delete"],
+    }
+    retention = getattr(spec, "retention_ms", None)  # declared on topics that set it
+    if retention is not None:
+        config["retention.ms"] = retention
+    return {
+        "address": spec.name,
+        "title": spec.name,
+        "description": spec.purpose,
+        "messages": refs,
+        "bindings": {
+            "kafka": {
+                "topic": spec.name,
+                "partitions": spec.partitions,
+                "topicConfiguration": config,
+                "bindingVersion": KAFKA_BINDING,
+            }
+        },
+    }
+
+
+def _operation(action: str, channel_id: str, refs: dict[str, Any], summary: str) -> dict[str, Any]:
+    return {
+        "action": action,
+        "channel": {"$ref": f"#/channels/{channel_id}"},
+        "summary": summary,
+        "messages": [{"$ref": f"#/channels/{channel_id}/messages/{name}"} for name in refs],
+    }
+
+
+def _message(subject: str, registry: SchemaRegistry) -> tuple[dict[str, Any], Any]:
+    """The message of ``subject`` and its payload schema (None when not registered yet)."""
+    name = subject.rsplit(".", 1)[-1]
+    versions = [s for s in registry if s.subject == subject]
+    key = {"type": "string", "format": "uuid", "description": "The case id (UTF-8)."}
+    if not versions:
+        return {
+            "name": subject,
+            "title": name,
+            "summary": f"Pending: {subject} is not registered yet (hub schemas register).",
+            "x-nrm-pending": True,
+            "payload": {"schemaFormat": JSON_SCHEMA_FORMAT, "schema": {"type": "object"}},
+        }, None
+    latest = registry.latest(subject)
+    doc = latest.schema.get("doc") if isinstance(latest.schema, dict) else None
+    message = {
+        "name": subject,
+        "title": name,
+        "summary": doc or subject,
+        "contentType": AVRO_CONTENT_TYPE,
+        "headers": {"$ref": "#/components/schemas/SignatureHeaders"},
+        "payload": {"$ref": f"#/components/schemas/{subject}"},
+        "bindings": {
+            "kafka": {
+                "key": key,
+                "schemaIdLocation": "payload",
+                "schemaIdPayloadEncoding": "confluent",
+                "schemaLookupStrategy": "RecordNameStrategy",
+                "bindingVersion": KAFKA_BINDING,
+            }
+        },
+        "x-nrm-schema-ids": [
+            {
+                "version": s.version,
+                "id": s.schema_id,
+                "file": f"schemas/registered/{s.schema_id}.avsc",
+            }
+            for s in versions
+        ],
+    }
+    return message, {"schemaFormat": AVRO_FORMAT, "schema": latest.schema}
+
+
+def _internal_json_message() -> dict[str, Any]:
+    return {
+        "name": "CaseStateChange",
+        "title": "Case state (hub-internal)",
+        "summary": "The changelog of one case's state, JSON, keyed by case id. Internal to the "
+        "hub's workers: not a contract, not for agencies.",
+        "contentType": "application/json",
+        "payload": {"schemaFormat": JSON_SCHEMA_FORMAT, "schema": {"type": "object"}},
+    }
+
+
+def _signature_headers() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "description": "Kafka record headers proving the sender (docs/SIGNING.md).",
+        "required": [SIGNATURE_HEADER, KEY_ID_HEADER, TIMESTAMP_HEADER],
+        "properties": {
+            SIGNATURE_HEADER: {
+                "type": "string",
+                "contentEncoding": "binary",
+                "description": "Ed25519 signature (64 raw bytes) over topic, key, value, time.",
+            },
+            KEY_ID_HEADER: {
+                "type": "string",
+                "description": "Id of the signing key in the directory, UTF-8.",
+            },
+            TIMESTAMP_HEADER: {
+                "type": "string",
+                "pattern": "^(0|[1-9][0-9]{0,14})$",
+                "description": "Signing time, milliseconds since the epoch, ASCII digits.",
+            },
+            "nrm-safe-channel": {
+                "type": "string",
+                "description": "On deliveries: how to reach the person safely (unsigned).",
+            },
+        },
+    }
+
+
+def _outbox_subjects(agency: Agency, rules: RoutingRules) -> set[str]:
+    """What ``agency`` may publish: the rules whose senders include its role (or anyone's)."""
+    subjects = set()
+    for rule in rules.rules:
+        if rule.senders is None or agency.role in rule.senders:
+            if rule.message_type == "fr.nrm.ReferralOpened" and (
+                agency.role not in rules.identifying_roles
+            ):
+                continue
+            subjects.add(rule.message_type)
+    return subjects
+
+
+def _inbox_subjects(agency: Agency, rules: RoutingRules, directory: Directory) -> set[str]:
+    """What the hub may deliver to ``agency``: types its role receives, answers to requests it
+    may send, reminders of what it must answer, escalations it supervises, and consent
+    withdrawal notices once it receives personal data."""
+    role = agency.role
+    subjects: set[str] = set()
+    answers_requests = False
+    for rule in rules.rules:
+        for recipient in rule.recipients:
+            if recipient.select is Selection.REQUESTER:
+                continue
+            if recipient.role is role:
+                subjects.add(rule.message_type)
+                answers_requests |= recipient.needs_answer
+        if any(r.needs_answer for r in rule.recipients) and (
+            rule.senders is None or role in rule.senders
+        ):
+            subjects.add(ACKNOWLEDGEMENT)
+    supervises = any(a.supervisor == agency.id for a in directory)
+    if answers_requests or supervises or role is AgencyRole.NATIONAL_COORDINATION:
+        subjects.add(ESCALATION)
+    if subjects - {ACKNOWLEDGEMENT, ESCALATION}:
+        subjects.add(CONSENT_WITHDRAWN)
+    return subjects
+
+
+def render(document: Mapping[str, Any]) -> str:
+    """The checked-in text: indented JSON, one trailing newline."""
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def document_for(settings: HubSettings) -> dict[str, Any]:
+    """The document for the configuration and schemas ``settings`` point at."""
+    return build_asyncapi(
+        Directory.load(settings.config_dir),
+        SchemaRegistry.load(settings.schemas_dir),
+        RoutingRules.load(settings.config_dir),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the document, ``--write`` it to docs/asyncapi.json, or ``--check`` it is current."""
+    parser = argparse.ArgumentParser(prog="python -m connectors.asyncapi")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--write", action="store_true", help=f"write {ASYNCAPI_FILE}")
+    mode.add_argument("--check", action="store_true", help="exit 1 when the file is stale")
+    args = parser.parse_args(argv)
+    text = render(document_for(HubSettings.model_construct()))
+    if args.write:
+        ASYNCAPI_FILE.write_text(text, encoding="utf-8")
+        print(f"wrote {ASYNCAPI_FILE}")
+    elif args.check:
+        current = ASYNCAPI_FILE.read_text(encoding="utf-8") if ASYNCAPI_FILE.exists() else ""
+        if current != text:
+            print(f"{ASYNCAPI_FILE} is stale: run python -m connectors.asyncapi --write")
+            return 1
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

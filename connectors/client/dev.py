@@ -1,0 +1,37 @@
+"""Clients for the demo's simulated agencies, signing with their committed DEMO keys."""
+
+from __future__ import annotations
+
+from connectors.client.kafka_client import AgencyClient
+from hub.agency_keys import dev_key_path, load_private_key
+from hub.codec import Codec
+from hub.directory import Directory
+from hub.registry import SchemaRegistry
+from hub.settings import HubSettings
+from hub.signing import RecordSigner
+
+HUB_PUBLIC_KEY_FILE = "hub-public-key.txt"
+
+
+def dev_client(
+    settings: HubSettings,
+    agency_id: str,
+    *,
+    directory: Directory | None = None,
+    codec: Codec | None = None,
+) -> AgencyClient:
+    """An (unstarted) client for a directory agency, with its demo key from
+    ``deploy/config/dev-keys`` and the hub's public key to verify deliveries."""
+    directory = directory or Directory.load(settings.config_dir)
+    agency = directory.get(agency_id)
+    if agency is None:
+        raise LookupError(f"{agency_id} is not in the directory")
+    key = load_private_key(dev_key_path(settings.config_dir, agency_id))
+    hub_key = (settings.config_dir / HUB_PUBLIC_KEY_FILE).read_text().strip()
+    return AgencyClient(
+        settings,
+        agency_id,
+        RecordSigner.for_agency(agency, key),
+        codec or Codec(SchemaRegistry.load(settings.schemas_dir)),
+        hub_key,
+    )
