@@ -41,6 +41,7 @@ from hub.event_types import AgencyRole, AuditAction, DeadLetterReason
 from hub.events import DeadLetter
 from hub.ingest import RawRecord, Rejected, accept, dead_letter, rejected_letter
 from hub.kafka_options import client_options, consumer_group_options
+from hub.lifecycle import Lifecycle, PathwayPolicy
 from hub.projection import Projector
 from hub.routing import RoutingRules
 from hub.settings import HubSettings
@@ -98,6 +99,8 @@ class Router:
         rules: RoutingRules,
         consent: ConsentPolicy,
         deadlines: DeadlinePolicy,
+        lifecycle: Lifecycle,
+        pathway: PathwayPolicy,
         projector: Projector,
         key_store: KeyStore,
         verifier: RecordVerifier | None,
@@ -112,6 +115,8 @@ class Router:
         self.rules = rules
         self.consent = consent
         self.deadline_policy = deadlines
+        self.lifecycle = lifecycle
+        self.pathway = pathway
         self.deadlines = PartitionedDeadlines()
         self.projector = projector
         self.key_store = key_store
@@ -222,7 +227,13 @@ class Router:
 
     def _context(self) -> Context:
         return Context(
-            self.directory.current, self.rules, self.consent, self.projector, self.deadline_policy
+            self.directory.current,
+            self.rules,
+            self.consent,
+            self.projector,
+            self.deadline_policy,
+            self.lifecycle,
+            self.pathway,
         )
 
     async def tick(self) -> int:

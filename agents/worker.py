@@ -21,6 +21,7 @@ from hub.codec import Codec
 from hub.consent import ConsentPolicy
 from hub.deadlines import POLICY_FILE, DeadlinePolicy
 from hub.directory import Directory
+from hub.lifecycle import Lifecycle, PathwayPolicy
 from hub.projection import Projector
 from hub.registry import SchemaRegistry
 from hub.routing import RoutingRules
@@ -52,6 +53,8 @@ def build_router(
         rules=RoutingRules.load(settings.config_dir),
         consent=ConsentPolicy.load(settings.config_dir),
         deadlines=DeadlinePolicy.load(settings.config_dir / POLICY_FILE),
+        lifecycle=Lifecycle.load(settings.config_dir),
+        pathway=PathwayPolicy.load(settings.config_dir),
         projector=Projector(codec.registry),
         key_store=CachedKeyStore(key_store or default_key_store(settings.data_dir)),
         verifier=RecordVerifier(policy) if settings.verify_signatures else None,

@@ -12,7 +12,14 @@ from datetime import datetime
 
 from hub.case_state import CaseState, OpenRequest
 from hub.deadline_flow import orphaned
-from hub.deadlines import Closed, Extended, NotExtended, Rejected, Reroute, on_ack
+from hub.deadlines import (
+    Closed,
+    Extended,
+    NotExtended,
+    Rejected,
+    Reroute,
+    on_ack,
+)
 from hub.decisions import AuditNote, Context, Deliver, Inbound, Outcome, Publish, Refusal
 from hub.delivery import Message, notify, send
 from hub.event_types import AuditAction, DeadLetterReason, OrphanReason
@@ -26,20 +33,21 @@ def acknowledgement(state: CaseState, inbound: Inbound, ctx: Context, now: datet
     """What an acknowledgement does to its request, its deadline and its requester."""
     assert isinstance(inbound.event, Acknowledgement)
     request_id = inbound.event.request_id
-    request = state.request(request_id)
+    request = state.request(request_id, inbound.sender.id)
     if request is None:
-        return Outcome(
-            state=state,
-            refusal=Refusal(
-                DeadLetterReason.UNKNOWN_REQUEST, f"no open request {request_id} in this case"
-            ),
-        )
-    if request.recipient != inbound.sender.id:
+        other = state.request(request_id)
+        if other is None:
+            return Outcome(
+                state=state,
+                refusal=Refusal(
+                    DeadLetterReason.UNKNOWN_REQUEST, f"no open request {request_id} in this case"
+                ),
+            )
         return Outcome(
             state=state,
             refusal=Refusal(
                 DeadLetterReason.WRONG_RESPONDER,
-                f"request {request_id} went to {request.recipient}, not {inbound.sender.id}",
+                f"request {request_id} went to {other.recipient}, not {inbound.sender.id}",
             ),
         )
     status = inbound.event.status.value
@@ -63,7 +71,7 @@ def acknowledgement(state: CaseState, inbound: Inbound, ctx: Context, now: datet
             ctx,
         )
     )
-    deadline = state.deadline_for(request_id, inbound.sender.id)
+    deadline = state.deadline_for(request_id, inbound.sender.id, request.subject)
     if deadline is None:
         return Outcome(state=state, deliveries=tuple(deliveries), audit=tuple(notes))
     answer = inbound.event.model_copy(
@@ -157,7 +165,7 @@ def _reroute(
         else []
     )
     state = state.model_copy(
-        update={"requests": tuple(r for r in state.requests if r.request_id != request.request_id)}
+        update={"requests": tuple(r for r in state.requests if r is not request)}
     )
     if not chosen or source is None:
         note = AuditNote(

@@ -12,29 +12,28 @@ from __future__ import annotations
 from datetime import datetime
 
 from hub.answers import acknowledgement
-from hub.case_state import SEEN_WINDOW, CaseFacts, CaseState, Held, Safety, Seen
+from hub.case_state import SEEN_WINDOW, CaseState, Held, Safety, Seen
 from hub.consent import Share
-from hub.deadline_flow import orphaned
 from hub.deadlines import OpenDeadline
-from hub.decisions import AuditNote, Context, Deliver, Inbound, Outcome, Publish, Refusal
+from hub.decisions import AuditNote, Context, Deliver, Inbound, Outcome, Refusal
 from hub.delivery import Message, Sent, project_for, send, share_for
 from hub.event_types import (
     AuditAction,
     DataCategory,
     DeadLetterReason,
-    ExploitationType,
-    Gender,
-    OrphanReason,
-    Urgency,
 )
 from hub.events import EVENT_MODELS, ConsentGiven, ConsentWithdrawn, SafetyFlagsSet
+from hub.identification import decision
+from hub.lifecycle import InvalidTransition
 from hub.projection import personal_data
-from hub.routing import RouteFacts, Selection, candidates, facts_of
+from hub.routing_flow import route
 
 CONSENT_GIVEN = "fr.nrm.ConsentGiven"
 CONSENT_WITHDRAWN = "fr.nrm.ConsentWithdrawn"
 SAFETY_FLAGS = "fr.nrm.SafetyFlagsSet"
 ACKNOWLEDGEMENT = "fr.nrm.Acknowledgement"
+DECISION = "fr.nrm.IdentificationDecision"
+CASE_CLOSED = "fr.nrm.CaseClosed"
 REFERRAL_OPENED = "fr.nrm.ReferralOpened"
 
 
@@ -47,6 +46,10 @@ def handle(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> O
     if refusal is not None:
         # A refused event is not remembered: re-driven after a fix, it is handled afresh.
         return _refused(state, refusal)
+    outcome_field = inbound.record.get("outcome") if inbound.subject == DECISION else None
+    moved = ctx.lifecycle.move(state.status, inbound.subject, outcome_field)
+    if isinstance(moved, InvalidTransition):
+        return _refused(state, Refusal(DeadLetterReason.INVALID_TRANSITION, moved.detail))
     state = _remember(state, inbound)
     received_note = AuditNote(
         AuditAction.RECEIVED,
@@ -61,18 +64,51 @@ def handle(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> O
         outcome = _safety(state, inbound)
     elif inbound.subject == ACKNOWLEDGEMENT:
         outcome = acknowledgement(state, inbound, ctx, now)
+    elif inbound.subject == DECISION:
+        outcome = decision(state, inbound, ctx, now)
+    elif inbound.subject == CASE_CLOSED:
+        outcome = _close(state, inbound)
     else:
         outcome = _route(state, inbound, ctx, now)
     if outcome.refusal is not None:
         return _refused(outcome.state, outcome.refusal)
+    notes: tuple[AuditNote, ...] = (received_note,)
+    state = outcome.state
+    if moved is not None and moved.status is not state.status:
+        notes += (
+            AuditNote(
+                AuditAction.CASE_TRANSITION,
+                f"{state.status.value} → {moved.status.value}",
+                reason="reopened" if moved.reopens else None,
+            ),
+        )
+        state = state.model_copy(update={"status": moved.status})
     return Outcome(
-        state=outcome.state,
+        state=state,
         deliveries=outcome.deliveries,
-        audit=(received_note, *outcome.audit),
+        audit=(*notes, *outcome.audit),
         published=outcome.published,
         opened=outcome.opened,
         closed=outcome.closed,
     )
+
+
+def _close(state: CaseState, inbound: Inbound) -> Outcome:
+    """Closing a case ends its deadlines, its open requests and its held messages."""
+    closed = tuple(d.deadline_id for d in state.open_deadlines())
+    notes = [
+        AuditNote(
+            AuditAction.CASE_TRANSITION, "case closed", reason=str(inbound.record.get("reason"))
+        )
+    ]
+    notes += [
+        AuditNote(
+            AuditAction.CANCELLED, f"held {h.subject} cancelled: case closed", recipient=h.recipient
+        )
+        for h in state.holds
+    ]
+    state = state.model_copy(update={"deadlines": (), "requests": (), "holds": ()})
+    return Outcome(state=state, audit=tuple(notes), closed=closed)
 
 
 def _refused(state: CaseState, refusal: Refusal) -> Outcome:
@@ -155,74 +191,14 @@ def _refusal(inbound: Inbound, ctx: Context) -> Refusal | None:
 
 
 def _route(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> Outcome:
-    rule = ctx.rules.for_type(inbound.subject)
-    assert rule is not None
-    facts = facts_of(inbound.record, _route_facts(state.facts))
-    state = state.model_copy(update={"facts": _case_facts(facts)})
-    deliveries: list[Deliver] = []
-    notes: list[AuditNote] = []
-    published: list[Publish] = []
-    opened: list[OpenDeadline] = []
-    reached = 0
-    for recipient_rule in rule.recipients:
-        chosen = candidates(recipient_rule, facts, ctx.directory, ctx.rules)
-        every = recipient_rule.select is Selection.ALL_IN_DEPARTEMENT
-        targets = chosen if every else chosen[:1]
-        if not targets and not recipient_rule.only_minors:
-            notes.append(
-                AuditNote(
-                    AuditAction.REFUSED,
-                    "no eligible agency",
-                    reason=DeadLetterReason.NO_ELIGIBLE_RECIPIENT.value,
-                    recipient=recipient_rule.role.value,
-                )
-            )
-            if recipient_rule.needs_answer:
-                message = _message(inbound, needs_answer=True)
-                published.append(
-                    orphaned(
-                        state,
-                        message.subject,
-                        message.request_id,
-                        OrphanReason.NO_ELIGIBLE_AGENCY,
-                        (),
-                        None,
-                        now,
-                    )
-                )
-        for agency in targets:
-            message = _message(inbound, needs_answer=recipient_rule.needs_answer)
-            sent = send(state, message, agency, ctx, now)
-            state = sent.state
-            deliveries += sent.deliveries
-            notes += sent.notes
-            opened += sent.opened
-            reached += 1
-    if not reached and not published:
-        return Outcome(
-            state=state,
-            refusal=Refusal(
-                DeadLetterReason.NO_ELIGIBLE_RECIPIENT,
-                f"no agency in the directory can receive {inbound.subject} for département "
-                f"{facts.departement}",
-            ),
-        )
-    return Outcome(
-        state=state,
-        deliveries=tuple(deliveries),
-        audit=tuple(notes),
-        published=tuple(published),
-        opened=tuple(opened),
-    )
-
-
-def _message(inbound: Inbound, *, needs_answer: bool) -> Message:
-    return Message(
-        subject=inbound.subject,
-        record=inbound.record,
-        record_json=inbound.event.model_dump_json(),
-        source=inbound.sender,
-        needs_answer=needs_answer,
+    return route(
+        state,
+        inbound.subject,
+        inbound.record,
+        inbound.event.model_dump_json(),
+        inbound.sender,
+        ctx,
+        now,
     )
 
 
@@ -363,26 +339,4 @@ def _safety(state: CaseState, inbound: Inbound) -> Outcome:
                 f"safe_channel={safety.safe_channel}",
             ),
         ),
-    )
-
-
-def _route_facts(facts: CaseFacts) -> RouteFacts:
-    return RouteFacts(
-        departement=facts.departement,
-        exploitation_types=facts.exploitation_types,
-        minor=facts.minor,
-        urgency=facts.urgency,
-        immediate_danger=facts.immediate_danger,
-        gender=facts.gender,
-    )
-
-
-def _case_facts(facts: RouteFacts) -> CaseFacts:
-    return CaseFacts(
-        departement=facts.departement,
-        exploitation_types=frozenset(ExploitationType(t) for t in facts.exploitation_types),
-        minor=facts.minor,
-        urgency=Urgency(facts.urgency),
-        immediate_danger=facts.immediate_danger,
-        gender=Gender(facts.gender) if facts.gender else None,
     )

@@ -17,6 +17,7 @@ from hub.audit_chain import ChainHead
 from hub.consent import ConsentState
 from hub.deadlines import OpenDeadline
 from hub.event_types import AgencyRole, DataCategory, ExploitationType, Gender, SafeChannel, Urgency
+from hub.lifecycle import CaseStatus
 
 SEEN_WINDOW = 1024
 """How many recent event ids a case remembers for de-duplication (cases see far fewer)."""
@@ -101,6 +102,8 @@ class CaseState(_Value):
     """Everything the hub keeps about one case."""
 
     case_id: UUID
+    status: CaseStatus = CaseStatus.NEW
+    reflection_ends: datetime | None = None
     facts: CaseFacts = CaseFacts()
     consent: ConsentState = ConsentState()
     safety: Safety = Safety()
@@ -122,10 +125,16 @@ class CaseState(_Value):
         """The case's open deadlines."""
         return [OpenDeadline.from_dict(d) for d in self.deadlines]
 
-    def deadline_for(self, request_id: UUID, recipient: str) -> OpenDeadline | None:
-        """The open deadline of ``request_id`` at ``recipient``, if any."""
+    def deadline_for(
+        self, request_id: UUID, recipient: str, message_type: str | None = None
+    ) -> OpenDeadline | None:
+        """The open deadline of ``request_id`` at ``recipient`` (of ``message_type``)."""
         for deadline in self.open_deadlines():
-            if deadline.request_id == request_id and deadline.recipient_agency == recipient:
+            if (
+                deadline.request_id == request_id
+                and deadline.recipient_agency == recipient
+                and message_type in (None, deadline.message_type)
+            ):
                 return deadline
         return None
 
@@ -139,9 +148,9 @@ class CaseState(_Value):
         kept = tuple(d for d in self.deadlines if d["deadline_id"] != str(deadline_id))
         return self.model_copy(update={"deadlines": kept})
 
-    def request(self, request_id: UUID) -> OpenRequest | None:
-        """The open request with this id, if any."""
+    def request(self, request_id: UUID, recipient: str | None = None) -> OpenRequest | None:
+        """The open request with this id (sent to ``recipient``, when given), if any."""
         for request in self.requests:
-            if request.request_id == request_id:
+            if request.request_id == request_id and recipient in (None, request.recipient):
                 return request
         return None

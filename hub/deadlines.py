@@ -463,10 +463,15 @@ def _utc(instant: datetime) -> datetime:
     return instant.astimezone(UTC)
 
 
-def deadline_id_for(request_id: UUID, recipient_agency: str, attempt: int) -> UUID:
+def deadline_id_for(
+    request_id: UUID, recipient_agency: str, attempt: int, message_type: str = ""
+) -> UUID:
     """The deterministic id of the deadline of ``request_id`` sent to ``recipient_agency`` on
-    routing attempt ``attempt`` (0 first, +1 per re-route): replays give the same id."""
-    return uuid5(DEADLINE_NAMESPACE, f"deadline/{request_id}/{recipient_agency}/{attempt}")
+    routing attempt ``attempt`` (0 first, +1 per re-route): replays give the same id. The
+    reflection-period reminder shares its permit request's id and recipient, so a message
+    type other than the request's own is part of the id."""
+    kind = f"/{message_type}" if message_type == REFLECTION_PERIOD_END else ""
+    return uuid5(DEADLINE_NAMESPACE, f"deadline/{request_id}/{recipient_agency}/{attempt}{kind}")
 
 
 def _ladder(
@@ -510,7 +515,7 @@ def open_deadline(
     calendar = policy.calendar(departement)
     due_at = rule.duration.due(opened_at, calendar)
     return OpenDeadline(
-        deadline_id=deadline_id_for(request_id, recipient_agency, attempt),
+        deadline_id=deadline_id_for(request_id, recipient_agency, attempt, rule.message_type),
         case_id=case_id,
         request_id=request_id,
         recipient_agency=sys.intern(recipient_agency),

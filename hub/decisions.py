@@ -22,6 +22,7 @@ from hub.consent import ConsentPolicy
 from hub.deadlines import DeadlinePolicy, OpenDeadline
 from hub.directory import Agency, Directory
 from hub.event_types import AuditAction, DataCategory, DeadLetterReason
+from hub.lifecycle import Lifecycle, PathwayPolicy
 from hub.projection import Projector
 from hub.routing import RoutingRules
 
@@ -63,6 +64,8 @@ class Context:
     consent: ConsentPolicy
     projector: Projector
     deadlines: DeadlinePolicy
+    lifecycle: Lifecycle
+    pathway: PathwayPolicy
 
 
 @dataclass(frozen=True)

@@ -127,7 +127,11 @@ def send(
             declined=message.declined,
             record_json=message.record_json,
         )
-        others = tuple(r for r in state.requests if r.request_id != request.request_id)
+        others = tuple(
+            r
+            for r in state.requests
+            if (r.request_id, r.recipient) != (request.request_id, request.recipient)
+        )
         state = state.model_copy(update={"requests": (*others, request)})
         deadline = _deadline(state, message, recipient, ctx, now)
         if deadline is not None:

@@ -17,6 +17,7 @@ from hub.event_types import AgencyRole, ConsentMethod, DataCategory
 from hub.events import ConsentGiven, ConsentWithdrawn, Envelope
 from hub.examples import CASE_ID, example_events
 from hub.ingest import RawRecord, accept, case_partition
+from hub.lifecycle import Lifecycle, PathwayPolicy
 from hub.projection import Projector
 from hub.registry import SchemaRegistry
 from hub.routing import RoutingRules
@@ -35,6 +36,8 @@ def context(directory: Directory | None = None) -> Context:
         consent=ConsentPolicy.load(config),
         projector=Projector(registry),
         deadlines=DeadlinePolicy.load(config / POLICY_FILE),
+        lifecycle=Lifecycle.load(config),
+        pathway=PathwayPolicy.load(config),
     )
 
 

@@ -275,8 +275,14 @@ def test_a_message_nobody_can_receive_is_refused(ctx: Context) -> None:
 def test_every_handled_event_is_audited_with_its_decisions(ctx: Context) -> None:
     (outcome,) = run(ctx, [fresh_event("PermitRequested")])
     actions = [note.action for note in outcome.audit]
-    assert actions == [AuditAction.RECEIVED, AuditAction.ROUTED, AuditAction.ROUTED]
-    assert outcome.audit[2].decision == "deadline opened"
+    assert actions == [
+        AuditAction.RECEIVED,
+        AuditAction.CASE_TRANSITION,
+        AuditAction.ROUTED,
+        AuditAction.ROUTED,
+    ]
+    assert outcome.audit[1].decision == "NEW → SUPPORT_PATHWAY"
+    assert outcome.audit[3].decision == "deadline opened"
     received = outcome.audit[0]
     assert received.payload is not None
     assert "health" in received.payload
