@@ -133,3 +133,13 @@ async def read_all_states(settings: HubSettings, topic: str = CASE_STATE.name) -
     partitions = set(range(CASE_STATE.partitions))
     await store.recover(partitions)
     return [state for partition in sorted(partitions) for state in store.states(partition)]
+
+
+async def read_case(settings: HubSettings, case_id: UUID) -> CaseState | None:
+    """The latest state of one case: reads only its partition of the changelog."""
+    from hub.ingest import case_partition
+
+    partition = case_partition(case_id, CASE_STATE.partitions)
+    store = CaseStore(settings)
+    await store.recover({partition})
+    return next((s for s in store.states(partition) if s.case_id == case_id), None)

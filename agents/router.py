@@ -374,6 +374,7 @@ class Router:
             timestamp_ms=int(letter.occurred_at.timestamp() * 1000),
             headers=tuple((h.name, h.value) for h in letter.original_headers),
             partitions=len(partitions),
+            redriven=True,
         )
         return raw, letter.occurred_at
 

@@ -41,15 +41,22 @@ def handle(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> O
     """Decide what happens to ``inbound`` given the case ``state``."""
     earlier = state.seen_event(inbound.event_id)
     if earlier is not None:
-        return _repeat(state, inbound, earlier)
+        if not (inbound.redriven and earlier.refused):
+            return _repeat(state, inbound, earlier)
+        # A refused event re-driven after a fix is handled afresh.
+        state = state.model_copy(
+            update={"seen": tuple(s for s in state.seen if s.event_id != inbound.event_id)}
+        )
     refusal = _refusal(inbound, ctx)
     if refusal is not None:
-        # A refused event is not remembered: re-driven after a fix, it is handled afresh.
-        return _refused(state, refusal)
+        return _refused(_remember(state, inbound, refused=True), refusal)
     outcome_field = inbound.record.get("outcome") if inbound.subject == DECISION else None
     moved = ctx.lifecycle.move(state.status, inbound.subject, outcome_field)
     if isinstance(moved, InvalidTransition):
-        return _refused(state, Refusal(DeadLetterReason.INVALID_TRANSITION, moved.detail))
+        return _refused(
+            _remember(state, inbound, refused=True),
+            Refusal(DeadLetterReason.INVALID_TRANSITION, moved.detail),
+        )
     state = _remember(state, inbound)
     received_note = AuditNote(
         AuditAction.RECEIVED,
@@ -71,7 +78,9 @@ def handle(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> O
     else:
         outcome = _route(state, inbound, ctx, now)
     if outcome.refusal is not None:
-        return _refused(outcome.state, outcome.refusal)
+        return _refused(
+            _remember(outcome.state, inbound, refused=True, replace=True), outcome.refusal
+        )
     notes: tuple[AuditNote, ...] = (received_note,)
     state = outcome.state
     if moved is not None and moved.status is not state.status:
@@ -139,8 +148,17 @@ def _repeat(state: CaseState, inbound: Inbound, earlier: Seen) -> Outcome:
     )
 
 
-def _remember(state: CaseState, inbound: Inbound) -> CaseState:
+def _remember(
+    state: CaseState, inbound: Inbound, *, refused: bool = False, replace: bool = False
+) -> CaseState:
+    """Remember the event: a redelivery is then dropped, a replay refused. A refused event is
+    remembered as refused, so reprocessing after a crash does not dead-letter it twice."""
+    if replace:
+        state = state.model_copy(
+            update={"seen": tuple(s for s in state.seen if s.event_id != inbound.event_id)}
+        )
     seen = Seen(
+        refused=refused,
         event_id=inbound.event_id,
         topic=inbound.topic,
         partition=inbound.partition,

@@ -37,6 +37,7 @@ class Seen(_Value):
     partition: int
     offset: int
     digest: str
+    refused: bool = False
 
 
 class CaseFacts(_Value):

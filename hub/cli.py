@@ -36,6 +36,8 @@ app.add_typer(schemas_app, name="schemas")
 app.add_typer(registry_app, name="registry")
 app.add_typer(keys_app, name="keys")
 register_audit_commands(app)
+case_app = typer.Typer(no_args_is_help=True, help="One case: state, requests, deadlines.")
+app.add_typer(case_app, name="case")
 deadletters_app = typer.Typer(no_args_is_help=True, help="Dead letters: list and re-drive.")
 app.add_typer(deadletters_app, name="deadletters")
 gateway_app = typer.Typer(
@@ -317,6 +319,34 @@ def overdue(
         highlight=False,
         markup=False,
     )
+
+
+@case_app.command("show")
+def case_show(
+    case: Annotated[str, typer.Argument(help="Case id (uuid).")],
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of text.")] = False,
+) -> None:
+    """The case's state, open requests with their deadlines, the reflection period, and who
+    holds the next action."""
+    import uuid
+
+    from agents.case_store import read_case
+    from hub.case_view import case_summary, render_case
+    from hub.clock import clock_from
+
+    try:
+        case_id = uuid.UUID(case)
+    except ValueError:
+        raise fail(f"{case!r} is not a case id (a UUID)") from None
+    settings = get_settings()
+    state = asyncio.run(read_case(settings, case_id))
+    if state is None:
+        raise fail(f"no case {case_id} in the hub", CHECK_FAILED)
+    now = clock_from(settings.clock_start, settings.clock_anchor, settings.clock_speed)()
+    if as_json:
+        out.print_json(json.dumps(case_summary(state, now)))
+    else:
+        out.print(render_case(state, now))
 
 
 @deadletters_app.command("list")

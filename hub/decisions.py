@@ -42,6 +42,7 @@ class Inbound:
     digest: str
     frame: bytes = b""
     headers: tuple[tuple[str, bytes], ...] = ()
+    redriven: bool = False
 
     @property
     def envelope(self) -> Mapping[str, Any]:

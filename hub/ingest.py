@@ -41,6 +41,7 @@ class RawRecord:
     timestamp_ms: int
     headers: Sequence[tuple[str, bytes]] = ()
     partitions: int = 4
+    redriven: bool = False
 
     @property
     def timestamp(self) -> datetime:
@@ -143,6 +144,7 @@ def accept(raw: RawRecord, codec: Codec, directory: Directory) -> Inbound | Reje
         digest=digest_of(raw.value),
         frame=raw.value,
         headers=tuple(raw.headers),
+        redriven=raw.redriven,
     )
 
 

@@ -115,3 +115,30 @@ async def test_overdue_steps_fire_once_each_after_a_sigkill(
     assert [e.step for e in nationally] == [EscalationStep.NATIONAL_COORDINATION]
     assert again == []
     assert prefecture.redelivered == 0
+
+
+async def test_a_report_without_a_decision_is_reminded_then_escalated(
+    agency: AgencyFactory, hub_settings: HubSettings, tmp_path: Path
+) -> None:
+    from hub.event_types import ExploitationType
+    from hub.events import PresumedVictimReport
+
+    case_id = uuid.uuid4()
+    report = fresh(
+        events_for(case_id)[PresumedVictimReport],
+        case_id,
+        exploitation_types=(ExploitationType.LABOUR,),
+    )
+    association = await agency("association-93")
+    inspectorate = await agency("inspection-travail-93")
+    supervisor = await agency("coordination-idf")
+    with WorkerProcess(hub_settings, tmp_path / "worker.log", **fast_time(datetime.now(UTC))):
+        await association.publish(report)
+        # The report and its reminder may come in one batch: collect both in one pass.
+        seen = await received_for(inspectorate, case_id, 2, timeout_s=40)
+        # A report's escalations name the case, not a request (Escalation.request_id is null).
+        escalated = await received_for(supervisor, case_id, 1, timeout_s=30)
+    assert {type(m.event) for m in seen} == {PresumedVictimReport, Escalation}
+    reminder = next(m.event for m in seen if isinstance(m.event, Escalation))
+    assert reminder.step is EscalationStep.REMINDER
+    assert [m.event.step for m in escalated] == [EscalationStep.SUPERVISOR]
