@@ -6,7 +6,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: demo test lint typecheck unit install clean bench
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo )
+
+.PHONY: demo test lint typecheck unit install clean bench chromium
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,9 +27,16 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict hub
+	$(BIN)/mypy --strict hub agents connectors
 
-test: lint typecheck
+# The dashboard's browser test drives Debian's Chromium (a registry package, no download of
+# its own); installed once when missing.
+$(CHROMIUM):
+	$(SUDO)apt-get update -qq && $(SUDO)apt-get install -y -qq chromium
+
+chromium: $(CHROMIUM)
+
+test: lint typecheck $(CHROMIUM)
 	$(BIN)/python -m pytest $(ARGS)
 
 bench: $(STAMP)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
@@ -27,6 +28,7 @@ from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from agents.case_store import RECOVERY_TIMEOUT_S, CaseStore
 from agents.directory_follower import DirectoryFollower
+from agents.metrics import LatencyHistogram, record_latency_histogram
 from agents.outbox_writer import Futures, OutboxWriter
 from hub.audit_keys import KeyStore
 from hub.case_flow import handle
@@ -46,13 +48,15 @@ from hub.projection import Projector
 from hub.routing import RoutingRules
 from hub.settings import HubSettings
 from hub.signing import RecordSigner, RecordVerifier, SignatureError
-from hub.topics import OUTBOX_PREFIX, REDRIVE, agency_of_outbox
+from hub.topics import AUDIT, DEAD_LETTERS, OUTBOX_PREFIX, REDRIVE, agency_of_outbox, inbox_topic
 
 log = structlog.get_logger(__name__)
 OUTBOX_PATTERN = (
     "^" + OUTBOX_PREFIX.replace(".", r"\.") + ".+|^" + REDRIVE.name.replace(".", r"\.") + "$"
 )
 GROUP_ID = "nrm-router"
+DEAD_LETTER_SUBJECT = "fr.nrm.DeadLetter"
+AUDIT_SUBJECT = "fr.nrm.AuditEntry"
 
 
 @dataclass
@@ -67,10 +71,31 @@ class RouterStats:
     escalations: int = 0
     dead_letters: dict[str, int] = field(default_factory=dict)
     batches: int = 0
+    events_in: dict[tuple[str, str], int] = field(default_factory=dict)
+    events_out: dict[tuple[str, str], int] = field(default_factory=dict)
+    audit_actions: dict[str, int] = field(default_factory=dict)
+    batch_seconds: LatencyHistogram = field(default_factory=LatencyHistogram)
+    record_latency: LatencyHistogram = field(default_factory=record_latency_histogram)
 
     def dead_lettered(self, reason: DeadLetterReason) -> None:
-        """Count one dead letter by reason."""
+        """Count one dead letter by reason (and the record written)."""
         self.dead_letters[reason.value] = self.dead_letters.get(reason.value, 0) + 1
+        self.wrote(DEAD_LETTERS.name, DEAD_LETTER_SUBJECT)
+
+    def received(self, topic: str, subject: str) -> None:
+        """Count one record read, by topic and event type ("rejected" when refused at ingest)."""
+        self.events_in[(topic, subject)] = self.events_in.get((topic, subject), 0) + 1
+
+    def wrote(self, topic: str, subject: str, count: int = 1) -> None:
+        """Count records written, by topic and event type."""
+        self.events_out[(topic, subject)] = self.events_out.get((topic, subject), 0) + count
+
+    def audited(self, notes: Sequence[AuditNote]) -> None:
+        """Count the audit entries of one outcome, by action."""
+        for note in notes:
+            action = note.action.value
+            self.audit_actions[action] = self.audit_actions.get(action, 0) + 1
+        self.wrote(AUDIT.name, AUDIT_SUBJECT, len(notes))
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -206,6 +231,10 @@ class Router:
         if futures:
             await asyncio.gather(*futures)
         self.stats.batches += 1
+        self.stats.batch_seconds.observe(time.perf_counter() - started)
+        acked_ms = time.time() * 1000
+        for record in records:
+            self.stats.record_latency.observe(max(0.0, (acked_ms - record.timestamp) / 1000))
         log.debug(
             "router.batch",
             records=len(records),
@@ -283,15 +312,19 @@ class Router:
         futures: Futures = []
         for delivery in outcome.deliveries:
             futures.append(await self._writer.deliver(case_id, delivery))
+            self.stats.wrote(inbox_topic(delivery.recipient.id), delivery.subject)
         for record in outcome.published:
             futures.append(await self._writer.publish(case_id, record))
+            self.stats.wrote(record.topic, record.subject)
         for deadline_id in outcome.closed:
             self.deadlines.remove(partition, deadline_id)
         for deadline in outcome.opened:
             self.deadlines.add(partition, deadline)
+        notes = _notes(outcome)
+        self.stats.audited(notes)
         state, audit_futures = await self._writer.audit(
             outcome.state,
-            _notes(outcome),
+            notes,
             recorded_at=recorded_at,
             event_id=event_id,
             sender=sender,
@@ -328,6 +361,9 @@ class Router:
         bound = log.bind(topic=raw.topic, partition=raw.partition, offset=raw.offset)
         rejected = self._verify(raw, context, signed_at)
         accepted = rejected or accept(raw, self.codec, context.directory)
+        self.stats.received(
+            record.topic, "rejected" if isinstance(accepted, Rejected) else accepted.subject
+        )
         if isinstance(accepted, Rejected):
             bound.warning(
                 "router.dead_letter", reason=accepted.reason.value, detail=accepted.detail

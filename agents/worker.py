@@ -81,12 +81,19 @@ async def run_worker(
     clock = clock or clock_from(settings.clock_start, settings.clock_anchor, settings.clock_speed)
     router = build_router(settings, follower, codec, key_store=key_store, clock=clock)
     await router.start()
+    health = None
+    if settings.health_port is not None:
+        from agents.health import serve_health
+
+        health = await serve_health(settings, router)
     if on_ready is not None:
         on_ready(router)
     log.info("worker.started", bootstrap=settings.bootstrap_servers)
     try:
         await router.run(stop)
     finally:
+        if health is not None:
+            await health.stop()
         await router.stop()
         await follower.stop()
         log.info(

@@ -34,6 +34,7 @@ from hub.topics import (
     DIRECTORY,
     ESCALATIONS,
     OBSERVATORY,
+    OPERATOR_ACTIONS,
     ORPHANED_NEEDS,
     TopicSpec,
     inbox_topic,
@@ -61,7 +62,20 @@ HUB_TOPIC_SUBJECTS: Mapping[str, tuple[str, ...]] = {
 }
 """What the hub writes to its own topics. A subject not registered yet is listed as pending."""
 
-INTERNAL_JSON_TOPICS = frozenset({CASE_STATE.name})
+INTERNAL_JSON_TOPICS: Mapping[str, tuple[str, str, str]] = {
+    CASE_STATE.name: (
+        "CaseStateChange",
+        "Case state (hub-internal)",
+        "The changelog of one case's state, JSON, keyed by case id. Internal to the hub's "
+        "workers: not a contract, not for agencies.",
+    ),
+    OPERATOR_ACTIONS.name: (
+        "OperatorAction",
+        "Operator action (hub-internal)",
+        "What an operator did on the dashboard (login, case viewed, re-drive), JSON "
+        "(nrm.operator-action.v1), keyed by case id or operator id. Internal, kept forever.",
+    ),
+}
 """Hub-internal topics in JSON, not contracts (docs/DECISIONS.md): documented, not Avro."""
 
 
@@ -91,8 +105,9 @@ def build_asyncapi(
     for spec in core_topics:
         channel_id = _channel_id(spec.name)
         if spec.name in INTERNAL_JSON_TOPICS:
-            refs = {"CaseStateChange": {"$ref": "#/components/messages/CaseStateChange"}}
-            messages["CaseStateChange"] = _internal_json_message()
+            name, title, summary = INTERNAL_JSON_TOPICS[spec.name]
+            refs = {name: {"$ref": f"#/components/messages/{name}"}}
+            messages[name] = _internal_json_message(name, title, summary)
         else:
             refs = message_refs(HUB_TOPIC_SUBJECTS.get(spec.name, ()))
         channels[channel_id] = _channel(spec, refs)
@@ -238,12 +253,11 @@ def _message(subject: str, registry: SchemaRegistry) -> tuple[dict[str, Any], An
     return message, {"schemaFormat": AVRO_FORMAT, "schema": latest.schema}
 
 
-def _internal_json_message() -> dict[str, Any]:
+def _internal_json_message(name: str, title: str, summary: str) -> dict[str, Any]:
     return {
-        "name": "CaseStateChange",
-        "title": "Case state (hub-internal)",
-        "summary": "The changelog of one case's state, JSON, keyed by case id. Internal to the "
-        "hub's workers: not a contract, not for agencies.",
+        "name": name,
+        "title": title,
+        "summary": summary,
         "contentType": "application/json",
         "payload": {"schemaFormat": JSON_SCHEMA_FORMAT, "schema": {"type": "object"}},
     }

@@ -54,6 +54,20 @@ out = Console()
 err = Console(stderr=True)
 
 
+def current_settings() -> HubSettings:
+    """The settings a caller passed as the context object (tests, embedding), else the
+    process-wide ones from the environment."""
+    # typer (pinned) vendors click: its context stack is typer's own, not click's.
+    from typer._click.globals import get_current_context
+
+    context = get_current_context(silent=True)
+    while context is not None:
+        if isinstance(context.obj, HubSettings):
+            return context.obj
+        context = context.parent
+    return get_settings()
+
+
 def fail(message: str, code: int = BAD_INPUT) -> typer.Exit:
     """Print ``message`` on stderr and return the exit to raise."""
     err.print(f"[bold red]error:[/] {message}", highlight=False)
@@ -65,7 +79,7 @@ def main_options(
     log_json: Annotated[bool, typer.Option("--log-json", help="Log JSON lines.")] = False,
 ) -> None:
     """Configure logging once for every command."""
-    settings = get_settings()
+    settings = current_settings()
     configure_logging(json=log_json or settings.log_json, level=settings.log_level)
 
 
@@ -116,7 +130,7 @@ def topics_create(
     from hub.directory import Directory
     from hub.topics import all_topics, create_topics
 
-    settings = get_settings()
+    settings = current_settings()
     agencies = list(agency or [])
     if from_directory:
         agencies += [a.id for a in Directory.load(settings.config_dir) if a.id not in agencies]
@@ -131,7 +145,7 @@ def _declared_for_directory() -> frozenset[Any]:
     from hub.directory import Directory
     from hub.topics import CORE_TOPICS
 
-    return expected_acls(Directory.load(get_settings().config_dir), CORE_TOPICS)
+    return expected_acls(Directory.load(current_settings().config_dir), CORE_TOPICS)
 
 
 @acls_app.command("render")
@@ -167,7 +181,7 @@ def acls_apply(
         for line in stale.describe():
             err.print(line, highlight=False, markup=False)
         raise fail(f"{path} is stale against the directory: run `hub acls render`", CHECK_FAILED)
-    done, others = asyncio.run(apply_acls(get_settings(), declared, prune=prune))
+    done, others = asyncio.run(apply_acls(current_settings(), declared, prune=prune))
     for line in done.describe():
         out.print(line, highlight=False, markup=False)
     out.print(
@@ -186,7 +200,7 @@ def schemas_list() -> None:
     """Print every registered (id, subject, version)."""
     from hub.registry import SchemaRegistry
 
-    for registered in SchemaRegistry.load(_registry_root(get_settings())):
+    for registered in SchemaRegistry.load(_registry_root(current_settings())):
         out.print(
             f"{registered.schema_id:4}  {registered.subject}  v{registered.version}",
             highlight=False,
@@ -204,7 +218,7 @@ def schemas_check(
     """
     from hub.registry import SchemaRegistry
 
-    root = schemas_dir or _registry_root(get_settings())
+    root = schemas_dir or _registry_root(current_settings())
     changes = SchemaRegistry.load(root).pending_changes(_known_subjects(root))
     for change in changes:
         if change.compatible:
@@ -232,7 +246,7 @@ def schemas_register(
     """Freeze changed or new subjects under new schema ids (refuses incompatible changes)."""
     from hub.registry import SchemaRegistry, UnknownSchemaError, register
 
-    root = schemas_dir or _registry_root(get_settings())
+    root = schemas_dir or _registry_root(current_settings())
     try:
         changes = SchemaRegistry.load(root).pending_changes(subject or _known_subjects(root))
         created = register(root, changes)
@@ -265,7 +279,7 @@ def registry_serve(
     from connectors.registry_api import create_registry_app
     from hub.registry import SchemaRegistry
 
-    registry = SchemaRegistry.load(_registry_root(get_settings()))
+    registry = SchemaRegistry.load(_registry_root(current_settings()))
     uvicorn.run(create_registry_app(registry), host="127.0.0.1", port=port, log_level="info")
 
 
@@ -279,9 +293,22 @@ def worker() -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        await run_worker(get_settings(), stop)
+        await run_worker(current_settings(), stop)
 
     asyncio.run(main())
+
+
+@app.command()
+def dashboard(
+    host: Annotated[
+        str, typer.Option(help="Bind address; loopback unless the operators' network needs it.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 8000,
+) -> None:
+    """Serve the operators' dashboard (docs/DASHBOARD.md) until SIGTERM or Ctrl-C."""
+    from connectors.dashboard.app import serve
+
+    serve(current_settings(), host=host, port=port)
 
 
 @app.command()
@@ -297,7 +324,7 @@ def overdue(
     from hub.clock import clock_from
     from hub.event_types import AgencyRole
 
-    settings = get_settings()
+    settings = current_settings()
     try:
         wanted_role = AgencyRole(role) if role else None
     except ValueError:
@@ -338,7 +365,7 @@ def case_show(
         case_id = uuid.UUID(case)
     except ValueError:
         raise fail(f"{case!r} is not a case id (a UUID)") from None
-    settings = get_settings()
+    settings = current_settings()
     state = asyncio.run(read_case(settings, case_id))
     if state is None:
         raise fail(f"no case {case_id} in the hub", CHECK_FAILED)
@@ -359,7 +386,7 @@ def deadletters_list(
 
     from agents.redrive import list_dead_letters
 
-    letters = asyncio.run(list_dead_letters(get_settings()))
+    letters = asyncio.run(list_dead_letters(current_settings()))
     if reason:
         letters = [d for d in letters if d.reason.value == reason.upper()]
     if as_json:
@@ -397,7 +424,7 @@ def deadletters_redrive(
     except ValueError:
         raise fail(f"{dead_letter_id!r} is not a dead letter id (a UUID)") from None
     try:
-        result = asyncio.run(redrive(get_settings(), wanted))
+        result = asyncio.run(redrive(current_settings(), wanted))
     except RedriveError as exc:
         raise fail(str(exc), CHECK_FAILED) from None
     out.print(f"re-driven {wanted} → nrm.redrive[{result.partition}]@{result.offset}")
@@ -426,7 +453,7 @@ def gateway(
     if (tls_cert is None) != (tls_key is None) or (client_ca and not tls_cert):
         raise fail("--tls-cert and --tls-key go together; --client-ca needs both")
     tls = TransportSecurity(tls_cert, tls_key, client_ca) if tls_cert and tls_key else None
-    serve(get_settings(), host=host, port=port, tls=tls)
+    serve(current_settings(), host=host, port=port, tls=tls)
 
 
 @gateway_app.command("token")
@@ -450,7 +477,7 @@ def webhooks_run() -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        await run_webhooks(get_settings(), stop)
+        await run_webhooks(current_settings(), stop)
 
     asyncio.run(main())
 
@@ -463,7 +490,7 @@ def decode(
     from hub.codec import Codec, CodecError
     from hub.registry import SchemaRegistry
 
-    settings = get_settings()
+    settings = current_settings()
     try:
         data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     except OSError as exc:
@@ -496,7 +523,7 @@ def encode(
     from hub.events import EVENT_MODELS
     from hub.registry import SchemaRegistry
 
-    settings = get_settings()
+    settings = current_settings()
     model = EVENT_MODELS.get(subject)
     if model is None:
         raise fail(f"unknown subject {subject!r}; known: {', '.join(sorted(EVENT_MODELS))}")

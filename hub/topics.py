@@ -70,6 +70,12 @@ CASE_STATE = TopicSpec(
     purpose="Changelog of each case's state, keyed by case id, co-partitioned with the "
     "outboxes: a worker rebuilds the states of the partitions it is assigned from it.",
 )
+OPERATOR_ACTIONS = TopicSpec(
+    name="nrm.operator-actions",
+    retention_ms=-1,
+    purpose="What operators did on the dashboard (logins, cases viewed, re-drives), JSON, keyed "
+    "by case id or operator id; kept forever.",
+)
 OBSERVATORY = TopicSpec(
     name="nrm.observatory",
     partitions=1,
@@ -84,6 +90,7 @@ CORE_TOPICS: tuple[TopicSpec, ...] = (
     ORPHANED_NEEDS,
     REDRIVE,
     CASE_STATE,
+    OPERATOR_ACTIONS,
     OBSERVATORY,
 )
 

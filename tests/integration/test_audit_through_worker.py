@@ -47,7 +47,9 @@ async def test_a_referral_flow_replays_in_order_and_the_prefecture_sees_no_healt
     entries = document["entries"]
     assert [e["seq"] for e in entries] == list(range(len(entries)))
     actions = [(e["actor"], e["action"]) for e in entries]
-    assert actions[0] == ("association-93", "RECEIVED")
+    # Records of different outboxes have no order between them: either sender may come first.
+    assert actions[0] in {("association-93", "RECEIVED"), ("police-93", "RECEIVED")}
+    assert ("association-93", "RECEIVED") in actions
     assert ("hub", "CONSENT_RECORDED") in actions
     assert ("police-93", "RECEIVED") in actions
     routed = [e for e in entries if e["action"] == "ROUTED" and e["recipient"]]

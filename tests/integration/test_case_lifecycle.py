@@ -54,10 +54,7 @@ def labour_report(case_id: uuid.UUID, **updates: object) -> PresumedVictimReport
 
 async def show(settings: HubSettings, case_id: uuid.UUID) -> dict[str, object]:
     result = await asyncio.to_thread(
-        runner.invoke,
-        app,
-        ["case", "show", str(case_id), "--json"],
-        env={"HUB_BOOTSTRAP_SERVERS": settings.bootstrap_servers},
+        runner.invoke, app, ["case", "show", str(case_id), "--json"], obj=settings
     )
     assert result.exit_code == 0, result.output
     document: dict[str, object] = json.loads(result.stdout)

@@ -1,0 +1,234 @@
+"""Prometheus metrics of a routing worker: a custom Collector that reads a running ``Router``.
+
+Nothing is counted twice: the router keeps plain counters (``RouterStats``) and its own
+indexes, and this collector turns them into metric families at scrape time. Gauges that need a
+walk (held messages, open and overdue deadlines by ladder step) cost O(owned cases) and
+O(open deadlines) per scrape, once every scrape interval (15 s), never on the routing path.
+Consumer lag needs an await: ``await collector.refresh()`` before each collection (the health
+server does it in ``/metrics``).
+
+Counters that ``RouterStats`` does not have yet (events in and out by topic and type, audit
+entries by action, the latency histograms) are exported as soon as it has them; until then
+their families are simply absent.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import re
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from agents.router import Router
+
+BATCH_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+RECORD_LATENCY_BUCKETS: Final = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+)
+NOT_YET: Final = "NONE"
+"""The ladder-step label of a deadline none of whose steps has fired."""
+_LAG_KEY: Final = re.compile(r"^(?P<topic>.+)\[(?P<partition>\d+)\]$")
+
+
+class LatencyHistogram:
+    """A fixed-bucket histogram the router observes into (one event loop: no locks)."""
+
+    def __init__(self, buckets: Sequence[float] = BATCH_BUCKETS) -> None:
+        self.buckets = tuple(sorted(buckets))
+        self.counts = [0] * (len(self.buckets) + 1)
+        self.total = 0.0
+
+    def observe(self, seconds: float) -> None:
+        """Count one observation: O(log buckets)."""
+        self.counts[bisect.bisect_left(self.buckets, seconds)] += 1
+        self.total += seconds
+
+    @property
+    def count(self) -> int:
+        """How many observations."""
+        return sum(self.counts)
+
+    def cumulative(self) -> list[tuple[str, float]]:
+        """Prometheus buckets: (upper bound, observations at or below it), ending with +Inf."""
+        running = 0
+        result: list[tuple[str, float]] = []
+        for bound, count in zip((*self.buckets, math.inf), self.counts, strict=True):
+            running += count
+            result.append(("+Inf" if bound == math.inf else repr(bound), float(running)))
+        return result
+
+
+def record_latency_histogram() -> LatencyHistogram:
+    """The histogram of record latency (broker timestamp to every write acknowledged)."""
+    return LatencyHistogram(RECORD_LATENCY_BUCKETS)
+
+
+class RouterCollector(Collector):
+    """The worker's metric families, read from the router at scrape time."""
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+        self._lag: dict[str, int] = {}
+
+    async def refresh(self) -> None:
+        """Read what needs an await (consumer lag) before the next ``collect``."""
+        self._lag = await self.router.consumer_lag()
+
+    def collect(self) -> Iterator[Metric]:
+        """Every family; called by the registry on each scrape."""
+        router = self.router
+        stats = router.stats
+        yield _counter("nrm_router_records", "Records read from agency outboxes.", stats.records)
+        yield _counter("nrm_router_batches", "Batches processed.", stats.batches)
+        yield from _labelled_counter(
+            "nrm_router_events_in",
+            "Records read, by outbox topic and event type ('rejected': refused at ingest).",
+            ("topic", "type"),
+            getattr(stats, "events_in", None),
+        )
+        yield from _labelled_counter(
+            "nrm_router_events_out",
+            "Records written, by topic and event type.",
+            ("topic", "type"),
+            getattr(stats, "events_out", None),
+        )
+        decisions = CounterMetricFamily(
+            "nrm_router_decisions", "Routing decisions, by kind.", labels=["kind"]
+        )
+        for kind, value in (
+            ("routed", stats.routed),
+            ("delivered", stats.delivered),
+            ("held", stats.held),
+            ("duplicate", stats.duplicates),
+            ("escalated", stats.escalations),
+            ("dead_lettered", sum(stats.dead_letters.values())),
+        ):
+            decisions.add_metric([kind], value)
+        yield decisions
+        yield from _labelled_counter(
+            "nrm_router_audit_entries",
+            "Audit entries written, by action.",
+            ("action",),
+            getattr(stats, "audit_actions", None),
+        )
+        dead = CounterMetricFamily(
+            "nrm_router_dead_letters", "Dead letters written, by reason.", labels=["reason"]
+        )
+        for reason, value in sorted(stats.dead_letters.items()):
+            dead.add_metric([reason], value)
+        yield dead
+        yield from self._state_gauges()
+        yield from self._deadline_gauges()
+        for name, documentation, attribute in (
+            (
+                "nrm_router_batch_duration_seconds",
+                "Time to decide and write one batch, until every write is acknowledged.",
+                "batch_seconds",
+            ),
+            (
+                "nrm_router_record_latency_seconds",
+                "From a record's broker timestamp to every write of its batch acknowledged.",
+                "record_latency",
+            ),
+        ):
+            histogram = getattr(stats, attribute, None)
+            if isinstance(histogram, LatencyHistogram):
+                yield HistogramMetricFamily(
+                    name, documentation, buckets=histogram.cumulative(), sum_value=histogram.total
+                )
+        lag = GaugeMetricFamily(
+            "nrm_router_consumer_lag",
+            "Records not yet read, per outbox partition (from the last fetch's high watermark).",
+            labels=["topic", "partition"],
+        )
+        for key, value in sorted(self._lag.items()):
+            match = _LAG_KEY.match(key)
+            topic, partition = (match["topic"], match["partition"]) if match else (key, "")
+            lag.add_metric([topic, partition], value)
+        yield lag
+
+    def _state_gauges(self) -> Iterator[Metric]:
+        router = self.router
+        owned = router.store.partitions
+        holds = sum(len(s.holds) for p in owned for s in router.store.states(p))
+        yield GaugeMetricFamily("nrm_router_holds", "Messages held for consent now.", value=holds)
+        yield GaugeMetricFamily(
+            "nrm_router_cases", "Case states this worker owns.", value=router.store.count()
+        )
+        yield GaugeMetricFamily(
+            "nrm_router_owned_partitions", "Outbox partitions this worker owns.", value=len(owned)
+        )
+        yield GaugeMetricFamily(
+            "nrm_router_settled",
+            "1 when the partitions are assigned and their states rebuilt.",
+            value=1.0 if router.settled.is_set() else 0.0,
+        )
+        yield GaugeMetricFamily(
+            "nrm_router_directory_agencies",
+            "Agencies in the directory snapshot routing uses.",
+            value=len(router.directory.current),
+        )
+
+    def _deadline_gauges(self) -> Iterator[Metric]:
+        now = self.router.clock()
+        open_by: Counter[str] = Counter()
+        overdue_by: Counter[str] = Counter()
+        for deadline in self.router.deadlines:
+            step = deadline.last_step.value if deadline.last_step is not None else NOT_YET
+            open_by[step] += 1
+            if deadline.is_overdue(now):
+                overdue_by[step] += 1
+        for name, documentation, counts in (
+            (
+                "nrm_router_deadlines_open",
+                "Open deadlines, by the last ladder step fired (NONE: none yet).",
+                open_by,
+            ),
+            (
+                "nrm_router_deadlines_overdue",
+                "Deadlines past due, by the last ladder step fired (NONE: none yet).",
+                overdue_by,
+            ),
+        ):
+            family = GaugeMetricFamily(name, documentation, labels=["step"])
+            for step in (NOT_YET, "REMINDER", "SUPERVISOR", "NATIONAL_COORDINATION"):
+                family.add_metric([step], counts.get(step, 0))
+            yield family
+
+
+def _counter(name: str, documentation: str, value: float) -> CounterMetricFamily:
+    return CounterMetricFamily(name, documentation, value=value)
+
+
+def _labelled_counter(
+    name: str, documentation: str, labels: Sequence[str], values: Mapping[Any, int] | None
+) -> Iterator[Metric]:
+    if values is None:
+        return
+    family = CounterMetricFamily(name, documentation, labels=list(labels))
+    for key, value in sorted(values.items(), key=lambda kv: str(kv[0])):
+        parts = key if isinstance(key, tuple) else (key,)
+        family.add_metric([str(p) for p in parts], value)
+    yield family

@@ -1,0 +1,1 @@
+"""The operators' dashboard: overdue requests, holds, orphaned needs, dead letters, cases."""

@@ -1,0 +1,142 @@
+"""A case's page: its replayed audit timeline, as national coordination may see it, verified.
+
+Uses the audit helper's public functions only: the dashboard's own case index
+(``agents.audit_index``: catch up, then read exactly the case's offsets), ``hub.audit_chain.
+verify`` with the index head as anchor, ``hub.audit_replay.timeline`` decrypting with the key
+store, and ``redact`` to the categories the audit helper's visibility gives
+NATIONAL_COORDINATION (``AuditVisibility.from_policy`` over the consent policy: national
+coordination audits cases and sees every category).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+from uuid import UUID
+
+from agents.audit_index import AuditIndex, catch_up, fetch_case_records
+from connectors.dashboard import french
+from hub.audit_chain import VerificationReport, verify
+from hub.audit_keys import KeyStore
+from hub.audit_replay import AuditVisibility, PayloadState, TimelineRow, redact, timeline
+from hub.codec import Codec
+from hub.consent import ConsentPolicy
+from hub.directory import Directory
+from hub.event_types import AgencyRole
+from hub.settings import HubSettings
+from hub.topics import AUDIT
+
+OPERATOR_ROLE: Final = AgencyRole.NATIONAL_COORDINATION
+CATCH_UP_TIMEOUT_S: Final = 5.0
+FETCH_TIMEOUT_S: Final = 10.0
+HUB_NAMES: Final = {"hub": "Hub (traitement automatique)"}
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    """One row of the case page."""
+
+    seq: int
+    recorded_at: str
+    recorded_text: str
+    actor: str
+    actor_role: str
+    action: str
+    action_text: str
+    decision: str
+    legal_basis: str
+    recipient: str
+    categories_text: str
+    payload_state: str
+    payload_text: str | None
+
+
+@dataclass(frozen=True)
+class CaseReplay:
+    """The case's timeline and the verification of its chain."""
+
+    case_id: UUID
+    items: list[TimelineItem]
+    verified: bool
+    records: int
+    duplicates: int
+    problems: list[str]
+    role_text: str
+
+
+def operator_categories(config_dir: Path) -> AuditVisibility:
+    """Role visibility as the audit helper derives it from ``consent.yaml`` (what operators
+    may see is ``.allowed(OPERATOR_ROLE)``)."""
+    return AuditVisibility.from_policy(ConsentPolicy.load(config_dir))
+
+
+async def replay_case(
+    settings: HubSettings,
+    index_path: Path,
+    codec: Codec,
+    key_store: KeyStore,
+    visibility: AuditVisibility,
+    directory: Directory,
+    case_id: UUID,
+) -> CaseReplay:
+    """Catch the index up (bounded), read the case's entries, verify, decrypt and redact."""
+    index = AuditIndex(index_path, AUDIT.name)
+    try:
+        await catch_up(settings, index, codec, timeout_s=CATCH_UP_TIMEOUT_S)
+        records = await fetch_case_records(
+            settings, index, case_id, codec, timeout_s=FETCH_TIMEOUT_S
+        )
+        head = index.head(case_id)
+    finally:
+        index.close()
+    report = verify(records, heads={case_id: head} if head else None)
+    rows = redact(timeline(records, key_store), visibility.allowed(OPERATOR_ROLE))
+    return CaseReplay(
+        case_id=case_id,
+        items=[_item(row, directory) for row in rows],
+        verified=report.ok and bool(records),
+        records=report.records,
+        duplicates=len(report.duplicates),
+        problems=_problems(report),
+        role_text=french.label(french.ROLES, OPERATOR_ROLE),
+    )
+
+
+def _problems(report: VerificationReport) -> list[str]:
+    return [
+        f"{french.label(french.VERIFICATION_PROBLEMS, p.kind)}"
+        + (f" (entrée {p.seq})" if p.seq is not None else "")
+        + f" : {p.detail}"
+        for p in report.problems
+    ]
+
+
+def _item(row: TimelineRow, directory: Directory) -> TimelineItem:
+    agency = directory.get(row.actor)
+    recipient = directory.get(row.recipient) if row.recipient else None
+    if row.payload_state is PayloadState.ERASED:
+        payload_text: str | None = "Données effacées (droit à l'effacement)"
+    elif row.payload_state is PayloadState.UNREADABLE:
+        payload_text = "Données illisibles (chiffré altéré)"
+    elif row.payload:
+        payload_text = json.dumps(row.payload, ensure_ascii=False, sort_keys=True, indent=1)
+    else:
+        payload_text = None
+    return TimelineItem(
+        seq=row.seq,
+        recorded_at=row.recorded_at.isoformat(),
+        recorded_text=french.format_datetime(row.recorded_at),
+        actor=agency.name if agency is not None else HUB_NAMES.get(row.actor, row.actor),
+        actor_role=french.label(french.ROLES, row.actor_role),
+        action=row.action.value,
+        action_text=french.label(french.AUDIT_ACTIONS, row.action),
+        decision=" — ".join(v for v in (row.decision, row.reason) if v) or "—",
+        legal_basis=row.legal_basis or "—",
+        recipient=(recipient.name if recipient else row.recipient) if row.recipient else "—",
+        categories_text=", ".join(french.label(french.DATA_CATEGORIES, c) for c in row.categories)
+        or "—",
+        payload_state=row.payload_state.value,
+        payload_text=payload_text,
+    )

@@ -1,0 +1,86 @@
+"""The dashboard's own Prometheus metrics: what it shows and how fresh its sources are."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from connectors.dashboard.actions import ActionLog
+from connectors.dashboard.read_model import ReadModel
+from hub.cli_overdue import overdue
+from hub.deadlines import OpenDeadline
+
+
+class DashboardCollector(Collector):
+    """Reads the read model at scrape time (O(cases) for the deadline counts)."""
+
+    def __init__(self, model: ReadModel, actions: ActionLog, now: Callable[[], datetime]) -> None:
+        self.model = model
+        self.actions = actions
+        self.now = now
+
+    def collect(self) -> Iterator[Metric]:
+        """The dashboard's metric families."""
+        model = self.model
+        deadlines: list[OpenDeadline] = [d for s in model.states for d in s.open_deadlines()]
+        yield _gauge(
+            "nrm_dashboard_overdue_requests",
+            "Requests past due.",
+            len(overdue(deadlines, self.now())),
+        )
+        yield _gauge(
+            "nrm_dashboard_consent_holds",
+            "Messages held for consent.",
+            sum(len(s.holds) for s in model.states),
+        )
+        yield _gauge(
+            "nrm_dashboard_orphaned_needs", "Unresolved orphaned needs.", len(model.orphans)
+        )
+        yield _gauge(
+            "nrm_dashboard_dead_letters_pending",
+            "Dead letters shown (not re-driven).",
+            len(model.pending_dead_letters()),
+        )
+        yield _gauge("nrm_dashboard_cases", "Case states last read.", len(model.states))
+        age = (
+            (datetime.now(UTC) - model.states_read_at).total_seconds()
+            if model.states_read_at
+            else float("nan")
+        )
+        yield _gauge(
+            "nrm_dashboard_case_states_age_seconds", "Seconds since the case states were read.", age
+        )
+        yield _gauge(
+            "nrm_dashboard_caught_up",
+            "1 once the followed topics were read to their high watermark.",
+            1.0 if model.caught_up else 0.0,
+        )
+        records = CounterMetricFamily(
+            "nrm_dashboard_records_read", "Records read by the read model.", labels=["topic"]
+        )
+        for topic, count in sorted(model.records_read.items()):
+            records.add_metric([topic], count)
+        yield records
+        bad = CounterMetricFamily(
+            "nrm_dashboard_records_undecodable",
+            "Records the read model could not decode.",
+            labels=["topic"],
+        )
+        for topic, count in sorted(model.undecodable.items()):
+            bad.add_metric([topic], count)
+        yield bad
+        actions = CounterMetricFamily(
+            "nrm_dashboard_operator_actions",
+            "Operator actions recorded to nrm.operator-actions.",
+            labels=["action"],
+        )
+        for action, count in sorted(self.actions.recorded.items()):
+            actions.add_metric([action], count)
+        yield actions
+
+
+def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, documentation, value=value)

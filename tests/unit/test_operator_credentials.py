@@ -1,0 +1,137 @@
+"""Operator passwords (scrypt, stdlib), the operators file, login throttling and sessions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from connectors.dashboard.operators import (
+    LoginThrottle,
+    OperatorEntry,
+    OperatorStore,
+    hash_password,
+    parse_hash,
+    password_matches,
+)
+from connectors.dashboard.sessions import SessionSigner, csrf_matches
+from hub.config_files import ConfigError
+from hub.settings import PROJECT_ROOT
+
+CONFIG = PROJECT_ROOT / "deploy" / "config"
+
+
+def demo_lines(name: str) -> dict[str, str]:
+    lines = (CONFIG / "dev-keys" / name).read_text().splitlines()
+    return dict(line.split() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def test_a_password_is_stored_as_a_salted_scrypt_hash_never_in_clear() -> None:
+    stored = hash_password("correct horse battery staple")
+    assert stored.startswith("scrypt$16384$8$1$")
+    assert "correct horse" not in stored
+    assert password_matches("correct horse battery staple", stored)
+    assert not password_matches("correct horse battery stapl", stored)
+    assert hash_password("correct horse battery staple") != stored  # a fresh salt each time
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "pbkdf2_sha256$100000$c2FsdHNhbHRzYWx0c2FsdA$aGFzaA",  # the gateway tokens' format
+        "scrypt$1024$8$1$AAAAAAAAAAAAAAAAAAAAAA$" + "A" * 43,  # cost too low
+        "scrypt$16384$8$1$AAAA$" + "A" * 43,  # salt too short
+        "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAA",  # hash too short
+        "scrypt$16384$8$1$not base64!$x",
+        "plain text password",
+    ],
+)
+def test_malformed_or_weak_hashes_are_refused(stored: str) -> None:
+    with pytest.raises(ValueError, match=r"scrypt|salt|cost|base64"):
+        parse_hash(stored)
+    with pytest.raises(ValueError, match="password_hash"):
+        OperatorEntry(id="someone", name="Someone", password_hash=stored)
+
+
+def test_the_demo_operators_log_in_with_their_documented_passwords() -> None:
+    store = OperatorStore.load(CONFIG / "operators.yaml")
+    passwords = demo_lines("operators.txt")
+    assert set(passwords) == {"operatrice.demo", "operateur.demo", "ancien.operateur"}
+    entry = store.authenticate("operatrice.demo", passwords["operatrice.demo"])
+    assert entry is not None
+    assert entry.name.startswith("Opératrice")
+    assert store.authenticate("operatrice.demo", passwords["operateur.demo"]) is None
+    # Disabled: the right password is refused, and get() does not find it.
+    assert store.authenticate("ancien.operateur", passwords["ancien.operateur"]) is None
+    assert store.get("ancien.operateur") is None
+    assert store.authenticate("nobody", "whatever") is None
+
+
+def test_an_agency_gateway_token_is_not_an_operator_credential() -> None:
+    store = OperatorStore.load(CONFIG / "operators.yaml")
+    tokens = demo_lines("gateway-tokens.txt")
+    for agency in ("police-93", "prefecture-93", "miprof"):  # scrypt costs ~35 ms a check
+        token = tokens[agency]
+        token_id = token.split(".")[1]
+        for operator in (agency, token_id, "operatrice.demo"):
+            assert store.authenticate(operator, token) is None
+
+
+def test_an_operators_file_naming_an_operator_twice_is_refused(tmp_path: Path) -> None:
+    stored = hash_password("a long enough password")
+    path = tmp_path / "operators.yaml"
+    path.write_text(
+        "operators:\n"
+        f"  - {{id: twice, name: A, password_hash: '{stored}'}}\n"
+        f"  - {{id: twice, name: B, password_hash: '{stored}'}}\n"
+    )
+    with pytest.raises(ConfigError, match="twice"):
+        OperatorStore.load(path)
+
+
+def test_logins_are_throttled_per_operator_and_per_address() -> None:
+    throttle = LoginThrottle(limit=3, window_s=60)
+    for at in (0.0, 1.0, 2.0):
+        assert not throttle.blocked("op:a", "ip:1", now=at)
+        throttle.failed("op:a", "ip:1", now=at)
+    assert throttle.blocked("op:a", now=3.0)
+    assert throttle.blocked("op:b", "ip:1", now=3.0)  # another id from the same address
+    assert not throttle.blocked("op:b", "ip:2", now=3.0)
+    assert not throttle.blocked("op:a", now=62.5)  # the window has passed
+    throttle.failed("op:c", now=0.0)
+    throttle.succeeded("op:c")
+    assert not throttle.blocked("op:c", now=0.0)
+
+
+def test_throttle_memory_is_bounded() -> None:
+    throttle = LoginThrottle(limit=3, window_s=60, max_keys=100)
+    for n in range(1000):
+        throttle.failed(f"ip:{n}", now=0.0)
+    assert len(throttle._failures) == 100
+
+
+def test_a_session_cookie_is_signed_and_expires() -> None:
+    signer = SessionSigner(b"s" * 32, lifetime_s=60)
+    session, cookie = signer.issue("operatrice.demo", now=1000.0)
+    assert signer.read(cookie, now=1001.0) == session
+    assert signer.read(cookie, now=1060.0) is None  # expired
+    assert SessionSigner(b"t" * 32).read(cookie, now=1001.0) is None  # another secret
+    payload, mac = cookie.split(".")
+    assert signer.read(payload + "x." + mac, now=1001.0) is None  # tampered
+    assert signer.read("nrm.police-93-7c679d2e.secret", now=1001.0) is None
+    assert signer.read(None) is None
+
+
+def test_a_revoked_session_stays_revoked_and_csrf_must_match() -> None:
+    signer = SessionSigner(b"s" * 32, lifetime_s=60)
+    session, cookie = signer.issue("operateur.demo", now=1000.0)
+    assert csrf_matches(session, session.csrf_token)
+    assert not csrf_matches(session, "forged")
+    assert not csrf_matches(session, None)
+    signer.revoke(session, now=1001.0)
+    assert signer.read(cookie, now=1002.0) is None
+
+
+def test_a_short_session_secret_is_refused() -> None:
+    with pytest.raises(ValueError, match="32 bytes"):
+        SessionSigner(b"short")
