@@ -1,0 +1,393 @@
+"""The hub pipeline against the raw broker ceiling, in the same run, on the same broker.
+
+Scenarios (the embedded broker is restarted between them: it keeps everything in memory):
+
+* ``ceiling``  plain aiokafka consume → produce (FANOUT records per record read) → commit,
+               the same I/O the hub does per referral, in one process;
+* ``faust``    a plain Faust agent forwarding bytes FANOUT times (bench/faust_forward.py);
+* ``hub``      the hub worker (``hub worker``, its own process): signed PermitRequested
+               events from police-93's outbox → ingest (signature, Avro, model) → consent
+               (named exception) → router → prefecture-93's inbox, audit on, signatures on;
+* ``hub_unsigned`` the same with signature verification off (benchmarks only);
+* ``latency``  the hub at a paced rate: p50/p99 from publish to the recipient's inbox.
+
+FANOUT is what the hub writes per referral: one inbox projection, two audit entries
+(received, routed) and one case-state changelog record.
+
+    .venv/bin/python bench/pipeline.py [--records 20000] [--rate 200] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from hub.agency_keys import dev_key_path, load_private_key
+from hub.broker import EmbeddedBroker
+from hub.codec import Codec
+from hub.directory import Directory
+from hub.events import PermitRequested
+from hub.examples import example_events
+from hub.kafka_options import client_options
+from hub.registry import SchemaRegistry
+from hub.settings import PROJECT_ROOT, HubSettings, get_settings
+from hub.signing import RecordSigner
+from hub.topics import TopicSpec, all_topics, create_topics, inbox_topic, outbox_topic
+
+FANOUT = 4
+SENDER = "police-93"
+RECIPIENT = "prefecture-93"
+TIMEOUT_S = 300.0
+
+
+@contextmanager
+def broker() -> Iterator[EmbeddedBroker]:
+    """A fresh embedded broker for one scenario."""
+    with EmbeddedBroker() as running:
+        yield running
+
+
+def permit_requests(count: int) -> list[PermitRequested]:
+    """``count`` permit requests, each for its own case."""
+    template = next(e for _s, e in example_events() if isinstance(e, PermitRequested))
+    events = []
+    for _ in range(count):
+        case_id = uuid.uuid4()
+        envelope = template.envelope.model_copy(
+            update={"case_id": case_id, "event_id": uuid.uuid4(), "correlation_id": case_id}
+        )
+        events.append(
+            template.model_copy(update={"envelope": envelope, "request_id": uuid.uuid4()})
+        )
+    return events
+
+
+async def publish(
+    settings: HubSettings,
+    codec: Codec,
+    events: list[PermitRequested],
+    topic: str,
+    signer: RecordSigner | None,
+) -> float:
+    """Publish ``events`` as fast as possible; return the seconds it took."""
+    producer = AIOKafkaProducer(linger_ms=5, **client_options(settings))
+    await producer.start()
+    started = time.perf_counter()
+    try:
+        futures = []
+        for event in events:
+            key = str(event.envelope.case_id).encode()
+            value = codec.encode_event(event)
+            headers = signer.sign(topic, key, value) if signer else []
+            futures.append(await producer.send(topic, value, key=key, headers=headers))
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return time.perf_counter() - started
+
+
+async def count_until(
+    settings: HubSettings,
+    topic: str,
+    expected: int,
+    process: subprocess.Popen[bytes] | None = None,
+) -> tuple[int, float]:
+    """Read ``topic`` until ``expected`` records arrived; return (count, seconds between the
+    first and the last arrival). Gives up if ``process`` (the one producing them) exits."""
+    consumer = AIOKafkaConsumer(
+        topic, auto_offset_reset="earliest", enable_auto_commit=False, **client_options(settings)
+    )
+    await consumer.start()
+    count, first, last = 0, 0.0, 0.0
+    deadline = time.monotonic() + TIMEOUT_S
+    try:
+        while count < expected and time.monotonic() < deadline:
+            if process is not None and process.poll() is not None:
+                raise RuntimeError(f"{process.args} exited with {process.returncode}")
+            batch = await consumer.getmany(timeout_ms=200)
+            got = sum(len(r) for r in batch.values())
+            if got:
+                now = time.perf_counter()
+                first = first or now
+                last = now
+                count += got
+    finally:
+        await consumer.stop()
+    return count, last - first
+
+
+async def ceiling(records: int) -> dict[str, Any]:
+    """Plain aiokafka consume → produce FANOUT → commit, batch by batch."""
+    with broker() as running:
+        settings = HubSettings(bootstrap_servers=running.bootstrap_servers)
+        await create_topics(
+            settings,
+            [
+                TopicSpec(name="bench.in", purpose="bench"),
+                TopicSpec(name="bench.out", purpose="bench"),
+            ],
+        )
+        codec = Codec(SchemaRegistry.load(settings.schemas_dir))
+        await publish(settings, codec, permit_requests(records), "bench.in", None)
+        consumer = AIOKafkaConsumer(
+            "bench.in",
+            group_id="bench-ceiling",
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            session_timeout_ms=6000,
+            heartbeat_interval_ms=1000,
+            **client_options(settings),
+        )
+        producer = AIOKafkaProducer(linger_ms=2, acks="all", **client_options(settings))
+        await consumer.start()
+        await producer.start()
+        done, started = 0, 0.0
+        deadline = time.monotonic() + TIMEOUT_S
+        try:
+            while done < records and time.monotonic() < deadline:
+                batch = await consumer.getmany(timeout_ms=200, max_records=500)
+                futures = []
+                for recs in batch.values():
+                    for record in recs:
+                        started = started or time.perf_counter()
+                        for _ in range(FANOUT):
+                            futures.append(
+                                await producer.send("bench.out", record.value, key=record.key)
+                            )
+                        done += 1
+                if futures:
+                    await asyncio.gather(*futures)
+                    await consumer.commit()
+            elapsed = time.perf_counter() - started
+        finally:
+            await consumer.stop()
+            await producer.stop()
+    return {"records": done, "seconds": round(elapsed, 3), "msgs_per_s": round(done / elapsed)}
+
+
+async def faust_forward(records: int) -> dict[str, Any]:
+    """A plain Faust agent forwarding bytes FANOUT times."""
+    with broker() as running:
+        settings = HubSettings(bootstrap_servers=running.bootstrap_servers)
+        await create_topics(
+            settings,
+            [
+                TopicSpec(name="bench.in", purpose="bench"),
+                TopicSpec(name="bench.out", purpose="bench"),
+            ],
+        )
+        codec = Codec(SchemaRegistry.load(settings.schemas_dir))
+        await publish(settings, codec, permit_requests(records), "bench.in", None)
+        with tempfile.TemporaryDirectory() as data_dir:
+            env = {
+                **os.environ,
+                "BENCH_BROKER": running.bootstrap_servers,
+                "BENCH_FANOUT": str(FANOUT),
+                "PYTHONPATH": str(PROJECT_ROOT),
+            }
+            process = subprocess.Popen(  # noqa: ASYNC220 - a benchmark's own child
+                [
+                    sys.executable,
+                    "-m",
+                    "faust",
+                    "--datadir",
+                    data_dir,
+                    "-A",
+                    "bench.faust_forward",
+                    "-l",
+                    "warn",
+                    "worker",
+                    "--without-web",
+                ],
+                env=env,
+                cwd=PROJECT_ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                count, seconds = await count_until(settings, "bench.out", records * FANOUT, process)
+            finally:
+                process.terminate()
+                process.wait(30)
+    done = count // FANOUT
+    return {
+        "records": done,
+        "seconds": round(seconds, 3),
+        "msgs_per_s": round(done / seconds) if seconds else 0,
+    }
+
+
+@contextmanager
+def hub_worker(settings: HubSettings, *, verify: bool) -> Iterator[subprocess.Popen[bytes]]:
+    """``hub worker`` in its own process."""
+    with tempfile.TemporaryDirectory() as data_dir:
+        env = {
+            **os.environ,
+            "HUB_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+            "HUB_DATA_DIR": data_dir,
+            "HUB_VERIFY_SIGNATURES": str(verify).lower(),
+            "HUB_LOG_LEVEL": "WARNING",
+        }
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "hub"), "worker"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            yield process
+        finally:
+            process.terminate()
+            process.wait(30)
+
+
+async def hub_pipeline(records: int, *, verify: bool) -> dict[str, Any]:
+    """The hub worker draining a backlog of signed referrals."""
+    with broker() as running:
+        settings = get_settings().model_copy(
+            update={"bootstrap_servers": running.bootstrap_servers}
+        )
+        directory = Directory.load(settings.config_dir)
+        await create_topics(settings, all_topics(a.id for a in directory))
+        codec = Codec(SchemaRegistry.load(settings.schemas_dir))
+        agency = directory.get(SENDER)
+        assert agency is not None
+        signer = RecordSigner.for_agency(
+            agency, load_private_key(dev_key_path(settings.config_dir, SENDER))
+        )
+        await publish(settings, codec, permit_requests(records), outbox_topic(SENDER), signer)
+        with hub_worker(settings, verify=verify) as process:
+            count, seconds = await count_until(settings, inbox_topic(RECIPIENT), records, process)
+    return {
+        "records": count,
+        "seconds": round(seconds, 3),
+        "msgs_per_s": round(count / seconds) if seconds else 0,
+        "signatures": "verified" if verify else "not verified (hub still signs)",
+    }
+
+
+async def latency(rate: int, seconds: int) -> dict[str, Any]:
+    """Publish at ``rate``/s for ``seconds``; p50/p99 publish → recipient inbox."""
+    with broker() as running:
+        settings = get_settings().model_copy(
+            update={"bootstrap_servers": running.bootstrap_servers}
+        )
+        directory = Directory.load(settings.config_dir)
+        await create_topics(settings, all_topics(a.id for a in directory))
+        codec = Codec(SchemaRegistry.load(settings.schemas_dir))
+        agency = directory.get(SENDER)
+        assert agency is not None
+        signer = RecordSigner.for_agency(
+            agency, load_private_key(dev_key_path(settings.config_dir, SENDER))
+        )
+        events = permit_requests(rate * seconds)
+        sent: dict[str, float] = {}
+        received: dict[str, float] = {}
+        with hub_worker(settings, verify=True):
+            consumer = AIOKafkaConsumer(
+                inbox_topic(RECIPIENT),
+                auto_offset_reset="earliest",
+                enable_auto_commit=False,
+                **client_options(settings),
+            )
+            producer = AIOKafkaProducer(linger_ms=0, **client_options(settings))
+            await consumer.start()
+            await producer.start()
+            try:
+                await warm_up(producer, consumer, codec, signer)
+
+                async def pace() -> None:
+                    started = time.perf_counter()
+                    for index, event in enumerate(events):
+                        await asyncio.sleep(max(0.0, started + index / rate - time.perf_counter()))
+                        topic = outbox_topic(SENDER)
+                        key = str(event.envelope.case_id).encode()
+                        value = codec.encode_event(event)
+                        headers = signer.sign(topic, key, value)
+                        sent[str(event.request_id)] = time.perf_counter()
+                        await producer.send(topic, value, key=key, headers=headers)
+
+                async def collect() -> None:
+                    deadline = time.monotonic() + seconds + 60
+                    while len(received) < len(events) and time.monotonic() < deadline:
+                        batch = await consumer.getmany(timeout_ms=50)
+                        now = time.perf_counter()
+                        for recs in batch.values():
+                            for record in recs:
+                                request = codec.decode(record.value).record["request_id"]
+                                received.setdefault(str(request), now)
+
+                await asyncio.gather(pace(), collect())
+            finally:
+                await producer.stop()
+                await consumer.stop()
+    delays = sorted((received[k] - sent[k]) * 1000 for k in received if k in sent)
+    return {
+        "rate_per_s": rate,
+        "seconds": seconds,
+        "sent": len(sent),
+        "received": len(delays),
+        "p50_ms": round(statistics.median(delays), 2) if delays else None,
+        "p99_ms": round(delays[int(len(delays) * 0.99) - 1], 2) if delays else None,
+        "max_ms": round(delays[-1], 2) if delays else None,
+    }
+
+
+async def warm_up(
+    producer: AIOKafkaProducer, consumer: AIOKafkaConsumer, codec: Codec, signer: RecordSigner
+) -> None:
+    """Send one request and wait for it, so the worker's group join is not measured."""
+    (event,) = permit_requests(1)
+    topic = outbox_topic(SENDER)
+    key = str(event.envelope.case_id).encode()
+    value = codec.encode_event(event)
+    await producer.send_and_wait(topic, value, key=key, headers=signer.sign(topic, key, value))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        batch = await consumer.getmany(timeout_ms=200)
+        if any(batch.values()):
+            return
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--records", type=int, default=20_000)
+    parser.add_argument("--faust-records", type=int, default=5_000)
+    parser.add_argument("--rate", type=int, default=200)
+    parser.add_argument("--seconds", type=int, default=10)
+    args = parser.parse_args()
+    result: dict[str, Any] = {"benchmark": "pipeline", "fanout_records_per_referral": FANOUT}
+    result["ceiling"] = await ceiling(args.records)
+    result["faust"] = await faust_forward(args.faust_records)
+    result["hub"] = await hub_pipeline(args.records, verify=True)
+    result["hub_unsigned"] = await hub_pipeline(args.records, verify=False)
+    result["latency"] = await latency(args.rate, args.seconds)
+    top = result["ceiling"]["msgs_per_s"]
+    result["ratio"] = {
+        "hub_vs_ceiling": round(result["hub"]["msgs_per_s"] / top, 3),
+        "hub_unsigned_vs_ceiling": round(result["hub_unsigned"]["msgs_per_s"] / top, 3),
+        "hub_vs_faust": round(
+            result["hub"]["msgs_per_s"] / max(1, result["faust"]["msgs_per_s"]), 2
+        ),
+        "faust_vs_ceiling": round(result["faust"]["msgs_per_s"] / top, 3),
+    }
+    result["goal"] = {"hub_vs_ceiling": 0.5, "p99_ms": 50}
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
