@@ -35,7 +35,7 @@ from hub.case_flow import handle
 from hub.clock import Clock, wall_clock
 from hub.codec import Codec, CodecError
 from hub.consent import ConsentPolicy
-from hub.deadline_flow import on_advance
+from hub.deadline_flow import expired_holds, on_advance
 from hub.deadline_index import PartitionedDeadlines
 from hub.deadlines import DeadlinePolicy
 from hub.decisions import AuditNote, Context, Inbound, Outcome
@@ -55,6 +55,7 @@ OUTBOX_PATTERN = (
     "^" + OUTBOX_PREFIX.replace(".", r"\.") + ".+|^" + REDRIVE.name.replace(".", r"\.") + "$"
 )
 GROUP_ID = "nrm-router"
+HOLD_SCAN_INTERVAL_S = 60.0
 DEAD_LETTER_SUBJECT = "fr.nrm.DeadLetter"
 AUDIT_SUBJECT = "fr.nrm.AuditEntry"
 
@@ -154,6 +155,7 @@ class Router:
         self.stats = RouterStats()
         self.ready = asyncio.Event()
         self.settled = asyncio.Event()
+        self._next_hold_scan = 0.0
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._writer: OutboxWriter | None = None
@@ -217,6 +219,7 @@ class Router:
                     log.warning("router.commit_failed", error=str(exc))
             if self.settled.is_set():
                 await self.tick()
+                await self.expire_holds()
 
     async def process(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
         """Decide and write everything for one batch; return when every write is acked."""
@@ -264,6 +267,36 @@ class Router:
             self.lifecycle,
             self.pathway,
         )
+
+    async def expire_holds(self) -> int:
+        """Escalate consent holds past the policy's time limit (once each), at most once a
+        minute: a scan of the cases with held messages on the partitions this worker owns."""
+        assert self._producer is not None
+        if time.monotonic() < self._next_hold_scan:
+            return 0
+        self._next_hold_scan = time.monotonic() + HOLD_SCAN_INTERVAL_S
+        now = self.clock()
+        context = self._context()
+        futures: Futures = []
+        escalated = 0
+        for partition in sorted(self.store.partitions):
+            for state in self.store.states(partition):
+                outcome = expired_holds(state, context, now) if state.holds else None
+                if outcome is None:
+                    continue
+                futures += await self._apply(
+                    partition,
+                    outcome,
+                    recorded_at=now,
+                    event_id=None,
+                    sender="hub",
+                    sender_role=AgencyRole.HUB,
+                )
+                escalated += len(outcome.published)
+        futures += await self.store.flush(self._producer)
+        if futures:
+            await asyncio.gather(*futures)
+        return escalated
 
     async def tick(self) -> int:
         """Fire the ladder steps that are due on the partitions this worker owns.

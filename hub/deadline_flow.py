@@ -10,7 +10,7 @@ the deadline and the step, so a step fired again after a crash is recognised dow
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from hub.case_state import CaseState
@@ -19,7 +19,7 @@ from hub.decisions import AuditNote, Context, Deliver, Outcome, Publish
 from hub.delivery import notify
 from hub.directory import Agency
 from hub.event_types import AgencyRole, AuditAction, EscalationStep, NeedKind, OrphanReason
-from hub.events import Envelope
+from hub.events import Envelope, Escalation
 from hub.events import OrphanedNeed as OrphanedNeedEvent
 from hub.topics import ESCALATIONS, ORPHANED_NEEDS
 
@@ -115,3 +115,56 @@ def orphaned(
         resolved=resolved,
     ).model_dump()
     return Publish(ORPHANED_NEEDS.name, ORPHANED_NEED, record)
+
+
+HOLD_NAMESPACE = uuid.UUID("4b1d0c3e-5f6a-4b7c-8d9e-686f6c647321")
+
+
+def expired_holds(state: CaseState, ctx: Context, now: datetime) -> Outcome | None:
+    """Held messages that outlived the consent policy's time limit, escalated once each to
+    national coordination (None when nothing expired).
+
+    A hold is not dropped: it stays held until consent arrives or is withdrawn; national
+    coordination is told someone must obtain consent or decide.
+    """
+    limit = timedelta(hours=ctx.consent.hold_timeout_hours)
+    expired = [h for h in state.holds if not h.escalated and now - h.held_at >= limit]
+    if not expired:
+        return None
+    targets = [a for a in ctx.directory.by_role(AgencyRole.NATIONAL_COORDINATION) if a.national]
+    deliveries: list[Deliver] = []
+    published: list[Publish] = []
+    notes: list[AuditNote] = []
+    for held in expired:
+        event = Escalation(
+            envelope=Envelope(
+                event_id=uuid.uuid5(HOLD_NAMESPACE, f"{held.event_id}/{held.recipient}"),
+                case_id=state.case_id,
+                occurred_at=now,
+                sender="hub",
+                sender_role=AgencyRole.HUB,
+            ),
+            deadline_id=uuid.uuid5(HOLD_NAMESPACE, f"hold/{held.event_id}/{held.recipient}"),
+            step=EscalationStep.NATIONAL_COORDINATION,
+            late_by_seconds=int((now - held.held_at - limit).total_seconds()),
+            target_role=AgencyRole.NATIONAL_COORDINATION,
+        ).model_dump()
+        deliveries += notify(state, ESCALATION, event, HUB_AGENCY, targets, ctx)
+        published.append(Publish(ESCALATIONS.name, ESCALATION, event))
+        notes.append(
+            AuditNote(
+                AuditAction.ESCALATED,
+                f"consent hold of {held.subject} timed out",
+                reason="missing consent: " + ", ".join(sorted(c.value for c in held.missing)),
+                recipient=held.recipient,
+            )
+        )
+    holds = tuple(
+        h.model_copy(update={"escalated": True}) if h in expired else h for h in state.holds
+    )
+    return Outcome(
+        state=state.model_copy(update={"holds": holds}),
+        deliveries=tuple(deliveries),
+        audit=tuple(notes),
+        published=tuple(published),
+    )

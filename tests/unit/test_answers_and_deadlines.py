@@ -183,3 +183,26 @@ def test_needs_information_extends_the_deadline(ctx: Context) -> None:
     (after,) = extended.state.open_deadlines()
     assert after.due_at >= later.due_at
     assert after.extensions == 1
+
+
+def test_a_consent_hold_past_its_time_limit_is_escalated_once_and_stays_held(
+    ctx: Context,
+) -> None:
+    from hub.deadline_flow import expired_holds
+
+    state = CaseState(case_id=CASE_ID)
+    support = next(e for _s, e in example_events() if type(e).__name__ == "SupportRequested")
+    held = handle(
+        state,
+        inbound(support.model_copy(update={"envelope": envelope()}), "police-93", ctx, 0),
+        ctx,
+        NOW,
+    )
+    assert held.state.holds
+    assert expired_holds(held.state, ctx, NOW + timedelta(hours=71)) is None
+    late = expired_holds(held.state, ctx, NOW + timedelta(hours=73))
+    assert late is not None
+    assert [d.recipient.id for d in late.deliveries] == ["miprof"]
+    assert [p.topic for p in late.published] == ["nrm.escalations"]
+    assert late.state.holds[0].escalated
+    assert expired_holds(late.state, ctx, NOW + timedelta(hours=100)) is None
