@@ -39,7 +39,7 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
-from hub.broker import EmbeddedBroker
+from hub.broker import EmbeddedBroker, free_port
 from hub.directory import Directory
 from hub.event_types import (
     AckStatus,
@@ -180,10 +180,11 @@ def _envelope(case_id: uuid.UUID, at: datetime) -> Envelope:
 
 
 @contextmanager
-def _worker(settings: HubSettings, env: dict[str, str], log: Path) -> Iterator[None]:
+def _process(command: list[str], env: dict[str, str], log: Path) -> Iterator[None]:
+    """A hub process started for the demo and stopped by PID when it ends."""
     with open(log, "ab") as output:
         process = subprocess.Popen(
-            [HUB, "worker"], env=env, stdout=output, stderr=subprocess.STDOUT
+            [HUB, *command], env=env, stdout=output, stderr=subprocess.STDOUT
         )
     try:
         yield
@@ -194,6 +195,29 @@ def _worker(settings: HubSettings, env: dict[str, str], log: Path) -> Iterator[N
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(10)
+
+
+def _wait_healthy(url: str, timeout_s: float = 30.0) -> bool:
+    """True once ``url`` answers 200 (bounded)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
+def _demo_operator(settings: HubSettings) -> tuple[str, str]:
+    """The first demo operator's id and password (public demo credentials)."""
+    lines = (settings.config_dir / "dev-keys" / "operators.txt").read_text().splitlines()
+    first = next(line for line in lines if line and not line.startswith("#"))
+    operator, password = first.split()
+    return operator, password
 
 
 async def run_demo(console: Console, *, serve: bool = False) -> int:
@@ -223,16 +247,34 @@ async def run_demo(console: Console, *, serve: bool = False) -> int:
             f"{len(directory)} agences, horloge simulée ×{SPEED:,.0f}"
         )
         scene = Scene(console, settings, clock_start, anchor)
-        with _worker(settings, env, Path(data) / "worker.log"):
+        gateway_port, dashboard_port = free_port(), free_port()
+        logs = Path(data)
+        with (
+            _process(["worker"], env, logs / "worker.log"),
+            _process(["gateway", "--port", str(gateway_port)], env, logs / "gateway.log"),
+            _process(["dashboard", "--port", str(dashboard_port)], env, logs / "dashboard.log"),
+        ):
+            gateway = f"http://127.0.0.1:{gateway_port}"
+            dashboard = f"http://127.0.0.1:{dashboard_port}"
+            for name, url in (("passerelle HTTP", gateway), ("tableau de bord", dashboard)):
+                up = await asyncio.to_thread(_wait_healthy, f"{url}/healthz")
+                console.print(f"{name} {url} " + ("[green]prêt[/]" if up else "[red]absent[/]"))
             try:
                 case_id = await _story(scene)
                 await _epilogue(scene, case_id)
             finally:
                 await scene.stop()
+            operator, password = _demo_operator(settings)
+            console.rule("Tableau de bord des opérateurs")
+            console.print(
+                f"{dashboard}  (démo : {operator} / {password}) — dossier "
+                f"{dashboard}/dossiers/{case_id}",
+                highlight=False,
+            )
             if serve:
                 console.print(
-                    f"broker et worker restent actifs sur {broker.bootstrap_servers}"
-                    " : Ctrl-C pour arrêter"
+                    "broker, worker, passerelle et tableau de bord restent actifs : "
+                    "Ctrl-C pour arrêter"
                 )
                 await asyncio.Event().wait()
     console.print(

@@ -1,0 +1,42 @@
+"""`make demo`'s job end to end: `hub demo` runs the whole scenario, narrates each step,
+stops everything it started and exits 0."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HUB = str(Path(sys.executable).parent / "hub")
+STEPS = (
+    "1. Identification formelle",
+    "2. Consentement",
+    "3. Accompagnement et hébergement",
+    "4. Titre de séjour",
+    "5. Un mineur",
+    "6. Retrait du consentement",
+    "7. Un message usurpé",
+    "Vérification de la chaîne d'audit",
+    "Demandes en retard",
+    "Tableau de bord des opérateurs",
+)
+
+
+@pytest.mark.slow
+def test_the_demo_plays_every_step_and_exits_zero() -> None:
+    result = subprocess.run(
+        [HUB, "demo"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"COLUMNS": "100", "PATH": str(Path(sys.executable).parent)},
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for step in STEPS:
+        assert step in result.stdout, step
+    assert "escalade nationale" in result.stdout
+    assert "lettre morte SPOOFED_SENDER" in result.stdout
+    assert "OK" in result.stdout  # the chain verifies
+    assert "tout ce qui a été démarré est arrêté" in result.stdout
