@@ -561,5 +561,12 @@ def _json_default(value: Any) -> Any:
 
 
 def main() -> None:
-    """Entry point of the ``hub`` script."""
+    """Entry point of the ``hub`` script.
+
+    Connector tools with their own command groups are mounted here, at run time, so that
+    importing ``hub.cli`` never imports ``connectors/``.
+    """
+    from connectors.prefecture.cli import prefecture_app
+
+    app.add_typer(prefecture_app, name="prefecture")
     app()

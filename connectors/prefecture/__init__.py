@@ -1,0 +1,1 @@
+"""The prefecture subscriber: permit requests into a local work queue, clerk answers back."""

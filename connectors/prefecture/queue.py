@@ -1,0 +1,200 @@
+"""A prefecture's local work queue of permit requests, in one sqlite file.
+
+Pure bookkeeping over ``sqlite3``: no Kafka, no clock of its own (callers pass ``now``).
+``add`` is idempotent by request id (a redelivered or re-synced request is kept once);
+``answer`` records the clerk's answer. An answer that closes the request at the hub
+(receipt, granted, refused) moves the item to ``closed``; needs-information keeps it pending.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from uuid import UUID
+
+from hub.event_types import AckStatus
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS permit_requests (
+    request_id TEXT PRIMARY KEY,
+    case_id TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    departement TEXT NOT NULL,
+    permit_type TEXT NOT NULL,
+    person_ref TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending'
+);
+CREATE TABLE IF NOT EXISTS answers (
+    request_id TEXT NOT NULL REFERENCES permit_requests(request_id),
+    answer TEXT NOT NULL,
+    status TEXT NOT NULL,
+    detail TEXT,
+    answered_at TEXT NOT NULL
+);
+"""
+
+
+class Answer(StrEnum):
+    """What a clerk can answer to a permit request."""
+
+    RECEIPT = "receipt"
+    GRANTED = "granted"
+    REFUSED = "refused"
+    NEEDS_INFORMATION = "needs-information"
+
+
+@dataclass(frozen=True)
+class AckFields:
+    """The Acknowledgement an answer becomes."""
+
+    status: AckStatus
+    detail: str
+    closes: bool
+
+
+ANSWERS: dict[Answer, AckFields] = {
+    Answer.RECEIPT: AckFields(AckStatus.ACCEPTED, "récépissé délivré", closes=True),
+    Answer.GRANTED: AckFields(AckStatus.COMPLETED, "titre de séjour accordé", closes=True),
+    # A refusal is the prefecture's decision on the request, not a decline to handle it:
+    # DECLINED would make the hub re-route the request to another prefecture.
+    Answer.REFUSED: AckFields(AckStatus.COMPLETED, "refus", closes=True),
+    Answer.NEEDS_INFORMATION: AckFields(
+        AckStatus.NEEDS_INFORMATION, "pièces complémentaires demandées", closes=False
+    ),
+}
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """One permit request in the work queue (no personal data beyond the person reference)."""
+
+    request_id: UUID
+    case_id: UUID
+    event_id: UUID
+    departement: str
+    permit_type: str
+    person_ref: str
+    received_at: str
+    state: str
+
+
+class QueueError(Exception):
+    """A request the queue does not have, or one already closed."""
+
+
+class WorkQueue:
+    """The sqlite work queue; use as a context manager or call ``close``."""
+
+    def __init__(self, path: Path | str) -> None:
+        self._db = sqlite3.connect(str(path))
+        self._db.executescript(SCHEMA)
+        self._db.commit()
+
+    def __enter__(self) -> WorkQueue:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    def add(
+        self,
+        *,
+        request_id: UUID,
+        case_id: UUID,
+        event_id: UUID,
+        departement: str,
+        permit_type: str,
+        person_ref: str,
+        now: datetime,
+    ) -> bool:
+        """Queue a request; False when its request id is already queued (idempotent)."""
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO permit_requests"
+            " (request_id, case_id, event_id, departement, permit_type, person_ref, received_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                str(request_id),
+                str(case_id),
+                str(event_id),
+                departement,
+                permit_type,
+                person_ref,
+                now.isoformat(),
+            ),
+        )
+        self._db.commit()
+        return cursor.rowcount == 1
+
+    def get(self, request_id: UUID) -> QueueItem | None:
+        """The queued request, if any."""
+        row = self._db.execute(
+            "SELECT * FROM permit_requests WHERE request_id = ?", (str(request_id),)
+        ).fetchone()
+        return _item(row) if row else None
+
+    def pending(self) -> list[QueueItem]:
+        """Requests still waiting for a closing answer, oldest first."""
+        rows = self._db.execute(
+            "SELECT * FROM permit_requests WHERE state = 'pending' ORDER BY received_at, rowid"
+        ).fetchall()
+        return [_item(row) for row in rows]
+
+    def answer(
+        self, request_id: UUID, answer: Answer, now: datetime
+    ) -> tuple[QueueItem, AckFields]:
+        """Record ``answer``; returns the item and the acknowledgement to publish.
+
+        Raises ``QueueError`` for an unknown request or one already closed (the hub would
+        dead-letter a further answer as UNKNOWN_REQUEST)."""
+        item = self.get(request_id)
+        if item is None:
+            raise QueueError(f"no permit request {request_id} in the work queue")
+        if item.state != "pending":
+            raise QueueError(f"permit request {request_id} is already answered ({item.state})")
+        fields = ANSWERS[answer]
+        self._db.execute(
+            "INSERT INTO answers (request_id, answer, status, detail, answered_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (str(request_id), answer.value, fields.status.value, fields.detail, now.isoformat()),
+        )
+        if fields.closes:
+            self._db.execute(
+                "UPDATE permit_requests SET state = 'closed' WHERE request_id = ?",
+                (str(request_id),),
+            )
+        self._db.commit()
+        return item, fields
+
+    def reopen(self, request_id: UUID) -> None:
+        """Undo the last answer (used when publishing it failed)."""
+        self._db.execute(
+            "DELETE FROM answers WHERE rowid = (SELECT MAX(rowid) FROM answers"
+            " WHERE request_id = ?)",
+            (str(request_id),),
+        )
+        self._db.execute(
+            "UPDATE permit_requests SET state = 'pending' WHERE request_id = ?",
+            (str(request_id),),
+        )
+        self._db.commit()
+
+
+def _item(row: tuple[str, ...]) -> QueueItem:
+    return QueueItem(
+        request_id=UUID(row[0]),
+        case_id=UUID(row[1]),
+        event_id=UUID(row[2]),
+        departement=row[3],
+        permit_type=row[4],
+        person_ref=row[5],
+        received_at=row[6],
+        state=row[7],
+    )

@@ -1,0 +1,87 @@
+"""The prefecture subscriber on the embedded broker: a permit request flows into the local
+work queue, the clerk's receipt flows back to the requester and closes the deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from flow_helpers import events_for, fresh, received_for
+from worker_thread import AgencyFactory
+
+from agents.case_store import read_case
+from connectors.prefecture.queue import Answer, QueueError, WorkQueue
+from connectors.prefecture.subscriber import answer, sync
+from hub.event_types import AckStatus
+from hub.events import Acknowledgement, ConsentGiven, PermitRequested
+from hub.settings import HubSettings
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+
+async def open_deadlines_of(
+    settings: HubSettings, case_id: uuid.UUID, request_id: uuid.UUID, want_open: bool
+) -> int:
+    """How many open deadlines of ``request_id`` the case has, polling (bounded) until that
+    is non-zero (``want_open``) or zero."""
+    count = -1
+    deadline = time.monotonic() + 15.0
+    while time.monotonic() < deadline:
+        state = await read_case(settings, case_id)
+        if state is not None:
+            count = sum(d.request_id == request_id for d in state.open_deadlines())
+            if (count > 0) == want_open:
+                return count
+        await asyncio.sleep(0.3)
+    return count
+
+
+async def test_permit_request_queued_answered_and_deadline_closed(
+    agency: AgencyFactory, hub_settings: HubSettings, tmp_path: Path
+) -> None:
+    case_id = uuid.uuid4()
+    story = events_for(case_id)
+    police = await agency("police-93")
+    association = await agency("association-93")
+    await association.publish(fresh(story[ConsentGiven], case_id))
+    permit = fresh(story[PermitRequested], case_id, request_id=uuid.uuid4())
+    await police.publish(permit)
+    assert await open_deadlines_of(hub_settings, case_id, permit.request_id, want_open=True) == 1
+
+    db = tmp_path / "prefecture-93.sqlite"
+    found = False
+    for _ in range(5):  # other tests' messages may share the inbox: sync until ours arrives
+        await sync(hub_settings, "prefecture-93", db, wait_s=10.0)
+        with WorkQueue(db) as queue:
+            found = queue.get(permit.request_id) is not None
+        if found:
+            break
+    assert found
+    with WorkQueue(db) as queue:
+        item = queue.get(permit.request_id)
+        assert item is not None
+        assert item.case_id == case_id
+        assert item.departement == "93"
+        assert item.state == "pending"
+
+    ack = await answer(hub_settings, "prefecture-93", db, permit.request_id, Answer.RECEIPT)
+    assert ack.status is AckStatus.ACCEPTED
+    assert ack.detail == "récépissé délivré"
+
+    back = [
+        m
+        for m in await received_for(police, case_id, 1, timeout_s=15.0)
+        if isinstance(m.event, Acknowledgement)
+    ]
+    assert len(back) == 1
+    assert back[0].event.request_id == permit.request_id
+    assert back[0].event.status is AckStatus.ACCEPTED
+    assert await open_deadlines_of(hub_settings, case_id, permit.request_id, want_open=False) == 0
+
+    with WorkQueue(db) as queue:
+        assert all(i.request_id != permit.request_id for i in queue.pending())
+    with pytest.raises(QueueError, match="already answered"):
+        await answer(hub_settings, "prefecture-93", db, permit.request_id, Answer.GRANTED)
