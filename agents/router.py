@@ -107,7 +107,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         # aiokafka may hand out fetched records while the assignment callback still runs:
         # nothing is processed until the states of the new assignment are rebuilt.
         self.router.settled.clear()
-        log.info("router.revoked", partitions=sorted({tp.partition for tp in revoked}))
+        self.router.revoked({tp.partition for tp in revoked})
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         await self.router.assigned({tp.partition for tp in assigned})
@@ -184,6 +184,14 @@ class Router:
             await self._consumer.stop()
         if self._producer is not None:
             await self._producer.stop()
+
+    def revoked(self, partitions: set[int]) -> None:
+        """Forget the states and deadlines of revoked partitions: if they come back, another
+        worker may have changed them meanwhile, so they are rebuilt from the changelog."""
+        self.store.retain(self.store.partitions - partitions)
+        for partition in partitions & self.deadlines.owned:
+            self.deadlines.revoke(partition)
+        log.info("router.revoked", partitions=sorted(partitions))
 
     async def assigned(self, partitions: set[int]) -> None:
         """Rebuild the states of newly owned partitions before processing them."""

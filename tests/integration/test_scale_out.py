@@ -276,12 +276,6 @@ def case_on(partition: int) -> uuid.UUID:
             return case_id
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: Router.assigned rebuilds only partitions it did not hold before the "
-    "rebalance, so a worker that dropped out of the group and got its partitions back keeps "
-    "states another worker changed meanwhile (proposed fix in docs/SCALING.md)",
-)
 async def test_partitions_kept_across_a_rebalance_are_rebuilt_from_the_changelog(
     hub_settings: HubSettings,
 ) -> None:
