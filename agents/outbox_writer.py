@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaProducer
 from hub.audit_chain import ChainHead, next_entry
 from hub.audit_keys import KeyDestroyedError, KeyStore
 from hub.case_state import CaseState
-from hub.codec import Codec
+from hub.codec import Codec, CodecError
 from hub.decisions import AuditNote, Deliver, Publish
 from hub.event_types import AgencyRole
 from hub.events import AuditEntry, DeadLetter
@@ -74,9 +74,25 @@ class OutboxWriter:
         return await self._send(record.topic, value, str(case_id).encode())
 
     async def dead_letter(self, letter: DeadLetter) -> asyncio.Future[object]:
-        """Write a dead letter (keyed by case when known)."""
+        """Write a dead letter (keyed by case when known). One that cannot be encoded (the
+        original too large even once cut) is written without the original bytes, never
+        dropped and never allowed to stop the stream."""
         key = str(letter.case_id).encode() if letter.case_id else None
-        return await self._send(DEAD_LETTERS.name, self.codec.encode_event(letter), key)
+        try:
+            value = self.codec.encode_event(letter)
+        except CodecError as exc:
+            log.error("dead_letter.unencodable", reason=exc.reason.value, detail=exc.detail)
+            value = self.codec.encode_event(
+                letter.model_copy(
+                    update={
+                        "original": b"",
+                        "original_key": None,
+                        "original_headers": (),
+                        "detail": f"{letter.detail[:1500]} (original not kept: {exc.reason.value})",
+                    }
+                )
+            )
+        return await self._send(DEAD_LETTERS.name, value, key)
 
     async def audit(
         self,

@@ -107,7 +107,9 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         # aiokafka may hand out fetched records while the assignment callback still runs:
         # nothing is processed until the states of the new assignment are rebuilt.
         self.router.settled.clear()
-        self.router.revoked({tp.partition for tp in revoked})
+        # Wait for the batch in flight: its states are written before they are forgotten.
+        async with self.router.batch_lock:
+            self.router.revoked({tp.partition for tp in revoked})
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         await self.router.assigned({tp.partition for tp in assigned})
@@ -155,6 +157,7 @@ class Router:
         self.stats = RouterStats()
         self.ready = asyncio.Event()
         self.settled = asyncio.Event()
+        self.batch_lock = asyncio.Lock()
         self._next_hold_scan = 0.0
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
@@ -217,17 +220,19 @@ class Router:
             records = [r for rs in batch.values() for r in rs]
             if records:
                 await asyncio.wait_for(self.settled.wait(), RECOVERY_TIMEOUT_S)
-                owned = self.store.partitions
-                mine = [r for r in records if r.partition in owned]
-                await self.process(mine)
+                async with self.batch_lock:
+                    owned = self.store.partitions
+                    mine = [r for r in records if r.partition in owned]
+                    await self.process(mine)
                 try:
                     await self._consumer.commit()
                 except (CommitFailedError, IllegalStateError) as exc:
                     # A rebalance took the partitions mid-batch: the new owner re-reads them.
                     log.warning("router.commit_failed", error=str(exc))
             if self.settled.is_set():
-                await self.tick()
-                await self.expire_holds()
+                async with self.batch_lock:
+                    await self.tick()
+                    await self.expire_holds()
 
     async def process(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
         """Decide and write everything for one batch; return when every write is acked."""

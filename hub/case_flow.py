@@ -18,6 +18,7 @@ from hub.deadlines import OpenDeadline
 from hub.decisions import AuditNote, Context, Deliver, Inbound, Outcome, Refusal
 from hub.delivery import Message, Sent, project_for, send, share_for
 from hub.event_types import (
+    AgencyRole,
     AuditAction,
     DataCategory,
     DeadLetterReason,
@@ -47,7 +48,7 @@ def handle(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> O
         state = state.model_copy(
             update={"seen": tuple(s for s in state.seen if s.event_id != inbound.event_id)}
         )
-    refusal = _refusal(inbound, ctx)
+    refusal = _refusal(inbound, ctx) or _malformed_consent(inbound, now)
     if refusal is not None:
         return _refused(_remember(state, inbound, refused=True), refusal)
     outcome_field = inbound.record.get("outcome") if inbound.subject == DECISION else None
@@ -204,6 +205,36 @@ def _refusal(inbound: Inbound, ctx: Context) -> Refusal | None:
         return Refusal(
             DeadLetterReason.SEMANTIC_VIOLATION,
             f"{inbound.sender.role.value} may not send {inbound.subject}",
+        )
+    return None
+
+
+def _malformed_consent(inbound: Inbound, now: datetime) -> Refusal | None:
+    """A consent that cannot mean anything is refused, never recorded as if it did."""
+    event = inbound.event
+    if isinstance(event, ConsentGiven):
+        categories = [c for c in event.categories if c is not DataCategory.UNKNOWN]
+        roles = [r for r in event.recipient_roles if r is not AgencyRole.UNKNOWN]
+        problems = [
+            *(["no data category"] if not categories else []),
+            *(["no recipient role"] if not roles else []),
+            *(
+                ["already expired"]
+                if event.expires_at is not None and event.expires_at <= now
+                else []
+            ),
+            *(["no purpose"] if not event.purpose.strip() else []),
+        ]
+        if problems:
+            return Refusal(
+                DeadLetterReason.SCHEMA_VIOLATION, "consent not recorded: " + ", ".join(problems)
+            )
+    if isinstance(event, ConsentWithdrawn) and (
+        event.categories == () or event.recipient_roles == ()
+    ):
+        return Refusal(
+            DeadLetterReason.SCHEMA_VIOLATION,
+            "withdrawal with an empty scope (null means all; empty means nothing)",
         )
     return None
 

@@ -96,7 +96,9 @@ def orphaned(
     resolved: bool = False,
 ) -> Publish:
     """The orphaned-need record for operators (``resolved`` clears an earlier one)."""
-    orphan_id = uuid.uuid5(ORPHAN_NAMESPACE, f"{request_id}/{reason.value}/{resolved}")
+    orphan_id = uuid.uuid5(
+        ORPHAN_NAMESPACE, f"{request_id}/{deadline_id}/{reason.value}/{resolved}"
+    )
     record: dict[str, Any] = OrphanedNeedEvent(
         envelope=Envelope(
             event_id=orphan_id,

@@ -27,6 +27,10 @@ from hub.topics import agency_of_outbox
 DEAD_LETTER_NAMESPACE = uuid.UUID("0d1e2a3d-1e77-4e25-8b0b-6e726d2d646c")
 MAX_ORIGINAL_BYTES = 256 * 1024
 """An oversize record's bytes are cut to this in its dead letter (which must itself fit)."""
+MAX_KEY_BYTES = 1024
+MAX_HEADERS = 16
+MAX_HEADER_BYTES = 1024
+"""Keys and headers are cut too: a 600 KiB key must not make the dead letter unwritable."""
 
 
 @dataclass(frozen=True)
@@ -195,8 +199,11 @@ def dead_letter(
         reason=reason,
         detail=detail[:2000],
         original=original,
-        original_key=raw.key,
-        original_headers=tuple(RecordHeader(name=n, value=v or b"") for n, v in raw.headers),
+        original_key=raw.key[:MAX_KEY_BYTES] if raw.key is not None else None,
+        original_headers=tuple(
+            RecordHeader(name=n[:MAX_HEADER_BYTES], value=(v or b"")[:MAX_HEADER_BYTES])
+            for n, v in raw.headers[:MAX_HEADERS]
+        ),
         source_topic=raw.topic,
         source_partition=raw.partition,
         source_offset=raw.offset,

@@ -120,6 +120,25 @@ def facts_of(record: Mapping[str, Any], case: RouteFacts) -> RouteFacts:
     )
 
 
+def called_for(rule: RecipientRule, facts: RouteFacts, rules: RoutingRules) -> bool:
+    """Whether the case calls for this recipient role at all (a minors-only role for an
+    adult, or an authority not competent for the exploitation type, is not called for)."""
+    if rule.only_minors and not facts.minor:
+        return False
+    if rule.select is Selection.COMPETENT_AUTHORITY:
+        return rule.role in _competent_roles(facts, rules)
+    return True
+
+
+def _competent_roles(facts: RouteFacts, rules: RoutingRules) -> set[AgencyRole]:
+    competent: set[AgencyRole] = set()
+    for kind in facts.exploitation_types or {ExploitationType.UNKNOWN}:
+        competent |= rules.competent_authority.get(kind, {AgencyRole.POLICE_GENDARMERIE})
+    if facts.immediate_danger:
+        competent.add(AgencyRole.POLICE_GENDARMERIE)
+    return competent
+
+
 def candidates(
     rule: RecipientRule, facts: RouteFacts, directory: Directory, rules: RoutingRules
 ) -> list[Agency]:
@@ -206,11 +225,6 @@ def _competent(
     calls the police, whatever the type.
     """
     assert facts.departement is not None
-    competent: set[AgencyRole] = set()
-    for kind in facts.exploitation_types or {ExploitationType.UNKNOWN}:
-        competent |= rules.competent_authority.get(kind, {AgencyRole.POLICE_GENDARMERIE})
-    if facts.immediate_danger:
-        competent.add(AgencyRole.POLICE_GENDARMERIE)
-    if role not in competent:
+    if role not in _competent_roles(facts, rules):
         return []
     return [a for a in directory.near(role, facts.departement) if not a.national][:1]

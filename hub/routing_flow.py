@@ -26,7 +26,7 @@ from hub.event_types import (
     OrphanReason,
     Urgency,
 )
-from hub.routing import RouteFacts, Selection, candidates, facts_of
+from hub.routing import RouteFacts, Selection, called_for, candidates, facts_of
 
 
 def route(
@@ -59,7 +59,7 @@ def route(
             source=source,
             needs_answer=recipient_rule.needs_answer,
         )
-        if not targets and not recipient_rule.only_minors:
+        if not targets and called_for(recipient_rule, facts, ctx.rules):
             notes.append(
                 AuditNote(
                     AuditAction.REFUSED,

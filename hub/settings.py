@@ -55,6 +55,9 @@ class HubSettings(BaseSettings):
     # docs/BROKER.md): 6 s keeps joins near 3 s without flapping on a busy 2-core machine.
     session_timeout_ms: int = 6000
     heartbeat_interval_ms: int = 1000
+    fetch_max_wait_ms: int = Field(
+        default=50, ge=0, description="How long a consumer fetch may wait for data."
+    )
     max_record_bytes: int = Field(
         default=512 * 1024, description="Records larger than this are dead letters (OVERSIZE)."
     )

@@ -1,0 +1,312 @@
+"""Soak: a paced load through the whole pipeline for minutes; is anything creeping?
+
+A `hub worker` process (signatures, consent, projections, deadlines, audit, case states: the
+whole pipeline) on its own embedded broker. ``--rate`` events per second enter the hub, half
+of them requests and half answers: police-93 publishes permit requests at rate/2 over a
+population of ``--cases`` cases (each case gets a new request in turn, as a case does over
+its life); prefecture-93 reads them through the agency client and answers each (an
+acknowledgement that closes the request and its deadline, routed back to police-93).
+The warm-up lasts until every case exists. Per window: requests delivered,
+end-to-end latency (publish → the client holds the verified, de-duplicated message) p50/p99/
+max, the worker's resident memory (/proc/<pid>/status VmRSS) and the backlog. Flat means no
+leak and no creeping lag: the last window's RSS and p99 close to the first after warm-up.
+
+    .venv/bin/python bench/soak.py                       # 500 events/s for 10 minutes
+    .venv/bin/python bench/soak.py --rate 100 --seconds 30 --window 10
+
+Prints one JSON document. The broker keeps everything in memory and grows with the run; its
+RSS is reported too, but only the worker's must stay flat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from connectors.client import AgencyClient  # noqa: E402
+from hub.agency_keys import dev_key_path, load_private_key  # noqa: E402
+from hub.broker import EmbeddedBroker  # noqa: E402
+from hub.codec import Codec  # noqa: E402
+from hub.directory import Directory  # noqa: E402
+from hub.event_types import AckStatus  # noqa: E402
+from hub.events import Acknowledgement, Envelope, PermitRequested  # noqa: E402
+from hub.examples import example_events  # noqa: E402
+from hub.logs import configure_logging  # noqa: E402
+from hub.registry import SchemaRegistry  # noqa: E402
+from hub.settings import HubSettings  # noqa: E402
+from hub.signing import RecordSigner  # noqa: E402
+from hub.topics import all_topics, create_topics  # noqa: E402
+
+HUB = str(Path(sys.executable).parent / "hub")
+WARM_UP_WINDOWS = 1
+READY_TIMEOUT_S = 60.0
+DRAIN_TIMEOUT_S = 60.0
+
+
+def rss_kib(pid: int) -> int:
+    """Resident set size of ``pid`` in KiB (Linux), 0 once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        return 0
+    return 0
+
+
+@dataclass
+class Window:
+    """One window of the run."""
+
+    index: int
+    latencies: list[float] = field(default_factory=list)
+    worker_rss_kib: int = 0
+    broker_rss_kib: int = 0
+    published: int = 0
+    backlog: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        ordered = sorted(self.latencies)
+
+        def quantile(q: float) -> float | None:
+            if not ordered:
+                return None
+            return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1)
+
+        return {
+            "window": self.index,
+            "published": self.published,
+            "delivered": len(ordered),
+            "p50_ms": quantile(0.50),
+            "p99_ms": quantile(0.99),
+            "max_ms": round(ordered[-1] * 1000, 1) if ordered else None,
+            "worker_rss_mib": round(self.worker_rss_kib / 1024, 1),
+            "broker_rss_mib": round(self.broker_rss_kib / 1024, 1),
+            "backlog": self.backlog,
+        }
+
+
+def client(settings: HubSettings, agency_id: str, registry: SchemaRegistry) -> AgencyClient:
+    agency = Directory.load(settings.config_dir).get(agency_id)
+    assert agency is not None
+    key = load_private_key(dev_key_path(settings.config_dir, agency_id))
+    hub_key = (settings.config_dir / "hub-public-key.txt").read_text().strip()
+    return AgencyClient(
+        settings,
+        agency_id,
+        RecordSigner.for_agency(agency, key),
+        Codec(registry),
+        hub_key,
+        group_id=f"soak-{agency_id}-{uuid.uuid4()}",
+    )
+
+
+async def soak(
+    rate: int, seconds: float, window_s: float, cases: int, workdir: Path
+) -> dict[str, Any]:
+    broker = EmbeddedBroker(log_path=workdir / "tansu.log").start()
+    worker: subprocess.Popen[bytes] | None = None
+    clients: list[AgencyClient] = []
+    windows: list[Window] = []
+    sent: dict[uuid.UUID, float] = {}  # request id → when it was published
+    delivered: set[uuid.UUID] = set()
+    population = [uuid.uuid4() for _ in range(cases)]
+    answers = 0
+    try:
+        settings = HubSettings(bootstrap_servers=broker.bootstrap_servers, data_dir=workdir)
+        directory = Directory.load(settings.config_dir)
+        await create_topics(settings, all_topics(a.id for a in directory))
+        env = {
+            **os.environ,
+            "HUB_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+            "HUB_DATA_DIR": str(workdir),
+            "HUB_LOG_JSON": "true",
+        }
+        worker = _start_worker(env, workdir / "worker.log")
+        registry = SchemaRegistry.load(settings.schemas_dir)
+        police, prefecture = (
+            client(settings, "police-93", registry),
+            client(settings, "prefecture-93", registry),
+        )
+        for each in (police, prefecture):
+            await each.start()
+            clients.append(each)
+        await _wait_ready(workdir / "worker.log")
+        template = next(e for _s, e in example_events() if isinstance(e, PermitRequested))
+        stop = asyncio.Event()
+        current = Window(0)
+        windows.append(current)
+
+        async def read() -> None:
+            nonlocal answers
+            while not stop.is_set() or len(delivered) < len(sent):
+                acks = []
+                for message in await prefecture.receive(expected=10_000, timeout_s=0.2):
+                    request = message.event
+                    if not isinstance(request, PermitRequested):
+                        continue
+                    if request.request_id in sent and request.request_id not in delivered:
+                        delivered.add(request.request_id)
+                        windows[-1].latencies.append(time.time() - sent[request.request_id])
+                        ack = Acknowledgement(
+                            envelope=Envelope(
+                                event_id=uuid.uuid4(),
+                                case_id=request.envelope.case_id,
+                                occurred_at=datetime.now(UTC),
+                            ),
+                            request_id=request.request_id,
+                            status=AckStatus.ACCEPTED,
+                        )
+                        acks.append(prefecture.publish(ack))
+                if acks:
+                    await asyncio.gather(*acks)
+                    answers += len(acks)
+                if stop.is_set() and time.monotonic() > drain_deadline:
+                    return
+
+        drain_deadline = float("inf")
+        reader = asyncio.create_task(read())
+        started = time.monotonic()
+        next_window = started + window_s
+        index = 0
+        tick = 0.02
+        while time.monotonic() - started < seconds:
+            due = int((time.monotonic() - started) * rate / 2) - index
+            batch = []
+            for _ in range(max(0, due)):
+                case_id = population[index % cases]
+                now = datetime.now(UTC)
+                request_id = uuid.uuid4()
+                envelope = Envelope(event_id=uuid.uuid4(), case_id=case_id, occurred_at=now)
+                event = template.model_copy(update={"envelope": envelope, "request_id": request_id})
+                sent[request_id] = time.time()
+                batch.append(police.publish(event))
+                index += 1
+            if batch:
+                await asyncio.gather(*batch)
+                current.published += len(batch)
+            if time.monotonic() >= next_window:
+                _close(current, worker.pid, broker.pid, len(sent) - len(delivered))
+                current = Window(len(windows))
+                windows.append(current)
+                next_window += window_s
+            await asyncio.sleep(tick)
+        _close(current, worker.pid, broker.pid, len(sent) - len(delivered))
+        drain_deadline = time.monotonic() + DRAIN_TIMEOUT_S
+        stop.set()
+        await asyncio.wait_for(reader, DRAIN_TIMEOUT_S + 10)
+        duration = time.monotonic() - started
+    finally:
+        for each in clients:
+            await each.stop()
+        if worker is not None and worker.poll() is None:
+            worker.terminate()
+            try:
+                worker.wait(20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait(10)
+        broker.stop()
+    result = _result(rate, seconds, window_s, cases, windows, sent, delivered, duration)
+    result["answers_published"] = answers
+    return result
+
+
+def _start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    with open(log_path, "ab") as log:
+        return subprocess.Popen([HUB, "worker"], env=env, stdout=log, stderr=log)
+
+
+def _assigned(log_path: Path) -> bool:
+    return log_path.exists() and '"router.assigned"' in log_path.read_text(errors="replace")
+
+
+async def _wait_ready(log_path: Path) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if _assigned(log_path):
+            return
+        await asyncio.sleep(0.1)
+    raise TimeoutError("the worker never got its partitions")
+
+
+def _close(window: Window, worker_pid: int, broker_pid: int | None, backlog: int) -> None:
+    window.worker_rss_kib = rss_kib(worker_pid)
+    window.broker_rss_kib = rss_kib(broker_pid) if broker_pid else 0
+    window.backlog = backlog
+
+
+def _result(
+    rate: int,
+    seconds: float,
+    window_s: float,
+    cases: int,
+    windows: list[Window],
+    sent: dict[uuid.UUID, float],
+    delivered: set[uuid.UUID],
+    duration: float,
+) -> dict[str, Any]:
+    rows = [w.summary() for w in windows if w.published or w.latencies]
+    # Warm-up: until every case of the population exists (and at least one window).
+    warm = max(WARM_UP_WINDOWS, math.ceil(cases / max(1, rate / 2) / window_s))
+    steady = rows[warm:] if len(rows) > warm + 1 else rows[-2:]
+    first, last = steady[0], steady[-1]
+    p99s = [r["p99_ms"] for r in steady if r["p99_ms"] is not None]
+    growth = last["worker_rss_mib"] / max(0.1, first["worker_rss_mib"])
+    return {
+        "rate_per_s": rate,
+        "requests_per_s": rate / 2,
+        "cases": cases,
+        "seconds": seconds,
+        "window_s": window_s,
+        "sent": len(sent),
+        "delivered": len(delivered),
+        "undelivered_at_end": len(sent) - len(delivered),
+        "achieved_requests_per_s": round(len(sent) / duration, 1),
+        "windows": rows,
+        "steady": {
+            "first_window": first["window"],
+            "last_window": last["window"],
+            "worker_rss_growth": round(growth, 3),
+            "p99_growth": round((last["p99_ms"] or 0) / max(0.1, first["p99_ms"] or 0.1), 3),
+            "p99_median_ms": round(statistics.median(p99s), 1) if p99s else None,
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--rate", type=int, default=500, help="events per second into the hub (requests + answers)"
+    )
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=None, help="overrides --minutes")
+    parser.add_argument("--window", type=float, default=60.0, help="seconds per window")
+    parser.add_argument("--cases", type=int, default=None, help="default: one minute's worth")
+    args = parser.parse_args()
+    configure_logging(level="WARNING")  # stdout is the JSON result only
+    seconds = args.seconds if args.seconds is not None else args.minutes * 60
+    with tempfile.TemporaryDirectory(prefix="nrm-soak-") as workdir:
+        cases = args.cases or args.rate * 30  # a minute of requests
+        result = asyncio.run(soak(args.rate, seconds, args.window, cases, Path(workdir)))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

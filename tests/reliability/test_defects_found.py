@@ -1,0 +1,242 @@
+"""Defects the reliability suite found in hub/ and agents/, each as the test that fails today.
+
+Every test is ``xfail(strict=True)``: it fails now (so the suite stays green), and the day the
+fix lands it passes, strict xfail turns that into a failure, and whoever fixed it removes the
+marker (and moves the test next to the unit tests of the module it fixes). The proposed fixes
+are in docs/RELIABILITY.md, "Defects found".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import struct
+import time
+import uuid
+from datetime import timedelta
+
+import fastavro
+import pytest
+from agency_clients import signer_for
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from flow_helpers import NOW, consent_for, context, events_for, fresh, inbound, withdrawal
+from worker_thread import WorkerThread
+
+from hub.case_flow import handle
+from hub.case_state import CaseState
+from hub.codec import Codec, CodecError
+from hub.deadline_flow import orphaned
+from hub.event_types import (
+    AgencyRole,
+    DataCategory,
+    DeadLetterReason,
+    ExploitationType,
+    OrphanReason,
+    Urgency,
+)
+from hub.events import DeadLetter, PermitRequested, PresumedVictimReport
+from hub.ingest import case_partition
+from hub.kafka_options import client_options
+from hub.registry import SchemaRegistry
+from hub.settings import HubSettings, get_settings
+from hub.topics import DEAD_LETTERS, inbox_topic, outbox_topic
+
+
+def _registry() -> SchemaRegistry:
+    return SchemaRegistry.load(get_settings().schemas_dir)
+
+
+def _permit_with(field_name: str, writer_type: object, value: object) -> bytes:
+    """A PermitRequested framed under its registered id, with one field written under another
+    Avro type: byte surgery done by a writer schema."""
+    registered = _registry().latest("fr.nrm.PermitRequested")
+    schema = copy.deepcopy(registered.schema)
+    case_id = uuid.uuid4()
+    record = fresh(events_for(case_id)[PermitRequested], case_id).model_dump()
+    person = next(f for f in schema["fields"] if f["name"] == "person")
+    targets = [*schema["fields"], *person["type"]["fields"]]
+    for item in targets:
+        if item["name"] == field_name:
+            item["type"] = writer_type
+    if field_name in record:
+        record[field_name] = value
+    else:
+        record["person"] = {**record["person"], field_name: value}
+    out = io.BytesIO()
+    out.write(struct.pack(">bI", 0, registered.schema_id))
+    fastavro.schemaless_writer(out, fastavro.parse_schema(schema, named_schemas={}), record)
+    return out.getvalue()
+
+
+@pytest.mark.xfail(strict=True, reason="defect 1: fastavro reads a negative enum index")
+def test_a_negative_enum_index_is_a_corrupt_frame_not_another_symbol() -> None:
+    # Index -1 is not a symbol of PermitType; fastavro's Python indexing reads it as the last
+    # symbol (RESIDENT_CARD_AFTER_CONVICTION), so one corrupt byte changes what is asked.
+    value = _permit_with("permit_type", "int", -1)
+    with pytest.raises(CodecError) as refused:
+        Codec(_registry()).decode(value)
+    assert refused.value.reason is DeadLetterReason.CORRUPT_FRAME
+
+
+@pytest.mark.xfail(strict=True, reason="defect 1: fastavro reads any non-zero byte as true")
+def test_a_boolean_byte_other_than_0_or_1_is_a_corrupt_frame() -> None:
+    # person.is_minor written as int 1 (byte 0x02): read as True, which would send the case
+    # to child protection and the juvenile prosecutor.
+    value = _permit_with("is_minor", ["null", "int"], 1)
+    with pytest.raises(CodecError) as refused:
+        Codec(_registry()).decode(value)
+    assert refused.value.reason is DeadLetterReason.CORRUPT_FRAME
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"categories": ()},
+        {"recipient_roles": ()},
+        {"categories": (DataCategory.UNKNOWN,)},
+        {"recipient_roles": (AgencyRole.UNKNOWN,)},
+        {"expires_at": NOW - timedelta(days=1)},
+        {"purpose": " "},
+    ],
+    ids=[
+        "no-category",
+        "no-role",
+        "only-unknown-category",
+        "only-unknown-role",
+        "expired",
+        "no-purpose",
+    ],
+)
+def test_malformed_consent_is_a_schema_violation(change: dict[str, object]) -> None:
+    ctx = context()
+    case_id = uuid.uuid4()
+    consent = consent_for(AgencyRole.SUPPORT_ASSOCIATION, case_id=case_id).model_copy(update=change)
+    outcome = handle(CaseState(case_id=case_id), inbound(consent, "association-93", ctx), ctx, NOW)
+    assert outcome.refusal is not None
+    assert outcome.refusal.reason is DeadLetterReason.SCHEMA_VIOLATION
+
+
+def test_a_withdrawal_with_an_empty_scope_is_a_schema_violation() -> None:
+    ctx = context()
+    case_id = uuid.uuid4()
+    empty = withdrawal(case_id).model_copy(update={"categories": ()})
+    outcome = handle(CaseState(case_id=case_id), inbound(empty, "association-93", ctx), ctx, NOW)
+    assert outcome.refusal is not None
+    assert outcome.refusal.reason is DeadLetterReason.SCHEMA_VIOLATION
+
+
+def test_two_orphaned_deadlines_of_one_report_have_two_event_ids() -> None:
+    # A labour-exploitation report goes to the labour inspectorate and to the police: two
+    # deadlines, two ladders, two orphaned needs. They share the request id (the report's
+    # event id), so today they share an event id and a de-duplicating reader keeps one.
+    state = CaseState(case_id=uuid.uuid4())
+    request = uuid.uuid4()
+    first, second = (
+        orphaned(
+            state,
+            "fr.nrm.PresumedVictimReport",
+            request,
+            OrphanReason.PAST_LAST_STEP,
+            (),
+            uuid.uuid4(),
+            NOW,
+        )
+        for _ in range(2)
+    )
+    assert first.record["envelope"]["event_id"] != second.record["envelope"]["event_id"]
+
+
+def test_a_sexual_exploitation_report_raises_no_orphaned_need_for_the_labour_inspectorate() -> None:
+    # routing.yaml: SEXUAL → police only. The inspectorate is not competent, yet the flow
+    # raises an IDENTIFICATION need NO_ELIGIBLE_AGENCY for it (and audits a REFUSED note):
+    # operators would see a false orphaned need for every report that is not about labour.
+    ctx = context()
+    case_id = uuid.uuid4()
+    report = fresh(
+        events_for(case_id)[PresumedVictimReport],
+        case_id,
+        urgency=Urgency.ROUTINE,
+        exploitation_types=(ExploitationType.SEXUAL,),
+    )
+    outcome = handle(CaseState(case_id=case_id), inbound(report, "association-93", ctx), ctx, NOW)
+    assert [d.recipient.id for d in outcome.deliveries] == ["police-93"]
+    assert outcome.published == ()
+
+
+@pytest.mark.slow
+async def test_a_record_with_a_huge_key_is_dead_lettered_and_the_stream_goes_on(
+    own_settings: HubSettings,
+) -> None:
+    # The dead letter keeps the original key uncut; a 600 KiB key makes the dead letter
+    # itself oversize, its encoding raises outside the per-record guard, and the worker
+    # stops — then replays the same record at every restart (a poison pill).
+    worker = WorkerThread(own_settings).start()
+    producer = AIOKafkaProducer(max_request_size=2_000_000, **client_options(own_settings))
+    await producer.start()
+    topic = outbox_topic("police-93")
+    police = signer_for(own_settings, "police-93")
+    codec = Codec(_registry())
+    failed: BaseException | None = None
+    try:
+        case_id = uuid.uuid4()
+        huge_key = b"k" * (600 * 1024)
+        value = codec.encode_event(fresh(events_for(case_id)[PermitRequested], case_id))
+        poison = await producer.send_and_wait(
+            topic,
+            value,
+            key=huge_key,
+            partition=case_partition(case_id, 4),
+            headers=police.sign(topic, huge_key, value),
+        )
+        good_case = uuid.uuid4()
+        good = fresh(events_for(good_case)[PermitRequested], good_case)
+        good_value = codec.encode_event(good)
+        good_key = str(good_case).encode()
+        await producer.send_and_wait(
+            topic,
+            good_value,
+            key=good_key,
+            partition=case_partition(good_case, 4),
+            headers=police.sign(topic, good_key, good_value),
+        )
+        letters, delivered = await _wait_for(
+            own_settings, codec, poison.partition, poison.offset, good.envelope.event_id
+        )
+    finally:
+        await producer.stop()
+        failed = worker._error  # set when the worker's loop died
+        with contextlib.suppress(RuntimeError):  # its loop is gone: its error is ``failed``
+            worker.stop()
+    assert failed is None, f"the worker died: {failed!r}"
+    assert letters, "no dead letter for the huge key"
+    assert delivered, "the good record after it was not routed"
+
+
+async def _wait_for(
+    settings: HubSettings, codec: Codec, partition: int, offset: int, good_event: uuid.UUID
+) -> tuple[list[DeadLetter], bool]:
+    consumer = AIOKafkaConsumer(
+        DEAD_LETTERS.name,
+        inbox_topic("prefecture-93"),
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        **client_options(settings),
+    )
+    await consumer.start()
+    letters: list[DeadLetter] = []
+    delivered = False
+    deadline = time.monotonic() + 15
+    try:
+        while time.monotonic() < deadline and not (letters and delivered):
+            for records in (await consumer.getmany(timeout_ms=300)).values():
+                for record in records:
+                    event = codec.decode_event(record.value or b"")
+                    if isinstance(event, DeadLetter):
+                        if (event.source_partition, event.source_offset) == (partition, offset):
+                            letters.append(event)
+                    elif event.envelope.causation_id == good_event:  # type: ignore[attr-defined]
+                        delivered = True
+    finally:
+        await consumer.stop()
+    return letters, delivered
