@@ -187,6 +187,10 @@ def dead_letter(
     Its id is derived from the origin, so re-processing the same record after a crash
     produces the same dead letter (operators see it once).
     """
+    if schema_id is not None and not 0 <= schema_id < 2**31:
+        # The frame's id is unsigned 32-bit; the dead letter's field is an Avro int.
+        detail = f"{detail} (schema id {schema_id})"
+        schema_id = None
     original = raw.value or b""
     if len(original) > MAX_ORIGINAL_BYTES:
         detail = f"{detail} (original cut to its first {MAX_ORIGINAL_BYTES} bytes)"

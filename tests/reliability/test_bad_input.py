@@ -59,6 +59,11 @@ class Harness:
     tried: Counter[str] = field(default_factory=Counter)
     reasons: Counter[str] = field(default_factory=Counter)
     good: int = 0
+    worker: WorkerThread | None = None
+
+    def worker_error(self) -> BaseException | None:
+        """Why the worker's loop ended, if it did (a stopped stream)."""
+        return self.worker._error if self.worker is not None else None
 
     def publish(self, records: list[Forged]) -> list[tuple[Forged, int]]:
         """Write ``records`` in order; return each with its offset."""
@@ -105,6 +110,9 @@ class Harness:
         deadline = time.monotonic() + BATCH_TIMEOUT_S
         while time.monotonic() < deadline and self._open(written):
             self.read()
+            failed = self.worker_error()
+            if failed is not None:
+                raise AssertionError(f"the worker stopped: {failed!r}") from failed
         time.sleep(0.05)
         self.read(0.05)
         problems = []
@@ -164,10 +172,11 @@ def harness(own_settings: HubSettings) -> Iterator[Harness]:
     )
     worker = WorkerThread(own_settings).start()
     try:
-        yield Harness(own_settings, Codec(registry), producer, reader)
+        yield Harness(own_settings, Codec(registry), producer, reader, worker=worker)
     finally:
         reader.close()
-        worker.stop()
+        if worker._error is None:  # a dead worker's loop is closed: nothing to stop
+            worker.stop()
 
 
 @pytest.fixture(scope="module")

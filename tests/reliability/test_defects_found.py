@@ -1,9 +1,9 @@
-"""Defects the reliability suite found in hub/ and agents/, each as the test that fails today.
+"""Defects the reliability suite found in hub/ and agents/, each as the test that showed it.
 
-Every test is ``xfail(strict=True)``: it fails now (so the suite stays green), and the day the
-fix lands it passes, strict xfail turns that into a failure, and whoever fixed it removes the
-marker (and moves the test next to the unit tests of the module it fixes). The proposed fixes
-are in docs/RELIABILITY.md, "Defects found".
+A defect still open is ``xfail(strict=True)``: the test fails today (so the suite stays
+green); the day the fix lands it passes, strict xfail reports that, and the marker is removed.
+A test without the marker is a fixed defect kept as its regression test. The defects and their
+fixes are described in docs/RELIABILITY.md, "Defects found".
 """
 
 from __future__ import annotations
@@ -20,7 +20,16 @@ import fastavro
 import pytest
 from agency_clients import signer_for
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from flow_helpers import NOW, consent_for, context, events_for, fresh, inbound, withdrawal
+from flow_helpers import (
+    NOW,
+    consent_for,
+    context,
+    events_for,
+    fresh,
+    inbound,
+    raw_record,
+    withdrawal,
+)
 from worker_thread import WorkerThread
 
 from hub.case_flow import handle
@@ -36,7 +45,7 @@ from hub.event_types import (
     Urgency,
 )
 from hub.events import DeadLetter, PermitRequested, PresumedVictimReport
-from hub.ingest import case_partition
+from hub.ingest import Rejected, accept, case_partition, rejected_letter
 from hub.kafka_options import client_options
 from hub.registry import SchemaRegistry
 from hub.settings import HubSettings, get_settings
@@ -240,3 +249,19 @@ async def _wait_for(
     finally:
         await consumer.stop()
     return letters, delivered
+
+
+@pytest.mark.parametrize("schema_id", [2**31, 2**32 - 1])
+def test_an_unknown_schema_id_above_int32_is_a_dead_letter_not_a_crash(schema_id: int) -> None:
+    # The frame header is read as an unsigned int; DeadLetter.schema_id is an Avro int. Building
+    # the dead letter raises a pydantic ValidationError outside the per-record guard: the
+    # worker stops, and every restart replays the record (found by test_bad_input at 10,000).
+    ctx = context()
+    case_id = uuid.uuid4()
+    event = fresh(events_for(case_id)[PermitRequested], case_id)
+    value = Codec(_registry()).encode_event(event)
+    raw = raw_record(event, "police-93", value=struct.pack(">BI", 0, schema_id) + value[5:])
+    refused = accept(raw, Codec(_registry()), ctx.directory)
+    assert isinstance(refused, Rejected)
+    assert refused.reason is DeadLetterReason.UNKNOWN_SCHEMA_ID
+    Codec(_registry()).encode_event(rejected_letter(refused))
