@@ -6,6 +6,10 @@ workers run and half after one of them was SIGKILLed mid-stream. Through the age
 de-duplication, every event must reach exactly the right inbox once; the workers' JSON logs
 must show the partitions split between them, each handling cases of its own partitions, and
 then the survivor taking all four partitions and handling the dead worker's cases.
+
+Two more tests pin down the rebalance callbacks themselves: partitions a worker gets back
+are rebuilt from the changelog, and a rebalance that lands in the middle of a batch loses no
+state (docs/SCALING.md).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 from flow_helpers import NOW, consent_for, events_for, fresh, inbound
 from flow_helpers import context as flow_context
@@ -30,9 +34,11 @@ from worker_thread import AgencyFactory
 
 from agents.directory_follower import DirectoryFollower
 from agents.router import _Rebalance
-from agents.worker import build_router
+from agents.worker import build_router, run_worker
 from connectors.client import AgencyClient
+from hub.agency_keys import dev_key_path, load_private_key
 from hub.audit_keys import MemoryKeyStore
+from hub.broker import EmbeddedBroker
 from hub.case_flow import handle
 from hub.case_state import CaseState
 from hub.codec import Codec
@@ -43,7 +49,15 @@ from hub.ingest import case_partition
 from hub.kafka_options import client_options
 from hub.registry import SchemaRegistry
 from hub.settings import HubSettings
-from hub.topics import CASE_STATE, DEFAULT_PARTITIONS, outbox_topic
+from hub.signing import RecordSigner
+from hub.topics import (
+    CASE_STATE,
+    DEFAULT_PARTITIONS,
+    all_topics,
+    create_topics,
+    inbox_topic,
+    outbox_topic,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -53,6 +67,7 @@ RATE = 40.0  # events per second while publishing
 JOIN_TIMEOUT_S = 30.0
 DELIVERY_TIMEOUT_S = 40.0
 SETTLE_S = 2.0  # a message delivered twice late would arrive within this
+STALL_S = 15.0  # longer than a rebalance (3 s join on the embedded broker) and its recovery
 
 Key = tuple[str, uuid.UUID, str]
 """(recipient agency, case, message type)."""
@@ -323,3 +338,86 @@ async def test_partitions_kept_across_a_rebalance_are_rebuilt_from_the_changelog
     outcome = handle(state, inbound(request, "police-93", ctx, offset=1), ctx, NOW)
     assert [d.recipient.id for d in outcome.deliveries] == ["association-93"]
     assert state == newer.state
+
+
+async def publish_fast(settings: HubSettings, sender: str, events: list[Any], codec: Codec) -> None:
+    """Sign and send ``events`` to ``sender``'s outbox in one burst (a backlog)."""
+    agency = Directory.load(settings.config_dir).get(sender)
+    assert agency is not None
+    signer = RecordSigner.for_agency(
+        agency, load_private_key(dev_key_path(settings.config_dir, sender))
+    )
+    topic = outbox_topic(sender)
+    producer = AIOKafkaProducer(linger_ms=5, acks="all", **client_options(settings))
+    await producer.start()
+    try:
+        futures = []
+        for event in events:
+            key = str(event.envelope.case_id).encode()
+            value = codec.encode_event(event)
+            headers = signer.sign(topic, key, value)
+            futures.append(await producer.send(topic, value, key=key, headers=headers))
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def test_a_rebalance_during_a_batch_loses_no_state(tmp_path: Path) -> None:
+    """The rebalance callbacks run in aiokafka's coordinator task, at any await of the
+    worker's batch. A second worker joins while the first is working through a backlog of
+    support requests whose consents it recorded earlier: every request must be delivered.
+
+    On its own broker: 3,000 records and a group of its own would crowd the session broker."""
+    count = 1500
+    with EmbeddedBroker(log_path=tmp_path / "tansu.log") as broker:
+        settings = HubSettings(bootstrap_servers=broker.bootstrap_servers, data_dir=tmp_path)
+        await create_topics(settings, all_topics(a.id for a in Directory.load(settings.config_dir)))
+        codec = Codec(SchemaRegistry.load(settings.schemas_dir))
+        cases = [uuid.uuid4() for _ in range(count)]
+        consents = [
+            consent_for(AgencyRole.SUPPORT_ASSOCIATION, case_id=case_id) for case_id in cases
+        ]
+        requests = [fresh(events_for(c)[SupportRequested], c) for c in cases]
+        first: list[Any] = []
+        stops = [asyncio.Event(), asyncio.Event()]
+        workers = [asyncio.create_task(run_worker(settings, stops[0], on_ready=first.append))]
+        try:
+            await publish_fast(settings, "association-93", consents, codec)
+            await wait_for("the worker started", lambda: bool(first), JOIN_TIMEOUT_S)
+            await wait_for("the consents recorded", lambda: first[0].stats.records >= count, 60)
+            await publish_fast(settings, "police-93", requests, codec)
+            await wait_for(
+                "the backlog being worked on",
+                lambda: first[0].stats.records > count,
+                30,
+            )
+            workers.append(asyncio.create_task(run_worker(settings, stops[1])))
+            consumer = AIOKafkaConsumer(
+                inbox_topic("association-93"),
+                auto_offset_reset="earliest",
+                enable_auto_commit=False,
+                **client_options(settings),
+            )
+            await consumer.start()
+            delivered: set[uuid.UUID] = set()
+            deadline = time.monotonic() + 60
+            progress = time.monotonic()
+            try:
+                # Stop early once nothing more arrives: a lost request never will.
+                while len(delivered) < count and time.monotonic() < deadline:
+                    if time.monotonic() - progress > STALL_S:
+                        break
+                    batch = await consumer.getmany(timeout_ms=500)
+                    for records in batch.values():
+                        for record in records:
+                            event = codec.decode_event(record.value)
+                            if isinstance(event, SupportRequested):
+                                delivered.add(event.envelope.case_id)
+                                progress = time.monotonic()
+            finally:
+                await consumer.stop()
+        finally:
+            for stop in stops:
+                stop.set()
+            await asyncio.wait_for(asyncio.gather(*workers, return_exceptions=True), 60)
+    assert len(delivered) == count, f"{count - len(delivered)} support requests never delivered"
