@@ -8,20 +8,19 @@ record that fails again becomes a new dead letter; one that succeeds is routed o
 
 from __future__ import annotations
 
-import time
+import contextlib
 import uuid
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
+from agents.topic_reader import read_topics
 from hub.codec import Codec, CodecError
 from hub.events import DeadLetter
 from hub.kafka_options import client_options
 from hub.registry import SchemaRegistry
 from hub.settings import HubSettings
 from hub.topics import DEAD_LETTERS, REDRIVE
-
-READ_TIMEOUT_S = 60.0
 
 
 class RedriveError(LookupError):
@@ -37,40 +36,16 @@ class RedriveResult:
     offset: int
 
 
-async def read_topic(settings: HubSettings, topic: str, codec: Codec) -> list[object]:
-    """Every decodable record of ``topic``, read up to the fetch high watermarks."""
-    consumer = AIOKafkaConsumer(
-        enable_auto_commit=False, fetch_max_wait_ms=50, **client_options(settings)
-    )
-    await consumer.start()
-    found: list[object] = []
-    try:
-        await consumer.topics()
-        tps = [
-            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or set())
-        ]
-        if not tps:
-            return []
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        deadline = time.monotonic() + READ_TIMEOUT_S
-        while time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=200)
-            for records in batch.values():
-                for record in records:
-                    try:
-                        found.append(codec.decode_event(record.value or b""))
-                    except CodecError:
-                        continue
-            done = []
-            for tp in tps:
-                highwater = consumer.highwater(tp)
-                done.append(highwater is not None and await consumer.position(tp) >= highwater)
-            if all(done):
-                break
-    finally:
-        await consumer.stop()
-    return found
+async def read_letters(settings: HubSettings, topic: str) -> list[DeadLetter]:
+    """Every dead letter ``topic`` holds (undecodable records skipped)."""
+    codec = _codec(settings)
+    letters = []
+    for record in await read_topics(settings, [topic]):
+        with contextlib.suppress(CodecError):
+            event = codec.decode_event(record.value or b"")
+            if isinstance(event, DeadLetter):
+                letters.append(event)
+    return letters
 
 
 def _codec(settings: HubSettings) -> Codec:
@@ -81,16 +56,14 @@ def _codec(settings: HubSettings) -> Codec:
 
 async def redriven_ids(settings: HubSettings) -> set[uuid.UUID]:
     """Ids of the dead letters already re-driven."""
-    records = await read_topic(settings, REDRIVE.name, _codec(settings))
-    return {r.dead_letter_id for r in records if isinstance(r, DeadLetter)}
+    return {d.dead_letter_id for d in await read_letters(settings, REDRIVE.name)}
 
 
 async def list_dead_letters(
     settings: HubSettings, *, include_redriven: bool = False
 ) -> list[DeadLetter]:
     """Dead letters, oldest first (those already re-driven left out unless asked for)."""
-    records = await read_topic(settings, DEAD_LETTERS.name, _codec(settings))
-    letters = [r for r in records if isinstance(r, DeadLetter)]
+    letters = await read_letters(settings, DEAD_LETTERS.name)
     if not include_redriven:
         done = await redriven_ids(settings)
         letters = [d for d in letters if d.dead_letter_id not in done]

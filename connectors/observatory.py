@@ -18,10 +18,11 @@ and no case id, and it is read by the observatory's own tools.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -29,6 +30,9 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
+from hub.codec import Codec, CodecError
+from hub.decisions import Inbound
+from hub.directory import Directory, apply_entry
 from hub.events import (
     Acknowledgement,
     IdentificationDecision,
@@ -36,6 +40,7 @@ from hub.events import (
     PresumedVictimReport,
     ReferralOpened,
 )
+from hub.ingest import RawRecord, accept
 from hub.settings import HubSettings
 
 DEFAULT_THRESHOLD = 5
@@ -95,6 +100,14 @@ def ack_band(delay: timedelta | None) -> str:
     return ">7d"
 
 
+def by_case(events: Iterable[BaseModel]) -> dict[UUID, list[BaseModel]]:
+    """Events grouped by their case id."""
+    grouped: dict[UUID, list[BaseModel]] = defaultdict(list)
+    for event in events:
+        grouped[event.envelope.case_id].append(event)  # type: ignore[attr-defined]
+    return grouped
+
+
 def case_facts(
     events: Iterable[BaseModel], region_of: Callable[[str], str | None]
 ) -> tuple[list[CaseFacts], list[tuple[str, str]]]:
@@ -102,12 +115,9 @@ def case_facts(
 
     A case counts when it has a report or a referral; the latest report or referral gives its
     categories, the latest identification decision its outcome (else PENDING)."""
-    by_case: dict[UUID, list[BaseModel]] = defaultdict(list)
-    for event in events:
-        by_case[event.envelope.case_id].append(event)  # type: ignore[attr-defined]
     cases: list[CaseFacts] = []
     requests: list[tuple[str, str]] = []
-    for case_events in by_case.values():
+    for case_events in by_case(events).values():
         ordered = sorted(case_events, key=lambda e: e.envelope.occurred_at)  # type: ignore[attr-defined]
         sources = [e for e in ordered if isinstance(e, PresumedVictimReport | ReferralOpened)]
         if not sources:
@@ -256,7 +266,7 @@ def to_json(row: Mapping[str, object]) -> bytes:
 
 
 async def publish(rows: list[dict[str, object]], settings: HubSettings) -> int:
-    """Send the records to ``nrm.observatory`` (keyed by table name); returns how many."""
+    """Send the records to ``nrm.observatory`` (keyed by period and table); returns how many."""
     from aiokafka import AIOKafkaProducer
 
     from hub.kafka_options import client_options
@@ -272,3 +282,141 @@ async def publish(rows: list[dict[str, object]], settings: HubSettings) -> int:
     finally:
         await producer.stop()
     return len(rows)
+
+
+# ----------------------------------------------------------------------------- the export job
+
+
+@dataclass(frozen=True)
+class Period:
+    """Cases opened (first report or referral) from ``since`` up to, not including, ``until``."""
+
+    since: date | None = None
+    until: date | None = None
+
+    @property
+    def label(self) -> str:
+        """``2026-11-01..2026-12-01``, open ends as ``..``, or ``all``."""
+        if self.since is None and self.until is None:
+            return "all"
+        return f"{self.since or ''}..{self.until or ''}"
+
+    def contains(self, at: datetime) -> bool:
+        """Whether an instant (UTC) falls in the period."""
+        day = at.date()
+        return (self.since is None or day >= self.since) and (
+            self.until is None or day < self.until
+        )
+
+
+def opened_in(events: Iterable[BaseModel], period: Period) -> list[BaseModel]:
+    """The events of the cases whose first report or referral falls in ``period``."""
+    kept: list[BaseModel] = []
+    for case_events in by_case(events).values():
+        opened = [
+            e.envelope.occurred_at
+            for e in case_events
+            if isinstance(e, PresumedVictimReport | ReferralOpened)
+        ]
+        if opened and period.contains(min(opened)):
+            kept.extend(case_events)
+    return kept
+
+
+Position = tuple[str, int, int]
+
+
+def routed_events(
+    records: Iterable[RawRecord], refused: Set[Position], codec: Codec, directory: Directory
+) -> list[BaseModel]:
+    """The events the hub accepted: outbox records it did not dead-letter (signature, ingest
+    and case rules all passed), decoded and checked again at ingest. Duplicates (the same
+    event redelivered) are harmless: facts are per case and per request."""
+    events = []
+    for raw in records:
+        if (raw.topic, raw.partition, raw.offset) in refused:
+            continue
+        accepted = accept(raw, codec, directory)
+        if isinstance(accepted, Inbound):
+            events.append(accepted.event)
+    return events
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    """What one export read and wrote."""
+
+    period: str
+    records_read: int
+    events_counted: int
+    cases: int
+    cells: int
+    suppressed: int
+    published: int
+    csv_path: str | None
+
+
+async def export(
+    settings: HubSettings,
+    period: Period,
+    *,
+    threshold: int = DEFAULT_THRESHOLD,
+    csv_path: Path | None = None,
+    publish_records: bool = True,
+) -> ExportSummary:
+    """Read what the router has processed, aggregate, suppress, write CSV and the topic.
+
+    Every agency outbox on the broker is read up to the router group's committed offsets
+    (what the hub has finished with), minus the records it dead-lettered (``nrm.deadletters``
+    names their positions); the directory is the configured one plus ``nrm.directory``."""
+    from agents.redrive import read_letters
+    from agents.router import GROUP_ID
+    from agents.topic_reader import committed_offsets, read_topics, topics_with_prefix
+    from hub.events import DirectoryEntry
+    from hub.registry import SchemaRegistry
+    from hub.topics import DEAD_LETTERS, DIRECTORY, OUTBOX_PREFIX
+
+    codec = Codec(
+        SchemaRegistry.load(settings.schemas_dir), max_record_bytes=settings.max_record_bytes
+    )
+    directory = Directory.load(settings.config_dir)
+    for record in await read_topics(settings, [DIRECTORY.name]):
+        with contextlib.suppress(CodecError):
+            entry = codec.decode_event(record.value or b"")
+            if isinstance(entry, DirectoryEntry):
+                directory = apply_entry(directory, entry)
+    outboxes = await topics_with_prefix(settings, OUTBOX_PREFIX)
+    done = await committed_offsets(settings, GROUP_ID, outboxes)
+    raw = [
+        RawRecord(
+            topic=r.topic,
+            partition=r.partition,
+            offset=r.offset,
+            key=r.key,
+            value=r.value,
+            timestamp_ms=r.timestamp,
+            headers=tuple(r.headers),
+            partitions=outboxes[r.topic],
+        )
+        for r in await read_topics(settings, outboxes, stop_at=done)
+    ]
+    refused = {
+        (d.source_topic, d.source_partition, d.source_offset)
+        for d in await read_letters(settings, DEAD_LETTERS.name)
+    }
+    events = opened_in(routed_events(raw, refused, codec, directory), period)
+    tables = build(events, directory.region_of, threshold)
+    rows = records(tables, period.label, threshold)
+    if csv_path is not None:
+        write_csv(rows, csv_path)
+    published = await publish(rows, settings) if publish_records else 0
+    return ExportSummary(
+        period=period.label,
+        records_read=len(raw),
+        events_counted=len(events),
+        cases=len({e.envelope.case_id for e in events}),  # type: ignore[attr-defined]
+        cells=len(rows),
+        suppressed=sum(1 for row in rows if row["suppressed"]),
+        published=published,
+        csv_path=str(csv_path) if csv_path else None,
+    )

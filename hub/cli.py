@@ -566,7 +566,9 @@ def main() -> None:
     Connector tools with their own command groups are mounted here, at run time, so that
     importing ``hub.cli`` never imports ``connectors/``.
     """
+    from connectors.observatory_cli import observatory_app
     from connectors.prefecture.cli import prefecture_app
 
     app.add_typer(prefecture_app, name="prefecture")
+    app.add_typer(observatory_app, name="observatory")
     app()

@@ -18,35 +18,15 @@ from rich.table import Table
 
 from connectors.prefecture.queue import Answer, QueueError, WorkQueue
 from connectors.prefecture.subscriber import SubscriberError, answer, sync
-from hub.settings import HubSettings, get_settings
-
-BAD_INPUT = 2
+from hub.cli import current_settings, fail
 
 prefecture_app = typer.Typer(
     no_args_is_help=True,
     help="The prefecture subscriber: permit requests into a local queue, answers back.",
 )
 out = Console()
-err = Console(stderr=True)
 
 DbOption = Annotated[Path, typer.Option("--db", help="The sqlite work queue file.")]
-
-
-def _settings() -> HubSettings:
-    """The settings passed as the context object (tests, embedding), else the environment's."""
-    from typer._click.globals import get_current_context
-
-    context = get_current_context(silent=True)
-    while context is not None:
-        if isinstance(context.obj, HubSettings):
-            return context.obj
-        context = context.parent
-    return get_settings()
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(BAD_INPUT)
 
 
 @prefecture_app.command("sync")
@@ -59,9 +39,9 @@ def sync_command(
 ) -> None:
     """Pull permit requests for the prefecture's départements from its inbox into the queue."""
     try:
-        result = asyncio.run(sync(_settings(), agency, db, wait_s=wait))
+        result = asyncio.run(sync(current_settings(), agency, db, wait_s=wait))
     except SubscriberError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     out.print(
         f"{result.queued} new permit request(s), {result.duplicates} already queued, "
         f"{result.skipped} other message(s) skipped"
@@ -72,7 +52,7 @@ def sync_command(
 def list_command(db: DbOption) -> None:
     """The permit requests waiting for an answer."""
     if not db.exists():
-        raise _fail(f"no work queue at {db} (run `hub prefecture sync` first)")
+        raise fail(f"no work queue at {db} (run `hub prefecture sync` first)")
     with WorkQueue(db) as queue:
         items = queue.pending()
     table = Table("request", "case", "département", "permit", "person", "received")
@@ -100,13 +80,13 @@ def answer_command(
     try:
         wanted = uuid.UUID(request_id)
     except ValueError:
-        raise _fail(f"{request_id!r} is not a request id (a UUID)") from None
+        raise fail(f"{request_id!r} is not a request id (a UUID)") from None
     if not db.exists():
-        raise _fail(f"no work queue at {db} (run `hub prefecture sync` first)")
+        raise fail(f"no work queue at {db} (run `hub prefecture sync` first)")
     try:
-        event = asyncio.run(answer(_settings(), agency, db, wanted, as_))
+        event = asyncio.run(answer(current_settings(), agency, db, wanted, as_))
     except (QueueError, SubscriberError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     out.print(
         f"published {event.status.value} ({event.detail}) for request {wanted}, "
         f"event {event.envelope.event_id}"

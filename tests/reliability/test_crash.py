@@ -26,9 +26,10 @@ import pytest
 from agency_clients import ClientFactory
 from figures import Report, env_int
 from flow_helpers import events_for, fresh
-from topic_scan import duplicate_records, event_ids, read_topics
+from topic_scan import duplicate_records, event_ids
 from worker_process import WorkerProcess
 
+from agents.topic_reader import read_topics
 from connectors.client import AgencyClient
 from hub.codec import Codec
 from hub.event_types import ExploitationType, Urgency
