@@ -4,6 +4,11 @@ An answer counts only from the agency the request went to. Accepted or completed
 deadline; needs-information extends it (within the policy's limit); a decline re-routes the
 request to the next eligible agency — excluding every agency that declined — with a fresh
 deadline, or raises an orphaned need when none is left. The requester receives every answer.
+
+Accepted is not the end of a request: it stays open (marked accepted) for later answers from
+the same recipient — a prefecture's receipt, then the permit granted or refused — and only
+COMPLETED ends it. Answers after the deadline was met are relayed and audited, and change no
+deadline.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from hub.deadlines import (
 )
 from hub.decisions import AuditNote, Context, Deliver, Inbound, Outcome, Publish, Refusal
 from hub.delivery import Message, notify, send
-from hub.event_types import AuditAction, DeadLetterReason, OrphanReason
+from hub.event_types import AckStatus, AuditAction, DeadLetterReason, OrphanReason
 from hub.events import EVENT_MODELS, Acknowledgement
 from hub.routing import RouteFacts, candidates
 
@@ -73,6 +78,7 @@ def acknowledgement(state: CaseState, inbound: Inbound, ctx: Context, now: datet
     )
     deadline = state.deadline_for(request_id, inbound.sender.id, request.subject)
     if deadline is None:
+        state = _progress(state, request, inbound.event.status, now)
         return Outcome(state=state, deliveries=tuple(deliveries), audit=tuple(notes))
     answer = inbound.event.model_copy(
         update={"envelope": inbound.event.envelope.model_copy(update={"sender": inbound.sender.id})}
@@ -119,9 +125,7 @@ def acknowledgement(state: CaseState, inbound: Inbound, ctx: Context, now: datet
             )
         )
     if isinstance(decision, Closed):
-        state = state.model_copy(
-            update={"requests": tuple(r for r in state.requests if r.request_id != request_id)}
-        )
+        state = _progress(state, request, inbound.event.status, now)
         return Outcome(
             state=state,
             deliveries=tuple(deliveries),
@@ -138,6 +142,21 @@ def acknowledgement(state: CaseState, inbound: Inbound, ctx: Context, now: datet
         opened=rerouted.opened,
         closed=(deadline.deadline_id,),
     )
+
+
+def _progress(
+    state: CaseState, request: OpenRequest, status: AckStatus, now: datetime
+) -> CaseState:
+    """The request after an answer: COMPLETED ends it, ACCEPTED marks it accepted (once)."""
+    key = (request.request_id, request.recipient)
+    if status is AckStatus.COMPLETED:
+        kept = tuple(r for r in state.requests if (r.request_id, r.recipient) != key)
+        return state.model_copy(update={"requests": kept})
+    if status is AckStatus.ACCEPTED and request.accepted_at is None:
+        accepted = request.model_copy(update={"accepted_at": now})
+        kept = tuple(accepted if (r.request_id, r.recipient) == key else r for r in state.requests)
+        return state.model_copy(update={"requests": kept})
+    return state
 
 
 def _reroute(

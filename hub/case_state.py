@@ -87,7 +87,11 @@ class Held(_Value):
 
 
 class OpenRequest(_Value):
-    """A request that owes a business acknowledgement from its current recipient."""
+    """A request its current recipient has not finished with.
+
+    It owes a business acknowledgement until ``accepted_at``; once accepted (the
+    acknowledgement deadline is met) it stays open for the outcome — a permit's receipt, then
+    its grant — until the recipient answers COMPLETED."""
 
     request_id: UUID
     subject: str
@@ -97,6 +101,7 @@ class OpenRequest(_Value):
     opened_at: datetime
     declined: tuple[str, ...] = ()
     record_json: str
+    accepted_at: datetime | None = None
 
 
 class CaseState(_Value):

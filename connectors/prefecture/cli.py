@@ -50,12 +50,12 @@ def sync_command(
 
 @prefecture_app.command("list")
 def list_command(db: DbOption) -> None:
-    """The permit requests waiting for an answer."""
+    """The permit requests waiting for a decision (state: pending, or receipt issued)."""
     if not db.exists():
         raise fail(f"no work queue at {db} (run `hub prefecture sync` first)")
     with WorkQueue(db) as queue:
         items = queue.pending()
-    table = Table("request", "case", "département", "permit", "person", "received")
+    table = Table("request", "case", "département", "permit", "person", "received", "state")
     for item in items:
         table.add_row(
             str(item.request_id),
@@ -64,6 +64,7 @@ def list_command(db: DbOption) -> None:
             item.permit_type,
             item.person_ref,
             item.received_at[:16],
+            item.state,
         )
     out.print(table)
     out.print(f"{len(items)} pending")

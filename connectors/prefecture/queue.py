@@ -2,8 +2,13 @@
 
 Pure bookkeeping over ``sqlite3``: no Kafka, no clock of its own (callers pass ``now``).
 ``add`` is idempotent by request id (a redelivered or re-synced request is kept once);
-``answer`` records the clerk's answer. An answer that closes the request at the hub
-(receipt, granted, refused) moves the item to ``closed``; needs-information keeps it pending.
+``answer`` records the clerk's answer and moves the item along its states:
+
+    pending ──receipt──▶ receipt ──granted | refused──▶ closed
+    pending ──granted | refused──▶ closed
+
+needs-information keeps the state. A receipt answers the hub's deadline (ACCEPTED) and keeps
+the request open there for the decision (COMPLETED), as here.
 """
 
 from __future__ import annotations
@@ -47,23 +52,31 @@ class Answer(StrEnum):
     NEEDS_INFORMATION = "needs-information"
 
 
+PENDING = "pending"
+RECEIPT = "receipt"
+CLOSED = "closed"
+OPEN_STATES = (PENDING, RECEIPT)
+
+
 @dataclass(frozen=True)
 class AckFields:
-    """The Acknowledgement an answer becomes."""
+    """The Acknowledgement an answer becomes, the states it may follow and the one it leads
+    to (None: unchanged)."""
 
     status: AckStatus
     detail: str
-    closes: bool
+    after: tuple[str, ...]
+    leads_to: str | None
 
 
 ANSWERS: dict[Answer, AckFields] = {
-    Answer.RECEIPT: AckFields(AckStatus.ACCEPTED, "récépissé délivré", closes=True),
-    Answer.GRANTED: AckFields(AckStatus.COMPLETED, "titre de séjour accordé", closes=True),
+    Answer.RECEIPT: AckFields(AckStatus.ACCEPTED, "récépissé délivré", (PENDING,), RECEIPT),
+    Answer.GRANTED: AckFields(AckStatus.COMPLETED, "titre de séjour accordé", OPEN_STATES, CLOSED),
     # A refusal is the prefecture's decision on the request, not a decline to handle it:
     # DECLINED would make the hub re-route the request to another prefecture.
-    Answer.REFUSED: AckFields(AckStatus.COMPLETED, "refus", closes=True),
+    Answer.REFUSED: AckFields(AckStatus.COMPLETED, "refus", OPEN_STATES, CLOSED),
     Answer.NEEDS_INFORMATION: AckFields(
-        AckStatus.NEEDS_INFORMATION, "pièces complémentaires demandées", closes=False
+        AckStatus.NEEDS_INFORMATION, "pièces complémentaires demandées", OPEN_STATES, None
     ),
 }
 
@@ -141,9 +154,10 @@ class WorkQueue:
         return _item(row) if row else None
 
     def pending(self) -> list[QueueItem]:
-        """Requests still waiting for a closing answer, oldest first."""
+        """Requests still waiting for a decision (with or without a receipt), oldest first."""
         rows = self._db.execute(
-            "SELECT * FROM permit_requests WHERE state = 'pending' ORDER BY received_at, rowid"
+            "SELECT * FROM permit_requests WHERE state IN (?, ?) ORDER BY received_at, rowid",
+            OPEN_STATES,
         ).fetchall()
         return [_item(row) for row in rows]
 
@@ -152,39 +166,46 @@ class WorkQueue:
     ) -> tuple[QueueItem, AckFields]:
         """Record ``answer``; returns the item and the acknowledgement to publish.
 
-        Raises ``QueueError`` for an unknown request or one already closed (the hub would
-        dead-letter a further answer as UNKNOWN_REQUEST)."""
+        Raises ``QueueError`` for an unknown request, one already decided, or a second
+        receipt (the hub would dead-letter a further answer as UNKNOWN_REQUEST)."""
         item = self.get(request_id)
         if item is None:
             raise QueueError(f"no permit request {request_id} in the work queue")
-        if item.state != "pending":
-            raise QueueError(f"permit request {request_id} is already answered ({item.state})")
         fields = ANSWERS[answer]
+        if item.state not in fields.after:
+            raise QueueError(
+                f"permit request {request_id} is already answered ({item.state}):"
+                f" {answer.value} is not possible now"
+            )
         self._db.execute(
             "INSERT INTO answers (request_id, answer, status, detail, answered_at)"
             " VALUES (?, ?, ?, ?, ?)",
             (str(request_id), answer.value, fields.status.value, fields.detail, now.isoformat()),
         )
-        if fields.closes:
-            self._db.execute(
-                "UPDATE permit_requests SET state = 'closed' WHERE request_id = ?",
-                (str(request_id),),
-            )
+        if fields.leads_to is not None:
+            self._set_state(request_id, fields.leads_to)
         self._db.commit()
         return item, fields
 
     def reopen(self, request_id: UUID) -> None:
-        """Undo the last answer (used when publishing it failed)."""
+        """Undo the last answer (used when publishing it failed): the state is the one the
+        remaining answers give."""
         self._db.execute(
             "DELETE FROM answers WHERE rowid = (SELECT MAX(rowid) FROM answers"
             " WHERE request_id = ?)",
             (str(request_id),),
         )
-        self._db.execute(
-            "UPDATE permit_requests SET state = 'pending' WHERE request_id = ?",
-            (str(request_id),),
-        )
+        receipts = self._db.execute(
+            "SELECT COUNT(*) FROM answers WHERE request_id = ? AND answer = ?",
+            (str(request_id), Answer.RECEIPT.value),
+        ).fetchone()[0]
+        self._set_state(request_id, RECEIPT if receipts else PENDING)
         self._db.commit()
+
+    def _set_state(self, request_id: UUID, state: str) -> None:
+        self._db.execute(
+            "UPDATE permit_requests SET state = ? WHERE request_id = ?", (state, str(request_id))
+        )
 
 
 def _item(row: tuple[str, ...]) -> QueueItem:

@@ -1,5 +1,6 @@
 """The prefecture subscriber on the embedded broker: a permit request flows into the local
-work queue, the clerk's receipt flows back to the requester and closes the deadline."""
+work queue, the clerk's receipt flows back to the requester and closes the deadline, and the
+grant that follows closes the request."""
 
 from __future__ import annotations
 
@@ -34,6 +35,20 @@ async def open_deadlines_of(
         if state is not None:
             count = sum(d.request_id == request_id for d in state.open_deadlines())
             if (count > 0) == want_open:
+                return count
+        await asyncio.sleep(0.3)
+    return count
+
+
+async def open_requests_of(settings: HubSettings, case_id: uuid.UUID, request_id: uuid.UUID) -> int:
+    """How many open requests ``request_id`` has in the case, polling (bounded) until none."""
+    count = -1
+    deadline = time.monotonic() + 15.0
+    while time.monotonic() < deadline:
+        state = await read_case(settings, case_id)
+        if state is not None:
+            count = sum(r.request_id == request_id for r in state.requests)
+            if count == 0:
                 return count
         await asyncio.sleep(0.3)
     return count
@@ -81,7 +96,25 @@ async def test_permit_request_queued_answered_and_deadline_closed(
     assert back[0].event.status is AckStatus.ACCEPTED
     assert await open_deadlines_of(hub_settings, case_id, permit.request_id, want_open=False) == 0
 
+    # The receipt met the deadline; the request stays open for the decision.
+    with WorkQueue(db) as queue:
+        item = queue.get(permit.request_id)
+        assert item is not None
+        assert item.state == "receipt"
+    with pytest.raises(QueueError, match="already answered"):
+        await answer(hub_settings, "prefecture-93", db, permit.request_id, Answer.RECEIPT)
+
+    granted = await answer(hub_settings, "prefecture-93", db, permit.request_id, Answer.GRANTED)
+    assert granted.status is AckStatus.COMPLETED
+    back = [
+        m
+        for m in await received_for(police, case_id, 1, timeout_s=15.0)
+        if isinstance(m.event, Acknowledgement)
+    ]
+    assert [m.event.status for m in back] == [AckStatus.COMPLETED]
+    assert back[0].event.detail == "titre de séjour accordé"
+    assert await open_requests_of(hub_settings, case_id, permit.request_id) == 0
     with WorkQueue(db) as queue:
         assert all(i.request_id != permit.request_id for i in queue.pending())
     with pytest.raises(QueueError, match="already answered"):
-        await answer(hub_settings, "prefecture-93", db, permit.request_id, Answer.GRANTED)
+        await answer(hub_settings, "prefecture-93", db, permit.request_id, Answer.REFUSED)

@@ -87,6 +87,49 @@ def test_an_acceptance_closes_the_deadline_and_tells_the_requester(ctx: Context)
     assert [d.recipient.id for d in accepted.deliveries] == ["police-93"]
 
 
+def test_an_accepted_request_stays_open_until_completed(ctx: Context) -> None:
+    # A receipt first (ACCEPTED: the acknowledgement deadline is met), the outcome later.
+    opened = requested(ctx)
+    accepted = answer(ctx, opened.state, "hebergement-93", AckStatus.ACCEPTED, 2)
+    (request,) = accepted.state.requests
+    assert request.accepted_at == NOW + timedelta(minutes=30)
+    completed = answer(ctx, accepted.state, "hebergement-93", AckStatus.COMPLETED, 3)
+    assert completed.refusal is None
+    assert completed.state.requests == ()
+    assert completed.closed == ()  # no deadline left to close
+    assert [d.recipient.id for d in completed.deliveries] == ["police-93"]
+    assert AuditAction.ACKNOWLEDGED in [n.action for n in completed.audit]
+
+
+def test_after_completion_a_further_answer_is_an_unknown_request(ctx: Context) -> None:
+    opened = requested(ctx)
+    done = answer(ctx, opened.state, "hebergement-93", AckStatus.COMPLETED, 2)
+    assert done.state.requests == ()
+    late = step(
+        ctx,
+        done.state,
+        "hebergement-93",
+        Acknowledgement(
+            envelope=envelope(),
+            request_id=opened.state.requests[0].request_id,
+            status=AckStatus.COMPLETED,
+        ),
+        3,
+        minutes=40,
+    )
+    assert late.refusal is not None
+    assert late.refusal.reason.value == "UNKNOWN_REQUEST"
+
+
+def test_an_accepted_request_still_refuses_another_agencys_answer(ctx: Context) -> None:
+    opened = requested(ctx)
+    accepted = answer(ctx, opened.state, "hebergement-93", AckStatus.ACCEPTED, 2)
+    wrong = answer(ctx, accepted.state, "hebergement-95", AckStatus.COMPLETED, 3)
+    assert wrong.refusal is not None
+    assert wrong.refusal.reason.value == "WRONG_RESPONDER"
+    assert wrong.state.requests == accepted.state.requests
+
+
 def test_a_decline_reroutes_to_the_next_agency_with_a_fresh_deadline(ctx: Context) -> None:
     opened = requested(ctx)
     declined = answer(
