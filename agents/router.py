@@ -26,6 +26,7 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
+from agents.broker_watch import BrokerWatch
 from agents.case_store import RECOVERY_TIMEOUT_S, CaseStore
 from agents.directory_follower import DirectoryFollower
 from agents.metrics import LatencyHistogram, record_latency_histogram
@@ -56,6 +57,7 @@ OUTBOX_PATTERN = (
 )
 GROUP_ID = "nrm-router"
 HOLD_SCAN_INTERVAL_S = 60.0
+POSITIONS_TIMEOUT_S = 1.0
 DEAD_LETTER_SUBJECT = "fr.nrm.DeadLetter"
 AUDIT_SUBJECT = "fr.nrm.AuditEntry"
 
@@ -162,6 +164,9 @@ class Router:
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._writer: OutboxWriter | None = None
+        # Says when the broker is gone and when it is back (defect 6); fed by the fetches.
+        self.watch = BrokerWatch(settings.bootstrap_servers, logger=log.bind(group_id=group_id))
+        self._last_fetch_ms = 0
 
     async def start(self) -> None:
         """Connect the producer and join the consumer group on every agency outbox."""
@@ -180,13 +185,17 @@ class Router:
         )
         await self._consumer.start()
         self._consumer.subscribe(pattern=OUTBOX_PATTERN, listener=_Rebalance(self))
+        self.watch.attach()  # connected: from now on a connection error is an outage
 
     async def stop(self) -> None:
         """Leave the group and flush the producer."""
-        if self._consumer is not None:
-            await self._consumer.stop()
-        if self._producer is not None:
-            await self._producer.stop()
+        try:
+            if self._consumer is not None:
+                await self._consumer.stop()
+            if self._producer is not None:
+                await self._producer.stop()
+        finally:
+            self.watch.detach()
 
     def revoked(self, partitions: set[int]) -> None:
         """Forget the states and deadlines of revoked partitions: if they come back, another
@@ -209,6 +218,7 @@ class Router:
                 [d for state in self.store.states(partition) for d in state.open_deadlines()],
             )
         self.settled.set()
+        self.watch.answered()  # the group coordinator did
         log.info("router.assigned", partitions=sorted(partitions), cases=self.store.count())
         self.ready.set()
 
@@ -218,6 +228,7 @@ class Router:
         while not stop.is_set():
             batch = await self._consumer.getmany(timeout_ms=200, max_records=self.max_batch)
             records = [r for rs in batch.values() for r in rs]
+            await self._watch_broker()
             if records:
                 await asyncio.wait_for(self.settled.wait(), RECOVERY_TIMEOUT_S)
                 async with self.batch_lock:
@@ -256,6 +267,36 @@ class Router:
             records=len(records),
             ms=round((time.perf_counter() - started) * 1000, 2),
         )
+
+    async def _watch_broker(self) -> None:
+        """Tell the broker watch when a fetch was answered; once the outage is over, say so
+        with the positions routing resumes from (partitions never read from left out)."""
+        assert self._consumer is not None
+        stamps = [self._consumer.last_poll_timestamp(tp) for tp in self._consumer.assignment()]
+        latest = max((s for s in stamps if s is not None), default=0)
+        if latest > self._last_fetch_ms:
+            self._last_fetch_ms = latest
+            self.watch.answered(at=latest / 1000)
+        if self.watch.recovered():
+            positions = await self.positions()
+            self.watch.reconnected(resumes_at={tp: n for tp, n in positions.items() if n})
+
+    async def positions(self) -> dict[str, int]:
+        """The next offset to read per assigned partition (``topic[partition]``); those not
+        known within a second (being reset after a rebalance) are left out."""
+        assert self._consumer is not None
+        deadline = time.monotonic() + POSITIONS_TIMEOUT_S
+        positions: dict[str, int] = {}
+        for tp in sorted(self._consumer.assignment()):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                position = await asyncio.wait_for(self._consumer.position(tp), remaining)
+            except (IllegalStateError, TimeoutError):
+                continue
+            positions[f"{tp.topic}[{tp.partition}]"] = position
+        return positions
 
     async def consumer_lag(self) -> dict[str, int]:
         """Records not yet read, per outbox partition (``topic[partition]``), from the last

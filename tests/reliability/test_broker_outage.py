@@ -176,10 +176,7 @@ def test_the_worker_rides_through_a_broker_restart_and_loses_nothing(
     assert figures["broker_restarts_survived"] == RESTARTS
 
 
-@pytest.mark.xfail(strict=True, reason="defect 6: the outage is not in the worker's JSON logs")
 def test_the_worker_logs_the_outage_and_its_recovery_as_json(outage: Outage) -> None:
-    # Today: hundreds of plain-text aiokafka lines ("ERROR:aiokafka:Unable connect to node
-    # ...") and no hub event at all saying the broker is gone or that routing resumed.
     not_json = [line for line in outage.log_lines if not line.startswith("{")]
     assert not_json == [], f"{len(not_json)} lines are not JSON, e.g. {not_json[:1]}"
     names = outage.events_before_stop
