@@ -164,6 +164,11 @@ class Router:
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._writer: OutboxWriter | None = None
+        self._replay_window = (
+            settings.signature_past_window + settings.signature_future_window
+            if verifier is not None
+            else None
+        )
         # Says when the broker is gone and when it is back (defect 6); fed by the fetches.
         self.watch = BrokerWatch(settings.bootstrap_servers, logger=log.bind(group_id=group_id))
         self._last_fetch_ms = 0
@@ -320,6 +325,7 @@ class Router:
             self.deadline_policy,
             self.lifecycle,
             self.pathway,
+            replay_window=self._replay_window,
         )
 
     async def expire_holds(self) -> int:

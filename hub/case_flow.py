@@ -9,7 +9,7 @@ Answers to requests are in ``hub.answers``; deadline ticks in ``hub.deadline_flo
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from hub.answers import acknowledgement
 from hub.case_state import SEEN_WINDOW, CaseState, Held, Safety, Seen
@@ -50,15 +50,15 @@ def handle(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> O
         )
     refusal = _refusal(inbound, ctx) or _malformed_consent(inbound, now)
     if refusal is not None:
-        return _refused(_remember(state, inbound, refused=True), refusal)
+        return _refused(_remember(state, inbound, ctx.replay_window, refused=True), refusal)
     outcome_field = inbound.record.get("outcome") if inbound.subject == DECISION else None
     moved = ctx.lifecycle.move(state.status, inbound.subject, outcome_field)
     if isinstance(moved, InvalidTransition):
         return _refused(
-            _remember(state, inbound, refused=True),
+            _remember(state, inbound, ctx.replay_window, refused=True),
             Refusal(DeadLetterReason.INVALID_TRANSITION, moved.detail),
         )
-    state = _remember(state, inbound)
+    state = _remember(state, inbound, ctx.replay_window)
     received_note = AuditNote(
         AuditAction.RECEIVED,
         f"received {inbound.subject} from {inbound.sender.id}",
@@ -80,7 +80,8 @@ def handle(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> O
         outcome = _route(state, inbound, ctx, now)
     if outcome.refusal is not None:
         return _refused(
-            _remember(outcome.state, inbound, refused=True, replace=True), outcome.refusal
+            _remember(outcome.state, inbound, ctx.replay_window, refused=True, replace=True),
+            outcome.refusal,
         )
     notes: tuple[AuditNote, ...] = (received_note,)
     state = outcome.state
@@ -150,10 +151,17 @@ def _repeat(state: CaseState, inbound: Inbound, earlier: Seen) -> Outcome:
 
 
 def _remember(
-    state: CaseState, inbound: Inbound, *, refused: bool = False, replace: bool = False
+    state: CaseState,
+    inbound: Inbound,
+    window: timedelta | None,
+    *,
+    refused: bool = False,
+    replace: bool = False,
 ) -> CaseState:
     """Remember the event: a redelivery is then dropped, a replay refused. A refused event is
-    remembered as refused, so reprocessing after a crash does not dead-letter it twice."""
+    remembered as refused, so reprocessing after a crash does not dead-letter it twice.
+    Events older than ``window`` (the signature window: a copy of them is refused as stale
+    anyway) are forgotten, so the state does not grow with the case's history."""
     if replace:
         state = state.model_copy(
             update={"seen": tuple(s for s in state.seen if s.event_id != inbound.event_id)}
@@ -165,8 +173,13 @@ def _remember(
         partition=inbound.partition,
         offset=inbound.offset,
         digest=inbound.digest,
+        at=inbound.timestamp,
     )
-    return state.model_copy(update={"seen": (*state.seen, seen)[-SEEN_WINDOW:]})
+    kept = state.seen
+    if window is not None:
+        since = inbound.timestamp - window
+        kept = tuple(s for s in kept if s.at is None or s.at >= since)
+    return state.model_copy(update={"seen": (*kept, seen)[-SEEN_WINDOW:]})
 
 
 def _refusal(inbound: Inbound, ctx: Context) -> Refusal | None:

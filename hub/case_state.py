@@ -20,7 +20,8 @@ from hub.event_types import AgencyRole, DataCategory, ExploitationType, Gender, 
 from hub.lifecycle import CaseStatus
 
 SEEN_WINDOW = 1024
-"""How many recent event ids a case remembers for de-duplication (cases see far fewer)."""
+"""At most this many recent event ids per case for de-duplication (cases see far fewer);
+entries older than the context's replay window are dropped before that (hub.case_flow)."""
 
 
 class _Value(BaseModel):
@@ -30,7 +31,8 @@ class _Value(BaseModel):
 
 
 class Seen(_Value):
-    """An event already handled: its id, where it was read, and a digest of its bytes."""
+    """An event already handled: its id, where it was read, a digest of its bytes and the
+    record's timestamp (None in states written before it was kept)."""
 
     event_id: UUID
     topic: str
@@ -38,6 +40,7 @@ class Seen(_Value):
     offset: int
     digest: str
     refused: bool = False
+    at: datetime | None = None
 
 
 class CaseFacts(_Value):
@@ -59,7 +62,9 @@ class Safety(_Value):
 
 
 class Received(_Value):
-    """One delivery: which agency received which categories of which message, when."""
+    """What one agency (in one role) has received of the case: every category so far, and
+    its latest message. One entry per agency, merged on each delivery (``merged``), so the
+    state does not grow with the messages; withdrawal notices need only the categories."""
 
     recipient: str
     role: AgencyRole
@@ -67,6 +72,10 @@ class Received(_Value):
     event_id: UUID
     categories: frozenset[DataCategory]
     at: datetime
+
+    def merged(self, later: Received) -> Received:
+        """This entry after ``later`` was delivered to the same agency."""
+        return later.model_copy(update={"categories": self.categories | later.categories})
 
 
 class Held(_Value):
@@ -119,6 +128,15 @@ class CaseState(_Value):
     seen: tuple[Seen, ...] = ()
     deadlines: tuple[dict[str, Any], ...] = ()
     audit_head: ChainHead | None = None
+
+    def with_received(self, delivery: Received) -> CaseState:
+        """The state after ``delivery``: merged into the agency's entry, or a new one."""
+        key = (delivery.recipient, delivery.role)
+        earlier = next((r for r in self.received if (r.recipient, r.role) == key), None)
+        if earlier is None:
+            return self.model_copy(update={"received": (*self.received, delivery)})
+        kept = tuple(r for r in self.received if (r.recipient, r.role) != key)
+        return self.model_copy(update={"received": (*kept, earlier.merged(delivery))})
 
     def seen_event(self, event_id: UUID) -> Seen | None:
         """The earlier sighting of ``event_id``, if any."""

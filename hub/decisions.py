@@ -12,7 +12,7 @@ import hashlib
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -67,6 +67,10 @@ class Context:
     deadlines: DeadlinePolicy
     lifecycle: Lifecycle
     pathway: PathwayPolicy
+    replay_window: timedelta | None = None
+    """How long a case remembers an event id (``CaseState.seen``): the signature's past and
+    future windows, beyond which a replayed copy is refused as STALE_SIGNATURE anyway. None
+    (signatures not verified): only the count bound applies."""
 
 
 @dataclass(frozen=True)

@@ -113,7 +113,7 @@ def send(
     delivery = project_for(
         message.subject, message.record, message.source, recipient, decision, state.safety, ctx
     )
-    state = state.model_copy(update={"received": (*state.received, received(delivery, now))})
+    state = state.with_received(received(delivery, now))
     notes: list[AuditNote] = [routed(delivery)]
     opened: list[OpenDeadline] = []
     if message.needs_answer:

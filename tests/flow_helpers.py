@@ -63,8 +63,12 @@ def raw_record(event: BaseModel, sender: str, offset: int = 0, **overrides: Any)
     return RawRecord(**fields)
 
 
-def inbound(event: BaseModel, sender: str, ctx: Context, offset: int = 0) -> Inbound:
-    accepted = accept(raw_record(event, sender, offset), codec(), ctx.directory)
+def inbound(
+    event: BaseModel, sender: str, ctx: Context, offset: int = 0, at: datetime = NOW
+) -> Inbound:
+    """``event`` read from ``sender``'s outbox at ``offset``, in a record stamped ``at``."""
+    record = raw_record(event, sender, offset, timestamp_ms=int(at.timestamp() * 1000))
+    accepted = accept(record, codec(), ctx.directory)
     assert isinstance(accepted, Inbound), accepted
     return accepted
 
