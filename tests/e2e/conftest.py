@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from health_worker import HealthWorker
 from playwright.sync_api import Browser, Playwright, sync_playwright
+from worker_thread import WorkerThread
 
 from connectors.dashboard.actions import OPERATOR_ACTIONS
 from connectors.dashboard.app import create_dashboard_app
@@ -57,9 +57,9 @@ def e2e_settings(settings: HubSettings, tmp_path_factory: pytest.TempPathFactory
 
 
 @pytest.fixture(scope="module")
-def fast_worker(e2e_settings: HubSettings) -> Iterator[HealthWorker]:
+def fast_worker(e2e_settings: HubSettings) -> Iterator[WorkerThread]:
     """A routing worker on the fast clock."""
-    running = HealthWorker(e2e_settings).start()
+    running = WorkerThread(e2e_settings, health=True).start()
     try:
         yield running
     finally:

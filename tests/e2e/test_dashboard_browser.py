@@ -30,8 +30,8 @@ from typing import Any, TypeVar
 from aiokafka import AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flow_helpers import events_for, fresh
-from health_worker import HealthWorker
 from playwright.sync_api import Browser, Page, expect
+from worker_thread import WorkerThread
 
 from hub.agency_keys import dev_key_path, load_private_key
 from hub.codec import Codec
@@ -107,7 +107,7 @@ def shoot(page: Page, name: str) -> None:
 
 
 def test_an_operator_sees_the_late_request_replays_the_case_and_redrives_a_dead_letter(
-    e2e_settings: HubSettings, fast_worker: HealthWorker, dashboard_url: str, browser: Browser
+    e2e_settings: HubSettings, fast_worker: WorkerThread, dashboard_url: str, browser: Browser
 ) -> None:
     settings = e2e_settings
     codec = Codec(SchemaRegistry.load(settings.schemas_dir))

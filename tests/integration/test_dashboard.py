@@ -22,9 +22,8 @@ from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from flow_helpers import events_for, fresh, received_for
-from health_worker import HealthWorker
 from prometheus_client.parser import text_string_to_metric_families
-from worker_thread import AgencyFactory
+from worker_thread import AgencyFactory, WorkerThread
 
 from agents.router import RouterStats
 from connectors.dashboard.actions import OPERATOR_ACTIONS
@@ -287,8 +286,8 @@ def test_dashboard_probes_and_metrics(http: httpx.Client) -> None:
 
 
 @pytest.fixture(scope="module")
-def health_worker(hub_settings: HubSettings) -> Iterator[HealthWorker]:
-    running = HealthWorker(hub_settings).start()
+def health_worker(hub_settings: HubSettings) -> Iterator[WorkerThread]:
+    running = WorkerThread(hub_settings, health=True).start()
     try:
         yield running
     finally:
@@ -296,7 +295,7 @@ def health_worker(hub_settings: HubSettings) -> Iterator[HealthWorker]:
 
 
 async def test_worker_metrics_move_with_traffic(
-    health_worker: HealthWorker, agency: AgencyFactory
+    health_worker: WorkerThread, agency: AgencyFactory
 ) -> None:
     async with httpx.AsyncClient(base_url=health_worker.health_url, timeout=10.0) as http:
         assert (await http.get("/healthz")).status_code == 200

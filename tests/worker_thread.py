@@ -1,4 +1,5 @@
-"""A routing worker in its own thread and event loop, for in-process stream tests."""
+"""A routing worker in its own thread and event loop, for in-process stream tests; with
+``health=True`` it also serves /healthz, /readyz and /metrics (``agents.health``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import threading
 from collections.abc import Awaitable, Callable
 
+from agents.health import HealthServer, serve_health
 from agents.router import Router
 from agents.worker import run_worker
 from connectors.client import AgencyClient
@@ -18,30 +20,44 @@ AgencyFactory = Callable[[str], Awaitable[AgencyClient]]
 class WorkerThread:
     """A routing worker running in its own thread and event loop, stopped on exit."""
 
-    def __init__(self, settings: HubSettings) -> None:
+    def __init__(self, settings: HubSettings, *, health: bool = False) -> None:
         self.settings = settings
         self.router: Router | None = None
+        self.health: HealthServer | None = None
+        self._with_health = health
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._error: BaseException | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         self._thread = threading.Thread(target=self._main, daemon=True)
 
+    @property
+    def health_url(self) -> str:
+        assert self.health is not None, "started without health=True"
+        return self.health.url
+
     def _main(self) -> None:
+        async def until_assigned(router: Router) -> None:
+            if self._with_health:
+                self.health = await serve_health(self.settings, router)
+            await router.ready.wait()
+            self._ready.set()
+
         async def main() -> None:
             self._loop = asyncio.get_running_loop()
             self._stop = asyncio.Event()
 
             def ready(router: Router) -> None:
                 self.router = router
+                task = asyncio.get_running_loop().create_task(until_assigned(router))
+                self._tasks.add(task)
 
-                async def wait_assigned() -> None:
-                    await router.ready.wait()
-                    self._ready.set()
-
-                asyncio.get_running_loop().create_task(wait_assigned())
-
-            await run_worker(self.settings, self._stop, on_ready=ready)
+            try:
+                await run_worker(self.settings, self._stop, on_ready=ready)
+            finally:
+                if self.health is not None:
+                    await self.health.stop()
 
         try:
             asyncio.run(main())
@@ -58,8 +74,9 @@ class WorkerThread:
         return self
 
     def stop(self) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
+        loop = self._loop
+        if loop is not None and self._stop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(30)
         if self._error is not None:
             raise RuntimeError("worker failed") from self._error
