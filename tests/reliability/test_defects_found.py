@@ -78,7 +78,6 @@ def _permit_with(field_name: str, writer_type: object, value: object) -> bytes:
     return out.getvalue()
 
 
-@pytest.mark.xfail(strict=True, reason="defect 1: fastavro reads a negative enum index")
 def test_a_negative_enum_index_is_a_corrupt_frame_not_another_symbol() -> None:
     # Index -1 is not a symbol of PermitType; fastavro's Python indexing reads it as the last
     # symbol (RESIDENT_CARD_AFTER_CONVICTION), so one corrupt byte changes what is asked.
@@ -88,7 +87,6 @@ def test_a_negative_enum_index_is_a_corrupt_frame_not_another_symbol() -> None:
     assert refused.value.reason is DeadLetterReason.CORRUPT_FRAME
 
 
-@pytest.mark.xfail(strict=True, reason="defect 1: fastavro reads any non-zero byte as true")
 def test_a_boolean_byte_other_than_0_or_1_is_a_corrupt_frame() -> None:
     # person.is_minor written as int 1 (byte 0x02): read as True, which would send the case
     # to child protection and the juvenile prosecutor.
