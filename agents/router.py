@@ -441,16 +441,7 @@ class Router:
             again = f"redrive/{record.partition}/{record.offset}"
         else:
             partitions = self._consumer.partitions_for_topic(record.topic) or {record.partition}
-            raw = RawRecord(
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-                key=record.key,
-                value=record.value,
-                timestamp_ms=record.timestamp,
-                headers=tuple(record.headers),
-                partitions=len(partitions),
-            )
+            raw = RawRecord.of(record, len(partitions))
         bound = log.bind(topic=raw.topic, partition=raw.partition, offset=raw.offset)
         rejected = self._verify(raw, context, signed_at)
         accepted = rejected or accept(raw, self.codec, context.directory)

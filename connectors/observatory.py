@@ -388,16 +388,7 @@ async def export(
     outboxes = await topics_with_prefix(settings, OUTBOX_PREFIX)
     done = await committed_offsets(settings, GROUP_ID, outboxes)
     raw = [
-        RawRecord(
-            topic=r.topic,
-            partition=r.partition,
-            offset=r.offset,
-            key=r.key,
-            value=r.value,
-            timestamp_ms=r.timestamp,
-            headers=tuple(r.headers),
-            partitions=outboxes[r.topic],
-        )
+        RawRecord.of(r, outboxes[r.topic])
         for r in await read_topics(settings, outboxes, stop_at=done)
     ]
     refused = {

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka.partitioner import murmur2
+from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 
 from hub.codec import Codec, CodecError
@@ -51,6 +52,20 @@ class RawRecord:
     def timestamp(self) -> datetime:
         """The record's timestamp as a UTC instant."""
         return datetime.fromtimestamp(self.timestamp_ms / 1000, tz=UTC)
+
+    @classmethod
+    def of(cls, record: ConsumerRecord[bytes, bytes], partitions: int) -> RawRecord:
+        """A record read by an aiokafka consumer, from a topic of ``partitions`` partitions."""
+        return cls(
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value,
+            timestamp_ms=record.timestamp,
+            headers=tuple(record.headers),
+            partitions=partitions,
+        )
 
 
 @dataclass(frozen=True)

@@ -96,9 +96,12 @@ async def test_overdue_steps_fire_once_each_after_a_sigkill(
             HUB_CLOCK_START="2026-12-31T09:00:00+00:00",
             HUB_CLOCK_SPEED="1",
         ).start()
-        reminders = await escalations_for(prefecture, request.request_id, 2, 25)
-        escalated = await escalations_for(supervisor, request.request_id, 2, 5)
-        nationally = await escalations_for(national, request.request_id, 2, 5)
+        # Every step is due at once: listen for all three (and any duplicate) side by side.
+        reminders, escalated, nationally = await asyncio.gather(
+            escalations_for(prefecture, request.request_id, 2, 15),
+            escalations_for(supervisor, request.request_id, 2, 15),
+            escalations_for(national, request.request_id, 2, 15),
+        )
         worker.kill()
         # And once more: a second restart must not fire any of them again.
         worker = WorkerProcess(
