@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from hub.answers import acknowledgement
-from hub.case_state import SEEN_WINDOW, CaseState, Held, Safety, Seen
+from hub.case_state import CaseState, Held, Safety, Seen, topic_crc
 from hub.consent import Share
 from hub.deadlines import OpenDeadline
 from hub.decisions import AuditNote, Context, Deliver, Inbound, Outcome, Refusal
@@ -45,9 +45,7 @@ def handle(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> O
         if not (inbound.redriven and earlier.refused):
             return _repeat(state, inbound, earlier)
         # A refused event re-driven after a fix is handled afresh.
-        state = state.model_copy(
-            update={"seen": tuple(s for s in state.seen if s.event_id != inbound.event_id)}
-        )
+        state = state.without_seen(inbound.event_id)
     refusal = _refusal(inbound, ctx) or _malformed_consent(inbound, now)
     if refusal is not None:
         return _refused(_remember(state, inbound, ctx.replay_window, refused=True), refusal)
@@ -129,16 +127,16 @@ def _refused(state: CaseState, refusal: Refusal) -> Outcome:
 
 def _repeat(state: CaseState, inbound: Inbound, earlier: Seen) -> Outcome:
     """An event id seen before: a redelivery is dropped, anything else is refused."""
-    here = (inbound.topic, inbound.partition, inbound.offset)
-    if (earlier.topic, earlier.partition, earlier.offset) == here:
+    here = (topic_crc(inbound.topic), inbound.partition, inbound.offset)
+    if (earlier.topic_crc, earlier.partition, earlier.offset) == here:
         return Outcome(state=state, duplicate=True)
     if earlier.digest == inbound.digest:
         return Outcome(
             state=state,
             refusal=Refusal(
                 DeadLetterReason.REPLAYED,
-                f"event {inbound.event_id} was already handled from {earlier.topic}"
-                f"[{earlier.partition}]@{earlier.offset}; the copy is not routed again",
+                f"event {inbound.event_id} was already handled from partition "
+                f"{earlier.partition} offset {earlier.offset}; the copy is not routed again",
             ),
         )
     return Outcome(
@@ -163,23 +161,17 @@ def _remember(
     Events older than ``window`` (the signature window: a copy of them is refused as stale
     anyway) are forgotten, so the state does not grow with the case's history."""
     if replace:
-        state = state.model_copy(
-            update={"seen": tuple(s for s in state.seen if s.event_id != inbound.event_id)}
-        )
-    seen = Seen(
+        state = state.without_seen(inbound.event_id)
+    seen = Seen.of(
+        inbound.event_id,
+        inbound.topic,
+        inbound.partition,
+        inbound.offset,
+        inbound.digest,
         refused=refused,
-        event_id=inbound.event_id,
-        topic=inbound.topic,
-        partition=inbound.partition,
-        offset=inbound.offset,
-        digest=inbound.digest,
         at=inbound.timestamp,
     )
-    kept = state.seen
-    if window is not None:
-        since = inbound.timestamp - window
-        kept = tuple(s for s in kept if s.at is None or s.at >= since)
-    return state.model_copy(update={"seen": (*kept, seen)[-SEEN_WINDOW:]})
+    return state.with_seen(seen, None if window is None else inbound.timestamp - window)
 
 
 def _refusal(inbound: Inbound, ctx: Context) -> Refusal | None:

@@ -7,12 +7,14 @@ every new state to a compacted changelog, so a restarted or rebalanced worker re
 
 from __future__ import annotations
 
+import struct
+import zlib
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from hub.audit_chain import ChainHead
 from hub.consent import ConsentState
@@ -33,19 +35,87 @@ class _Value(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class Seen:
-    """An event already handled: its id, where it was read, a digest of its bytes and the
-    record's timestamp (None in states written before it was kept).
-
-    A slotted dataclass, not a model: a case keeps one per event of the replay window, and a
-    model instance costs ~1.4 KiB of memory where this costs a third of it (same JSON)."""
+    """An event already handled: its id, where it was read (the topic by its CRC-32), a
+    digest of its bytes and the record's timestamp (None: kept before timestamps were)."""
 
     event_id: UUID
-    topic: str
+    topic_crc: int
     partition: int
     offset: int
     digest: str
     refused: bool = False
     at: datetime | None = None
+
+    @classmethod
+    def of(
+        cls,
+        event_id: UUID,
+        topic: str,
+        partition: int,
+        offset: int,
+        digest: str,
+        *,
+        refused: bool = False,
+        at: datetime | None = None,
+    ) -> Seen:
+        """A sighting of ``event_id`` in ``topic``."""
+        return cls(event_id, topic_crc(topic), partition, offset, digest, refused, at)
+
+    def pack(self) -> bytes:
+        """The fixed-size record of ``SeenLog``."""
+        at_ms = _NO_TIME if self.at is None else int(self.at.timestamp() * 1000)
+        digest = bytes.fromhex(self.digest)[:16].ljust(16, b"\0")
+        return _SEEN.pack(
+            self.event_id.bytes,
+            digest,
+            at_ms,
+            self.topic_crc,
+            self.partition,
+            self.offset,
+            self.refused,
+        )
+
+    @classmethod
+    def unpack(cls, record: bytes) -> Seen:
+        """A record of ``SeenLog`` as a value."""
+        event_id, digest, at_ms, crc, partition, offset, refused = _SEEN.unpack(record)
+        at = None if at_ms == _NO_TIME else datetime.fromtimestamp(at_ms / 1000, tz=UTC)
+        return cls(UUID(bytes=event_id), crc, partition, offset, digest.hex(), refused, at)
+
+
+_SEEN = struct.Struct(">16s16sqIiq?")
+"""event id, digest (16 bytes), record timestamp (ms), topic CRC-32, partition, offset,
+refused: 57 bytes a remembered event, where a model instance cost ~1.4 KiB of memory."""
+_AT = struct.Struct(">q")
+"""The record timestamp inside a packed ``Seen``, at byte 32."""
+_NO_TIME = 2**63 - 1
+
+
+def topic_crc(topic: str) -> int:
+    """The CRC-32 a ``Seen`` keeps of its topic name."""
+    return zlib.crc32(topic.encode())
+
+
+def _seen_log(value: Any) -> Any:
+    """The packed log from its JSON (base64), or from the list of objects older states kept."""
+    if isinstance(value, list | tuple):
+        return b"".join(_legacy_seen(item).pack() for item in value)
+    return value
+
+
+def _legacy_seen(item: Any) -> Seen:
+    if isinstance(item, Seen):
+        return item
+    at = item.get("at")
+    return Seen.of(
+        UUID(str(item["event_id"])),
+        item["topic"],
+        int(item["partition"]),
+        int(item["offset"]),
+        item["digest"],
+        refused=bool(item.get("refused", False)),
+        at=datetime.fromisoformat(at.replace("Z", "+00:00")) if isinstance(at, str) else at,
+    )
 
 
 class CaseFacts(_Value):
@@ -118,6 +188,11 @@ class OpenRequest(_Value):
     accepted_at: datetime | None = None
 
 
+def _records(log: bytes) -> list[bytes]:
+    size = _SEEN.size
+    return [log[i : i + size] for i in range(0, len(log), size)]
+
+
 class CaseState(_Value):
     """Everything the hub keeps about one case."""
 
@@ -130,7 +205,9 @@ class CaseState(_Value):
     received: tuple[Received, ...] = ()
     holds: tuple[Held, ...] = ()
     requests: tuple[OpenRequest, ...] = ()
-    seen: tuple[Seen, ...] = ()
+    seen: Annotated[bytes, BeforeValidator(_seen_log)] = b""
+    """The events handled recently, packed (``Seen.pack``), oldest first: see ``seen_events``,
+    ``seen_event`` and ``with_seen``."""
     deadlines: tuple[dict[str, Any], ...] = ()
     audit_head: ChainHead | None = None
 
@@ -143,12 +220,46 @@ class CaseState(_Value):
         kept = tuple(r for r in self.received if (r.recipient, r.role) != key)
         return self.model_copy(update={"received": (*kept, earlier.merged(delivery))})
 
+    def seen_events(self) -> list[Seen]:
+        """Every remembered sighting, oldest first."""
+        size = _SEEN.size
+        return [Seen.unpack(self.seen[i : i + size]) for i in range(0, len(self.seen), size)]
+
     def seen_event(self, event_id: UUID) -> Seen | None:
         """The earlier sighting of ``event_id``, if any."""
-        for seen in self.seen:
-            if seen.event_id == event_id:
-                return seen
-        return None
+        index = self._seen_index(event_id)
+        return None if index < 0 else Seen.unpack(self.seen[index : index + _SEEN.size])
+
+    def without_seen(self, event_id: UUID) -> CaseState:
+        """The state with ``event_id`` forgotten."""
+        index = self._seen_index(event_id)
+        if index < 0:
+            return self
+        rest = self.seen[:index] + self.seen[index + _SEEN.size :]
+        return self.model_copy(update={"seen": rest})
+
+    def with_seen(self, seen: Seen, since: datetime | None) -> CaseState:
+        """The state remembering ``seen``, forgetting sightings recorded before ``since`` and
+        all but the latest ``SEEN_WINDOW``."""
+        kept = self.seen
+        if since is not None:
+            cut = int(since.timestamp() * 1000)
+            kept = b"".join(
+                record
+                for record in _records(kept)
+                if _AT.unpack_from(record, 32)[0] >= cut  # legacy entries: never cut
+            )
+        log = (kept + seen.pack())[-SEEN_WINDOW * _SEEN.size :]
+        return self.model_copy(update={"seen": log})
+
+    def _seen_index(self, event_id: UUID) -> int:
+        wanted = event_id.bytes
+        start = self.seen.find(wanted)
+        while start >= 0:
+            if start % _SEEN.size == 0:
+                return start
+            start = self.seen.find(wanted, start + 1)
+        return -1
 
     def open_deadlines(self) -> list[OpenDeadline]:
         """The case's open deadlines."""

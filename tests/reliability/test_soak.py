@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from figures import Report, env_int
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 SOAK = Path(__file__).resolve().parents[2] / "bench" / "soak.py"
 RATE = env_int("NRM_SOAK_RATE", 100)

@@ -14,7 +14,7 @@ import pytest
 from flow_helpers import NOW, consent_for, context, envelope, inbound, withdrawal
 
 from hub.case_flow import handle
-from hub.case_state import CaseState
+from hub.case_state import CaseState, Seen
 from hub.decisions import Context, Outcome
 from hub.event_types import AckStatus, AgencyRole, DeadLetterReason
 from hub.events import AccommodationRequested, Acknowledgement, BaseModel
@@ -83,9 +83,10 @@ def test_seen_forgets_what_is_older_than_the_replay_window(ctx: Context) -> None
     story = Story(ctx)
     for _ in range(40):  # 80 events over 80 hours
         story.pair()
-    latest = max(s.at for s in story.state.seen if s.at is not None)
-    assert all(s.at is not None and s.at >= latest - WINDOW for s in story.state.seen)
-    assert len(story.state.seen) <= 26  # one event an hour, a day and five minutes kept
+    seen = story.state.seen_events()
+    latest = max(s.at for s in seen if s.at is not None)
+    assert all(s.at is not None and s.at >= latest - WINDOW for s in seen)
+    assert len(seen) <= 26  # one event an hour, a day and five minutes kept
 
 
 def test_the_state_size_is_flat_once_past_the_window(ctx: Context) -> None:
@@ -116,4 +117,36 @@ def test_without_a_window_only_the_count_bound_applies() -> None:
     story = Story(context())
     for _ in range(30):
         story.pair()
-    assert len(story.state.seen) == 61  # the consent and every request and answer
+    assert len(story.state.seen_events()) == 61  # the consent and every request and answer
+
+
+def test_a_state_written_before_the_packed_log_still_reads() -> None:
+    # The changelog of an earlier version keeps ``seen`` as a list of objects.
+    event_id = uuid.uuid4()
+    legacy = CaseState(case_id=CASE_ID).model_dump(mode="json")
+    legacy["seen"] = [
+        {
+            "event_id": str(event_id),
+            "topic": "nrm.outbox.police-93",
+            "partition": 2,
+            "offset": 41,
+            "digest": "ab" * 16,
+            "refused": True,
+        }
+    ]
+    state = CaseState.model_validate(legacy)
+    earlier = state.seen_event(event_id)
+    assert earlier == Seen.of(event_id, "nrm.outbox.police-93", 2, 41, "ab" * 16, refused=True)
+    # legacy sightings have no time: only the count bound forgets them
+    later = state.with_seen(Seen.of(uuid.uuid4(), "t", 0, 0, "cd" * 16, at=NOW), NOW)
+    assert later.seen_event(event_id) is not None
+    assert CaseState.model_validate_json(later.model_dump_json()) == later
+
+
+def test_a_uuid_inside_another_record_is_not_taken_for_an_event_id() -> None:
+    # The packed log is searched by bytes: a match must start on a record boundary.
+    inner = uuid.uuid4()
+    digest = inner.bytes.hex()  # the digest field holds the bytes of ``inner``
+    state = CaseState(case_id=CASE_ID).with_seen(Seen.of(uuid.uuid4(), "t", 0, 0, digest), None)
+    assert state.seen_event(inner) is None
+    assert state.without_seen(inner) == state
