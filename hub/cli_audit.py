@@ -42,8 +42,17 @@ FETCH_TIMEOUT_S = 10.0
 
 audit_app = typer.Typer(no_args_is_help=True, help="Verify and index the audit trail.")
 
-out = Console()
-err = Console(stderr=True)
+
+def out() -> Console:
+    """Standard output, as wide as the terminal (or ``COLUMNS``) is now, not at import."""
+    return Console()
+
+
+def err() -> Console:
+    """Standard error, likewise."""
+    return Console(stderr=True)
+
+
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
@@ -57,7 +66,7 @@ def register_audit_commands(app: typer.Typer) -> None:
 
 
 def _fail(message: str, code: int = BAD_INPUT) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err().print(f"[bold red]error:[/] {message}", highlight=False)
     return typer.Exit(code)
 
 
@@ -101,7 +110,7 @@ async def _case_records(
     with AuditIndex.open(settings) as index:
         caught = await catch_up(settings, index, codec, timeout_s=CATCH_UP_TIMEOUT_S)
         if not caught.complete:
-            err.print(
+            err().print(
                 "[yellow]warning:[/] the index did not reach the end of the audit log in "
                 f"{CATCH_UP_TIMEOUT_S:.0f} s: the latest entries may be missing "
                 "(run `hub audit index`)",
@@ -155,9 +164,9 @@ def _verification_json(report: VerificationReport) -> dict[str, Any]:
 
 def _print_verification(report: VerificationReport) -> None:
     for problem in report.problems:
-        err.print(f"[bold red]{problem.describe()}[/]", highlight=False)
+        err().print(f"[bold red]{problem.describe()}[/]", highlight=False)
     status = "[bold green]OK[/]" if report.ok else f"[bold red]{len(report.problems)} problem(s)[/]"
-    out.print(
+    out().print(
         f"verified {report.records} record(s) of {report.cases} case(s), "
         f"{len(report.duplicates)} benign duplicate(s): {status}",
         highlight=False,
@@ -207,7 +216,7 @@ def replay(
         }
         _echo_json(document)
         return
-    render_timeline(out, case_id, rows, role=role)
+    render_timeline(out(), case_id, rows, role=role)
     _print_verification(report)
 
 
@@ -224,7 +233,7 @@ def subject_report_command(
     if as_json:
         _echo_json(subject_report_json(report))
         return
-    render_subject_report(out, report)
+    render_subject_report(out(), report)
 
 
 def erase(
@@ -253,7 +262,7 @@ def erase(
     last = max(entries, key=lambda e: e.seq, default=None)
     if not destroyed and last is not None and last.action is AuditAction.ERASED:
         bound.info("audit.already_erased", seq=last.seq)
-        out.print(f"case {case_id} was already erased (entry seq {last.seq})")
+        out().print(f"case {case_id} was already erased (entry seq {last.seq})")
         return
     entry, _head = next_entry(
         head,
@@ -279,7 +288,7 @@ def erase(
 
     [(partition, offset)] = _run(append())
     bound.info("audit.erased", seq=entry.seq, key_destroyed=destroyed)
-    out.print(
+    out().print(
         f"erased case {case_id}: key {'destroyed' if destroyed else 'already gone'}, "
         f"ERASED entry seq {entry.seq} at partition {partition} offset {offset}",
         highlight=False,
@@ -318,7 +327,7 @@ def verify_command(
     else:
         _print_verification(report)
     if not complete:
-        err.print("[bold red]the log could not be read to its end in time[/]")
+        err().print("[bold red]the log could not be read to its end in time[/]")
     if not report.ok or not complete:
         raise typer.Exit(CHECK_FAILED)
 
@@ -351,4 +360,4 @@ def index_command(
         indexed = _run(forever() if follow else once())
     except KeyboardInterrupt:
         indexed = 0
-    out.print(f"indexed {indexed} new record(s)")
+    out().print(f"indexed {indexed} new record(s)")

@@ -77,7 +77,10 @@ def test_each_case_has_its_own_key(make_store: StoreFactory, tmp_path: Path) -> 
     assert store.get_or_create(uuid4())[1] != store.get_or_create(uuid4())[1]
 
 
-@pytest.mark.parametrize("key_id", ["", "nonsense", "../../etc/passwd.12345678", f"{uuid4()}.x"])
+@pytest.mark.parametrize(
+    "key_id",
+    ["", "nonsense", "../../etc/passwd.12345678", "0d1e2a3d-1e77-4e25-8b0b-6e726d2d646c.x"],
+)
 def test_unknown_or_malformed_key_ids_find_nothing(
     make_store: StoreFactory, tmp_path: Path, key_id: str
 ) -> None:
