@@ -4,8 +4,9 @@ A `hub worker` process (signatures, consent, projections, deadlines, audit, case
 whole pipeline) on its own embedded broker. ``--rate`` events per second enter the hub, half
 of them requests and half answers: police-93 publishes permit requests at rate/2 over a
 population of ``--cases`` cases (each case gets a new request in turn, as a case does over
-its life); prefecture-93 reads them through the agency client and answers each (an
-acknowledgement that closes the request and its deadline, routed back to police-93).
+its life); prefecture-93 reads them through the agency client and answers each with its
+decision (a COMPLETED acknowledgement: it closes the request and its deadline, and is routed
+back to police-93; ACCEPTED alone would leave the request open for a decision).
 The warm-up lasts until every case exists. Per window: requests delivered,
 end-to-end latency (publish → the client holds the verified, de-duplicated message) p50/p99/
 max, the worker's resident memory (/proc/<pid>/status VmRSS) and the backlog. Flat means no
@@ -171,7 +172,7 @@ async def soak(
                                 occurred_at=datetime.now(UTC),
                             ),
                             request_id=request.request_id,
-                            status=AckStatus.ACCEPTED,
+                            status=AckStatus.COMPLETED,
                         )
                         acks.append(prefecture.publish(ack))
                 if acks:
