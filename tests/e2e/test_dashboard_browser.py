@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 from aiokafka import AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flow_helpers import events_for, fresh
@@ -43,6 +44,9 @@ from hub.registry import SchemaRegistry
 from hub.settings import PROJECT_ROOT, HubSettings
 from hub.signing import RecordSigner, public_key_b64
 from hub.topics import DIRECTORY, agency_topics, create_topics, outbox_topic
+
+# A real browser waits on a live page: timing-sensitive, so it runs alone (make test).
+pytestmark = pytest.mark.serial
 
 # docs/screenshots/ is refreshed only when asked (NRM_UPDATE_SCREENSHOTS=1), so `make test`
 # leaves the tree clean; otherwise the shots go to a temporary folder (still taken: a page
