@@ -16,6 +16,7 @@ from uuid import UUID
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from agents.fetch_pacer import FetchPacer
 from hub.case_state import CaseState
 from hub.kafka_options import client_options
 from hub.settings import HubSettings
@@ -23,6 +24,7 @@ from hub.topics import CASE_STATE
 
 log = structlog.get_logger(__name__)
 RECOVERY_TIMEOUT_S = 120.0
+RECOVERY_FETCH_WAIT_MS = 50
 
 
 class RecoveryError(RuntimeError):
@@ -97,8 +99,11 @@ class CaseStore:
     async def _read_partition(self, partition: int) -> dict[UUID, CaseState]:
         tp = TopicPartition(self.topic, partition)
         consumer = AIOKafkaConsumer(
-            enable_auto_commit=False, fetch_max_wait_ms=50, **client_options(self.settings)
+            enable_auto_commit=False,
+            fetch_max_wait_ms=RECOVERY_FETCH_WAIT_MS,
+            **client_options(self.settings),
         )
+        pacer = FetchPacer(RECOVERY_FETCH_WAIT_MS)
         await consumer.start()
         states: dict[UUID, CaseState] = {}
         try:
@@ -107,6 +112,7 @@ class CaseStore:
             deadline = time.monotonic() + RECOVERY_TIMEOUT_S
             while True:
                 batch = await consumer.getmany(tp, timeout_ms=200)
+                await pacer.after_fetch(consumer, len(batch.get(tp, [])))
                 for record in batch.get(tp, []):
                     if record.value is None:
                         continue

@@ -29,6 +29,7 @@ from aiokafka.structs import ConsumerRecord, TopicPartition
 from agents.broker_watch import BrokerWatch
 from agents.case_store import RECOVERY_TIMEOUT_S, CaseStore
 from agents.directory_follower import DirectoryFollower
+from agents.fetch_pacer import FetchPacer
 from agents.metrics import LatencyHistogram, record_latency_histogram
 from agents.outbox_writer import Futures, OutboxWriter
 from hub.audit_keys import KeyStore
@@ -171,6 +172,8 @@ class Router:
         )
         # Says when the broker is gone and when it is back (defect 6); fed by the fetches.
         self.watch = BrokerWatch(settings.bootstrap_servers, logger=log.bind(group_id=group_id))
+        # Raises the fetch wait when storage reads outlast it (defect 10).
+        self.pacer = FetchPacer(settings.fetch_max_wait_ms, logger=log.bind(group_id=group_id))
         self._last_fetch_ms = 0
 
     async def start(self) -> None:
@@ -234,14 +237,22 @@ class Router:
             batch = await self._consumer.getmany(timeout_ms=200, max_records=self.max_batch)
             records = [r for rs in batch.values() for r in rs]
             await self._watch_broker()
+            if self.watch.down or not self.settled.is_set():  # empty fetches say nothing
+                self.pacer.pause()
+            else:
+                await self.pacer.after_fetch(self._consumer, len(records))
             if records:
                 await asyncio.wait_for(self.settled.wait(), RECOVERY_TIMEOUT_S)
                 async with self.batch_lock:
                     owned = self.store.partitions
                     mine = [r for r in records if r.partition in owned]
                     await self.process(mine)
+                # Only the partitions this batch moved: committing every assigned partition
+                # (a hundred outboxes) each batch is a hundred offset writes.
+                offsets = next_offsets(mine)
                 try:
-                    await self._consumer.commit()
+                    if offsets:
+                        await self._consumer.commit(offsets)
                 except (CommitFailedError, IllegalStateError) as exc:
                     # A rebalance took the partitions mid-batch: the new owner re-reads them.
                     log.warning("router.commit_failed", error=str(exc))
@@ -561,6 +572,15 @@ class Router:
             held=len(outcome.state.holds),
         )
         return futures
+
+
+def next_offsets(records: Sequence[ConsumerRecord[bytes, bytes]]) -> dict[TopicPartition, int]:
+    """The offset to commit per partition once ``records`` are handled: past the last one."""
+    offsets: dict[TopicPartition, int] = {}
+    for record in records:
+        tp = TopicPartition(record.topic, record.partition)
+        offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
+    return offsets
 
 
 def _notes(outcome: Outcome) -> tuple[AuditNote, ...]:

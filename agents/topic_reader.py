@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from agents.fetch_pacer import FetchPacer
 from hub.kafka_options import client_options
 from hub.settings import HubSettings
 
@@ -69,6 +70,7 @@ async def read_topics(
         **client_options(settings),
     )
     await consumer.start()
+    pacer = FetchPacer(settings.fetch_max_wait_ms)
     found: list[ConsumerRecord[bytes, bytes]] = []
     try:
         await consumer.topics()
@@ -90,6 +92,7 @@ async def read_topics(
                     f"{len(pending)} partitions not read to their end in {timeout_s:.0f}s"
                 )
             batch = await consumer.getmany(*pending, timeout_ms=200)
+            await pacer.after_fetch(consumer, sum(map(len, batch.values())))
             for tp, records in batch.items():
                 limit = stop_at.get(tp) if stop_at is not None else None
                 found.extend(r for r in records if limit is None or r.offset < limit)

@@ -286,6 +286,7 @@ def registry_serve(
 @app.command()
 def worker() -> None:
     """Run a hub worker (routing) on HUB_BOOTSTRAP_SERVERS until SIGTERM or Ctrl-C."""
+    from agents.task_dump import log_task_stacks
     from agents.worker import run_worker
 
     async def main() -> None:
@@ -293,6 +294,7 @@ def worker() -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signal.SIGUSR1, log_task_stacks)
         await run_worker(current_settings(), stop)
 
     asyncio.run(main())

@@ -19,6 +19,7 @@ from aiokafka.structs import RecordMetadata
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel
 
+from agents.fetch_pacer import FetchPacer
 from hub.codec import Codec
 from hub.kafka_options import client_options, consumer_group_options
 from hub.settings import HubSettings
@@ -65,6 +66,7 @@ class AgencyClient:
         self._seen: OrderedDict[uuid.UUID, None] = OrderedDict()
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
+        self._pacer = FetchPacer(settings.fetch_max_wait_ms)
         self.rejected: list[str] = []
         self.redelivered = 0
 
@@ -115,6 +117,7 @@ class AgencyClient:
         deadline = time.monotonic() + timeout_s
         while len(found) < expected and time.monotonic() < deadline:
             batch = await self._consumer.getmany(timeout_ms=100)
+            await self._pacer.after_fetch(self._consumer, sum(map(len, batch.values())))
             for records in batch.values():
                 for record in records:
                     message = self._accept(
