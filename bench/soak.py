@@ -11,6 +11,9 @@ The warm-up lasts until every case exists. Per window: requests delivered,
 end-to-end latency (publish → the client holds the verified, de-duplicated message) p50/p99/
 max, the worker's resident memory (/proc/<pid>/status VmRSS) and the backlog. Flat means no
 leak and no creeping lag: the last window's RSS and p99 close to the first after warm-up.
+The latency is split at the moment the hub signed the delivery (its ``nrm-ts`` header, wall
+clock): ``to_hub`` is publish → outbox fetch → the worker's decision, ``from_hub`` is the
+hub's write → inbox fetch → the client; a creep in both legs alike points at the broker.
 
     .venv/bin/python bench/soak.py                       # 500 events/s for 10 minutes
     .venv/bin/python bench/soak.py --rate 100 --seconds 30 --window 10
@@ -41,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from connectors.client import AgencyClient  # noqa: E402
-from hub.agency_keys import dev_key_path, load_private_key  # noqa: E402
+from connectors.client.dev import dev_client  # noqa: E402
 from hub.broker import EmbeddedBroker  # noqa: E402
 from hub.codec import Codec  # noqa: E402
 from hub.directory import Directory  # noqa: E402
@@ -51,7 +54,7 @@ from hub.examples import example_events  # noqa: E402
 from hub.logs import configure_logging  # noqa: E402
 from hub.registry import SchemaRegistry  # noqa: E402
 from hub.settings import HubSettings  # noqa: E402
-from hub.signing import RecordSigner  # noqa: E402
+from hub.signing import TIMESTAMP_HEADER  # noqa: E402
 from hub.topics import all_topics, create_topics  # noqa: E402
 
 HUB = str(Path(sys.executable).parent / "hub")
@@ -77,6 +80,8 @@ class Window:
 
     index: int
     latencies: list[float] = field(default_factory=list)
+    to_hub: list[float] = field(default_factory=list)
+    from_hub: list[float] = field(default_factory=list)
     worker_rss_kib: int = 0
     broker_rss_kib: int = 0
     published: int = 0
@@ -85,10 +90,12 @@ class Window:
     def summary(self) -> dict[str, Any]:
         ordered = sorted(self.latencies)
 
-        def quantile(q: float) -> float | None:
-            if not ordered:
+        def quantile(q: float, values: list[float] = ordered) -> float | None:
+            if not values:
                 return None
-            return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1)
+            return round(values[min(len(values) - 1, int(q * len(values)))] * 1000, 1)
+
+        to_hub, from_hub = sorted(self.to_hub), sorted(self.from_hub)
 
         return {
             "window": self.index,
@@ -97,6 +104,10 @@ class Window:
             "p50_ms": quantile(0.50),
             "p99_ms": quantile(0.99),
             "max_ms": round(ordered[-1] * 1000, 1) if ordered else None,
+            "to_hub_p50_ms": quantile(0.50, to_hub),
+            "to_hub_p99_ms": quantile(0.99, to_hub),
+            "from_hub_p50_ms": quantile(0.50, from_hub),
+            "from_hub_p99_ms": quantile(0.99, from_hub),
             "worker_rss_mib": round(self.worker_rss_kib / 1024, 1),
             "broker_rss_mib": round(self.broker_rss_kib / 1024, 1),
             "backlog": self.backlog,
@@ -104,17 +115,8 @@ class Window:
 
 
 def client(settings: HubSettings, agency_id: str, registry: SchemaRegistry) -> AgencyClient:
-    agency = Directory.load(settings.config_dir).get(agency_id)
-    assert agency is not None
-    key = load_private_key(dev_key_path(settings.config_dir, agency_id))
-    hub_key = (settings.config_dir / "hub-public-key.txt").read_text().strip()
-    return AgencyClient(
-        settings,
-        agency_id,
-        RecordSigner.for_agency(agency, key),
-        Codec(registry),
-        hub_key,
-        group_id=f"soak-{agency_id}-{uuid.uuid4()}",
+    return dev_client(
+        settings, agency_id, codec=Codec(registry), group_id=f"soak-{agency_id}-{uuid.uuid4()}"
     )
 
 
@@ -164,7 +166,11 @@ async def soak(
                         continue
                     if request.request_id in sent and request.request_id not in delivered:
                         delivered.add(request.request_id)
-                        windows[-1].latencies.append(time.time() - sent[request.request_id])
+                        now = time.time()
+                        signed = int(message.headers[TIMESTAMP_HEADER]) / 1000
+                        windows[-1].latencies.append(now - sent[request.request_id])
+                        windows[-1].to_hub.append(signed - sent[request.request_id])
+                        windows[-1].from_hub.append(now - signed)
                         ack = Acknowledgement(
                             envelope=Envelope(
                                 event_id=uuid.uuid4(),

@@ -27,11 +27,22 @@ from hub.deadlines import (
 )
 from hub.decisions import AuditNote, Context, Deliver, Inbound, Outcome, Publish, Refusal
 from hub.delivery import Message, notify, send
-from hub.event_types import AckStatus, AuditAction, DeadLetterReason, OrphanReason
+from hub.event_types import AckStatus, AuditAction, DeadLetterReason, DeclineReason, OrphanReason
 from hub.events import EVENT_MODELS, Acknowledgement
 from hub.routing import RouteFacts, candidates
 
 ACKNOWLEDGEMENT = "fr.nrm.Acknowledgement"
+
+
+def answer_problem(status: AckStatus, decline_reason: DeclineReason | None) -> str | None:
+    """Why an answer cannot stand as sent, or None: a decline must say why (the hub re-routes
+    on it and operators read it), and no other answer carries a decline reason. The same rule
+    for every channel: ingest, the gateway and the clients."""
+    if status is AckStatus.DECLINED and decline_reason in (None, DeclineReason.UNKNOWN):
+        return "a DECLINED answer needs a decline_reason"
+    if status is not AckStatus.DECLINED and decline_reason is not None:
+        return f"a {status.value} answer has no decline_reason"
+    return None
 
 
 def acknowledgement(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> Outcome:
@@ -55,6 +66,9 @@ def acknowledgement(state: CaseState, inbound: Inbound, ctx: Context, now: datet
                 f"request {request_id} went to {other.recipient}, not {inbound.sender.id}",
             ),
         )
+    problem = answer_problem(inbound.event.status, inbound.event.decline_reason)
+    if problem is not None:
+        return Outcome(state=state, refusal=Refusal(DeadLetterReason.SCHEMA_VIOLATION, problem))
     status = inbound.event.status.value
     decline = inbound.event.decline_reason.value if inbound.event.decline_reason else None
     notes = [

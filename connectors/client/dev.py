@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from connectors.client.kafka_client import AgencyClient
 from hub.agency_keys import dev_key_path, load_private_key
 from hub.codec import Codec
@@ -19,19 +21,33 @@ def dev_client(
     *,
     directory: Directory | None = None,
     codec: Codec | None = None,
+    group_id: str | None = None,
+    seen_path: Path | None = None,
 ) -> AgencyClient:
     """An (unstarted) client for a directory agency, with its demo key from
-    ``deploy/config/dev-keys`` and the hub's public key to verify deliveries."""
-    directory = directory or Directory.load(settings.config_dir)
-    agency = directory.get(agency_id)
-    if agency is None:
-        raise LookupError(f"{agency_id} is not in the directory")
-    key = load_private_key(dev_key_path(settings.config_dir, agency_id))
+    ``deploy/config/dev-keys`` and the hub's public key to verify deliveries
+    (``group_id`` and ``seen_path`` as for ``AgencyClient``)."""
     hub_key = (settings.config_dir / HUB_PUBLIC_KEY_FILE).read_text().strip()
     return AgencyClient(
         settings,
         agency_id,
-        RecordSigner.for_agency(agency, key),
+        dev_signer(settings, agency_id, directory=directory),
         codec or Codec(SchemaRegistry.load(settings.schemas_dir)),
         hub_key,
+        group_id=group_id,
+        seen_path=seen_path,
+    )
+
+
+def dev_signer(
+    settings: HubSettings, agency_id: str, *, directory: Directory | None = None
+) -> RecordSigner:
+    """The signer of a directory agency with its demo key (under the key id the directory
+    lists)."""
+    directory = directory or Directory.load(settings.config_dir)
+    agency = directory.get(agency_id)
+    if agency is None:
+        raise LookupError(f"{agency_id} is not in the directory")
+    return RecordSigner.for_agency(
+        agency, load_private_key(dev_key_path(settings.config_dir, agency_id))
     )

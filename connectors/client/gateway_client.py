@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections import OrderedDict
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -23,6 +23,7 @@ import httpx
 from pydantic import BaseModel
 
 from connectors.client.kafka_client import InboxMessage
+from connectors.client.seen_events import SeenEvents
 from connectors.gateway.models import (
     AVRO_MEDIA_TYPE,
     AckAnswer,
@@ -34,7 +35,6 @@ from hub.codec import Codec
 from hub.event_types import DeclineReason
 from hub.events import EVENT_MODELS, subject_of
 
-SEEN_LIMIT = 100_000
 RETRYABLE = frozenset({429, 503})
 MAX_RETRY_AFTER_S = 10.0
 LONG_POLL_S = 20.0
@@ -64,9 +64,11 @@ class GatewayClient:
         retries: int = 3,
         timeout_s: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        seen_path: Path | None = None,
     ) -> None:
         """``codec``: publish Confluent-framed Avro instead of JSON. ``cursor``: resume the
-        inbox where a previous run stopped (None: from the start)."""
+        inbox where a previous run stopped (None: from the start). ``seen_path``: a sqlite file
+        of the event ids already handed over, so a restarted client still drops redeliveries."""
         self.base_url = base_url
         self.agency_id = agency_id
         self.codec = codec
@@ -76,7 +78,7 @@ class GatewayClient:
         self._cursor = cursor
         self._timeout_s = timeout_s
         self._transport = transport
-        self._seen: OrderedDict[uuid.UUID, None] = OrderedDict()
+        self._seen = SeenEvents(seen_path)
         self._http: httpx.AsyncClient | None = None
 
     @property
@@ -103,6 +105,7 @@ class GatewayClient:
         if self._http is not None:
             await self._http.aclose()
             self._http = None
+        self._seen.close()
 
     async def __aenter__(self) -> GatewayClient:
         await self.start()
@@ -179,10 +182,9 @@ class GatewayClient:
             )
             page = InboxPage.model_validate(answer.json())
             for item in page.messages:
-                if item.event_id in self._seen:
+                if not self._seen.first_time(item.event_id):
                     self.redelivered += 1
                     continue
-                self._remember(item.event_id)
                 model = EVENT_MODELS[item.subject]
                 found.append(
                     InboxMessage(
@@ -194,11 +196,6 @@ class GatewayClient:
                 )
             self._cursor = page.cursor
         return found
-
-    def _remember(self, event_id: uuid.UUID) -> None:
-        self._seen[event_id] = None
-        while len(self._seen) > SEEN_LIMIT:
-            self._seen.popitem(last=False)
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         if self._http is None:

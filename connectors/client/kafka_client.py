@@ -4,15 +4,18 @@ The caller never deals with framing, keys or signatures: ``publish`` encodes the
 keys it by case id (so it lands on the case's partition), signs topic, key, value and time
 with the agency's key, and sends it to the agency's own outbox. ``receive`` reads the inbox in
 the agency's consumer group, verifies that each record was signed by the hub, and yields each
-event id once even when the broker redelivers it (consumer restart before a commit).
+event id once even when the broker redelivers it (consumer restart before a commit) or the hub
+wrote it twice (a worker crash): in memory, or across restarts with ``seen_path``
+(``connectors/client/seen_events.py``).
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import RecordMetadata
@@ -20,13 +23,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel
 
 from agents.fetch_pacer import FetchPacer
+from connectors.client.seen_events import SeenEvents
+from hub.answers import answer_problem
 from hub.codec import Codec
+from hub.event_types import AckStatus, DeclineReason
+from hub.events import Acknowledgement, Envelope
 from hub.kafka_options import client_options, consumer_group_options
 from hub.settings import HubSettings
 from hub.signing import RecordSigner, SignatureError, verify_from_hub
 from hub.topics import inbox_topic, outbox_topic
-
-SEEN_LIMIT = 100_000
 
 
 @dataclass(frozen=True)
@@ -56,14 +61,17 @@ class AgencyClient:
         hub_public_key: Ed25519PublicKey | str | None,
         *,
         group_id: str | None = None,
+        seen_path: Path | None = None,
     ) -> None:
+        """``seen_path``: a sqlite file of the event ids already handed over, so a restarted
+        client still drops what the broker redelivers (None: in memory, this run only)."""
         self.settings = settings
         self.agency_id = agency_id
         self.signer = signer
         self.codec = codec
         self.hub_public_key = hub_public_key
         self.group_id = group_id or f"agency-{agency_id}"
-        self._seen: OrderedDict[uuid.UUID, None] = OrderedDict()
+        self._seen = SeenEvents(seen_path)
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._pacer = FetchPacer(settings.fetch_max_wait_ms)
@@ -90,6 +98,7 @@ class AgencyClient:
             await self._consumer.stop()
         if self._producer is not None:
             await self._producer.stop()
+        self._seen.close()
 
     async def publish(self, event: BaseModel) -> RecordMetadata:
         """Sign and send ``event`` to this agency's outbox, keyed by its case id."""
@@ -100,6 +109,39 @@ class AgencyClient:
         headers = self.signer.sign(topic, key, value)
         return await self._producer.send_and_wait(topic, value, key=key, headers=headers)
 
+    async def acknowledge(
+        self,
+        case_id: uuid.UUID,
+        request_id: uuid.UUID,
+        status: AckStatus,
+        *,
+        decline_reason: DeclineReason | None = None,
+        detail: str | None = None,
+        event_id: uuid.UUID | None = None,
+        causation_id: uuid.UUID | None = None,
+    ) -> RecordMetadata:
+        """Answer a request (ACCEPTED, DECLINED with a reason, NEEDS_INFORMATION, COMPLETED):
+        an ``fr.nrm.Acknowledgement`` published like any event. An answer the hub would refuse
+        (a decline without a reason, a reason on anything else) raises ``ValueError`` here."""
+        problem = answer_problem(status, decline_reason)
+        if problem is not None:
+            raise ValueError(problem)
+        envelope = Envelope(
+            event_id=event_id or uuid.uuid4(),
+            case_id=case_id,
+            occurred_at=datetime.now(UTC),
+            causation_id=causation_id,
+        )
+        return await self.publish(
+            Acknowledgement(
+                envelope=envelope,
+                request_id=request_id,
+                status=status,
+                decline_reason=decline_reason,
+                detail=detail,
+            )
+        )
+
     async def publish_raw(
         self, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]] | None = None
     ) -> RecordMetadata:
@@ -109,9 +151,13 @@ class AgencyClient:
             outbox_topic(self.agency_id), value, key=key, headers=headers or []
         )
 
-    async def receive(self, expected: int = 1, timeout_s: float = 10.0) -> list[InboxMessage]:
+    async def receive(
+        self, expected: int = 1, timeout_s: float = 10.0, *, commit: bool = True
+    ) -> list[InboxMessage]:
         """New inbox messages (each event id once), waiting up to ``timeout_s`` for
-        ``expected`` of them. Commits what it returns."""
+        ``expected`` of them. Commits what it returns, unless ``commit`` is False: then the
+        caller commits (``commit()``) once it has stored them, and what it has not committed
+        is read again after a restart (and dropped as seen)."""
         assert self._consumer is not None
         found: list[InboxMessage] = []
         deadline = time.monotonic() + timeout_s
@@ -130,8 +176,14 @@ class AgencyClient:
                     )
                     if message is not None:
                         found.append(message)
-        await self._consumer.commit()
+        if commit:
+            await self.commit()
         return found
+
+    async def commit(self) -> None:
+        """Commit the inbox position past everything received so far."""
+        assert self._consumer is not None
+        await self._consumer.commit()
 
     def _accept(
         self,
@@ -151,10 +203,7 @@ class AgencyClient:
         message = InboxMessage(
             self.codec.decode_event(value or b""), dict(headers), partition, offset
         )
-        if message.event_id in self._seen:
+        if not self._seen.first_time(message.event_id):
             self.redelivered += 1
             return None
-        self._seen[message.event_id] = None
-        while len(self._seen) > SEEN_LIMIT:
-            self._seen.popitem(last=False)
         return message

@@ -20,9 +20,10 @@ from pydantic import BaseModel, ValidationError
 
 from connectors.gateway.models import AckRequest
 from connectors.gateway.problems import GatewayReason, ProblemError
+from hub.answers import answer_problem
 from hub.codec import Codec, CodecError, frame_header
 from hub.directory import Agency
-from hub.event_types import AckStatus, DeadLetterReason, DeclineReason
+from hub.event_types import DeadLetterReason
 from hub.events import EVENT_MODELS, Acknowledgement, Envelope, Event, subject_of
 from hub.routing import RoutingRules
 
@@ -183,12 +184,9 @@ def acknowledgement(request: AckRequest, now: datetime | None = None) -> Acknowl
     decline reason. Both are SCHEMA_VIOLATION.
     """
     status = request.ack_status()
-    if status is AckStatus.DECLINED and request.decline_reason in (None, DeclineReason.UNKNOWN):
-        raise ProblemError(DeadLetterReason.SCHEMA_VIOLATION, "a DECLINED answer needs a reason")
-    if status is not AckStatus.DECLINED and request.decline_reason is not None:
-        raise ProblemError(
-            DeadLetterReason.SCHEMA_VIOLATION, f"a {status.value} answer has no decline_reason"
-        )
+    problem = answer_problem(status, request.decline_reason)
+    if problem is not None:
+        raise ProblemError(DeadLetterReason.SCHEMA_VIOLATION, problem)
     return Acknowledgement(
         envelope=Envelope(
             event_id=request.event_id or uuid.uuid4(),

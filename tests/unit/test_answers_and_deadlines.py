@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from flow_helpers import NOW, consent_for, context, envelope, inbound
 
+from hub.answers import answer_problem
 from hub.case_flow import handle
 from hub.case_state import CaseState
 from hub.deadline_flow import on_advance
@@ -142,6 +143,27 @@ def test_a_decline_reroutes_to_the_next_agency_with_a_fresh_deadline(ctx: Contex
     assert fresh.declined_by == ("hebergement-93",)
     assert fresh.attempt == 1
     assert any(n.decision == "re-routed after a decline" for n in declined.audit)
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        (AckStatus.DECLINED, None),
+        (AckStatus.DECLINED, DeclineReason.UNKNOWN),
+        (AckStatus.ACCEPTED, DeclineReason.NO_CAPACITY),
+        (AckStatus.COMPLETED, DeclineReason.NO_CAPACITY),
+    ],
+)
+def test_a_decline_without_a_reason_or_a_reason_without_a_decline_is_refused(
+    ctx: Context, status: AckStatus, reason: DeclineReason | None
+) -> None:
+    opened = requested(ctx)
+    refused = answer(ctx, opened.state, "hebergement-93", status, 2, reason)
+    assert refused.refusal is not None
+    assert refused.refusal.reason.value == "SCHEMA_VIOLATION"
+    assert refused.state.requests == opened.state.requests
+    assert refused.deliveries == ()
+    assert answer_problem(status, reason) == refused.refusal.detail
 
 
 def test_the_last_decline_raises_an_orphaned_need(ctx: Context) -> None:
