@@ -61,6 +61,7 @@ HOLD_SCAN_INTERVAL_S = 60.0
 POSITIONS_TIMEOUT_S = 1.0
 DEAD_LETTER_SUBJECT = "fr.nrm.DeadLetter"
 AUDIT_SUBJECT = "fr.nrm.AuditEntry"
+CASE_STATE_SUBJECT = "case-state"  # JSON, hub-internal: not an Avro subject
 
 
 @dataclass
@@ -270,7 +271,7 @@ class Router:
         futures: Futures = []
         for record in records:
             futures += await self._one(record, context)
-        futures += await self.store.flush(self._producer)
+        futures += await self._flush_states()
         if futures:
             await asyncio.gather(*futures)
         self.stats.batches += 1
@@ -283,6 +284,14 @@ class Router:
             records=len(records),
             ms=round((time.perf_counter() - started) * 1000, 2),
         )
+
+    async def _flush_states(self) -> Futures:
+        """Write the changed case states to their changelog (counted with the other writes)."""
+        assert self._producer is not None
+        futures = await self.store.flush(self._producer)
+        if futures:
+            self.stats.wrote(self.store.topic, CASE_STATE_SUBJECT, len(futures))
+        return futures
 
     async def _watch_broker(self) -> None:
         """Tell the broker watch when a fetch was answered; once the outage is over, say so
@@ -364,7 +373,7 @@ class Router:
                     sender_role=AgencyRole.HUB,
                 )
                 escalated += len(outcome.published)
-        futures += await self.store.flush(self._producer)
+        futures += await self._flush_states()
         if futures:
             await asyncio.gather(*futures)
         return escalated
@@ -394,7 +403,7 @@ class Router:
                 sender_role=AgencyRole.HUB,
             )
             self.stats.escalations += len(result.steps)
-        futures += await self.store.flush(self._producer)
+        futures += await self._flush_states()
         if futures:
             await asyncio.gather(*futures)
         return len(advances)

@@ -11,8 +11,10 @@ Scenarios (the embedded broker is restarted between them: it keeps everything in
 * ``hub_unsigned`` the same with signature verification off (benchmarks only);
 * ``latency``  the hub at a paced rate: p50/p99 from publish to the recipient's inbox.
 
-FANOUT is what the hub writes per referral: one inbox projection, two audit entries
-(received, routed) and one case-state changelog record.
+FANOUT is what the hub writes per new-case referral: one inbox projection, four audit entries
+(received, case transition, routed, deadline opened) and one case-state changelog record —
+six, so the ceiling does the same I/O as the hub (the worker's own count of what it wrote is
+printed with the hub's scenarios, ``records_written_per_referral``, to keep this honest).
 
     .venv/bin/python bench/pipeline.py [--records 20000] [--rate 200] [--seconds 10]
 """
@@ -31,13 +33,15 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from hub.agency_keys import dev_key_path, load_private_key
-from hub.broker import EmbeddedBroker
+from hub.broker import EmbeddedBroker, free_port
 from hub.codec import Codec
 from hub.directory import Directory
 from hub.events import PermitRequested
@@ -48,7 +52,7 @@ from hub.settings import PROJECT_ROOT, HubSettings, get_settings
 from hub.signing import RecordSigner
 from hub.topics import TopicSpec, all_topics, create_topics, inbox_topic, outbox_topic
 
-FANOUT = 4
+FANOUT = 6
 SENDER = "police-93"
 RECIPIENT = "prefecture-93"
 TIMEOUT_S = 300.0
@@ -132,19 +136,22 @@ async def count_until(
     return count, last - first
 
 
+async def bench_backlog(running: EmbeddedBroker, records: int) -> HubSettings:
+    """``bench.in`` holding ``records`` unsigned referrals, and an empty ``bench.out``."""
+    settings = HubSettings(bootstrap_servers=running.bootstrap_servers)
+    await create_topics(
+        settings,
+        [TopicSpec(name="bench.in", purpose="bench"), TopicSpec(name="bench.out", purpose="bench")],
+    )
+    codec = Codec(SchemaRegistry.load(settings.schemas_dir))
+    await publish(settings, codec, permit_requests(records), "bench.in", None)
+    return settings
+
+
 async def ceiling(records: int) -> dict[str, Any]:
     """Plain aiokafka consume → produce FANOUT → commit, batch by batch."""
     with broker() as running:
-        settings = HubSettings(bootstrap_servers=running.bootstrap_servers)
-        await create_topics(
-            settings,
-            [
-                TopicSpec(name="bench.in", purpose="bench"),
-                TopicSpec(name="bench.out", purpose="bench"),
-            ],
-        )
-        codec = Codec(SchemaRegistry.load(settings.schemas_dir))
-        await publish(settings, codec, permit_requests(records), "bench.in", None)
+        settings = await bench_backlog(running, records)
         consumer = AIOKafkaConsumer(
             "bench.in",
             group_id="bench-ceiling",
@@ -184,16 +191,7 @@ async def ceiling(records: int) -> dict[str, Any]:
 async def faust_forward(records: int) -> dict[str, Any]:
     """A plain Faust agent forwarding bytes FANOUT times."""
     with broker() as running:
-        settings = HubSettings(bootstrap_servers=running.bootstrap_servers)
-        await create_topics(
-            settings,
-            [
-                TopicSpec(name="bench.in", purpose="bench"),
-                TopicSpec(name="bench.out", purpose="bench"),
-            ],
-        )
-        codec = Codec(SchemaRegistry.load(settings.schemas_dir))
-        await publish(settings, codec, permit_requests(records), "bench.in", None)
+        settings = await bench_backlog(running, records)
         with tempfile.TemporaryDirectory() as data_dir:
             env = {
                 **os.environ,
@@ -233,9 +231,32 @@ async def faust_forward(records: int) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class HubWorker:
+    """A running ``hub worker`` and where its metrics are served."""
+
+    process: subprocess.Popen[bytes]
+    metrics_url: str
+
+    async def records_written(self) -> int:
+        """Everything the worker wrote (projections, audit, hub events, dead letters, case
+        states), from its own ``nrm_router_events_out_total``."""
+        await asyncio.sleep(0.5)  # the last batch's writes are counted once acknowledged
+        async with httpx.AsyncClient() as http:
+            text = (await http.get(self.metrics_url)).text
+        return round(
+            sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines()
+                if line.startswith("nrm_router_events_out_total{")
+            )
+        )
+
+
 @contextmanager
-def hub_worker(settings: HubSettings, *, verify: bool) -> Iterator[subprocess.Popen[bytes]]:
-    """``hub worker`` in its own process."""
+def hub_worker(settings: HubSettings, *, verify: bool) -> Iterator[HubWorker]:
+    """``hub worker`` in its own process, its metrics on a free loopback port."""
+    port = free_port()
     with tempfile.TemporaryDirectory() as data_dir:
         env = {
             **os.environ,
@@ -243,6 +264,7 @@ def hub_worker(settings: HubSettings, *, verify: bool) -> Iterator[subprocess.Po
             "HUB_DATA_DIR": data_dir,
             "HUB_VERIFY_SIGNATURES": str(verify).lower(),
             "HUB_LOG_LEVEL": "WARNING",
+            "HUB_HEALTH_PORT": str(port),
         }
         process = subprocess.Popen(
             [str(Path(sys.executable).parent / "hub"), "worker"],
@@ -251,7 +273,7 @@ def hub_worker(settings: HubSettings, *, verify: bool) -> Iterator[subprocess.Po
             stderr=subprocess.DEVNULL,
         )
         try:
-            yield process
+            yield HubWorker(process, f"http://127.0.0.1:{port}/metrics")
         finally:
             process.terminate()
             process.wait(30)
@@ -274,12 +296,16 @@ async def hub_pipeline(records: int, *, verify: bool, per_case: int = 1) -> dict
         await publish(
             settings, codec, permit_requests(records, per_case), outbox_topic(SENDER), signer
         )
-        with hub_worker(settings, verify=verify) as process:
-            count, seconds = await count_until(settings, inbox_topic(RECIPIENT), records, process)
+        with hub_worker(settings, verify=verify) as worker:
+            count, seconds = await count_until(
+                settings, inbox_topic(RECIPIENT), records, worker.process
+            )
+            written = await worker.records_written()
     return {
         "records": count,
         "seconds": round(seconds, 3),
         "msgs_per_s": round(count / seconds) if seconds else 0,
+        "records_written_per_referral": round(written / count, 2) if count else None,
         "signatures": "verified" if verify else "not verified (hub still signs)",
         "referrals_per_case": per_case,
     }
