@@ -14,6 +14,9 @@ leak and no creeping lag: the last window's RSS and p99 close to the first after
 The latency is split at the moment the hub signed the delivery (its ``nrm-ts`` header, wall
 clock): ``to_hub`` is publish → outbox fetch → the worker's decision, ``from_hub`` is the
 hub's write → inbox fetch → the client; a creep in both legs alike points at the broker.
+Each window also reports the cores busy in the worker, the broker and this process (the load
+and both clients), from /proc/<pid>/stat: a creep while the worker's CPU per event stays flat
+is time spent waiting, not working.
 
     .venv/bin/python bench/soak.py                       # 500 events/s for 10 minutes
     .venv/bin/python bench/soak.py --rate 100 --seconds 30 --window 10
@@ -74,6 +77,17 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time ``pid`` has used so far (Linux), 0 once it is gone."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Window:
     """One window of the run."""
@@ -86,6 +100,7 @@ class Window:
     broker_rss_kib: int = 0
     published: int = 0
     backlog: int = 0
+    cpu: dict[str, float] = field(default_factory=dict)  # share of one core, by process
 
     def summary(self) -> dict[str, Any]:
         ordered = sorted(self.latencies)
@@ -111,6 +126,7 @@ class Window:
             "worker_rss_mib": round(self.worker_rss_kib / 1024, 1),
             "broker_rss_mib": round(self.broker_rss_kib / 1024, 1),
             "backlog": self.backlog,
+            "cpu_cores": self.cpu,
         }
 
 
@@ -155,12 +171,13 @@ async def soak(
         stop = asyncio.Event()
         current = Window(0)
         windows.append(current)
+        meter = CpuMeter({"worker": worker.pid, "broker": broker.pid, "load": os.getpid()})
 
         async def read() -> None:
             nonlocal answers
             while not stop.is_set() or len(delivered) < len(sent):
                 acks = []
-                for message in await prefecture.receive(expected=10_000, timeout_s=0.2):
+                for message in await prefecture.receive(expected=1, timeout_s=0.2):
                     request = message.event
                     if not isinstance(request, PermitRequested):
                         continue
@@ -209,12 +226,12 @@ async def soak(
                 await asyncio.gather(*batch)
                 current.published += len(batch)
             if time.monotonic() >= next_window:
-                _close(current, worker.pid, broker.pid, len(sent) - len(delivered))
+                _close(current, worker.pid, broker.pid, len(sent) - len(delivered), meter)
                 current = Window(len(windows))
                 windows.append(current)
                 next_window += window_s
             await asyncio.sleep(tick)
-        _close(current, worker.pid, broker.pid, len(sent) - len(delivered))
+        _close(current, worker.pid, broker.pid, len(sent) - len(delivered), meter)
         drain_deadline = time.monotonic() + DRAIN_TIMEOUT_S
         stop.set()
         await asyncio.wait_for(reader, DRAIN_TIMEOUT_S + 10)
@@ -253,10 +270,32 @@ async def _wait_ready(log_path: Path) -> None:
     raise TimeoutError("the worker never got its partitions")
 
 
-def _close(window: Window, worker_pid: int, broker_pid: int | None, backlog: int) -> None:
+class CpuMeter:
+    """CPU used per window by the worker, the broker and this process (the load and the
+    clients): a creep with flat worker CPU per event is waiting, not working."""
+
+    def __init__(self, pids: dict[str, int | None]) -> None:
+        self.pids = pids
+        self._last = self._now()
+
+    def _now(self) -> tuple[float, dict[str, float]]:
+        return time.monotonic(), {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+
+    def window(self) -> dict[str, float]:
+        """Cores busy per process since the last call."""
+        (then, before), (now, after) = self._last, self._now()
+        self._last = (now, after)
+        span = max(1e-6, now - then)
+        return {name: round((after[name] - before[name]) / span, 3) for name in after}
+
+
+def _close(
+    window: Window, worker_pid: int, broker_pid: int | None, backlog: int, meter: CpuMeter
+) -> None:
     window.worker_rss_kib = rss_kib(worker_pid)
     window.broker_rss_kib = rss_kib(broker_pid) if broker_pid else 0
     window.backlog = backlog
+    window.cpu = meter.window()
 
 
 def _result(
