@@ -34,11 +34,19 @@ from hub.routing import RouteFacts, candidates
 ACKNOWLEDGEMENT = "fr.nrm.Acknowledgement"
 
 
-def answer_problem(status: AckStatus, decline_reason: DeclineReason | None) -> str | None:
+def answer_problem(
+    status: AckStatus, decline_reason: DeclineReason | None, *, received: bool = False
+) -> str | None:
     """Why an answer cannot stand as sent, or None: a decline must say why (the hub re-routes
     on it and operators read it), and no other answer carries a decline reason. The same rule
-    for every channel: ingest, the gateway and the clients."""
-    if status is AckStatus.DECLINED and decline_reason in (None, DeclineReason.UNKNOWN):
+    for every channel: ingest, the gateway and the clients.
+
+    ``received``: the answer was read from an outbox, where ``UNKNOWN`` is what the schema's
+    enum default gives for a reason newer than this hub (forward compatibility), so it counts
+    as a reason; a sender never means ``UNKNOWN``.
+    """
+    missing = (None,) if received else (None, DeclineReason.UNKNOWN)
+    if status is AckStatus.DECLINED and decline_reason in missing:
         return "a DECLINED answer needs a decline_reason"
     if status is not AckStatus.DECLINED and decline_reason is not None:
         return f"a {status.value} answer has no decline_reason"
@@ -66,7 +74,7 @@ def acknowledgement(state: CaseState, inbound: Inbound, ctx: Context, now: datet
                 f"request {request_id} went to {other.recipient}, not {inbound.sender.id}",
             ),
         )
-    problem = answer_problem(inbound.event.status, inbound.event.decline_reason)
+    problem = answer_problem(inbound.event.status, inbound.event.decline_reason, received=True)
     if problem is not None:
         return Outcome(state=state, refusal=Refusal(DeadLetterReason.SCHEMA_VIOLATION, problem))
     status = inbound.event.status.value

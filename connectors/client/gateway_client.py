@@ -17,10 +17,10 @@ import time
 import uuid
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from connectors.client.kafka_client import InboxMessage
 from connectors.client.seen_events import SeenEvents
@@ -28,11 +28,12 @@ from connectors.gateway.models import (
     AVRO_MEDIA_TYPE,
     AckAnswer,
     AckRequest,
+    InboxItem,
     InboxPage,
     PublishReceipt,
 )
 from hub.codec import Codec
-from hub.event_types import DeclineReason
+from hub.event_types import AckStatus, DeclineReason
 from hub.events import EVENT_MODELS, subject_of
 
 RETRYABLE = frozenset({429, 503})
@@ -138,7 +139,7 @@ class GatewayClient:
         self,
         case_id: uuid.UUID,
         request_id: uuid.UUID,
-        status: AckAnswer,
+        status: AckStatus | AckAnswer,
         *,
         decline_reason: DeclineReason | None = None,
         detail: str | None = None,
@@ -152,7 +153,7 @@ class GatewayClient:
         request = AckRequest(
             case_id=case_id,
             request_id=request_id,
-            status=status,
+            status=cast(AckAnswer, AckStatus(status).value),
             decline_reason=decline_reason,
             detail=detail,
             event_id=event_id or uuid.uuid4(),
@@ -167,35 +168,49 @@ class GatewayClient:
 
     async def receive(self, expected: int = 1, timeout_s: float = 10.0) -> list[InboxMessage]:
         """New inbox messages (each event id once), waiting up to ``timeout_s`` for
-        ``expected`` of them. The cursor moves past what is returned."""
+        ``expected`` of them. What it returns counts as kept: the cursor moves past it and its
+        ids are confirmed (``seen_path``). A failure after a page was read returns what was
+        read rather than losing it; the error shows at the next call."""
         found: list[InboxMessage] = []
+        fresh: set[uuid.UUID] = set()
+        cursor = self._cursor
         deadline = time.monotonic() + timeout_s
         while len(found) < expected:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
             params: dict[str, Any] = {"wait": round(min(remaining, LONG_POLL_S), 3)}
-            if self._cursor:
-                params["cursor"] = self._cursor
-            answer = await self._request(
-                "GET", f"/v1/agencies/{self.agency_id}/inbox", params=params
-            )
-            page = InboxPage.model_validate(answer.json())
-            for item in page.messages:
-                if not self._seen.first_time(item.event_id):
+            if cursor:
+                params["cursor"] = cursor
+            try:
+                answer = await self._request(
+                    "GET", f"/v1/agencies/{self.agency_id}/inbox", params=params
+                )
+                page = InboxPage.model_validate(answer.json())
+                messages = [self._message(item) for item in page.messages]
+            except (GatewayError, httpx.HTTPError, ValidationError, KeyError):
+                if found:
+                    break
+                raise
+            for item, message in zip(page.messages, messages, strict=True):
+                if item.event_id in fresh or self._seen.seen(item.event_id):
                     self.redelivered += 1
                     continue
-                model = EVENT_MODELS[item.subject]
-                found.append(
-                    InboxMessage(
-                        event=model.model_validate(item.event),
-                        headers={name: value.encode() for name, value in item.headers.items()},
-                        partition=item.partition,
-                        offset=item.offset,
-                    )
-                )
-            self._cursor = page.cursor
+                fresh.add(item.event_id)
+                found.append(message)
+            cursor = page.cursor
+        self._seen.confirm(fresh)
+        self._cursor = cursor
         return found
+
+    @staticmethod
+    def _message(item: InboxItem) -> InboxMessage:
+        return InboxMessage(
+            event=EVENT_MODELS[item.subject].model_validate(item.event),
+            headers={name: value.encode() for name, value in item.headers.items()},
+            partition=item.partition,
+            offset=item.offset,
+        )
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         if self._http is None:

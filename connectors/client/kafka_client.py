@@ -17,21 +17,26 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel
 
 from agents.fetch_pacer import FetchPacer
 from connectors.client.seen_events import SeenEvents
+from connectors.gateway.models import AckAnswer
 from hub.answers import answer_problem
-from hub.codec import Codec
+from hub.codec import Codec, CodecError
 from hub.event_types import AckStatus, DeclineReason
 from hub.events import Acknowledgement, Envelope
 from hub.kafka_options import client_options, consumer_group_options
 from hub.settings import HubSettings
 from hub.signing import RecordSigner, SignatureError, verify_from_hub
 from hub.topics import inbox_topic, outbox_topic
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -94,15 +99,23 @@ class AgencyClient:
 
     async def stop(self) -> None:
         """Disconnect (without committing what was not committed)."""
-        if self._consumer is not None:
-            await self._consumer.stop()
-        if self._producer is not None:
-            await self._producer.stop()
-        self._seen.close()
+        try:
+            if self._consumer is not None:
+                await self._consumer.stop()
+            if self._producer is not None:
+                await self._producer.stop()
+        finally:
+            self._seen.close()
 
     async def publish(self, event: BaseModel) -> RecordMetadata:
-        """Sign and send ``event`` to this agency's outbox, keyed by its case id."""
+        """Sign and send ``event`` to this agency's outbox, keyed by its case id. An answer
+        the hub would refuse (a decline without a reason, a reason on anything else) raises
+        ``ValueError`` before anything is sent."""
         assert self._producer is not None
+        if isinstance(event, Acknowledgement):
+            problem = answer_problem(event.status, event.decline_reason)
+            if problem is not None:
+                raise ValueError(problem)
         topic = outbox_topic(self.agency_id)
         key = str(event.envelope.case_id).encode()  # type: ignore[attr-defined]
         value = self.codec.encode_event(event)
@@ -113,7 +126,7 @@ class AgencyClient:
         self,
         case_id: uuid.UUID,
         request_id: uuid.UUID,
-        status: AckStatus,
+        status: AckStatus | AckAnswer,
         *,
         decline_reason: DeclineReason | None = None,
         detail: str | None = None,
@@ -123,9 +136,6 @@ class AgencyClient:
         """Answer a request (ACCEPTED, DECLINED with a reason, NEEDS_INFORMATION, COMPLETED):
         an ``fr.nrm.Acknowledgement`` published like any event. An answer the hub would refuse
         (a decline without a reason, a reason on anything else) raises ``ValueError`` here."""
-        problem = answer_problem(status, decline_reason)
-        if problem is not None:
-            raise ValueError(problem)
         envelope = Envelope(
             event_id=event_id or uuid.uuid4(),
             case_id=case_id,
@@ -136,7 +146,7 @@ class AgencyClient:
             Acknowledgement(
                 envelope=envelope,
                 request_id=request_id,
-                status=status,
+                status=AckStatus(status),
                 decline_reason=decline_reason,
                 detail=detail,
             )
@@ -155,14 +165,24 @@ class AgencyClient:
         self, expected: int = 1, timeout_s: float = 10.0, *, commit: bool = True
     ) -> list[InboxMessage]:
         """New inbox messages (each event id once), waiting up to ``timeout_s`` for
-        ``expected`` of them. Commits what it returns, unless ``commit`` is False: then the
-        caller commits (``commit()``) once it has stored them, and what it has not committed
-        is read again after a restart (and dropped as seen)."""
+        ``expected`` of them.
+
+        With ``commit`` (the default) what it returns counts as kept: its ids are confirmed
+        (``seen_path``) and the offsets committed. With ``commit=False`` the caller stores the
+        messages, then calls ``commit()``; what it never committed comes back after a crash.
+        A failure after messages were read returns them rather than losing them.
+        """
         assert self._consumer is not None
         found: list[InboxMessage] = []
+        fresh: set[uuid.UUID] = set()
         deadline = time.monotonic() + timeout_s
         while len(found) < expected and time.monotonic() < deadline:
-            batch = await self._consumer.getmany(timeout_ms=100)
+            try:
+                batch = await self._consumer.getmany(timeout_ms=100)
+            except KafkaError:
+                if found:  # what was read is returned; the error shows at the next call
+                    break
+                raise
             await self._pacer.after_fetch(self._consumer, sum(map(len, batch.values())))
             for records in batch.values():
                 for record in records:
@@ -174,15 +194,29 @@ class AgencyClient:
                         record.partition,
                         record.offset,
                     )
-                    if message is not None:
-                        found.append(message)
-        if commit:
-            await self.commit()
+                    if message is None:
+                        continue
+                    if message.event_id in fresh or self._seen.seen(message.event_id):
+                        self.redelivered += 1
+                        continue
+                    fresh.add(message.event_id)
+                    found.append(message)
+        if not commit:
+            self._seen.hold(fresh)
+            return found
+        self._seen.confirm(fresh)
+        try:
+            await self._consumer.commit()
+        except KafkaError as exc:
+            # Returned and confirmed all the same: redelivered later, they are dropped.
+            log.warning("client.commit_failed", agency=self.agency_id, error=str(exc))
         return found
 
     async def commit(self) -> None:
-        """Commit the inbox position past everything received so far."""
+        """Confirm every message returned so far (their ids become durable with
+        ``seen_path``) and commit the inbox position past them."""
         assert self._consumer is not None
+        self._seen.confirm()
         await self._consumer.commit()
 
     def _accept(
@@ -194,16 +228,12 @@ class AgencyClient:
         partition: int,
         offset: int,
     ) -> InboxMessage | None:
-        if self.hub_public_key is not None:
-            try:
+        """The verified, decoded message, or None (counted in ``rejected``)."""
+        try:
+            if self.hub_public_key is not None:
                 verify_from_hub(topic, key, value, headers, self.hub_public_key)
-            except SignatureError as exc:
-                self.rejected.append(f"{partition}@{offset}: {exc.reason.value}")
-                return None
-        message = InboxMessage(
-            self.codec.decode_event(value or b""), dict(headers), partition, offset
-        )
-        if not self._seen.first_time(message.event_id):
-            self.redelivered += 1
+            event = self.codec.decode_event(value or b"")
+        except (SignatureError, CodecError) as exc:
+            self.rejected.append(f"{partition}@{offset}: {exc.reason.value}")
             return None
-        return message
+        return InboxMessage(event, dict(headers), partition, offset)

@@ -3,11 +3,15 @@
 Under at-least-once the same inbox event can arrive twice: the broker redelivers what a
 consumer read but did not commit (a restart, a rebalance), and a hub worker that crashed
 mid-batch writes the batch's deliveries again at new offsets. Both copies carry the same event
-id. Kept in memory, the ids protect one running client; kept in a sqlite file (``path``), they
-also protect a client that restarts — the case an agency's own crash produces.
+id. An id is *held* once the client has returned its message and *confirmed* once the
+application says it has kept it (the client's commit). Held ids protect the running client;
+confirmed ids are also written to a sqlite file (``path``) when there is one, so a restarted
+client drops what it had confirmed. A message returned but never confirmed comes back after a
+crash (the application may not have kept it): at-least-once, never at-most-once.
 
-An id is recorded when the client hands the message over: an application that must not lose
-a message it was handed stores it before asking for more (or commits only once it has).
+One process, one event loop: the sqlite connection is opened lazily on the loop's thread and
+must be closed there. Two processes of one agency in one consumer group need one shared
+de-duplication of their own (a database both use): each file protects its own process only.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from collections import OrderedDict
+from collections.abc import Iterable
 from pathlib import Path
 
 DEFAULT_LIMIT = 100_000
@@ -22,29 +27,47 @@ TRIM_EVERY = 1_000
 
 
 class SeenEvents:
-    """A bounded set of event ids, oldest forgotten first; optionally on disk."""
+    """A bounded set of event ids, oldest forgotten first; confirmed ids optionally on disk."""
 
     def __init__(self, path: Path | None = None, *, limit: int = DEFAULT_LIMIT) -> None:
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
         self.limit = limit
-        self._memory: OrderedDict[uuid.UUID, None] = OrderedDict()
         self._path = path
+        self._memory: OrderedDict[uuid.UUID, None] = OrderedDict()
+        self._pending: set[uuid.UUID] = set()
         self._db: sqlite3.Connection | None = None
-        self._added = 0
 
-    def first_time(self, event_id: uuid.UUID) -> bool:
-        """Record ``event_id``; True the first time it is seen, False for a redelivery."""
+    def seen(self, event_id: uuid.UUID) -> bool:
+        """True if ``event_id`` was handed over already (held or confirmed)."""
+        if event_id in self._memory:
+            return True
         if self._path is None:
-            return self._remember_in_memory(event_id)
-        inserted = (
-            self._open()
-            .execute("INSERT OR IGNORE INTO seen (event_id) VALUES (?)", (str(event_id),))
-            .rowcount
-        )
-        if inserted:
-            self._added += 1
-            if self._added % TRIM_EVERY == 0:
+            return False
+        row = self._open().execute("SELECT 1 FROM seen WHERE event_id = ?", (str(event_id),))
+        return row.fetchone() is not None
+
+    def hold(self, event_ids: Iterable[uuid.UUID]) -> None:
+        """Remember ids just handed over, until ``confirm`` (in memory only)."""
+        for event_id in event_ids:
+            self._pending.add(event_id)
+            self._remember(event_id)
+
+    def confirm(self, event_ids: Iterable[uuid.UUID] = ()) -> None:
+        """Make ``event_ids`` and every held id durable (one transaction when on disk)."""
+        ids = [*self._pending, *event_ids]
+        for event_id in ids:
+            self._remember(event_id)
+        if self._path is not None and ids:
+            db = self._open()
+            with db:
+                db.executemany(
+                    "INSERT OR IGNORE INTO seen (event_id) VALUES (?)", [(str(i),) for i in ids]
+                )
+            last = db.execute("SELECT MAX(n) FROM seen").fetchone()[0] or 0
+            if last // TRIM_EVERY != (last - len(ids)) // TRIM_EVERY:
                 self._trim()
-        return inserted == 1
+        self._pending.clear()
 
     def __len__(self) -> int:
         if self._path is None:
@@ -58,30 +81,33 @@ class SeenEvents:
             self._db.close()
             self._db = None
 
+    def _remember(self, event_id: uuid.UUID) -> None:
+        self._memory[event_id] = None
+        self._memory.move_to_end(event_id)
+        while len(self._memory) > self.limit:
+            self._memory.popitem(last=False)
+
     def _open(self) -> sqlite3.Connection:
         if self._db is None:
             assert self._path is not None
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            # Autocommit in WAL with synchronous=NORMAL: each id is durable against a crash of
-            # the process (not of the machine) without an fsync per message.
-            self._db = sqlite3.connect(self._path, isolation_level=None)
+            # WAL with synchronous=NORMAL: a confirmed id survives a crash of the process (not
+            # of the machine) without an fsync per batch.
+            self._db = sqlite3.connect(self._path)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            # A plain rowid, not AUTOINCREMENT: an ignored insert must not use up a number.
             self._db.execute(
-                "CREATE TABLE IF NOT EXISTS seen ("
-                "n INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL UNIQUE)"
+                "CREATE TABLE IF NOT EXISTS seen (n INTEGER PRIMARY KEY, event_id TEXT UNIQUE)"
             )
+            self._trim()  # a client that restarts often never reaches TRIM_EVERY in one run
         return self._db
 
-    def _remember_in_memory(self, event_id: uuid.UUID) -> bool:
-        if event_id in self._memory:
-            return False
-        self._memory[event_id] = None
-        while len(self._memory) > self.limit:
-            self._memory.popitem(last=False)
-        return True
-
     def _trim(self) -> None:
-        self._open().execute(
-            "DELETE FROM seen WHERE n <= (SELECT MAX(n) FROM seen) - ?", (self.limit,)
-        )
+        """Keep the newest ``limit`` ids on disk."""
+        assert self._db is not None
+        with self._db:
+            self._db.execute(
+                "DELETE FROM seen WHERE n <= (SELECT n FROM seen ORDER BY n DESC LIMIT 1 OFFSET ?)",
+                (self.limit,),
+            )

@@ -130,6 +130,10 @@ class EventIntake:
         refusal = sender_refusal(subject, event.model_dump(), sender, self.rules)
         if refusal is not None:
             raise ProblemError(*refusal)
+        if isinstance(event, Acknowledgement):
+            problem = answer_problem(event.status, event.decline_reason)
+            if problem is not None:
+                raise ProblemError(DeadLetterReason.SCHEMA_VIOLATION, problem)
 
 
 def sender_refusal(

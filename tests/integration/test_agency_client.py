@@ -7,6 +7,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import TopicPartition
 from flow_helpers import events_for, fresh, received_for
 from worker_thread import AgencyFactory
 
@@ -14,65 +16,145 @@ from connectors.client import AgencyClient, InboxMessage
 from connectors.client.dev import dev_client
 from hub.event_types import AckStatus
 from hub.events import Acknowledgement, PermitRequested
+from hub.kafka_options import client_options, consumer_group_options
 from hub.settings import HubSettings
+from hub.topics import inbox_topic
 
 PREFECTURE = "prefecture-93"
+WAIT_S = 30.0
 
 
-async def read_until(
-    client: AgencyClient, case_id: uuid.UUID, timeout_s: float
-) -> list[InboxMessage]:
+def case_of(message: InboxMessage) -> uuid.UUID:
+    return message.event.envelope.case_id  # type: ignore[attr-defined,no-any-return]
+
+
+async def read_until(client: AgencyClient, case_id: uuid.UUID) -> list[InboxMessage]:
     """Everything the client yields, without committing, until a message of ``case_id``."""
     found: list[InboxMessage] = []
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline and case_id not in {case_of(m) for m in found}:
         found += await client.receive(expected=10**6, timeout_s=1.0, commit=False)
-        if any(m.event.envelope.case_id == case_id for m in found):  # type: ignore[attr-defined]
-            break
     return found
 
 
-async def drain(client: AgencyClient) -> list[InboxMessage]:
-    """What the client yields in a few seconds (committing it)."""
-    return await client.receive(expected=10**6, timeout_s=4.0)
+async def read_until_redelivered(client: AgencyClient, count: int) -> list[InboxMessage]:
+    """What the client yields (committing it) until the broker redelivered ``count``."""
+    found: list[InboxMessage] = []
+    deadline = time.monotonic() + WAIT_S
+    while client.redelivered < count and time.monotonic() < deadline:
+        found += await client.receive(expected=10**6, timeout_s=1.0)
+    return found
+
+
+async def publish_request(settings: HubSettings, case_id: uuid.UUID) -> None:
+    police = dev_client(settings, "police-93")
+    await police.start()
+    try:
+        await police.publish(fresh(events_for(case_id)[PermitRequested], case_id))
+    finally:
+        await police.stop()
 
 
 @pytest.mark.usefixtures("worker")
-async def test_a_message_redelivered_after_a_restart_before_commit_is_yielded_once(
+async def test_what_the_broker_redelivers_after_a_rebalance_before_commit_is_yielded_once(
+    hub_settings: HubSettings,
+) -> None:
+    case_id = uuid.uuid4()
+    group = f"prefecture-app-{uuid.uuid4()}"
+    client = dev_client(hub_settings, PREFECTURE, group_id=group)
+    await client.start()
+    intruder = AIOKafkaConsumer(
+        inbox_topic(PREFECTURE),
+        group_id=group,
+        enable_auto_commit=False,
+        **client_options(hub_settings),
+        **consumer_group_options(hub_settings),
+    )
+    try:
+        await publish_request(hub_settings, case_id)
+        before = await read_until(client, case_id)
+        assert case_id in {case_of(m) for m in before}
+
+        # A second member joins and leaves: the partitions move, nothing was committed, so
+        # the broker hands the whole stretch to the client again.
+        await intruder.start()
+        deadline = time.monotonic() + WAIT_S
+        while not intruder.assignment() and time.monotonic() < deadline:
+            await intruder.getmany(timeout_ms=200)
+            await client.receive(expected=10**6, timeout_s=0.2, commit=False)
+        assert intruder.assignment(), "the second member never joined"
+        await intruder.stop()
+
+        after = await read_until_redelivered(client, len(before))
+    finally:
+        await client.stop()
+    assert client.redelivered >= len(before)  # the broker did redeliver
+    assert not {m.event_id for m in after} & {m.event_id for m in before}
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_restarted_client_drops_what_it_confirmed_and_gets_back_what_it_did_not(
     hub_settings: HubSettings, tmp_path: Path
 ) -> None:
     case_id = uuid.uuid4()
     group = f"prefecture-app-{uuid.uuid4()}"
     seen_path = tmp_path / "seen.sqlite"
-    police = dev_client(hub_settings, "police-93")
-    first = dev_client(hub_settings, PREFECTURE, group_id=group, seen_path=seen_path)
-    await police.start()
+
+    def prefecture() -> AgencyClient:
+        return dev_client(hub_settings, PREFECTURE, group_id=group, seen_path=seen_path)
+
+    first = prefecture()
     await first.start()
     try:
-        await police.publish(fresh(events_for(case_id)[PermitRequested], case_id))
-        before_crash = await read_until(first, case_id, timeout_s=30)
+        await publish_request(hub_settings, case_id)
+        unconfirmed = await read_until(first, case_id)
     finally:
-        await first.stop()  # a crash before the commit: the broker will redeliver all of it
-        await police.stop()
-    assert case_id in {m.event.envelope.case_id for m in before_crash}  # type: ignore[attr-defined]
+        await first.stop()  # a crash before the application committed
+    (ours,) = [m for m in unconfirmed if case_of(m) == case_id]
 
-    # Control: a client that forgot what it saw gets the whole uncommitted stretch again.
-    forgetful = dev_client(hub_settings, PREFECTURE, group_id=group)
-    await forgetful.start()
+    second = prefecture()
+    await second.start()
     try:
-        again = await forgetful.receive(expected=len(before_crash), timeout_s=20, commit=False)
+        again = await received_for(second, case_id, 1, timeout_s=WAIT_S)  # and commits it
     finally:
-        await forgetful.stop()
-    assert {m.event_id for m in again} >= {m.event_id for m in before_crash}
+        await second.stop()
+    assert [m.event_id for m in again] == [ours.event_id]  # it may not have been kept
 
-    restarted = dev_client(hub_settings, PREFECTURE, group_id=group, seen_path=seen_path)
-    await restarted.start()
+    # The hub writes the same delivery again at a new offset (a worker crash mid-batch).
+    await write_again(hub_settings, TopicPartition(inbox_topic(PREFECTURE), ours.partition), ours)
+
+    third = prefecture()
+    await third.start()
     try:
-        after_restart = await drain(restarted)
+        after = await read_until_redelivered(third, 1)
     finally:
-        await restarted.stop()
-    assert restarted.redelivered >= len(before_crash)
-    assert not {m.event_id for m in after_restart} & {m.event_id for m in before_crash}
+        await third.stop()
+    assert third.redelivered == 1
+    assert ours.event_id not in {m.event_id for m in after}
+
+
+async def write_again(settings: HubSettings, tp: TopicPartition, message: InboxMessage) -> None:
+    """Copy the record at ``message``'s offset, bytes and headers, to the end of ``tp``."""
+    reader = AIOKafkaConsumer(enable_auto_commit=False, **client_options(settings))
+    writer = AIOKafkaProducer(**client_options(settings))
+    await reader.start()
+    await writer.start()
+    try:
+        reader.assign([tp])
+        reader.seek(tp, message.offset)
+        batch = await reader.getmany(tp, timeout_ms=5000)
+        record = batch[tp][0]
+        assert record.offset == message.offset
+        await writer.send_and_wait(
+            tp.topic,
+            record.value,
+            key=record.key,
+            headers=list(record.headers),
+            partition=tp.partition,
+        )
+    finally:
+        await reader.stop()
+        await writer.stop()
 
 
 @pytest.mark.usefixtures("worker")
@@ -84,17 +166,15 @@ async def test_an_agency_on_kafka_answers_a_request_and_the_requester_gets_the_a
     police = await agency("police-93")
     prefecture = await agency(PREFECTURE)
     await police.publish(request)
-    (delivered,) = await received_for(prefecture, case_id, 1, timeout_s=30)
+    (delivered,) = await received_for(prefecture, case_id, 1, timeout_s=WAIT_S)
 
     with pytest.raises(ValueError, match="needs a decline_reason"):
         await prefecture.acknowledge(case_id, request.request_id, AckStatus.DECLINED)
     await prefecture.acknowledge(
-        case_id, request.request_id, AckStatus.ACCEPTED, causation_id=delivered.event_id
+        case_id, request.request_id, "ACCEPTED", causation_id=delivered.event_id
     )
 
-    (answer,) = await received_for(police, case_id, 1, timeout_s=30)
+    (answer,) = await received_for(police, case_id, 1, timeout_s=WAIT_S)
     assert isinstance(answer.event, Acknowledgement)
-    assert (answer.event.request_id, answer.event.status) == (
-        request.request_id,
-        AckStatus.ACCEPTED,
-    )
+    assert answer.event.request_id == request.request_id
+    assert answer.event.status is AckStatus.ACCEPTED

@@ -228,6 +228,9 @@ async def test_invalid_payloads_are_refused_with_the_dead_letter_reason(
     ack = f"/v1/agencies/{POLICE}/acknowledgements"
     declined = {"case_id": str(case_id), "request_id": str(uuid.uuid4()), "status": "DECLINED"}
     assert_problem(await http.post(ack, json=declined, headers=police), 422, "SCHEMA_VIOLATION")
+    as_event = as_json(events["Acknowledgement"])  # the same answer as an event, via /events
+    as_event["event"].update(status="DECLINED", decline_reason=None)
+    assert_problem(await http.post(url, json=as_event, headers=police), 422, "SCHEMA_VIOLATION")
     answer = await http.post(ack, json={**declined, "status": "MAYBE"}, headers=police)
     assert_problem(answer, 422, "SCHEMA_VIOLATION")
     answer = await http.get(f"/v1/agencies/{POLICE}/inbox", params={"limit": 0}, headers=police)

@@ -537,9 +537,10 @@ class Forge:
         return [forged]
 
     def ack(self, draw: Draw[Any]) -> list[Forged]:
-        """Acknowledgements for an unknown request, from the wrong agency, or with a status
-        this version does not know (the request stays open for the next draws)."""
-        how = draw(st.integers(0, 2))
+        """Acknowledgements for an unknown request, from the wrong agency, with a status this
+        version does not know, or a decline that gives no reason (the request stays open for
+        the next draws)."""
+        how = draw(st.integers(0, 3))
         if how == 0 or not self.open.cases:
             case_id, request_id = uuid.uuid4(), uuid.uuid4()
             sender, status, expected = "prefecture-93", AckStatus.ACCEPTED, R.UNKNOWN_REQUEST
@@ -548,14 +549,21 @@ class Forge:
             if how == 1:
                 sender = draw(st.sampled_from(["prefecture-75", "association-93", "police-93"]))
                 status, expected = AckStatus.ACCEPTED, R.WRONG_RESPONDER
-            else:
+            elif how == 2:
                 sender, status, expected = "prefecture-93", AckStatus.UNKNOWN, R.SEMANTIC_VIOLATION
+            else:
+                sender, status, expected = "prefecture-93", AckStatus.DECLINED, R.SCHEMA_VIOLATION
         ack = Acknowledgement(
             envelope=Envelope(event_id=uuid.uuid4(), case_id=case_id, occurred_at=_now()),
             request_id=request_id,
             status=status,
         )
-        kind = ["ack_unknown_request", "ack_wrong_responder", "ack_unknown_status"][how]
+        kind = [
+            "ack_unknown_request",
+            "ack_wrong_responder",
+            "ack_unknown_status",
+            "ack_decline_without_reason",
+        ][how]
         if how and not self.open.cases:
             kind = "ack_unknown_request"
         value = self.codec.encode_event(ack)

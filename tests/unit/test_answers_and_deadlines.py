@@ -149,7 +149,6 @@ def test_a_decline_reroutes_to_the_next_agency_with_a_fresh_deadline(ctx: Contex
     ("status", "reason"),
     [
         (AckStatus.DECLINED, None),
-        (AckStatus.DECLINED, DeclineReason.UNKNOWN),
         (AckStatus.ACCEPTED, DeclineReason.NO_CAPACITY),
         (AckStatus.COMPLETED, DeclineReason.NO_CAPACITY),
     ],
@@ -163,7 +162,19 @@ def test_a_decline_without_a_reason_or_a_reason_without_a_decline_is_refused(
     assert refused.refusal.reason.value == "SCHEMA_VIOLATION"
     assert refused.state.requests == opened.state.requests
     assert refused.deliveries == ()
-    assert answer_problem(status, reason) == refused.refusal.detail
+    assert answer_problem(status, reason, received=True) == refused.refusal.detail
+
+
+def test_a_decline_for_a_reason_newer_than_the_hub_is_rerouted_not_refused(ctx: Context) -> None:
+    # UNKNOWN is what the schema's enum default reads for a reason this hub does not know yet.
+    opened = requested(ctx)
+    declined = answer(
+        ctx, opened.state, "hebergement-93", AckStatus.DECLINED, 2, DeclineReason.UNKNOWN
+    )
+    assert declined.refusal is None
+    (fresh,) = declined.state.open_deadlines()
+    assert fresh.recipient_agency == "hebergement-95"
+    assert answer_problem(AckStatus.DECLINED, DeclineReason.UNKNOWN) is not None  # sending
 
 
 def test_the_last_decline_raises_an_orphaned_need(ctx: Context) -> None:
