@@ -114,6 +114,15 @@ class RouterCollector(Collector):
             ("topic", "type"),
             getattr(stats, "events_out", None),
         )
+        phases = CounterMetricFamily(
+            "nrm_router_loop_seconds",
+            "Seconds the routing loop spent per phase (fetch, process — deciding and waiting "
+            "for the writes' acknowledgements — commit, tick), working or waiting.",
+            labels=["phase"],
+        )
+        for phase, seconds in sorted(stats.loop_seconds.items()):
+            phases.add_metric([phase], seconds)
+        yield phases
         decisions = CounterMetricFamily(
             "nrm_router_decisions", "Routing decisions, by kind.", labels=["kind"]
         )

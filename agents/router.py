@@ -80,6 +80,7 @@ class RouterStats:
     events_out: dict[tuple[str, str], int] = field(default_factory=dict)
     audit_actions: dict[str, int] = field(default_factory=dict)
     batch_seconds: LatencyHistogram = field(default_factory=LatencyHistogram)
+    loop_seconds: dict[str, float] = field(default_factory=dict)
     record_latency: LatencyHistogram = field(default_factory=record_latency_histogram)
 
     def dead_lettered(self, reason: DeadLetterReason) -> None:
@@ -94,6 +95,11 @@ class RouterStats:
     def wrote(self, topic: str, subject: str, count: int = 1) -> None:
         """Count records written, by topic and event type."""
         self.events_out[(topic, subject)] = self.events_out.get((topic, subject), 0) + count
+
+    def spent(self, phase: str, since: float) -> None:
+        """Add the time since ``since`` (``time.perf_counter``) to a phase of the loop: where
+        the worker's time goes (fetch, process, commit, tick), working or waiting."""
+        self.loop_seconds[phase] = self.loop_seconds.get(phase, 0.0) + (time.perf_counter() - since)
 
     def audited(self, notes: Sequence[AuditNote]) -> None:
         """Count the audit entries of one outcome, by action."""
@@ -234,7 +240,9 @@ class Router:
     async def run(self, stop: asyncio.Event) -> None:
         """Process batches until ``stop`` is set."""
         assert self._consumer is not None
+        stats = self.stats
         while not stop.is_set():
+            started = time.perf_counter()
             batch = await self._consumer.getmany(timeout_ms=200, max_records=self.max_batch)
             records = [r for rs in batch.values() for r in rs]
             await self._watch_broker()
@@ -242,14 +250,18 @@ class Router:
                 self.pacer.pause()
             else:
                 await self.pacer.after_fetch(self._consumer, len(records))
+            stats.spent("fetch", started)
             if records:
+                started = time.perf_counter()
                 await asyncio.wait_for(self.settled.wait(), RECOVERY_TIMEOUT_S)
                 async with self.batch_lock:
                     owned = self.store.partitions
                     mine = [r for r in records if r.partition in owned]
                     await self.process(mine)
+                stats.spent("process", started)
                 # Only the partitions this batch moved: committing every assigned partition
                 # (a hundred outboxes) each batch is a hundred offset writes.
+                started = time.perf_counter()
                 offsets = next_offsets(mine)
                 try:
                     if offsets:
@@ -257,10 +269,13 @@ class Router:
                 except (CommitFailedError, IllegalStateError) as exc:
                     # A rebalance took the partitions mid-batch: the new owner re-reads them.
                     log.warning("router.commit_failed", error=str(exc))
+                stats.spent("commit", started)
             if self.settled.is_set():
+                started = time.perf_counter()
                 async with self.batch_lock:
                     await self.tick()
                     await self.expire_holds()
+                stats.spent("tick", started)
 
     async def process(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
         """Decide and write everything for one batch; return when every write is acked."""

@@ -43,12 +43,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from connectors.client import AgencyClient  # noqa: E402
 from connectors.client.dev import dev_client  # noqa: E402
-from hub.broker import EmbeddedBroker  # noqa: E402
+from hub.broker import EmbeddedBroker, free_port  # noqa: E402
 from hub.codec import Codec  # noqa: E402
 from hub.directory import Directory  # noqa: E402
 from hub.event_types import AckStatus  # noqa: E402
@@ -101,6 +103,7 @@ class Window:
     published: int = 0
     backlog: int = 0
     cpu: dict[str, float] = field(default_factory=dict)  # share of one core, by process
+    loop: dict[str, float] = field(default_factory=dict)  # the worker's loop, by phase
 
     def summary(self) -> dict[str, Any]:
         ordered = sorted(self.latencies)
@@ -127,6 +130,7 @@ class Window:
             "broker_rss_mib": round(self.broker_rss_kib / 1024, 1),
             "backlog": self.backlog,
             "cpu_cores": self.cpu,
+            "worker_loop": self.loop,
         }
 
 
@@ -151,13 +155,16 @@ async def soak(
         settings = HubSettings(bootstrap_servers=broker.bootstrap_servers, data_dir=workdir)
         directory = Directory.load(settings.config_dir)
         await create_topics(settings, all_topics(a.id for a in directory))
+        metrics_port = free_port()
         env = {
             **os.environ,
             "HUB_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
             "HUB_DATA_DIR": str(workdir),
             "HUB_LOG_JSON": "true",
+            "HUB_HEALTH_PORT": str(metrics_port),
         }
         worker = _start_worker(env, workdir / "worker.log")
+        phases = WorkerPhases(f"http://127.0.0.1:{metrics_port}/metrics")
         registry = SchemaRegistry.load(settings.schemas_dir)
         police, prefecture = (
             client(settings, "police-93", registry),
@@ -172,6 +179,7 @@ async def soak(
         current = Window(0)
         windows.append(current)
         meter = CpuMeter({"worker": worker.pid, "broker": broker.pid, "load": os.getpid()})
+        await phases.window()
 
         async def read() -> None:
             nonlocal answers
@@ -226,12 +234,14 @@ async def soak(
                 await asyncio.gather(*batch)
                 current.published += len(batch)
             if time.monotonic() >= next_window:
-                _close(current, worker.pid, broker.pid, len(sent) - len(delivered), meter)
+                await _close(
+                    current, worker.pid, broker.pid, len(sent) - len(delivered), meter, phases
+                )
                 current = Window(len(windows))
                 windows.append(current)
                 next_window += window_s
             await asyncio.sleep(tick)
-        _close(current, worker.pid, broker.pid, len(sent) - len(delivered), meter)
+        await _close(current, worker.pid, broker.pid, len(sent) - len(delivered), meter, phases)
         drain_deadline = time.monotonic() + DRAIN_TIMEOUT_S
         stop.set()
         await asyncio.wait_for(reader, DRAIN_TIMEOUT_S + 10)
@@ -289,13 +299,57 @@ class CpuMeter:
         return {name: round((after[name] - before[name]) / span, 3) for name in after}
 
 
-def _close(
-    window: Window, worker_pid: int, broker_pid: int | None, backlog: int, meter: CpuMeter
+class WorkerPhases:
+    """Where the worker's routing loop spent each window (its ``nrm_router_loop_seconds``):
+    fetching, processing (deciding, then waiting for the writes' acknowledgements),
+    committing, ticking — as a share of the window's wall time — and its batches."""
+
+    def __init__(self, metrics_url: str) -> None:
+        self.metrics_url = metrics_url
+        self._last: tuple[float, dict[str, float]] | None = None
+
+    async def _read(self) -> dict[str, float]:
+        async with httpx.AsyncClient() as http:
+            text = (await http.get(self.metrics_url, timeout=5.0)).text
+        values: dict[str, float] = {}
+        for line in text.splitlines():
+            if line.startswith("nrm_router_loop_seconds_total{"):
+                phase = line.split('phase="', 1)[1].split('"', 1)[0]
+                values[phase] = float(line.rsplit(" ", 1)[1])
+            elif line.startswith("nrm_router_batches_total "):
+                values["batches"] = float(line.rsplit(" ", 1)[1])
+        return values
+
+    async def window(self) -> dict[str, float]:
+        """Each phase's share of the time since the last call, and the batches done."""
+        now, values = time.monotonic(), await self._read()
+        last, self._last = self._last, (now, values)
+        if last is None:
+            return {}
+        then, before = last
+        span = max(1e-6, now - then)
+        shares = {
+            phase: round((values[phase] - before.get(phase, 0.0)) / span, 3)
+            for phase in values
+            if phase != "batches"
+        }
+        batches = values.get("batches", 0.0) - before.get("batches", 0.0)
+        return {**shares, "batches": batches}
+
+
+async def _close(
+    window: Window,
+    worker_pid: int,
+    broker_pid: int | None,
+    backlog: int,
+    meter: CpuMeter,
+    phases: WorkerPhases,
 ) -> None:
     window.worker_rss_kib = rss_kib(worker_pid)
     window.broker_rss_kib = rss_kib(broker_pid) if broker_pid else 0
     window.backlog = backlog
     window.cpu = meter.window()
+    window.loop = await phases.window()
 
 
 def _result(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -91,6 +92,8 @@ def test_counters_gauges_and_lag_come_from_the_router() -> None:
     router.stats.records = 12
     router.stats.delivered = 5
     router.stats.dead_lettered(DeadLetterReason.BAD_SIGNATURE)
+    router.stats.spent("commit", time.perf_counter() - 0.25)
+    router.stats.spent("commit", time.perf_counter() - 0.25)
     collector = RouterCollector(cast(Router, router))
     asyncio.run(collector.refresh())
     values = samples(collector)
@@ -104,6 +107,7 @@ def test_counters_gauges_and_lag_come_from_the_router() -> None:
     assert values[("nrm_router_cases", ())] == 3
     assert values[("nrm_router_owned_partitions", ())] == 2
     assert values[("nrm_router_settled", ())] == 1
+    assert 0.5 <= values[("nrm_router_loop_seconds_total", (("phase", "commit"),))] < 1.0
 
 
 def test_families_the_router_does_not_count_yet_are_absent_then_exported() -> None:
