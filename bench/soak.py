@@ -134,14 +134,26 @@ class Window:
         }
 
 
-def client(settings: HubSettings, agency_id: str, registry: SchemaRegistry) -> AgencyClient:
-    return dev_client(
+WORKERS = {
+    # what runs between the outboxes and the inboxes, and the log line that says it is ready
+    "hub": ([HUB, "worker"], '"router.assigned"'),
+    "raw": ([sys.executable, str(ROOT / "bench" / "raw_forward.py")], '"raw_forward.assigned"'),
+}
+
+
+def client(
+    settings: HubSettings, agency_id: str, registry: SchemaRegistry, *, verify: bool = True
+) -> AgencyClient:
+    made = dev_client(
         settings, agency_id, codec=Codec(registry), group_id=f"soak-{agency_id}-{uuid.uuid4()}"
     )
+    if not verify:  # the raw forwarder passes the agency's record on: nothing the hub signed
+        made.hub_public_key = None
+    return made
 
 
 async def soak(
-    rate: int, seconds: float, window_s: float, cases: int, workdir: Path
+    rate: int, seconds: float, window_s: float, cases: int, workdir: Path, worker_kind: str = "hub"
 ) -> dict[str, Any]:
     broker = EmbeddedBroker(log_path=workdir / "tansu.log").start()
     worker: subprocess.Popen[bytes] | None = None
@@ -163,23 +175,29 @@ async def soak(
             "HUB_LOG_JSON": "true",
             "HUB_HEALTH_PORT": str(metrics_port),
         }
-        worker = _start_worker(env, workdir / "worker.log")
-        phases = WorkerPhases(f"http://127.0.0.1:{metrics_port}/metrics")
+        command, ready_line = WORKERS[worker_kind]
+        worker = _start_worker(command, env, workdir / "worker.log")
+        phases = (
+            WorkerPhases(f"http://127.0.0.1:{metrics_port}/metrics")
+            if worker_kind == "hub"
+            else None
+        )
         registry = SchemaRegistry.load(settings.schemas_dir)
         police, prefecture = (
-            client(settings, "police-93", registry),
-            client(settings, "prefecture-93", registry),
+            client(settings, "police-93", registry, verify=worker_kind == "hub"),
+            client(settings, "prefecture-93", registry, verify=worker_kind == "hub"),
         )
         for each in (police, prefecture):
             await each.start()
             clients.append(each)
-        await _wait_ready(workdir / "worker.log")
+        await _wait_ready(workdir / "worker.log", ready_line)
         template = next(e for _s, e in example_events() if isinstance(e, PermitRequested))
         stop = asyncio.Event()
         current = Window(0)
         windows.append(current)
         meter = CpuMeter({"worker": worker.pid, "broker": broker.pid, "load": os.getpid()})
-        await phases.window()
+        if phases is not None:
+            await phases.window()
 
         async def read() -> None:
             nonlocal answers
@@ -262,19 +280,21 @@ async def soak(
     return result
 
 
-def _start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+def _start_worker(
+    command: list[str], env: dict[str, str], log_path: Path
+) -> subprocess.Popen[bytes]:
     with open(log_path, "ab") as log:
-        return subprocess.Popen([HUB, "worker"], env=env, stdout=log, stderr=log)
+        return subprocess.Popen(command, env=env, stdout=log, stderr=log)
 
 
-def _assigned(log_path: Path) -> bool:
-    return log_path.exists() and '"router.assigned"' in log_path.read_text(errors="replace")
+def _says(log_path: Path, line: str) -> bool:
+    return log_path.exists() and line in log_path.read_text(errors="replace")
 
 
-async def _wait_ready(log_path: Path) -> None:
+async def _wait_ready(log_path: Path, ready_line: str) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
-        if _assigned(log_path):
+        if _says(log_path, ready_line):
             return
         await asyncio.sleep(0.1)
     raise TimeoutError("the worker never got its partitions")
@@ -343,13 +363,13 @@ async def _close(
     broker_pid: int | None,
     backlog: int,
     meter: CpuMeter,
-    phases: WorkerPhases,
+    phases: WorkerPhases | None,
 ) -> None:
     window.worker_rss_kib = rss_kib(worker_pid)
     window.broker_rss_kib = rss_kib(broker_pid) if broker_pid else 0
     window.backlog = backlog
     window.cpu = meter.window()
-    window.loop = await phases.window()
+    window.loop = await phases.window() if phases is not None else {}
 
 
 def _result(
@@ -399,12 +419,21 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=None, help="overrides --minutes")
     parser.add_argument("--window", type=float, default=60.0, help="seconds per window")
     parser.add_argument("--cases", type=int, default=None, help="default: one minute's worth")
+    parser.add_argument(
+        "--worker",
+        choices=sorted(WORKERS),
+        default="hub",
+        help="raw: bench/raw_forward.py, the hub's I/O without the hub (is a creep the broker's?)",
+    )
     args = parser.parse_args()
     configure_logging(level="WARNING")  # stdout is the JSON result only
     seconds = args.seconds if args.seconds is not None else args.minutes * 60
     with tempfile.TemporaryDirectory(prefix="nrm-soak-") as workdir:
         cases = args.cases or args.rate * 30  # a minute of requests
-        result = asyncio.run(soak(args.rate, seconds, args.window, cases, Path(workdir)))
+        result = asyncio.run(
+            soak(args.rate, seconds, args.window, cases, Path(workdir), args.worker)
+        )
+        result["worker"] = args.worker
     print(json.dumps(result, indent=2))
 
 
