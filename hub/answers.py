@@ -42,9 +42,13 @@ def answer_problem(
     for every channel: ingest, the gateway and the clients.
 
     ``received``: the answer was read from an outbox, where ``UNKNOWN`` is what the schema's
-    enum default gives for a reason newer than this hub (forward compatibility), so it counts
-    as a reason; a sender never means ``UNKNOWN``.
+    enum default gives for a reason (or a status) newer than this hub: forward compatibility,
+    so it counts as a reason, and an unknown status is the deadline rules' to refuse. A
+    sender never means ``UNKNOWN``.
     """
+    status = AckStatus(status)
+    if status is AckStatus.UNKNOWN and not received:
+        return "UNKNOWN is not an answer"
     missing = (None,) if received else (None, DeclineReason.UNKNOWN)
     if status is AckStatus.DECLINED and decline_reason in missing:
         return "a DECLINED answer needs a decline_reason"

@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Any, cast
 
 import httpx
+import structlog
 from pydantic import BaseModel, ValidationError
 
 from connectors.client.kafka_client import InboxMessage
@@ -36,6 +37,7 @@ from hub.codec import Codec
 from hub.event_types import AckStatus, DeclineReason
 from hub.events import EVENT_MODELS, subject_of
 
+log = structlog.get_logger(__name__)
 RETRYABLE = frozenset({429, 503})
 MAX_RETRY_AFTER_S = 10.0
 LONG_POLL_S = 20.0
@@ -166,11 +168,16 @@ class GatewayClient:
         )
         return PublishReceipt.model_validate(answer.json())
 
-    async def receive(self, expected: int = 1, timeout_s: float = 10.0) -> list[InboxMessage]:
+    async def receive(
+        self, expected: int = 1, timeout_s: float = 10.0, *, commit: bool = True
+    ) -> list[InboxMessage]:
         """New inbox messages (each event id once), waiting up to ``timeout_s`` for
-        ``expected`` of them. What it returns counts as kept: the cursor moves past it and its
-        ids are confirmed (``seen_path``). A failure after a page was read returns what was
-        read rather than losing it; the error shows at the next call."""
+        ``expected`` of them. The cursor moves past what is returned. With ``commit`` (the
+        default) it counts as kept and its ids are confirmed (``seen_path``); with
+        ``commit=False`` the caller stores the messages and then calls ``commit()``, and
+        what it never committed is read again after a restart from an older cursor. A
+        failure after a page was read returns what was read; the error shows at the next
+        call."""
         found: list[InboxMessage] = []
         fresh: set[uuid.UUID] = set()
         cursor = self._cursor
@@ -199,9 +206,16 @@ class GatewayClient:
                 fresh.add(item.event_id)
                 found.append(message)
             cursor = page.cursor
-        self._seen.confirm(fresh)
+        self._seen.hold(fresh)
         self._cursor = cursor
+        if commit and (error := self._seen.confirm_or_keep()):
+            log.warning("client.seen_not_written", agency=self.agency_id, error=error)
         return found
+
+    async def commit(self) -> None:
+        """Confirm every message returned so far: with ``seen_path`` their ids are written,
+        so a restarted client drops them (as ``AgencyClient.commit``)."""
+        self._seen.confirm()
 
     @staticmethod
     def _message(item: InboxItem) -> InboxMessage:

@@ -20,7 +20,7 @@ from pathlib import Path
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from aiokafka.structs import RecordMetadata
+from aiokafka.structs import ConsumerRecord, RecordMetadata
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel
 
@@ -77,6 +77,7 @@ class AgencyClient:
         self.hub_public_key = hub_public_key
         self.group_id = group_id or f"agency-{agency_id}"
         self._seen = SeenEvents(seen_path)
+        self._unreturned: list[InboxMessage] = []
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._pacer = FetchPacer(settings.fetch_max_wait_ms)
@@ -167,49 +168,44 @@ class AgencyClient:
         """New inbox messages (each event id once), waiting up to ``timeout_s`` for
         ``expected`` of them.
 
-        With ``commit`` (the default) what it returns counts as kept: its ids are confirmed
-        (``seen_path``) and the offsets committed. With ``commit=False`` the caller stores the
-        messages, then calls ``commit()``; what it never committed comes back after a crash.
-        A failure after messages were read returns them rather than losing them.
+        With ``commit`` (the default) what it returns counts as kept: the offsets are
+        committed and the ids confirmed (``seen_path``). With ``commit=False`` the caller
+        stores the messages, then calls ``commit()``; what it never committed comes back after
+        a crash. Nothing read is lost to a failure: a broker error after messages were read
+        returns them, and any other failure (a cancellation included) keeps them for the next
+        call, which returns them first.
         """
         assert self._consumer is not None
-        found: list[InboxMessage] = []
-        fresh: set[uuid.UUID] = set()
+        found, self._unreturned = self._unreturned, []
+        fresh = {m.event_id for m in found}
         deadline = time.monotonic() + timeout_s
-        while len(found) < expected and time.monotonic() < deadline:
-            try:
-                batch = await self._consumer.getmany(timeout_ms=100)
-            except KafkaError:
-                if found:  # what was read is returned; the error shows at the next call
-                    break
-                raise
-            await self._pacer.after_fetch(self._consumer, sum(map(len, batch.values())))
-            for records in batch.values():
-                for record in records:
-                    message = self._accept(
-                        record.topic,
-                        record.key,
-                        record.value,
-                        list(record.headers),
-                        record.partition,
-                        record.offset,
-                    )
-                    if message is None:
-                        continue
-                    if message.event_id in fresh or self._seen.seen(message.event_id):
-                        self.redelivered += 1
-                        continue
-                    fresh.add(message.event_id)
-                    found.append(message)
-        if not commit:
-            self._seen.hold(fresh)
-            return found
-        self._seen.confirm(fresh)
         try:
-            await self._consumer.commit()
-        except KafkaError as exc:
-            # Returned and confirmed all the same: redelivered later, they are dropped.
-            log.warning("client.commit_failed", agency=self.agency_id, error=str(exc))
+            while len(found) < expected and time.monotonic() < deadline:
+                try:
+                    batch = await self._consumer.getmany(timeout_ms=100)
+                except KafkaError:
+                    if found:  # what was read is returned; the error shows at the next call
+                        break
+                    raise
+                for records in batch.values():
+                    for record in records:
+                        message = self._accept(record)
+                        if message is None:
+                            continue
+                        if message.event_id in fresh or self._seen.seen(message.event_id):
+                            self.redelivered += 1
+                            continue
+                        fresh.add(message.event_id)
+                        found.append(message)
+                await self._pacer.after_fetch(self._consumer, sum(map(len, batch.values())))
+            self._seen.hold(fresh)
+            if commit:
+                await self._commit_offsets()
+        except BaseException:
+            self._unreturned = found  # read past, not returned: the next call returns them
+            raise
+        if commit and (error := self._seen.confirm_or_keep()):
+            log.warning("client.seen_not_written", agency=self.agency_id, error=error)
         return found
 
     async def commit(self) -> None:
@@ -219,21 +215,29 @@ class AgencyClient:
         self._seen.confirm()
         await self._consumer.commit()
 
-    def _accept(
-        self,
-        topic: str,
-        key: bytes | None,
-        value: bytes | None,
-        headers: list[tuple[str, bytes]],
-        partition: int,
-        offset: int,
-    ) -> InboxMessage | None:
-        """The verified, decoded message, or None (counted in ``rejected``)."""
+    async def _commit_offsets(self) -> None:
+        assert self._consumer is not None
         try:
+            await self._consumer.commit()
+        except KafkaError as exc:
+            # Returned all the same: the ids are held, so a redelivery is dropped this run.
+            log.warning("client.commit_failed", agency=self.agency_id, error=str(exc))
+
+    def _accept(self, record: ConsumerRecord[bytes, bytes]) -> InboxMessage | None:
+        """The verified, decoded message, or None (counted in ``rejected``): a record this
+        client cannot read must not stop it from reading the next."""
+        where = f"{record.partition}@{record.offset}"
+        try:
+            headers = list(record.headers)
             if self.hub_public_key is not None:
-                verify_from_hub(topic, key, value, headers, self.hub_public_key)
-            event = self.codec.decode_event(value or b"")
+                verify_from_hub(
+                    record.topic, record.key, record.value, headers, self.hub_public_key
+                )
+            event = self.codec.decode_event(record.value or b"")
         except (SignatureError, CodecError) as exc:
-            self.rejected.append(f"{partition}@{offset}: {exc.reason.value}")
+            self.rejected.append(f"{where}: {exc.reason.value}")
             return None
-        return InboxMessage(event, dict(headers), partition, offset)
+        except Exception as exc:  # e.g. a malformed hub key: said, not fatal to the stream
+            self.rejected.append(f"{where}: {type(exc).__name__}: {exc}")
+            return None
+        return InboxMessage(event, dict(headers), record.partition, record.offset)

@@ -35,12 +35,12 @@ class SeenEvents:
         self.limit = limit
         self._path = path
         self._memory: OrderedDict[uuid.UUID, None] = OrderedDict()
-        self._pending: set[uuid.UUID] = set()
+        self._pending: dict[uuid.UUID, None] = {}  # in the order handed over
         self._db: sqlite3.Connection | None = None
 
     def seen(self, event_id: uuid.UUID) -> bool:
         """True if ``event_id`` was handed over already (held or confirmed)."""
-        if event_id in self._memory:
+        if event_id in self._memory or event_id in self._pending:
             return True
         if self._path is None:
             return False
@@ -50,14 +50,14 @@ class SeenEvents:
     def hold(self, event_ids: Iterable[uuid.UUID]) -> None:
         """Remember ids just handed over, until ``confirm`` (in memory only)."""
         for event_id in event_ids:
-            self._pending.add(event_id)
+            self._pending[event_id] = None
             self._remember(event_id)
 
     def confirm(self, event_ids: Iterable[uuid.UUID] = ()) -> None:
-        """Make ``event_ids`` and every held id durable (one transaction when on disk)."""
-        ids = [*self._pending, *event_ids]
-        for event_id in ids:
-            self._remember(event_id)
+        """Make ``event_ids`` and every held id durable (one transaction when on disk). If
+        the file cannot be written the ids stay held, and the next call writes them."""
+        self._pending.update(dict.fromkeys(event_ids))
+        ids = list(self._pending)
         if self._path is not None and ids:
             db = self._open()
             with db:
@@ -67,7 +67,19 @@ class SeenEvents:
             last = db.execute("SELECT MAX(n) FROM seen").fetchone()[0] or 0
             if last // TRIM_EVERY != (last - len(ids)) // TRIM_EVERY:
                 self._trim()
+        for event_id in ids:
+            self._remember(event_id)
         self._pending.clear()
+
+    def confirm_or_keep(self) -> str | None:
+        """``confirm()`` where a failure must not lose what was returned: if the file cannot
+        be written the ids stay held (this run drops their copies, the next call writes
+        them) and the error is returned for the caller to log."""
+        try:
+            self.confirm()
+        except (sqlite3.Error, OSError) as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return None
 
     def __len__(self) -> int:
         if self._path is None:
@@ -91,23 +103,29 @@ class SeenEvents:
         if self._db is None:
             assert self._path is not None
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            # WAL with synchronous=NORMAL: a confirmed id survives a crash of the process (not
-            # of the machine) without an fsync per batch.
-            self._db = sqlite3.connect(self._path)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            # A plain rowid, not AUTOINCREMENT: an ignored insert must not use up a number.
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS seen (n INTEGER PRIMARY KEY, event_id TEXT UNIQUE)"
-            )
-            self._trim()  # a client that restarts often never reaches TRIM_EVERY in one run
+            # A short lock wait: the file is this process's; never park the event loop long.
+            db = sqlite3.connect(self._path, timeout=1.0)
+            try:
+                # WAL with synchronous=NORMAL: a confirmed id survives a crash of the process
+                # (not of the machine) without an fsync per batch.
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                # A plain rowid, not AUTOINCREMENT: an ignored insert must not use up a number.
+                db.execute(
+                    "CREATE TABLE IF NOT EXISTS seen (n INTEGER PRIMARY KEY, event_id TEXT UNIQUE)"
+                )
+                self._trim(db)  # a client that restarts often never reaches TRIM_EVERY in a run
+            except BaseException:
+                db.close()
+                raise
+            self._db = db
         return self._db
 
-    def _trim(self) -> None:
+    def _trim(self, db: sqlite3.Connection | None = None) -> None:
         """Keep the newest ``limit`` ids on disk."""
-        assert self._db is not None
-        with self._db:
-            self._db.execute(
+        db = db or self._open()
+        with db:
+            db.execute(
                 "DELETE FROM seen WHERE n <= (SELECT n FROM seen ORDER BY n DESC LIMIT 1 OFFSET ?)",
                 (self.limit,),
             )
