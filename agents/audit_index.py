@@ -36,7 +36,7 @@ from aiokafka.errors import KafkaError, for_code
 from aiokafka.protocol.fetch import FetchRequest
 from aiokafka.record.memory_records import MemoryRecords
 
-from hub.audit_chain import (
+from hub.audit.chain import (
     AUDIT_SUBJECT,
     ChainHead,
     ChainVerifier,
@@ -46,13 +46,13 @@ from hub.audit_chain import (
     VerificationReport,
     decode_record,
 )
-from hub.codec import Codec, CodecError
-from hub.events import AuditEntry
-from hub.kafka_options import client_options
-from hub.logs import configure_logging
-from hub.registry import SchemaRegistry
-from hub.settings import HubSettings, get_settings
-from hub.topics import AUDIT
+from hub.contracts.codec import Codec, CodecError
+from hub.contracts.events import AuditEntry
+from hub.contracts.registry import SchemaRegistry
+from hub.contracts.topics import AUDIT
+from hub.runtime.kafka_options import client_options
+from hub.runtime.logs import configure_logging
+from hub.runtime.settings import HubSettings, get_settings
 
 log = structlog.get_logger(__name__)
 

@@ -17,10 +17,10 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from agents.fetch_pacer import FetchPacer
-from hub.case_state import CaseState
-from hub.kafka_options import client_options
-from hub.settings import HubSettings
-from hub.topics import CASE_STATE
+from hub.contracts.topics import CASE_STATE
+from hub.flow.case_state import CaseState
+from hub.runtime.kafka_options import client_options
+from hub.runtime.settings import HubSettings
 
 log = structlog.get_logger(__name__)
 RECOVERY_TIMEOUT_S = 120.0
@@ -133,7 +133,8 @@ async def read_all_states(settings: HubSettings, topic: str = CASE_STATE.name) -
     """The latest state of every case, read from the whole changelog (for operators' tools).
 
     O(cases): fine for ``hub overdue`` and the dashboard's refresh, never on the routing path.
-    The changelog has the partition count its declaration gives (``hub.topics.CASE_STATE``).
+    The changelog has the partition count its declaration gives
+    (``hub.contracts.topics.CASE_STATE``).
     """
     store = CaseStore(settings, topic)
     partitions = set(range(CASE_STATE.partitions))
@@ -143,7 +144,7 @@ async def read_all_states(settings: HubSettings, topic: str = CASE_STATE.name) -
 
 async def read_case(settings: HubSettings, case_id: UUID) -> CaseState | None:
     """The latest state of one case: reads only its partition of the changelog."""
-    from hub.ingest import case_partition
+    from hub.contracts.partitioning import case_partition
 
     partition = case_partition(case_id, CASE_STATE.partitions)
     store = CaseStore(settings)

@@ -13,12 +13,12 @@ import time
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from hub.codec import Codec, CodecError
-from hub.directory import Directory, apply_entry
-from hub.events import DirectoryEntry
-from hub.kafka_options import client_options
-from hub.settings import HubSettings
-from hub.topics import DIRECTORY
+from hub.contracts.codec import Codec, CodecError
+from hub.contracts.events import DirectoryEntry
+from hub.contracts.topics import DIRECTORY
+from hub.rules.directory import Directory, apply_entry
+from hub.runtime.kafka_options import client_options
+from hub.runtime.settings import HubSettings
 
 log = structlog.get_logger(__name__)
 CATCH_UP_TIMEOUT_S = 60.0

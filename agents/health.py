@@ -38,9 +38,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from agents.metrics import RouterCollector
-from hub.broker import LOOPBACK, free_port
-from hub.kafka_options import client_options
-from hub.settings import HubSettings
+from hub.runtime.broker import LOOPBACK, free_port
+from hub.runtime.kafka_options import client_options
+from hub.runtime.settings import HubSettings
 
 if TYPE_CHECKING:
     from agents.router import Router

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from uuid import UUID
 
-from hub.audit_keys import KeyStore
+from hub.audit.keys import KeyStore
 
 DEFAULT_TTL_S = 30.0
 

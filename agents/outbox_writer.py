@@ -16,15 +16,15 @@ from uuid import UUID
 import structlog
 from aiokafka import AIOKafkaProducer
 
-from hub.audit_chain import ChainHead, next_entry
-from hub.audit_keys import KeyDestroyedError, KeyStore
-from hub.case_state import CaseState
-from hub.codec import Codec, CodecError
-from hub.decisions import AuditNote, Deliver, Publish
-from hub.event_types import AgencyRole
-from hub.events import AuditEntry, DeadLetter
-from hub.signing import RecordSigner
-from hub.topics import AUDIT, DEAD_LETTERS, inbox_topic
+from hub.audit.chain import ChainHead, next_entry
+from hub.audit.keys import KeyDestroyedError, KeyStore
+from hub.contracts.codec import Codec, CodecError
+from hub.contracts.enums import AgencyRole
+from hub.contracts.events import AuditEntry, DeadLetter
+from hub.contracts.topics import AUDIT, DEAD_LETTERS, inbox_topic
+from hub.flow.case_state import CaseState
+from hub.flow.decisions import AuditNote, Deliver, Publish
+from hub.trust.signing import RecordSigner
 
 log = structlog.get_logger(__name__)
 HUB_ACTOR = "hub"

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaProducer
 
 from agents.topic_reader import read_topics
-from hub.codec import Codec, CodecError
-from hub.events import DeadLetter
-from hub.kafka_options import client_options
-from hub.registry import SchemaRegistry
-from hub.settings import HubSettings
-from hub.topics import DEAD_LETTERS, REDRIVE
+from hub.contracts.codec import Codec, CodecError
+from hub.contracts.events import DeadLetter
+from hub.contracts.registry import SchemaRegistry
+from hub.contracts.topics import DEAD_LETTERS, REDRIVE
+from hub.runtime.kafka_options import client_options
+from hub.runtime.settings import HubSettings
 
 
 class RedriveError(LookupError):

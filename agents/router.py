@@ -2,7 +2,7 @@
 
 One loop, batch by batch: read a batch from every agency outbox (one consumer group, range
 assignment, so partition p of every outbox — and of the case-state changelog — belongs to the
-same worker), verify and decode each record, let ``hub.case_flow.handle`` decide, write what it
+same worker), verify and decode each record, let ``hub.flow.case_flow.handle`` decide, write what it
 decided through the one ``OutboxWriter``, write the changed case states, wait for every write
 to be acknowledged, then commit the input offsets. A crash anywhere replays the batch; event
 ids make the replay harmless (at-least-once, idempotent handling).
@@ -32,25 +32,33 @@ from agents.directory_follower import DirectoryFollower
 from agents.fetch_pacer import FetchPacer
 from agents.metrics import LatencyHistogram, record_latency_histogram
 from agents.outbox_writer import Futures, OutboxWriter
-from hub.audit_keys import KeyStore
-from hub.case_flow import handle
-from hub.clock import Clock, wall_clock
-from hub.codec import Codec, CodecError
-from hub.consent import ConsentPolicy
-from hub.deadline_flow import expired_holds, on_advance
-from hub.deadline_index import PartitionedDeadlines
-from hub.deadlines import DeadlinePolicy
-from hub.decisions import AuditNote, Context, Inbound, Outcome
-from hub.event_types import AgencyRole, AuditAction, DeadLetterReason
-from hub.events import DeadLetter
-from hub.ingest import RawRecord, Rejected, accept, dead_letter, rejected_letter
-from hub.kafka_options import client_options, consumer_group_options
-from hub.lifecycle import Lifecycle, PathwayPolicy
-from hub.projection import Projector
-from hub.routing import RoutingRules
-from hub.settings import HubSettings
-from hub.signing import RecordSigner, RecordVerifier, SignatureError
-from hub.topics import AUDIT, DEAD_LETTERS, OUTBOX_PREFIX, REDRIVE, agency_of_outbox, inbox_topic
+from agents.records import raw_record
+from hub.audit.keys import KeyStore
+from hub.contracts.codec import Codec, CodecError
+from hub.contracts.enums import AgencyRole, AuditAction, DeadLetterReason
+from hub.contracts.events import DeadLetter
+from hub.contracts.topics import (
+    AUDIT,
+    DEAD_LETTERS,
+    OUTBOX_PREFIX,
+    REDRIVE,
+    agency_of_outbox,
+    inbox_topic,
+)
+from hub.flow.case_flow import handle
+from hub.flow.deadline_flow import expired_holds, on_advance
+from hub.flow.deadline_index import PartitionedDeadlines
+from hub.flow.decisions import AuditNote, Context, Inbound, Outcome
+from hub.flow.ingest import RawRecord, Rejected, accept, dead_letter, rejected_letter
+from hub.rules.consent import ConsentPolicy
+from hub.rules.deadlines import DeadlinePolicy
+from hub.rules.lifecycle import Lifecycle, PathwayPolicy
+from hub.rules.projection import Projector
+from hub.rules.routing import RoutingRules
+from hub.runtime.clock import Clock, wall_clock
+from hub.runtime.kafka_options import client_options, consumer_group_options
+from hub.runtime.settings import HubSettings
+from hub.trust.signing import RecordSigner, RecordVerifier, SignatureError
 
 log = structlog.get_logger(__name__)
 OUTBOX_PATTERN = (
@@ -476,7 +484,7 @@ class Router:
             again = f"redrive/{record.partition}/{record.offset}"
         else:
             partitions = self._consumer.partitions_for_topic(record.topic) or {record.partition}
-            raw = RawRecord.of(record, len(partitions))
+            raw = raw_record(record, len(partitions))
         bound = log.bind(topic=raw.topic, partition=raw.partition, offset=raw.offset)
         rejected = self._verify(raw, context, signed_at)
         accepted = rejected or accept(raw, self.codec, context.directory)

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from agents.fetch_pacer import FetchPacer
-from hub.kafka_options import client_options
-from hub.settings import HubSettings
+from hub.runtime.kafka_options import client_options
+from hub.runtime.settings import HubSettings
 
 READ_TIMEOUT_S = 60.0
 

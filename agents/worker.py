@@ -15,18 +15,18 @@ import structlog
 from agents.directory_follower import DirectoryFollower
 from agents.key_cache import CachedKeyStore
 from agents.router import Router
-from hub.audit_keys import KeyStore, default_key_store
-from hub.clock import clock_from, wall_clock
-from hub.codec import Codec
-from hub.consent import ConsentPolicy
-from hub.deadlines import POLICY_FILE, DeadlinePolicy
-from hub.directory import Directory
-from hub.lifecycle import Lifecycle, PathwayPolicy
-from hub.projection import Projector
-from hub.registry import SchemaRegistry
-from hub.routing import RoutingRules
-from hub.settings import HubSettings
-from hub.signing import HubSigner, RecordVerifier, SignaturePolicy
+from hub.audit.keys import KeyStore, default_key_store
+from hub.contracts.codec import Codec
+from hub.contracts.registry import SchemaRegistry
+from hub.rules.consent import ConsentPolicy
+from hub.rules.deadlines import POLICY_FILE, DeadlinePolicy
+from hub.rules.directory import Directory
+from hub.rules.lifecycle import Lifecycle, PathwayPolicy
+from hub.rules.projection import Projector
+from hub.rules.routing import RoutingRules
+from hub.runtime.clock import clock_from, wall_clock
+from hub.runtime.settings import HubSettings
+from hub.trust.signing import HubSigner, RecordVerifier, SignaturePolicy
 
 log = structlog.get_logger(__name__)
 

@@ -20,11 +20,11 @@ from typing import Any
 
 from fastavro import schemaless_reader, schemaless_writer
 
-from hub.codec import HEADER_SIZE, Codec
-from hub.events import subject_of
-from hub.examples import example_events
-from hub.registry import SchemaRegistry
-from hub.settings import get_settings
+from hub.contracts.codec import HEADER_SIZE, Codec
+from hub.contracts.events import subject_of
+from hub.contracts.examples import example_events
+from hub.contracts.registry import SchemaRegistry
+from hub.runtime.settings import get_settings
 
 
 def rate(operation: Callable[[], None], count: int, repeat: int) -> float:

@@ -27,9 +27,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from hub.deadline_index import DeadlineIndex
-from hub.deadlines import DeadlinePolicy, OpenDeadline, deadline_id_for, open_deadline
-from hub.event_types import AgencyRole, Urgency
+from hub.contracts.enums import AgencyRole, Urgency
+from hub.flow.deadline_index import DeadlineIndex
+from hub.rules.deadlines import DeadlinePolicy, OpenDeadline, deadline_id_for, open_deadline
 
 NOW = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 AGENCIES = [f"hebergement-{n:02d}" for n in range(1, 96)]

@@ -33,17 +33,18 @@ from typing import Any
 import httpx
 
 from connectors.client import AgencyClient
-from hub.agency_keys import dev_key_path, load_private_key
-from hub.broker import LOOPBACK, EmbeddedBroker, free_port
-from hub.codec import Codec
-from hub.directory import Directory
-from hub.events import ReferralOpened
-from hub.examples import example_events
-from hub.logs import configure_logging
-from hub.registry import SchemaRegistry
-from hub.settings import PROJECT_ROOT, HubSettings
-from hub.signing import RecordSigner
-from hub.topics import all_topics, create_topics
+from hub.contracts.codec import Codec
+from hub.contracts.events import ReferralOpened
+from hub.contracts.examples import example_events
+from hub.contracts.registry import SchemaRegistry
+from hub.contracts.topics import all_topics
+from hub.rules.directory import Directory
+from hub.runtime.broker import LOOPBACK, EmbeddedBroker, free_port
+from hub.runtime.logs import configure_logging
+from hub.runtime.settings import PROJECT_ROOT, HubSettings
+from hub.runtime.topic_admin import create_topics
+from hub.trust.agency_keys import dev_key_path, load_private_key
+from hub.trust.signing import RecordSigner
 
 AGENCY = "police-93"
 WARMUP = 50

@@ -40,18 +40,19 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from hub.agency_keys import dev_key_path, load_private_key
-from hub.broker import EmbeddedBroker, free_port
-from hub.codec import Codec
-from hub.directory import Directory
-from hub.events import PermitRequested
-from hub.examples import example_events
-from hub.kafka_options import client_options
-from hub.logs import configure_logging
-from hub.registry import SchemaRegistry
-from hub.settings import PROJECT_ROOT, HubSettings, get_settings
-from hub.signing import RecordSigner
-from hub.topics import TopicSpec, all_topics, create_topics, inbox_topic, outbox_topic
+from hub.contracts.codec import Codec
+from hub.contracts.events import PermitRequested
+from hub.contracts.examples import example_events
+from hub.contracts.registry import SchemaRegistry
+from hub.contracts.topics import TopicSpec, all_topics, inbox_topic, outbox_topic
+from hub.rules.directory import Directory
+from hub.runtime.broker import EmbeddedBroker, free_port
+from hub.runtime.kafka_options import client_options
+from hub.runtime.logs import configure_logging
+from hub.runtime.settings import PROJECT_ROOT, HubSettings, get_settings
+from hub.runtime.topic_admin import create_topics
+from hub.trust.agency_keys import dev_key_path, load_private_key
+from hub.trust.signing import RecordSigner
 
 FANOUT = 6
 SENDER = "police-93"

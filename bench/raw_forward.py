@@ -22,9 +22,9 @@ sys.path.insert(0, str(ROOT))
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
 from aiokafka.structs import TopicPartition  # noqa: E402
 
-from hub.kafka_options import client_options, consumer_group_options  # noqa: E402
-from hub.settings import HubSettings  # noqa: E402
-from hub.topics import AUDIT, CASE_STATE, inbox_topic, outbox_topic  # noqa: E402
+from hub.contracts.topics import AUDIT, CASE_STATE, inbox_topic, outbox_topic  # noqa: E402
+from hub.runtime.kafka_options import client_options, consumer_group_options  # noqa: E402
+from hub.runtime.settings import HubSettings  # noqa: E402
 
 ROUTES = {outbox_topic("police-93"): "prefecture-93", outbox_topic("prefecture-93"): "police-93"}
 AUDIT_COPIES = 4

@@ -39,18 +39,19 @@ from agents.audit_index import (
     fetch_case_records,
     verify_topic,
 )
-from hub.audit_chain import ChainHead, next_entry, verify
-from hub.audit_keys import MemoryKeyStore
-from hub.audit_replay import timeline
-from hub.broker import EmbeddedBroker
-from hub.codec import Codec
-from hub.event_types import AgencyRole, AuditAction, DataCategory
-from hub.events import AuditEntry
-from hub.kafka_options import client_options
-from hub.logs import configure_logging
-from hub.registry import SchemaRegistry
-from hub.settings import HubSettings, get_settings
-from hub.topics import AUDIT, create_topics
+from hub.audit.chain import ChainHead, next_entry, verify
+from hub.audit.keys import MemoryKeyStore
+from hub.audit.replay import timeline
+from hub.contracts.codec import Codec
+from hub.contracts.enums import AgencyRole, AuditAction, DataCategory
+from hub.contracts.events import AuditEntry
+from hub.contracts.registry import SchemaRegistry
+from hub.contracts.topics import AUDIT
+from hub.runtime.broker import EmbeddedBroker
+from hub.runtime.kafka_options import client_options
+from hub.runtime.logs import configure_logging
+from hub.runtime.settings import HubSettings, get_settings
+from hub.runtime.topic_admin import create_topics
 
 T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 FILLER_ENTRIES = 20

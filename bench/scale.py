@@ -31,18 +31,19 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from hub.agency_keys import dev_key_path, load_private_key
-from hub.broker import EmbeddedBroker
-from hub.codec import Codec
-from hub.directory import Directory
-from hub.events import PermitRequested
-from hub.examples import example_events
-from hub.kafka_options import client_options
-from hub.logs import configure_logging
-from hub.registry import SchemaRegistry
-from hub.settings import HubSettings, get_settings
-from hub.signing import RecordSigner
-from hub.topics import DEFAULT_PARTITIONS, all_topics, create_topics, inbox_topic, outbox_topic
+from hub.contracts.codec import Codec
+from hub.contracts.events import PermitRequested
+from hub.contracts.examples import example_events
+from hub.contracts.registry import SchemaRegistry
+from hub.contracts.topics import DEFAULT_PARTITIONS, all_topics, inbox_topic, outbox_topic
+from hub.rules.directory import Directory
+from hub.runtime.broker import EmbeddedBroker
+from hub.runtime.kafka_options import client_options
+from hub.runtime.logs import configure_logging
+from hub.runtime.settings import HubSettings, get_settings
+from hub.runtime.topic_admin import create_topics
+from hub.trust.agency_keys import dev_key_path, load_private_key
+from hub.trust.signing import RecordSigner
 
 SENDER = "police-93"
 RECIPIENT = "prefecture-93"

@@ -23,9 +23,9 @@ from datetime import UTC, datetime
 import cryptography
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from hub.directory import Agency, SigningKey
-from hub.event_types import AgencyRole
-from hub.signing import (
+from hub.contracts.enums import AgencyRole
+from hub.rules.directory import Agency, SigningKey
+from hub.trust.signing import (
     RecordVerifier,
     canonical_bytes,
     public_key_b64,

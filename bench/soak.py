@@ -50,17 +50,17 @@ sys.path.insert(0, str(ROOT))
 
 from connectors.client import AgencyClient  # noqa: E402
 from connectors.client.dev import dev_client  # noqa: E402
-from hub.broker import EmbeddedBroker, free_port  # noqa: E402
-from hub.codec import Codec  # noqa: E402
-from hub.directory import Directory  # noqa: E402
-from hub.event_types import AckStatus  # noqa: E402
-from hub.events import Acknowledgement, Envelope, PermitRequested  # noqa: E402
-from hub.examples import example_events  # noqa: E402
-from hub.logs import configure_logging  # noqa: E402
-from hub.registry import SchemaRegistry  # noqa: E402
-from hub.settings import HubSettings  # noqa: E402
-from hub.signing import TIMESTAMP_HEADER  # noqa: E402
-from hub.topics import all_topics, create_topics  # noqa: E402
+from hub.contracts.codec import Codec  # noqa: E402
+from hub.contracts.enums import AckStatus  # noqa: E402
+from hub.contracts.events import Acknowledgement, Envelope, PermitRequested  # noqa: E402
+from hub.contracts.examples import example_events  # noqa: E402
+from hub.contracts.registry import SchemaRegistry  # noqa: E402
+from hub.contracts.topics import all_topics, create_topics  # noqa: E402
+from hub.rules.directory import Directory  # noqa: E402
+from hub.runtime.broker import EmbeddedBroker, free_port  # noqa: E402
+from hub.runtime.logs import configure_logging  # noqa: E402
+from hub.runtime.settings import HubSettings  # noqa: E402
+from hub.trust.signing import TIMESTAMP_HEADER  # noqa: E402
 
 HUB = str(Path(sys.executable).parent / "hub")
 WARM_UP_WINDOWS = 1

@@ -1,8 +1,8 @@
 """The AsyncAPI 3.0 document of every hub topic, generated from the code and checked in.
 
-Channels come from ``hub/topics.py`` (the core topics, and an outbox and an inbox per agency of
-the directory); which messages each carries comes from the routing rules (who may send what,
-which roles receive what) and, for the hub's own topics, from ``HUB_TOPIC_SUBJECTS`` below.
+Channels come from ``hub/contracts/topics.py`` (the core topics, and an outbox and an inbox per
+agency of the directory); which messages each carries comes from the routing rules (who may send
+what, which roles receive what) and, for the hub's own topics, from ``HUB_TOPIC_SUBJECTS`` below.
 Every message's payload is the registered Avro schema of its subject (the latest version,
 self-contained), as a multi-format schema ``application/vnd.apache.avro;version=1.9.0``, with
 the Confluent framing and the signature headers described in the message's Kafka bindings.
@@ -20,13 +20,9 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from hub.directory import Agency, Directory
-from hub.event_types import AgencyRole
-from hub.registry import SchemaRegistry
-from hub.routing import RoutingRules, Selection
-from hub.settings import PROJECT_ROOT, HubSettings
-from hub.signing import KEY_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
-from hub.topics import (
+from hub.contracts.enums import AgencyRole
+from hub.contracts.registry import SchemaRegistry
+from hub.contracts.topics import (
     AUDIT,
     CASE_STATE,
     CORE_TOPICS,
@@ -40,6 +36,10 @@ from hub.topics import (
     inbox_topic,
     outbox_topic,
 )
+from hub.rules.directory import Agency, Directory
+from hub.rules.routing import RoutingRules, Selection
+from hub.runtime.settings import PROJECT_ROOT, HubSettings
+from hub.trust.signing import KEY_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 
 ASYNCAPI_FILE = PROJECT_ROOT / "docs" / "asyncapi.json"
 ASYNCAPI_VERSION = "3.0.0"

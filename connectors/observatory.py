@@ -30,18 +30,19 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from hub.codec import Codec, CodecError
-from hub.decisions import Inbound
-from hub.directory import Directory, apply_entry
-from hub.events import (
+from agents.records import raw_record
+from hub.contracts.codec import Codec, CodecError
+from hub.contracts.events import (
     Acknowledgement,
     IdentificationDecision,
     Person,
     PresumedVictimReport,
     ReferralOpened,
 )
-from hub.ingest import RawRecord, accept
-from hub.settings import HubSettings
+from hub.flow.decisions import Inbound
+from hub.flow.ingest import RawRecord, accept
+from hub.rules.directory import Directory, apply_entry
+from hub.runtime.settings import HubSettings
 
 DEFAULT_THRESHOLD = 5
 TOTAL = "TOTAL"
@@ -269,8 +270,8 @@ async def publish(rows: list[dict[str, object]], settings: HubSettings) -> int:
     """Send the records to ``nrm.observatory`` (keyed by period and table); returns how many."""
     from aiokafka import AIOKafkaProducer
 
-    from hub.kafka_options import client_options
-    from hub.topics import OBSERVATORY
+    from hub.contracts.topics import OBSERVATORY
+    from hub.runtime.kafka_options import client_options
 
     producer = AIOKafkaProducer(acks="all", **client_options(settings))
     await producer.start()
@@ -372,9 +373,9 @@ async def export(
     from agents.redrive import read_letters
     from agents.router import GROUP_ID
     from agents.topic_reader import committed_offsets, read_topics, topics_with_prefix
-    from hub.events import DirectoryEntry
-    from hub.registry import SchemaRegistry
-    from hub.topics import DEAD_LETTERS, DIRECTORY, OUTBOX_PREFIX
+    from hub.contracts.events import DirectoryEntry
+    from hub.contracts.registry import SchemaRegistry
+    from hub.contracts.topics import DEAD_LETTERS, DIRECTORY, OUTBOX_PREFIX
 
     codec = Codec(
         SchemaRegistry.load(settings.schemas_dir), max_record_bytes=settings.max_record_bytes
@@ -388,7 +389,7 @@ async def export(
     outboxes = await topics_with_prefix(settings, OUTBOX_PREFIX)
     done = await committed_offsets(settings, GROUP_ID, outboxes)
     raw = [
-        RawRecord.of(r, outboxes[r.topic])
+        raw_record(r, outboxes[r.topic])
         for r in await read_topics(settings, outboxes, stop_at=done)
     ]
     refused = {

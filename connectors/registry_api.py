@@ -16,7 +16,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hub.registry import COMPATIBILITY_LEVEL, RegisteredSchema, SchemaRegistry, UnknownSchemaError
+from hub.contracts.registry import (
+    COMPATIBILITY_LEVEL,
+    RegisteredSchema,
+    SchemaRegistry,
+    UnknownSchemaError,
+)
 
 MEDIA_TYPE = "application/vnd.schemaregistry.v1+json"
 

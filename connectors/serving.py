@@ -13,7 +13,7 @@ from typing import Any
 
 import uvicorn
 
-from hub.broker import LOOPBACK, free_port
+from hub.runtime.broker import LOOPBACK, free_port
 
 
 class BackgroundServer:

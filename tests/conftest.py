@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from hub.broker import EmbeddedBroker
-from hub.registry import SchemaRegistry
-from hub.settings import PROJECT_ROOT, HubSettings
+from hub.contracts.registry import SchemaRegistry
+from hub.runtime.broker import EmbeddedBroker
+from hub.runtime.settings import PROJECT_ROOT, HubSettings
 
 
 @pytest.fixture(scope="session")

@@ -8,21 +8,22 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from hub.codec import Codec
-from hub.consent import ConsentPolicy
-from hub.deadlines import POLICY_FILE, DeadlinePolicy
-from hub.decisions import Context, Inbound, digest_of
-from hub.directory import Directory
-from hub.event_types import AgencyRole, ConsentMethod, DataCategory
-from hub.events import ConsentGiven, ConsentWithdrawn, Envelope
-from hub.examples import CASE_ID, example_events
-from hub.ingest import RawRecord, accept, case_partition
-from hub.lifecycle import Lifecycle, PathwayPolicy
-from hub.projection import Projector
-from hub.registry import SchemaRegistry
-from hub.routing import RoutingRules
-from hub.settings import get_settings
-from hub.topics import outbox_topic
+from hub.contracts.codec import Codec
+from hub.contracts.enums import AgencyRole, ConsentMethod, DataCategory
+from hub.contracts.events import ConsentGiven, ConsentWithdrawn, Envelope
+from hub.contracts.examples import CASE_ID, example_events
+from hub.contracts.partitioning import case_partition
+from hub.contracts.registry import SchemaRegistry
+from hub.contracts.topics import outbox_topic
+from hub.flow.decisions import Context, Inbound, digest_of
+from hub.flow.ingest import RawRecord, accept
+from hub.rules.consent import ConsentPolicy
+from hub.rules.deadlines import POLICY_FILE, DeadlinePolicy
+from hub.rules.directory import Directory
+from hub.rules.lifecycle import Lifecycle, PathwayPolicy
+from hub.rules.projection import Projector
+from hub.rules.routing import RoutingRules
+from hub.runtime.settings import get_settings
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 

@@ -11,7 +11,7 @@ from agents.health import HealthServer, serve_health
 from agents.router import Router
 from agents.worker import run_worker
 from connectors.client import AgencyClient
-from hub.settings import HubSettings
+from hub.runtime.settings import HubSettings
 
 READY_TIMEOUT_S = 60.0
 AgencyFactory = Callable[[str], Awaitable[AgencyClient]]

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from connectors.client.kafka_client import AgencyClient
-from hub.agency_keys import dev_key_path, load_private_key
-from hub.codec import Codec
-from hub.directory import Directory
-from hub.registry import SchemaRegistry
-from hub.settings import HubSettings
-from hub.signing import RecordSigner
+from hub.contracts.codec import Codec
+from hub.contracts.registry import SchemaRegistry
+from hub.rules.directory import Directory
+from hub.runtime.settings import HubSettings
+from hub.trust.agency_keys import dev_key_path, load_private_key
+from hub.trust.signing import RecordSigner
 
 HUB_PUBLIC_KEY_FILE = "hub-public-key.txt"
 

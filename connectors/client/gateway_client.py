@@ -33,9 +33,9 @@ from connectors.gateway.models import (
     InboxPage,
     PublishReceipt,
 )
-from hub.codec import Codec
-from hub.event_types import AckStatus, DeclineReason
-from hub.events import EVENT_MODELS, subject_of
+from hub.contracts.codec import Codec
+from hub.contracts.enums import AckStatus, DeclineReason
+from hub.contracts.events import EVENT_MODELS, subject_of
 
 log = structlog.get_logger(__name__)
 RETRYABLE = frozenset({429, 503})

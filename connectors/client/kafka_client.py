@@ -27,14 +27,14 @@ from pydantic import BaseModel
 from agents.fetch_pacer import FetchPacer
 from connectors.client.seen_events import SeenEvents
 from connectors.gateway.models import AckAnswer
-from hub.answers import answer_problem
-from hub.codec import Codec, CodecError
-from hub.event_types import AckStatus, DeclineReason
-from hub.events import Acknowledgement, Envelope
-from hub.kafka_options import client_options, consumer_group_options
-from hub.settings import HubSettings
-from hub.signing import RecordSigner, SignatureError, verify_from_hub
-from hub.topics import inbox_topic, outbox_topic
+from hub.contracts.codec import Codec, CodecError
+from hub.contracts.enums import AckStatus, DeclineReason
+from hub.contracts.events import Acknowledgement, Envelope
+from hub.contracts.topics import inbox_topic, outbox_topic
+from hub.flow.answers import answer_problem
+from hub.runtime.kafka_options import client_options, consumer_group_options
+from hub.runtime.settings import HubSettings
+from hub.trust.signing import RecordSigner, SignatureError, verify_from_hub
 
 log = structlog.get_logger(__name__)
 

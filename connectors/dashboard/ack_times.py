@@ -12,8 +12,8 @@ request is measured there, per case, in log order:
 The first answer of any status (accepted, declined, needs information, completed) ends the
 measurement: it is when the agency reacted. Several open requests to one agency in one case
 are paired first in, first out. An entry whose seq is not above the last one seen for its case
-is a redelivery and is skipped. The decision texts are those of ``hub/delivery.py`` and
-``hub/answers.py``; a test on the real worker pins them.
+is a redelivery and is skipped. The decision texts are those of ``hub/flow/delivery.py`` and
+``hub/flow/answers.py``; a test on the real worker pins them.
 
 Memory is bounded: the last ``per_agency`` delays of each agency, and the pending requests of
 at most ``max_cases`` cases (the least recently active forgotten first).
@@ -29,8 +29,8 @@ from datetime import datetime
 from typing import Final
 from uuid import UUID
 
-from hub.event_types import AuditAction
-from hub.events import AuditEntry
+from hub.contracts.enums import AuditAction
+from hub.contracts.events import AuditEntry
 
 DEADLINE_OPENED: Final = "deadline opened"
 ANSWER_PREFIX: Final = "acknowledgement "

@@ -30,9 +30,9 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.kafka_options import client_options
-from hub.settings import HubSettings
-from hub.topics import OPERATOR_ACTIONS
+from hub.contracts.topics import OPERATOR_ACTIONS
+from hub.runtime.kafka_options import client_options
+from hub.runtime.settings import HubSettings
 
 log = structlog.get_logger(__name__)
 

@@ -45,14 +45,14 @@ from connectors.dashboard.operators import OPERATORS_FILE, LoginThrottle, Operat
 from connectors.dashboard.read_model import ReadModel
 from connectors.dashboard.sessions import COOKIE_NAME, Session, SessionSigner, csrf_matches
 from connectors.http_metrics import HttpMetrics, HttpMetricsMiddleware, metrics_response
-from hub.audit_keys import KeyStore, default_key_store
-from hub.broker import LOOPBACK
-from hub.clock import clock_from
-from hub.codec import Codec
-from hub.directory import Directory
-from hub.logs import configure_logging
-from hub.registry import SchemaRegistry
-from hub.settings import HubSettings, get_settings
+from hub.audit.keys import KeyStore, default_key_store
+from hub.contracts.codec import Codec
+from hub.contracts.registry import SchemaRegistry
+from hub.rules.directory import Directory
+from hub.runtime.broker import LOOPBACK
+from hub.runtime.clock import clock_from
+from hub.runtime.logs import configure_logging
+from hub.runtime.settings import HubSettings, get_settings
 
 log = structlog.get_logger(__name__)
 

@@ -1,8 +1,8 @@
 """A case's page: its replayed audit timeline, as national coordination may see it, verified.
 
 Uses the audit helper's public functions only: the dashboard's own case index
-(``agents.audit_index``: catch up, then read exactly the case's offsets), ``hub.audit_chain.
-verify`` with the index head as anchor, ``hub.audit_replay.timeline`` decrypting with the key
+(``agents.audit_index``: catch up, then read exactly the case's offsets), ``hub.audit.chain.
+verify`` with the index head as anchor, ``hub.audit.replay.timeline`` decrypting with the key
 store, and ``redact`` to the categories the audit helper's visibility gives
 NATIONAL_COORDINATION (``AuditVisibility.from_policy`` over the consent policy: national
 coordination audits cases and sees every category).
@@ -18,15 +18,15 @@ from uuid import UUID
 
 from agents.audit_index import AuditIndex, catch_up, fetch_case_records
 from connectors.dashboard import french
-from hub.audit_chain import VerificationReport, verify
-from hub.audit_keys import KeyStore
-from hub.audit_replay import AuditVisibility, PayloadState, TimelineRow, redact, timeline
-from hub.codec import Codec
-from hub.consent import ConsentPolicy
-from hub.directory import Directory
-from hub.event_types import AgencyRole
-from hub.settings import HubSettings
-from hub.topics import AUDIT
+from hub.audit.chain import VerificationReport, verify
+from hub.audit.keys import KeyStore
+from hub.audit.replay import AuditVisibility, PayloadState, TimelineRow, redact, timeline
+from hub.contracts.codec import Codec
+from hub.contracts.enums import AgencyRole
+from hub.contracts.topics import AUDIT
+from hub.rules.consent import ConsentPolicy
+from hub.rules.directory import Directory
+from hub.runtime.settings import HubSettings
 
 OPERATOR_ROLE: Final = AgencyRole.NATIONAL_COORDINATION
 CATCH_UP_TIMEOUT_S: Final = 5.0

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from hub.working_days import PARIS
+from hub.rules.working_days import PARIS
 
 MONTHS: Final = (
     "janv.",

@@ -10,8 +10,8 @@ from prometheus_client.registry import Collector
 
 from connectors.dashboard.actions import ActionLog
 from connectors.dashboard.read_model import ReadModel
-from hub.cli_overdue import overdue
-from hub.deadlines import OpenDeadline
+from hub.cli.overdue import overdue
+from hub.rules.deadlines import OpenDeadline
 
 
 class DashboardCollector(Collector):

@@ -32,7 +32,7 @@ from typing import Final
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from hub.config_files import load_config
+from hub.runtime.config_files import load_config
 
 OPERATORS_FILE: Final = "operators.yaml"
 ALGORITHM: Final = "scrypt"

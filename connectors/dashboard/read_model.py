@@ -41,13 +41,13 @@ from agents.audit_index import INDEX_FILE, AuditIndex, run_indexer
 from agents.case_store import read_all_states
 from agents.directory_follower import DirectoryFollower
 from connectors.dashboard.ack_times import AckTimes
-from hub.case_state import CaseState
-from hub.codec import Codec, CodecError
-from hub.directory import Directory
-from hub.events import AuditEntry, DeadLetter, OrphanedNeed
-from hub.kafka_options import client_options
-from hub.settings import HubSettings
-from hub.topics import AUDIT, DEAD_LETTERS, ORPHANED_NEEDS, REDRIVE
+from hub.contracts.codec import Codec, CodecError
+from hub.contracts.events import AuditEntry, DeadLetter, OrphanedNeed
+from hub.contracts.topics import AUDIT, DEAD_LETTERS, ORPHANED_NEEDS, REDRIVE
+from hub.flow.case_state import CaseState
+from hub.rules.directory import Directory
+from hub.runtime.kafka_options import client_options
+from hub.runtime.settings import HubSettings
 
 log = structlog.get_logger(__name__)
 

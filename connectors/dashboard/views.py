@@ -17,12 +17,12 @@ from uuid import UUID
 from connectors.dashboard import french
 from connectors.dashboard.ack_times import AckTimes
 from connectors.dashboard.read_model import DeadLetterItem
-from hub.case_state import CaseState
-from hub.cli_overdue import overdue
-from hub.deadlines import OpenDeadline
-from hub.directory import Directory
-from hub.events import OrphanedNeed
-from hub.topics import agency_of_outbox
+from hub.cli.overdue import overdue
+from hub.contracts.events import OrphanedNeed
+from hub.contracts.topics import agency_of_outbox
+from hub.flow.case_state import CaseState
+from hub.rules.deadlines import OpenDeadline
+from hub.rules.directory import Directory
 
 
 @dataclass(frozen=True)

@@ -47,13 +47,13 @@ from connectors.gateway.problems import (
 from connectors.gateway.publishing import acknowledgement
 from connectors.gateway.service import Gateway
 from connectors.gateway.tokens import TOKENS_FILE, TokenStore
-from hub.broker import LOOPBACK
-from hub.directory import Agency, Directory
-from hub.event_types import DeadLetterReason
-from hub.logs import configure_logging
-from hub.registry import SchemaRegistry
-from hub.routing import RoutingRules
-from hub.settings import HubSettings, get_settings
+from hub.contracts.enums import DeadLetterReason
+from hub.contracts.registry import SchemaRegistry
+from hub.rules.directory import Agency, Directory
+from hub.rules.routing import RoutingRules
+from hub.runtime.broker import LOOPBACK
+from hub.runtime.logs import configure_logging
+from hub.runtime.settings import HubSettings, get_settings
 
 API_VERSION = "1.0.0"
 AGENCY_PATH = Annotated[

@@ -22,8 +22,8 @@ from aiokafka.structs import RecordMetadata
 
 from connectors.gateway.config import GatewaySettings
 from connectors.gateway.problems import GatewayReason, ProblemError
-from hub.kafka_options import client_options
-from hub.settings import HubSettings
+from hub.runtime.kafka_options import client_options
+from hub.runtime.settings import HubSettings
 
 log = structlog.get_logger(__name__)
 

@@ -27,13 +27,13 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from connectors.gateway.broker_link import BROKER_ERRORS, BrokerLink, unavailable
 from connectors.gateway.models import InboxItem
 from connectors.gateway.problems import GatewayReason, ProblemError
-from hub.codec import Codec, CodecError, frame_header
-from hub.event_types import DeadLetterReason
-from hub.events import Event, subject_of
-from hub.kafka_options import client_options
-from hub.settings import HubSettings
-from hub.signing import SIGNATURE_HEADERS, HubPublicKey, SignatureError, verify_from_hub
-from hub.topics import inbox_topic
+from hub.contracts.codec import Codec, CodecError, frame_header
+from hub.contracts.enums import DeadLetterReason
+from hub.contracts.events import Event, subject_of
+from hub.contracts.topics import inbox_topic
+from hub.runtime.kafka_options import client_options
+from hub.runtime.settings import HubSettings
+from hub.trust.signing import SIGNATURE_HEADERS, HubPublicKey, SignatureError, verify_from_hub
 
 log = structlog.get_logger(__name__)
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from starlette.requests import Request
 
 from connectors.gateway.problems import GatewayReason, ProblemError
-from hub.event_types import DeadLetterReason
+from hub.contracts.enums import DeadLetterReason
 
 
 class TokenBuckets:

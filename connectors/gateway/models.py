@@ -1,7 +1,7 @@
 """What travels over the gateway's HTTP API: requests and answers, shared with the client.
 
-Events themselves are the hub's event models (``hub/events.py``), as JSON; these models only
-wrap them (which subject, where it landed, the inbox cursor).
+Events themselves are the hub's event models (``hub/contracts/events.py``), as JSON; these models
+only wrap them (which subject, where it landed, the inbox cursor).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.event_types import AckStatus, DeclineReason
+from hub.contracts.enums import AckStatus, DeclineReason
 
 AVRO_MEDIA_TYPE = "application/vnd.nrm.avro"
 """A Confluent-framed Avro record as the request body: ``0x00 | schema id | Avro binary``."""

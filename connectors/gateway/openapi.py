@@ -15,7 +15,7 @@ from typing import Any
 from connectors.gateway.app import create_gateway_app
 from connectors.gateway.config import GatewaySettings
 from connectors.gateway.tokens import TokenStore
-from hub.settings import PROJECT_ROOT, HubSettings
+from hub.runtime.settings import PROJECT_ROOT, HubSettings
 
 OPENAPI_FILE = PROJECT_ROOT / "docs" / "openapi.json"
 

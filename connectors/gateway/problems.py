@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hub.event_types import DeadLetterReason
+from hub.contracts.enums import DeadLetterReason
 
 log = structlog.get_logger(__name__)
 

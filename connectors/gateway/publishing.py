@@ -20,12 +20,12 @@ from pydantic import BaseModel, ValidationError
 
 from connectors.gateway.models import AckRequest
 from connectors.gateway.problems import GatewayReason, ProblemError
-from hub.answers import answer_problem
-from hub.codec import Codec, CodecError, frame_header
-from hub.directory import Agency
-from hub.event_types import DeadLetterReason
-from hub.events import EVENT_MODELS, Acknowledgement, Envelope, Event, subject_of
-from hub.routing import RoutingRules
+from hub.contracts.codec import Codec, CodecError, frame_header
+from hub.contracts.enums import DeadLetterReason
+from hub.contracts.events import EVENT_MODELS, Acknowledgement, Envelope, Event, subject_of
+from hub.flow.answers import answer_problem
+from hub.rules.directory import Agency
+from hub.rules.routing import RoutingRules
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ def sender_refusal(
     """What ``sender`` may not say in this event, as ingest would refuse it (None: nothing).
 
     The same checks, in the same order and with the same reasons, as the routing worker's
-    sender check (``hub/case_flow.py``, private there): another sender or role named in the
+    sender check (``hub/flow/case_flow.py``, private there): another sender or role named in the
     envelope, a type agencies do not publish, a formal identification by a role that may not
     identify, a type the sender's role may not send.
     """

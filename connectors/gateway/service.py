@@ -19,14 +19,14 @@ from connectors.gateway.models import PublishReceipt
 from connectors.gateway.problems import GatewayReason, ProblemError
 from connectors.gateway.publishing import EventIntake, OutboxRecord
 from connectors.gateway.tokens import TokenError, TokenStore
-from hub.agency_keys import KeyFileError, dev_key_path, load_private_key
-from hub.codec import Codec
-from hub.directory import Agency, Directory
-from hub.registry import SchemaRegistry
-from hub.routing import RoutingRules
-from hub.settings import HubSettings
-from hub.signing import RecordSigner
-from hub.topics import outbox_topic
+from hub.contracts.codec import Codec
+from hub.contracts.registry import SchemaRegistry
+from hub.contracts.topics import outbox_topic
+from hub.rules.directory import Agency, Directory
+from hub.rules.routing import RoutingRules
+from hub.runtime.settings import HubSettings
+from hub.trust.agency_keys import KeyFileError, dev_key_path, load_private_key
+from hub.trust.signing import RecordSigner
 
 log = structlog.get_logger(__name__)
 

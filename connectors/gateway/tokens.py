@@ -29,8 +29,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from hub.config_files import load_config
-from hub.directory import AgencyId
+from hub.rules.directory import AgencyId
+from hub.runtime.config_files import load_config
 
 TOKENS_FILE = "gateway_tokens.yaml"
 TOKEN_PREFIX = "nrm"  # noqa: S105 - the token format's prefix, not a secret

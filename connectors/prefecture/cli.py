@@ -1,6 +1,6 @@
 """``hub prefecture …``: the clerk's commands over the local work queue.
 
-Mounted by ``hub/cli.py`` (``app.add_typer(prefecture_app, name="prefecture")``). Bad input
+Mounted by ``hub/cli/app.py`` (``app.add_typer(prefecture_app, name="prefecture")``). Bad input
 (unknown agency or request, malformed request id, unknown answer) prints a clear message and
 exits with status 2.
 """
@@ -18,7 +18,7 @@ from rich.table import Table
 
 from connectors.prefecture.queue import Answer, QueueError, WorkQueue
 from connectors.prefecture.subscriber import SubscriberError, answer, sync
-from hub.cli import current_settings, fail
+from hub.cli.app import current_settings, fail
 
 prefecture_app = typer.Typer(
     no_args_is_help=True,

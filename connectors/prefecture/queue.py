@@ -20,7 +20,7 @@ from enum import StrEnum
 from pathlib import Path
 from uuid import UUID
 
-from hub.event_types import AckStatus
+from hub.contracts.enums import AckStatus
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS permit_requests (

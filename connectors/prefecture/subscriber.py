@@ -19,10 +19,10 @@ from pathlib import Path
 from connectors.client.dev import dev_client
 from connectors.client.kafka_client import AgencyClient
 from connectors.prefecture.queue import AckFields, Answer, WorkQueue
-from hub.directory import Directory
-from hub.event_types import AgencyRole
-from hub.events import Acknowledgement, Envelope, PermitRequested
-from hub.settings import HubSettings
+from hub.contracts.enums import AgencyRole
+from hub.contracts.events import Acknowledgement, Envelope, PermitRequested
+from hub.rules.directory import Directory
+from hub.runtime.settings import HubSettings
 
 ClientFactory = Callable[[HubSettings, str], AgencyClient]
 

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from hub.config_files import ConfigError, load_config
-from hub.directory import AgencyId
+from hub.rules.directory import AgencyId
+from hub.runtime.config_files import ConfigError, load_config
 
 WEBHOOKS_FILE = "webhooks.yaml"
 LOOPBACK_NAMES = frozenset({"localhost"})

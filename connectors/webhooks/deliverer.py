@@ -37,14 +37,14 @@ from aiokafka.errors import KafkaError
 from connectors.gateway.inbox import inbox_item
 from connectors.webhooks.config import WebhooksFile, WebhookTarget
 from connectors.webhooks.signature import ATTEMPT_HEADER, EVENT_ID_HEADER, webhook_headers
-from hub.codec import Codec, CodecError
-from hub.event_types import DeadLetterReason
-from hub.ingest import RawRecord, dead_letter
-from hub.kafka_options import client_options, consumer_group_options
-from hub.registry import SchemaRegistry
-from hub.settings import HubSettings
-from hub.signing import HubPublicKey, HubSigner, SignatureError
-from hub.topics import DEAD_LETTERS, inbox_topic
+from hub.contracts.codec import Codec, CodecError
+from hub.contracts.enums import DeadLetterReason
+from hub.contracts.registry import SchemaRegistry
+from hub.contracts.topics import DEAD_LETTERS, inbox_topic
+from hub.flow.ingest import RawRecord, dead_letter
+from hub.runtime.kafka_options import client_options, consumer_group_options
+from hub.runtime.settings import HubSettings
+from hub.trust.signing import HubPublicKey, HubSigner, SignatureError
 
 log = structlog.get_logger(__name__)
 

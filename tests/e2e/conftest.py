@@ -20,9 +20,10 @@ from connectors.dashboard.actions import OPERATOR_ACTIONS
 from connectors.dashboard.app import create_dashboard_app
 from connectors.dashboard.config import DashboardSettings
 from connectors.serving import BackgroundServer
-from hub.directory import Directory
-from hub.settings import HubSettings
-from hub.topics import all_topics, create_topics
+from hub.contracts.topics import all_topics
+from hub.rules.directory import Directory
+from hub.runtime.settings import HubSettings
+from hub.runtime.topic_admin import create_topics
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

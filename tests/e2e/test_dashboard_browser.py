@@ -34,16 +34,17 @@ from flow_helpers import events_for, fresh
 from playwright.sync_api import Browser, Page, expect
 from worker_thread import WorkerThread
 
-from hub.agency_keys import dev_key_path, load_private_key
-from hub.codec import Codec
-from hub.directory import Agency, Directory, SigningKey, entry_from_agency
-from hub.event_types import AckStatus, AgencyRole
-from hub.events import Acknowledgement, Envelope, PermitRequested
-from hub.kafka_options import client_options
-from hub.registry import SchemaRegistry
-from hub.settings import PROJECT_ROOT, HubSettings
-from hub.signing import RecordSigner, public_key_b64
-from hub.topics import DIRECTORY, agency_topics, create_topics, outbox_topic
+from hub.contracts.codec import Codec
+from hub.contracts.enums import AckStatus, AgencyRole
+from hub.contracts.events import Acknowledgement, Envelope, PermitRequested
+from hub.contracts.registry import SchemaRegistry
+from hub.contracts.topics import DIRECTORY, agency_topics, outbox_topic
+from hub.rules.directory import Agency, Directory, SigningKey, entry_from_agency
+from hub.runtime.kafka_options import client_options
+from hub.runtime.settings import PROJECT_ROOT, HubSettings
+from hub.runtime.topic_admin import create_topics
+from hub.trust.agency_keys import dev_key_path, load_private_key
+from hub.trust.signing import RecordSigner, public_key_b64
 
 # A real browser waits on a live page: timing-sensitive, so it runs alone (make test).
 pytestmark = pytest.mark.serial

@@ -10,11 +10,12 @@ from worker_thread import AgencyFactory, WorkerThread
 
 from connectors.client import AgencyClient
 from connectors.client.dev import dev_client
-from hub.codec import Codec
-from hub.directory import Directory
-from hub.registry import SchemaRegistry
-from hub.settings import HubSettings
-from hub.topics import all_topics, create_topics
+from hub.contracts.codec import Codec
+from hub.contracts.registry import SchemaRegistry
+from hub.contracts.topics import all_topics
+from hub.rules.directory import Directory
+from hub.runtime.settings import HubSettings
+from hub.runtime.topic_admin import create_topics
 
 
 @pytest.fixture(scope="session")

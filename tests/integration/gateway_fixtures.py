@@ -15,8 +15,8 @@ from pydantic import BaseModel
 from connectors.gateway.app import create_gateway_app
 from connectors.gateway.config import GatewaySettings
 from connectors.serving import BackgroundServer
-from hub.examples import example_events
-from hub.settings import HubSettings
+from hub.contracts.examples import example_events
+from hub.runtime.settings import HubSettings
 
 DEMO_TOKENS = Path("dev-keys") / "gateway-tokens.txt"
 

@@ -14,11 +14,11 @@ from worker_thread import AgencyFactory
 
 from connectors.client import AgencyClient, InboxMessage
 from connectors.client.dev import dev_client
-from hub.event_types import AckStatus
-from hub.events import Acknowledgement, PermitRequested
-from hub.kafka_options import client_options, consumer_group_options
-from hub.settings import HubSettings
-from hub.topics import inbox_topic
+from hub.contracts.enums import AckStatus
+from hub.contracts.events import Acknowledgement, PermitRequested
+from hub.contracts.topics import inbox_topic
+from hub.runtime.kafka_options import client_options, consumer_group_options
+from hub.runtime.settings import HubSettings
 
 PREFECTURE = "prefecture-93"
 WAIT_S = 30.0

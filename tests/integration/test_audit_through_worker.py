@@ -12,14 +12,14 @@ from flow_helpers import events_for, received_for
 from typer.testing import CliRunner
 from worker_thread import AgencyFactory
 
-from hub.cli import app
-from hub.events import (
+from hub.cli.app import app
+from hub.contracts.events import (
     AccommodationRequested,
     ConsentGiven,
     PermitRequested,
     ReferralOpened,
 )
-from hub.settings import HubSettings
+from hub.runtime.settings import HubSettings
 
 pytestmark = pytest.mark.usefixtures("worker")
 runner = CliRunner()

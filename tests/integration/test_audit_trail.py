@@ -29,17 +29,18 @@ from agents.audit_index import (
     index_path,
     read_offsets,
 )
-from hub.audit_chain import ChainHead, next_entry
-from hub.audit_keys import KEYS_DIRECTORY, default_key_store
-from hub.cli_audit import BAD_INPUT, CHECK_FAILED, register_audit_commands
-from hub.codec import Codec
-from hub.event_types import AgencyRole, AuditAction
-from hub.events import AuditEntry
-from hub.kafka_options import client_options
-from hub.logs import configure_logging
-from hub.registry import SchemaRegistry
-from hub.settings import HubSettings
-from hub.topics import AUDIT, TopicSpec, create_topics
+from hub.audit.chain import ChainHead, next_entry
+from hub.audit.keys import KEYS_DIRECTORY, default_key_store
+from hub.cli.audit import BAD_INPUT, CHECK_FAILED, register_audit_commands
+from hub.contracts.codec import Codec
+from hub.contracts.enums import AgencyRole, AuditAction
+from hub.contracts.events import AuditEntry
+from hub.contracts.registry import SchemaRegistry
+from hub.contracts.topics import AUDIT, TopicSpec
+from hub.runtime.kafka_options import client_options
+from hub.runtime.logs import configure_logging
+from hub.runtime.settings import HubSettings
+from hub.runtime.topic_admin import create_topics
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 CONSENT = "consent:8d2f8f9e-5c1b-4a43-9d1e-3f3c1b2a0c11"

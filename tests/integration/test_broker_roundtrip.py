@@ -6,12 +6,13 @@ import uuid
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from hub.codec import Codec
-from hub.examples import example_events
-from hub.kafka_options import client_options, consumer_group_options
-from hub.registry import SchemaRegistry
-from hub.settings import HubSettings
-from hub.topics import TopicSpec, create_topics
+from hub.contracts.codec import Codec
+from hub.contracts.examples import example_events
+from hub.contracts.registry import SchemaRegistry
+from hub.contracts.topics import TopicSpec
+from hub.runtime.kafka_options import client_options, consumer_group_options
+from hub.runtime.settings import HubSettings
+from hub.runtime.topic_admin import create_topics
 
 
 async def consume(consumer: AIOKafkaConsumer, count: int, timeout_s: float = 20.0) -> list[bytes]:

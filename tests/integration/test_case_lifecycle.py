@@ -12,8 +12,8 @@ from test_routing_pipeline import dead_letters_for
 from typer.testing import CliRunner
 from worker_thread import AgencyFactory
 
-from hub.cli import app
-from hub.event_types import (
+from hub.cli.app import app
+from hub.contracts.enums import (
     AgencyRole,
     DataCategory,
     DeadLetterReason,
@@ -22,7 +22,7 @@ from hub.event_types import (
     SupportType,
     Urgency,
 )
-from hub.events import (
+from hub.contracts.events import (
     AccommodationNeeds,
     AccommodationRequested,
     ConsentGiven,
@@ -31,7 +31,7 @@ from hub.events import (
     PresumedVictimReport,
     ReferralOpened,
 )
-from hub.settings import HubSettings
+from hub.runtime.settings import HubSettings
 
 pytestmark = pytest.mark.usefixtures("worker")
 runner = CliRunner()

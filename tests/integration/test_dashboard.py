@@ -31,10 +31,10 @@ from connectors.dashboard.app import create_dashboard_app
 from connectors.dashboard.config import DashboardSettings
 from connectors.dashboard.sessions import COOKIE_NAME
 from connectors.serving import BackgroundServer
-from hub.events import PermitRequested
-from hub.kafka_options import client_options
-from hub.settings import HubSettings
-from hub.topics import create_topics
+from hub.contracts.events import PermitRequested
+from hub.runtime.kafka_options import client_options
+from hub.runtime.settings import HubSettings
+from hub.runtime.topic_admin import create_topics
 
 UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-")
 OPEN_PATHS = {"/connexion", "/healthz", "/readyz", "/metrics"}

@@ -14,9 +14,9 @@ from flow_helpers import events_for, fresh, received_for
 from worker_process import WorkerProcess
 from worker_thread import AgencyFactory
 
-from hub.event_types import EscalationStep
-from hub.events import Escalation, PermitRequested
-from hub.settings import HubSettings
+from hub.contracts.enums import EscalationStep
+from hub.contracts.events import Escalation, PermitRequested
+from hub.runtime.settings import HubSettings
 
 # 100,000 simulated seconds per second: the 5-working-day permit deadline and its ladder
 # (reminder, supervisor +1 working day, national +2) pass in seconds of wall time.
@@ -123,8 +123,8 @@ async def test_overdue_steps_fire_once_each_after_a_sigkill(
 async def test_a_report_without_a_decision_is_reminded_then_escalated(
     agency: AgencyFactory, hub_settings: HubSettings, tmp_path: Path
 ) -> None:
-    from hub.event_types import ExploitationType
-    from hub.events import PresumedVictimReport
+    from hub.contracts.enums import ExploitationType
+    from hub.contracts.events import PresumedVictimReport
 
     case_id = uuid.uuid4()
     report = fresh(

@@ -13,9 +13,10 @@ import uuid
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from agents.fetch_pacer import FetchPacer, backlog
-from hub.kafka_options import client_options
-from hub.settings import HubSettings
-from hub.topics import TopicSpec, create_topics
+from hub.contracts.topics import TopicSpec
+from hub.runtime.kafka_options import client_options
+from hub.runtime.settings import HubSettings
+from hub.runtime.topic_admin import create_topics
 
 RECORDS = 200
 

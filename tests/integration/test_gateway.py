@@ -33,13 +33,14 @@ from connectors.gateway.app import create_gateway_app
 from connectors.gateway.models import AVRO_MEDIA_TYPE
 from connectors.gateway.openapi import OPENAPI_FILE, openapi_document, render
 from connectors.gateway.problems import PROBLEM_MEDIA_TYPE
-from hub.broker import EmbeddedBroker
-from hub.codec import Codec
-from hub.event_types import AckStatus, DeclineReason
-from hub.events import AccommodationRequested, Acknowledgement
-from hub.registry import SchemaRegistry
-from hub.settings import HubSettings
-from hub.topics import all_topics, create_topics
+from hub.contracts.codec import Codec
+from hub.contracts.enums import AckStatus, DeclineReason
+from hub.contracts.events import AccommodationRequested, Acknowledgement
+from hub.contracts.registry import SchemaRegistry
+from hub.contracts.topics import all_topics
+from hub.runtime.broker import EmbeddedBroker
+from hub.runtime.settings import HubSettings
+from hub.runtime.topic_admin import create_topics
 
 POLICE, ASSOCIATION = "police-93", "association-93"
 
@@ -444,7 +445,7 @@ def test_no_generated_request_makes_the_gateway_fail(
 
 
 def test_the_demo_tokens_cover_every_agency_of_the_directory(hub_settings: HubSettings) -> None:
-    from hub.directory import Directory
+    from hub.rules.directory import Directory
 
     directory = Directory.load(hub_settings.config_dir)
     assert set(demo_tokens(hub_settings.config_dir)) == {a.id for a in directory}

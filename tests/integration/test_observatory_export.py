@@ -27,10 +27,10 @@ from agents.redrive import list_dead_letters
 from agents.topic_reader import read_topics
 from connectors.observatory import Period, export
 from connectors.observatory_cli import observatory_app
-from hub.event_types import DeadLetterReason, Gender
-from hub.events import Envelope, PresumedVictimReport
-from hub.settings import HubSettings
-from hub.topics import OBSERVATORY
+from hub.contracts.enums import DeadLetterReason, Gender
+from hub.contracts.events import Envelope, PresumedVictimReport
+from hub.contracts.topics import OBSERVATORY
+from hub.runtime.settings import HubSettings
 
 pytestmark = pytest.mark.usefixtures("worker")
 

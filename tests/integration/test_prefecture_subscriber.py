@@ -16,9 +16,9 @@ from worker_thread import AgencyFactory
 from agents.case_store import read_case
 from connectors.prefecture.queue import Answer, QueueError, WorkQueue
 from connectors.prefecture.subscriber import answer, sync
-from hub.event_types import AckStatus
-from hub.events import Acknowledgement, ConsentGiven, PermitRequested
-from hub.settings import HubSettings
+from hub.contracts.enums import AckStatus
+from hub.contracts.events import Acknowledgement, ConsentGiven, PermitRequested
+from hub.runtime.settings import HubSettings
 
 pytestmark = pytest.mark.usefixtures("worker")
 

@@ -15,15 +15,16 @@ from typer.testing import CliRunner
 from worker_thread import AgencyFactory, WorkerThread
 
 from agents.redrive import RedriveError, list_dead_letters, redrive
-from hub.codec import Codec
-from hub.directory import Agency, SigningKey, entry_from_agency
-from hub.event_types import AgencyRole, DeadLetterReason
-from hub.events import DeadLetter, PermitRequested
-from hub.kafka_options import client_options
-from hub.registry import SchemaRegistry
-from hub.settings import HubSettings
-from hub.signing import RecordSigner, public_key_b64
-from hub.topics import DIRECTORY, agency_topics, create_topics, outbox_topic
+from hub.contracts.codec import Codec
+from hub.contracts.enums import AgencyRole, DeadLetterReason
+from hub.contracts.events import DeadLetter, PermitRequested
+from hub.contracts.registry import SchemaRegistry
+from hub.contracts.topics import DIRECTORY, agency_topics, outbox_topic
+from hub.rules.directory import Agency, SigningKey, entry_from_agency
+from hub.runtime.kafka_options import client_options
+from hub.runtime.settings import HubSettings
+from hub.runtime.topic_admin import create_topics
+from hub.trust.signing import RecordSigner, public_key_b64
 
 pytestmark = pytest.mark.usefixtures("worker")
 NEWCOMER = "association-95"
@@ -96,7 +97,7 @@ async def test_a_dead_letter_is_redriven_once_its_cause_is_fixed(
 
 
 def test_redrive_of_an_unknown_id_is_a_clear_error(hub_settings: HubSettings) -> None:
-    from hub.cli import app
+    from hub.cli.app import app
 
     runner = CliRunner()
     result = runner.invoke(app, ["deadletters", "redrive", "not-a-uuid"])

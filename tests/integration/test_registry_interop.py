@@ -15,13 +15,14 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer
 
 from connectors.registry_api import create_registry_app
 from connectors.serving import BackgroundServer
-from hub.codec import Codec
-from hub.events import subject_of
-from hub.examples import example_events
-from hub.kafka_options import client_options
-from hub.registry import SchemaRegistry
-from hub.settings import HubSettings
-from hub.topics import TopicSpec, create_topics
+from hub.contracts.codec import Codec
+from hub.contracts.events import subject_of
+from hub.contracts.examples import example_events
+from hub.contracts.registry import SchemaRegistry
+from hub.contracts.topics import TopicSpec
+from hub.runtime.kafka_options import client_options
+from hub.runtime.settings import HubSettings
+from hub.runtime.topic_admin import create_topics
 
 
 @pytest.fixture(scope="module")

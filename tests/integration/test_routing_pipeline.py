@@ -17,10 +17,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from flow_helpers import events_for, fresh, received_for
 from worker_thread import AgencyFactory, WorkerThread
 
-from hub.codec import Codec
-from hub.directory import Directory, entry_from_agency
-from hub.event_types import AgencyRole, DataCategory, DeadLetterReason
-from hub.events import (
+from hub.contracts.codec import Codec
+from hub.contracts.enums import AgencyRole, DataCategory, DeadLetterReason
+from hub.contracts.events import (
     AccommodationRequested,
     ConsentGiven,
     ConsentWithdrawn,
@@ -29,10 +28,11 @@ from hub.events import (
     ReferralOpened,
     SupportRequested,
 )
-from hub.kafka_options import client_options
-from hub.registry import SchemaRegistry
-from hub.settings import HubSettings
-from hub.topics import DEAD_LETTERS, DIRECTORY
+from hub.contracts.registry import SchemaRegistry
+from hub.contracts.topics import DEAD_LETTERS, DIRECTORY
+from hub.rules.directory import Directory, entry_from_agency
+from hub.runtime.kafka_options import client_options
+from hub.runtime.settings import HubSettings
 
 pytestmark = pytest.mark.usefixtures("worker")
 

@@ -36,28 +36,28 @@ from agents.directory_follower import DirectoryFollower
 from agents.router import _Rebalance
 from agents.worker import build_router, run_worker
 from connectors.client import AgencyClient
-from hub.agency_keys import dev_key_path, load_private_key
-from hub.audit_keys import MemoryKeyStore
-from hub.broker import EmbeddedBroker
-from hub.case_flow import handle
-from hub.case_state import CaseState
-from hub.codec import Codec
-from hub.directory import Directory
-from hub.event_types import AgencyRole
-from hub.events import ConsentGiven, PermitRequested, SupportRequested
-from hub.ingest import case_partition
-from hub.kafka_options import client_options
-from hub.registry import SchemaRegistry
-from hub.settings import HubSettings
-from hub.signing import RecordSigner
-from hub.topics import (
+from hub.audit.keys import MemoryKeyStore
+from hub.contracts.codec import Codec
+from hub.contracts.enums import AgencyRole
+from hub.contracts.events import ConsentGiven, PermitRequested, SupportRequested
+from hub.contracts.partitioning import case_partition
+from hub.contracts.registry import SchemaRegistry
+from hub.contracts.topics import (
     CASE_STATE,
     DEFAULT_PARTITIONS,
     all_topics,
-    create_topics,
     inbox_topic,
     outbox_topic,
 )
+from hub.flow.case_flow import handle
+from hub.flow.case_state import CaseState
+from hub.rules.directory import Directory
+from hub.runtime.broker import EmbeddedBroker
+from hub.runtime.kafka_options import client_options
+from hub.runtime.settings import HubSettings
+from hub.runtime.topic_admin import create_topics
+from hub.trust.agency_keys import dev_key_path, load_private_key
+from hub.trust.signing import RecordSigner
 
 pytestmark = pytest.mark.slow
 

@@ -29,15 +29,16 @@ from connectors.webhooks.signature import (
     TIMESTAMP_HEADER,
     verify_webhook,
 )
-from hub.codec import Codec
-from hub.event_types import DeadLetterReason
-from hub.events import DeadLetter, SupportRequested
-from hub.examples import example_events
-from hub.kafka_options import client_options
-from hub.registry import SchemaRegistry
-from hub.settings import HubSettings
-from hub.signing import HubSigner, verify_from_hub
-from hub.topics import DEAD_LETTERS, TopicSpec, create_topics, inbox_topic
+from hub.contracts.codec import Codec
+from hub.contracts.enums import DeadLetterReason
+from hub.contracts.events import DeadLetter, SupportRequested
+from hub.contracts.examples import example_events
+from hub.contracts.registry import SchemaRegistry
+from hub.contracts.topics import DEAD_LETTERS, TopicSpec, inbox_topic
+from hub.runtime.kafka_options import client_options
+from hub.runtime.settings import HubSettings
+from hub.runtime.topic_admin import create_topics
+from hub.trust.signing import HubSigner, verify_from_hub
 
 SECRET = b"test-webhook-secret-0123456789"
 FAST = RetryPolicy(

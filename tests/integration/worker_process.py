@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from types import TracebackType
 
-from hub.settings import HubSettings
+from hub.runtime.settings import HubSettings
 
 HUB = str(Path(sys.executable).parent / "hub")
 

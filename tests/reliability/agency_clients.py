@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from connectors.client import AgencyClient
 from connectors.client.dev import dev_client
 from connectors.client.dev import dev_signer as signer_for
-from hub.settings import HubSettings
+from hub.runtime.settings import HubSettings
 
 __all__ = ["ClientFactory", "signer_for", "start_client"]
 

@@ -24,8 +24,8 @@ import fastavro
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from hub.codec import Codec
-from hub.event_types import (
+from hub.contracts.codec import Codec
+from hub.contracts.enums import (
     AckStatus,
     AgencyRole,
     AuditAction,
@@ -36,7 +36,7 @@ from hub.event_types import (
     OrphanReason,
     Urgency,
 )
-from hub.events import (
+from hub.contracts.events import (
     Acknowledgement,
     AuditEntry,
     ConsentGiven,
@@ -50,11 +50,11 @@ from hub.events import (
     ReferralOpened,
     subject_of,
 )
-from hub.examples import example_events
-from hub.ingest import case_partition
-from hub.registry import SchemaRegistry
-from hub.signing import RecordSigner, now_ms
-from hub.topics import inbox_topic, outbox_topic
+from hub.contracts.examples import example_events
+from hub.contracts.partitioning import case_partition
+from hub.contracts.registry import SchemaRegistry
+from hub.contracts.topics import inbox_topic, outbox_topic
+from hub.trust.signing import RecordSigner, now_ms
 
 T = TypeVar("T")
 Draw = Callable[[st.SearchStrategy[T]], T]

@@ -21,10 +21,11 @@ from agency_clients import ClientFactory, start_client
 from figures import Report, write_report
 
 from connectors.client import AgencyClient
-from hub.broker import EmbeddedBroker
-from hub.directory import Directory
-from hub.settings import HubSettings
-from hub.topics import all_topics, create_topics
+from hub.contracts.topics import all_topics
+from hub.rules.directory import Directory
+from hub.runtime.broker import EmbeddedBroker
+from hub.runtime.settings import HubSettings
+from hub.runtime.topic_admin import create_topics
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 
-from hub.broker import LOOPBACK, free_port
+from hub.runtime.broker import LOOPBACK, free_port
 
 START_TIMEOUT_S = 30.0
 

@@ -29,12 +29,13 @@ from hypothesis import strategies as st
 from worker_thread import WorkerThread
 
 from agents.router import GROUP_ID
-from hub.codec import Codec
-from hub.directory import Directory
-from hub.events import DeadLetter
-from hub.registry import SchemaRegistry
-from hub.settings import HubSettings
-from hub.topics import DEAD_LETTERS, TopicSpec, create_topics, inbox_topic, outbox_topic
+from hub.contracts.codec import Codec
+from hub.contracts.events import DeadLetter
+from hub.contracts.registry import SchemaRegistry
+from hub.contracts.topics import DEAD_LETTERS, TopicSpec, inbox_topic, outbox_topic
+from hub.rules.directory import Directory
+from hub.runtime.settings import HubSettings
+from hub.runtime.topic_admin import create_topics
 
 pytestmark = pytest.mark.slow
 

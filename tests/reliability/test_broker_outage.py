@@ -25,11 +25,12 @@ from s3_storage import LocalS3
 from worker_process import WorkerProcess
 
 from connectors.client import AgencyClient
-from hub.broker import EmbeddedBroker
-from hub.directory import Directory
-from hub.events import PermitRequested
-from hub.settings import HubSettings
-from hub.topics import all_topics, create_topics
+from hub.contracts.events import PermitRequested
+from hub.contracts.topics import all_topics
+from hub.rules.directory import Directory
+from hub.runtime.broker import EmbeddedBroker
+from hub.runtime.settings import HubSettings
+from hub.runtime.topic_admin import create_topics
 
 pytestmark = pytest.mark.slow
 

@@ -31,12 +31,12 @@ from worker_process import WorkerProcess
 
 from agents.topic_reader import read_topics
 from connectors.client import AgencyClient
-from hub.codec import Codec
-from hub.event_types import ExploitationType, Urgency
-from hub.events import Escalation, PermitRequested, PresumedVictimReport
-from hub.registry import SchemaRegistry
-from hub.settings import HubSettings
-from hub.topics import DEAD_LETTERS, ESCALATIONS, ORPHANED_NEEDS, inbox_topic
+from hub.contracts.codec import Codec
+from hub.contracts.enums import ExploitationType, Urgency
+from hub.contracts.events import Escalation, PermitRequested, PresumedVictimReport
+from hub.contracts.registry import SchemaRegistry
+from hub.contracts.topics import DEAD_LETTERS, ESCALATIONS, ORPHANED_NEEDS, inbox_topic
+from hub.runtime.settings import HubSettings
 
 pytestmark = pytest.mark.slow
 

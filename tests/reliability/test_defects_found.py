@@ -32,11 +32,8 @@ from flow_helpers import (
 )
 from worker_thread import WorkerThread
 
-from hub.case_flow import handle
-from hub.case_state import CaseState
-from hub.codec import Codec, CodecError
-from hub.deadline_flow import orphaned
-from hub.event_types import (
+from hub.contracts.codec import Codec, CodecError
+from hub.contracts.enums import (
     AgencyRole,
     DataCategory,
     DeadLetterReason,
@@ -44,12 +41,16 @@ from hub.event_types import (
     OrphanReason,
     Urgency,
 )
-from hub.events import DeadLetter, PermitRequested, PresumedVictimReport
-from hub.ingest import Rejected, accept, case_partition, rejected_letter
-from hub.kafka_options import client_options
-from hub.registry import SchemaRegistry
-from hub.settings import HubSettings, get_settings
-from hub.topics import DEAD_LETTERS, inbox_topic, outbox_topic
+from hub.contracts.events import DeadLetter, PermitRequested, PresumedVictimReport
+from hub.contracts.partitioning import case_partition
+from hub.contracts.registry import SchemaRegistry
+from hub.contracts.topics import DEAD_LETTERS, inbox_topic, outbox_topic
+from hub.flow.case_flow import handle
+from hub.flow.case_state import CaseState
+from hub.flow.deadline_flow import orphaned
+from hub.flow.ingest import Rejected, accept, rejected_letter
+from hub.runtime.kafka_options import client_options
+from hub.runtime.settings import HubSettings, get_settings
 
 
 def _registry() -> SchemaRegistry:

@@ -3,7 +3,7 @@
 Hypothesis plays random stories on one case — referrals, requests, reports, answers, consents
 given and withdrawn (random categories, roles, expiries), safety flags — against random
 directories (subsets of the demo directory, providers closed or full) and checks every
-projection ``hub.case_flow.handle`` decides to deliver:
+projection ``hub.flow.case_flow.handle`` decides to deliver:
 
 - no non-null field of a category the recipient's role does not need for that message type
   (``deploy/config/consent.yaml``: required ∪ optional; nothing at all without an entry);
@@ -30,12 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from hub.case_flow import handle
-from hub.case_state import CaseState
-from hub.consent import ConsentPolicy
-from hub.decisions import Context, Deliver, Inbound
-from hub.directory import Agency, Directory
-from hub.event_types import (
+from hub.contracts.enums import (
     AckStatus,
     AgencyRole,
     ConsentMethod,
@@ -45,7 +40,7 @@ from hub.event_types import (
     SafeChannel,
     Urgency,
 )
-from hub.events import (
+from hub.contracts.events import (
     AccommodationRequested,
     Acknowledgement,
     ConsentGiven,
@@ -57,10 +52,15 @@ from hub.events import (
     SafetyFlagsSet,
     SupportRequested,
 )
-from hub.examples import example_events
-from hub.ingest import accept
-from hub.registry import SchemaRegistry
-from hub.settings import get_settings
+from hub.contracts.examples import example_events
+from hub.contracts.registry import SchemaRegistry
+from hub.flow.case_flow import handle
+from hub.flow.case_state import CaseState
+from hub.flow.decisions import Context, Deliver, Inbound
+from hub.flow.ingest import accept
+from hub.rules.consent import ConsentPolicy
+from hub.rules.directory import Agency, Directory
+from hub.runtime.settings import get_settings
 
 EXAMPLES = env_int("NRM_PRIVACY_EXAMPLES", 200)
 BASE = context()

@@ -13,7 +13,7 @@ from typing import TypeAlias
 
 from aiokafka.structs import ConsumerRecord
 
-from hub.codec import Codec
+from hub.contracts.codec import Codec
 
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 

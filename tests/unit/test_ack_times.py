@@ -6,8 +6,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from connectors.dashboard.ack_times import AckTimes, percentile
-from hub.event_types import AgencyRole, AuditAction
-from hub.events import AuditEntry
+from hub.contracts.enums import AgencyRole, AuditAction
+from hub.contracts.events import AuditEntry
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 

@@ -21,8 +21,12 @@ from aiokafka.protocol.admin import (
 
 from agents.router import GROUP_ID as ROUTER_GROUP
 from connectors.client.kafka_client import AgencyClient
-from hub.acl_admin import create_request, delete_request, describe_all_request, managed_acls
-from hub.acls import (
+from hub.contracts.enums import AgencyRole
+from hub.contracts.topics import CASE_STATE, CORE_TOPICS, all_topics, inbox_topic, outbox_topic
+from hub.rules.directory import Agency, Directory
+from hub.runtime.settings import PROJECT_ROOT, HubSettings
+from hub.trust.acl_admin import create_request, delete_request, describe_all_request, managed_acls
+from hub.trust.acls import (
     GATEWAY_PRINCIPAL,
     HUB_PRINCIPAL,
     REGISTRY_PRINCIPAL,
@@ -41,10 +45,6 @@ from hub.acls import (
     plan,
     render_acls,
 )
-from hub.directory import Agency, Directory
-from hub.event_types import AgencyRole
-from hub.settings import PROJECT_ROOT, HubSettings
-from hub.topics import CASE_STATE, CORE_TOPICS, all_topics, inbox_topic, outbox_topic
 
 ACLS_FILE = PROJECT_ROOT / "deploy" / "kafka" / "acls.yaml"
 CONFIG_DIR = PROJECT_ROOT / "deploy" / "config"

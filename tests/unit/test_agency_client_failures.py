@@ -15,8 +15,8 @@ from flow_helpers import codec, events_for, fresh
 
 import connectors.client.seen_events as seen_events
 from connectors.client import AgencyClient
-from hub.events import PermitRequested
-from hub.settings import HubSettings
+from hub.contracts.events import PermitRequested
+from hub.runtime.settings import HubSettings
 
 TP = TopicPartition("nrm.inbox.prefecture-93", 0)
 

@@ -9,21 +9,21 @@ from datetime import timedelta
 import pytest
 from flow_helpers import NOW, consent_for, context, envelope, inbound
 
-from hub.answers import answer_problem
-from hub.case_flow import handle
-from hub.case_state import CaseState
-from hub.deadline_flow import on_advance
-from hub.deadline_index import PartitionedDeadlines
-from hub.decisions import Context, Outcome
-from hub.event_types import (
+from hub.contracts.enums import (
     AckStatus,
     AgencyRole,
     AuditAction,
     DeclineReason,
     EscalationStep,
 )
-from hub.events import AccommodationRequested, Acknowledgement
-from hub.examples import CASE_ID, example_events
+from hub.contracts.events import AccommodationRequested, Acknowledgement
+from hub.contracts.examples import CASE_ID, example_events
+from hub.flow.answers import answer_problem
+from hub.flow.case_flow import handle
+from hub.flow.case_state import CaseState
+from hub.flow.deadline_flow import on_advance
+from hub.flow.deadline_index import PartitionedDeadlines
+from hub.flow.decisions import Context, Outcome
 
 REQUEST = next(e for _s, e in example_events() if isinstance(e, AccommodationRequested))
 
@@ -264,7 +264,7 @@ def test_needs_information_extends_the_deadline(ctx: Context) -> None:
 def test_a_consent_hold_past_its_time_limit_is_escalated_once_and_stays_held(
     ctx: Context,
 ) -> None:
-    from hub.deadline_flow import expired_holds
+    from hub.flow.deadline_flow import expired_holds
 
     state = CaseState(case_id=CASE_ID)
     support = next(e for _s, e in example_events() if type(e).__name__ == "SupportRequested")

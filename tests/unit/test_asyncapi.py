@@ -16,11 +16,11 @@ from connectors.asyncapi import (
     document_for,
     render,
 )
-from hub.directory import Directory
-from hub.registry import SchemaRegistry
-from hub.routing import RoutingRules
-from hub.settings import HubSettings
-from hub.topics import all_topics
+from hub.contracts.registry import SchemaRegistry
+from hub.contracts.topics import all_topics
+from hub.rules.directory import Directory
+from hub.rules.routing import RoutingRules
+from hub.runtime.settings import HubSettings
 
 SETTINGS = HubSettings.model_construct()
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.audit_chain import (
+from hub.audit.chain import (
     GENESIS_HASH,
     AuditEntryError,
     ChainHead,
@@ -26,12 +26,12 @@ from hub.audit_chain import (
     next_entry,
     verify,
 )
-from hub.audit_keys import MemoryKeyStore
-from hub.codec import Codec
-from hub.event_types import AgencyRole, AuditAction, DataCategory
-from hub.events import AuditEntry
-from hub.registry import SchemaRegistry
-from hub.settings import PROJECT_ROOT
+from hub.audit.keys import MemoryKeyStore
+from hub.contracts.codec import Codec
+from hub.contracts.enums import AgencyRole, AuditAction, DataCategory
+from hub.contracts.events import AuditEntry
+from hub.contracts.registry import SchemaRegistry
+from hub.runtime.settings import PROJECT_ROOT
 
 CASE_A = UUID("6f1c2a9e-0000-4000-8000-00000000000a")
 CASE_B = UUID("6f1c2a9e-0000-4000-8000-00000000000b")

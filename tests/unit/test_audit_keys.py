@@ -10,8 +10,8 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from hub.audit_chain import ChainHead, next_entry, verify
-from hub.audit_keys import (
+from hub.audit.chain import ChainHead, next_entry, verify
+from hub.audit.keys import (
     FileKeyStore,
     KeyDestroyedError,
     KeyStore,
@@ -22,9 +22,9 @@ from hub.audit_keys import (
     default_key_store,
     encrypt_payload,
 )
-from hub.audit_replay import PayloadState, timeline
-from hub.event_types import AgencyRole, AuditAction
-from hub.events import AuditEntry
+from hub.audit.replay import PayloadState, timeline
+from hub.contracts.enums import AgencyRole, AuditAction
+from hub.contracts.events import AuditEntry
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 KEY = bytes(range(32))

@@ -10,9 +10,9 @@ from uuid import UUID
 import pytest
 from rich.console import Console
 
-from hub.audit_chain import ChainHead, next_entry
-from hub.audit_keys import MemoryKeyStore
-from hub.audit_replay import (
+from hub.audit.chain import ChainHead, next_entry
+from hub.audit.keys import MemoryKeyStore
+from hub.audit.replay import (
     AuditVisibility,
     BasisKind,
     PayloadState,
@@ -24,10 +24,10 @@ from hub.audit_replay import (
     timeline,
     timeline_json,
 )
-from hub.consent import ConsentPolicy
-from hub.event_types import AgencyRole, AuditAction, DataCategory
-from hub.events import AuditEntry
-from hub.settings import PROJECT_ROOT
+from hub.contracts.enums import AgencyRole, AuditAction, DataCategory
+from hub.contracts.events import AuditEntry
+from hub.rules.consent import ConsentPolicy
+from hub.runtime.settings import PROJECT_ROOT
 
 CASE = UUID("0b6c7a52-3f1d-4c55-9a8e-2d7f1e4b9c01")
 CONSENT = UUID("8d2f8f9e-5c1b-4a43-9d1e-3f3c1b2a0c11")

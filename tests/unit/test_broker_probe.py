@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from hub.broker import BrokerStartError, EmbeddedBroker, answers_metadata, free_port
+from hub.runtime.broker import BrokerStartError, EmbeddedBroker, answers_metadata, free_port
 
 
 def test_probe_says_no_when_nothing_listens() -> None:

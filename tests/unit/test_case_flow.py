@@ -8,11 +8,7 @@ import uuid
 import pytest
 from flow_helpers import NOW, consent_for, context, envelope, inbound, withdrawal
 
-from hub.case_flow import handle
-from hub.case_state import CaseState
-from hub.decisions import Context, Deliver, Outcome
-from hub.directory import Directory
-from hub.event_types import (
+from hub.contracts.enums import (
     AckStatus,
     AgencyRole,
     AuditAction,
@@ -22,13 +18,17 @@ from hub.event_types import (
     EscalationStep,
     SafeChannel,
 )
-from hub.events import (
+from hub.contracts.events import (
     Acknowledgement,
     Escalation,
     PermitRequested,
     SafetyFlagsSet,
 )
-from hub.examples import CASE_ID, example_events
+from hub.contracts.examples import CASE_ID, example_events
+from hub.flow.case_flow import handle
+from hub.flow.case_state import CaseState
+from hub.flow.decisions import Context, Deliver, Outcome
+from hub.rules.directory import Directory
 
 EXAMPLES = {type(event).__name__: (sender, event) for sender, event in example_events()}
 

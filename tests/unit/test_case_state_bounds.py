@@ -13,12 +13,12 @@ from datetime import datetime, timedelta
 import pytest
 from flow_helpers import NOW, consent_for, context, envelope, inbound, withdrawal
 
-from hub.case_flow import handle
-from hub.case_state import CaseState, Seen
-from hub.decisions import Context, Outcome
-from hub.event_types import AckStatus, AgencyRole, DeadLetterReason
-from hub.events import AccommodationRequested, Acknowledgement, BaseModel
-from hub.examples import CASE_ID, example_events
+from hub.contracts.enums import AckStatus, AgencyRole, DeadLetterReason
+from hub.contracts.events import AccommodationRequested, Acknowledgement, BaseModel
+from hub.contracts.examples import CASE_ID, example_events
+from hub.flow.case_flow import handle
+from hub.flow.case_state import CaseState, Seen
+from hub.flow.decisions import Context, Outcome
 
 REQUEST = next(e for _s, e in example_events() if isinstance(e, AccommodationRequested))
 WINDOW = timedelta(hours=24, minutes=5)

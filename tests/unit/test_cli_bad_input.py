@@ -7,11 +7,11 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from hub.cli import BAD_INPUT, app
-from hub.codec import Codec
-from hub.events import subject_of
-from hub.examples import example_events
-from hub.registry import SchemaRegistry
+from hub.cli.app import BAD_INPUT, app
+from hub.contracts.codec import Codec
+from hub.contracts.events import subject_of
+from hub.contracts.examples import example_events
+from hub.contracts.registry import SchemaRegistry
 
 runner = CliRunner()
 

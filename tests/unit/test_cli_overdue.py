@@ -8,10 +8,10 @@ from uuid import UUID
 
 import pytest
 
-from hub.cli_overdue import format_late_by, overdue, render_overdue
-from hub.deadlines import DeadlinePolicy, OpenDeadline, advance, open_deadline
-from hub.event_types import AgencyRole, Urgency
-from hub.settings import PROJECT_ROOT
+from hub.cli.overdue import format_late_by, overdue, render_overdue
+from hub.contracts.enums import AgencyRole, Urgency
+from hub.rules.deadlines import DeadlinePolicy, OpenDeadline, advance, open_deadline
+from hub.runtime.settings import PROJECT_ROOT
 
 OPENED = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)  # Monday 10:00 in Paris
 NOW = datetime(2025, 3, 7, 12, 0, tzinfo=UTC)  # Friday 13:00 in Paris

@@ -8,11 +8,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.codec import HEADER_SIZE, Codec, CodecError, frame_header
-from hub.event_types import DeadLetterReason
-from hub.events import subject_of
-from hub.examples import example_events
-from hub.registry import SchemaRegistry
+from hub.contracts.codec import HEADER_SIZE, Codec, CodecError, frame_header
+from hub.contracts.enums import DeadLetterReason
+from hub.contracts.events import subject_of
+from hub.contracts.examples import example_events
+from hub.contracts.registry import SchemaRegistry
 
 EXAMPLES = [event for _agency, event in example_events()]
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from connectors.dashboard import french
-from hub.event_types import AgencyRole, DeadLetterReason, EscalationStep
+from hub.contracts.enums import AgencyRole, DeadLetterReason, EscalationStep
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,9 @@ from uuid import UUID
 
 import pytest
 
-from hub.deadline_index import DeadlineIndex, PartitionedDeadlines
-from hub.deadlines import OpenDeadline, deadline_id_for
-from hub.event_types import AgencyRole, EscalationStep, Urgency
+from hub.contracts.enums import AgencyRole, EscalationStep, Urgency
+from hub.flow.deadline_index import DeadlineIndex, PartitionedDeadlines
+from hub.rules.deadlines import OpenDeadline, deadline_id_for
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 STEPS = (EscalationStep.REMINDER, EscalationStep.SUPERVISOR, EscalationStep.NATIONAL_COORDINATION)

@@ -16,9 +16,18 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from hub.config_files import ConfigError
-from hub.deadline_index import DeadlineIndex
-from hub.deadlines import (
+from hub.contracts.enums import (
+    AckStatus,
+    AgencyRole,
+    DeadLetterReason,
+    DeclineReason,
+    EscalationStep,
+    IdentificationOutcome,
+    Urgency,
+)
+from hub.contracts.events import Acknowledgement, Envelope, IdentificationDecision
+from hub.flow.deadline_index import DeadlineIndex
+from hub.rules.deadlines import (
     REFLECTION_PERIOD_END,
     Closed,
     CloseReason,
@@ -47,17 +56,8 @@ from hub.deadlines import (
     open_deadline,
     resolve_reroute,
 )
-from hub.event_types import (
-    AckStatus,
-    AgencyRole,
-    DeadLetterReason,
-    DeclineReason,
-    EscalationStep,
-    IdentificationOutcome,
-    Urgency,
-)
-from hub.events import Acknowledgement, Envelope, IdentificationDecision
-from hub.settings import PROJECT_ROOT
+from hub.runtime.config_files import ConfigError
+from hub.runtime.settings import PROJECT_ROOT
 
 PARIS = ZoneInfo("Europe/Paris")
 ACCOMMODATION = "fr.nrm.AccommodationRequested"

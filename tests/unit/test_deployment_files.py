@@ -32,10 +32,10 @@ from typer._click.exceptions import UsageError  # typer 0.29 vendors click
 
 from connectors.gateway.config import GatewaySettings
 from connectors.registry_api import create_registry_app
-from hub.cli import app as hub_cli
-from hub.registry import SchemaRegistry
-from hub.settings import PROJECT_ROOT, HubSettings
-from hub.topics import DEFAULT_PARTITIONS
+from hub.cli.app import app as hub_cli
+from hub.contracts.registry import SchemaRegistry
+from hub.contracts.topics import DEFAULT_PARTITIONS
+from hub.runtime.settings import PROJECT_ROOT, HubSettings
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 DOCKERFILE = PROJECT_ROOT / "Dockerfile"
@@ -214,7 +214,7 @@ def test_replication_factor_three_and_two_in_sync_replicas(services: dict[str, A
         assert properties["transaction.state.log.replication.factor"] == "3"
         assert properties["transaction.state.log.min.isr"] == "2"
         assert properties["unclean.leader.election.enable"] == "false"
-        # Topics are code (hub/topics.py): a typo must fail, not create a topic.
+        # Topics are code (hub/contracts/topics.py): a typo must fail, not create a topic.
         assert properties["auto.create.topics.enable"] == "false"
     command = services["topics-init"]["command"]
     assert command[command.index("--replication-factor") + 1] == "3"

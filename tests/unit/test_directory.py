@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from hub.config_files import ConfigError
-from hub.directory import Directory, agency_from_entry, apply_entry, entry_from_agency
-from hub.event_types import AgencyRole
-from hub.settings import get_settings
+from hub.contracts.enums import AgencyRole
+from hub.rules.directory import Directory, agency_from_entry, apply_entry, entry_from_agency
+from hub.runtime.config_files import ConfigError
+from hub.runtime.settings import get_settings
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 

@@ -1,4 +1,5 @@
-"""The event catalogue: Avro contracts in schemas/avro, their pydantic mirrors in hub.events.
+"""The event catalogue: Avro contracts in schemas/avro, their pydantic mirrors in
+hub.contracts.events.
 
 Specifications checked here:
 - every model round-trips through Avro binary unchanged (property test);
@@ -27,9 +28,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from hub import event_types
-from hub.event_types import AckStatus, DataCategory, Urgency, avro_full_name
-from hub.events import (
+from hub.contracts import enums as event_types
+from hub.contracts.enums import AckStatus, DataCategory, Urgency, avro_full_name
+from hub.contracts.events import (
     EVENT_MODELS,
     SHARED_MODELS,
     Acknowledgement,

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from connectors.client.gateway_client import GatewayClient, GatewayError
-from hub.events import PermitRequested, subject_of
-from hub.examples import example_events
+from hub.contracts.events import PermitRequested, subject_of
+from hub.contracts.examples import example_events
 
 AGENCY = "prefecture-93"
 TEMPLATE = next(e for _s, e in example_events() if isinstance(e, PermitRequested))

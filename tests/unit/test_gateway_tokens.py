@@ -25,10 +25,10 @@ from connectors.gateway.tokens import (
     secret_matches,
     split_token,
 )
-from hub.config_files import ConfigError
-from hub.directory import Directory
-from hub.event_types import DeadLetterReason
-from hub.settings import PROJECT_ROOT
+from hub.contracts.enums import DeadLetterReason
+from hub.rules.directory import Directory
+from hub.runtime.config_files import ConfigError
+from hub.runtime.settings import PROJECT_ROOT
 
 CONFIG = PROJECT_ROOT / "deploy" / "config"
 FAST = 10_000  # iterations: the minimum accepted, to keep these tests quick

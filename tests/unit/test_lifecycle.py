@@ -9,10 +9,7 @@ from datetime import timedelta
 import pytest
 from flow_helpers import NOW, consent_for, context, envelope, inbound
 
-from hub.case_flow import handle
-from hub.case_state import CaseState
-from hub.decisions import Context, Outcome
-from hub.event_types import (
+from hub.contracts.enums import (
     AgencyRole,
     AuditAction,
     CaseClosedReason,
@@ -23,14 +20,17 @@ from hub.event_types import (
     SupportType,
     Urgency,
 )
-from hub.events import (
+from hub.contracts.events import (
     AccommodationNeeds,
     CaseClosed,
     IdentificationDecision,
     PresumedVictimReport,
 )
-from hub.examples import CASE_ID, example_events
-from hub.lifecycle import CaseStatus
+from hub.contracts.examples import CASE_ID, example_events
+from hub.flow.case_flow import handle
+from hub.flow.case_state import CaseState
+from hub.flow.decisions import Context, Outcome
+from hub.rules.lifecycle import CaseStatus
 
 REPORT = next(e for _s, e in example_events() if isinstance(e, PresumedVictimReport))
 

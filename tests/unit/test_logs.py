@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import structlog
 
-from hub.logs import RepeatFilter, StderrHandler, configure_logging
+from hub.runtime.logs import RepeatFilter, StderrHandler, configure_logging
 
 
 @pytest.fixture(autouse=True)

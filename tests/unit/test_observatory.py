@@ -19,7 +19,7 @@ from connectors.observatory import (
     suppress,
     write_csv,
 )
-from hub.events import IdentificationDecision, ReferralOpened
+from hub.contracts.events import IdentificationDecision, ReferralOpened
 
 ROWS = st.sampled_from(["A", "B", "C", "D", "E"])
 COLS = st.sampled_from(["IDENTIFIED", "NOT_IDENTIFIED", "PENDING", "TRANSFERRED"])

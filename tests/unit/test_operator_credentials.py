@@ -15,8 +15,8 @@ from connectors.dashboard.operators import (
     password_matches,
 )
 from connectors.dashboard.sessions import SessionSigner, csrf_matches
-from hub.config_files import ConfigError
-from hub.settings import PROJECT_ROOT
+from hub.runtime.config_files import ConfigError
+from hub.runtime.settings import PROJECT_ROOT
 
 CONFIG = PROJECT_ROOT / "deploy" / "config"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from connectors.prefecture.queue import Answer, QueueError, WorkQueue
-from hub.event_types import AckStatus
+from hub.contracts.enums import AckStatus
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 

@@ -14,10 +14,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from agents.metrics import LatencyHistogram, RouterCollector, record_latency_histogram
 from agents.router import Router, RouterStats
-from hub.deadline_index import PartitionedDeadlines
-from hub.deadlines import DeadlinePolicy, open_deadline
-from hub.event_types import AgencyRole, DeadLetterReason, Urgency
-from hub.settings import PROJECT_ROOT
+from hub.contracts.enums import AgencyRole, DeadLetterReason, Urgency
+from hub.flow.deadline_index import PartitionedDeadlines
+from hub.rules.deadlines import DeadlinePolicy, open_deadline
+from hub.runtime.settings import PROJECT_ROOT
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 

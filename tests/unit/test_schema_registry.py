@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from hub.cli import app
-from hub.codec import Codec
-from hub.events import EVENT_MODELS
-from hub.registry import MANIFEST, SchemaRegistry
+from hub.cli.app import app
+from hub.contracts.codec import Codec
+from hub.contracts.events import EVENT_MODELS
+from hub.contracts.registry import MANIFEST, SchemaRegistry
 
 runner = CliRunner()
 
@@ -46,7 +46,8 @@ def test_committed_sources_match_their_latest_registered_versions(
 
 def test_schema_ids_are_the_same_in_another_process(registry: SchemaRegistry) -> None:
     script = (
-        "import json; from hub.registry import SchemaRegistry; from hub.settings import "
+        "import json; from hub.contracts.registry import SchemaRegistry; "
+        "from hub.runtime.settings import "
         "PROJECT_ROOT; print(json.dumps({s.subject + '/' + str(s.version): s.schema_id "
         "for s in SchemaRegistry.load(PROJECT_ROOT / 'schemas')}))"
     )
@@ -107,8 +108,8 @@ def test_compatible_change_gets_a_new_id_and_old_records_still_decode(
 
 
 def _case_closed_record(registry: SchemaRegistry) -> dict[str, object]:
-    from hub.events import subject_of
-    from hub.examples import example_events
+    from hub.contracts.events import subject_of
+    from hub.contracts.examples import example_events
 
     for _agency, event in example_events():
         if subject_of(type(event)) == "fr.nrm.CaseClosed":

@@ -15,18 +15,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from hub.agency_keys import (
+from hub.cli.keys import keys_app
+from hub.contracts.enums import AgencyRole, DeadLetterReason
+from hub.rules.directory import Agency, Directory, SigningKey
+from hub.runtime.settings import PROJECT_ROOT
+from hub.trust.agency_keys import (
     KeyFileError,
     dev_key_path,
     load_private_key,
     private_key_from_pem,
     write_private_key,
 )
-from hub.cli_keys import keys_app
-from hub.directory import Agency, Directory, SigningKey
-from hub.event_types import AgencyRole, DeadLetterReason
-from hub.settings import PROJECT_ROOT
-from hub.signing import (
+from hub.trust.signing import (
     DOMAIN,
     KEY_ID_HEADER,
     SIGNATURE_HEADER,

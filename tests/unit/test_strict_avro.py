@@ -24,12 +24,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_event_models import model_strategy
 
-from hub.codec import HEADER_SIZE, Codec, CodecError, frame_header
-from hub.event_types import DeadLetterReason
-from hub.events import EVENT_MODELS, PermitRequested, SafetyFlagsSet, subject_of
-from hub.examples import example_events
-from hub.registry import SchemaRegistry
-from hub.strict_avro import AvroLayoutError, Check, check_source, compile_check
+from hub.contracts.codec import HEADER_SIZE, Codec, CodecError, frame_header
+from hub.contracts.enums import DeadLetterReason
+from hub.contracts.events import EVENT_MODELS, PermitRequested, SafetyFlagsSet, subject_of
+from hub.contracts.examples import example_events
+from hub.contracts.registry import SchemaRegistry
+from hub.contracts.strict_avro import AvroLayoutError, Check, check_source, compile_check
 
 EXAMPLES = [event for _agency, event in example_events()]
 PRIMITIVES = {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}

@@ -22,8 +22,8 @@ from connectors.webhooks.signature import (
     signed_payload,
     webhook_headers,
 )
-from hub.config_files import ConfigError
-from hub.settings import PROJECT_ROOT
+from hub.runtime.config_files import ConfigError
+from hub.runtime.settings import PROJECT_ROOT
 
 SECRET = b"whsec-0123456789abcdef"
 BODY = b'{"event_id":"6f1c2a9e-93d0-4c8e-9a57-1d2b3c4d5e6f"}'

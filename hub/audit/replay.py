@@ -1,0 +1,442 @@
+"""What an auditor reads from a case's audit entries: its timeline and the data-subject report.
+
+``timeline`` orders a case's entries by seq (dropping exact redeliveries) and decrypts each
+payload with the case key, or marks it ``ERASED`` when the key is gone. ``redact`` keeps only
+the data categories a role may see, per a role → categories mapping derived from the consent
+policy (``deploy/config/consent.yaml``). ``subject_report`` answers the data subject's
+question, "who received what about me, when, and on what basis", from the entries' metadata
+alone, so it still works after erasure. Rendering is Rich for people and JSON for machines.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from hub.audit.chain import LogRecord, Position
+from hub.audit.keys import KeyStore, PayloadUnreadableError, decrypt_payload
+from hub.contracts.enums import AgencyRole, AuditAction, DataCategory
+from hub.contracts.events import AuditEntry
+from hub.rules.consent import ALL_CATEGORIES, ConsentPolicy
+
+CONSENT_PREFIX = "consent:"
+DISCLOSING_ACTIONS = frozenset({AuditAction.ROUTED, AuditAction.DELIVERED, AuditAction.RELEASED})
+"""Actions whose recipient received personal data."""
+
+
+class PayloadState(StrEnum):
+    """What became of an entry's personal payload when it was replayed."""
+
+    NONE = "NONE"
+    """The entry carried no personal data."""
+    CLEAR = "CLEAR"
+    """Decrypted with the case key."""
+    ERASED = "ERASED"
+    """The case key is destroyed (erasure): the data can never be read again."""
+    UNREADABLE = "UNREADABLE"
+    """The key exists but the ciphertext does not authenticate (altered)."""
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    """One step of a case's history, with its personal data decrypted, erased or redacted."""
+
+    seq: int
+    recorded_at: datetime
+    actor: str
+    actor_role: AgencyRole
+    action: AuditAction
+    decision: str | None
+    reason: str | None
+    legal_basis: str | None
+    recipient: str | None
+    categories: tuple[DataCategory, ...]
+    event_id: UUID | None
+    payload: dict[str, Any] | None
+    payload_state: PayloadState
+    position: Position | None = None
+
+
+def timeline(records: Iterable[AuditEntry | LogRecord], key_store: KeyStore) -> list[TimelineRow]:
+    """A case's rows in seq order; exact duplicates (same seq and hash) appear once.
+
+    Undecodable records are skipped here: ``hub.audit.chain.verify`` is what names them.
+    """
+    seen: set[tuple[int, bytes]] = set()
+    located: list[tuple[AuditEntry, Position | None]] = []
+    for item in records:
+        entry, position = (
+            (item.entry, item.position) if isinstance(item, LogRecord) else (item, None)
+        )
+        if entry is None or (entry.seq, entry.hash) in seen:
+            continue
+        seen.add((entry.seq, entry.hash))
+        located.append((entry, position))
+    located.sort(key=lambda pair: (pair[0].seq, pair[1].index if pair[1] else 0))
+    keys: dict[str, bytes | None] = {}
+    return [_row(entry, position, key_store, keys) for entry, position in located]
+
+
+def _row(
+    entry: AuditEntry,
+    position: Position | None,
+    key_store: KeyStore,
+    keys: dict[str, bytes | None],
+) -> TimelineRow:
+    payload: dict[str, Any] | None = None
+    state = PayloadState.NONE
+    if entry.payload_ciphertext is not None:
+        key_id = entry.key_id or ""
+        if key_id not in keys:
+            keys[key_id] = key_store.get(key_id) if key_id else None
+        key = keys[key_id]
+        if key is None:
+            state = PayloadState.ERASED
+        else:
+            try:
+                payload = decrypt_payload(
+                    key, entry.payload_ciphertext, case_id=entry.case_id, seq=entry.seq
+                )
+                state = PayloadState.CLEAR
+            except PayloadUnreadableError:
+                state = PayloadState.UNREADABLE
+    return TimelineRow(
+        seq=entry.seq,
+        recorded_at=entry.recorded_at,
+        actor=entry.actor,
+        actor_role=entry.actor_role,
+        action=entry.action,
+        decision=entry.decision,
+        reason=entry.reason,
+        legal_basis=entry.legal_basis,
+        recipient=entry.recipient,
+        categories=tuple(entry.categories),
+        event_id=entry.event_id,
+        payload=payload,
+        payload_state=state,
+        position=position,
+    )
+
+
+# ------------------------------------------------------------------------- role redaction
+
+
+AUDITING_ROLES = frozenset({AgencyRole.NATIONAL_COORDINATION})
+"""Roles that audit cases (national coordination, the rapporteur): they see every category."""
+
+
+class AuditVisibility(BaseModel, frozen=True):
+    """Which data categories each role may see when replaying a case; unlisted roles see none.
+
+    Derived from the consent policy (``consent.yaml``), so a replay ``--as ROLE`` shows a role
+    what the hub may ever share with it, never more: one source of truth for minimisation.
+    """
+
+    roles: dict[AgencyRole, frozenset[DataCategory]]
+
+    def allowed(self, role: AgencyRole) -> frozenset[DataCategory]:
+        """The categories ``role`` may see (none when the role is not listed)."""
+        return self.roles.get(role, frozenset())
+
+    @classmethod
+    def from_policy(cls, policy: ConsentPolicy) -> AuditVisibility:
+        """Each role sees the union of what it needs across message types (required and
+        optional); auditing roles see everything."""
+        roles: dict[AgencyRole, frozenset[DataCategory]] = {}
+        for need in policy.needs:
+            roles[need.recipient_role] = (
+                roles.get(need.recipient_role, frozenset()) | need.required | need.optional
+            )
+        for role in AUDITING_ROLES:
+            roles[role] = ALL_CATEGORIES
+        return cls(roles=roles)
+
+
+def redact(rows: Iterable[TimelineRow], allowed: Collection[DataCategory]) -> list[TimelineRow]:
+    """The rows as a role allowed ``allowed`` categories sees them.
+
+    Categories outside ``allowed`` are dropped from each payload *and* from each row's
+    category list: knowing that health data was shared is itself health information.
+    """
+    visible = frozenset(allowed)
+    tags = {category.tag for category in visible}
+    redacted: list[TimelineRow] = []
+    for row in rows:
+        payload = (
+            {tag: data for tag, data in row.payload.items() if tag in tags}
+            if row.payload is not None
+            else None
+        )
+        redacted.append(
+            replace(
+                row,
+                categories=tuple(c for c in row.categories if c in visible),
+                payload=payload,
+            )
+        )
+    return redacted
+
+
+# ------------------------------------------------------------------------- subject report
+
+
+class BasisKind(StrEnum):
+    """What a disclosure relied on."""
+
+    CONSENT = "CONSENT"
+    LEGAL_EXCEPTION = "LEGAL_EXCEPTION"
+    NONE_RECORDED = "NONE_RECORDED"
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """One disclosure of the subject's data to an agency."""
+
+    seq: int
+    recorded_at: datetime
+    action: AuditAction
+    recipient: str
+    categories: tuple[DataCategory, ...]
+    legal_basis: str | None
+    basis_kind: BasisKind
+    consent_id: UUID | None
+
+
+@dataclass(frozen=True)
+class RecipientSummary:
+    """Everything one agency received about the subject."""
+
+    recipient: str
+    categories: tuple[DataCategory, ...]
+    first_at: datetime
+    last_at: datetime
+    bases: tuple[str, ...]
+    disclosures: int
+
+
+@dataclass(frozen=True)
+class SubjectReport:
+    """The data-subject report of one case (GDPR art. 15: recipients and their basis)."""
+
+    case_id: UUID
+    entries: int
+    disclosures: tuple[Disclosure, ...]
+    recipients: tuple[RecipientSummary, ...]
+    erased_at: datetime | None
+
+
+def basis_of(legal_basis: str | None) -> tuple[BasisKind, UUID | None]:
+    """Classify a ``legal_basis``: ``consent:<uuid>``, a named legal exception, or nothing."""
+    if not legal_basis:
+        return BasisKind.NONE_RECORDED, None
+    if legal_basis.startswith(CONSENT_PREFIX):
+        try:
+            return BasisKind.CONSENT, UUID(legal_basis[len(CONSENT_PREFIX) :])
+        except ValueError:
+            return BasisKind.CONSENT, None
+    return BasisKind.LEGAL_EXCEPTION, None
+
+
+def subject_report(case_id: UUID, entries: Iterable[AuditEntry]) -> SubjectReport:
+    """Which agency received which categories, when and on what basis, from the entries.
+
+    Counts ROUTED, DELIVERED and RELEASED entries with a recipient; needs no key, so an
+    erased case still has its report (erasure removes the data, not the record of sharing).
+    """
+    unique = {(e.seq, e.hash): e for e in entries if e.case_id == case_id}
+    ordered = sorted(unique.values(), key=lambda e: e.seq)
+    disclosures: list[Disclosure] = []
+    erased_at: datetime | None = None
+    for entry in ordered:
+        if entry.action is AuditAction.ERASED and erased_at is None:
+            erased_at = entry.recorded_at
+        if entry.action not in DISCLOSING_ACTIONS or entry.recipient is None:
+            continue
+        kind, consent_id = basis_of(entry.legal_basis)
+        disclosures.append(
+            Disclosure(
+                seq=entry.seq,
+                recorded_at=entry.recorded_at,
+                action=entry.action,
+                recipient=entry.recipient,
+                categories=tuple(entry.categories),
+                legal_basis=entry.legal_basis,
+                basis_kind=kind,
+                consent_id=consent_id,
+            )
+        )
+    return SubjectReport(
+        case_id=case_id,
+        entries=len(ordered),
+        disclosures=tuple(disclosures),
+        recipients=_summaries(disclosures),
+        erased_at=erased_at,
+    )
+
+
+def _summaries(disclosures: list[Disclosure]) -> tuple[RecipientSummary, ...]:
+    grouped: dict[str, list[Disclosure]] = {}
+    for disclosure in disclosures:
+        grouped.setdefault(disclosure.recipient, []).append(disclosure)
+    order = list(DataCategory)
+    summaries = []
+    for recipient, items in sorted(grouped.items()):
+        categories = {c for d in items for c in d.categories}
+        bases = dict.fromkeys(d.legal_basis or BasisKind.NONE_RECORDED.value for d in items)
+        summaries.append(
+            RecipientSummary(
+                recipient=recipient,
+                categories=tuple(sorted(categories, key=order.index)),
+                first_at=min(d.recorded_at for d in items),
+                last_at=max(d.recorded_at for d in items),
+                bases=tuple(bases),
+                disclosures=len(items),
+            )
+        )
+    return tuple(summaries)
+
+
+# ------------------------------------------------------------------------- rendering
+
+
+def _tags(categories: Iterable[DataCategory]) -> list[str]:
+    return [category.tag for category in categories]
+
+
+def _payload_json(row: TimelineRow) -> Any:
+    if row.payload_state in (PayloadState.ERASED, PayloadState.UNREADABLE):
+        return row.payload_state.value
+    return row.payload
+
+
+def timeline_json(rows: Iterable[TimelineRow]) -> list[dict[str, Any]]:
+    """The rows as JSON-able dicts; an erased payload is the string ``"ERASED"``."""
+    return [
+        {
+            "seq": row.seq,
+            "recorded_at": row.recorded_at.isoformat(),
+            "actor": row.actor,
+            "actor_role": row.actor_role.value,
+            "action": row.action.value,
+            "decision": row.decision,
+            "reason": row.reason,
+            "legal_basis": row.legal_basis,
+            "recipient": row.recipient,
+            "categories": _tags(row.categories),
+            "event_id": str(row.event_id) if row.event_id else None,
+            "payload": _payload_json(row),
+            "payload_state": row.payload_state.value,
+            "position": str(row.position) if row.position else None,
+        }
+        for row in rows
+    ]
+
+
+def render_timeline(
+    console: Console, case_id: UUID, rows: list[TimelineRow], *, role: AgencyRole | None = None
+) -> None:
+    """Print a case's timeline as a Rich table."""
+    seen_as = f" as {role.value}" if role else ""
+    table = Table(title=f"Case {case_id}{seen_as}: {len(rows)} entries", show_lines=False)
+    for column in ("seq", "recorded at (UTC)", "actor", "action", "decision / reason"):
+        table.add_column(column, no_wrap=column in ("seq", "action"))
+    for column in ("legal basis", "recipient", "categories", "personal data"):
+        table.add_column(column)
+    for row in rows:
+        if row.payload_state in (PayloadState.ERASED, PayloadState.UNREADABLE):
+            data = Text(row.payload_state.value, style="bold red")
+        elif row.payload:
+            data = Text(json.dumps(row.payload, ensure_ascii=False, sort_keys=True))
+        else:
+            data = Text("—", style="dim")
+        table.add_row(
+            str(row.seq),
+            row.recorded_at.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
+            f"{row.actor} ({row.actor_role.value})",
+            row.action.value,
+            " / ".join(v for v in (row.decision, row.reason) if v) or "—",
+            row.legal_basis or "—",
+            row.recipient or "—",
+            ", ".join(_tags(row.categories)) or "—",
+            data,
+        )
+    console.print(table)
+
+
+def subject_report_json(report: SubjectReport) -> dict[str, Any]:
+    """The report as a JSON-able dict."""
+    return {
+        "case_id": str(report.case_id),
+        "entries": report.entries,
+        "erased_at": report.erased_at.isoformat() if report.erased_at else None,
+        "recipients": [
+            {
+                "recipient": s.recipient,
+                "categories": _tags(s.categories),
+                "first_at": s.first_at.isoformat(),
+                "last_at": s.last_at.isoformat(),
+                "bases": list(s.bases),
+                "disclosures": s.disclosures,
+            }
+            for s in report.recipients
+        ],
+        "disclosures": [
+            {
+                "seq": d.seq,
+                "recorded_at": d.recorded_at.isoformat(),
+                "action": d.action.value,
+                "recipient": d.recipient,
+                "categories": _tags(d.categories),
+                "legal_basis": d.legal_basis,
+                "basis_kind": d.basis_kind.value,
+                "consent_id": str(d.consent_id) if d.consent_id else None,
+            }
+            for d in report.disclosures
+        ],
+    }
+
+
+def render_subject_report(console: Console, report: SubjectReport) -> None:
+    """Print the data-subject report: one row per disclosure, then a summary per agency."""
+    table = Table(title=f"Data shared about case {report.case_id}")
+    for column in ("when (UTC)", "action", "recipient", "categories", "basis"):
+        table.add_column(column)
+    for d in report.disclosures:
+        basis = d.legal_basis or "none recorded"
+        kind = {BasisKind.CONSENT: "consent", BasisKind.LEGAL_EXCEPTION: "legal exception"}
+        table.add_row(
+            d.recorded_at.strftime("%Y-%m-%d %H:%M:%S"),
+            d.action.value,
+            d.recipient,
+            ", ".join(_tags(d.categories)) or "—",
+            f"{kind.get(d.basis_kind, 'NONE')}: {basis}",
+        )
+    console.print(table)
+    summary = Table(title="Per recipient")
+    for column in ("recipient", "categories", "first", "last", "times", "bases"):
+        summary.add_column(column)
+    for s in report.recipients:
+        summary.add_row(
+            s.recipient,
+            ", ".join(_tags(s.categories)) or "—",
+            s.first_at.strftime("%Y-%m-%d %H:%M:%S"),
+            s.last_at.strftime("%Y-%m-%d %H:%M:%S"),
+            str(s.disclosures),
+            ", ".join(s.bases),
+        )
+    console.print(summary)
+    if report.erased_at:
+        console.print(
+            f"personal data erased on {report.erased_at:%Y-%m-%d %H:%M:%S} UTC "
+            "(the record of sharing is kept)"
+        )

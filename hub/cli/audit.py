@@ -1,0 +1,363 @@
+"""The audit trail's commands: replay, verify, subject report, erase, index.
+
+Mounted into ``hub/cli/app.py`` by ``register_audit_commands(app)``::
+
+    hub replay CASE [--as ROLE] [--json]
+    hub subject-report CASE [--json]
+    hub erase CASE [--actor ID] [--reason TEXT]
+    hub audit verify (CASE | --all) [--topic TOPIC] [--json]
+    hub audit index [--follow]
+
+Exit codes follow ``hub/cli/app.py``: 2 for bad input (malformed or unknown case, unknown role),
+1 when a check fails (verification problems, broker unreachable). Settings come from
+``ctx.obj`` when a caller supplies a ``HubSettings`` (tests), else from ``HUB_`` variables.
+The agents package is imported inside the commands, never at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Coroutine
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from uuid import UUID
+
+import structlog
+import typer
+from rich.console import Console
+
+from hub.runtime.settings import HubSettings, get_settings
+
+if TYPE_CHECKING:
+    from hub.audit.chain import LogRecord, VerificationReport
+    from hub.contracts.codec import Codec
+
+BAD_INPUT = 2
+CHECK_FAILED = 1
+HUB_ACTOR = "hub"
+ERASURE_BASIS = "RGPD art. 17"
+CATCH_UP_TIMEOUT_S = 30.0
+FETCH_TIMEOUT_S = 10.0
+
+audit_app = typer.Typer(no_args_is_help=True, help="Verify and index the audit trail.")
+
+
+def out() -> Console:
+    """Standard output, as wide as the terminal (or ``COLUMNS``) is now, not at import."""
+    return Console()
+
+
+def err() -> Console:
+    """Standard error, likewise."""
+    return Console(stderr=True)
+
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+
+def register_audit_commands(app: typer.Typer) -> None:
+    """Add ``replay``, ``subject-report``, ``erase`` and the ``audit`` group to ``app``."""
+    app.command("replay")(replay)
+    app.command("subject-report")(subject_report_command)
+    app.command("erase")(erase)
+    app.add_typer(audit_app, name="audit")
+
+
+def _fail(message: str, code: int = BAD_INPUT) -> typer.Exit:
+    err().print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _settings(ctx: typer.Context) -> HubSettings:
+    return ctx.obj if isinstance(ctx.obj, HubSettings) else get_settings()
+
+
+def _case_id(text: str) -> UUID:
+    try:
+        return UUID(text)
+    except ValueError:
+        raise _fail(f"{text!r} is not a case id (a uuid)") from None
+
+
+def _codec(settings: HubSettings) -> Codec:
+    from hub.contracts.codec import Codec
+    from hub.contracts.registry import SchemaRegistry
+
+    return Codec(
+        SchemaRegistry.load(settings.schemas_dir), max_record_bytes=settings.max_record_bytes
+    )
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine; an unreadable audit log is a failed check, with a clear message."""
+    from agents.audit_index import AuditLogUnavailable
+
+    try:
+        return asyncio.run(coroutine)
+    except AuditLogUnavailable as exc:
+        raise _fail(str(exc), CHECK_FAILED) from None
+
+
+async def _case_records(
+    settings: HubSettings, codec: Codec, case_id: UUID
+) -> tuple[list[LogRecord], VerificationReport]:
+    """Bring the index up to date, read the case's records, and verify them."""
+    from agents.audit_index import AuditIndex, catch_up, fetch_case_records
+    from hub.audit.chain import verify
+
+    with AuditIndex.open(settings) as index:
+        caught = await catch_up(settings, index, codec, timeout_s=CATCH_UP_TIMEOUT_S)
+        if not caught.complete:
+            err().print(
+                "[yellow]warning:[/] the index did not reach the end of the audit log in "
+                f"{CATCH_UP_TIMEOUT_S:.0f} s: the latest entries may be missing "
+                "(run `hub audit index`)",
+                highlight=False,
+            )
+        records = await fetch_case_records(
+            settings, index, case_id, codec, timeout_s=FETCH_TIMEOUT_S
+        )
+        head = index.head(case_id)
+    report = verify(records, heads={case_id: head} if head else None)
+    return records, report
+
+
+def _load_case(
+    ctx: typer.Context, case: str
+) -> tuple[HubSettings, UUID, list[LogRecord], VerificationReport]:
+    settings = _settings(ctx)
+    case_id = _case_id(case)
+    records, report = _run(_case_records(settings, _codec(settings), case_id))
+    if not records:
+        raise _fail(f"unknown case {case_id}: no audit entry is indexed for it")
+    return settings, case_id, records, report
+
+
+def _echo_json(document: Any) -> None:
+    # Plain text, not Rich: a machine reads it, and Rich would wrap long strings.
+    typer.echo(json.dumps(document, ensure_ascii=False, indent=2))
+
+
+def _verification_json(report: VerificationReport) -> dict[str, Any]:
+    return {
+        "ok": report.ok,
+        "records": report.records,
+        "cases": report.cases,
+        "duplicates": len(report.duplicates),
+        "problems": [
+            {
+                "kind": p.kind.value,
+                "case_id": str(p.case_id) if p.case_id else None,
+                "seq": p.seq,
+                "partition": p.position.partition if p.position else None,
+                "offset": p.position.offset if p.position else None,
+                "index": p.position.index if p.position else None,
+                "detail": p.detail,
+                "message": p.describe(),
+            }
+            for p in report.problems
+        ],
+    }
+
+
+def _print_verification(report: VerificationReport) -> None:
+    for problem in report.problems:
+        err().print(f"[bold red]{problem.describe()}[/]", highlight=False)
+    status = "[bold green]OK[/]" if report.ok else f"[bold red]{len(report.problems)} problem(s)[/]"
+    out().print(
+        f"verified {report.records} record(s) of {report.cases} case(s), "
+        f"{len(report.duplicates)} benign duplicate(s): {status}",
+        highlight=False,
+    )
+
+
+# ------------------------------------------------------------------------- commands
+
+
+def replay(
+    ctx: typer.Context,
+    case: Annotated[str, typer.Argument(help="Case id (uuid).")],
+    as_role: Annotated[
+        str | None,
+        typer.Option("--as", help="Show only what this agency role may see (e.g. prefecture)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Replay one case's audit trail in order, with its personal data decrypted or ERASED."""
+    from hub.audit.keys import default_key_store
+    from hub.audit.replay import AuditVisibility, redact, render_timeline, timeline, timeline_json
+    from hub.contracts.enums import AgencyRole
+    from hub.rules.consent import ConsentPolicy
+
+    role: AgencyRole | None = None
+    if as_role is not None:
+        try:
+            role = AgencyRole(as_role.upper())
+        except ValueError:
+            known = ", ".join(r.value.lower() for r in AgencyRole if r is not AgencyRole.UNKNOWN)
+            raise _fail(f"unknown role {as_role!r}; known: {known}") from None
+    settings, case_id, records, report = _load_case(ctx, case)
+    rows = timeline(records, default_key_store(settings.data_dir))
+    if role is not None:
+        try:
+            visibility = AuditVisibility.from_policy(ConsentPolicy.load(settings.config_dir))
+        except ValueError as exc:
+            raise _fail(f"cannot load the consent policy: {exc}") from None
+        rows = redact(rows, visibility.allowed(role))
+    log.info("audit.replayed", case_id=str(case_id), role=role, entries=len(rows))
+    if as_json:
+        document = {
+            "case_id": str(case_id),
+            "as": role.value if role else None,
+            "verification": _verification_json(report),
+            "entries": timeline_json(rows),
+        }
+        _echo_json(document)
+        return
+    render_timeline(out(), case_id, rows, role=role)
+    _print_verification(report)
+
+
+def subject_report_command(
+    ctx: typer.Context,
+    case: Annotated[str, typer.Argument(help="Case id (uuid).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Which agency received which data categories about the person, when, on what basis."""
+    from hub.audit.replay import render_subject_report, subject_report, subject_report_json
+
+    _, case_id, records, _ = _load_case(ctx, case)
+    report = subject_report(case_id, [r.entry for r in records if r.entry is not None])
+    if as_json:
+        _echo_json(subject_report_json(report))
+        return
+    render_subject_report(out(), report)
+
+
+def erase(
+    ctx: typer.Context,
+    case: Annotated[str, typer.Argument(help="Case id (uuid).")],
+    actor: Annotated[str, typer.Option(help="Agency id recorded as the actor.")] = HUB_ACTOR,
+    reason: Annotated[str, typer.Option(help="Recorded reason.")] = "data subject request",
+) -> None:
+    """Destroy the case's key (GDPR art. 17) and append the ERASED entry to its chain.
+
+    The chain still verifies: it hashes ciphertext only. Production routes erasure through
+    the routing worker, the single writer of each chain; this command appends directly,
+    after the head it reads from the log through the index.
+    """
+    from agents.audit_index import AuditIndex, append_entries, catch_up
+    from hub.audit.chain import head_of, next_entry
+    from hub.audit.keys import default_key_store
+    from hub.contracts.enums import AgencyRole, AuditAction, DataCategory
+
+    settings, case_id, records, _report = _load_case(ctx, case)
+    entries = [r.entry for r in records if r.entry is not None]
+    key_store = default_key_store(settings.data_dir)
+    destroyed = key_store.destroy(case_id)
+    head = head_of(entries)
+    bound = log.bind(case_id=str(case_id))
+    last = max(entries, key=lambda e: e.seq, default=None)
+    if not destroyed and last is not None and last.action is AuditAction.ERASED:
+        bound.info("audit.already_erased", seq=last.seq)
+        out().print(f"case {case_id} was already erased (entry seq {last.seq})")
+        return
+    entry, _head = next_entry(
+        head,
+        case_id=case_id,
+        recorded_at=datetime.now(UTC),
+        actor=actor,
+        actor_role=AgencyRole.HUB,
+        event_id=None,
+        action=AuditAction.ERASED,
+        decision="erase",
+        reason=reason,
+        legal_basis=ERASURE_BASIS,
+        categories={c for e in entries for c in e.categories if c is not DataCategory.UNKNOWN},
+        key_store=key_store,
+    )
+
+    async def append() -> list[tuple[int, int]]:
+        codec = _codec(settings)
+        positions = await append_entries(settings, codec, [entry])
+        with AuditIndex.open(settings) as index:
+            await catch_up(settings, index, codec, timeout_s=CATCH_UP_TIMEOUT_S)
+        return positions
+
+    [(partition, offset)] = _run(append())
+    bound.info("audit.erased", seq=entry.seq, key_destroyed=destroyed)
+    out().print(
+        f"erased case {case_id}: key {'destroyed' if destroyed else 'already gone'}, "
+        f"ERASED entry seq {entry.seq} at partition {partition} offset {offset}",
+        highlight=False,
+    )
+
+
+@audit_app.command("verify")
+def verify_command(
+    ctx: typer.Context,
+    case: Annotated[str | None, typer.Argument(help="Case id (uuid).")] = None,
+    all_cases: Annotated[bool, typer.Option("--all", help="Verify every case.")] = False,
+    topic: Annotated[str | None, typer.Option(help="Audit topic (with --all).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Recompute hash chains; name every break, gap, reordering, fork; exit 1 on any."""
+    from agents.audit_index import AuditIndex, verify_topic
+    from hub.contracts.topics import AUDIT
+
+    if (case is None) == (not all_cases):
+        raise _fail("give either a CASE or --all")
+    if topic is not None and not all_cases:
+        raise _fail("--topic goes with --all")
+    settings = _settings(ctx)
+    complete = True
+    if case is not None:
+        *_, report = _load_case(ctx, case)
+    else:
+        audit_topic = topic or AUDIT.name
+        with AuditIndex.open(settings, audit_topic) as index:
+            heads = index.heads()
+        report, complete = _run(
+            verify_topic(settings, _codec(settings), topic=audit_topic, heads=heads)
+        )
+    if as_json:
+        _echo_json({**_verification_json(report), "complete": complete})
+    else:
+        _print_verification(report)
+    if not complete:
+        err().print("[bold red]the log could not be read to its end in time[/]")
+    if not report.ok or not complete:
+        raise typer.Exit(CHECK_FAILED)
+
+
+@audit_app.command("index")
+def index_command(
+    ctx: typer.Context,
+    follow: Annotated[bool, typer.Option(help="Keep indexing until Ctrl-C.")] = False,
+) -> None:
+    """Bring the case index up to date (``--follow``: keep it up to date)."""
+    from agents.audit_index import AuditIndex, catch_up, run_indexer
+
+    settings = _settings(ctx)
+    codec = _codec(settings)
+
+    async def once() -> int:
+        with AuditIndex.open(settings) as index:
+            done = await catch_up(settings, index, codec, timeout_s=CATCH_UP_TIMEOUT_S)
+            return done.indexed
+
+    async def forever() -> int:
+        stop = asyncio.Event()
+        with AuditIndex.open(settings) as index:
+            try:
+                return await run_indexer(settings, index, codec, stop)
+            except asyncio.CancelledError:
+                return 0
+
+    try:
+        indexed = _run(forever() if follow else once())
+    except KeyboardInterrupt:
+        indexed = 0
+    out().print(f"indexed {indexed} new record(s)")

@@ -1,0 +1,109 @@
+"""What `hub case show` (and the dashboard's case page) tells about one case: its state, open
+requests with their deadlines, the reflection period, and who holds the next action."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from hub.flow.case_state import CaseState
+
+
+def case_summary(state: CaseState, now: datetime) -> dict[str, Any]:
+    """The case as JSON-able data."""
+    deadlines = sorted(state.open_deadlines(), key=lambda d: d.due_at)
+    waiting = [d for d in deadlines if d.message_type != "reflection_period_end"]
+    return {
+        "case_id": str(state.case_id),
+        "status": state.status.value,
+        "departement": state.facts.departement,
+        "minor": state.facts.minor,
+        "reflection_period": None
+        if state.reflection_ends is None
+        else {
+            "ends": state.reflection_ends.isoformat(),
+            "days_left": max(0, (state.reflection_ends - now).days),
+        },
+        "open_requests": [
+            {
+                "request_id": str(d.request_id),
+                "what": d.message_type.removeprefix("fr.nrm."),
+                "recipient": d.recipient_agency,
+                "role": d.recipient_role.value,
+                "due": d.due_at.isoformat(),
+                "overdue": d.is_overdue(now),
+                "ladder_step": d.last_step.value if d.last_step else None,
+            }
+            for d in deadlines
+        ],
+        "held_messages": [
+            {
+                "what": h.subject.removeprefix("fr.nrm."),
+                "for": h.recipient,
+                "missing_consent": sorted(c.value for c in h.missing),
+                "held_since": h.held_at.isoformat(),
+            }
+            for h in state.holds
+        ],
+        "next_action": (
+            {
+                "agency": waiting[0].recipient_agency,
+                "what": waiting[0].message_type,
+                "due": waiting[0].due_at.isoformat(),
+            }
+            if waiting
+            else None
+        ),
+    }
+
+
+def render_case(state: CaseState, now: datetime) -> Group:
+    """The case for people: a header, open requests, held messages."""
+    summary = case_summary(state, now)
+    lines = [
+        Text(
+            f"Dossier {summary['case_id']} — {summary['status']}"
+            f" (département {summary['departement'] or '?'}"
+            f"{', mineur' if summary['minor'] else ''})",
+            style="bold",
+        )
+    ]
+    if summary["reflection_period"]:
+        period = summary["reflection_period"]
+        lines.append(
+            Text(
+                f"Délai de réflexion jusqu'au {period['ends'][:10]} "
+                f"({period['days_left']} j restants)"
+            )
+        )
+    if summary["next_action"]:
+        action = summary["next_action"]
+        lines.append(
+            Text(
+                f"Prochaine action : {action['agency']} "
+                f"({action['what'].removeprefix('fr.nrm.')}) avant {action['due'][:16]}"
+            )
+        )
+    requests = Table(title="Demandes ouvertes")
+    for column in ("demande", "destinataire", "échéance", "en retard", "palier"):
+        requests.add_column(column)
+    for row in summary["open_requests"]:
+        requests.add_row(
+            row["what"],
+            row["recipient"],
+            row["due"][:16],
+            "oui" if row["overdue"] else "non",
+            row["ladder_step"] or "—",
+        )
+    held = Table(title="Messages retenus (consentement manquant)")
+    for column in ("message", "pour", "catégories manquantes", "depuis"):
+        held.add_column(column)
+    for row in summary["held_messages"]:
+        held.add_row(
+            row["what"], row["for"], ", ".join(row["missing_consent"]), row["held_since"][:16]
+        )
+    return Group(*lines, requests, held)

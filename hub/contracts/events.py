@@ -1,0 +1,396 @@
+"""The events of ``schemas/avro`` as pydantic models: one frozen model per Avro record.
+
+The ``.avsc`` files are the single source of truth; these models mirror them field for field
+(same names, same types, same defaults), which ``tests/unit/test_event_models.py`` checks.
+``model_dump()`` gives exactly what fastavro writes, and ``model_validate`` accepts exactly
+what it reads back, so ``validate(read(write(dump(event)))) == event``.
+
+Fields whose Avro definition carries a ``category`` attribute hold personal data; they are all
+optional so that a minimised projection can null them. Which categories a recipient may see
+is decided elsewhere (consent and routing rules), never here.
+"""
+
+from datetime import date
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+
+from hub.contracts.enums import (
+    AckStatus,
+    AgencyRole,
+    AuditAction,
+    CaseClosedReason,
+    ConsentMethod,
+    Count,
+    DataCategory,
+    DeadLetterReason,
+    DeclineReason,
+    Departement,
+    EscalationStep,
+    ExploitationType,
+    Gender,
+    IdentificationOutcome,
+    ImmigrationStatus,
+    Int32,
+    Int64,
+    NeedKind,
+    NotIdentifiedReason,
+    OrphanReason,
+    PermitType,
+    SafeChannel,
+    Seq,
+    Specialism,
+    SupportType,
+    Urgency,
+    UtcMillis,
+    avro_full_name,
+)
+
+
+class AvroRecord(BaseModel):
+    """Base of every model mirroring an Avro record named ``fr.nrm.<class name>``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# ------------------------------------------------------------------------- shared records
+
+
+class Envelope(AvroRecord):
+    """Metadata common to every event: identity, case, time, causality, proven sender.
+
+    ``sender`` and ``sender_role`` are set by the hub from the verified signature and the
+    outbox topic; a sender leaves them ``None``.
+    """
+
+    event_id: UUID
+    case_id: UUID
+    occurred_at: UtcMillis
+    schema_version: Int32 = 1
+    correlation_id: UUID | None = None
+    causation_id: UUID | None = None
+    sender: str | None = None
+    sender_role: AgencyRole | None = None
+
+
+class Person(AvroRecord):
+    """The presumed victim: a pseudonym, routing data, and optional tagged personal data."""
+
+    person_ref: str
+    first_name: str | None = None
+    last_name: str | None = None
+    aliases: Seq[str] | None = None
+    date_of_birth: date | None = None
+    gender: Gender | None = None
+    languages: Seq[str] | None = None
+    nationalities: Seq[str] | None = None
+    immigration_status: ImmigrationStatus | None = None
+    documents_held: Seq[str] | None = None
+    phone: str | None = None
+    email: str | None = None
+    address: str | None = None
+    safe_contact_note: str | None = None
+    health_needs: str | None = None
+    disability: str | None = None
+    pregnant: bool | None = None
+    is_minor: bool | None = None
+    guardian: str | None = None
+    residence_departement: Departement | None = None
+
+
+class ExploitationDetails(AvroRecord):
+    """What happened to the person; every field is exploitation_details data."""
+
+    types: Seq[ExploitationType] | None = None
+    indicator_codes: Seq[str] | None = None
+    narrative: str | None = None
+    exploiters: Seq[str] | None = None
+    places: Seq[str] | None = None
+    sector: str | None = None
+    period_start: date | None = None
+    period_end: date | None = None
+    ongoing: bool | None = None
+
+
+class AccommodationNeeds(AvroRecord):
+    """What a placement must offer: routing fields, then tagged needs of the person."""
+
+    urgency: Urgency
+    preferred_departement: Departement | None = None
+    remote_placement: bool = False
+    gender: Gender | None = None
+    accompanying_adults: Count | None = None
+    accompanying_minors: Count | None = None
+    accompanying_minor_ages: Seq[Count] | None = None
+    wheelchair_access: bool | None = None
+    disability_needs: str | None = None
+
+
+# ------------------------------------------------------------------------- events
+
+
+class Event(AvroRecord):
+    """Base of the top-level events that carry an envelope (all but DeadLetter, AuditEntry)."""
+
+    envelope: Envelope
+
+
+class PresumedVictimReport(Event):
+    """A first responder reports a presumed victim; answered by an IdentificationDecision."""
+
+    reporter_role: AgencyRole
+    departement: Departement
+    urgency: Urgency
+    immediate_danger: bool = False
+    minor_suspected: bool = False
+    exploitation_types: Seq[ExploitationType] = ()
+    indicator_codes: Seq[str] = ()
+    languages: Seq[str] = ()
+    claims_formal_identification: bool = False
+    accommodation_needs: AccommodationNeeds | None = None
+    support_needed: Seq[SupportType] = ()
+    person: Person
+    exploitation: ExploitationDetails | None = None
+
+
+class IdentificationDecision(Event):
+    """An identifying authority's answer to a PresumedVictimReport."""
+
+    report_event_id: UUID
+    outcome: IdentificationOutcome
+    not_identified_reason: NotIdentifiedReason | None = None
+    transferred_to_role: AgencyRole | None = None
+    indicator_codes: Seq[str] = ()
+    detail: str | None = None
+
+
+class ReferralOpened(Event):
+    """Formal identification by police/gendarmerie or the labour inspectorate."""
+
+    identifying_role: AgencyRole
+    departement: Departement
+    urgency: Urgency
+    minor_suspected: bool = False
+    exploitation_types: Seq[ExploitationType] = ()
+    indicator_codes: Seq[str] = ()
+    person: Person
+    exploitation: ExploitationDetails | None = None
+
+
+class AccommodationRequested(Event):
+    """Request for a safe place to stay, sent to accommodation providers."""
+
+    request_id: UUID
+    needs: AccommodationNeeds
+    person: Person
+
+
+class SupportRequested(Event):
+    """Request for support (social, legal, medical, ...), sent to associations and services."""
+
+    request_id: UUID
+    support_types: Seq[SupportType]
+    departement: Departement | None = None
+    person: Person
+
+
+class PermitRequested(Event):
+    """Request to a prefecture for a victim's residence document (CESEDA L425-1 ff.)."""
+
+    request_id: UUID
+    permit_type: PermitType
+    departement: Departement
+    legal_basis: str = "CESEDA L425-1"
+    person: Person
+
+
+class Acknowledgement(Event):
+    """A recipient's answer to a request: accepted, declined, needs information, completed."""
+
+    request_id: UUID
+    status: AckStatus
+    decline_reason: DeclineReason | None = None
+    detail: str | None = None
+
+
+class ConsentGiven(Event):
+    """Consent to share some categories with some recipient roles, for a purpose."""
+
+    consent_id: UUID
+    categories: Seq[DataCategory]
+    recipient_roles: Seq[AgencyRole]
+    purpose: str
+    expires_at: UtcMillis | None = None
+    recorded_by_role: AgencyRole
+    recorded_by_name: str | None = None
+    method: ConsentMethod
+
+
+class ConsentWithdrawn(Event):
+    """Withdrawal of consent; a ``None`` scope field means all."""
+
+    consent_id: UUID | None = None
+    categories: Seq[DataCategory] | None = None
+    recipient_roles: Seq[AgencyRole] | None = None
+    recorded_by_role: AgencyRole
+
+
+class SafetyFlagsSet(Event):
+    """Safety instructions for every agency in contact with the person."""
+
+    do_not_contact: bool = False
+    safe_channel: SafeChannel
+    note: str | None = None
+
+
+class Escalation(Event):
+    """An overdue request climbing the escalation ladder (emitted by the hub)."""
+
+    deadline_id: UUID
+    request_id: UUID | None = None
+    step: EscalationStep
+    late_by_seconds: Int64
+    target_agency: str | None = None
+    target_role: AgencyRole
+
+
+class CaseClosed(Event):
+    """The end of a case's pathway."""
+
+    reason: CaseClosedReason
+    detail: str | None = None
+
+
+class RecordHeader(AvroRecord):
+    """A Kafka record header, kept so a re-driven record carries its original signature."""
+
+    name: str
+    value: bytes
+
+
+class DeadLetter(AvroRecord):
+    """A record the hub refused to route, with a machine-readable reason (no envelope)."""
+
+    dead_letter_id: UUID
+    occurred_at: UtcMillis
+    reason: DeadLetterReason
+    detail: str
+    original: bytes
+    original_key: bytes | None = None
+    original_headers: Seq[RecordHeader] = ()
+    source_topic: str
+    source_partition: Int32
+    source_offset: Int64
+    schema_id: Int32 | None = None
+    case_id: UUID | None = None
+    event_id: UUID | None = None
+    claimed_sender: str | None = None
+
+
+class AuditEntry(AvroRecord):
+    """One hash-chained entry of a case's audit log (no envelope)."""
+
+    case_id: UUID
+    seq: Int64
+    recorded_at: UtcMillis
+    actor: str
+    actor_role: AgencyRole
+    event_id: UUID | None = None
+    action: AuditAction
+    decision: str | None = None
+    reason: str | None = None
+    legal_basis: str | None = None
+    recipient: str | None = None
+    categories: Seq[DataCategory] = ()
+    payload_ciphertext: bytes | None = None
+    key_id: str | None = None
+    prev_hash: bytes
+    hash: bytes
+
+
+# ------------------------------------------------------------------------- subjects
+
+
+class SigningKeyEntry(AvroRecord):
+    """An Ed25519 public key an agency signs its records with."""
+
+    key_id: str
+    public_key: str
+    valid_from: UtcMillis | None = None
+    valid_until: UtcMillis | None = None
+
+
+class DirectoryEntry(AvroRecord):
+    """One agency of the directory as published on the directory topic (latest wins)."""
+
+    agency_id: str
+    updated_at: UtcMillis
+    removed: bool = False
+    name: str
+    role: AgencyRole
+    departements: Seq[str] = ()
+    national: bool = False
+    specialisms: Seq[Specialism] = ()
+    genders: Seq[Gender] = ()
+    languages: Seq[str] = ()
+    capacity: Int32 | None = None
+    accepting: bool = True
+    supervisor: str | None = None
+    signing_keys: Seq[SigningKeyEntry] = ()
+
+
+class OrphanedNeed(Event):
+    """A case need nobody is acting on, raised to national coordination (emitted by the hub)."""
+
+    need: NeedKind
+    reason: OrphanReason
+    request_id: UUID
+    message_type: str
+    departement: str
+    declined_by: Seq[str] = ()
+    deadline_id: UUID | None = None
+    resolved: bool = False
+
+
+_TOP_LEVEL: tuple[type[AvroRecord], ...] = (
+    PresumedVictimReport,
+    IdentificationDecision,
+    ReferralOpened,
+    AccommodationRequested,
+    SupportRequested,
+    PermitRequested,
+    Acknowledgement,
+    ConsentGiven,
+    ConsentWithdrawn,
+    SafetyFlagsSet,
+    Escalation,
+    CaseClosed,
+    DeadLetter,
+    AuditEntry,
+    DirectoryEntry,
+    OrphanedNeed,
+)
+
+EVENT_MODELS: dict[str, type[BaseModel]] = {avro_full_name(m): m for m in _TOP_LEVEL}
+"""Every top-level subject (the record's Avro full name) and the model that mirrors it."""
+
+SHARED_MODELS: tuple[type[AvroRecord], ...] = (
+    Envelope,
+    Person,
+    ExploitationDetails,
+    AccommodationNeeds,
+    SigningKeyEntry,
+    RecordHeader,
+)
+"""Records that only appear nested inside events."""
+
+
+def subject_of(model_type: type[BaseModel]) -> str:
+    """The subject (Avro full name, e.g. ``fr.nrm.ReferralOpened``) of a top-level event model.
+
+    Raises ``KeyError`` for a model that is not a top-level event (e.g. ``Person``).
+    """
+    subject = avro_full_name(model_type)
+    if EVENT_MODELS.get(subject) is not model_type:
+        raise KeyError(f"{model_type.__name__} is not a top-level event model")
+    return subject

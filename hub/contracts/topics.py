@@ -1,0 +1,117 @@
+"""Every topic the hub uses, declared once as data, and the names agencies' topics take.
+
+Agencies each own an outbox (they write, the hub reads) and an inbox (the hub writes, they
+read). The sending agency of a record is the outbox it was read from, never a payload field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pydantic import BaseModel, Field
+
+DEFAULT_PARTITIONS = 4
+OUTBOX_PREFIX = "nrm.outbox."
+INBOX_PREFIX = "nrm.inbox."
+
+
+class TopicSpec(BaseModel, frozen=True):
+    """One topic: its name, how many partitions, and why it exists."""
+
+    name: str
+    partitions: int = Field(default=DEFAULT_PARTITIONS, ge=1)
+    purpose: str
+    compacted: bool = False
+    retention_ms: int | None = Field(
+        default=None, description="-1 keeps records forever; None: the broker's default."
+    )
+
+
+DIRECTORY = TopicSpec(
+    name="nrm.directory",
+    partitions=1,
+    compacted=True,
+    purpose="Agency directory changes, keyed by agency id; the latest record per agency wins.",
+)
+DEAD_LETTERS = TopicSpec(
+    name="nrm.deadletters",
+    purpose="Records that could not be processed, with a machine reason and the original bytes.",
+)
+AUDIT = TopicSpec(
+    name="nrm.audit",
+    retention_ms=-1,
+    purpose="Hash-chained audit entries, keyed by case id; kept forever, never compacted.",
+)
+ESCALATIONS = TopicSpec(
+    name="nrm.escalations",
+    purpose="Reminders and escalation steps for overdue acknowledgements, keyed by case id.",
+)
+ORPHANED_NEEDS = TopicSpec(
+    name="nrm.orphaned-needs",
+    purpose="Case needs with no open request and no accepting agency, for operators.",
+)
+REDRIVE = TopicSpec(
+    name="nrm.redrive",
+    purpose="Dead letters an operator re-injects after a fix, keyed by case id, co-partitioned "
+    "with the outboxes: the worker handles each as the original record from its source.",
+)
+CASE_STATE = TopicSpec(
+    name="nrm.state.cases",
+    compacted=True,
+    purpose="Changelog of each case's state, keyed by case id, co-partitioned with the "
+    "outboxes: a worker rebuilds the states of the partitions it is assigned from it.",
+)
+OPERATOR_ACTIONS = TopicSpec(
+    name="nrm.operator-actions",
+    retention_ms=-1,
+    purpose="What operators did on the dashboard (logins, cases viewed, re-drives), JSON, keyed "
+    "by case id or operator id; kept forever.",
+)
+OBSERVATORY = TopicSpec(
+    name="nrm.observatory",
+    partitions=1,
+    purpose="Anonymised aggregate statistics with small-cell suppression.",
+)
+
+CORE_TOPICS: tuple[TopicSpec, ...] = (
+    DIRECTORY,
+    DEAD_LETTERS,
+    AUDIT,
+    ESCALATIONS,
+    ORPHANED_NEEDS,
+    REDRIVE,
+    CASE_STATE,
+    OPERATOR_ACTIONS,
+    OBSERVATORY,
+)
+
+
+def outbox_topic(agency_id: str) -> str:
+    """The topic an agency publishes to; owning it is what proves the sender's channel."""
+    return f"{OUTBOX_PREFIX}{agency_id}"
+
+
+def inbox_topic(agency_id: str) -> str:
+    """The topic the hub delivers an agency's projections to."""
+    return f"{INBOX_PREFIX}{agency_id}"
+
+
+def agency_of_outbox(topic: str) -> str | None:
+    """The agency owning an outbox topic, or None when the topic is not an outbox."""
+    if topic.startswith(OUTBOX_PREFIX) and len(topic) > len(OUTBOX_PREFIX):
+        return topic[len(OUTBOX_PREFIX) :]
+    return None
+
+
+def agency_topics(agency_ids: Iterable[str]) -> list[TopicSpec]:
+    """The outbox and inbox of each agency."""
+    specs: list[TopicSpec] = []
+    for agency_id in agency_ids:
+        specs.append(TopicSpec(name=outbox_topic(agency_id), purpose=f"{agency_id} publishes"))
+        specs.append(TopicSpec(name=inbox_topic(agency_id), purpose=f"{agency_id} receives"))
+    return specs
+
+
+def all_topics(agency_ids: Iterable[str]) -> list[TopicSpec]:
+    """Core topics plus every agency's outbox and inbox."""
+    return [*CORE_TOPICS, *agency_topics(agency_ids)]

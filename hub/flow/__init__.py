@@ -1,0 +1,2 @@
+"""What the hub decides for one event of a case: ingest, case state, the case flow and its
+routing, deadline, delivery, identification and answer flows. Pure: decisions are values."""

@@ -1,0 +1,396 @@
+"""The routing decision for one inbound event: a pure function of the case state.
+
+``handle(state, inbound, context, now)`` validates what the sender may say, updates the
+case's consent and facts, selects recipients, asks the consent policy what each may see, and
+returns an ``Outcome``: the new state, the projections to deliver, the audit notes, or the
+refusal that becomes a dead letter. It performs no I/O; the worker carries the outcome out.
+Answers to requests are in ``hub.flow.answers``; deadline ticks in ``hub.flow.deadline_flow``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from hub.contracts.enums import (
+    AgencyRole,
+    AuditAction,
+    DataCategory,
+    DeadLetterReason,
+)
+from hub.contracts.events import EVENT_MODELS, ConsentGiven, ConsentWithdrawn, SafetyFlagsSet
+from hub.flow.answers import acknowledgement
+from hub.flow.case_state import CaseState, Held, Safety, Seen, topic_crc
+from hub.flow.decisions import AuditNote, Context, Deliver, Inbound, Outcome, Refusal
+from hub.flow.delivery import Message, Sent, project_for, send, share_for
+from hub.flow.identification import decision
+from hub.flow.routing_flow import route
+from hub.rules.consent import Share
+from hub.rules.deadlines import OpenDeadline
+from hub.rules.lifecycle import InvalidTransition
+from hub.rules.projection import personal_data
+
+CONSENT_GIVEN = "fr.nrm.ConsentGiven"
+CONSENT_WITHDRAWN = "fr.nrm.ConsentWithdrawn"
+SAFETY_FLAGS = "fr.nrm.SafetyFlagsSet"
+ACKNOWLEDGEMENT = "fr.nrm.Acknowledgement"
+DECISION = "fr.nrm.IdentificationDecision"
+CASE_CLOSED = "fr.nrm.CaseClosed"
+REFERRAL_OPENED = "fr.nrm.ReferralOpened"
+
+
+def handle(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> Outcome:
+    """Decide what happens to ``inbound`` given the case ``state``."""
+    earlier = state.seen_event(inbound.event_id)
+    if earlier is not None:
+        if not (inbound.redriven and earlier.refused):
+            return _repeat(state, inbound, earlier)
+        # A refused event re-driven after a fix is handled afresh.
+        state = state.without_seen(inbound.event_id)
+    refusal = _refusal(inbound, ctx) or _malformed_consent(inbound, now)
+    if refusal is not None:
+        return _refused(_remember(state, inbound, ctx.replay_window, refused=True), refusal)
+    outcome_field = inbound.record.get("outcome") if inbound.subject == DECISION else None
+    moved = ctx.lifecycle.move(state.status, inbound.subject, outcome_field)
+    if isinstance(moved, InvalidTransition):
+        return _refused(
+            _remember(state, inbound, ctx.replay_window, refused=True),
+            Refusal(DeadLetterReason.INVALID_TRANSITION, moved.detail),
+        )
+    state = _remember(state, inbound, ctx.replay_window)
+    received_note = AuditNote(
+        AuditAction.RECEIVED,
+        f"received {inbound.subject} from {inbound.sender.id}",
+        payload=personal_data(inbound.record, ctx.projector.tree(inbound.subject)) or None,
+    )
+    if inbound.subject == CONSENT_GIVEN:
+        outcome = _consent_given(state, inbound, ctx, now)
+    elif inbound.subject == CONSENT_WITHDRAWN:
+        outcome = _consent_withdrawn(state, inbound, ctx)
+    elif inbound.subject == SAFETY_FLAGS:
+        outcome = _safety(state, inbound)
+    elif inbound.subject == ACKNOWLEDGEMENT:
+        outcome = acknowledgement(state, inbound, ctx, now)
+    elif inbound.subject == DECISION:
+        outcome = decision(state, inbound, ctx, now)
+    elif inbound.subject == CASE_CLOSED:
+        outcome = _close(state, inbound)
+    else:
+        outcome = _route(state, inbound, ctx, now)
+    if outcome.refusal is not None:
+        return _refused(
+            _remember(outcome.state, inbound, ctx.replay_window, refused=True, replace=True),
+            outcome.refusal,
+        )
+    notes: tuple[AuditNote, ...] = (received_note,)
+    state = outcome.state
+    if moved is not None and moved.status is not state.status:
+        notes += (
+            AuditNote(
+                AuditAction.CASE_TRANSITION,
+                f"{state.status.value} → {moved.status.value}",
+                reason="reopened" if moved.reopens else None,
+            ),
+        )
+        state = state.model_copy(update={"status": moved.status})
+    return Outcome(
+        state=state,
+        deliveries=outcome.deliveries,
+        audit=(*notes, *outcome.audit),
+        published=outcome.published,
+        opened=outcome.opened,
+        closed=outcome.closed,
+    )
+
+
+def _close(state: CaseState, inbound: Inbound) -> Outcome:
+    """Closing a case ends its deadlines, its open requests and its held messages."""
+    closed = tuple(d.deadline_id for d in state.open_deadlines())
+    notes = [
+        AuditNote(
+            AuditAction.CASE_TRANSITION, "case closed", reason=str(inbound.record.get("reason"))
+        )
+    ]
+    notes += [
+        AuditNote(
+            AuditAction.CANCELLED, f"held {h.subject} cancelled: case closed", recipient=h.recipient
+        )
+        for h in state.holds
+    ]
+    state = state.model_copy(update={"deadlines": (), "requests": (), "holds": ()})
+    return Outcome(state=state, audit=tuple(notes), closed=closed)
+
+
+def _refused(state: CaseState, refusal: Refusal) -> Outcome:
+    note = AuditNote(AuditAction.DEAD_LETTERED, "refused", reason=refusal.reason.value)
+    return Outcome(state=state, refusal=refusal, audit=(note,))
+
+
+def _repeat(state: CaseState, inbound: Inbound, earlier: Seen) -> Outcome:
+    """An event id seen before: a redelivery is dropped, anything else is refused."""
+    here = (topic_crc(inbound.topic), inbound.partition, inbound.offset)
+    if (earlier.topic_crc, earlier.partition, earlier.offset) == here:
+        return Outcome(state=state, duplicate=True)
+    if earlier.digest == inbound.digest:
+        return Outcome(
+            state=state,
+            refusal=Refusal(
+                DeadLetterReason.REPLAYED,
+                f"event {inbound.event_id} was already handled from partition "
+                f"{earlier.partition} offset {earlier.offset}; the copy is not routed again",
+            ),
+        )
+    return Outcome(
+        state=state,
+        refusal=Refusal(
+            DeadLetterReason.SEMANTIC_VIOLATION,
+            f"event id {inbound.event_id} was already used by a different event",
+        ),
+    )
+
+
+def _remember(
+    state: CaseState,
+    inbound: Inbound,
+    window: timedelta | None,
+    *,
+    refused: bool = False,
+    replace: bool = False,
+) -> CaseState:
+    """Remember the event: a redelivery is then dropped, a replay refused. A refused event is
+    remembered as refused, so reprocessing after a crash does not dead-letter it twice.
+    Events older than ``window`` (the signature window: a copy of them is refused as stale
+    anyway) are forgotten, so the state does not grow with the case's history."""
+    if replace:
+        state = state.without_seen(inbound.event_id)
+    seen = Seen.of(
+        inbound.event_id,
+        inbound.topic,
+        inbound.partition,
+        inbound.offset,
+        inbound.digest,
+        refused=refused,
+        at=inbound.timestamp,
+    )
+    return state.with_seen(seen, None if window is None else inbound.timestamp - window)
+
+
+def _refusal(inbound: Inbound, ctx: Context) -> Refusal | None:
+    """What the sender may not say: another sender's name, a type it may not publish."""
+    envelope = inbound.envelope
+    claimed, claimed_role = envelope.get("sender"), envelope.get("sender_role")
+    if claimed is not None and claimed != inbound.sender.id:
+        return Refusal(
+            DeadLetterReason.SPOOFED_SENDER,
+            f"envelope names sender {claimed!r} but the record came from "
+            f"{inbound.sender.id}'s outbox",
+        )
+    if claimed_role is not None and claimed_role != inbound.sender.role.value:
+        return Refusal(
+            DeadLetterReason.SPOOFED_SENDER,
+            f"envelope names role {claimed_role} but {inbound.sender.id} is "
+            f"{inbound.sender.role.value}",
+        )
+    rule = ctx.rules.for_type(inbound.subject)
+    if rule is None:
+        return Refusal(
+            DeadLetterReason.SEMANTIC_VIOLATION,
+            f"agencies do not publish {inbound.subject}; only the hub emits it",
+        )
+    identifying = ctx.rules.identifying_roles
+    claims = inbound.subject == REFERRAL_OPENED or bool(
+        inbound.record.get("claims_formal_identification")
+    )
+    if claims and inbound.sender.role not in identifying:
+        return Refusal(
+            DeadLetterReason.NOT_AN_IDENTIFYING_AUTHORITY,
+            f"{inbound.sender.id} ({inbound.sender.role.value}) may not formally "
+            "identify a victim: only " + ", ".join(sorted(r.value for r in identifying)) + " may",
+        )
+    if rule.senders is not None and inbound.sender.role not in rule.senders:
+        return Refusal(
+            DeadLetterReason.SEMANTIC_VIOLATION,
+            f"{inbound.sender.role.value} may not send {inbound.subject}",
+        )
+    return None
+
+
+def _malformed_consent(inbound: Inbound, now: datetime) -> Refusal | None:
+    """A consent that cannot mean anything is refused, never recorded as if it did."""
+    event = inbound.event
+    if isinstance(event, ConsentGiven):
+        categories = [c for c in event.categories if c is not DataCategory.UNKNOWN]
+        roles = [r for r in event.recipient_roles if r is not AgencyRole.UNKNOWN]
+        problems = [
+            *(["no data category"] if not categories else []),
+            *(["no recipient role"] if not roles else []),
+            *(
+                ["already expired"]
+                if event.expires_at is not None and event.expires_at <= now
+                else []
+            ),
+            *(["no purpose"] if not event.purpose.strip() else []),
+        ]
+        if problems:
+            return Refusal(
+                DeadLetterReason.SCHEMA_VIOLATION, "consent not recorded: " + ", ".join(problems)
+            )
+    if isinstance(event, ConsentWithdrawn) and (
+        event.categories == () or event.recipient_roles == ()
+    ):
+        return Refusal(
+            DeadLetterReason.SCHEMA_VIOLATION,
+            "withdrawal with an empty scope (null means all; empty means nothing)",
+        )
+    return None
+
+
+def _route(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> Outcome:
+    return route(
+        state,
+        inbound.subject,
+        inbound.record,
+        inbound.event.model_dump_json(),
+        inbound.sender,
+        ctx,
+        now,
+    )
+
+
+def _consent_given(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> Outcome:
+    """Record consent, then release every held message it now covers."""
+    assert isinstance(inbound.event, ConsentGiven)
+    state = state.model_copy(update={"consent": state.consent.given(inbound.event)})
+    notes = [
+        AuditNote(
+            AuditAction.CONSENT_RECORDED,
+            "consent recorded",
+            legal_basis=f"consent:{inbound.event.consent_id}",
+            categories=frozenset(inbound.event.categories),
+            reason="roles: " + ", ".join(r.value for r in inbound.event.recipient_roles),
+        )
+    ]
+    holds, state = state.holds, state.model_copy(update={"holds": ()})
+    deliveries: list[Deliver] = []
+    opened: list[OpenDeadline] = []
+    for held in holds:
+        released = _release(state, held, ctx, now)
+        if released is None:
+            state = state.model_copy(update={"holds": (*state.holds, held)})
+            continue
+        state = released.state
+        deliveries += released.deliveries
+        opened += released.opened
+        notes += [
+            AuditNote(
+                AuditAction.RELEASED,
+                f"released {held.subject} on consent",
+                legal_basis=d.basis,
+                recipient=d.recipient.id,
+                categories=d.categories,
+            )
+            for d in released.deliveries
+        ]
+        notes += [
+            n
+            for n in released.notes
+            if n.action is not AuditAction.ROUTED or n.decision == "deadline opened"
+        ]
+    return Outcome(
+        state=state, deliveries=tuple(deliveries), audit=tuple(notes), opened=tuple(opened)
+    )
+
+
+def _release(state: CaseState, held: Held, ctx: Context, now: datetime) -> Sent | None:
+    """Send a held message again if consent now covers it (None: still not covered)."""
+    agency, source = ctx.directory.get(held.recipient), ctx.directory.get(held.sender)
+    if agency is None or source is None:
+        return None
+    if not isinstance(share_for(state, held.subject, agency, ctx, now), Share):
+        return None
+    event = EVENT_MODELS[held.subject].model_validate_json(held.record_json)
+    message = Message(
+        subject=held.subject,
+        record=event.model_dump(),
+        record_json=held.record_json,
+        source=source,
+        needs_answer=held.needs_answer,
+        attempt=held.attempt,
+        declined=held.declined,
+    )
+    return send(state, message, agency, ctx, now)
+
+
+def _consent_withdrawn(state: CaseState, inbound: Inbound, ctx: Context) -> Outcome:
+    """Stop all later sharing at once, cancel held messages, notify earlier recipients."""
+    assert isinstance(inbound.event, ConsentWithdrawn)
+    consent, withdrawal = state.consent.withdrawn(inbound.event)
+    notes = [
+        AuditNote(
+            AuditAction.CONSENT_WITHDRAWN,
+            "consent withdrawn",
+            categories=withdrawal.categories,
+            reason="roles: " + ", ".join(sorted(r.value for r in withdrawal.roles)),
+        )
+    ]
+    notes += [
+        AuditNote(
+            AuditAction.CANCELLED,
+            f"held {h.subject} cancelled by withdrawal",
+            recipient=h.recipient,
+        )
+        for h in state.holds
+    ]
+    exposed: dict[str, set[DataCategory]] = {}
+    for delivered in state.received:
+        if delivered.role in withdrawal.roles:
+            exposed.setdefault(delivered.recipient, set()).update(
+                delivered.categories & withdrawal.categories
+            )
+    deliveries = []
+    for recipient_id, categories in sorted(exposed.items()):
+        agency = ctx.directory.get(recipient_id)
+        if agency is None or not categories:
+            continue
+        notice = inbound.event.model_copy(
+            update={"categories": tuple(sorted(categories)), "recipient_roles": (agency.role,)}
+        )
+        delivery = project_for(
+            CONSENT_WITHDRAWN,
+            notice.model_dump(),
+            inbound.sender,
+            agency,
+            Share(frozenset(), "withdrawal notice"),
+            state.safety,
+            ctx,
+        )
+        deliveries.append(delivery)
+        notes.append(
+            AuditNote(
+                AuditAction.ROUTED,
+                "withdrawal notice: stop using these data",
+                recipient=agency.id,
+                categories=frozenset(categories),
+            )
+        )
+    state = state.model_copy(update={"consent": consent, "holds": ()})
+    return Outcome(state=state, deliveries=tuple(deliveries), audit=tuple(notes))
+
+
+def _safety(state: CaseState, inbound: Inbound) -> Outcome:
+    assert isinstance(inbound.event, SafetyFlagsSet)
+    channel = inbound.event.safe_channel
+    safety = Safety(
+        do_not_contact=inbound.event.do_not_contact,
+        safe_channel=None if channel.value == "UNKNOWN" else channel,
+    )
+    return Outcome(
+        state=state.model_copy(update={"safety": safety}),
+        audit=(
+            AuditNote(
+                AuditAction.CASE_TRANSITION,
+                "safety flags set",
+                reason=f"do_not_contact={safety.do_not_contact}, "
+                f"safe_channel={safety.safe_channel}",
+            ),
+        ),
+    )

@@ -1,0 +1,129 @@
+"""Routing one message of a case to the recipients its rule names.
+
+Used for inbound events and for the requests the hub raises itself when a victim is
+identified: select the agencies of each recipient role, send each its projection (or hold it
+until consent covers it), open requests and deadlines, and raise an orphaned need when a
+request has nobody to go to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from hub.contracts.enums import (
+    AuditAction,
+    DeadLetterReason,
+    ExploitationType,
+    Gender,
+    OrphanReason,
+    Urgency,
+)
+from hub.flow.case_state import CaseFacts, CaseState
+from hub.flow.deadline_flow import orphaned
+from hub.flow.decisions import AuditNote, Context, Deliver, Outcome, Publish, Refusal
+from hub.flow.delivery import Message, send
+from hub.rules.deadlines import OpenDeadline
+from hub.rules.directory import Agency
+from hub.rules.routing import RouteFacts, Selection, called_for, candidates, facts_of
+
+
+def route(
+    state: CaseState,
+    subject: str,
+    record: Mapping[str, Any],
+    record_json: str,
+    source: Agency,
+    ctx: Context,
+    now: datetime,
+) -> Outcome:
+    """Send ``record`` of ``subject`` from ``source`` to every recipient its rule names."""
+    rule = ctx.rules.for_type(subject)
+    assert rule is not None
+    facts = facts_of(record, route_facts(state.facts))
+    state = state.model_copy(update={"facts": case_facts(facts)})
+    deliveries: list[Deliver] = []
+    notes: list[AuditNote] = []
+    published: list[Publish] = []
+    opened: list[OpenDeadline] = []
+    reached = 0
+    for recipient_rule in rule.recipients:
+        chosen = candidates(recipient_rule, facts, ctx.directory, ctx.rules)
+        every = recipient_rule.select is Selection.ALL_IN_DEPARTEMENT
+        targets = chosen if every else chosen[:1]
+        message = Message(
+            subject=subject,
+            record=record,
+            record_json=record_json,
+            source=source,
+            needs_answer=recipient_rule.needs_answer,
+        )
+        if not targets and called_for(recipient_rule, facts, ctx.rules):
+            notes.append(
+                AuditNote(
+                    AuditAction.REFUSED,
+                    "no eligible agency",
+                    reason=DeadLetterReason.NO_ELIGIBLE_RECIPIENT.value,
+                    recipient=recipient_rule.role.value,
+                )
+            )
+            if recipient_rule.needs_answer:
+                published.append(
+                    orphaned(
+                        state,
+                        subject,
+                        message.request_id,
+                        OrphanReason.NO_ELIGIBLE_AGENCY,
+                        (),
+                        None,
+                        now,
+                    )
+                )
+        for agency in targets:
+            sent = send(state, message, agency, ctx, now)
+            state = sent.state
+            deliveries += sent.deliveries
+            notes += sent.notes
+            opened += sent.opened
+            reached += 1
+    if not reached and not published:
+        return Outcome(
+            state=state,
+            refusal=Refusal(
+                DeadLetterReason.NO_ELIGIBLE_RECIPIENT,
+                f"no agency in the directory can receive {subject} for département "
+                f"{facts.departement}",
+            ),
+        )
+    return Outcome(
+        state=state,
+        deliveries=tuple(deliveries),
+        audit=tuple(notes),
+        published=tuple(published),
+        opened=tuple(opened),
+    )
+
+
+def route_facts(facts: CaseFacts) -> RouteFacts:
+    """What selection knows of the case so far."""
+    return RouteFacts(
+        departement=facts.departement,
+        exploitation_types=facts.exploitation_types,
+        minor=facts.minor,
+        urgency=facts.urgency,
+        immediate_danger=facts.immediate_danger,
+        gender=facts.gender,
+    )
+
+
+def case_facts(facts: RouteFacts) -> CaseFacts:
+    """The facts the case keeps for later routing."""
+    return CaseFacts(
+        departement=facts.departement,
+        exploitation_types=frozenset(ExploitationType(t) for t in facts.exploitation_types),
+        minor=facts.minor,
+        urgency=Urgency(facts.urgency),
+        immediate_danger=facts.immediate_danger,
+        gender=Gender(facts.gender) if facts.gender else None,
+    )

@@ -1,0 +1,204 @@
+"""Consent before sharing: per case, per data category, per recipient role, with an expiry.
+
+The policy (``deploy/config/consent.yaml``) says which categories each recipient role needs
+for each message type — ``required`` (without them the message is useless, so it is held)
+and ``optional`` (shared only if consent covers them) — and names the legal exceptions that
+allow sharing without consent, each citing its source. The consent state of a case is the set
+of (category, role) pairs the person agreed to, each with its expiry and consent id; a
+withdrawal removes pairs at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hub.contracts.enums import AgencyRole, DataCategory
+from hub.contracts.events import ConsentGiven, ConsentWithdrawn
+from hub.runtime.config_files import load_config
+
+CONSENT_FILE = "consent.yaml"
+ALL_CATEGORIES = frozenset(c for c in DataCategory if c is not DataCategory.UNKNOWN)
+ALL_ROLES = frozenset(r for r in AgencyRole if r is not AgencyRole.UNKNOWN)
+
+
+class NeedRule(BaseModel):
+    """The categories a recipient role needs to act on one message type."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    message_type: str
+    recipient_role: AgencyRole
+    required: frozenset[DataCategory] = frozenset()
+    optional: frozenset[DataCategory] = frozenset()
+    purpose: str
+
+
+class LegalException(BaseModel):
+    """A named legal basis for sharing without consent (e.g. child protection for minors)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9-]+$")
+    message_types: frozenset[str]
+    recipient_roles: frozenset[AgencyRole]
+    only_minors: bool = False
+    source: str = Field(min_length=3, description="The legal text this exception rests on.")
+
+
+class ConsentPolicy(BaseModel):
+    """Needs per (message type, recipient role), legal exceptions, and the hold time limit."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    hold_timeout_hours: int = Field(default=72, ge=1)
+    needs: tuple[NeedRule, ...]
+    exceptions: tuple[LegalException, ...] = ()
+
+    @classmethod
+    def load(cls, config_dir: Path) -> ConsentPolicy:
+        """Load and validate ``consent.yaml``."""
+        return load_config(config_dir / CONSENT_FILE, cls)
+
+    def need(self, message_type: str, role: AgencyRole) -> NeedRule | None:
+        """What ``role`` needs of ``message_type``; None means it gets no personal data."""
+        for rule in self.needs:
+            if rule.message_type == message_type and rule.recipient_role is role:
+                return rule
+        return None
+
+    def exception(self, message_type: str, role: AgencyRole, minor: bool) -> LegalException | None:
+        """The legal exception that lets ``role`` receive ``message_type`` without consent."""
+        for entry in self.exceptions:
+            if (
+                message_type in entry.message_types
+                and role in entry.recipient_roles
+                and (minor or not entry.only_minors)
+            ):
+                return entry
+        return None
+
+
+class Permission(BaseModel):
+    """Consent for one (category, role) pair: which consent gave it, and until when."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    category: DataCategory
+    role: AgencyRole
+    consent_id: UUID
+    expires_at: datetime | None = None
+
+    def valid_at(self, now: datetime) -> bool:
+        """True while the consent has not expired."""
+        return self.expires_at is None or now < self.expires_at
+
+
+class ConsentState(BaseModel):
+    """What one person agreed to share, with whom: a set of (category, role) permissions."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    permissions: tuple[Permission, ...] = ()
+
+    def given(self, event: ConsentGiven) -> ConsentState:
+        """The state after a consent is recorded (a newer grant of a pair replaces the old)."""
+        granted = {
+            (category, role): Permission(
+                category=category,
+                role=role,
+                consent_id=event.consent_id,
+                expires_at=event.expires_at,
+            )
+            for category in event.categories
+            for role in event.recipient_roles
+        }
+        kept = [p for p in self.permissions if (p.category, p.role) not in granted]
+        return ConsentState(permissions=(*kept, *granted.values()))
+
+    def withdrawn(self, event: ConsentWithdrawn) -> tuple[ConsentState, Withdrawal]:
+        """The state after a withdrawal, and what was withdrawn (null fields mean "all")."""
+        categories = frozenset(event.categories) if event.categories is not None else ALL_CATEGORIES
+        roles = frozenset(event.recipient_roles) if event.recipient_roles is not None else ALL_ROLES
+        removed = [
+            p
+            for p in self.permissions
+            if p.category in categories
+            and p.role in roles
+            and (event.consent_id is None or p.consent_id == event.consent_id)
+        ]
+        kept = tuple(p for p in self.permissions if p not in removed)
+        return ConsentState(permissions=kept), Withdrawal(categories=categories, roles=roles)
+
+    def covered(self, role: AgencyRole, now: datetime) -> frozenset[DataCategory]:
+        """The categories the person consented to share with ``role``, valid at ``now``."""
+        return frozenset(p.category for p in self.permissions if p.role is role and p.valid_at(now))
+
+    def consent_ids(self, role: AgencyRole, categories: Iterable[DataCategory]) -> list[UUID]:
+        """Which consents cover ``categories`` for ``role`` (for the audit trail)."""
+        wanted = set(categories)
+        return sorted(
+            {p.consent_id for p in self.permissions if p.role is role and p.category in wanted},
+            key=str,
+        )
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """What a withdrawal covered: categories and roles (all of them when the event said so)."""
+
+    categories: frozenset[DataCategory]
+    roles: frozenset[AgencyRole]
+
+
+@dataclass(frozen=True)
+class Share:
+    """Sharing is allowed: these categories, on this basis (consent ids or a legal exception)."""
+
+    allowed: frozenset[DataCategory]
+    basis: str
+
+
+@dataclass(frozen=True)
+class ConsentGap:
+    """Sharing is not covered yet: the required categories consent does not cover."""
+
+    missing: frozenset[DataCategory]
+    role: AgencyRole
+
+
+def decide_sharing(
+    policy: ConsentPolicy,
+    state: ConsentState,
+    *,
+    message_type: str,
+    role: AgencyRole,
+    minor: bool,
+    now: datetime,
+) -> Share | ConsentGap:
+    """May ``message_type`` be shared with ``role`` now, and with which categories?
+
+    A named legal exception shares what the role needs without consent. Otherwise the
+    required categories must all be covered by consent (else the message is held), and the
+    optional ones are shared only where consent covers them.
+    """
+    need = policy.need(message_type, role)
+    if need is None:
+        return Share(allowed=frozenset(), basis="no personal data")
+    exception = policy.exception(message_type, role, minor)
+    if exception is not None:
+        return Share(allowed=need.required | need.optional, basis=f"exception:{exception.name}")
+    covered = state.covered(role, now)
+    missing = need.required - covered
+    if missing:
+        return ConsentGap(missing=missing, role=role)
+    allowed = need.required | (need.optional & covered)
+    if not allowed:
+        return Share(allowed=allowed, basis="no personal data")
+    ids = state.consent_ids(role, allowed)
+    return Share(allowed=allowed, basis="consent:" + ",".join(str(i) for i in ids))
