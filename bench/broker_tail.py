@@ -31,11 +31,12 @@ sys.path.insert(0, str(ROOT))
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
 from aiokafka.structs import TopicPartition  # noqa: E402
 
-from hub.contracts.topics import TopicSpec, create_topics  # noqa: E402
+from hub.contracts.topics import TopicSpec  # noqa: E402
 from hub.runtime.broker import EmbeddedBroker  # noqa: E402
 from hub.runtime.kafka_options import client_options  # noqa: E402
 from hub.runtime.logs import configure_logging  # noqa: E402
 from hub.runtime.settings import HubSettings  # noqa: E402
+from hub.runtime.topic_admin import create_topics  # noqa: E402
 
 TOPIC = "bench.tail"
 VALUE = os.urandom(600)

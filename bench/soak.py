@@ -55,11 +55,12 @@ from hub.contracts.enums import AckStatus  # noqa: E402
 from hub.contracts.events import Acknowledgement, Envelope, PermitRequested  # noqa: E402
 from hub.contracts.examples import example_events  # noqa: E402
 from hub.contracts.registry import SchemaRegistry  # noqa: E402
-from hub.contracts.topics import all_topics, create_topics  # noqa: E402
+from hub.contracts.topics import all_topics  # noqa: E402
 from hub.rules.directory import Directory  # noqa: E402
 from hub.runtime.broker import EmbeddedBroker, free_port  # noqa: E402
 from hub.runtime.logs import configure_logging  # noqa: E402
 from hub.runtime.settings import HubSettings  # noqa: E402
+from hub.runtime.topic_admin import create_topics  # noqa: E402
 from hub.trust.signing import TIMESTAMP_HEADER  # noqa: E402
 
 HUB = str(Path(sys.executable).parent / "hub")
