@@ -34,6 +34,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from agents.io import clients
 from connectors.gateway.inbox import inbox_item
 from connectors.webhooks.config import WebhooksFile, WebhookTarget
 from connectors.webhooks.signature import ATTEMPT_HEADER, EVENT_ID_HEADER, webhook_headers
@@ -42,7 +43,6 @@ from hub.contracts.enums import DeadLetterReason
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import DEAD_LETTERS, inbox_topic
 from hub.flow.ingest import RawRecord, dead_letter
-from hub.runtime.kafka_options import client_options, consumer_group_options
 from hub.runtime.settings import HubSettings
 from hub.trust.signing import HubPublicKey, HubSigner, SignatureError
 
@@ -108,16 +108,9 @@ class WebhookDeliverer:
 
     async def start(self) -> None:
         """Join the agency's webhook consumer group and connect the dead letter producer."""
-        self._producer = AIOKafkaProducer(acks="all", **client_options(self.settings))
+        self._producer = clients.producer(self.settings)
         await self._producer.start()
-        self._consumer = AIOKafkaConsumer(
-            self.topic,
-            group_id=self.group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            **client_options(self.settings),
-            **consumer_group_options(self.settings),
-        )
+        self._consumer = clients.group_consumer(self.settings, self.topic, group_id=self.group_id)
         await self._consumer.start()
         self._http = httpx.AsyncClient(
             timeout=self.target.retry.timeout_seconds,
