@@ -37,7 +37,8 @@ import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from agents.audit_index import INDEX_FILE, AuditIndex, run_indexer
+from agents.audit_index.indexer import run_indexer
+from agents.audit_index.store import INDEX_FILE, AuditIndex
 from agents.directory_follower import DirectoryFollower
 from agents.io import clients
 from agents.io.case_store import read_all_states
