@@ -1,5 +1,6 @@
 """The one place that writes the hub's decisions to topics: inbox projections, dead letters,
-and the case's hash-chained audit entries.
+and the case's hash-chained audit entries. The routing worker writes all three; the webhook
+deliverer its dead letters; tools append audit entries with ``append_entries``.
 
 Every write is sent without waiting; the caller awaits the returned futures before it commits
 the input offsets (at-least-once). Audit entries are chained from the head kept in the case
@@ -36,13 +37,14 @@ Futures = list["asyncio.Future[object]"]
 
 
 class OutboxWriter:
-    """Encodes, signs and sends what the flow decided."""
+    """Encodes, signs and sends what the flow decided. Without a key store it writes no audit
+    entries (a writer of dead letters only)."""
 
     def __init__(
         self,
         producer: AIOKafkaProducer,
         codec: Codec,
-        key_store: KeyStore,
+        key_store: KeyStore | None = None,
         signer: RecordSigner | None = None,
     ) -> None:
         self.producer = producer
@@ -143,6 +145,8 @@ class OutboxWriter:
         actor: str,
         role: AgencyRole,
     ) -> tuple[AuditEntry, ChainHead]:
+        if self.key_store is None:
+            raise RuntimeError("an outbox writer without a key store writes no audit entries")
         return next_entry(
             head,
             case_id=state.case_id,
