@@ -13,11 +13,11 @@ import time
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from agents.io import clients
 from hub.contracts.codec import Codec, CodecError
 from hub.contracts.events import DirectoryEntry
 from hub.contracts.topics import DIRECTORY
 from hub.rules.directory import Directory, apply_entry
-from hub.runtime.kafka_options import client_options
 from hub.runtime.settings import HubSettings
 
 log = structlog.get_logger(__name__)
@@ -36,7 +36,7 @@ class DirectoryFollower:
 
     async def start(self) -> None:
         """Read the topic up to its high watermark, then keep following it in the background."""
-        self._consumer = AIOKafkaConsumer(enable_auto_commit=False, **client_options(self.settings))
+        self._consumer = clients.assigned_consumer(self.settings)
         await self._consumer.start()
         partitions = self._consumer.partitions_for_topic(DIRECTORY.name) or {0}
         tps = [TopicPartition(DIRECTORY.name, p) for p in sorted(partitions)]

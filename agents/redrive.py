@@ -12,14 +12,12 @@ import contextlib
 import uuid
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaProducer
-
-from agents.topic_reader import read_topics
+from agents.io import clients
+from agents.io.reader import read_topics
 from hub.contracts.codec import Codec, CodecError
 from hub.contracts.events import DeadLetter
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import DEAD_LETTERS, REDRIVE
-from hub.runtime.kafka_options import client_options
 from hub.runtime.settings import HubSettings
 
 
@@ -83,7 +81,7 @@ async def redrive(settings: HubSettings, dead_letter_id: uuid.UUID) -> RedriveRe
     if dead_letter_id in await redriven_ids(settings):
         raise RedriveError(f"dead letter {dead_letter_id} was already re-driven")
     key = str(letter.case_id).encode() if letter.case_id else letter.original_key
-    producer = AIOKafkaProducer(acks="all", **client_options(settings))
+    producer = clients.producer(settings)
     await producer.start()
     try:
         sent = await producer.send_and_wait(REDRIVE.name, codec.encode_event(letter), key=key)

@@ -22,17 +22,17 @@ from uuid import UUID
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
-from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
-from agents.broker_watch import BrokerWatch
-from agents.case_store import RECOVERY_TIMEOUT_S, CaseStore
 from agents.directory_follower import DirectoryFollower
-from agents.fetch_pacer import FetchPacer
+from agents.io import clients
+from agents.io.broker_watch import BrokerWatch
+from agents.io.case_store import RECOVERY_TIMEOUT_S, CaseStore
+from agents.io.fetch_pacer import FetchPacer
+from agents.io.outbox_writer import Futures, OutboxWriter
+from agents.io.records import raw_record
 from agents.metrics import LatencyHistogram, record_latency_histogram
-from agents.outbox_writer import Futures, OutboxWriter
-from agents.records import raw_record
 from hub.audit.keys import KeyStore
 from hub.contracts.codec import Codec, CodecError
 from hub.contracts.enums import AgencyRole, AuditAction, DeadLetterReason
@@ -56,7 +56,6 @@ from hub.rules.lifecycle import Lifecycle, PathwayPolicy
 from hub.rules.projection import Projector
 from hub.rules.routing import RoutingRules
 from hub.runtime.clock import Clock, wall_clock
-from hub.runtime.kafka_options import client_options, consumer_group_options
 from hub.runtime.settings import HubSettings
 from hub.trust.signing import RecordSigner, RecordVerifier, SignatureError
 
@@ -193,18 +192,11 @@ class Router:
 
     async def start(self) -> None:
         """Connect the producer and join the consumer group on every agency outbox."""
-        self._producer = AIOKafkaProducer(acks="all", linger_ms=2, **client_options(self.settings))
+        self._producer = clients.producer(self.settings, linger_ms=2)
         await self._producer.start()
         self._writer = OutboxWriter(self._producer, self.codec, self.key_store, self.signer)
-        self._consumer = AIOKafkaConsumer(
-            group_id=self.group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            partition_assignment_strategy=(RangePartitionAssignor,),
-            metadata_max_age_ms=5000,
-            max_poll_records=self.max_batch,
-            **client_options(self.settings),
-            **consumer_group_options(self.settings),
+        self._consumer = clients.routing_consumer(
+            self.settings, group_id=self.group_id, max_poll_records=self.max_batch
         )
         await self._consumer.start()
         self._consumer.subscribe(pattern=OUTBOX_PATTERN, listener=_Rebalance(self))

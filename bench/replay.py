@@ -31,14 +31,11 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.client import AIOKafkaClient
 from aiokafka.protocol.fetch import FetchRequest
 
-from agents import audit_index
-from agents.audit_index import (
-    CASE_FETCH_BYTES,
-    AuditIndex,
-    catch_up,
-    fetch_case_records,
-    verify_topic,
-)
+from agents.audit_index.indexer import catch_up
+from agents.audit_index.reading import fetch_case_records, verify_topic
+from agents.audit_index.store import AuditIndex
+from agents.io import clients
+from agents.io.audit_fetch import CASE_FETCH_BYTES
 from hub.audit.chain import ChainHead, next_entry, verify
 from hub.audit.keys import MemoryKeyStore
 from hub.audit.replay import timeline
@@ -257,7 +254,7 @@ async def main() -> None:
     )
     args = parser.parse_args()
     configure_logging(level="WARNING")  # stdout is the JSON result only
-    audit_index.AIOKafkaClient = CountingClient  # type: ignore[attr-defined]
+    clients.AIOKafkaClient = CountingClient  # type: ignore[attr-defined]
     codec = Codec(SchemaRegistry.load(get_settings().schemas_dir))
     sizes = [int(s) for s in args.sizes.split(",")]
     results = []

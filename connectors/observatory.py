@@ -30,7 +30,7 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from agents.records import raw_record
+from agents.io.records import raw_record
 from hub.contracts.codec import Codec, CodecError
 from hub.contracts.events import (
     Acknowledgement,
@@ -268,12 +268,10 @@ def to_json(row: Mapping[str, object]) -> bytes:
 
 async def publish(rows: list[dict[str, object]], settings: HubSettings) -> int:
     """Send the records to ``nrm.observatory`` (keyed by period and table); returns how many."""
-    from aiokafka import AIOKafkaProducer
-
+    from agents.io import clients
     from hub.contracts.topics import OBSERVATORY
-    from hub.runtime.kafka_options import client_options
 
-    producer = AIOKafkaProducer(acks="all", **client_options(settings))
+    producer = clients.producer(settings)
     await producer.start()
     try:
         for row in rows:
@@ -370,9 +368,9 @@ async def export(
     Every agency outbox on the broker is read up to the router group's committed offsets
     (what the hub has finished with), minus the records it dead-lettered (``nrm.deadletters``
     names their positions); the directory is the configured one plus ``nrm.directory``."""
+    from agents.io.reader import committed_offsets, read_topics, topics_with_prefix
     from agents.redrive import read_letters
     from agents.router import GROUP_ID
-    from agents.topic_reader import committed_offsets, read_topics, topics_with_prefix
     from hub.contracts.events import DirectoryEntry
     from hub.contracts.registry import SchemaRegistry
     from hub.contracts.topics import DEAD_LETTERS, DIRECTORY, OUTBOX_PREFIX

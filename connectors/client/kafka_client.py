@@ -24,7 +24,8 @@ from aiokafka.structs import ConsumerRecord, RecordMetadata
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel
 
-from agents.fetch_pacer import FetchPacer
+from agents.io import clients
+from agents.io.fetch_pacer import FetchPacer
 from connectors.client.seen_events import SeenEvents
 from connectors.gateway.models import AckAnswer
 from hub.contracts.codec import Codec, CodecError
@@ -32,7 +33,6 @@ from hub.contracts.enums import AckStatus, DeclineReason
 from hub.contracts.events import Acknowledgement, Envelope
 from hub.contracts.topics import inbox_topic, outbox_topic
 from hub.flow.answers import answer_problem
-from hub.runtime.kafka_options import client_options, consumer_group_options
 from hub.runtime.settings import HubSettings
 from hub.trust.signing import RecordSigner, SignatureError, verify_from_hub
 
@@ -86,15 +86,10 @@ class AgencyClient:
 
     async def start(self) -> None:
         """Connect the producer and the inbox consumer."""
-        self._producer = AIOKafkaProducer(acks="all", **client_options(self.settings))
+        self._producer = clients.producer(self.settings)
         await self._producer.start()
-        self._consumer = AIOKafkaConsumer(
-            inbox_topic(self.agency_id),
-            group_id=self.group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            **client_options(self.settings),
-            **consumer_group_options(self.settings),
+        self._consumer = clients.group_consumer(
+            self.settings, inbox_topic(self.agency_id), group_id=self.group_id
         )
         await self._consumer.start()
 

@@ -30,8 +30,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from pydantic import BaseModel, ConfigDict, Field
 
+from agents.io import clients
 from hub.contracts.topics import OPERATOR_ACTIONS
-from hub.runtime.kafka_options import client_options
 from hub.runtime.settings import HubSettings
 
 log = structlog.get_logger(__name__)
@@ -96,10 +96,8 @@ class ActionLog:
     async def _started(self) -> AIOKafkaProducer:
         async with self._lock:
             if self._producer is None:
-                producer = AIOKafkaProducer(
-                    acks="all",
-                    request_timeout_ms=int(self.timeout_s * 1000),
-                    **client_options(self.settings),
+                producer = clients.producer(
+                    self.settings, request_timeout_ms=int(self.timeout_s * 1000)
                 )
                 try:
                     await asyncio.wait_for(producer.start(), self.timeout_s)

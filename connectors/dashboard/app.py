@@ -34,7 +34,7 @@ from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from agents.audit_index import AuditLogUnavailable
+from agents.io.audit_fetch import AuditLogUnavailable
 from agents.redrive import RedriveError, redrive
 from connectors.dashboard import french, views
 from connectors.dashboard.actions import ActionKind, ActionLog, ActionNotRecorded, OperatorAction

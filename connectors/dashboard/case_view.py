@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Final
 from uuid import UUID
 
-from agents.audit_index import AuditIndex, catch_up, fetch_case_records
+from agents.audit_index.indexer import catch_up
+from agents.audit_index.reading import fetch_case_records
+from agents.audit_index.store import AuditIndex
 from connectors.dashboard import french
 from hub.audit.chain import VerificationReport, verify
 from hub.audit.keys import KeyStore

@@ -7,7 +7,7 @@ Sources and freshness (docs/DASHBOARD.md):
   the fetch response's **high watermark** (never ``end_offsets()``, which the embedded broker
   answers wrongly after batched produces), then followed: new records show within a poll.
   Topics that do not exist yet are looked for again every ``TOPIC_RETRY_S``.
-- case states (holds, open deadlines): ``agents.case_store.read_all_states`` every
+- case states (holds, open deadlines): ``agents.io.case_store.read_all_states`` every
   ``refresh_s`` seconds, each read bounded by ``STATES_TIMEOUT_S``.
 - the directory: ``agents.directory_follower.DirectoryFollower`` (directory.yaml, then the
   ``nrm.directory`` topic).
@@ -37,16 +37,17 @@ import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from agents.audit_index import INDEX_FILE, AuditIndex, run_indexer
-from agents.case_store import read_all_states
+from agents.audit_index.indexer import run_indexer
+from agents.audit_index.store import INDEX_FILE, AuditIndex
 from agents.directory_follower import DirectoryFollower
+from agents.io import clients
+from agents.io.case_store import read_all_states
 from connectors.dashboard.ack_times import AckTimes
 from hub.contracts.codec import Codec, CodecError
 from hub.contracts.events import AuditEntry, DeadLetter, OrphanedNeed
 from hub.contracts.topics import AUDIT, DEAD_LETTERS, ORPHANED_NEEDS, REDRIVE
 from hub.flow.case_state import CaseState
 from hub.rules.directory import Directory
-from hub.runtime.kafka_options import client_options
 from hub.runtime.settings import HubSettings
 
 log = structlog.get_logger(__name__)
@@ -213,12 +214,11 @@ class ReadModel:
     # ------------------------------------------------------------------ topics
 
     async def _follow_topics(self) -> None:
-        consumer = AIOKafkaConsumer(
-            enable_auto_commit=False,
+        consumer = clients.assigned_consumer(
+            self.settings,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=100,
             max_partition_fetch_bytes=1024 * 1024,
-            **client_options(self.settings),
         )
         started = False
         try:

@@ -20,9 +20,9 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
 
+from agents.io import clients
 from connectors.gateway.config import GatewaySettings
 from connectors.gateway.problems import GatewayReason, ProblemError
-from hub.runtime.kafka_options import client_options
 from hub.runtime.settings import HubSettings
 
 log = structlog.get_logger(__name__)
@@ -53,11 +53,8 @@ class BrokerLink:
         async with self._starting:
             if self._producer is None:
                 timeout_ms = int(self.gateway.publish_timeout_seconds * 1000)
-                producer = AIOKafkaProducer(
-                    acks="all",
-                    request_timeout_ms=timeout_ms,
-                    retry_backoff_ms=100,
-                    **client_options(self.settings),
+                producer = clients.producer(
+                    self.settings, request_timeout_ms=timeout_ms, retry_backoff_ms=100
                 )
                 try:
                     await asyncio.wait_for(producer.start(), self.gateway.publish_timeout_seconds)

@@ -24,6 +24,7 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from agents.io import clients
 from connectors.gateway.broker_link import BROKER_ERRORS, BrokerLink, unavailable
 from connectors.gateway.models import InboxItem
 from connectors.gateway.problems import GatewayReason, ProblemError
@@ -31,7 +32,6 @@ from hub.contracts.codec import Codec, CodecError, frame_header
 from hub.contracts.enums import DeadLetterReason
 from hub.contracts.events import Event, subject_of
 from hub.contracts.topics import inbox_topic
-from hub.runtime.kafka_options import client_options
 from hub.runtime.settings import HubSettings
 from hub.trust.signing import SIGNATURE_HEADERS, HubPublicKey, SignatureError, verify_from_hub
 
@@ -198,11 +198,8 @@ class InboxReader:
         async with self._creating:
             holder = self._consumers.get(agency)
             if holder is None:
-                consumer = AIOKafkaConsumer(
-                    enable_auto_commit=False,
-                    auto_offset_reset="earliest",
-                    fetch_max_wait_ms=200,
-                    **client_options(self.settings),
+                consumer = clients.assigned_consumer(
+                    self.settings, auto_offset_reset="earliest", fetch_max_wait_ms=200
                 )
                 try:
                     await asyncio.wait_for(

@@ -34,15 +34,16 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from agents.io import clients
+from agents.io.outbox_writer import OutboxWriter
 from connectors.gateway.inbox import inbox_item
 from connectors.webhooks.config import WebhooksFile, WebhookTarget
 from connectors.webhooks.signature import ATTEMPT_HEADER, EVENT_ID_HEADER, webhook_headers
 from hub.contracts.codec import Codec, CodecError
 from hub.contracts.enums import DeadLetterReason
 from hub.contracts.registry import SchemaRegistry
-from hub.contracts.topics import DEAD_LETTERS, inbox_topic
+from hub.contracts.topics import inbox_topic
 from hub.flow.ingest import RawRecord, dead_letter
-from hub.runtime.kafka_options import client_options, consumer_group_options
 from hub.runtime.settings import HubSettings
 from hub.trust.signing import HubPublicKey, HubSigner, SignatureError
 
@@ -103,21 +104,16 @@ class WebhookDeliverer:
         self._seen: OrderedDict[UUID, None] = OrderedDict()
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
+        self._writer: OutboxWriter | None = None
         self._http: httpx.AsyncClient | None = None
         self.log = log.bind(agency=agency_id, url=target.url)
 
     async def start(self) -> None:
         """Join the agency's webhook consumer group and connect the dead letter producer."""
-        self._producer = AIOKafkaProducer(acks="all", **client_options(self.settings))
+        self._producer = clients.producer(self.settings)
         await self._producer.start()
-        self._consumer = AIOKafkaConsumer(
-            self.topic,
-            group_id=self.group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            **client_options(self.settings),
-            **consumer_group_options(self.settings),
-        )
+        self._writer = OutboxWriter(self._producer, self.codec, signer=self.signer)
+        self._consumer = clients.group_consumer(self.settings, self.topic, group_id=self.group_id)
         await self._consumer.start()
         self._http = httpx.AsyncClient(
             timeout=self.target.retry.timeout_seconds,
@@ -258,7 +254,7 @@ class WebhookDeliverer:
         self, record: Any, reason: DeadLetterReason, detail: str, item: Any
     ) -> UUID:
         """Write the dead letter (signed by the hub) and wait for the broker to take it."""
-        assert self._producer is not None
+        assert self._writer is not None
         raw = RawRecord(
             topic=record.topic,
             partition=record.partition,
@@ -276,10 +272,7 @@ class WebhookDeliverer:
             case_id=item.case_id if item is not None else None,
             event_id=item.event_id if item is not None else None,
         )
-        key = str(letter.case_id).encode() if letter.case_id else None
-        value = self.codec.encode_event(letter)
-        headers = self.signer.sign(DEAD_LETTERS.name, key, value)
-        await self._producer.send_and_wait(DEAD_LETTERS.name, value, key=key, headers=headers)
+        await (await self._writer.dead_letter(letter))
         return letter.dead_letter_id
 
 

@@ -322,7 +322,7 @@ def overdue(
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
 ) -> None:
     """Overdue requests: case, recipient, what, due, late by, ladder step."""
-    from agents.case_store import read_all_states
+    from agents.io.case_store import read_all_states
     from hub.cli.overdue import render_overdue
     from hub.contracts.enums import AgencyRole
     from hub.runtime.clock import clock_from
@@ -360,7 +360,7 @@ def case_show(
     holds the next action."""
     import uuid
 
-    from agents.case_store import read_case
+    from agents.io.case_store import read_case
     from hub.cli.case_view import case_summary, render_case
     from hub.runtime.clock import clock_from
 

@@ -92,7 +92,7 @@ def _codec(settings: HubSettings) -> Codec:
 
 def _run(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine; an unreadable audit log is a failed check, with a clear message."""
-    from agents.audit_index import AuditLogUnavailable
+    from agents.io.audit_fetch import AuditLogUnavailable
 
     try:
         return asyncio.run(coroutine)
@@ -104,7 +104,9 @@ async def _case_records(
     settings: HubSettings, codec: Codec, case_id: UUID
 ) -> tuple[list[LogRecord], VerificationReport]:
     """Bring the index up to date, read the case's records, and verify them."""
-    from agents.audit_index import AuditIndex, catch_up, fetch_case_records
+    from agents.audit_index.indexer import catch_up
+    from agents.audit_index.reading import fetch_case_records
+    from agents.audit_index.store import AuditIndex
     from hub.audit.chain import verify
 
     with AuditIndex.open(settings) as index:
@@ -248,7 +250,9 @@ def erase(
     the routing worker, the single writer of each chain; this command appends directly,
     after the head it reads from the log through the index.
     """
-    from agents.audit_index import AuditIndex, append_entries, catch_up
+    from agents.audit_index.indexer import catch_up
+    from agents.audit_index.store import AuditIndex
+    from agents.io.outbox_writer import append_entries
     from hub.audit.chain import head_of, next_entry
     from hub.audit.keys import default_key_store
     from hub.contracts.enums import AgencyRole, AuditAction, DataCategory
@@ -304,7 +308,8 @@ def verify_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Recompute hash chains; name every break, gap, reordering, fork; exit 1 on any."""
-    from agents.audit_index import AuditIndex, verify_topic
+    from agents.audit_index.reading import verify_topic
+    from agents.audit_index.store import AuditIndex
     from hub.contracts.topics import AUDIT
 
     if (case is None) == (not all_cases):
@@ -338,7 +343,8 @@ def index_command(
     follow: Annotated[bool, typer.Option(help="Keep indexing until Ctrl-C.")] = False,
 ) -> None:
     """Bring the case index up to date (``--follow``: keep it up to date)."""
-    from agents.audit_index import AuditIndex, catch_up, run_indexer
+    from agents.audit_index.indexer import catch_up, run_indexer
+    from agents.audit_index.store import AuditIndex
 
     settings = _settings(ctx)
     codec = _codec(settings)

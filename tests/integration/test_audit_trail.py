@@ -21,14 +21,11 @@ import typer
 from aiokafka import AIOKafkaProducer
 from typer.testing import CliRunner, Result
 
-from agents.audit_index import (
-    AuditIndex,
-    append_entries,
-    catch_up,
-    fetch_case,
-    index_path,
-    read_offsets,
-)
+from agents.audit_index.indexer import catch_up
+from agents.audit_index.reading import fetch_case
+from agents.audit_index.store import AuditIndex, index_path
+from agents.io.audit_fetch import read_offsets
+from agents.io.outbox_writer import append_entries
 from hub.audit.chain import ChainHead, next_entry
 from hub.audit.keys import KEYS_DIRECTORY, default_key_store
 from hub.cli.audit import BAD_INPUT, CHECK_FAILED, register_audit_commands

@@ -12,7 +12,7 @@ import uuid
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from agents.fetch_pacer import FetchPacer, backlog
+from agents.io.fetch_pacer import FetchPacer, backlog
 from hub.contracts.topics import TopicSpec
 from hub.runtime.kafka_options import client_options
 from hub.runtime.settings import HubSettings

@@ -23,8 +23,8 @@ from flow_helpers import events_for
 from typer.testing import CliRunner
 from worker_thread import AgencyFactory
 
+from agents.io.reader import read_topics
 from agents.redrive import list_dead_letters
-from agents.topic_reader import read_topics
 from connectors.observatory import Period, export
 from connectors.observatory_cli import observatory_app
 from hub.contracts.enums import DeadLetterReason, Gender

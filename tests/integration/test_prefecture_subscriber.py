@@ -13,7 +13,7 @@ import pytest
 from flow_helpers import events_for, fresh, received_for
 from worker_thread import AgencyFactory
 
-from agents.case_store import read_case
+from agents.io.case_store import read_case
 from connectors.prefecture.queue import Answer, QueueError, WorkQueue
 from connectors.prefecture.subscriber import answer, sync
 from hub.contracts.enums import AckStatus

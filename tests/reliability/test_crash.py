@@ -29,7 +29,7 @@ from flow_helpers import events_for, fresh
 from topic_scan import duplicate_records, event_ids
 from worker_process import WorkerProcess
 
-from agents.topic_reader import read_topics
+from agents.io.reader import read_topics
 from connectors.client import AgencyClient
 from hub.contracts.codec import Codec
 from hub.contracts.enums import ExploitationType, Urgency

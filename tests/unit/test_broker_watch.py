@@ -17,7 +17,7 @@ from aiokafka.errors import (
 )
 from aiokafka.structs import TopicPartition
 
-from agents.broker_watch import BrokerWatch, is_connection_error
+from agents.io.broker_watch import BrokerWatch, is_connection_error
 from agents.router import Router
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents.fetch_pacer import FetchPacer
+from agents.io.fetch_pacer import FetchPacer
 
 
 class Clock:

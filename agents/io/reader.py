@@ -11,10 +11,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord, TopicPartition
 
-from agents.fetch_pacer import FetchPacer
-from hub.runtime.kafka_options import client_options
+from agents.io import clients
+from agents.io.fetch_pacer import FetchPacer
 from hub.runtime.settings import HubSettings
 
 READ_TIMEOUT_S = 60.0
@@ -27,7 +27,7 @@ class TopicReadError(TimeoutError):
 async def topics_with_prefix(settings: HubSettings, prefix: str) -> dict[str, int]:
     """Every topic on the broker whose name starts with ``prefix`` (runtime agencies too),
     with its partition count."""
-    consumer = AIOKafkaConsumer(**client_options(settings))
+    consumer = clients.assigned_consumer(settings)
     await consumer.start()
     try:
         names = sorted(t for t in await consumer.topics() if t.startswith(prefix))
@@ -43,9 +43,7 @@ async def committed_offsets(
     partitions without one are 0. Reads them as a manually assigned member (no join): the
     admin client's OffsetFetch does not decode the embedded broker's answer."""
     tps = [TopicPartition(t, p) for t, count in sorted(topics.items()) for p in range(count)]
-    consumer = AIOKafkaConsumer(
-        group_id=group_id, enable_auto_commit=False, **client_options(settings)
-    )
+    consumer = clients.assigned_consumer(settings, group_id=group_id)
     await consumer.start()
     try:
         consumer.assign(tps)
@@ -64,11 +62,7 @@ async def read_topics(
     """Every record of ``topics`` from the beginning, up to each partition's high watermark —
     or, when ``stop_at`` is given, up to its offset there (a partition absent from it is not
     read at all)."""
-    consumer = AIOKafkaConsumer(
-        enable_auto_commit=False,
-        fetch_max_wait_ms=settings.fetch_max_wait_ms,
-        **client_options(settings),
-    )
+    consumer = clients.assigned_consumer(settings, fetch_max_wait_ms=settings.fetch_max_wait_ms)
     await consumer.start()
     pacer = FetchPacer(settings.fetch_max_wait_ms)
     found: list[ConsumerRecord[bytes, bytes]] = []

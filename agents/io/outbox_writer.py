@@ -1,5 +1,6 @@
 """The one place that writes the hub's decisions to topics: inbox projections, dead letters,
-and the case's hash-chained audit entries.
+and the case's hash-chained audit entries. The routing worker writes all three; the webhook
+deliverer its dead letters; tools append audit entries with ``append_entries``.
 
 Every write is sent without waiting; the caller awaits the returned futures before it commits
 the input offsets (at-least-once). Audit entries are chained from the head kept in the case
@@ -9,13 +10,16 @@ state, and are deterministic, so a re-processed event re-creates byte-identical 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from uuid import UUID
 
 import structlog
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
+from agents.io import clients
+from agents.io.audit_fetch import AuditLogUnavailable
 from hub.audit.chain import ChainHead, next_entry
 from hub.audit.keys import KeyDestroyedError, KeyStore
 from hub.contracts.codec import Codec, CodecError
@@ -24,6 +28,7 @@ from hub.contracts.events import AuditEntry, DeadLetter
 from hub.contracts.topics import AUDIT, DEAD_LETTERS, inbox_topic
 from hub.flow.case_state import CaseState
 from hub.flow.decisions import AuditNote, Deliver, Publish
+from hub.runtime.settings import HubSettings
 from hub.trust.signing import RecordSigner
 
 log = structlog.get_logger(__name__)
@@ -32,13 +37,14 @@ Futures = list["asyncio.Future[object]"]
 
 
 class OutboxWriter:
-    """Encodes, signs and sends what the flow decided."""
+    """Encodes, signs and sends what the flow decided. Without a key store it writes no audit
+    entries (a writer of dead letters only)."""
 
     def __init__(
         self,
         producer: AIOKafkaProducer,
         codec: Codec,
-        key_store: KeyStore,
+        key_store: KeyStore | None = None,
         signer: RecordSigner | None = None,
     ) -> None:
         self.producer = producer
@@ -139,6 +145,8 @@ class OutboxWriter:
         actor: str,
         role: AgencyRole,
     ) -> tuple[AuditEntry, ChainHead]:
+        if self.key_store is None:
+            raise RuntimeError("an outbox writer without a key store writes no audit entries")
         return next_entry(
             head,
             case_id=state.case_id,
@@ -155,3 +163,26 @@ class OutboxWriter:
             payload=payload,
             key_store=self.key_store,
         )
+
+
+async def append_entries(
+    settings: HubSettings, codec: Codec, entries: Iterable[AuditEntry], *, topic: str = AUDIT.name
+) -> list[tuple[int, int]]:
+    """Append entries to the audit topic keyed by case id; their (partition, offset).
+
+    For tools (``hub erase``, tests, benchmarks): the routing worker writes its entries
+    through its own outbox, as the single writer of each case's chain.
+    """
+    producer = clients.producer(settings, linger_ms=5)
+    await producer.start()
+    try:
+        futures = [
+            await producer.send(topic, codec.encode_event(e), key=str(e.case_id).encode())
+            for e in entries
+        ]
+        sent = await asyncio.gather(*futures)
+    except KafkaError as exc:
+        raise AuditLogUnavailable(f"cannot write {topic}: {exc}") from exc
+    finally:
+        await producer.stop()
+    return [(m.partition, m.offset) for m in sent]

@@ -14,12 +14,12 @@ import time
 from uuid import UUID
 
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 
-from agents.fetch_pacer import FetchPacer
+from agents.io import clients
+from agents.io.fetch_pacer import FetchPacer
 from hub.contracts.topics import CASE_STATE
 from hub.flow.case_state import CaseState
-from hub.runtime.kafka_options import client_options
 from hub.runtime.settings import HubSettings
 
 log = structlog.get_logger(__name__)
@@ -98,10 +98,8 @@ class CaseStore:
 
     async def _read_partition(self, partition: int) -> dict[UUID, CaseState]:
         tp = TopicPartition(self.topic, partition)
-        consumer = AIOKafkaConsumer(
-            enable_auto_commit=False,
-            fetch_max_wait_ms=RECOVERY_FETCH_WAIT_MS,
-            **client_options(self.settings),
+        consumer = clients.assigned_consumer(
+            self.settings, fetch_max_wait_ms=RECOVERY_FETCH_WAIT_MS
         )
         pacer = FetchPacer(RECOVERY_FETCH_WAIT_MS)
         await consumer.start()
