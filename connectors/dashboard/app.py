@@ -145,7 +145,7 @@ def create_dashboard_app(
         visibility=operator_categories(settings.config_dir),
         redrive=redrive_with or redrive,
         clock=clock,
-        registry=metrics_registry,
+        metrics_registry=metrics_registry,
         templates=templates,
     )
     metrics_registry.register(DashboardCollector(model, actions, clock))

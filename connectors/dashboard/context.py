@@ -60,7 +60,7 @@ class Dashboard:
     visibility: AuditVisibility
     redrive: Redrive
     clock: Callable[[], datetime]
-    registry: CollectorRegistry
+    metrics_registry: CollectorRegistry
     templates: Jinja2Templates
 
     def session(self, request: Request) -> Session | None:

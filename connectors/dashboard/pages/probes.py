@@ -36,4 +36,4 @@ async def readyz(dashboard: CurrentDashboard) -> JSONResponse:
 
 @router.get("/metrics")
 async def metrics(dashboard: CurrentDashboard) -> Response:
-    return metrics_response(dashboard.registry)
+    return metrics_response(dashboard.metrics_registry)
