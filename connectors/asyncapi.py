@@ -14,12 +14,10 @@ Regenerate (a test fails while ``docs/asyncapi.json`` is stale)::
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from connectors.api_documents import document_command
 from hub.contracts.enums import AgencyRole
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import (
@@ -330,11 +328,6 @@ def _inbox_subjects(agency: Agency, rules: RoutingRules, directory: Directory) -
     return subjects
 
 
-def render(document: Mapping[str, Any]) -> str:
-    """The checked-in text: indented JSON, one trailing newline."""
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-
-
 def document_for(settings: HubSettings) -> dict[str, Any]:
     """The document for the configuration and schemas ``settings`` point at."""
     return build_asyncapi(
@@ -346,23 +339,12 @@ def document_for(settings: HubSettings) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """Print the document, ``--write`` it to docs/asyncapi.json, or ``--check`` it is current."""
-    parser = argparse.ArgumentParser(prog="python -m connectors.asyncapi")
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--write", action="store_true", help=f"write {ASYNCAPI_FILE}")
-    mode.add_argument("--check", action="store_true", help="exit 1 when the file is stale")
-    args = parser.parse_args(argv)
-    text = render(document_for(HubSettings.model_construct()))
-    if args.write:
-        ASYNCAPI_FILE.write_text(text, encoding="utf-8")
-        print(f"wrote {ASYNCAPI_FILE}")
-    elif args.check:
-        current = ASYNCAPI_FILE.read_text(encoding="utf-8") if ASYNCAPI_FILE.exists() else ""
-        if current != text:
-            print(f"{ASYNCAPI_FILE} is stale: run python -m connectors.asyncapi --write")
-            return 1
-    else:
-        sys.stdout.write(text)
-    return 0
+    return document_command(
+        "python -m connectors.asyncapi",
+        ASYNCAPI_FILE,
+        lambda: document_for(HubSettings.model_construct()),
+        argv,
+    )
 
 
 if __name__ == "__main__":

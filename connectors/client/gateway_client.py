@@ -1,8 +1,8 @@
-"""An agency's client over the HTTP gateway: the same surface as the Kafka ``AgencyClient``.
+"""An agency's client over the HTTP gateway: the same ``AgencyEndpoint`` as ``AgencyClient``.
 
 An agency picks Kafka (``AgencyClient``: it signs with its own key) or HTTP (``GatewayClient``:
-a bearer token; the gateway signs for it). Both publish typed events, yield each inbox event id
-once, and return the same ``InboxMessage``; this one also sends business acknowledgements.
+a bearer token; the gateway signs for it). Both publish typed events, answer requests, yield
+each inbox event id once and return the same ``InboxMessage`` (``agency_protocol.py``).
 
 The inbox position is the gateway's opaque cursor, kept in memory and advanced as messages are
 returned; ``cursor`` exposes it so an agency can persist it and pass it back on restart. A 429
@@ -16,15 +16,12 @@ import asyncio
 import time
 import uuid
 from pathlib import Path
-from types import TracebackType
 from typing import Any, cast
 
 import httpx
-import structlog
 from pydantic import BaseModel, ValidationError
 
-from connectors.client.kafka_client import InboxMessage
-from connectors.client.seen_events import SeenEvents
+from connectors.client.agency_protocol import AgencyEndpoint, InboxMessage
 from connectors.gateway.models import (
     AVRO_MEDIA_TYPE,
     AckAnswer,
@@ -37,7 +34,6 @@ from hub.contracts.codec import Codec
 from hub.contracts.enums import AckStatus, DeclineReason
 from hub.contracts.events import EVENT_MODELS, subject_of
 
-log = structlog.get_logger(__name__)
 RETRYABLE = frozenset({429, 503})
 MAX_RETRY_AFTER_S = 10.0
 LONG_POLL_S = 20.0
@@ -53,7 +49,7 @@ class GatewayError(Exception):
         self.detail = detail
 
 
-class GatewayClient:
+class GatewayClient(AgencyEndpoint[PublishReceipt]):
     """Publish to, read from and answer through the hub's HTTP gateway as one agency."""
 
     def __init__(
@@ -72,16 +68,14 @@ class GatewayClient:
         """``codec``: publish Confluent-framed Avro instead of JSON. ``cursor``: resume the
         inbox where a previous run stopped (None: from the start). ``seen_path``: a sqlite file
         of the event ids already handed over, so a restarted client still drops redeliveries."""
+        super().__init__(agency_id, seen_path)
         self.base_url = base_url
-        self.agency_id = agency_id
         self.codec = codec
         self.retries = retries
-        self.redelivered = 0
         self._token = token
         self._cursor = cursor
         self._timeout_s = timeout_s
         self._transport = transport
-        self._seen = SeenEvents(seen_path)
         self._http: httpx.AsyncClient | None = None
 
     @property
@@ -109,18 +103,6 @@ class GatewayClient:
             await self._http.aclose()
             self._http = None
         self._seen.close()
-
-    async def __aenter__(self) -> GatewayClient:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     async def publish(self, event: BaseModel) -> PublishReceipt:
         """Send ``event`` to this agency's outbox (the gateway validates, signs and keys it)."""
@@ -200,16 +182,13 @@ class GatewayClient:
                     break
                 raise
             for item, message in zip(page.messages, messages, strict=True):
-                if item.event_id in fresh or self._seen.seen(item.event_id):
-                    self.redelivered += 1
-                    continue
-                fresh.add(item.event_id)
-                found.append(message)
+                if self._first_time(item.event_id, fresh):
+                    found.append(message)
             cursor = page.cursor
         self._seen.hold(fresh)
         self._cursor = cursor
-        if commit and (error := self._seen.confirm_or_keep()):
-            log.warning("client.seen_not_written", agency=self.agency_id, error=error)
+        if commit:
+            self._confirm_returned()
         return found
 
     async def commit(self) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from pydantic import BaseModel
 
 from agents.io import clients
 from agents.io.fetch_pacer import FetchPacer
-from connectors.client.seen_events import SeenEvents
+from connectors.client.agency_protocol import AgencyEndpoint, InboxMessage
 from connectors.gateway.models import AckAnswer
 from hub.contracts.codec import Codec, CodecError
 from hub.contracts.enums import AckStatus, DeclineReason
@@ -39,22 +38,7 @@ from hub.trust.signing import RecordSigner, SignatureError, verify_from_hub
 log = structlog.get_logger(__name__)
 
 
-@dataclass(frozen=True)
-class InboxMessage:
-    """One event delivered to the agency, with where it was read."""
-
-    event: BaseModel
-    headers: dict[str, bytes]
-    partition: int
-    offset: int
-
-    @property
-    def event_id(self) -> uuid.UUID:
-        """The delivered event's id."""
-        return uuid.UUID(str(self.event.envelope.event_id))  # type: ignore[attr-defined]
-
-
-class AgencyClient:
+class AgencyClient(AgencyEndpoint[RecordMetadata]):
     """Publish to and read from the hub as one agency."""
 
     def __init__(
@@ -70,19 +54,17 @@ class AgencyClient:
     ) -> None:
         """``seen_path``: a sqlite file of the event ids already handed over, so a restarted
         client still drops what the broker redelivers (None: in memory, this run only)."""
+        super().__init__(agency_id, seen_path)
         self.settings = settings
-        self.agency_id = agency_id
         self.signer = signer
         self.codec = codec
         self.hub_public_key = hub_public_key
         self.group_id = group_id or f"agency-{agency_id}"
-        self._seen = SeenEvents(seen_path)
         self._unreturned: list[InboxMessage] = []
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._pacer = FetchPacer(settings.fetch_max_wait_ms)
         self.rejected: list[str] = []
-        self.redelivered = 0
 
     async def start(self) -> None:
         """Connect the producer and the inbox consumer."""
@@ -187,11 +169,8 @@ class AgencyClient:
                         message = self._accept(record)
                         if message is None:
                             continue
-                        if message.event_id in fresh or self._seen.seen(message.event_id):
-                            self.redelivered += 1
-                            continue
-                        fresh.add(message.event_id)
-                        found.append(message)
+                        if self._first_time(message.event_id, fresh):
+                            found.append(message)
                 await self._pacer.after_fetch(self._consumer, sum(map(len, batch.values())))
             self._seen.hold(fresh)
             if commit:
@@ -199,8 +178,8 @@ class AgencyClient:
         except BaseException:
             self._unreturned = found  # read past, not returned: the next call returns them
             raise
-        if commit and (error := self._seen.confirm_or_keep()):
-            log.warning("client.seen_not_written", agency=self.agency_id, error=error)
+        if commit:
+            self._confirm_returned()
         return found
 
     async def commit(self) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -58,29 +58,35 @@ class DashboardCollector(Collector):
             "1 once the followed topics were read to their high watermark.",
             1.0 if model.caught_up else 0.0,
         )
-        records = CounterMetricFamily(
-            "nrm_dashboard_records_read", "Records read by the read model.", labels=["topic"]
+        yield _counter(
+            "nrm_dashboard_records_read",
+            "Records read by the read model.",
+            "topic",
+            model.records_read,
         )
-        for topic, count in sorted(model.records_read.items()):
-            records.add_metric([topic], count)
-        yield records
-        bad = CounterMetricFamily(
+        yield _counter(
             "nrm_dashboard_records_undecodable",
             "Records the read model could not decode.",
-            labels=["topic"],
+            "topic",
+            model.undecodable,
         )
-        for topic, count in sorted(model.undecodable.items()):
-            bad.add_metric([topic], count)
-        yield bad
-        actions = CounterMetricFamily(
+        yield _counter(
             "nrm_dashboard_operator_actions",
             "Operator actions recorded to nrm.operator-actions.",
-            labels=["action"],
+            "action",
+            self.actions.recorded,
         )
-        for action, count in sorted(self.actions.recorded.items()):
-            actions.add_metric([action], count)
-        yield actions
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, documentation, value=value)
+
+
+def _counter(
+    name: str, documentation: str, label: str, counts: Mapping[str, int]
+) -> CounterMetricFamily:
+    """One counter family with a sample per ``label`` value, in sorted order."""
+    family = CounterMetricFamily(name, documentation, labels=[label])
+    for value, count in sorted(counts.items()):
+        family.add_metric([value], count)
+    return family

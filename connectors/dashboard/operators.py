@@ -1,9 +1,9 @@
 """Operator accounts of the dashboard: passwords stored as scrypt hashes, checked in constant time.
 
 ``deploy/config/operators.yaml`` lists each operator (national coordination staff) with
-``scrypt$<n>$<r>$<p>$<salt>$<hash>`` of their password, never the password. scrypt (stdlib
-``hashlib.scrypt``) rather than PBKDF2 because people choose passwords: a memory-hard hash
-makes each guess against a leaked file cost 16 MiB and tens of milliseconds. An unknown
+``scrypt$<n>$<r>$<p>$<salt>$<hash>`` of their password, never the password
+(``connectors/credentials.py``: scrypt rather than the tokens' PBKDF2 because people choose
+passwords, and a memory-hard hash makes each guess against a leaked file costly). An unknown
 operator id costs the same hash as a known one, so timing does not tell which ids exist.
 
 Agency gateway tokens live in another file (``gateway_tokens.yaml``) with another format and
@@ -17,14 +17,9 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import hashlib
-import hmac
 import re
-import secrets
 import sys
 import time
-from base64 import urlsafe_b64decode, urlsafe_b64encode
-from binascii import Error as Base64Error
 from collections import OrderedDict
 from pathlib import Path
 from typing import Final
@@ -32,17 +27,11 @@ from typing import Final
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from connectors.credentials import SALT_BYTES, hash_password, parse_password_hash, password_matches
 from hub.runtime.config_files import load_config
 
 OPERATORS_FILE: Final = "operators.yaml"
-ALGORITHM: Final = "scrypt"
-SCRYPT_N: Final = 2**14
-SCRYPT_R: Final = 8
-SCRYPT_P: Final = 1
-SALT_BYTES: Final = 16
-HASH_BYTES: Final = 32
 MIN_PASSWORD_LENGTH: Final = 12
-_MAX_MEMORY: Final = 64 * 1024 * 1024
 _OPERATOR_ID: Final = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
 
 
@@ -60,7 +49,7 @@ class OperatorEntry(BaseModel):
     @field_validator("password_hash")
     @classmethod
     def _well_formed(cls, value: str) -> str:
-        parse_hash(value)
+        parse_password_hash(value)
         return value
 
 
@@ -79,56 +68,6 @@ class OperatorsFile(BaseModel):
         if duplicates:
             raise ValueError(f"operator ids listed twice: {', '.join(duplicates)}")
         return operators
-
-
-def _b64(data: bytes) -> str:
-    return urlsafe_b64encode(data).decode("ascii").rstrip("=")
-
-
-def _unb64(text: str) -> bytes:
-    return urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
-    return hashlib.scrypt(
-        password.encode(), salt=salt, n=n, r=r, p=p, maxmem=_MAX_MEMORY, dklen=HASH_BYTES
-    )
-
-
-def hash_password(
-    password: str,
-    *,
-    salt: bytes | None = None,
-    n: int = SCRYPT_N,
-    r: int = SCRYPT_R,
-    p: int = SCRYPT_P,
-) -> str:
-    """The stored form of a password: ``scrypt$<n>$<r>$<p>$<salt>$<hash>`` (random salt)."""
-    salt = salt if salt is not None else secrets.token_bytes(SALT_BYTES)
-    return f"{ALGORITHM}${n}${r}${p}${_b64(salt)}${_b64(_scrypt(password, salt, n, r, p))}"
-
-
-def parse_hash(stored: str) -> tuple[int, int, int, bytes, bytes]:
-    """(n, r, p, salt, hash) of a stored hash; ValueError when it is malformed or too weak."""
-    parts = stored.split("$")
-    if len(parts) != 6 or parts[0] != ALGORITHM or not all(x.isdigit() for x in parts[1:4]):
-        raise ValueError(f"not a {ALGORITHM}$<n>$<r>$<p>$<salt>$<hash> string")
-    n, r, p = int(parts[1]), int(parts[2]), int(parts[3])
-    try:
-        salt, digest = _unb64(parts[4]), _unb64(parts[5])
-    except (Base64Error, ValueError):
-        raise ValueError("salt or hash is not base64url") from None
-    if n < 2**14 or n & (n - 1) or r < 8 or p < 1:
-        raise ValueError("scrypt cost too low: n must be a power of two >= 16384, r >= 8")
-    if len(salt) < 16 or len(digest) != HASH_BYTES:
-        raise ValueError("salt shorter than 16 bytes, or hash not 32 bytes")
-    return n, r, p, salt, digest
-
-
-def password_matches(password: str, stored: str) -> bool:
-    """True when ``password`` hashes to ``stored`` (constant-time comparison)."""
-    n, r, p, salt, expected = parse_hash(stored)
-    return hmac.compare_digest(_scrypt(password, salt, n, r, p), expected)
 
 
 # A fixed hash to spend the same time on for an unknown operator id.

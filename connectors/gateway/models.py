@@ -33,8 +33,8 @@ class PublishRequest(BaseModel):
     )
 
 
-class PublishReceipt(BaseModel):
-    """Where an event was written: the agency's outbox, keyed by its case id."""
+class RecordPlace(BaseModel):
+    """An event as the broker holds it: its ids, its subject and schema, and where it lies."""
 
     event_id: UUID
     case_id: UUID
@@ -42,6 +42,10 @@ class PublishReceipt(BaseModel):
     schema_id: int
     partition: int
     offset: int
+
+
+class PublishReceipt(RecordPlace):
+    """Where an event was written: the agency's outbox, keyed by its case id."""
 
 
 class AckRequest(BaseModel):
@@ -71,15 +75,9 @@ class AckRequest(BaseModel):
         return AckStatus(self.status)
 
 
-class InboxItem(BaseModel):
+class InboxItem(RecordPlace):
     """One event delivered to the agency, verified as the hub's."""
 
-    event_id: UUID
-    case_id: UUID
-    subject: str
-    schema_id: int
-    partition: int
-    offset: int
     headers: dict[str, str] = Field(
         default_factory=dict,
         description="Unsigned delivery headers, e.g. nrm-safe-channel (signature headers are "

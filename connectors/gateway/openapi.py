@@ -7,11 +7,9 @@ Regenerate after changing a route or an API model (a test fails while the file i
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 from typing import Any
 
+from connectors.api_documents import document_command
 from connectors.gateway.app import create_gateway_app
 from connectors.gateway.config import GatewaySettings
 from connectors.gateway.tokens import TokenStore
@@ -31,30 +29,11 @@ def openapi_document(settings: HubSettings | None = None) -> dict[str, Any]:
     return app.openapi()
 
 
-def render(document: dict[str, Any]) -> str:
-    """The checked-in text form: indented, keys in FastAPI's order, one trailing newline."""
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-
-
 def main(argv: list[str] | None = None) -> int:
     """Print the document, ``--write`` it to docs/openapi.json, or ``--check`` it is current."""
-    parser = argparse.ArgumentParser(prog="python -m connectors.gateway.openapi")
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--write", action="store_true", help=f"write {OPENAPI_FILE}")
-    mode.add_argument("--check", action="store_true", help="exit 1 when the file is stale")
-    args = parser.parse_args(argv)
-    text = render(openapi_document())
-    if args.write:
-        OPENAPI_FILE.write_text(text, encoding="utf-8")
-        print(f"wrote {OPENAPI_FILE}")
-    elif args.check:
-        current = OPENAPI_FILE.read_text(encoding="utf-8") if OPENAPI_FILE.exists() else ""
-        if current != text:
-            print(f"{OPENAPI_FILE} is stale: run python -m connectors.gateway.openapi --write")
-            return 1
-    else:
-        sys.stdout.write(text)
-    return 0
+    return document_command(
+        "python -m connectors.gateway.openapi", OPENAPI_FILE, openapi_document, argv
+    )
 
 
 if __name__ == "__main__":

@@ -3,10 +3,11 @@
 A token reads ``nrm.<token id>.<secret>``: the token id (``<agency>-<8 hex>``) says which stored
 hash to compare against, so checking a token costs one key derivation, never one per agency.
 The secret is 32 random bytes (base64url). ``deploy/config/gateway_tokens.yaml`` keeps, per
-token id, the agency it authenticates and ``pbkdf2_sha256$<iterations>$<salt>$<hash>`` — never
-the token. Because the secret is random (256 bits), the slow hash is defence in depth for a
-leaked configuration file, not the only protection; the gateway caches tokens it has already
-verified (by their SHA-256) so a busy agency pays the derivation once, not per request.
+token id, the agency it authenticates and ``pbkdf2_sha256$<iterations>$<salt>$<hash>``
+(``connectors/credentials.py``) — never the token. Because the secret is random (256 bits),
+the slow hash is defence in depth for a leaked configuration file, not the only protection; the
+gateway caches tokens it has already verified (by their SHA-256) so a busy agency pays the
+derivation once, not per request.
 
 ``python -m connectors.gateway.tokens AGENCY`` mints a token: it prints the token once (give
 it to the agency over a secure channel) and the YAML entry to add to the tokens file.
@@ -16,12 +17,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import hmac
 import re
 import secrets
 import sys
-from base64 import urlsafe_b64decode, urlsafe_b64encode
-from binascii import Error as Base64Error
 from collections import OrderedDict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,17 +27,19 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from connectors.credentials import (
+    TOKEN_ITERATIONS,
+    b64,
+    hash_token_secret,
+    parse_token_hash,
+    token_secret_matches,
+)
 from hub.rules.directory import AgencyId
 from hub.runtime.config_files import load_config
 
 TOKENS_FILE = "gateway_tokens.yaml"
 TOKEN_PREFIX = "nrm"  # noqa: S105 - the token format's prefix, not a secret
-ALGORITHM = "pbkdf2_sha256"
-DEFAULT_ITERATIONS = 100_000
-"""~23 ms per check here: far above what guessing a 256-bit secret would need, cheap once
-cached."""
 SECRET_BYTES = 32
-SALT_BYTES = 16
 _TOKEN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}-[0-9a-f]{8}$")
 _VERIFIED_LIMIT = 4096
 
@@ -65,7 +65,7 @@ class TokenEntry(BaseModel):
     @field_validator("hash")
     @classmethod
     def _well_formed(cls, value: str) -> str:
-        parse_hash(value)
+        parse_token_hash(value)
         return value
 
 
@@ -75,45 +75,6 @@ class TokensFile(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     tokens: tuple[TokenEntry, ...] = ()
-
-
-def _b64(data: bytes) -> str:
-    return urlsafe_b64encode(data).decode("ascii").rstrip("=")
-
-
-def _unb64(text: str) -> bytes:
-    return urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def hash_secret(
-    secret: str, *, salt: bytes | None = None, iterations: int = DEFAULT_ITERATIONS
-) -> str:
-    """The stored form of a token secret: ``pbkdf2_sha256$<iterations>$<salt>$<hash>``."""
-    salt = salt if salt is not None else secrets.token_bytes(SALT_BYTES)
-    digest = hashlib.pbkdf2_hmac("sha256", secret.encode(), salt, iterations)
-    return f"{ALGORITHM}${iterations}${_b64(salt)}${_b64(digest)}"
-
-
-def parse_hash(stored: str) -> tuple[int, bytes, bytes]:
-    """(iterations, salt, digest) of a stored hash; ValueError when it is malformed."""
-    parts = stored.split("$")
-    if len(parts) != 4 or parts[0] != ALGORITHM or not parts[1].isdigit():
-        raise ValueError(f"not a {ALGORITHM}$<iterations>$<salt>$<hash> string")
-    try:
-        salt, digest = _unb64(parts[2]), _unb64(parts[3])
-    except (Base64Error, ValueError):
-        raise ValueError("salt or hash is not base64url") from None
-    iterations = int(parts[1])
-    if iterations < 10_000 or len(salt) < 8 or len(digest) != 32:
-        raise ValueError("too few iterations, or a salt or hash of the wrong size")
-    return iterations, salt, digest
-
-
-def secret_matches(secret: str, stored: str) -> bool:
-    """True when ``secret`` hashes to ``stored`` (constant-time comparison)."""
-    iterations, salt, expected = parse_hash(stored)
-    actual = hashlib.pbkdf2_hmac("sha256", secret.encode(), salt, iterations)
-    return hmac.compare_digest(actual, expected)
 
 
 def split_token(token: str) -> tuple[str, str]:
@@ -127,15 +88,15 @@ def split_token(token: str) -> tuple[str, str]:
 
 
 def mint_token(
-    agency: str, *, iterations: int = DEFAULT_ITERATIONS, note: str | None = None
+    agency: str, *, iterations: int = TOKEN_ITERATIONS, note: str | None = None
 ) -> tuple[str, TokenEntry]:
     """A new token for ``agency``: the plaintext (shown once) and the entry to store."""
     token_id = f"{agency}-{secrets.token_hex(4)}"
-    secret = _b64(secrets.token_bytes(SECRET_BYTES))
+    secret = b64(secrets.token_bytes(SECRET_BYTES))
     entry = TokenEntry(
         token_id=token_id,
         agency=agency,
-        hash=hash_secret(secret, iterations=iterations),
+        hash=hash_token_secret(secret, iterations=iterations),
         created_at=datetime.now(UTC).replace(microsecond=0),
         note=note,
     )
@@ -193,7 +154,7 @@ class TokenStore:
         """
         token_id, secret = split_token(token)
         stored = self._entries.get(token_id)
-        if stored is None or not secret_matches(secret, stored.hash):
+        if stored is None or not token_secret_matches(secret, stored.hash):
             raise TokenError("unknown token")
         _unexpired(stored, now)
         return stored

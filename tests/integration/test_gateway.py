@@ -28,10 +28,11 @@ from gateway_fixtures import (
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import not_a_server_error
 
+from connectors.api_documents import render
 from connectors.client.gateway_client import GatewayClient, GatewayError
 from connectors.gateway.app import create_gateway_app
 from connectors.gateway.models import AVRO_MEDIA_TYPE
-from connectors.gateway.openapi import OPENAPI_FILE, openapi_document, render
+from connectors.gateway.openapi import OPENAPI_FILE, openapi_document
 from connectors.gateway.problems import PROBLEM_MEDIA_TYPE
 from hub.contracts.codec import Codec
 from hub.contracts.enums import AckStatus, DeclineReason

@@ -9,12 +9,12 @@ from typing import Any
 import fastavro
 import pytest
 
+from connectors.api_documents import render
 from connectors.asyncapi import (
     ASYNCAPI_FILE,
     AVRO_FORMAT,
     build_asyncapi,
     document_for,
-    render,
 )
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import all_topics

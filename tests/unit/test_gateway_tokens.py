@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from connectors.credentials import hash_token_secret, parse_token_hash, token_secret_matches
 from connectors.gateway.limits import TokenBuckets
 from connectors.gateway.problems import STATUS, GatewayReason, ProblemError
 from connectors.gateway.tokens import (
@@ -18,11 +19,8 @@ from connectors.gateway.tokens import (
     TokensFile,
     TokenStore,
     entry_yaml,
-    hash_secret,
     main,
     mint_token,
-    parse_hash,
-    secret_matches,
     split_token,
 )
 from hub.contracts.enums import DeadLetterReason
@@ -46,11 +44,14 @@ def test_a_minted_token_authenticates_its_agency_and_only_its_hash_is_stored() -
 
 
 def test_each_token_has_its_own_salt() -> None:
-    first, second = hash_secret("same", iterations=FAST), hash_secret("same", iterations=FAST)
+    first, second = (
+        hash_token_secret("same", iterations=FAST),
+        hash_token_secret("same", iterations=FAST),
+    )
     assert first != second
-    assert secret_matches("same", first)
-    assert secret_matches("same", second)
-    assert not secret_matches("other", first)
+    assert token_secret_matches("same", first)
+    assert token_secret_matches("same", second)
+    assert not token_secret_matches("other", first)
 
 
 @pytest.mark.parametrize(
@@ -103,7 +104,7 @@ def test_the_verified_token_cache_keys_by_digest_not_by_token() -> None:
 def test_a_malformed_stored_hash_fails_the_file() -> None:
     for bad in ("plain", "pbkdf2_sha256$100$c2FsdHNhbHQ$aGFzaA", "md5$1$a$b"):
         with pytest.raises(ValueError, match=r"hash|iterations|base64"):
-            parse_hash(bad)
+            parse_token_hash(bad)
     with pytest.raises(ValueError, match="pbkdf2_sha256"):
         TokenEntry(token_id="police-93-0000abcd", agency="police-93", hash="plain")
 

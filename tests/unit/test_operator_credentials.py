@@ -6,13 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from connectors.credentials import hash_password, parse_password_hash, password_matches
 from connectors.dashboard.operators import (
     LoginThrottle,
     OperatorEntry,
     OperatorStore,
-    hash_password,
-    parse_hash,
-    password_matches,
 )
 from connectors.dashboard.sessions import SessionSigner, csrf_matches
 from hub.runtime.config_files import ConfigError
@@ -48,7 +46,7 @@ def test_a_password_is_stored_as_a_salted_scrypt_hash_never_in_clear() -> None:
 )
 def test_malformed_or_weak_hashes_are_refused(stored: str) -> None:
     with pytest.raises(ValueError, match=r"scrypt|salt|cost|base64"):
-        parse_hash(stored)
+        parse_password_hash(stored)
     with pytest.raises(ValueError, match="password_hash"):
         OperatorEntry(id="someone", name="Someone", password_hash=stored)
 

@@ -1,0 +1,36 @@
+"""The agencies page (``/agences``): per agency, open requests, overdue answers, answer times."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from connectors.dashboard import views
+from connectors.dashboard.context import CurrentDashboard, Dashboard, DataSession, PageSession
+
+router = APIRouter()
+
+
+def agencies_context(dashboard: Dashboard) -> dict[str, Any]:
+    """The rows of the agencies table, as of the read model's last refresh."""
+    model = dashboard.model
+    return {
+        "agencies": views.agency_rows(
+            model.directory, model.states, model.ack_times, dashboard.clock()
+        )
+    }
+
+
+@router.get("/agences", response_class=HTMLResponse)
+async def agencies(request: Request, session: PageSession, dashboard: CurrentDashboard) -> Response:
+    context = {**agencies_context(dashboard), "fragment": "/fragments/agences"}
+    return dashboard.render(request, "agencies.html", context, session=session)
+
+
+@router.get("/fragments/agences", response_class=HTMLResponse)
+async def agencies_fragment(
+    request: Request, session: DataSession, dashboard: CurrentDashboard
+) -> Response:
+    return dashboard.render(request, "_agencies.html", agencies_context(dashboard), session=session)
