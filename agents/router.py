@@ -51,7 +51,7 @@ from hub.flow.deadline_index import PartitionedDeadlines
 from hub.flow.decisions import AuditNote, Context, Inbound, Outcome
 from hub.flow.ingest import RawRecord, Rejected, accept, dead_letter, rejected_letter
 from hub.rules.consent import ConsentPolicy
-from hub.rules.deadlines import DeadlinePolicy
+from hub.rules.deadlines.policy import DeadlinePolicy
 from hub.rules.lifecycle import Lifecycle, PathwayPolicy
 from hub.rules.projection import Projector
 from hub.rules.routing import RoutingRules

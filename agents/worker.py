@@ -19,7 +19,7 @@ from hub.audit.keys import KeyStore, default_key_store
 from hub.contracts.codec import Codec
 from hub.contracts.registry import SchemaRegistry
 from hub.rules.consent import ConsentPolicy
-from hub.rules.deadlines import POLICY_FILE, DeadlinePolicy
+from hub.rules.deadlines.policy import POLICY_FILE, DeadlinePolicy
 from hub.rules.directory import Directory
 from hub.rules.lifecycle import Lifecycle, PathwayPolicy
 from hub.rules.projection import Projector
