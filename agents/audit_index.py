@@ -36,9 +36,8 @@ from aiokafka.errors import KafkaError, for_code
 from aiokafka.protocol.fetch import FetchRequest
 from aiokafka.record.memory_records import MemoryRecords
 
-from hub.audit.chain import (
-    AUDIT_SUBJECT,
-    ChainHead,
+from hub.audit.chain import AUDIT_SUBJECT, ChainHead
+from hub.audit.verify import (
     ChainVerifier,
     LogRecord,
     Position,

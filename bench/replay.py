@@ -39,9 +39,10 @@ from agents.audit_index import (
     fetch_case_records,
     verify_topic,
 )
-from hub.audit.chain import ChainHead, next_entry, verify
+from hub.audit.chain import ChainHead, next_entry
 from hub.audit.keys import MemoryKeyStore
 from hub.audit.replay import timeline
+from hub.audit.verify import verify
 from hub.contracts.codec import Codec
 from hub.contracts.enums import AgencyRole, AuditAction, DataCategory
 from hub.contracts.events import AuditEntry

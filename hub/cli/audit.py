@@ -30,7 +30,7 @@ from rich.console import Console
 from hub.runtime.settings import HubSettings, get_settings
 
 if TYPE_CHECKING:
-    from hub.audit.chain import LogRecord, VerificationReport
+    from hub.audit.verify import LogRecord, VerificationReport
     from hub.contracts.codec import Codec
 
 BAD_INPUT = 2
@@ -105,7 +105,7 @@ async def _case_records(
 ) -> tuple[list[LogRecord], VerificationReport]:
     """Bring the index up to date, read the case's records, and verify them."""
     from agents.audit_index import AuditIndex, catch_up, fetch_case_records
-    from hub.audit.chain import verify
+    from hub.audit.verify import verify
 
     with AuditIndex.open(settings) as index:
         caught = await catch_up(settings, index, codec, timeout_s=CATCH_UP_TIMEOUT_S)
