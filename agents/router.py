@@ -58,7 +58,8 @@ from hub.rules.routing import RoutingRules
 from hub.runtime.clock import Clock, wall_clock
 from hub.runtime.kafka_options import client_options, consumer_group_options
 from hub.runtime.settings import HubSettings
-from hub.trust.signing import RecordSigner, RecordVerifier, SignatureError
+from hub.trust.signing import RecordSigner
+from hub.trust.verification import RecordVerifier, SignatureError
 
 log = structlog.get_logger(__name__)
 OUTBOX_PATTERN = (

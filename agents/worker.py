@@ -26,7 +26,8 @@ from hub.rules.projection import Projector
 from hub.rules.routing import RoutingRules
 from hub.runtime.clock import clock_from, wall_clock
 from hub.runtime.settings import HubSettings
-from hub.trust.signing import HubSigner, RecordVerifier, SignaturePolicy
+from hub.trust.signing import HubSigner
+from hub.trust.verification import RecordVerifier, SignaturePolicy
 
 log = structlog.get_logger(__name__)
 

@@ -44,7 +44,8 @@ from hub.contracts.topics import DEAD_LETTERS, inbox_topic
 from hub.flow.ingest import RawRecord, dead_letter
 from hub.runtime.kafka_options import client_options, consumer_group_options
 from hub.runtime.settings import HubSettings
-from hub.trust.signing import HubPublicKey, HubSigner, SignatureError
+from hub.trust.signing import HubSigner
+from hub.trust.verification import HubPublicKey, SignatureError
 
 log = structlog.get_logger(__name__)
 
