@@ -51,13 +51,14 @@ from hub.flow.deadline_index import PartitionedDeadlines
 from hub.flow.decisions import AuditNote, Context, Inbound, Outcome
 from hub.flow.ingest import RawRecord, Rejected, accept, dead_letter, rejected_letter
 from hub.rules.consent import ConsentPolicy
-from hub.rules.deadlines import DeadlinePolicy
+from hub.rules.deadlines.policy import DeadlinePolicy
 from hub.rules.lifecycle import Lifecycle, PathwayPolicy
 from hub.rules.projection import Projector
 from hub.rules.routing import RoutingRules
 from hub.runtime.clock import Clock, wall_clock
 from hub.runtime.settings import HubSettings
-from hub.trust.signing import RecordSigner, RecordVerifier, SignatureError
+from hub.trust.signing import RecordSigner
+from hub.trust.verification import RecordVerifier, SignatureError
 
 log = structlog.get_logger(__name__)
 OUTBOX_PATTERN = (

@@ -19,14 +19,15 @@ from hub.audit.keys import KeyStore, default_key_store
 from hub.contracts.codec import Codec
 from hub.contracts.registry import SchemaRegistry
 from hub.rules.consent import ConsentPolicy
-from hub.rules.deadlines import POLICY_FILE, DeadlinePolicy
+from hub.rules.deadlines.policy import POLICY_FILE, DeadlinePolicy
 from hub.rules.directory import Directory
 from hub.rules.lifecycle import Lifecycle, PathwayPolicy
 from hub.rules.projection import Projector
 from hub.rules.routing import RoutingRules
 from hub.runtime.clock import clock_from, wall_clock
 from hub.runtime.settings import HubSettings
-from hub.trust.signing import HubSigner, RecordVerifier, SignaturePolicy
+from hub.trust.signing import HubSigner
+from hub.trust.verification import RecordVerifier, SignaturePolicy
 
 log = structlog.get_logger(__name__)
 

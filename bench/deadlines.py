@@ -29,7 +29,8 @@ from uuid import UUID
 
 from hub.contracts.enums import AgencyRole, Urgency
 from hub.flow.deadline_index import DeadlineIndex
-from hub.rules.deadlines import DeadlinePolicy, OpenDeadline, deadline_id_for, open_deadline
+from hub.rules.deadlines.open_deadline import OpenDeadline, deadline_id_for, open_deadline
+from hub.rules.deadlines.policy import DeadlinePolicy
 
 NOW = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 AGENCIES = [f"hebergement-{n:02d}" for n in range(1, 96)]

@@ -36,9 +36,10 @@ from agents.audit_index.reading import fetch_case_records, verify_topic
 from agents.audit_index.store import AuditIndex
 from agents.io import clients
 from agents.io.audit_fetch import CASE_FETCH_BYTES
-from hub.audit.chain import ChainHead, next_entry, verify
+from hub.audit.chain import ChainHead, next_entry
 from hub.audit.keys import MemoryKeyStore
 from hub.audit.replay import timeline
+from hub.audit.verify import verify
 from hub.contracts.codec import Codec
 from hub.contracts.enums import AgencyRole, AuditAction, DataCategory
 from hub.contracts.events import AuditEntry

@@ -25,13 +25,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub.contracts.enums import AgencyRole
 from hub.rules.directory import Agency, SigningKey
-from hub.trust.signing import (
-    RecordVerifier,
-    canonical_bytes,
-    public_key_b64,
-    sign_record,
-    to_ms,
-)
+from hub.trust.signing import canonical_bytes, public_key_b64, sign_record, to_ms
+from hub.trust.verification import RecordVerifier
 
 VALUE_BYTES = 700
 

@@ -18,7 +18,7 @@ from hub.contracts.topics import outbox_topic
 from hub.flow.decisions import Context, Inbound, digest_of
 from hub.flow.ingest import RawRecord, accept
 from hub.rules.consent import ConsentPolicy
-from hub.rules.deadlines import POLICY_FILE, DeadlinePolicy
+from hub.rules.deadlines.policy import POLICY_FILE, DeadlinePolicy
 from hub.rules.directory import Directory
 from hub.rules.lifecycle import Lifecycle, PathwayPolicy
 from hub.rules.projection import Projector

@@ -19,8 +19,8 @@ from agents.io.audit_fetch import (
     read_offsets,
     read_to_high_watermark,
 )
-from hub.audit.chain import (
-    ChainHead,
+from hub.audit.chain import ChainHead
+from hub.audit.verify import (
     ChainVerifier,
     LogRecord,
     Position,

@@ -134,7 +134,7 @@ def set_fetch_max_wait(consumer: AIOKafkaConsumer, wait_ms: int) -> None:
     """Change the wait of a running consumer's next fetches.
 
     aiokafka has no public setter: its fetcher reads ``_fetch_max_wait_ms`` for every request
-    it builds (aiokafka 0.14; ``tests/unit/test_fetch_pacer.py`` fails if that changes).
+    it builds (aiokafka 0.14; ``tests/unit/agents/test_fetch_pacer.py`` fails if that changes).
     """
     fetcher = consumer._fetcher
     if fetcher is None or not hasattr(fetcher, "_fetch_max_wait_ms"):

@@ -33,7 +33,8 @@ from hub.contracts.events import Acknowledgement, Envelope
 from hub.contracts.topics import inbox_topic, outbox_topic
 from hub.flow.answers import answer_problem
 from hub.runtime.settings import HubSettings
-from hub.trust.signing import RecordSigner, SignatureError, verify_from_hub
+from hub.trust.signing import RecordSigner
+from hub.trust.verification import SignatureError, verify_from_hub
 
 log = structlog.get_logger(__name__)
 

@@ -1,7 +1,7 @@
 """A case's page: its replayed audit timeline, as national coordination may see it, verified.
 
 Uses the audit helper's public functions only: the dashboard's own case index
-(``agents.audit_index``: catch up, then read exactly the case's offsets), ``hub.audit.chain.
+(``agents.audit_index``: catch up, then read exactly the case's offsets), ``hub.audit.verify.
 verify`` with the index head as anchor, ``hub.audit.replay.timeline`` decrypting with the key
 store, and ``redact`` to the categories the audit helper's visibility gives
 NATIONAL_COORDINATION (``AuditVisibility.from_policy`` over the consent policy: national
@@ -20,9 +20,9 @@ from agents.audit_index.indexer import catch_up
 from agents.audit_index.reading import fetch_case_records
 from agents.audit_index.store import AuditIndex
 from connectors.dashboard import french
-from hub.audit.chain import VerificationReport, verify
 from hub.audit.keys import KeyStore
 from hub.audit.replay import AuditVisibility, PayloadState, TimelineRow, redact, timeline
+from hub.audit.verify import VerificationReport, verify
 from hub.contracts.codec import Codec
 from hub.contracts.enums import AgencyRole
 from hub.contracts.topics import AUDIT

@@ -11,7 +11,7 @@ from prometheus_client.registry import Collector
 from connectors.dashboard.actions import ActionLog
 from connectors.dashboard.read_model import ReadModel
 from hub.cli.overdue import overdue
-from hub.rules.deadlines import OpenDeadline
+from hub.rules.deadlines.open_deadline import OpenDeadline
 
 
 class DashboardCollector(Collector):

@@ -21,7 +21,7 @@ from hub.cli.overdue import overdue
 from hub.contracts.events import OrphanedNeed
 from hub.contracts.topics import agency_of_outbox
 from hub.flow.case_state import CaseState
-from hub.rules.deadlines import OpenDeadline
+from hub.rules.deadlines.open_deadline import OpenDeadline
 from hub.rules.directory import Directory
 
 

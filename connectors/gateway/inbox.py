@@ -33,7 +33,8 @@ from hub.contracts.enums import DeadLetterReason
 from hub.contracts.events import Event, subject_of
 from hub.contracts.topics import inbox_topic
 from hub.runtime.settings import HubSettings
-from hub.trust.signing import SIGNATURE_HEADERS, HubPublicKey, SignatureError, verify_from_hub
+from hub.trust.signing import SIGNATURE_HEADERS
+from hub.trust.verification import HubPublicKey, SignatureError, verify_from_hub
 
 log = structlog.get_logger(__name__)
 

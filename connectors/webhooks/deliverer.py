@@ -45,7 +45,8 @@ from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import inbox_topic
 from hub.flow.ingest import RawRecord, dead_letter
 from hub.runtime.settings import HubSettings
-from hub.trust.signing import HubPublicKey, HubSigner, SignatureError
+from hub.trust.signing import HubSigner
+from hub.trust.verification import HubPublicKey, SignatureError
 
 log = structlog.get_logger(__name__)
 

@@ -56,7 +56,8 @@ class PayloadUnreadableError(ValueError):
 
 
 class KeyStore(Protocol):
-    """Where per-case audit keys live. Every implementation passes tests/unit/test_audit_keys."""
+    """Where per-case audit keys live. Every implementation passes
+    tests/unit/audit/test_audit_keys."""
 
     def get_or_create(self, case_id: UUID) -> tuple[str, bytes]:
         """The case's ``(key_id, key)``, created on first use; ``KeyDestroyedError`` if erased."""

@@ -23,8 +23,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from hub.audit.chain import LogRecord, Position
 from hub.audit.keys import KeyStore, PayloadUnreadableError, decrypt_payload
+from hub.audit.verify import LogRecord, Position
 from hub.contracts.enums import AgencyRole, AuditAction, DataCategory
 from hub.contracts.events import AuditEntry
 from hub.rules.consent import ALL_CATEGORIES, ConsentPolicy
@@ -70,7 +70,7 @@ class TimelineRow:
 def timeline(records: Iterable[AuditEntry | LogRecord], key_store: KeyStore) -> list[TimelineRow]:
     """A case's rows in seq order; exact duplicates (same seq and hash) appear once.
 
-    Undecodable records are skipped here: ``hub.audit.chain.verify`` is what names them.
+    Undecodable records are skipped here: ``hub.audit.verify.verify`` is what names them.
     """
     seen: set[tuple[int, bytes]] = set()
     located: list[tuple[AuditEntry, Position | None]] = []

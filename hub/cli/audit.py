@@ -30,7 +30,7 @@ from rich.console import Console
 from hub.runtime.settings import HubSettings, get_settings
 
 if TYPE_CHECKING:
-    from hub.audit.chain import LogRecord, VerificationReport
+    from hub.audit.verify import LogRecord, VerificationReport
     from hub.contracts.codec import Codec
 
 BAD_INPUT = 2
@@ -107,7 +107,7 @@ async def _case_records(
     from agents.audit_index.indexer import catch_up
     from agents.audit_index.reading import fetch_case_records
     from agents.audit_index.store import AuditIndex
-    from hub.audit.chain import verify
+    from hub.audit.verify import verify
 
     with AuditIndex.open(settings) as index:
         caught = await catch_up(settings, index, codec, timeout_s=CATCH_UP_TIMEOUT_S)

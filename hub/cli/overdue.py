@@ -18,7 +18,8 @@ from rich.console import Console
 from rich.table import Table
 
 from hub.contracts.enums import AgencyRole
-from hub.rules.deadlines import REFLECTION_PERIOD_END, OpenDeadline
+from hub.rules.deadlines.open_deadline import OpenDeadline
+from hub.rules.deadlines.policy import REFLECTION_PERIOD_END
 from hub.rules.working_days import PARIS
 
 TABLE_WIDTH = 170

@@ -1,7 +1,7 @@
 """The events of ``schemas/avro`` as pydantic models: one frozen model per Avro record.
 
 The ``.avsc`` files are the single source of truth; these models mirror them field for field
-(same names, same types, same defaults), which ``tests/unit/test_event_models.py`` checks.
+(same names, same types, same defaults), which ``tests/unit/contracts/test_event_models.py`` checks.
 ``model_dump()`` gives exactly what fastavro writes, and ``model_validate`` accepts exactly
 what it reads back, so ``validate(read(write(dump(event)))) == event``.
 

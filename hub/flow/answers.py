@@ -27,14 +27,7 @@ from hub.flow.case_state import CaseState, OpenRequest
 from hub.flow.deadline_flow import orphaned
 from hub.flow.decisions import AuditNote, Context, Deliver, Inbound, Outcome, Publish, Refusal
 from hub.flow.delivery import Message, notify, send
-from hub.rules.deadlines import (
-    Closed,
-    Extended,
-    NotExtended,
-    Rejected,
-    Reroute,
-    on_ack,
-)
+from hub.rules.deadlines.answers import Closed, Extended, NotExtended, Rejected, Reroute, on_ack
 from hub.rules.routing import RouteFacts, candidates
 
 ACKNOWLEDGEMENT = "fr.nrm.Acknowledgement"

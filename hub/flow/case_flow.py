@@ -25,7 +25,7 @@ from hub.flow.delivery import Message, Sent, project_for, send, share_for
 from hub.flow.identification import decision
 from hub.flow.routing_flow import route
 from hub.rules.consent import Share
-from hub.rules.deadlines import OpenDeadline
+from hub.rules.deadlines.open_deadline import OpenDeadline
 from hub.rules.lifecycle import InvalidTransition
 from hub.rules.projection import personal_data
 

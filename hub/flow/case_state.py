@@ -26,7 +26,7 @@ from hub.contracts.enums import (
     Urgency,
 )
 from hub.rules.consent import ConsentState
-from hub.rules.deadlines import OpenDeadline
+from hub.rules.deadlines.open_deadline import OpenDeadline
 from hub.rules.lifecycle import CaseStatus
 
 SEEN_WINDOW = 1024

@@ -20,7 +20,8 @@ from hub.contracts.topics import ESCALATIONS, ORPHANED_NEEDS
 from hub.flow.case_state import CaseState
 from hub.flow.decisions import AuditNote, Context, Deliver, Outcome, Publish
 from hub.flow.delivery import notify
-from hub.rules.deadlines import NEED_OF, Advance, Escalate, LadderStep, escalation_event
+from hub.rules.deadlines.ladder import Advance, Escalate, LadderStep, escalation_event
+from hub.rules.deadlines.policy import NEED_OF
 from hub.rules.directory import Agency
 
 ORPHAN_NAMESPACE = uuid.UUID("7a5e3b1c-2d4f-4e6a-8b9c-6f7270686e64")

@@ -15,7 +15,8 @@ worker only ever fires its own partitions.
 
 Crash safety is the caller's order of work: write a tick's escalations, then the updated
 deadlines to the changelog. A worker killed in between fires those steps again after the
-restart with the same event ids (``hub.rules.deadlines.step_event_id``), which downstream drops.
+restart with the same event ids (``hub.rules.deadlines.ladder.step_event_id``), which
+downstream drops.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from datetime import datetime
 from typing import Final
 from uuid import UUID
 
-from hub.rules.deadlines import Advance, OpenDeadline, advance
+from hub.rules.deadlines.ladder import Advance, advance
+from hub.rules.deadlines.open_deadline import OpenDeadline
 
 _COMPACT_SLACK: Final = 1024
 """Stale heap entries tolerated beyond the live ones before the heap is rebuilt."""

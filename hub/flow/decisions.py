@@ -20,7 +20,8 @@ from pydantic import BaseModel
 from hub.contracts.enums import AuditAction, DataCategory, DeadLetterReason
 from hub.flow.case_state import CaseState
 from hub.rules.consent import ConsentPolicy
-from hub.rules.deadlines import DeadlinePolicy, OpenDeadline
+from hub.rules.deadlines.open_deadline import OpenDeadline
+from hub.rules.deadlines.policy import DeadlinePolicy
 from hub.rules.directory import Agency, Directory
 from hub.rules.lifecycle import Lifecycle, PathwayPolicy
 from hub.rules.projection import Projector

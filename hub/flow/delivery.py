@@ -18,7 +18,8 @@ from hub.contracts.enums import AgencyRole, AuditAction, DataCategory, SafeChann
 from hub.flow.case_state import CaseState, Held, OpenRequest, Received, Safety
 from hub.flow.decisions import AuditNote, Context, Deliver
 from hub.rules.consent import ConsentGap, Share, decide_sharing
-from hub.rules.deadlines import NoDeadlineRule, OpenDeadline, Supervisor, open_deadline
+from hub.rules.deadlines.open_deadline import OpenDeadline, Supervisor, open_deadline
+from hub.rules.deadlines.policy import NoDeadlineRule
 from hub.rules.directory import Agency
 from hub.rules.projection import categories_present
 

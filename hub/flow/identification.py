@@ -35,15 +35,9 @@ from hub.flow.case_state import CaseState, OpenRequest
 from hub.flow.decisions import AuditNote, Context, Deliver, Inbound, Outcome, Publish, Refusal
 from hub.flow.delivery import Message, notify, send
 from hub.flow.routing_flow import route
-from hub.rules.deadlines import (
-    REFLECTION_PERIOD_END,
-    NoDeadlineRule,
-    OpenDeadline,
-    Rejected,
-    Supervisor,
-    on_identification_decision,
-    open_deadline,
-)
+from hub.rules.deadlines.answers import Rejected, on_identification_decision
+from hub.rules.deadlines.open_deadline import OpenDeadline, Supervisor, open_deadline
+from hub.rules.deadlines.policy import REFLECTION_PERIOD_END, NoDeadlineRule
 from hub.rules.directory import Agency
 
 DECISION = "fr.nrm.IdentificationDecision"

@@ -24,7 +24,7 @@ from hub.flow.case_state import CaseFacts, CaseState
 from hub.flow.deadline_flow import orphaned
 from hub.flow.decisions import AuditNote, Context, Deliver, Outcome, Publish, Refusal
 from hub.flow.delivery import Message, send
-from hub.rules.deadlines import OpenDeadline
+from hub.rules.deadlines.open_deadline import OpenDeadline
 from hub.rules.directory import Agency
 from hub.rules.routing import RouteFacts, Selection, called_for, candidates, facts_of
 

@@ -7,7 +7,7 @@ abolition-of-slavery day (971 Guadeloupe, 972 Martinique, 973 Guyane, 974 La Ré
 976 Mayotte; 975 Saint-Pierre-et-Miquelon, 977 Saint-Barthélemy, 978 Saint-Martin).
 A working day is Monday to Friday and not a public holiday there.
 
-Conventions (tested in ``tests/unit/test_working_days.py``):
+Conventions (tested in ``tests/unit/rules/test_working_days.py``):
 
 - Days are the département's own days: Europe/Paris for metropolitan France, the local
   time zone overseas (a request sent to La Réunion at 19:00 Réunion time arrived after its

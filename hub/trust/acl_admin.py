@@ -4,7 +4,8 @@ aiokafka 0.14 has no public ACL admin API, but its protocol module has the Creat
 DescribeAcls and DeleteAcls requests (v0-v1, negotiated per connection), which is all this
 needs. The embedded broker cannot serve these requests (it closes the connection on
 CreateAcls), so the requests are pinned byte for byte against Kafka's protocol layout by
-tests/unit/test_acls.py, and the whole path runs only against a real Kafka (docs/DEPLOYMENT.md).
+tests/unit/trust/test_acls.py, and the whole path runs only against a real Kafka
+(docs/DEPLOYMENT.md).
 The wire codes are Kafka's: ``org.apache.kafka.common.resource.ResourceType`` and
 ``PatternType``, ``org.apache.kafka.common.acl.AclOperation`` and ``AclPermissionType``.
 """

@@ -38,7 +38,8 @@ from hub.contracts.topics import DEAD_LETTERS, TopicSpec, inbox_topic
 from hub.runtime.kafka_options import client_options
 from hub.runtime.settings import HubSettings
 from hub.runtime.topic_admin import create_topics
-from hub.trust.signing import HubSigner, verify_from_hub
+from hub.trust.signing import HubSigner
+from hub.trust.verification import verify_from_hub
 
 SECRET = b"test-webhook-secret-0123456789"
 FAST = RetryPolicy(

@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from hub.audit.chain import ChainHead, next_entry, verify
+from hub.audit.chain import ChainHead, next_entry
 from hub.audit.keys import (
     FileKeyStore,
     KeyDestroyedError,
@@ -23,6 +23,7 @@ from hub.audit.keys import (
     encrypt_payload,
 )
 from hub.audit.replay import PayloadState, timeline
+from hub.audit.verify import verify
 from hub.contracts.enums import AgencyRole, AuditAction
 from hub.contracts.events import AuditEntry
 

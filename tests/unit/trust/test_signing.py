@@ -34,16 +34,18 @@ from hub.trust.signing import (
     TIMESTAMP_HEADER,
     HubSigner,
     RecordSigner,
-    RecordVerifier,
-    SignatureError,
-    SignaturePolicy,
     canonical_bytes,
-    parse_signature_headers,
     public_key_b64,
     sign_record,
     to_ms,
-    verify_from_hub,
     without_signature,
+)
+from hub.trust.verification import (
+    RecordVerifier,
+    SignatureError,
+    SignaturePolicy,
+    parse_signature_headers,
+    verify_from_hub,
 )
 
 CONFIG_DIR = PROJECT_ROOT / "deploy" / "config"

@@ -16,7 +16,8 @@ from agents.metrics import LatencyHistogram, RouterCollector, record_latency_his
 from agents.router import Router, RouterStats
 from hub.contracts.enums import AgencyRole, DeadLetterReason, Urgency
 from hub.flow.deadline_index import PartitionedDeadlines
-from hub.rules.deadlines import DeadlinePolicy, open_deadline
+from hub.rules.deadlines.open_deadline import open_deadline
+from hub.rules.deadlines.policy import DeadlinePolicy
 from hub.runtime.settings import PROJECT_ROOT
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

@@ -15,18 +15,20 @@ from hub.audit.chain import (
     GENESIS_HASH,
     AuditEntryError,
     ChainHead,
+    canonical_bytes,
+    entry_hash,
+    head_of,
+    next_entry,
+)
+from hub.audit.keys import MemoryKeyStore
+from hub.audit.verify import (
     LogRecord,
     Position,
     ProblemKind,
     VerificationReport,
-    canonical_bytes,
     decode_record,
-    entry_hash,
-    head_of,
-    next_entry,
     verify,
 )
-from hub.audit.keys import MemoryKeyStore
 from hub.contracts.codec import Codec
 from hub.contracts.enums import AgencyRole, AuditAction, DataCategory
 from hub.contracts.events import AuditEntry

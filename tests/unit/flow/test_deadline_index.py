@@ -12,7 +12,7 @@ import pytest
 
 from hub.contracts.enums import AgencyRole, EscalationStep, Urgency
 from hub.flow.deadline_index import DeadlineIndex, PartitionedDeadlines
-from hub.rules.deadlines import OpenDeadline, deadline_id_for
+from hub.rules.deadlines.open_deadline import OpenDeadline, deadline_id_for
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 STEPS = (EscalationStep.REMINDER, EscalationStep.SUPERVISOR, EscalationStep.NATIONAL_COORDINATION)

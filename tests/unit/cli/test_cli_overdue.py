@@ -10,7 +10,9 @@ import pytest
 
 from hub.cli.overdue import format_late_by, overdue, render_overdue
 from hub.contracts.enums import AgencyRole, Urgency
-from hub.rules.deadlines import DeadlinePolicy, OpenDeadline, advance, open_deadline
+from hub.rules.deadlines.ladder import advance
+from hub.rules.deadlines.open_deadline import OpenDeadline, open_deadline
+from hub.rules.deadlines.policy import DeadlinePolicy
 from hub.runtime.settings import PROJECT_ROOT
 
 OPENED = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)  # Monday 10:00 in Paris

@@ -23,38 +23,44 @@ from hub.contracts.enums import (
     DeclineReason,
     EscalationStep,
     IdentificationOutcome,
+    NeedKind,
+    OrphanReason,
     Urgency,
 )
 from hub.contracts.events import Acknowledgement, Envelope, IdentificationDecision
 from hub.flow.deadline_index import DeadlineIndex
-from hub.rules.deadlines import (
-    REFLECTION_PERIOD_END,
+from hub.rules.deadlines.answers import (
     Closed,
     CloseReason,
-    DeadlinePolicy,
-    Duration,
-    Escalate,
     Extended,
-    NeedKind,
-    NoDeadlineRule,
     NotExtended,
-    OpenDeadline,
-    OrphanedNeed,
-    OrphanReason,
     Rejected,
-    Reminder,
     Reroute,
-    Supervisor,
-    advance,
     close,
-    deadline_id_for,
-    due_steps,
-    escalation_event,
     next_recipient,
     on_ack,
     on_identification_decision,
-    open_deadline,
     resolve_reroute,
+)
+from hub.rules.deadlines.ladder import (
+    Escalate,
+    OrphanedNeed,
+    Reminder,
+    advance,
+    due_steps,
+    escalation_event,
+)
+from hub.rules.deadlines.open_deadline import (
+    OpenDeadline,
+    Supervisor,
+    deadline_id_for,
+    open_deadline,
+)
+from hub.rules.deadlines.policy import (
+    REFLECTION_PERIOD_END,
+    DeadlinePolicy,
+    Duration,
+    NoDeadlineRule,
 )
 from hub.runtime.config_files import ConfigError
 from hub.runtime.settings import PROJECT_ROOT

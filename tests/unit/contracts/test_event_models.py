@@ -18,7 +18,6 @@ import uuid
 from datetime import UTC, date, datetime
 from enum import Enum
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import fastavro
@@ -39,8 +38,9 @@ from hub.contracts.events import (
     ReferralOpened,
     subject_of,
 )
+from hub.runtime.settings import PROJECT_ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = PROJECT_ROOT
 AVRO_DIR = ROOT / "schemas" / "avro"
 EVENTS_DOC = ROOT / "docs" / "EVENTS.md"
 CATEGORIES = {
