@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 import pytest
 from aiokafka import AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from eventually import eventually_sync
 from flow_helpers import events_for, fresh
 from playwright.sync_api import Browser, Page, expect
 from worker_thread import WorkerThread
@@ -237,11 +238,13 @@ def test_an_operator_sees_the_late_request_replays_the_case_and_redrives_a_dead_
             ),
         )
         run(add_to_directory(settings, newcomer, codec))
-        assert fast_worker.router is not None
-        for _ in range(100):  # bounded: the follower applies it within a few hundred ms
-            if fast_worker.router.directory.current.get(NEWCOMER) is not None:
-                break
-            page.wait_for_timeout(100)
+        router = fast_worker.router
+        assert router is not None
+        eventually_sync(
+            lambda: router.directory.current.get(NEWCOMER) is not None,
+            timeout_s=10,
+            what="the directory follower applying the newcomer",
+        )
         page.get_by_role("link", name="Aperçu", exact=True).click()
         letter_id = stray_letter.get_attribute("data-dead-letter")
         assert letter_id

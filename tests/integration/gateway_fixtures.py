@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -10,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from eventually import eventually
 from pydantic import BaseModel
 
 from connectors.gateway.app import create_gateway_app
@@ -81,19 +81,29 @@ async def read_until(
 ) -> Item:
     """Page through ``agency``'s inbox with the gateway until a message matches (bounded)."""
     cursor: str | None = None
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+
+    async def next_page() -> Item | httpx.Response | None:
+        nonlocal cursor
         params: dict[str, Any] = {"wait": 1, "limit": 500}
         if cursor:
             params["cursor"] = cursor
         answer = await client.get(
             f"/v1/agencies/{agency}/inbox", params=params, headers=bearer(token)
         )
-        assert answer.status_code == 200, answer.text
+        if answer.status_code != 200:
+            return answer  # a refusal fails the test below, it is never retried
         page = answer.json()
         cursor = page["cursor"]
         items: list[Item] = page["messages"]
-        for item in items:
-            if wanted(item):
-                return item
-    raise AssertionError(f"no matching message in {agency}'s inbox within {timeout_s} s")
+        return next((item for item in items if wanted(item)), None)
+
+    found = await eventually(
+        next_page,
+        timeout_s=timeout_s,
+        max_interval_s=0.2,
+        what=f"a matching message in {agency}'s inbox",
+    )
+    if isinstance(found, httpx.Response):
+        assert found.status_code == 200, found.text
+    assert isinstance(found, dict)
+    return found

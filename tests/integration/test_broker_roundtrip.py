@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from eventually import eventually
 
 from hub.contracts.codec import Codec
 from hub.contracts.examples import example_events
@@ -18,11 +19,14 @@ from hub.runtime.topic_admin import create_topics
 async def consume(consumer: AIOKafkaConsumer, count: int, timeout_s: float = 20.0) -> list[bytes]:
     """Read ``count`` values, bounded in time."""
     values: list[bytes] = []
-    for _ in range(200):
-        batch = await consumer.getmany(timeout_ms=int(timeout_s * 1000 / 200))
+
+    async def read_more() -> bool:
+        batch = await consumer.getmany(timeout_ms=100)
         values.extend(record.value for records in batch.values() for record in records)
-        if len(values) >= count:
-            break
+        assert len(values) >= count, f"{len(values)} read so far"
+        return True
+
+    await eventually(read_more, timeout_s=timeout_s, max_interval_s=0.2, what=f"{count} values")
     return values
 
 

@@ -7,10 +7,12 @@ storage, every time, which makes the failure reproducible here in seconds.
 
 from __future__ import annotations
 
-import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from eventually import consistently, eventually
 
 from agents.io.fetch_pacer import FetchPacer, backlog
 from hub.contracts.topics import TopicSpec
@@ -34,29 +36,35 @@ async def filled_topic(settings: HubSettings) -> list[TopicPartition]:
     return [TopicPartition(topic, p) for p in range(4)]
 
 
-async def read(
-    settings: HubSettings, tps: list[TopicPartition], pacer: FetchPacer | None, seconds: float
-) -> tuple[int, int]:
-    """Records read from the start within ``seconds`` by a consumer whose wait is 0 ms, and
-    the backlog the fetch responses reported at the end."""
+@asynccontextmanager
+async def reading_from_start(
+    settings: HubSettings, tps: list[TopicPartition]
+) -> AsyncIterator[AIOKafkaConsumer]:
+    """A consumer whose fetch wait is 0 ms, at the start of ``tps``."""
     consumer = AIOKafkaConsumer(
         enable_auto_commit=False, fetch_max_wait_ms=0, **client_options(settings)
     )
     await consumer.start()
-    read = 0
     try:
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
-        deadline = time.monotonic() + seconds
-        while read < RECORDS and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=100)
-            got = sum(map(len, batch.values()))
-            read += got
-            if pacer is not None:
-                await pacer.after_fetch(consumer, got)
-        return read, await backlog(consumer)
+        yield consumer
     finally:
         await consumer.stop()
+
+
+async def fetch(consumer: AIOKafkaConsumer, pacer: FetchPacer | None) -> int:
+    """One fetch, shown to the pacer if there is one; how many records it brought."""
+    batch = await consumer.getmany(timeout_ms=100)
+    got = sum(map(len, batch.values()))
+    if pacer is not None:
+        await pacer.after_fetch(consumer, got)
+    return got
+
+
+# A fetch every ~0.1 s (the getmany wait above, and a pause of at most PAUSE_S): the pacer
+# under test sees about as many fetches as a consumer loop would show it.
+PAUSE_S = 0.01
 
 
 async def test_a_consumer_whose_wait_is_shorter_than_a_read_starves(
@@ -64,7 +72,22 @@ async def test_a_consumer_whose_wait_is_shorter_than_a_read_starves(
 ) -> None:
     # The control: without the pacer nothing is read, while the broker says records wait.
     tps = await filled_topic(settings)
-    read_count, waiting = await read(settings, tps, None, seconds=3)
+    read_count = 0
+    async with reading_from_start(settings, tps) as consumer:
+
+        async def nothing_read() -> bool:
+            nonlocal read_count
+            read_count += await fetch(consumer, None)
+            return read_count == 0
+
+        await consistently(
+            nothing_read,
+            for_s=3,
+            interval_s=PAUSE_S,
+            max_interval_s=PAUSE_S,
+            what="a consumer with a 0 ms wait reading nothing",
+        )
+        waiting = await backlog(consumer)
     assert read_count == 0
     assert waiting == RECORDS
 
@@ -74,7 +97,22 @@ async def test_the_pacer_raises_the_wait_and_the_consumer_reads_everything(
 ) -> None:
     tps = await filled_topic(settings)
     pacer = FetchPacer(0)
-    read_count, waiting = await read(settings, tps, pacer, seconds=20)
+    read_count = 0
+    async with reading_from_start(settings, tps) as consumer:
+
+        async def everything_read() -> bool:
+            nonlocal read_count
+            read_count += await fetch(consumer, pacer)
+            return read_count >= RECORDS
+
+        await eventually(
+            everything_read,
+            timeout_s=20,
+            interval_s=PAUSE_S,
+            max_interval_s=PAUSE_S,
+            what=f"all {RECORDS} records read",
+        )
+        waiting = await backlog(consumer)
     assert read_count == RECORDS
     assert waiting == 0
     assert pacer.raised == 1

@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
-import time
 import uuid
 from collections import defaultdict
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from eventually import eventually
 from flow_helpers import events_for
 from typer.testing import CliRunner
 from worker_thread import AgencyFactory
@@ -54,23 +54,23 @@ def report_on_open_day(gender: Gender) -> PresumedVictimReport:
 
 async def exported_cases(settings: HubSettings, wanted: int, tmp_path: Path) -> int:
     """Cases the export counts for the day, polling (bounded) until ``wanted`` are routed."""
-    cases = -1
-    deadline = time.monotonic() + 30.0
-    while time.monotonic() < deadline:
+
+    async def counted() -> int:
         summary = await export(
             settings, PERIOD, csv_path=tmp_path / "poll.csv", publish_records=False
         )
-        cases = summary.cases
-        if cases >= wanted:
-            return cases
-        await asyncio.sleep(0.5)
-    return cases
+        assert summary.cases >= wanted, f"{summary.cases} cases exported"
+        return summary.cases
+
+    return await eventually(
+        counted, timeout_s=30.0, interval_s=0.5, what=f"{wanted} routed cases exported"
+    )
 
 
 async def refused_at(settings: HubSettings, topic: str, partition: int, offset: int) -> str:
     """The reason of the dead letter of one outbox record, polling (bounded) until it exists."""
-    deadline = time.monotonic() + 20.0
-    while time.monotonic() < deadline:
+
+    async def reason() -> str | None:
         for letter in await list_dead_letters(settings, include_redriven=True):
             if (letter.source_topic, letter.source_partition, letter.source_offset) == (
                 topic,
@@ -78,8 +78,11 @@ async def refused_at(settings: HubSettings, topic: str, partition: int, offset: 
                 offset,
             ):
                 return letter.reason.value
-        await asyncio.sleep(0.5)
-    return "not dead-lettered"
+        return None
+
+    return await eventually(
+        reason, timeout_s=20.0, interval_s=0.5, what=f"the dead letter of {topic}@{offset}"
+    )
 
 
 async def test_export_counts_routed_cases_suppresses_small_cells_and_publishes(

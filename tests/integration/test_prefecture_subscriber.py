@@ -4,12 +4,11 @@ grant that follows closes the request."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from pathlib import Path
 
 import pytest
+from eventually import eventually
 from flow_helpers import events_for, fresh, received_for
 from worker_thread import AgencyFactory
 
@@ -28,29 +27,30 @@ async def open_deadlines_of(
 ) -> int:
     """How many open deadlines of ``request_id`` the case has, polling (bounded) until that
     is non-zero (``want_open``) or zero."""
-    count = -1
-    deadline = time.monotonic() + 15.0
-    while time.monotonic() < deadline:
+
+    async def counted() -> tuple[int]:
         state = await read_case(settings, case_id)
-        if state is not None:
-            count = sum(d.request_id == request_id for d in state.open_deadlines())
-            if (count > 0) == want_open:
-                return count
-        await asyncio.sleep(0.3)
+        assert state is not None, "no state for the case yet"
+        count = sum(d.request_id == request_id for d in state.open_deadlines())
+        assert (count > 0) == want_open, f"{count} open deadlines"
+        return (count,)  # a tuple: holds even when the count is zero
+
+    what = "an open deadline" if want_open else "no open deadline"
+    (count,) = await eventually(counted, timeout_s=15.0, interval_s=0.3, what=what)
     return count
 
 
 async def open_requests_of(settings: HubSettings, case_id: uuid.UUID, request_id: uuid.UUID) -> int:
     """How many open requests ``request_id`` has in the case, polling (bounded) until none."""
-    count = -1
-    deadline = time.monotonic() + 15.0
-    while time.monotonic() < deadline:
+
+    async def counted() -> tuple[int]:
         state = await read_case(settings, case_id)
-        if state is not None:
-            count = sum(r.request_id == request_id for r in state.requests)
-            if count == 0:
-                return count
-        await asyncio.sleep(0.3)
+        assert state is not None, "no state for the case yet"
+        count = sum(r.request_id == request_id for r in state.requests)
+        assert count == 0, f"{count} open requests"
+        return (count,)  # a tuple: holds even when the count is zero
+
+    (count,) = await eventually(counted, timeout_s=15.0, interval_s=0.3, what="no open request")
     return count
 
 
@@ -67,14 +67,14 @@ async def test_permit_request_queued_answered_and_deadline_closed(
     assert await open_deadlines_of(hub_settings, case_id, permit.request_id, want_open=True) == 1
 
     db = tmp_path / "prefecture-93.sqlite"
-    found = False
-    for _ in range(5):  # other tests' messages may share the inbox: sync until ours arrives
+
+    async def synced() -> bool:
         await sync(hub_settings, "prefecture-93", db, wait_s=10.0)
         with WorkQueue(db) as queue:
-            found = queue.get(permit.request_id) is not None
-        if found:
-            break
-    assert found
+            return queue.get(permit.request_id) is not None
+
+    # Other tests' messages may share the inbox: sync until ours arrives.
+    assert await eventually(synced, timeout_s=50.0, what="the permit request in the work queue")
     with WorkQueue(db) as queue:
         item = queue.get(permit.request_id)
         assert item is not None

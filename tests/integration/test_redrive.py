@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from eventually import eventually
 from flow_helpers import events_for, fresh, received_for
 from typer.testing import CliRunner
 from worker_thread import AgencyFactory, WorkerThread
@@ -31,13 +30,12 @@ NEWCOMER = "association-95"
 
 
 async def wait_for_letter(settings: HubSettings, case_id: uuid.UUID) -> DeadLetter:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        for letter in await list_dead_letters(settings):
-            if letter.case_id == case_id:
-                return letter
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"no dead letter for case {case_id}")
+    async def letter() -> DeadLetter | None:
+        return next((d for d in await list_dead_letters(settings) if d.case_id == case_id), None)
+
+    return await eventually(
+        letter, timeout_s=20, interval_s=0.5, what=f"a dead letter for case {case_id}"
+    )
 
 
 async def test_a_dead_letter_is_redriven_once_its_cause_is_fixed(
@@ -78,11 +76,13 @@ async def test_a_dead_letter_is_redriven_once_its_cause_is_fixed(
         )
     finally:
         await producer.stop()
-    for _ in range(100):  # bounded: the follower applies it within a few hundred ms
-        assert worker.router is not None
-        if worker.router.directory.current.get(NEWCOMER) is not None:
-            break
-        await asyncio.sleep(0.1)
+    router = worker.router
+    assert router is not None
+    await eventually(
+        lambda: router.directory.current.get(NEWCOMER) is not None,
+        timeout_s=10,
+        what="the directory follower applying the newcomer",
+    )
 
     prefecture = await agency("prefecture-93")
     result = await redrive(hub_settings, letter.dead_letter_id)

@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaProducer
 from confluent_kafka import DeserializingConsumer
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
+from eventually import eventually
 
 from connectors.registry_api import create_registry_app
 from connectors.serving import BackgroundServer
@@ -58,13 +59,21 @@ async def test_confluent_avro_deserializer_reads_what_the_hub_wrote(
     )
     consumer.subscribe([topic])
     received = []
+
+    async def all_received() -> bool:
+        message = await asyncio.to_thread(consumer.poll, 0.1)
+        if message is not None and message.error() is None:
+            received.append(message.value())
+        return len(received) >= len(events)
+
     try:
-        for _ in range(300):  # bounded: at most ~30 s
-            message = await asyncio.to_thread(consumer.poll, 0.1)
-            if message is not None and message.error() is None:
-                received.append(message.value())
-            if len(received) == len(events):
-                break
+        await eventually(
+            all_received,
+            timeout_s=30,
+            interval_s=0.01,
+            max_interval_s=0.01,  # one message a poll: poll again at once
+            what=f"{len(events)} messages through the registry",
+        )
     finally:
         consumer.close()
     expected = [codec.decode(codec.encode_event(event)).record for event in events]

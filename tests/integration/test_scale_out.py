@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
+from eventually import consistently, eventually
 from flow_helpers import NOW, consent_for, events_for, fresh, inbound
 from flow_helpers import context as flow_context
 from worker_process import WorkerProcess
@@ -132,14 +133,6 @@ def handled_cases(path: Path, cases: set[uuid.UUID]) -> set[uuid.UUID]:
     return handled
 
 
-async def wait_for(what: str, condition: Any, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not within {timeout_s}s")
-        await asyncio.sleep(0.2)
-
-
 def split_between(first: Path, second: Path) -> bool:
     """Both workers' latest assignments are non-empty, disjoint and cover every partition."""
     a, b = assignments(first), assignments(second)
@@ -183,7 +176,7 @@ async def publish_phase(
             sent += 1
         pause = started + sent / RATE - time.monotonic()
         if pause > 0:
-            await asyncio.sleep(pause)
+            await asyncio.sleep(pause)  # pacing the load at RATE, not waiting for anything
     return sent
 
 
@@ -216,10 +209,11 @@ async def test_two_workers_share_partitions_and_survive_a_sigkill(
     try:
         first.start()
         second.start()
-        await wait_for(
-            "partitions split between two workers",
+        await eventually(
             lambda: split_between(first_log, second_log),
-            JOIN_TIMEOUT_S,
+            timeout_s=JOIN_TIMEOUT_S,
+            interval_s=0.2,
+            what="partitions split between two workers",
         )
         owned = {first_log: assignments(first_log)[-1], second_log: assignments(second_log)[-1]}
         reading = asyncio.create_task(read_inboxes(readers, plan, stop_reading))
@@ -227,7 +221,12 @@ async def test_two_workers_share_partitions_and_survive_a_sigkill(
         # Phase 1: both workers route.
         phase1 = cases_for(CASES_PER_PHASE)
         sent += await publish_phase(phase1, police, association, plan)
-        await wait_for("phase 1 delivered", lambda: not plan.missing(), DELIVERY_TIMEOUT_S)
+        await eventually(
+            lambda: not plan.missing(),
+            timeout_s=DELIVERY_TIMEOUT_S,
+            interval_s=0.2,
+            what="phase 1 delivered",
+        )
         phase1_ids = {case_id for case_id, _ in phase1}
         for path, partitions in owned.items():
             handled = handled_cases(path, phase1_ids)
@@ -237,19 +236,41 @@ async def test_two_workers_share_partitions_and_survive_a_sigkill(
         # Phase 2: SIGKILL the first worker mid-stream and keep publishing.
         phase2 = cases_for(CASES_PER_PHASE)
         publishing = asyncio.create_task(publish_phase(phase2, police, association, plan))
-        await asyncio.sleep(1.0)
+        phase2_ids = {case_id for case_id, _ in phase2}
+        # Mid-stream: a third of the phase's cases are out (about a second at RATE).
+        await eventually(
+            lambda: len(plan.cases & phase2_ids) >= CASES_PER_PHASE // 3,
+            timeout_s=JOIN_TIMEOUT_S,
+            what="a third of phase 2 published",
+        )
         before = len(assignments(second_log))
         first.kill()
         killed_at = time.monotonic()
-        await wait_for(
-            "the survivor owning every partition",
+        await eventually(
             lambda: any(a == ALL for a in assignments(second_log)[before:]),
-            JOIN_TIMEOUT_S,
+            timeout_s=JOIN_TIMEOUT_S,
+            interval_s=0.2,
+            what="the survivor owning every partition",
         )
         takeover_s = time.monotonic() - killed_at
         sent += await asyncio.wait_for(publishing, timeout=60)
-        await wait_for("phase 2 delivered", lambda: not plan.missing(), DELIVERY_TIMEOUT_S)
-        await asyncio.sleep(SETTLE_S)
+        await eventually(
+            lambda: not plan.missing(),
+            timeout_s=DELIVERY_TIMEOUT_S,
+            interval_s=0.2,
+            what="phase 2 delivered",
+        )
+
+        def no_late_duplicate() -> bool:
+            assert plan.unexpected() == [], plan.unexpected()[:5]
+            return True
+
+        await consistently(
+            no_late_duplicate,
+            for_s=SETTLE_S,
+            interval_s=0.2,
+            what="no message delivered twice late",
+        )
         stop_reading.set()
         await asyncio.wait_for(reading, timeout=15)
     finally:
@@ -273,7 +294,6 @@ async def test_two_workers_share_partitions_and_survive_a_sigkill(
     assert plan.missing() == []
     assert plan.unexpected() == [], plan.unexpected()[:5]
     # The dead worker's partitions moved: the survivor handled cases that live on them.
-    phase2_ids = {case_id for case_id, _ in phase2}
     taken_over = {
         c
         for c in handled_cases(second_log, phase2_ids)
@@ -383,13 +403,20 @@ async def test_a_rebalance_during_a_batch_loses_no_state(tmp_path: Path) -> None
         workers = [asyncio.create_task(run_worker(settings, stops[0], on_ready=first.append))]
         try:
             await publish_fast(settings, "association-93", consents, codec)
-            await wait_for("the worker started", lambda: bool(first), JOIN_TIMEOUT_S)
-            await wait_for("the consents recorded", lambda: first[0].stats.records >= count, 60)
+            await eventually(
+                lambda: bool(first), timeout_s=JOIN_TIMEOUT_S, what="the worker started"
+            )
+            await eventually(
+                lambda: first[0].stats.records >= count,
+                timeout_s=60,
+                interval_s=0.2,
+                what="the consents recorded",
+            )
             await publish_fast(settings, "police-93", requests, codec)
-            await wait_for(
-                "the backlog being worked on",
+            await eventually(
                 lambda: first[0].stats.records > count,
-                30,
+                timeout_s=30,
+                what="the backlog being worked on",
             )
             workers.append(asyncio.create_task(run_worker(settings, stops[1])))
             consumer = AIOKafkaConsumer(
@@ -400,20 +427,29 @@ async def test_a_rebalance_during_a_batch_loses_no_state(tmp_path: Path) -> None
             )
             await consumer.start()
             delivered: set[uuid.UUID] = set()
-            deadline = time.monotonic() + 60
             progress = time.monotonic()
-            try:
+
+            async def all_delivered_or_stalled() -> bool:
+                nonlocal progress
+                batch = await consumer.getmany(timeout_ms=500)
+                for records in batch.values():
+                    for record in records:
+                        event = codec.decode_event(record.value)
+                        if isinstance(event, SupportRequested):
+                            delivered.add(event.envelope.case_id)
+                            progress = time.monotonic()
                 # Stop early once nothing more arrives: a lost request never will.
-                while len(delivered) < count and time.monotonic() < deadline:
-                    if time.monotonic() - progress > STALL_S:
-                        break
-                    batch = await consumer.getmany(timeout_ms=500)
-                    for records in batch.values():
-                        for record in records:
-                            event = codec.decode_event(record.value)
-                            if isinstance(event, SupportRequested):
-                                delivered.add(event.envelope.case_id)
-                                progress = time.monotonic()
+                stalled = time.monotonic() - progress > STALL_S
+                assert stalled or len(delivered) >= count, f"{len(delivered)} delivered so far"
+                return True
+
+            try:
+                await eventually(
+                    all_delivered_or_stalled,
+                    timeout_s=60,
+                    max_interval_s=0.2,
+                    what="every support request delivered (or a stall)",
+                )
             finally:
                 await consumer.stop()
         finally:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import random
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from eventually import eventually
 
 from connectors.webhooks.config import RetryPolicy, WebhookTarget
 from connectors.webhooks.deliverer import WebhookDeliverer
@@ -144,9 +144,14 @@ def deliverer_for(
 async def settle(deliverer: WebhookDeliverer, expected: int, timeout_s: float = 20.0) -> int:
     """Run the deliverer until ``expected`` messages are settled (bounded)."""
     settled = 0
-    deadline = time.monotonic() + timeout_s
-    while settled < expected and time.monotonic() < deadline:
+
+    async def run_once() -> bool:
+        nonlocal settled
         settled += await deliverer.run_once(timeout_ms=200)
+        assert settled >= expected, f"{settled} settled so far"
+        return True
+
+    await eventually(run_once, timeout_s=timeout_s, max_interval_s=0.2, what=f"{expected} settled")
     return settled
 
 
@@ -163,22 +168,29 @@ async def dead_letters_from(
     )
     await consumer.start()
     found: list[tuple[DeadLetter, list[tuple[str, bytes]]]] = []
-    deadline = time.monotonic() + timeout_s
+    strays: list[object] = []  # anything but a dead letter fails the test below, never retried
+
+    async def read_more() -> bool:
+        batch = await consumer.getmany(timeout_ms=200)
+        for records in batch.values():
+            for record in records:
+                letter = codec.decode_event(record.value)
+                if not isinstance(letter, DeadLetter):
+                    strays.append(letter)
+                elif letter.source_topic == topic:
+                    hub_key = (settings.config_dir / "hub-public-key.txt").read_text()
+                    verify_from_hub(record.topic, record.key, record.value, record.headers, hub_key)
+                    found.append((letter, list(record.headers)))
+        assert strays or len(found) >= expected, f"{len(found)} so far"
+        return True
+
     try:
-        while len(found) < expected and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=200)
-            for records in batch.values():
-                for record in records:
-                    letter = codec.decode_event(record.value)
-                    assert isinstance(letter, DeadLetter)
-                    if letter.source_topic == topic:
-                        hub_key = (settings.config_dir / "hub-public-key.txt").read_text()
-                        verify_from_hub(
-                            record.topic, record.key, record.value, record.headers, hub_key
-                        )
-                        found.append((letter, list(record.headers)))
+        await eventually(
+            read_more, timeout_s=timeout_s, max_interval_s=0.2, what=f"{expected} dead letters"
+        )
     finally:
         await consumer.stop()
+    assert strays == []
     return found
 
 

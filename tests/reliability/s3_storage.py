@@ -9,11 +9,12 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
+
+from eventually import eventually_sync
 
 from hub.runtime.broker import LOOPBACK, free_port
 
@@ -55,19 +56,29 @@ class LocalS3:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"moto server exited with {self._process.returncode}")
+        process = self._process
+
+        def bucket_created() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError(f"moto server exited with {process.returncode}")
             try:
                 request = urllib.request.Request(f"{self.endpoint}/{self.bucket}", method="PUT")
                 with urllib.request.urlopen(request, timeout=1) as answer:
-                    if answer.status == 200:
-                        return self
+                    return bool(answer.status == 200)
             except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"moto server did not answer on {self.endpoint}")
+                return False
+
+        try:
+            eventually_sync(
+                bucket_created,
+                timeout_s=START_TIMEOUT_S,
+                interval_s=0.1,
+                what=f"the moto server answering on {self.endpoint}",
+            )
+        except AssertionError as error:
+            self.stop()
+            raise RuntimeError(f"moto server did not answer on {self.endpoint}") from error
+        return self
 
     def stop(self) -> None:
         process, self._process = self._process, None

@@ -12,7 +12,7 @@ Default ~1,000 bad records; the full run sets ``NRM_BAD_RECORDS=10000``.
 from __future__ import annotations
 
 import asyncio
-import time
+import contextlib
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -23,6 +23,7 @@ import pytest
 from agency_clients import signer_for
 from bad_records import GHOST_AGENCY, PARTITIONS, Forge, Forged, OpenRequests
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from eventually import eventually_sync
 from figures import Report, env_int
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -108,14 +109,29 @@ class Harness:
 
     def settle(self, written: list[tuple[Forged, int]]) -> list[str]:
         """Wait until every record of the batch is accounted for; return the mismatches."""
-        deadline = time.monotonic() + BATCH_TIMEOUT_S
-        while time.monotonic() < deadline and self._open(written):
+        stopped: list[BaseException] = []
+
+        def accounted_for() -> bool:
+            if not self._open(written):
+                return True
             self.read()
             failed = self.worker_error()
             if failed is not None:
-                raise AssertionError(f"the worker stopped: {failed!r}") from failed
-        time.sleep(0.05)
-        self.read(0.05)
+                stopped.append(failed)
+            return bool(stopped)
+
+        # What is still open then is listed in the problems below.
+        with contextlib.suppress(AssertionError):
+            eventually_sync(
+                accounted_for,
+                timeout_s=BATCH_TIMEOUT_S,
+                interval_s=0.01,
+                max_interval_s=0.05,
+                what="every record of the batch accounted for",
+            )
+        if stopped:
+            raise AssertionError(f"the worker stopped: {stopped[0]!r}") from stopped[0]
+        self.read(0.1)  # a tenth of a second more: a late extra dead letter shows up here
         problems = []
         for record, offset in written:
             letter = self.letters.get((record.topic, record.partition, offset))
@@ -245,19 +261,23 @@ def test_no_stream_stopped_and_the_figures(
     )
     try:
         fed = [TopicPartition(t, p) for (t, p) in harness.fed]
-        deadline = time.monotonic() + 30
         behind: list[str] = []
-        while time.monotonic() < deadline:
+
+        def caught_up() -> bool:
             committed = committer.committed(fed, timeout=10)
-            behind = [
+            behind[:] = [
                 f"{tp.topic}[{tp.partition}] committed {tp.offset}, last fed "
                 f"{harness.fed[(tp.topic, tp.partition)]}"
                 for tp in committed
                 if tp.offset <= harness.fed[(tp.topic, tp.partition)]
             ]
-            if not behind:
-                break
-            time.sleep(0.5)
+            return not behind
+
+        # The streams still behind then are counted in the figures and asserted below.
+        with contextlib.suppress(AssertionError):
+            eventually_sync(
+                caught_up, timeout_s=30, interval_s=0.5, what="every fed partition committed"
+            )
     finally:
         committer.close()
     figures = {
