@@ -17,8 +17,8 @@ from flow_helpers import events_for, fresh, received_for
 from worker_process import WorkerProcess
 from worker_thread import AgencyFactory
 
+from agents.io.reader import committed_offsets
 from agents.router import GROUP_ID
-from agents.topic_reader import committed_offsets
 from hub.contracts.enums import EscalationStep
 from hub.contracts.events import Escalation, PermitRequested
 from hub.contracts.topics import DEFAULT_PARTITIONS
