@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
+from eventually import eventually
 from flow_helpers import events_for, fresh, received_for
 from worker_thread import AgencyFactory
 
@@ -31,18 +31,26 @@ def case_of(message: InboxMessage) -> uuid.UUID:
 async def read_until(client: AgencyClient, case_id: uuid.UUID) -> list[InboxMessage]:
     """Everything the client yields, without committing, until a message of ``case_id``."""
     found: list[InboxMessage] = []
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline and case_id not in {case_of(m) for m in found}:
-        found += await client.receive(expected=10**6, timeout_s=1.0, commit=False)
+
+    async def case_arrived() -> bool:
+        found.extend(await client.receive(expected=10**6, timeout_s=1.0, commit=False))
+        return case_id in {case_of(m) for m in found}
+
+    await eventually(case_arrived, timeout_s=WAIT_S, what=f"a message of case {case_id}")
     return found
 
 
 async def read_until_redelivered(client: AgencyClient, count: int) -> list[InboxMessage]:
     """What the client yields (committing it) until the broker redelivered ``count``."""
     found: list[InboxMessage] = []
-    deadline = time.monotonic() + WAIT_S
-    while client.redelivered < count and time.monotonic() < deadline:
-        found += await client.receive(expected=10**6, timeout_s=1.0)
+
+    async def redelivered() -> bool:
+        if client.redelivered >= count:
+            return True
+        found.extend(await client.receive(expected=10**6, timeout_s=1.0))
+        return client.redelivered >= count
+
+    await eventually(redelivered, timeout_s=WAIT_S, what=f"{count} redelivered messages")
     return found
 
 
@@ -79,11 +87,15 @@ async def test_what_the_broker_redelivers_after_a_rebalance_before_commit_is_yie
         # the broker hands the whole stretch to the client again.
         dropped_before = client.redelivered
         await intruder.start()
-        deadline = time.monotonic() + WAIT_S
-        while not intruder.assignment() and time.monotonic() < deadline:
+
+        async def intruder_joined() -> bool:
+            if intruder.assignment():
+                return True
             await intruder.getmany(timeout_ms=200)
             await client.receive(expected=10**6, timeout_s=0.2, commit=False)
-        assert intruder.assignment(), "the second member never joined"
+            return bool(intruder.assignment())
+
+        await eventually(intruder_joined, timeout_s=WAIT_S, what="the second member joining")
         await intruder.stop()
 
         after = await read_until_redelivered(client, dropped_before + len(before))

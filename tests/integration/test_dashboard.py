@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
+from eventually import eventually, eventually_sync
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from flow_helpers import events_for, fresh, received_for
@@ -207,14 +207,15 @@ async def operator_actions(settings: HubSettings, timeout_s: float = 10.0) -> li
     )
     await consumer.start()
     found: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout_s
+
+    async def read_to_a_quiet_poll() -> bool:
+        batch = await consumer.getmany(timeout_ms=300)
+        for records in batch.values():
+            found.extend(json.loads(r.value) for r in records if r.value)
+        return not batch and bool(found)
+
     try:
-        while time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=300)
-            if not batch and found:
-                break
-            for records in batch.values():
-                found += [json.loads(r.value) for r in records if r.value]
+        await eventually(read_to_a_quiet_poll, timeout_s=timeout_s, what="the operator actions")
     finally:
         await consumer.stop()
     return found
@@ -265,11 +266,12 @@ def metric_values(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], fl
 
 def test_dashboard_probes_and_metrics(http: httpx.Client) -> None:
     assert http.get("/healthz").json() == {"status": "ok"}
-    deadline = time.monotonic() + 30
-    ready = http.get("/readyz")
-    while ready.status_code != 200 and time.monotonic() < deadline:
-        time.sleep(0.5)
-        ready = http.get("/readyz")
+
+    def ready_answer() -> httpx.Response | None:
+        answer = http.get("/readyz")
+        return answer if answer.status_code == 200 else None
+
+    ready = eventually_sync(ready_answer, timeout_s=30, interval_s=0.5, what="the dashboard ready")
     assert ready.status_code == 200, ready.text
     assert all(ready.json()["checks"].values())
     values = metric_values(http.get("/metrics").text)
