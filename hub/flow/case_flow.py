@@ -252,7 +252,7 @@ def _route(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> O
         state,
         inbound.subject,
         inbound.record,
-        inbound.event.model_dump_json(),
+        inbound.event,
         inbound.sender,
         ctx,
         now,
@@ -313,7 +313,7 @@ def _release(state: CaseState, held: Held, ctx: Context, now: datetime) -> Sent 
     message = Message(
         subject=held.subject,
         record=event.model_dump(),
-        record_json=held.record_json,
+        event=event,
         source=source,
         needs_answer=held.needs_answer,
         attempt=held.attempt,
