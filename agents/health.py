@@ -37,9 +37,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from agents.io import clients
 from agents.metrics import RouterCollector
 from hub.runtime.broker import LOOPBACK, free_port
-from hub.runtime.kafka_options import client_options
 from hub.runtime.settings import HubSettings
 
 if TYPE_CHECKING:
@@ -74,9 +74,8 @@ class BrokerProbe:
     async def _probe(self) -> bool:
         try:
             if self._client is None:
-                client = AIOKafkaClient(
-                    request_timeout_ms=int(PROBE_TIMEOUT_S * 1000),
-                    **client_options(self.settings),
+                client = clients.raw_client(
+                    self.settings, request_timeout_ms=int(PROBE_TIMEOUT_S * 1000)
                 )
                 await asyncio.wait_for(client.bootstrap(), PROBE_TIMEOUT_S)
                 self._client = client

@@ -1,25 +1,26 @@
-"""Prometheus metrics of a routing worker: a custom Collector that reads a running ``Router``.
+"""Prometheus metrics of a routing worker: a custom Collector over what a router exposes.
 
-Nothing is counted twice: the router keeps plain counters (``RouterStats``) and its own
-indexes, and this collector turns them into metric families at scrape time. Gauges that need a
-walk (held messages, open and overdue deadlines by ladder step) cost O(owned cases) and
-O(open deadlines) per scrape, once every scrape interval (15 s), never on the routing path.
-Consumer lag needs an await: ``await collector.refresh()`` before each collection (the health
-server does it in ``/metrics``).
+Nothing is counted twice: the worker's stats (``agents.stats.RouterStats``, an observer of the
+loop's hooks) keep plain counters, the router keeps its own indexes, and this collector turns
+them into metric families at scrape time. It reads them through ``RouterView``, never the
+``Router`` class itself. Gauges that need a walk (held messages, open and overdue deadlines by
+ladder step) cost O(owned cases) and O(open deadlines) per scrape, once every scrape interval
+(15 s), never on the routing path. Consumer lag needs an await: ``await collector.refresh()``
+before each collection (the health server does it in ``/metrics``).
 
-Counters that ``RouterStats`` does not have yet (events in and out by topic and type, audit
-entries by action, the latency histograms) are exported as soon as it has them; until then
-their families are simply absent.
+Counters a stats object does not have (events in and out by topic and type, audit entries by
+action, the latency histograms) are exported as soon as it has them; until then their
+families are simply absent.
 """
 
 from __future__ import annotations
 
-import bisect
-import math
+import asyncio
 import re
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
+from datetime import datetime
+from typing import Any, Final, Protocol
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -29,66 +30,83 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-if TYPE_CHECKING:
-    from agents.router import Router
+from agents.stats import LatencyHistogram, RouterStats
+from hub.flow.case_state import CaseState
+from hub.rules.deadlines.open_deadline import OpenDeadline
 
-BATCH_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
-RECORD_LATENCY_BUCKETS: Final = (
-    0.005,
-    0.01,
-    0.025,
-    0.05,
-    0.1,
-    0.25,
-    0.5,
-    1.0,
-    2.5,
-    5.0,
-    10.0,
-    30.0,
-)
 NOT_YET: Final = "NONE"
 """The ladder-step label of a deadline none of whose steps has fired."""
 _LAG_KEY: Final = re.compile(r"^(?P<topic>.+)\[(?P<partition>\d+)\]$")
 
 
-class LatencyHistogram:
-    """A fixed-bucket histogram the router observes into (one event loop: no locks)."""
-
-    def __init__(self, buckets: Sequence[float] = BATCH_BUCKETS) -> None:
-        self.buckets = tuple(sorted(buckets))
-        self.counts = [0] * (len(self.buckets) + 1)
-        self.total = 0.0
-
-    def observe(self, seconds: float) -> None:
-        """Count one observation: O(log buckets)."""
-        self.counts[bisect.bisect_left(self.buckets, seconds)] += 1
-        self.total += seconds
+class OwnedStates(Protocol):
+    """The case states a worker owns."""
 
     @property
+    def partitions(self) -> set[int]:
+        """The partitions owned."""
+        ...
+
+    def states(self, partition: int) -> Iterable[CaseState]:
+        """The states of one owned partition."""
+        ...
+
     def count(self) -> int:
-        """How many observations."""
-        return sum(self.counts)
-
-    def cumulative(self) -> list[tuple[str, float]]:
-        """Prometheus buckets: (upper bound, observations at or below it), ending with +Inf."""
-        running = 0
-        result: list[tuple[str, float]] = []
-        for bound, count in zip((*self.buckets, math.inf), self.counts, strict=True):
-            running += count
-            result.append(("+Inf" if bound == math.inf else repr(bound), float(running)))
-        return result
+        """How many states."""
+        ...
 
 
-def record_latency_histogram() -> LatencyHistogram:
-    """The histogram of record latency (broker timestamp to every write acknowledged)."""
-    return LatencyHistogram(RECORD_LATENCY_BUCKETS)
+class Followed(Protocol):
+    """A directory snapshot being followed."""
+
+    @property
+    def current(self) -> Sized:
+        """The agencies now."""
+        ...
+
+
+class RouterView(Protocol):
+    """What the collector reads of a running router."""
+
+    @property
+    def stats(self) -> RouterStats:
+        """The loop's counters."""
+        ...
+
+    @property
+    def store(self) -> OwnedStates:
+        """The owned case states."""
+        ...
+
+    @property
+    def deadlines(self) -> Iterable[OpenDeadline]:
+        """The owned open deadlines."""
+        ...
+
+    @property
+    def directory(self) -> Followed:
+        """The directory routing uses."""
+        ...
+
+    @property
+    def settled(self) -> asyncio.Event:
+        """Set when the assignment's states are rebuilt."""
+        ...
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        """The hub's clock (overdue is measured against it)."""
+        ...
+
+    async def consumer_lag(self) -> dict[str, int]:
+        """Records not yet read, per outbox partition."""
+        ...
 
 
 class RouterCollector(Collector):
-    """The worker's metric families, read from the router at scrape time."""
+    """The worker's metric families, read from a router at scrape time."""
 
-    def __init__(self, router: Router) -> None:
+    def __init__(self, router: RouterView) -> None:
         self.router = router
         self._lag: dict[str, int] = {}
 

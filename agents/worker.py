@@ -15,15 +15,11 @@ import structlog
 from agents.directory_follower import DirectoryFollower
 from agents.key_cache import CachedKeyStore
 from agents.router import Router
+from agents.router_parts import Policies, RouterParts
 from hub.audit.keys import KeyStore, default_key_store
 from hub.contracts.codec import Codec
 from hub.contracts.registry import SchemaRegistry
-from hub.rules.consent import ConsentPolicy
-from hub.rules.deadlines.policy import POLICY_FILE, DeadlinePolicy
 from hub.rules.directory import Directory
-from hub.rules.lifecycle import Lifecycle, PathwayPolicy
-from hub.rules.projection import Projector
-from hub.rules.routing import RoutingRules
 from hub.runtime.clock import clock_from, wall_clock
 from hub.runtime.settings import HubSettings
 from hub.trust.signing import HubSigner
@@ -47,22 +43,15 @@ def build_router(
         settings.signature_past_window,
         settings.signature_future_window,
     )
-    return Router(
-        settings,
+    parts = RouterParts(
         codec=codec,
         directory=follower,
-        rules=RoutingRules.load(settings.config_dir),
-        consent=ConsentPolicy.load(settings.config_dir),
-        deadlines=DeadlinePolicy.load(settings.config_dir / POLICY_FILE),
-        lifecycle=Lifecycle.load(settings.config_dir),
-        pathway=PathwayPolicy.load(settings.config_dir),
-        projector=Projector(codec.registry),
+        policies=Policies.load(settings.config_dir, codec.registry),
         key_store=CachedKeyStore(key_store or default_key_store(settings.data_dir)),
         verifier=RecordVerifier(policy) if settings.verify_signatures else None,
         signer=HubSigner.from_pem(settings.signing_key_path, settings.signing_key_id),
-        clock=clock,
-        group_id=group_id,
     )
+    return Router(settings, parts, clock=clock, group_id=group_id)
 
 
 async def run_worker(

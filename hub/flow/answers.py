@@ -192,7 +192,8 @@ def _reroute(
     recipients = rule.recipients if rule is not None else ()
     recipient_rule = next((r for r in recipients if r.role is request.role), None)
     source = ctx.directory.get(request.requester)
-    record = EVENT_MODELS[request.subject].model_validate_json(request.record_json).model_dump()
+    event = EVENT_MODELS[request.subject].model_validate_json(request.record_json)
+    record = event.model_dump()
     needs = record.get("needs") or {}
     facts = RouteFacts(
         departement=state.facts.departement,
@@ -235,7 +236,7 @@ def _reroute(
     message = Message(
         subject=request.subject,
         record=record,
-        record_json=request.record_json,
+        event=event,
         source=source,
         needs_answer=True,
         attempt=decision.attempt,

@@ -17,7 +17,17 @@ from hub.contracts.enums import (
     DataCategory,
     DeadLetterReason,
 )
-from hub.contracts.events import EVENT_MODELS, ConsentGiven, ConsentWithdrawn, SafetyFlagsSet
+from hub.contracts.events import (
+    EVENT_MODELS,
+    Acknowledgement,
+    CaseClosed,
+    ConsentGiven,
+    ConsentWithdrawn,
+    IdentificationDecision,
+    PresumedVictimReport,
+    ReferralOpened,
+    SafetyFlagsSet,
+)
 from hub.flow.answers import acknowledgement
 from hub.flow.case_state import CaseState, Held, Safety, Seen, topic_crc
 from hub.flow.decisions import AuditNote, Context, Deliver, Inbound, Outcome, Refusal
@@ -29,13 +39,7 @@ from hub.rules.deadlines.open_deadline import OpenDeadline
 from hub.rules.lifecycle import InvalidTransition
 from hub.rules.projection import personal_data
 
-CONSENT_GIVEN = "fr.nrm.ConsentGiven"
 CONSENT_WITHDRAWN = "fr.nrm.ConsentWithdrawn"
-SAFETY_FLAGS = "fr.nrm.SafetyFlagsSet"
-ACKNOWLEDGEMENT = "fr.nrm.Acknowledgement"
-DECISION = "fr.nrm.IdentificationDecision"
-CASE_CLOSED = "fr.nrm.CaseClosed"
-REFERRAL_OPENED = "fr.nrm.ReferralOpened"
 
 
 def handle(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> Outcome:
@@ -49,7 +53,8 @@ def handle(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> O
     refusal = _refusal(inbound, ctx) or _malformed_consent(inbound, now)
     if refusal is not None:
         return _refused(_remember(state, inbound, ctx.replay_window, refused=True), refusal)
-    outcome_field = inbound.record.get("outcome") if inbound.subject == DECISION else None
+    event = inbound.event
+    outcome_field = event.outcome.value if isinstance(event, IdentificationDecision) else None
     moved = ctx.lifecycle.move(state.status, inbound.subject, outcome_field)
     if isinstance(moved, InvalidTransition):
         return _refused(
@@ -62,20 +67,21 @@ def handle(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> O
         f"received {inbound.subject} from {inbound.sender.id}",
         payload=personal_data(inbound.record, ctx.projector.tree(inbound.subject)) or None,
     )
-    if inbound.subject == CONSENT_GIVEN:
-        outcome = _consent_given(state, inbound, ctx, now)
-    elif inbound.subject == CONSENT_WITHDRAWN:
-        outcome = _consent_withdrawn(state, inbound, ctx)
-    elif inbound.subject == SAFETY_FLAGS:
-        outcome = _safety(state, inbound)
-    elif inbound.subject == ACKNOWLEDGEMENT:
-        outcome = acknowledgement(state, inbound, ctx, now)
-    elif inbound.subject == DECISION:
-        outcome = decision(state, inbound, ctx, now)
-    elif inbound.subject == CASE_CLOSED:
-        outcome = _close(state, inbound)
-    else:
-        outcome = _route(state, inbound, ctx, now)
+    match event:
+        case ConsentGiven():
+            outcome = _consent_given(state, event, ctx, now)
+        case ConsentWithdrawn():
+            outcome = _consent_withdrawn(state, event, inbound, ctx)
+        case SafetyFlagsSet():
+            outcome = _safety(state, event)
+        case Acknowledgement():
+            outcome = acknowledgement(state, inbound, ctx, now)
+        case IdentificationDecision():
+            outcome = decision(state, inbound, ctx, now)
+        case CaseClosed():
+            outcome = _close(state, event)
+        case _:
+            outcome = _route(state, inbound, ctx, now)
     if outcome.refusal is not None:
         return _refused(
             _remember(outcome.state, inbound, ctx.replay_window, refused=True, replace=True),
@@ -102,14 +108,10 @@ def handle(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> O
     )
 
 
-def _close(state: CaseState, inbound: Inbound) -> Outcome:
+def _close(state: CaseState, event: CaseClosed) -> Outcome:
     """Closing a case ends its deadlines, its open requests and its held messages."""
     closed = tuple(d.deadline_id for d in state.open_deadlines())
-    notes = [
-        AuditNote(
-            AuditAction.CASE_TRANSITION, "case closed", reason=str(inbound.record.get("reason"))
-        )
-    ]
+    notes = [AuditNote(AuditAction.CASE_TRANSITION, "case closed", reason=event.reason.value)]
     notes += [
         AuditNote(
             AuditAction.CANCELLED, f"held {h.subject} cancelled: case closed", recipient=h.recipient
@@ -197,8 +199,9 @@ def _refusal(inbound: Inbound, ctx: Context) -> Refusal | None:
             f"agencies do not publish {inbound.subject}; only the hub emits it",
         )
     identifying = ctx.rules.identifying_roles
-    claims = inbound.subject == REFERRAL_OPENED or bool(
-        inbound.record.get("claims_formal_identification")
+    event = inbound.event
+    claims = isinstance(event, ReferralOpened) or (
+        isinstance(event, PresumedVictimReport) and event.claims_formal_identification
     )
     if claims and inbound.sender.role not in identifying:
         return Refusal(
@@ -249,24 +252,23 @@ def _route(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> O
         state,
         inbound.subject,
         inbound.record,
-        inbound.event.model_dump_json(),
+        inbound.event,
         inbound.sender,
         ctx,
         now,
     )
 
 
-def _consent_given(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> Outcome:
+def _consent_given(state: CaseState, event: ConsentGiven, ctx: Context, now: datetime) -> Outcome:
     """Record consent, then release every held message it now covers."""
-    assert isinstance(inbound.event, ConsentGiven)
-    state = state.model_copy(update={"consent": state.consent.given(inbound.event)})
+    state = state.model_copy(update={"consent": state.consent.given(event)})
     notes = [
         AuditNote(
             AuditAction.CONSENT_RECORDED,
             "consent recorded",
-            legal_basis=f"consent:{inbound.event.consent_id}",
-            categories=frozenset(inbound.event.categories),
-            reason="roles: " + ", ".join(r.value for r in inbound.event.recipient_roles),
+            legal_basis=f"consent:{event.consent_id}",
+            categories=frozenset(event.categories),
+            reason="roles: " + ", ".join(r.value for r in event.recipient_roles),
         )
     ]
     holds, state = state.holds, state.model_copy(update={"holds": ()})
@@ -311,7 +313,7 @@ def _release(state: CaseState, held: Held, ctx: Context, now: datetime) -> Sent 
     message = Message(
         subject=held.subject,
         record=event.model_dump(),
-        record_json=held.record_json,
+        event=event,
         source=source,
         needs_answer=held.needs_answer,
         attempt=held.attempt,
@@ -320,10 +322,11 @@ def _release(state: CaseState, held: Held, ctx: Context, now: datetime) -> Sent 
     return send(state, message, agency, ctx, now)
 
 
-def _consent_withdrawn(state: CaseState, inbound: Inbound, ctx: Context) -> Outcome:
+def _consent_withdrawn(
+    state: CaseState, event: ConsentWithdrawn, inbound: Inbound, ctx: Context
+) -> Outcome:
     """Stop all later sharing at once, cancel held messages, notify earlier recipients."""
-    assert isinstance(inbound.event, ConsentWithdrawn)
-    consent, withdrawal = state.consent.withdrawn(inbound.event)
+    consent, withdrawal = state.consent.withdrawn(event)
     notes = [
         AuditNote(
             AuditAction.CONSENT_WITHDRAWN,
@@ -351,7 +354,7 @@ def _consent_withdrawn(state: CaseState, inbound: Inbound, ctx: Context) -> Outc
         agency = ctx.directory.get(recipient_id)
         if agency is None or not categories:
             continue
-        notice = inbound.event.model_copy(
+        notice = event.model_copy(
             update={"categories": tuple(sorted(categories)), "recipient_roles": (agency.role,)}
         )
         delivery = project_for(
@@ -376,11 +379,10 @@ def _consent_withdrawn(state: CaseState, inbound: Inbound, ctx: Context) -> Outc
     return Outcome(state=state, deliveries=tuple(deliveries), audit=tuple(notes))
 
 
-def _safety(state: CaseState, inbound: Inbound) -> Outcome:
-    assert isinstance(inbound.event, SafetyFlagsSet)
-    channel = inbound.event.safe_channel
+def _safety(state: CaseState, event: SafetyFlagsSet) -> Outcome:
+    channel = event.safe_channel
     safety = Safety(
-        do_not_contact=inbound.event.do_not_contact,
+        do_not_contact=event.do_not_contact,
         safe_channel=None if channel.value == "UNKNOWN" else channel,
     )
     return Outcome(

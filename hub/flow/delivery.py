@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
+
 from hub.contracts.enums import AgencyRole, AuditAction, DataCategory, SafeChannel
 from hub.flow.case_state import CaseState, Held, OpenRequest, Received, Safety
 from hub.flow.decisions import AuditNote, Context, Deliver
@@ -37,12 +39,14 @@ NO_PERSONAL_DATA = Share(allowed=frozenset(), basis="no personal data")
 
 @dataclass(frozen=True)
 class Message:
-    """A message to send: its subject, record (as decoded), the agency it comes from, and
-    the request bookkeeping when the recipient owes an answer."""
+    """A message to send: its subject, record (as decoded: what projections read), the event
+    itself, the agency it comes from, and the request bookkeeping when the recipient owes an
+    answer. The event is serialised only when the case state keeps it (held, or awaiting an
+    answer)."""
 
     subject: str
     record: Mapping[str, Any]
-    record_json: str
+    event: BaseModel
     source: Agency
     needs_answer: bool = False
     attempt: int = 0
@@ -98,7 +102,7 @@ def send(
             role=recipient.role,
             missing=decision.missing,
             held_at=now,
-            record_json=message.record_json,
+            record_json=message.event.model_dump_json(),
             needs_answer=message.needs_answer,
             attempt=message.attempt,
             declined=message.declined,
@@ -126,7 +130,7 @@ def send(
             role=recipient.role,
             opened_at=now,
             declined=message.declined,
-            record_json=message.record_json,
+            record_json=message.event.model_dump_json(),
         )
         others = tuple(
             r

@@ -166,11 +166,12 @@ def _transfer(
     state = state.model_copy(
         update={"requests": tuple(r for r in state.requests if r is not request)}
     )
-    record = EVENT_MODELS[REPORT].model_validate_json(request.record_json).model_dump()
+    report = EVENT_MODELS[REPORT].model_validate_json(request.record_json)
+    record = report.model_dump()
     message = Message(
         subject=REPORT,
         record=record,
-        record_json=request.record_json,
+        event=report,
         source=source,
         needs_answer=True,
         attempt=len(declined),
@@ -209,7 +210,7 @@ def _pathway(
             state,
             subject,
             record,
-            EVENT_MODELS[subject].model_validate(record).model_dump_json(),
+            EVENT_MODELS[subject].model_validate(record),
             authority,
             ctx,
             now,

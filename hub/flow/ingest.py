@@ -1,16 +1,18 @@
 """Ingest: turn one raw record from an agency outbox into a trusted ``Inbound``, or refuse it.
 
-The sending agency is the owner of the outbox topic the record was read from, never a payload
-field. The record must be a registered event, valid against its model, keyed and partitioned
-by its case id (so every record of a case meets the same worker and the same state). Anything
-else is a ``Rejected`` value carrying the dead letter's machine reason.
+``ingest`` is the one call the worker makes per record: unwrap a re-drive, verify the
+signature, then ``accept``. The sending agency is the owner of the outbox topic the record was
+read from, never a payload field. The record must be signed by a key of that agency, be a
+registered event, valid against its model, keyed and partitioned by its case id (so every
+record of a case meets the same worker and the same state). Anything else is a ``Rejected``
+value carrying the dead letter's machine reason.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,9 +22,10 @@ from hub.contracts.codec import Codec, CodecError
 from hub.contracts.enums import DeadLetterReason
 from hub.contracts.events import EVENT_MODELS, DeadLetter, RecordHeader
 from hub.contracts.partitioning import case_partition
-from hub.contracts.topics import agency_of_outbox
+from hub.contracts.topics import REDRIVE, agency_of_outbox
 from hub.flow.decisions import Inbound, digest_of
 from hub.rules.directory import Directory
+from hub.trust.verification import RecordVerifier, SignatureError
 
 DEAD_LETTER_NAMESPACE = uuid.UUID("0d1e2a3d-1e77-4e25-8b0b-6e726d2d646c")
 MAX_ORIGINAL_BYTES = 256 * 1024
@@ -64,6 +67,100 @@ class Rejected:
     case_id: uuid.UUID | None = None
     event_id: uuid.UUID | None = None
     claimed_sender: str | None = None
+    again: str = ""
+    """A re-drive's origin (``redrive/partition/offset``): a re-drive refused again is a new
+    dead letter, not the old one."""
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A record on the re-drive topic that carries no dead letter: nothing to route, nothing
+    to dead-letter again (operators write that topic, agencies never do)."""
+
+    raw: RawRecord
+    reason: str
+
+
+PartitionCount = Callable[[str], int]
+"""How many partitions a topic has (what the consumer knows of it)."""
+
+
+def ingest(
+    raw: RawRecord,
+    codec: Codec,
+    directory: Directory,
+    verifier: RecordVerifier | None,
+    partitions_of: PartitionCount,
+) -> Inbound | Rejected | Unreadable:
+    """The one step from a record read by the worker to a trusted event or a refusal.
+
+    A record of the re-drive topic is unwrapped first: the original record its dead letter
+    carries is ingested again, its signature checked against the time the hub first received
+    it. Then the signature (when ``verifier`` is set) must be the outbox owner's, then
+    ``accept`` decodes and validates.
+    """
+    signed_at: datetime | None = None
+    again = ""
+    if raw.topic == REDRIVE.name:
+        unwrapped = unwrap_redrive(raw, codec, partitions_of)
+        if isinstance(unwrapped, Unreadable):
+            return unwrapped
+        again = f"redrive/{raw.partition}/{raw.offset}"
+        raw, signed_at = unwrapped
+    refused = verify(raw, directory, verifier, signed_at) or accept(raw, codec, directory)
+    if isinstance(refused, Rejected) and again:
+        return replace(refused, again=again)
+    return refused
+
+
+def unwrap_redrive(
+    raw: RawRecord, codec: Codec, partitions_of: PartitionCount
+) -> tuple[RawRecord, datetime] | Unreadable:
+    """The original record a re-drive carries, and when the hub first received it."""
+    try:
+        letter = codec.decode_event(raw.value or b"")
+    except CodecError as exc:
+        return Unreadable(raw, exc.reason.value)
+    if not isinstance(letter, DeadLetter):
+        return Unreadable(raw, "not a DeadLetter")
+    original = RawRecord(
+        topic=letter.source_topic,
+        partition=letter.source_partition,
+        offset=letter.source_offset,
+        key=letter.original_key,
+        value=letter.original,
+        timestamp_ms=int(letter.occurred_at.timestamp() * 1000),
+        headers=tuple((h.name, h.value) for h in letter.original_headers),
+        partitions=partitions_of(letter.source_topic),
+        redriven=True,
+    )
+    return original, letter.occurred_at
+
+
+def verify(
+    raw: RawRecord,
+    directory: Directory,
+    verifier: RecordVerifier | None,
+    signed_at: datetime | None = None,
+) -> Rejected | None:
+    """The signature check: the key that verifies must belong to the outbox's owner.
+
+    No verifier (signatures off) or no owner in the directory: nothing to check here
+    (``accept`` names the missing owner). Signatures are checked against the wall clock,
+    never the simulated one; a re-driven record against ``signed_at``, the time the hub
+    first received it.
+    """
+    if verifier is None:
+        return None
+    owner = agency_of_outbox(raw.topic)
+    agency = directory.get(owner) if owner else None
+    if agency is None:
+        return None
+    try:
+        verifier.verify_record(raw.topic, raw.key, raw.value, raw.headers, agency, now=signed_at)
+    except SignatureError as exc:
+        return Rejected(raw, exc.reason, exc.detail)
+    return None
 
 
 def accept(raw: RawRecord, codec: Codec, directory: Directory) -> Inbound | Rejected:
@@ -213,9 +310,8 @@ def dead_letter(
     )
 
 
-def rejected_letter(rejected: Rejected, again: str = "") -> DeadLetter:
-    """The dead letter for an ingest refusal (``again``: a re-drive's origin, so a re-drive
-    that fails again is a new dead letter, not the old one)."""
+def rejected_letter(rejected: Rejected) -> DeadLetter:
+    """The dead letter for an ingest refusal."""
     return dead_letter(
         rejected.raw,
         rejected.reason,
@@ -224,5 +320,19 @@ def rejected_letter(rejected: Rejected, again: str = "") -> DeadLetter:
         case_id=rejected.case_id,
         event_id=rejected.event_id,
         claimed_sender=rejected.claimed_sender,
-        again=again,
+        again=rejected.again,
+    )
+
+
+def raw_of(inbound: Inbound) -> RawRecord:
+    """The record an accepted event was read from (for its dead letter when refused later)."""
+    return RawRecord(
+        topic=inbound.topic,
+        partition=inbound.partition,
+        offset=inbound.offset,
+        key=str(inbound.event.envelope.case_id).encode(),  # type: ignore[attr-defined]
+        value=inbound.frame,
+        timestamp_ms=round(inbound.timestamp.timestamp() * 1000),
+        headers=inbound.headers,
+        redriven=inbound.redriven,
     )

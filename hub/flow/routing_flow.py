@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
+
 from hub.contracts.enums import (
     AuditAction,
     DeadLetterReason,
@@ -33,12 +35,13 @@ def route(
     state: CaseState,
     subject: str,
     record: Mapping[str, Any],
-    record_json: str,
+    event: BaseModel,
     source: Agency,
     ctx: Context,
     now: datetime,
 ) -> Outcome:
-    """Send ``record`` of ``subject`` from ``source`` to every recipient its rule names."""
+    """Send ``event`` (``record``: as decoded) of ``subject`` from ``source`` to every
+    recipient its rule names."""
     rule = ctx.rules.for_type(subject)
     assert rule is not None
     facts = facts_of(record, route_facts(state.facts))
@@ -55,7 +58,7 @@ def route(
         message = Message(
             subject=subject,
             record=record,
-            record_json=record_json,
+            event=event,
             source=source,
             needs_answer=recipient_rule.needs_answer,
         )

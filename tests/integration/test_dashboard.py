@@ -25,7 +25,7 @@ from flow_helpers import events_for, fresh, received_for
 from prometheus_client.parser import text_string_to_metric_families
 from worker_thread import AgencyFactory, WorkerThread
 
-from agents.router import RouterStats
+from agents.stats import RouterStats
 from connectors.dashboard.actions import OPERATOR_ACTIONS
 from connectors.dashboard.app import create_dashboard_app
 from connectors.dashboard.config import DashboardSettings

@@ -34,7 +34,6 @@ from worker_process import WorkerProcess
 from worker_thread import AgencyFactory
 
 from agents.directory_follower import DirectoryFollower
-from agents.router import _Rebalance
 from agents.worker import build_router, run_worker
 from connectors.client import AgencyClient
 from hub.audit.keys import MemoryKeyStore
@@ -325,7 +324,7 @@ async def test_partitions_kept_across_a_rebalance_are_rebuilt_from_the_changelog
     codec = Codec(SchemaRegistry.load(hub_settings.schemas_dir))
     follower = DirectoryFollower(hub_settings, codec, Directory.load(hub_settings.config_dir))
     router = build_router(hub_settings, follower, codec, key_store=MemoryKeyStore())
-    listener = _Rebalance(router)
+    listener = router.ownership
     outbox = outbox_topic("police-93")
     owned = {TopicPartition(outbox, 0), TopicPartition(outbox, 1)}
     case_id = case_on(1)

@@ -17,8 +17,15 @@ from aiokafka.errors import (
 )
 from aiokafka.structs import TopicPartition
 
+from agents.directory_follower import DirectoryFollower
 from agents.io.broker_watch import BrokerWatch, is_connection_error
 from agents.router import Router
+from agents.router_parts import Policies, RouterParts
+from hub.audit.keys import MemoryKeyStore
+from hub.contracts.codec import Codec
+from hub.contracts.registry import SchemaRegistry
+from hub.rules.directory import Directory
+from hub.runtime.settings import get_settings
 
 
 class Clock:
@@ -235,18 +242,24 @@ class FakeConsumer:
 def test_the_router_reports_fetches_and_says_where_it_resumes(
     clock: Clock, logged: Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("agents.router.POSITIONS_TIMEOUT_S", 0.2)
+    monkeypatch.setattr("agents.fetch_watch.POSITIONS_TIMEOUT_S", 0.2)
     outbox = "nrm.outbox.police-93"
     p0, p1, p2, p3 = (TopicPartition(outbox, p) for p in range(4))
     consumer = FakeConsumer({p0: None, p1: None, p2: None, p3: None}, {p0: 7, p1: 12, p2: 0})
-    router = object.__new__(Router)
-    router.watch = BrokerWatch("127.0.0.1:9092", clock=clock, logger=logged)
-    router._last_fetch_ms = 0
-    router._consumer = consumer
+    settings = get_settings()
+    codec = Codec(SchemaRegistry.load(settings.schemas_dir))
+    parts = RouterParts(
+        codec=codec,
+        directory=DirectoryFollower(settings, codec, Directory.load(settings.config_dir)),
+        policies=Policies.load(settings.config_dir, codec.registry),
+        key_store=MemoryKeyStore(),
+        watch=BrokerWatch("127.0.0.1:9092", clock=clock, logger=logged),
+    )
+    router = Router(settings, parts)
 
     def fetched() -> None:
         consumer.polled_ms[p0] = int(clock.now * 1000)
-        asyncio.run(router._watch_broker())
+        asyncio.run(router.fetches.fetched(consumer))
 
     fetched()
     router.watch.failed("refused")
@@ -254,7 +267,7 @@ def test_the_router_reports_fetches_and_says_where_it_resumes(
     router.watch.failed("refused")
     for _ in range(20):  # down: the consumer's last fetch stays where it was
         clock.tick(0.2)
-        asyncio.run(router._watch_broker())
+        asyncio.run(router.fetches.fetched(consumer))
     assert logged.names == ["router.broker_unreachable"]
     clock.tick(0.1)
     fetched()  # back 8.1 s after the first error, only just quiet for 4.1 s

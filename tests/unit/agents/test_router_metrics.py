@@ -12,10 +12,13 @@ from typing import Any, cast
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from agents.metrics import LatencyHistogram, RouterCollector, record_latency_histogram
-from agents.router import Router, RouterStats
-from hub.contracts.enums import AgencyRole, DeadLetterReason, Urgency
+from agents.hooks import HookChain
+from agents.metrics import RouterCollector, RouterView
+from agents.stats import LatencyHistogram, RouterStats, record_latency_histogram
+from hub.contracts.enums import AgencyRole, AuditAction, DeadLetterReason, Urgency
+from hub.flow.case_state import CaseState
 from hub.flow.deadline_index import PartitionedDeadlines
+from hub.flow.decisions import AuditNote, Outcome
 from hub.rules.deadlines.open_deadline import open_deadline
 from hub.rules.deadlines.policy import DeadlinePolicy
 from hub.runtime.settings import PROJECT_ROOT
@@ -93,9 +96,9 @@ def test_counters_gauges_and_lag_come_from_the_router() -> None:
     router.stats.records = 12
     router.stats.delivered = 5
     router.stats.dead_lettered(DeadLetterReason.BAD_SIGNATURE)
-    router.stats.spent("commit", time.perf_counter() - 0.25)
-    router.stats.spent("commit", time.perf_counter() - 0.25)
-    collector = RouterCollector(cast(Router, router))
+    router.stats.spent("commit", 0.25)
+    router.stats.spent("commit", 0.25)
+    collector = RouterCollector(cast(RouterView, router))
     asyncio.run(collector.refresh())
     values = samples(collector)
     assert values[("nrm_router_records_total", ())] == 12
@@ -113,14 +116,14 @@ def test_counters_gauges_and_lag_come_from_the_router() -> None:
 
 def test_families_the_router_does_not_count_yet_are_absent_then_exported() -> None:
     router = FakeRouter(PartitionedDeadlines(), NOW)
-    values = samples(RouterCollector(cast(Router, router)))
+    values = samples(RouterCollector(cast(RouterView, router)))
     assert not any(name.startswith("nrm_router_events_in") for name, _ in values)
     stats: Any = router.stats
     stats.events_in = {("nrm.outbox.police-93", "fr.nrm.PermitRequested"): 4}
     stats.batch_seconds = LatencyHistogram()
     stats.batch_seconds.observe(0.003)
     stats.record_latency = record_latency_histogram()
-    values = samples(RouterCollector(cast(Router, router)))
+    values = samples(RouterCollector(cast(RouterView, router)))
     key = (("topic", "nrm.outbox.police-93"), ("type", "fr.nrm.PermitRequested"))
     assert values[("nrm_router_events_in_total", key)] == 4
     assert values[("nrm_router_batch_duration_seconds_count", ())] == 1
@@ -136,3 +139,33 @@ def test_a_latency_histogram_is_cumulative_with_an_infinite_bucket() -> None:
     assert histogram.cumulative() == [("0.1", 2.0), ("1.0", 3.0), ("+Inf", 4.0)]
     assert histogram.count == 4
     assert abs(histogram.total - 3.65) < 1e-9
+
+
+def test_the_stats_count_what_the_loop_tells_its_hooks() -> None:
+    stats, other = RouterStats(), RouterStats()
+    hooks = HookChain([stats, other])
+    state = CaseState(case_id=uuid.uuid4())
+    held = AuditNote(AuditAction.HELD, "held until consent covers the required categories")
+    hooks.batch_read(3)
+    hooks.received("nrm.outbox.police-93", "fr.nrm.PermitRequested")
+    hooks.decided(Outcome(state=state, duplicate=True))
+    hooks.decided(Outcome(state=state, audit=(held,)))
+    hooks.outcome_applied(Outcome(state=state, audit=(held,)), (held,))
+    hooks.dead_lettered(DeadLetterReason.REPLAYED)
+    hooks.states_written("nrm.case-state", 2)
+    hooks.escalated(2)
+    hooks.batch_done(0.003, [int(time.time() * 1000)])
+    hooks.spent("fetch", 0.5)
+    for seen in (stats, other):
+        assert (seen.records, seen.duplicates, seen.routed, seen.held) == (3, 1, 1, 1)
+        assert seen.audit_actions == {"HELD": 1}
+        assert seen.dead_letters == {"REPLAYED": 1}
+        assert seen.events_in == {("nrm.outbox.police-93", "fr.nrm.PermitRequested"): 1}
+        assert seen.events_out == {
+            ("nrm.audit", "fr.nrm.AuditEntry"): 1,
+            ("nrm.deadletters", "fr.nrm.DeadLetter"): 1,
+            ("nrm.case-state", "case-state"): 2,
+        }
+        assert (seen.escalations, seen.batches, seen.batch_seconds.count) == (2, 1, 1)
+        assert seen.record_latency.count == 1
+        assert seen.loop_seconds == {"fetch": 0.5}

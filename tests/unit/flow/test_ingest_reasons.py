@@ -1,0 +1,284 @@
+"""Ingest's refusals, as a table: each bad record and the dead-letter reason it must get.
+
+What each refusal promises (docs/SIGNING.md, ARCHITECTURE principles 2 and 6): the sender is
+the owner of the outbox whose key verifies the signature, never a payload field; the bytes
+are a registered, valid event, keyed and partitioned by its case; a refused record is a dead
+letter with its machine reason, never routed and never dropped silently. A good record is
+accepted as a typed event from its outbox's owner, and a re-drive is ingested again as the
+original record.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from hub.contracts.codec import Codec
+from hub.contracts.enums import DeadLetterReason
+from hub.contracts.events import DeadLetter, PermitRequested, subject_of
+from hub.contracts.examples import example_events
+from hub.contracts.partitioning import case_partition
+from hub.contracts.registry import SchemaRegistry
+from hub.contracts.topics import REDRIVE, outbox_topic
+from hub.flow.decisions import Inbound
+from hub.flow.ingest import (
+    MAX_ORIGINAL_BYTES,
+    RawRecord,
+    Rejected,
+    Unreadable,
+    ingest,
+    rejected_letter,
+)
+from hub.rules.directory import Directory
+from hub.runtime.settings import get_settings
+from hub.trust.agency_keys import dev_key_path, load_private_key
+from hub.trust.signing import RecordSigner, to_ms
+from hub.trust.verification import RecordVerifier
+
+R = DeadLetterReason
+SENDER = "police-93"
+OTHER = "association-93"
+PARTITIONS = 4
+CONFIG = get_settings().config_dir
+DIRECTORY = Directory.load(CONFIG)
+REGISTRY = SchemaRegistry.load(get_settings().schemas_dir)
+CODEC = Codec(REGISTRY)
+VERIFIER = RecordVerifier()
+EXAMPLES = {type(event): event for _sender, event in example_events()}
+
+
+def signer(agency_id: str) -> RecordSigner:
+    agency = DIRECTORY.get(agency_id)
+    assert agency is not None
+    return RecordSigner.for_agency(agency, load_private_key(dev_key_path(CONFIG, agency_id)))
+
+
+SIGNERS = {agency_id: signer(agency_id) for agency_id in (SENDER, OTHER)}
+
+
+@dataclass(frozen=True)
+class Record:
+    """What an agency writes to an outbox, before it is signed."""
+
+    topic: str = outbox_topic(SENDER)
+    key: bytes | None = None
+    value: bytes | None = None
+    partition: int | None = None
+    signed_by: str | None = SENDER
+    signed_for: str | None = None
+    signed_at: datetime | None = None
+
+    def read(self, offset: int = 7) -> RawRecord:
+        """The record as the worker reads it back."""
+        event = EXAMPLES[PermitRequested]
+        case_id = event.envelope.case_id
+        key = str(case_id).encode() if self.key is None else self.key
+        value = CODEC.encode_event(event) if self.value is None else self.value
+        headers: list[tuple[str, bytes]] = []
+        if self.signed_by is not None:
+            stamp = to_ms(self.signed_at) if self.signed_at is not None else None
+            headers = SIGNERS[self.signed_by].sign(
+                self.signed_for or self.topic, key, value, timestamp_ms=stamp
+            )
+        return RawRecord(
+            topic=self.topic,
+            partition=(
+                case_partition(case_id, PARTITIONS) if self.partition is None else self.partition
+            ),
+            offset=offset,
+            key=key,
+            value=value,
+            timestamp_ms=to_ms(datetime.now(UTC)),
+            headers=tuple(headers),
+            partitions=PARTITIONS,
+        )
+
+
+def framed(record: dict[str, Any], *, schema_id: int | None = None) -> bytes:
+    """``record`` as a PermitRequested frame (optionally under another schema id)."""
+    value = Codec(REGISTRY, max_record_bytes=2**22).encode(subject_of(PermitRequested), record)
+    return value if schema_id is None else struct.pack(">BI", 0, schema_id) + value[5:]
+
+
+def permit(**changes: Any) -> dict[str, Any]:
+    return {**EXAMPLES[PermitRequested].model_dump(), **changes}
+
+
+def of(event: BaseModel) -> bytes:
+    return CODEC.encode_event(event)
+
+
+def run(raw: RawRecord) -> Inbound | Rejected | Unreadable:
+    return ingest(raw, CODEC, DIRECTORY, VERIFIER, lambda _topic: PARTITIONS)
+
+
+@dataclass(frozen=True)
+class Case:
+    """A bad record, the reason it must be refused for, and what else the refusal keeps."""
+
+    name: str
+    record: Record
+    reason: DeadLetterReason
+    detail: str = ""
+    keeps_ids: bool = False
+
+
+CASES = [
+    Case("not a frame", Record(value=b"\x01 not avro at all"), R.CORRUPT_FRAME, "magic"),
+    Case("no value", Record(value=b""), R.CORRUPT_FRAME),
+    Case(
+        "truncated frame",
+        Record(value=of(EXAMPLES[PermitRequested])[:-3]),
+        R.CORRUPT_FRAME,
+        "PermitRequested",
+    ),
+    Case(
+        "unknown schema id",
+        Record(value=framed(permit(), schema_id=987_654)),
+        R.UNKNOWN_SCHEMA_ID,
+        "987654",
+    ),
+    Case(
+        "valid Avro, invalid event",
+        Record(value=framed(permit(departement="00"))),
+        R.SCHEMA_VIOLATION,
+        "departement",
+        keeps_ids=True,
+    ),
+    Case(
+        "oversize",
+        Record(value=framed(permit(legal_basis="x" * (600 * 1024)))),
+        R.OVERSIZE,
+        "limit",
+    ),
+    Case(
+        "an outbox no agency owns",
+        Record(topic=outbox_topic("nobody-99"), signed_by=None),
+        R.SPOOFED_SENDER,
+        "nobody-99",
+        keeps_ids=True,
+    ),
+    Case("unsigned", Record(signed_by=None), R.BAD_SIGNATURE),
+    Case("signed by another agency", Record(signed_by=OTHER), R.BAD_SIGNATURE, OTHER),
+    Case(
+        "signed for another outbox (moved)",
+        Record(topic=outbox_topic(OTHER), signed_by=SENDER, signed_for=outbox_topic(SENDER)),
+        R.BAD_SIGNATURE,
+    ),
+    Case(
+        "signed two days ago",
+        Record(signed_at=datetime.now(UTC) - timedelta(days=2)),
+        R.STALE_SIGNATURE,
+    ),
+    Case(
+        "signed in an hour",
+        Record(signed_at=datetime.now(UTC) + timedelta(hours=1)),
+        R.STALE_SIGNATURE,
+    ),
+    Case(
+        "keyed by something else",
+        Record(key=b"not-the-case-id"),
+        R.SEMANTIC_VIOLATION,
+        "keyed",
+        keeps_ids=True,
+    ),
+    Case(
+        "on another partition than its case's",
+        Record(partition=(case_partition(EXAMPLES[PermitRequested].envelope.case_id, 4) + 1) % 4),
+        R.SEMANTIC_VIOLATION,
+        "partitioned",
+        keeps_ids=True,
+    ),
+    Case(
+        "a type only the hub emits",
+        Record(value=of(EXAMPLES[DeadLetter])),
+        R.SEMANTIC_VIOLATION,
+        "only the hub",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_a_bad_record_is_refused_with_its_reason(case: Case) -> None:
+    raw = case.record.read()
+    refused = run(raw)
+    assert isinstance(refused, Rejected), refused
+    assert refused.reason is case.reason, refused.detail
+    assert case.detail in refused.detail
+    assert refused.raw == raw  # the dead letter carries the record exactly as read
+    event = EXAMPLES[PermitRequested]
+    if case.keeps_ids:  # operators can find the case it claimed to be about
+        assert refused.case_id == event.envelope.case_id
+        assert refused.event_id == event.envelope.event_id
+    letter = rejected_letter(refused)
+    # The original bytes travel with the dead letter, cut to a size the letter itself fits.
+    assert (letter.reason, letter.original, letter.source_offset) == (
+        case.reason,
+        (raw.value or b"")[:MAX_ORIGINAL_BYTES],
+        raw.offset,
+    )
+
+
+def test_a_good_record_is_one_typed_event_from_its_outbox_owner() -> None:
+    raw = Record().read()
+    accepted = run(raw)
+    assert isinstance(accepted, Inbound), accepted
+    assert accepted.event == EXAMPLES[PermitRequested]
+    assert accepted.sender.id == SENDER
+    assert (accepted.topic, accepted.partition, accepted.offset) == (
+        raw.topic,
+        raw.partition,
+        raw.offset,
+    )
+    assert not accepted.redriven
+
+
+def redrive_of(raw: RawRecord, at: datetime, offset: int = 3) -> RawRecord:
+    """The re-drive an operator writes for ``raw``'s dead letter, first received ``at``."""
+    refused = Rejected(replace(raw, timestamp_ms=to_ms(at)), R.PROCESSING_ERROR, "a defect")
+    return RawRecord(
+        topic=REDRIVE.name,
+        partition=0,
+        offset=offset,
+        key=None,
+        value=CODEC.encode_event(rejected_letter(refused)),
+        timestamp_ms=to_ms(datetime.now(UTC)),
+    )
+
+
+def test_a_redrive_is_the_original_record_checked_at_its_first_receipt() -> None:
+    first_seen = datetime.now(UTC) - timedelta(days=3)
+    original = Record(signed_at=first_seen - timedelta(seconds=1)).read()
+    assert isinstance(run(original), Rejected)  # too old to verify against now
+    accepted = run(redrive_of(original, first_seen))
+    assert isinstance(accepted, Inbound), accepted
+    assert accepted.redriven
+    assert (accepted.topic, accepted.offset) == (original.topic, original.offset)
+
+
+def test_a_redrive_refused_again_is_a_new_dead_letter() -> None:
+    original = Record(key=b"not-the-case-id").read()
+    first = run(original)
+    again = run(redrive_of(original, datetime.now(UTC), offset=11))
+    assert isinstance(first, Rejected)
+    assert isinstance(again, Rejected)
+    assert again.reason is first.reason is R.SEMANTIC_VIOLATION
+    assert again.again == "redrive/0/11"
+    assert rejected_letter(again).dead_letter_id != rejected_letter(first).dead_letter_id
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [(b"\x01 garbage", "CORRUPT_FRAME"), (of(EXAMPLES[PermitRequested]), "not a DeadLetter")],
+    ids=["not a frame", "not a dead letter"],
+)
+def test_a_redrive_without_a_dead_letter_is_unreadable(value: bytes, reason: str) -> None:
+    raw = RawRecord(REDRIVE.name, 0, 5, None, value, to_ms(datetime.now(UTC)))
+    unreadable = run(raw)
+    assert isinstance(unreadable, Unreadable)
+    assert unreadable.reason == reason
