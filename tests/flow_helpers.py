@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from eventually import consistently, eventually
 from pydantic import BaseModel
 
 from hub.contracts.codec import Codec
@@ -114,14 +116,28 @@ __all__ = ["NOW", "digest_of"]
 async def received_for(
     client: Any, case_id: uuid.UUID, expected: int = 1, timeout_s: float = 10.0
 ) -> list[Any]:
-    """Messages of ``case_id`` in a client's inbox (other tests share the agencies' inboxes)."""
-    import time
-
+    """Messages of ``case_id`` in a client's inbox (other tests share the agencies' inboxes),
+    read until ``expected`` came or ``timeout_s`` passed; the caller asserts on what came."""
     found: list[Any] = []
-    deadline = time.monotonic() + timeout_s
-    while len(found) < expected and time.monotonic() < deadline:
-        remaining = max(0.1, deadline - time.monotonic())
-        for message in await client.receive(expected=1, timeout_s=min(1.0, remaining)):
+
+    async def enough() -> bool:
+        for message in await client.receive(expected=1, timeout_s=1.0):
             if message.event.envelope.case_id == case_id:
                 found.append(message)
+        return len(found) >= expected
+
+    with contextlib.suppress(AssertionError):  # fewer than expected: the caller's assert says so
+        await eventually(enough, timeout_s=timeout_s, what=f"{expected} message(s) of {case_id}")
     return found
+
+
+async def nothing_for(client: Any, case_id: uuid.UUID, for_s: float) -> None:
+    """Fail as soon as a message of ``case_id`` reaches the client within ``for_s`` seconds."""
+
+    async def none_arrived() -> bool:
+        messages = await client.receive(expected=1, timeout_s=0.5)
+        arrived = [m for m in messages if m.event.envelope.case_id == case_id]
+        assert not arrived, f"{len(arrived)} message(s) of {case_id} arrived"
+        return True
+
+    await consistently(none_arrived, for_s=for_s, what=f"no message of {case_id}")
