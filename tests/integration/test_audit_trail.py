@@ -21,6 +21,7 @@ import typer
 from aiokafka import AIOKafkaProducer
 from typer.testing import CliRunner, Result
 
+from agents.audit_commands import BAD_INPUT, CHECK_FAILED, register_audit_commands
 from agents.audit_index import (
     AuditIndex,
     append_entries,
@@ -31,7 +32,6 @@ from agents.audit_index import (
 )
 from hub.audit.chain import ChainHead, next_entry
 from hub.audit.keys import KEYS_DIRECTORY, default_key_store
-from hub.cli.audit import BAD_INPUT, CHECK_FAILED, register_audit_commands
 from hub.contracts.codec import Codec
 from hub.contracts.enums import AgencyRole, AuditAction
 from hub.contracts.events import AuditEntry
