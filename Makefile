@@ -22,9 +22,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/hub demo $(ARGS)
 
+# The import rules ([tool.importlinter] in pyproject.toml) are part of the lint.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-logo --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict hub agents connectors
