@@ -3,7 +3,6 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
 ARGS ?=
 
 CHROMIUM := /usr/bin/chromium
@@ -11,22 +10,41 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo )
 
 .PHONY: demo test lint typecheck unit install clean bench chromium
 
-$(STAMP): pyproject.toml
+# One stamp per set of extras: the demo needs the runtime dependencies only, the checks the
+# dev tools, the benchmarks Faust (its comparison); each is reinstalled when pyproject.toml
+# changes.
+RUNTIME := $(VENV)/.installed-runtime
+DEV := $(VENV)/.installed-dev
+BENCH := $(VENV)/.installed-bench
+
+define install
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@touch $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '$(1)'
+	@touch $@
+endef
 
-install: $(STAMP)
+$(RUNTIME): pyproject.toml
+	$(call install,.)
 
-demo: $(STAMP)
+$(DEV): pyproject.toml
+	$(call install,.[dev])
+
+$(BENCH): pyproject.toml
+	$(call install,.[bench])
+
+install: $(DEV)
+
+demo: $(RUNTIME)
 	$(BIN)/hub demo $(ARGS)
 
-lint: $(STAMP)
+# The import rules ([tool.importlinter] in pyproject.toml) are part of the lint.
+lint: $(DEV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-logo --no-cache
 
-typecheck: $(STAMP)
+typecheck: $(DEV)
 	$(BIN)/mypy --strict hub agents connectors
 
 # The dashboard's browser test drives Debian's Chromium (a registry package, no download of
@@ -42,7 +60,7 @@ test: lint typecheck $(CHROMIUM)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not serial" $(ARGS)
 	$(BIN)/python -m pytest -m serial $(ARGS)
 
-bench: $(STAMP)
+bench: $(BENCH)
 	$(BIN)/python bench/codec.py
 
 clean:

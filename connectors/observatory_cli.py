@@ -1,8 +1,8 @@
 """``hub observatory export``: the anonymised aggregates for the observatory, as CSV and on
 ``nrm.observatory``.
 
-Mounted by ``hub/cli/app.py``. A bad date or threshold prints a clear message and exits with 2;
-a broker that cannot be read exits with 1.
+Mounted by ``connectors/commands.py``. A bad date or threshold prints a clear message and exits
+with 2; a broker that cannot be read exits with 1.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import typer
 from aiokafka.errors import KafkaError
 
 from connectors.observatory import DEFAULT_THRESHOLD, Period, export
-from hub.cli.app import CHECK_FAILED, current_settings, fail
+from hub.cli.context import CHECK_FAILED, current_settings, fail
 
 observatory_app = typer.Typer(
     no_args_is_help=True, help="Anonymised aggregates for the observatory (CNCDH Rec. 7)."

@@ -1,8 +1,8 @@
 """``hub prefecture …``: the clerk's commands over the local work queue.
 
-Mounted by ``hub/cli/app.py`` (``app.add_typer(prefecture_app, name="prefecture")``). Bad input
-(unknown agency or request, malformed request id, unknown answer) prints a clear message and
-exits with status 2.
+Mounted by ``connectors/commands.py`` (``app.add_typer(prefecture_app, name="prefecture")``).
+Bad input (unknown agency or request, malformed request id, unknown answer) prints a clear
+message and exits with status 2.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from rich.table import Table
 
 from connectors.prefecture.queue import Answer, QueueError, WorkQueue
 from connectors.prefecture.subscriber import SubscriberError, answer, sync
-from hub.cli.app import current_settings, fail
+from hub.cli.context import current_settings, fail
 
 prefecture_app = typer.Typer(
     no_args_is_help=True,

@@ -5,12 +5,12 @@ payload with the case key, or marks it ``ERASED`` when the key is gone. ``redact
 the data categories a role may see, per a role → categories mapping derived from the consent
 policy (``deploy/config/consent.yaml``). ``subject_report`` answers the data subject's
 question, "who received what about me, when, and on what basis", from the entries' metadata
-alone, so it still works after erasure. Rendering is Rich for people and JSON for machines.
+alone, so it still works after erasure. The JSON forms are here; the terminal rendering is in
+``hub/cli/render_audit.py``.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -19,9 +19,6 @@ from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from hub.audit.keys import KeyStore, PayloadUnreadableError, decrypt_payload
 from hub.audit.verify import LogRecord, Position
@@ -306,7 +303,7 @@ def _summaries(disclosures: list[Disclosure]) -> tuple[RecipientSummary, ...]:
     return tuple(summaries)
 
 
-# ------------------------------------------------------------------------- rendering
+# ------------------------------------------------------------------------- JSON
 
 
 def _tags(categories: Iterable[DataCategory]) -> list[str]:
@@ -342,37 +339,6 @@ def timeline_json(rows: Iterable[TimelineRow]) -> list[dict[str, Any]]:
     ]
 
 
-def render_timeline(
-    console: Console, case_id: UUID, rows: list[TimelineRow], *, role: AgencyRole | None = None
-) -> None:
-    """Print a case's timeline as a Rich table."""
-    seen_as = f" as {role.value}" if role else ""
-    table = Table(title=f"Case {case_id}{seen_as}: {len(rows)} entries", show_lines=False)
-    for column in ("seq", "recorded at (UTC)", "actor", "action", "decision / reason"):
-        table.add_column(column, no_wrap=column in ("seq", "action"))
-    for column in ("legal basis", "recipient", "categories", "personal data"):
-        table.add_column(column)
-    for row in rows:
-        if row.payload_state in (PayloadState.ERASED, PayloadState.UNREADABLE):
-            data = Text(row.payload_state.value, style="bold red")
-        elif row.payload:
-            data = Text(json.dumps(row.payload, ensure_ascii=False, sort_keys=True))
-        else:
-            data = Text("—", style="dim")
-        table.add_row(
-            str(row.seq),
-            row.recorded_at.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
-            f"{row.actor} ({row.actor_role.value})",
-            row.action.value,
-            " / ".join(v for v in (row.decision, row.reason) if v) or "—",
-            row.legal_basis or "—",
-            row.recipient or "—",
-            ", ".join(_tags(row.categories)) or "—",
-            data,
-        )
-    console.print(table)
-
-
 def subject_report_json(report: SubjectReport) -> dict[str, Any]:
     """The report as a JSON-able dict."""
     return {
@@ -404,39 +370,3 @@ def subject_report_json(report: SubjectReport) -> dict[str, Any]:
             for d in report.disclosures
         ],
     }
-
-
-def render_subject_report(console: Console, report: SubjectReport) -> None:
-    """Print the data-subject report: one row per disclosure, then a summary per agency."""
-    table = Table(title=f"Data shared about case {report.case_id}")
-    for column in ("when (UTC)", "action", "recipient", "categories", "basis"):
-        table.add_column(column)
-    for d in report.disclosures:
-        basis = d.legal_basis or "none recorded"
-        kind = {BasisKind.CONSENT: "consent", BasisKind.LEGAL_EXCEPTION: "legal exception"}
-        table.add_row(
-            d.recorded_at.strftime("%Y-%m-%d %H:%M:%S"),
-            d.action.value,
-            d.recipient,
-            ", ".join(_tags(d.categories)) or "—",
-            f"{kind.get(d.basis_kind, 'NONE')}: {basis}",
-        )
-    console.print(table)
-    summary = Table(title="Per recipient")
-    for column in ("recipient", "categories", "first", "last", "times", "bases"):
-        summary.add_column(column)
-    for s in report.recipients:
-        summary.add_row(
-            s.recipient,
-            ", ".join(_tags(s.categories)) or "—",
-            s.first_at.strftime("%Y-%m-%d %H:%M:%S"),
-            s.last_at.strftime("%Y-%m-%d %H:%M:%S"),
-            str(s.disclosures),
-            ", ".join(s.bases),
-        )
-    console.print(summary)
-    if report.erased_at:
-        console.print(
-            f"personal data erased on {report.erased_at:%Y-%m-%d %H:%M:%S} UTC "
-            "(the record of sharing is kept)"
-        )

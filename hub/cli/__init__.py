@@ -1,2 +1,2 @@
-"""The `hub` command line: the typer app split by command group, terminal rendering and the
-narrated demo. Only this wing (and the edges) may print to a terminal."""
+"""The `hub` command line: the hub's own command groups, terminal rendering, and the app that
+mounts the worker's and the edges' groups. Only this wing (and those groups) prints."""

@@ -21,6 +21,7 @@ import typer
 from aiokafka import AIOKafkaProducer
 from typer.testing import CliRunner, Result
 
+from agents.audit_commands import BAD_INPUT, CHECK_FAILED, register_audit_commands
 from agents.audit_index.indexer import catch_up
 from agents.audit_index.reading import fetch_case
 from agents.audit_index.store import AuditIndex, index_path
@@ -28,7 +29,6 @@ from agents.io.audit_fetch import read_offsets
 from agents.io.outbox_writer import append_entries
 from hub.audit.chain import ChainHead, next_entry
 from hub.audit.keys import KEYS_DIRECTORY, default_key_store
-from hub.cli.audit import BAD_INPUT, CHECK_FAILED, register_audit_commands
 from hub.contracts.codec import Codec
 from hub.contracts.enums import AgencyRole, AuditAction
 from hub.contracts.events import AuditEntry

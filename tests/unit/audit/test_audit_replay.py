@@ -17,13 +17,12 @@ from hub.audit.replay import (
     BasisKind,
     PayloadState,
     redact,
-    render_subject_report,
-    render_timeline,
     subject_report,
     subject_report_json,
     timeline,
     timeline_json,
 )
+from hub.cli.render_audit import render_subject_report, render_timeline
 from hub.contracts.enums import AgencyRole, AuditAction, DataCategory
 from hub.contracts.events import AuditEntry
 from hub.rules.consent import ConsentPolicy

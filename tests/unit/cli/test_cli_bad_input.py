@@ -7,7 +7,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from hub.cli.app import BAD_INPUT, app
+from hub.cli.app import app
+from hub.cli.context import BAD_INPUT
 from hub.contracts.codec import Codec
 from hub.contracts.events import subject_of
 from hub.contracts.examples import example_events

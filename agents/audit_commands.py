@@ -1,6 +1,6 @@
 """The audit trail's commands: replay, verify, subject report, erase, index.
 
-Mounted into ``hub/cli/app.py`` by ``register_audit_commands(app)``::
+Mounted by ``agents/commands.py`` with ``register_audit_commands(app)``::
 
     hub replay CASE [--as ROLE] [--json]
     hub subject-report CASE [--json]
@@ -8,10 +8,10 @@ Mounted into ``hub/cli/app.py`` by ``register_audit_commands(app)``::
     hub audit verify (CASE | --all) [--topic TOPIC] [--json]
     hub audit index [--follow]
 
-Exit codes follow ``hub/cli/app.py``: 2 for bad input (malformed or unknown case, unknown role),
+Exit codes follow ``hub/cli/context.py``: 2 for bad input (malformed or unknown case, unknown role),
 1 when a check fails (verification problems, broker unreachable). Settings come from
 ``ctx.obj`` when a caller supplies a ``HubSettings`` (tests), else from ``HUB_`` variables.
-The agents package is imported inside the commands, never at import time.
+The index and the log readers are imported inside the commands, so ``hub --help`` stays quick.
 """
 
 from __future__ import annotations
@@ -189,7 +189,8 @@ def replay(
 ) -> None:
     """Replay one case's audit trail in order, with its personal data decrypted or ERASED."""
     from hub.audit.keys import default_key_store
-    from hub.audit.replay import AuditVisibility, redact, render_timeline, timeline, timeline_json
+    from hub.audit.replay import AuditVisibility, redact, timeline, timeline_json
+    from hub.cli.render_audit import render_timeline
     from hub.contracts.enums import AgencyRole
     from hub.rules.consent import ConsentPolicy
 
@@ -228,7 +229,8 @@ def subject_report_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Which agency received which data categories about the person, when, on what basis."""
-    from hub.audit.replay import render_subject_report, subject_report, subject_report_json
+    from hub.audit.replay import subject_report, subject_report_json
+    from hub.cli.render_audit import render_subject_report
 
     _, case_id, records, _ = _load_case(ctx, case)
     report = subject_report(case_id, [r.entry for r in records if r.entry is not None])

@@ -1,0 +1,268 @@
+"""The demo's story: the hub's main job, as a narrated French scenario.
+
+It starts the embedded broker, creates every topic, starts a hub worker process on a fast
+simulated clock (days pass in seconds, so deadlines and escalations happen during the demo),
+then plays simulated agencies in Seine-Saint-Denis through the signed agency client:
+
+1. the labour inspectorate formally identifies a victim of labour exploitation;
+2. the support association records her consent for support and accommodation only;
+3. support and accommodation are requested; the local provider declines (no capacity) and
+   the request is re-routed to the next provider, which accepts;
+4. the permit request reaches the prefecture (identity and status only), goes unanswered,
+   is reminded, then escalated to the regional and national coordination;
+5. a minor's referral reaches child protection and the juvenile prosecutor without consent;
+6. the consent is withdrawn: earlier recipients are told, nothing more is shared;
+7. a spoofed message is dead-lettered.
+
+Then it replays one case's audit trail, verifies its chain, prints the overdue table, stops
+everything it started and exits 0. ``--serve`` keeps the broker (and the services) up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from rich.table import Table
+
+from agents.redrive import list_dead_letters
+from connectors.demo.scene import HUB, SPEED, STEP_TIMEOUT_S, Scene, envelope, french, pick
+from hub.contracts.enums import (
+    AckStatus,
+    AgencyRole,
+    DataCategory,
+    DeclineReason,
+    ExploitationType,
+    Urgency,
+)
+from hub.contracts.events import (
+    AccommodationRequested,
+    Acknowledgement,
+    ConsentGiven,
+    ConsentWithdrawn,
+    Escalation,
+    PermitRequested,
+    ReferralOpened,
+    SupportRequested,
+)
+
+
+async def story(scene: Scene) -> uuid.UUID:
+    """The scenario; returns the main case's id."""
+    case_id = uuid.uuid4()
+    c = scene.console
+
+    c.rule("1. Identification formelle")
+    referral = pick(case_id, ReferralOpened).model_copy(
+        update={
+            "envelope": envelope(case_id, scene.now()),
+            "identifying_role": AgencyRole.LABOUR_INSPECTORATE,
+            "exploitation_types": (ExploitationType.LABOUR,),
+        }
+    )
+    await scene.publish(
+        "inspection-travail-93",
+        referral,
+        "identifie une victime d'exploitation par le travail "
+        f"(indicateurs {', '.join(referral.indicator_codes)})",
+    )
+    scene.say(
+        "   pas encore de consentement : la transmission à l'association est [yellow]retenue[/]"
+    )
+
+    c.rule("2. Consentement : accompagnement et hébergement seulement")
+    consent = pick(case_id, ConsentGiven).model_copy(
+        update={
+            "envelope": envelope(case_id, scene.now()),
+            "recipient_roles": (AgencyRole.SUPPORT_ASSOCIATION, AgencyRole.ACCOMMODATION_PROVIDER),
+            "categories": (
+                DataCategory.IDENTITY,
+                DataCategory.CONTACT,
+                DataCategory.HEALTH,
+                DataCategory.EXPLOITATION_DETAILS,
+            ),
+        }
+    )
+    await scene.publish(
+        "association-93",
+        consent,
+        "enregistre le consentement (identité, coordonnées, santé, faits) pour "
+        "l'association et l'hébergeur",
+    )
+    await scene.expect("association-93", case_id, ReferralOpened)
+
+    c.rule("3. Accompagnement et hébergement ; un refus, une réorientation")
+    support = pick(case_id, SupportRequested).model_copy(
+        update={"envelope": envelope(case_id, scene.now())}
+    )
+    await scene.publish("inspection-travail-93", support, "demande un accompagnement")
+    asked = await scene.expect("association-93", case_id, SupportRequested)
+    await scene.publish(
+        "association-93",
+        Acknowledgement(
+            envelope=envelope(case_id, scene.now()),
+            request_id=asked.request_id,
+            status=AckStatus.ACCEPTED,
+        ),
+        "accepte l'accompagnement",
+    )
+    request = pick(case_id, AccommodationRequested)
+    local = request.model_copy(
+        update={
+            "envelope": envelope(case_id, scene.now()),
+            "needs": request.needs.model_copy(update={"remote_placement": False}),
+        }
+    )
+    await scene.publish("inspection-travail-93", local, "demande un hébergement sécurisé")
+    housing = await scene.expect("hebergement-93", case_id, AccommodationRequested)
+    await scene.publish(
+        "hebergement-93",
+        Acknowledgement(
+            envelope=envelope(case_id, scene.now()),
+            request_id=housing.request_id,
+            status=AckStatus.DECLINED,
+            decline_reason=DeclineReason.NO_CAPACITY,
+        ),
+        "[red]refuse[/] : plus de place",
+    )
+    rerouted = await scene.expect("hebergement-95", case_id, AccommodationRequested)
+    await scene.publish(
+        "hebergement-95",
+        Acknowledgement(
+            envelope=envelope(case_id, scene.now()),
+            request_id=rerouted.request_id,
+            status=AckStatus.ACCEPTED,
+        ),
+        "[green]accepte[/] l'hébergement",
+    )
+    await scene.expect("inspection-travail-93", case_id, Acknowledgement)
+
+    c.rule("4. Titre de séjour : sans réponse de la préfecture")
+    permit = pick(case_id, PermitRequested).model_copy(
+        update={"envelope": envelope(case_id, scene.now())}
+    )
+    await scene.publish(
+        "inspection-travail-93",
+        permit,
+        "demande le récépissé de délai de réflexion (CESEDA L425-1)",
+    )
+    await scene.expect("prefecture-93", case_id, PermitRequested)
+    scene.say("   la préfecture ne répond pas ; le temps passe (5 jours ouvrés)…")
+    for agency_id, label in (
+        ("prefecture-93", "relance"),
+        ("coordination-idf", "escalade régionale"),
+        ("miprof", "escalade nationale"),
+    ):
+        escalation = await scene.expect(agency_id, case_id, Escalation, describe=False, wait_s=90)
+        late = timedelta(seconds=escalation.late_by_seconds)
+        scene.say(
+            f"[bold magenta]![/] [bold]{agency_id}[/] {label} "
+            f"({escalation.step.value}, en retard de {french(late)})"
+        )
+
+    c.rule("5. Un mineur : protection de l'enfance sans attendre le consentement")
+    minor_case = uuid.uuid4()
+    minor = pick(minor_case, ReferralOpened)
+    minor = minor.model_copy(
+        update={
+            "envelope": envelope(minor_case, scene.now()),
+            "minor_suspected": True,
+            "urgency": Urgency.URGENT,
+        }
+    )
+    await scene.publish("police-93", minor, "identifie un mineur exploité")
+    await scene.expect("ase-93", minor_case, ReferralOpened)
+    await scene.expect("parquet-mineurs-93", minor_case, ReferralOpened)
+    scene.say(
+        "   base légale enregistrée : exception « child-protection-minor » (CASF L226-2-1, L226-3)"
+    )
+
+    c.rule("6. Retrait du consentement")
+    await scene.publish(
+        "association-93",
+        ConsentWithdrawn(
+            envelope=envelope(case_id, scene.now()),
+            recorded_by_role=AgencyRole.SUPPORT_ASSOCIATION,
+        ),
+        "enregistre le retrait du consentement",
+    )
+    await scene.expect("association-93", case_id, ConsentWithdrawn)
+    await scene.expect("hebergement-95", case_id, ConsentWithdrawn)
+    scene.say("   plus aucune donnée n'est partagée avec ces destinataires")
+
+    c.rule("7. Un message usurpé")
+    spoofed = support.model_copy(
+        update={
+            "envelope": envelope(case_id, scene.now()).model_copy(update={"sender": "police-93"}),
+            "request_id": uuid.uuid4(),
+        }
+    )
+    await scene.publish(
+        "association-93", spoofed, "publie un message qui prétend venir de police-93"
+    )
+    letter = await _dead_letter_of(scene, spoofed.envelope.event_id)
+    scene.say(f"[bold red]✗[/] lettre morte {letter.reason.value} : {letter.detail}")
+    return case_id
+
+
+async def _dead_letter_of(scene: Scene, event_id: uuid.UUID) -> Any:
+    deadline = time.monotonic() + STEP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        for letter in await list_dead_letters(scene.settings):
+            if letter.event_id == event_id:
+                return letter
+        await asyncio.sleep(0.5)
+    raise TimeoutError("the spoofed message was not dead-lettered")
+
+
+async def epilogue(scene: Scene, case_id: uuid.UUID) -> None:
+    """Replay, verification and the overdue table, through the real CLI."""
+    env = {
+        **os.environ,
+        "HUB_BOOTSTRAP_SERVERS": scene.settings.bootstrap_servers,
+        "HUB_DATA_DIR": str(scene.settings.data_dir),
+        "HUB_CLOCK_START": scene.clock_start.isoformat(),
+        "HUB_CLOCK_ANCHOR": scene.anchor.isoformat(),
+        "HUB_CLOCK_SPEED": str(SPEED),
+        "HUB_LOG_LEVEL": "WARNING",
+        "COLUMNS": str(scene.console.width),
+    }
+
+    async def hub(*command: str) -> str:
+        result = await asyncio.to_thread(
+            subprocess.run, [HUB, *command], env=env, capture_output=True, text=True, timeout=120
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"hub {' '.join(command)} failed: {result.stderr[-2000:]}")
+        return result.stdout
+
+    scene.console.rule(f"Rejeu du dossier {str(case_id)[:8]}, tel que la préfecture peut le voir")
+    replay = json.loads(await hub("replay", str(case_id), "--as", "prefecture", "--json"))
+    table = Table(show_lines=False, expand=True)
+    for column in ("n°", "acteur", "action", "destinataire", "catégories visibles", "base"):
+        table.add_column(column, overflow="fold")
+    for entry in replay["entries"]:
+        table.add_row(
+            str(entry["seq"]),
+            entry["actor"],
+            entry["action"],
+            entry.get("recipient") or "",
+            ", ".join(entry.get("categories") or []),
+            (entry.get("legal_basis") or "")[:28],
+        )
+    scene.console.print(table)
+    scene.console.print(
+        f"{len(replay['entries'])} entrées ; les données personnelles sont "
+        "chiffrées par dossier et filtrées selon le rôle (jamais la santé pour "
+        "une préfecture)"
+    )
+    scene.console.rule("Vérification de la chaîne d'audit")
+    scene.console.print((await hub("audit", "verify", str(case_id))).rstrip(), highlight=False)
+    scene.console.rule("Demandes en retard")
+    scene.console.print((await hub("overdue")).rstrip(), highlight=False, markup=False)

@@ -1,0 +1,160 @@
+"""``hub schemas``, ``hub decode``, ``hub encode``: the Avro contracts, their evolution, and
+framed records to and from JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from hub.cli.context import CHECK_FAILED, current_settings, err, fail, out
+from hub.runtime.settings import HubSettings
+
+schemas_app = typer.Typer(no_args_is_help=True, help="The Avro contracts and their evolution.")
+
+
+def _registry_root(settings: HubSettings) -> Path:
+    return settings.schemas_dir
+
+
+@schemas_app.command("list")
+def schemas_list() -> None:
+    """Print every registered (id, subject, version)."""
+    from hub.contracts.registry import SchemaRegistry
+
+    for registered in SchemaRegistry.load(_registry_root(current_settings())):
+        out.print(
+            f"{registered.schema_id:4}  {registered.subject}  v{registered.version}",
+            highlight=False,
+        )
+
+
+@schemas_app.command("check")
+def schemas_check(
+    schemas_dir: Annotated[Path | None, typer.Option(help="Defaults to HUB_SCHEMAS_DIR.")] = None,
+) -> None:
+    """Fail when a source schema is not BACKWARD_TRANSITIVE with every kept version.
+
+    Compatible changes not yet registered are listed, and also fail the check: ids must be
+    committed (run ``hub schemas register``).
+    """
+    from hub.contracts.registry import SchemaRegistry
+
+    root = schemas_dir or _registry_root(current_settings())
+    changes = SchemaRegistry.load(root).pending_changes(_known_subjects(root))
+    for change in changes:
+        if change.compatible:
+            err.print(
+                f"[yellow]unregistered[/] {change.subject}: compatible change, "
+                f"run `hub schemas register` to freeze it as v{change.next_version}",
+                highlight=False,
+            )
+        for problem in change.incompatibilities:
+            err.print(
+                f"[bold red]incompatible[/] {change.subject}: {problem.describe()}", highlight=False
+            )
+    if any(not c.compatible for c in changes):
+        raise fail("schema change breaks BACKWARD_TRANSITIVE compatibility", CHECK_FAILED)
+    if changes:
+        raise fail("compatible schema changes are not registered yet", CHECK_FAILED)
+    out.print("schemas: every subject matches its latest registered version")
+
+
+@schemas_app.command("register")
+def schemas_register(
+    subject: Annotated[list[str] | None, typer.Argument(help="Subjects; default: all.")] = None,
+    schemas_dir: Annotated[Path | None, typer.Option(help="Defaults to HUB_SCHEMAS_DIR.")] = None,
+) -> None:
+    """Freeze changed or new subjects under new schema ids (refuses incompatible changes)."""
+    from hub.contracts.registry import SchemaRegistry, UnknownSchemaError, register
+
+    root = schemas_dir or _registry_root(current_settings())
+    try:
+        changes = SchemaRegistry.load(root).pending_changes(subject or _known_subjects(root))
+        created = register(root, changes)
+    except (ValueError, UnknownSchemaError) as exc:
+        raise fail(str(exc), CHECK_FAILED) from None
+    for registered in created:
+        out.print(
+            f"registered {registered.subject} v{registered.version} as id {registered.schema_id}",
+            highlight=False,
+        )
+    if not created:
+        out.print("nothing to register")
+
+
+def _known_subjects(root: Path) -> list[str]:
+    """Registered subjects plus every event subject the hub's models declare."""
+    from hub.contracts.events import EVENT_MODELS
+    from hub.contracts.registry import SchemaRegistry
+
+    return sorted(set(SchemaRegistry.load(root).subjects()) | set(EVENT_MODELS))
+
+
+def decode(
+    path: Annotated[str, typer.Argument(help="File of one framed record, or - for stdin.")],
+) -> None:
+    """Decode one Confluent-framed Avro record and print it as JSON."""
+    from hub.contracts.codec import Codec, CodecError
+    from hub.contracts.registry import SchemaRegistry
+
+    settings = current_settings()
+    try:
+        data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    except OSError as exc:
+        raise fail(f"cannot read {path}: {exc.strerror}") from None
+    codec = Codec(
+        SchemaRegistry.load(settings.schemas_dir), max_record_bytes=settings.max_record_bytes
+    )
+    try:
+        decoded = codec.decode(data)
+    except CodecError as exc:
+        raise fail(f"{exc.reason.value}: {exc.detail}") from None
+    out.print_json(
+        json.dumps(
+            {"schema_id": decoded.schema_id, "subject": decoded.subject, "record": decoded.record},
+            default=_json_default,
+        )
+    )
+
+
+def encode(
+    subject: Annotated[str, typer.Argument(help="Subject, e.g. fr.nrm.ReferralOpened.")],
+    path: Annotated[str, typer.Argument(help="JSON file of the event, or - for stdin.")],
+    output: Annotated[Path, typer.Option("--out", "-o", help="Where to write the frame.")],
+) -> None:
+    """Validate a JSON event against its model and schema, and write the framed record."""
+    from pydantic import ValidationError
+
+    from hub.contracts.codec import Codec, CodecError
+    from hub.contracts.events import EVENT_MODELS
+    from hub.contracts.registry import SchemaRegistry
+
+    settings = current_settings()
+    model = EVENT_MODELS.get(subject)
+    if model is None:
+        raise fail(f"unknown subject {subject!r}; known: {', '.join(sorted(EVENT_MODELS))}")
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text()
+        event = model.model_validate_json(text)
+    except OSError as exc:
+        raise fail(f"cannot read {path}: {exc.strerror}") from None
+    except ValidationError as exc:
+        raise fail(f"invalid {subject}: {exc}") from None
+    codec = Codec(
+        SchemaRegistry.load(settings.schemas_dir), max_record_bytes=settings.max_record_bytes
+    )
+    try:
+        output.write_bytes(codec.encode(subject, event.model_dump()))
+    except CodecError as exc:
+        raise fail(f"{exc.reason.value}: {exc.detail}") from None
+    out.print(f"wrote {output}")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)
