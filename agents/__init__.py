@@ -1,1 +1,2 @@
-"""The Faust app and its stream processors: thin, they call hub/ rules."""
+"""The worker: one topic-I/O layer (agents/io) and the loops that apply hub/ decisions
+(router, deadline tick, directory follower, audit index, re-drive), with their CLI commands."""
