@@ -131,8 +131,8 @@ def configure_logging(*, json: bool = False, level: str = "INFO") -> None:
         logger_factory=_stderr_logger,
         cache_logger_on_first_use=True,
     )
-    # Libraries (aiokafka, uvicorn; Faust in bench/) log through the standard library: keep them quieter than
-    # the hub, on the same stream, in the same format.
+    # Libraries (aiokafka, uvicorn; Faust in bench/) log through the standard library: keep
+    # them quieter than the hub, on the same stream, in the same format.
     foreign: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
