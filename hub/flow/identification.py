@@ -20,7 +20,6 @@ from hub.contracts.enums import (
     AuditAction,
     DeadLetterReason,
     IdentificationOutcome,
-    ImmigrationStatus,
 )
 from hub.contracts.events import (
     EVENT_MODELS,
@@ -39,12 +38,11 @@ from hub.rules.deadlines.answers import Rejected, on_identification_decision
 from hub.rules.deadlines.open_deadline import OpenDeadline, Supervisor, open_deadline
 from hub.rules.deadlines.policy import REFLECTION_PERIOD_END, NoDeadlineRule
 from hub.rules.directory import Agency
+from hub.rules.nationality import permit_route
 
 DECISION = "fr.nrm.IdentificationDecision"
 REPORT = "fr.nrm.PresumedVictimReport"
 PATHWAY_NAMESPACE = uuid.UUID("3f9a1c7e-0b2d-4e8f-9a6c-706174687761")
-NOT_FOREIGN = {ImmigrationStatus.FRENCH_NATIONAL, ImmigrationStatus.EU_EEA_SWISS_NATIONAL}
-EU_EEA_CH = {"FRA", "FR"}
 
 
 def decision(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> Outcome:
@@ -290,7 +288,7 @@ def _raised(
             )
         )
     permit = ctx.pathway.raises("fr.nrm.PermitRequested")
-    if permit is not None and permit.permit_type is not None and _foreign(report):
+    if permit is not None and permit.permit_type is not None and _needs_residence_permit(report):
         raised.append(
             (
                 "fr.nrm.PermitRequested",
@@ -306,15 +304,13 @@ def _raised(
     return raised
 
 
-def _foreign(report: PresumedVictimReport) -> bool:
-    """True for a foreign national (not French, EU, EEA or Swiss)."""
+def _needs_residence_permit(report: PresumedVictimReport) -> bool:
+    """Whether the person is in the CESEDA victim-permit route (``hub.rules.nationality``):
+    not for French, EU, EEA or Swiss nationals, nor when the nationality is not known."""
     person = report.person
     if person is None:
         return False
-    if person.immigration_status is not None:
-        return person.immigration_status not in NOT_FOREIGN
-    nationalities = set(person.nationalities or ())
-    return bool(nationalities) and not nationalities <= EU_EEA_CH
+    return permit_route(person.nationalities, person.immigration_status).needs_residence_permit
 
 
 def _reflection_deadline(
