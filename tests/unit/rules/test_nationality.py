@@ -11,6 +11,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hub.contracts.enums import ImmigrationStatus
 from hub.rules.nationality import FREE_MOVEMENT, Route, permit_route
@@ -81,7 +83,8 @@ def test_a_french_national_is_not_a_foreigner(codes: list[str]) -> None:
 
 
 @pytest.mark.parametrize(
-    "codes", [["ROU", "MDA"], ["MD", "RO"], ["NGA", "DEU"], ["GBR", "IRL"], ["SYR", "XXA", "PT"]]
+    "codes",
+    [["ROU", "MDA"], ["MD", "RO"], ["NGA", "DEU"], ["GBR", "IRL"], ["SYR", "XXA", "PT"], [" ro "]],
 )
 def test_one_eu_eea_swiss_nationality_is_enough(codes: list[str]) -> None:
     assert permit_route(codes) is Route.FREE_MOVEMENT_NATIONAL
@@ -155,3 +158,21 @@ def test_every_state_cites_a_row_of_law_md() -> None:
     assert {s.law_row for s in FREE_MOVEMENT} <= rows
     for state in FREE_MOVEMENT:
         assert f"| {state.alpha_3} | {state.alpha_2} |" in LAW.read_text(encoding="utf-8")
+
+
+ANY_CODE = st.one_of(
+    st.sampled_from(sorted({c for codes in MEMBER_STATES.values() for c in codes})),
+    st.sampled_from(["NGA", "MDA", "GBR", "XXA", "XXX", "REU", "FRA", "ROM"]),
+    st.text(max_size=4),
+)
+
+
+@given(
+    others=st.lists(ANY_CODE, max_size=4),
+    member=st.sampled_from([c for codes in MEMBER_STATES.values() for c in codes]),
+    status=st.none() | st.sampled_from(list(ImmigrationStatus)),
+)
+def test_whatever_else_is_said_one_member_state_nationality_means_no_request(
+    others: list[str], member: str, status: ImmigrationStatus | None
+) -> None:
+    assert not permit_route([*others, member], status).needs_residence_permit
