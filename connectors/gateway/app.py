@@ -159,7 +159,12 @@ def create_gateway_app(
         caller: Caller,
         cursor: Annotated[
             str | None,
-            Query(max_length=4096, description="From the previous page; none: from the start."),
+            Query(
+                max_length=4096,
+                description="From the previous page; none: from the start. Another agency's "
+                "cursor, or one naming a partition the inbox lacks or an offset outside Kafka's "
+                "0..2^63-1: 400 INVALID_CURSOR.",
+            ),
         ] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
         wait: Annotated[
