@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-import structlog
 import uvicorn
 from fastapi import Depends, FastAPI, Path, Query, Request, Response
 from fastapi.openapi.utils import get_openapi
@@ -57,8 +56,6 @@ from hub.rules.routing import RoutingRules
 from hub.runtime.broker import LOOPBACK
 from hub.runtime.logs import configure_logging
 from hub.runtime.settings import HubSettings, get_settings
-
-log = structlog.get_logger(__name__)
 
 API_VERSION = "1.0.0"
 AGENCY_PATH = Annotated[
@@ -338,7 +335,6 @@ def serve(
     # Access lines at DEBUG only: every request is already logged as gateway.published or
     # gateway.refused, with the agency and the reason. No log_config: uvicorn's own lines go
     # through the hub's one configuration (JSON with --log-json or HUB_LOG_JSON=true).
-    log.info("gateway.serving", host=host, port=port, tls=tls is not None)
     uvicorn.run(
         app,
         host=host,
