@@ -49,7 +49,14 @@ def registry_serve(
     from hub.contracts.registry import SchemaRegistry
 
     registry = SchemaRegistry.load(current_settings().schemas_dir)
-    uvicorn.run(create_registry_app(registry), host="127.0.0.1", port=port, log_level="info")
+    # No log_config: uvicorn's lines go through the hub's one logging configuration.
+    uvicorn.run(
+        create_registry_app(registry),
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        log_level="info",
+    )
 
 
 def dashboard(

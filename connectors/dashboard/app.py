@@ -220,10 +220,12 @@ def serve(
     settings = settings or get_settings()
     configure_logging(json=settings.log_json, level=settings.log_level)
     app = create_dashboard_app(settings, config)
+    # No log_config: uvicorn's lines go through the hub's one logging configuration.
     uvicorn.run(
         app,
         host=host,
         port=port,
+        log_config=None,
         log_level=settings.log_level.lower(),
         access_log=settings.log_level.upper() == "DEBUG",
         proxy_headers=False,

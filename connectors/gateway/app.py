@@ -14,13 +14,13 @@ import argparse
 import gc
 import ssl
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 import uvicorn
-from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi import Depends, FastAPI, Path, Query, Request, Response
 from fastapi.openapi.utils import get_openapi
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
@@ -29,6 +29,7 @@ from pydantic.json_schema import models_json_schema
 from connectors.gateway.config import GatewaySettings
 from connectors.gateway.inbox import Cursor
 from connectors.gateway.limits import read_body
+from connectors.gateway.metrics import GatewayMetrics
 from connectors.gateway.models import (
     AVRO_MEDIA_TYPE,
     AckRequest,
@@ -44,9 +45,10 @@ from connectors.gateway.problems import (
     install_problem_handlers,
     problem_responses,
 )
-from connectors.gateway.publishing import acknowledgement
+from connectors.gateway.publishing import OutboxRecord, acknowledgement
 from connectors.gateway.service import Gateway
 from connectors.gateway.tokens import TOKENS_FILE, TokenStore
+from connectors.http_metrics import HttpMetricsMiddleware, metrics_response
 from hub.contracts.enums import DeadLetterReason
 from hub.contracts.registry import SchemaRegistry
 from hub.rules.directory import Agency, Directory
@@ -115,7 +117,16 @@ def create_gateway_app(
         lifespan=lifespan,
     )
     app.state.gateway = hub
+    metrics = app.state.metrics = GatewayMetrics()
+    app.add_middleware(HttpMetricsMiddleware, metrics=metrics.http)
     install_problem_handlers(app)
+
+    async def publish(caller: Agency, record: OutboxRecord) -> PublishReceipt:
+        try:
+            return await hub.publish(caller, record)
+        except ProblemError as exc:
+            metrics.publish_failures.labels(exc.reason.value).inc()
+            raise
 
     refusals = problem_responses(400, 401, 403, 413, 415, 422, 429, 503)
 
@@ -143,7 +154,7 @@ def create_gateway_app(
                 GatewayReason.UNSUPPORTED_MEDIA_TYPE,
                 f"send application/json or {AVRO_MEDIA_TYPE}, not {media or 'no content type'}",
             )
-        return await hub.publish(caller, record)
+        return await publish(caller, record)
 
     @app.get(
         "/v1/agencies/{agency_id}/inbox",
@@ -156,7 +167,12 @@ def create_gateway_app(
         caller: Caller,
         cursor: Annotated[
             str | None,
-            Query(max_length=4096, description="From the previous page; none: from the start."),
+            Query(
+                max_length=4096,
+                description="From the previous page; none: from the start. Another agency's "
+                "cursor, or one naming a partition the inbox lacks or an offset outside Kafka's "
+                "0..2^63-1: 400 INVALID_CURSOR.",
+            ),
         ] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
         wait: Annotated[
@@ -168,12 +184,13 @@ def create_gateway_app(
         the returned cursor back to continue; the same event id may come twice after a retry
         (drop it by event id)."""
         position = Cursor.decode(cursor, caller.id) if cursor else None
-        items, following = await hub.inbox.read(
-            caller.id,
-            position,
-            limit=min(limit, gateway.max_inbox_messages),
-            wait_s=min(wait, gateway.max_wait_seconds),
-        )
+        wait_s = min(wait, gateway.max_wait_seconds)
+        if wait_s > 0:
+            metrics.long_polls.inc()
+        with metrics.long_polls_waiting.track_inprogress() if wait_s > 0 else nullcontext():
+            items, following = await hub.inbox.read(
+                caller.id, position, limit=min(limit, gateway.max_inbox_messages), wait_s=wait_s
+            )
         return InboxPage(agency=caller.id, messages=items, cursor=following.encode())
 
     @app.post(
@@ -207,11 +224,16 @@ def create_gateway_app(
                 "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:20]),
             ) from None
         record = hub.intake.from_event(acknowledgement(answer), caller)
-        return await hub.publish(caller, record)
+        return await publish(caller, record)
 
     @app.get("/healthz", response_model=Health, summary="The process is up")
     async def healthz() -> Health:
         return Health(status="ok")
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        """Prometheus text; not for agencies (the reverse proxy does not forward it)."""
+        return metrics_response(metrics.registry)
 
     @app.get(
         "/readyz",
@@ -311,11 +333,13 @@ def serve(
         if tls.client_ca is not None:
             options |= {"ssl_ca_certs": str(tls.client_ca), "ssl_cert_reqs": ssl.CERT_REQUIRED}
     # Access lines at DEBUG only: every request is already logged as gateway.published or
-    # gateway.refused, with the agency and the reason.
+    # gateway.refused, with the agency and the reason. No log_config: uvicorn's own lines go
+    # through the hub's one configuration (JSON with --log-json or HUB_LOG_JSON=true).
     uvicorn.run(
         app,
         host=host,
         port=port,
+        log_config=None,
         log_level=settings.log_level.lower(),
         access_log=settings.log_level.upper() == "DEBUG",
         proxy_headers=False,

@@ -40,6 +40,9 @@ log = structlog.get_logger(__name__)
 
 CURSOR_VERSION = 1
 MAX_CURSOR_CHARS = 4096
+MAX_OFFSET = 2**63 - 1
+"""Kafka offsets are signed 64-bit: a larger one crashed aiokafka's fetcher for good."""
+MAX_PARTITION = 2**31 - 1
 MIN_FETCH_WINDOW_S = 0.3
 """Even ``wait=0`` gives the broker this long to answer a fetch: nothing is known to be
 there before a fetch comes back (the embedded broker's end offsets are not reliable)."""
@@ -65,7 +68,7 @@ class Cursor:
     @classmethod
     def decode(cls, text: str, agency: str) -> Cursor:
         """Parse a cursor ``agency`` sent back; INVALID_CURSOR (400) if it is not one of its own."""
-        invalid = ProblemError(GatewayReason.INVALID_CURSOR, "not a cursor this gateway issued")
+        invalid = _invalid("not a cursor this gateway issued")
         if len(text) > MAX_CURSOR_CHARS:
             raise invalid
         try:
@@ -76,9 +79,21 @@ class Cursor:
             raise invalid from None
         if version != CURSOR_VERSION or owner != agency:
             raise invalid
-        if any(p < 0 or o < 0 for p, o in offsets.items()):
-            raise invalid
+        if any(not (0 <= p <= MAX_PARTITION and 0 <= o <= MAX_OFFSET) for p, o in offsets.items()):
+            raise _invalid(f"offsets are 0 to {MAX_OFFSET}, partitions 0 to {MAX_PARTITION}")
         return cls(agency, offsets)
+
+
+def _invalid(detail: str) -> ProblemError:
+    return ProblemError(GatewayReason.INVALID_CURSOR, detail)
+
+
+def _fetcher_failed(consumer: AIOKafkaConsumer) -> bool:
+    """Whether aiokafka's background fetch task has died: the consumer then returns nothing,
+    forever, without raising (seen with an offset past 2**63 - 1)."""
+    fetcher = getattr(consumer, "_fetcher", None)
+    task = getattr(fetcher, "error_future", None)
+    return isinstance(task, asyncio.Future) and task.done()
 
 
 def inbox_item(record: Any, codec: Codec, hub_public_key: HubPublicKey) -> InboxItem:
@@ -145,6 +160,9 @@ class InboxReader:
         partitions = cluster.partitions_for_topic(topic)
         if not partitions:
             raise unavailable(f"the inbox topic {topic} does not exist on the broker")
+        unknown = sorted(set(cursor.offsets) - partitions) if cursor else []
+        if unknown:
+            raise _invalid(f"{topic} has no partition {unknown[0]}")
         offsets = {p: (cursor.offsets.get(p, 0) if cursor else 0) for p in sorted(partitions)}
         holder = await self._consumer(agency)
         items: list[InboxItem] = []
@@ -177,7 +195,19 @@ class InboxReader:
             finally:
                 with contextlib.suppress(Exception):
                     consumer.pause(*assigned)
+            if _fetcher_failed(consumer):
+                # Never leave an agency with a consumer that answers "nothing" forever: drop
+                # it (the next read builds a new one) and say this read failed.
+                await self._discard(agency, holder)
+                raise unavailable(f"the reader of {topic} failed; it is rebuilt, retry")
         return items, Cursor(agency, offsets)
+
+    async def _discard(self, agency: str, holder: _AgencyConsumer) -> None:
+        if self._consumers.get(agency) is holder:
+            del self._consumers[agency]
+        log.warning("gateway.inbox_reader_rebuilt", agency=agency)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(holder.consumer.stop(), 5.0)
 
     def _item(self, record: Any) -> InboxItem | None:
         try:
@@ -194,10 +224,13 @@ class InboxReader:
 
     async def _consumer(self, agency: str) -> _AgencyConsumer:
         holder = self._consumers.get(agency)
-        if holder is not None:
+        if holder is not None and not _fetcher_failed(holder.consumer):
             return holder
         async with self._creating:
             holder = self._consumers.get(agency)
+            if holder is not None and _fetcher_failed(holder.consumer):
+                await self._discard(agency, holder)
+                holder = None
             if holder is None:
                 consumer = clients.assigned_consumer(
                     self.settings, auto_offset_reset="earliest", fetch_max_wait_ms=200

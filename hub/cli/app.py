@@ -36,11 +36,21 @@ app.add_typer(acls_app, name="acls")
 
 @app.callback()
 def main_options(
-    log_json: Annotated[bool, typer.Option("--log-json", help="Log JSON lines.")] = False,
+    ctx: typer.Context,
+    log_json: Annotated[
+        bool, typer.Option("--log-json", help="Log JSON lines (as HUB_LOG_JSON=true).")
+    ] = False,
 ) -> None:
-    """Configure logging once for every command."""
+    """Configure logging once for every command.
+
+    ``--log-json`` becomes part of the settings every command reads (``current_settings``):
+    a server that configures logging again (the gateway, the dashboard, the worker) keeps it.
+    """
     settings = current_settings()
-    configure_logging(json=log_json or settings.log_json, level=settings.log_level)
+    if log_json and not settings.log_json:
+        settings = settings.model_copy(update={"log_json": True})
+        ctx.obj = settings
+    configure_logging(json=settings.log_json, level=settings.log_level)
 
 
 def mount_command_groups(target: typer.Typer) -> None:

@@ -383,6 +383,9 @@ async def test_while_the_broker_is_down_the_gateway_answers_503_never_500(
                 assert_problem(ack, 503, "BROKER_UNAVAILABLE")
                 assert_problem(await client.get("/readyz"), 503, "BROKER_UNAVAILABLE")
                 assert (await client.get("/healthz")).status_code == 200
+                scraped = (await client.get("/metrics")).text
+                failed = 'nrm_gateway_publish_failures_total{reason="BROKER_UNAVAILABLE"} 2.0'
+                assert failed in scraped  # the publish and the acknowledgement
 
         # A gateway started while the broker is down answers the same way.
         with served_gateway(settings) as url:
