@@ -66,10 +66,11 @@ class HubSettings(BaseSettings):
         description="The hub's Ed25519 private key: it signs everything the hub emits.",
     )
     signing_key_id: str = "hub-2026-1"
-    directory_authority_public_key_file: Path = Field(
-        default=PROJECT_ROOT / "deploy" / "config" / "directory-authority-public-key.txt",
+    directory_authority_public_key_file: Path | None = Field(
+        default=None,
         description="The directory authority's first public key (base64): every change on "
-        "nrm.directory must be signed by it or by a key it handed over to.",
+        "nrm.directory must be signed by it or by a key it handed over to. Unset: "
+        "<config_dir>/directory-authority-public-key.txt.",
     )
     directory_authority_key_id: str = "directory-authority-2026-1"
     directory_authority_key_path: Path = Field(

@@ -18,7 +18,7 @@ Pure: bytes and values in, a decision out; the follower applies it, logs and cou
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from cryptography.exceptions import InvalidSignature
@@ -43,6 +43,8 @@ AUTHORITY_ID = "directory-authority"
 """The reserved ``agency_id`` of a rotation entry: the directory authority, never an agency."""
 
 DEFAULT_AUTHORITY_KEY_ID = "directory-authority-2026-1"
+AUTHORITY_PUBLIC_KEY_FILE = "directory-authority-public-key.txt"
+"""The root public key's file in the configuration folder (the default)."""
 
 
 class DirectoryRefusal(StrEnum):
@@ -58,6 +60,9 @@ class DirectoryRefusal(StrEnum):
     """The signature does not verify with the authority key of that id (tampered, forged)."""
     KEY_MISMATCH = "KEY_MISMATCH"
     """The record key does not name the agency (or the rotation) the entry describes."""
+    REPLAYED = "REPLAYED"
+    """Signed no later than the change already applied under the same record key: an older
+    genuine entry written again (e.g. to undo a key revocation)."""
     BAD_ROTATION = "BAD_ROTATION"
     """A signed rotation that gives no usable key (none, malformed, or a removal)."""
 
@@ -84,6 +89,8 @@ class DirectoryDecision:
     refusal: DirectoryRefusal | None
     detail: str = ""
     rotation: DirectoryAuthority | None = None
+    signed_at_ms: int | None = None
+    """The signature's timestamp, when the record is accepted."""
     """The authority's new keys when the record is an accepted rotation."""
 
     @property
@@ -107,12 +114,15 @@ def decide_directory_record(
     value: bytes | None,
     headers: ReceivedHeaders,
     entry: DirectoryEntry,
+    applied_ms: int | None = None,
 ) -> DirectoryDecision:
     """Is this directory record (``entry`` decoded from ``value``) proven by ``authority``?
 
     The signature covers topic, key, value and timestamp: a signed entry copied under another
     record key, or changed by one byte, no longer verifies. No time window applies: every
     worker replays the whole topic at start, and an old change stays valid until a newer one.
+    ``applied_ms`` is the signature timestamp of the change last applied under the same record
+    key: a record signed no later than it is an old entry written again (REPLAYED).
     """
     names = {name for name, _ in headers or ()}
     if not names & SIGNATURE_HEADERS:
@@ -141,9 +151,17 @@ def decide_directory_record(
             DirectoryRefusal.KEY_MISMATCH,
             f"record key {key!r} is not {record_key_for(entry)!r}",
         )
+    if applied_ms is not None and parsed.timestamp_ms <= applied_ms:
+        return DirectoryDecision(
+            DirectoryRefusal.REPLAYED,
+            f"signed at {parsed.timestamp_ms} ms, not after the change applied ({applied_ms} ms)",
+        )
     if entry.agency_id != AUTHORITY_ID:
-        return DirectoryDecision(None)
-    return _rotation(entry)
+        return DirectoryDecision(None, signed_at_ms=parsed.timestamp_ms)
+    rotation = _rotation(entry)
+    if rotation.refusal is not None:
+        return rotation
+    return replace(rotation, signed_at_ms=parsed.timestamp_ms)
 
 
 def _rotation(entry: DirectoryEntry) -> DirectoryDecision:
@@ -178,6 +196,8 @@ class SignedDirectory:
     directory: Directory
     authority: DirectoryAuthority
     refused: dict[DirectoryRefusal, int] = field(default_factory=dict)
+    applied_ms: dict[bytes, int] = field(default_factory=dict)
+    """The signature timestamp of the last change applied, per record key."""
 
     def feed(
         self,
@@ -188,10 +208,16 @@ class SignedDirectory:
         entry: DirectoryEntry,
     ) -> DirectoryDecision:
         """Apply ``entry`` if the authority proves it; return the decision either way."""
-        decision = decide_directory_record(self.authority, topic, key, value, headers, entry)
+        last = self.applied_ms.get(key) if key is not None else None
+        decision = decide_directory_record(
+            self.authority, topic, key, value, headers, entry, applied_ms=last
+        )
         if decision.refusal is not None:
             self.refused[decision.refusal] = self.refused.get(decision.refusal, 0) + 1
-        elif decision.rotation is not None:
+            return decision
+        if key is not None and decision.signed_at_ms is not None:
+            self.applied_ms[key] = decision.signed_at_ms
+        if decision.rotation is not None:
             self.authority = decision.rotation
         else:
             self.directory = apply_entry(self.directory, entry)
@@ -204,7 +230,9 @@ class AuthorityConfigError(ValueError):
 
 def configured_authority(settings: HubSettings) -> DirectoryAuthority:
     """The authority's root key from the settings (AuthorityConfigError if unusable)."""
-    path = settings.directory_authority_public_key_file
+    path = settings.directory_authority_public_key_file or (
+        settings.config_dir / AUTHORITY_PUBLIC_KEY_FILE
+    )
     try:
         text = path.read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError) as exc:

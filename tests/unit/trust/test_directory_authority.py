@@ -248,3 +248,24 @@ def test_an_unreadable_authority_key_is_a_configuration_error(tmp_path: Path) ->
         configured_authority(HubSettings(directory_authority_public_key_file=bad))
     with pytest.raises(AuthorityConfigError, match="cannot read"):
         configured_authority(HubSettings(directory_authority_public_key_file=tmp_path / "none"))
+
+
+def test_an_older_genuine_entry_written_again_does_not_undo_a_newer_one() -> None:
+    # The authority revoked the attacker's key at t=2; the entry that listed it (t=1, genuinely
+    # signed) is written again: refused, the revocation stands.
+    listed, revoked = police_with_attacker_key(), entry_from_agency(POLICE, WHEN)
+
+    def at(entry: DirectoryEntry, ms: int) -> Record:
+        value = CODEC.encode_event(entry)
+        key = entry.agency_id.encode()
+        return Record(
+            key, value, ROOT_SIGNER.sign(DIRECTORY.name, key, value, timestamp_ms=ms), entry
+        )
+
+    state = SignedDirectory(DIRECTORY_NOW, AUTHORITY)
+    decisions = [
+        state.feed(DIRECTORY.name, r.key, r.value, r.headers, r.entry).refusal
+        for r in (at(listed, 1_000), at(revoked, 2_000), at(listed, 1_000), at(revoked, 2_000))
+    ]
+    assert decisions == [None, None, DirectoryRefusal.REPLAYED, DirectoryRefusal.REPLAYED]
+    assert state.directory.get("police-93") == POLICE
