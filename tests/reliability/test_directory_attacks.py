@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -20,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
 from agency_clients import signer_for
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -229,6 +231,17 @@ async def test_a_key_added_by_the_authority_speaks_for_police_at_once(
         return police is not None and "police-93-2027-1" in {k.key_id for k in police.signing_keys}
 
     await eventually(key_applied, timeout_s=15, what="the authority's add-key applied")
+    shown = await asyncio.to_thread(
+        runner.invoke, app, ["directory", "show", POLICE, "--json"], obj=own_settings
+    )
+    assert shown.exit_code == 0, shown.output
+    body = json.loads(shown.output)
+    (police,) = body["agencies"]
+    assert "police-93-2027-1" in {k["key_id"] for k in police["signing_keys"]}
+    assert "police-93-evil" not in {k["key_id"] for k in police["signing_keys"]}
+    # The command reads the topic as the worker does: the same refusals (the forgeries of the
+    # test above, when it ran first).
+    assert body["refused"] == {str(k): v for k, v in router.directory.refused.items()}
     event_id, _, _ = await publish_permit(
         producer, codec, RecordSigner(new_key, "police-93-2027-1")
     )
@@ -308,3 +321,24 @@ async def test_the_authority_hands_over_to_a_new_key_and_the_old_one_is_refused(
         }
 
     await eventually(revoked, timeout_s=15, what="the new authority's change applied")
+
+    # `hub directory set` replaces a whole agency from a file, signed by the new authority.
+    current = router.directory.current.get(POLICE)
+    assert current is not None
+    agency_file = tmp_path / "police-93.yaml"
+    agency_file.write_text(
+        yaml.safe_dump(current.model_copy(update={"accepting": False}).model_dump(mode="json"))
+    )
+    closed = await asyncio.to_thread(
+        runner.invoke,
+        app,
+        ["directory", "set", str(agency_file), "--authority-key", str(new_path)],
+        obj=own_settings,
+    )
+    assert closed.exit_code == 0, closed.output
+
+    def police_closed() -> bool:
+        police = router.directory.current.get(POLICE)
+        return police is not None and not police.accepting
+
+    await eventually(police_closed, timeout_s=15, what="the agency file applied")
