@@ -68,7 +68,12 @@ class DirectoryFollower:
             ]
             if all(caught_up):
                 break
-        log.info("directory.ready", agencies=len(self.current))
+        log.info(
+            "directory.ready",
+            agencies=len(self.current),
+            authority_keys=[k.key_id for k in self._signed.authority.keys],
+            refused={str(reason): count for reason, count in self.refused.items()},
+        )
         self._task = asyncio.create_task(self._follow())
 
     @property
