@@ -13,7 +13,8 @@ handed over to is never believed. Its record key is ``directory-authority/<first
 so that log compaction keeps every step of the chain (each worker replays the topic from the
 configured first key). docs/SIGNING.md, "The directory authority", is the reference.
 
-Pure: bytes and values in, a decision out; the follower applies it, logs and counts refusals.
+The decision is pure (bytes and values in, a decision out); the follower applies it, logs and
+counts refusals. Only ``configured_authority`` reads a file: the root key.
 """
 
 from __future__ import annotations
