@@ -1,5 +1,5 @@
-"""The worker's ``hub`` commands: ``worker``, ``overdue``, ``case``, ``deadletters`` and the
-audit trail's (``agents/audit_commands.py``).
+"""The worker's ``hub`` commands: ``worker``, ``overdue``, ``case``, ``deadletters``, the
+audit trail's (``agents/audit_commands.py``) and ``directory`` (``agents/directory_commands.py``).
 
 Mounted by ``hub/cli/app.py`` through the ``nrm_hub.commands`` entry point (pyproject.toml): the
 hub's own command line never imports the worker. The worker's modules are imported inside
@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from agents.audit_commands import register_audit_commands
+from agents.directory_commands import directory_app
 from hub.cli.context import CHECK_FAILED, current_settings, fail, out
 
 case_app = typer.Typer(no_args_is_help=True, help="One case: state, requests, deadlines.")
@@ -29,6 +30,7 @@ def register(app: typer.Typer) -> None:
     app.command()(overdue)
     app.add_typer(case_app, name="case")
     app.add_typer(deadletters_app, name="deadletters")
+    app.add_typer(directory_app, name="directory")
 
 
 def worker() -> None:
@@ -44,7 +46,15 @@ def worker() -> None:
         loop.add_signal_handler(signal.SIGUSR1, log_task_stacks)
         await run_worker(current_settings(), stop)
 
-    asyncio.run(main())
+    from hub.runtime.config_files import ConfigError
+    from hub.trust.agency_keys import KeyFileError
+    from hub.trust.directory_authority import AuthorityConfigError
+
+    try:
+        asyncio.run(main())
+    except (AuthorityConfigError, KeyFileError, ConfigError) as exc:
+        # A key or configuration file the worker cannot use: one line, not a traceback.
+        raise fail(str(exc)) from None
 
 
 def overdue(

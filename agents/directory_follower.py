@@ -3,6 +3,10 @@
 Every worker reads the whole (single-partition, compacted) directory topic, without a consumer
 group, starting from the directory loaded from deploy/config/. Each record yields a new
 immutable snapshot; routing reads ``follower.current`` per batch.
+
+A record is applied only when the directory authority signed it
+(``hub.trust.directory_authority``): anything else is logged (``directory.refused`` with a
+machine ``reason``), counted (``refused``, the metric ``nrm_directory_refused``) and ignored.
 """
 
 from __future__ import annotations
@@ -17,8 +21,14 @@ from agents.io import clients
 from hub.contracts.codec import Codec, CodecError
 from hub.contracts.events import DirectoryEntry
 from hub.contracts.topics import DIRECTORY
-from hub.rules.directory import Directory, apply_entry
+from hub.rules.directory import Directory
 from hub.runtime.settings import HubSettings
+from hub.trust.directory_authority import (
+    DirectoryAuthority,
+    DirectoryRefusal,
+    SignedDirectory,
+    configured_authority,
+)
 
 log = structlog.get_logger(__name__)
 CATCH_UP_TIMEOUT_S = 60.0
@@ -27,10 +37,16 @@ CATCH_UP_TIMEOUT_S = 60.0
 class DirectoryFollower:
     """The current directory snapshot, kept up to date from the directory topic."""
 
-    def __init__(self, settings: HubSettings, codec: Codec, initial: Directory) -> None:
+    def __init__(
+        self,
+        settings: HubSettings,
+        codec: Codec,
+        initial: Directory,
+        authority: DirectoryAuthority | None = None,
+    ) -> None:
         self.settings = settings
         self.codec = codec
-        self.current = initial
+        self._signed = SignedDirectory(initial, authority or configured_authority(settings))
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -52,8 +68,23 @@ class DirectoryFollower:
             ]
             if all(caught_up):
                 break
-        log.info("directory.ready", agencies=len(self.current))
+        log.info(
+            "directory.ready",
+            agencies=len(self.current),
+            authority_keys=[k.key_id for k in self._signed.authority.keys],
+            refused={str(reason): count for reason, count in self.refused.items()},
+        )
         self._task = asyncio.create_task(self._follow())
+
+    @property
+    def current(self) -> Directory:
+        """The directory snapshot routing uses now."""
+        return self._signed.directory
+
+    @property
+    def refused(self) -> dict[DirectoryRefusal, int]:
+        """Directory records refused since start, by reason."""
+        return self._signed.refused
 
     async def stop(self) -> None:
         """Stop following."""
@@ -89,10 +120,40 @@ class DirectoryFollower:
                         "directory.bad_record", offset=record.offset, reason="not a DirectoryEntry"
                     )
                     continue
-                self.current = apply_entry(self.current, entry)
+                decision = self._signed.feed(
+                    record.topic, record.key, record.value, record.headers, entry
+                )
+                if decision.refusal is not None:
+                    log.error(
+                        "directory.refused",
+                        offset=record.offset,
+                        agency=entry.agency_id,
+                        reason=decision.refusal.value,
+                        detail=decision.detail,
+                    )
+                    continue
+                if decision.rotation is not None:
+                    log.warning("directory.authority_rotated", detail=decision.detail)
+                    continue
                 log.info(
                     "directory.changed",
                     agency=entry.agency_id,
                     removed=entry.removed,
                     accepting=entry.accepting,
                 )
+
+
+async def read_signed_directory(settings: HubSettings, codec: Codec) -> SignedDirectory:
+    """The directory as a worker starting now would hold it: the configured file, then every
+    record of the directory topic the authority proves (``hub directory show``)."""
+    from agents.io.reader import read_topics
+
+    signed = SignedDirectory(Directory.load(settings.config_dir), configured_authority(settings))
+    for record in await read_topics(settings, [DIRECTORY.name]):
+        try:
+            entry = codec.decode_event(record.value or b"")
+        except CodecError:
+            continue
+        if isinstance(entry, DirectoryEntry):
+            signed.feed(record.topic, record.key, record.value, record.headers, entry)
+    return signed

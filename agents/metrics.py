@@ -64,6 +64,11 @@ class Followed(Protocol):
         """The agencies now."""
         ...
 
+    @property
+    def refused(self) -> Mapping[Any, int]:
+        """Directory records refused (not signed by the directory authority), by reason."""
+        ...
+
 
 class RouterView(Protocol):
     """What the collector reads of a running router."""
@@ -216,6 +221,12 @@ class RouterCollector(Collector):
             "nrm_router_directory_agencies",
             "Agencies in the directory snapshot routing uses.",
             value=len(router.directory.current),
+        )
+        yield from _labelled_counter(
+            "nrm_directory_refused",
+            "Directory records refused, by reason: not proven by the directory authority.",
+            ("reason",),
+            {str(reason): count for reason, count in router.directory.refused.items()},
         )
 
     def _deadline_gauges(self) -> Iterator[Metric]:

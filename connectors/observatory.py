@@ -28,6 +28,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
+import structlog
 from pydantic import BaseModel
 
 from agents.io.records import raw_record
@@ -41,7 +42,7 @@ from hub.contracts.events import (
 )
 from hub.flow.decisions import Inbound
 from hub.flow.ingest import RawRecord, accept
-from hub.rules.directory import Directory, apply_entry
+from hub.rules.directory import Directory
 from hub.runtime.settings import HubSettings
 
 DEFAULT_THRESHOLD = 5
@@ -374,16 +375,29 @@ async def export(
     from hub.contracts.events import DirectoryEntry
     from hub.contracts.registry import SchemaRegistry
     from hub.contracts.topics import DEAD_LETTERS, DIRECTORY, OUTBOX_PREFIX
+    from hub.trust.directory_authority import SignedDirectory, configured_authority
 
     codec = Codec(
         SchemaRegistry.load(settings.schemas_dir), max_record_bytes=settings.max_record_bytes
     )
-    directory = Directory.load(settings.config_dir)
+    # Only what the directory authority signed, exactly as the worker's follower applies it.
+    signed = SignedDirectory(Directory.load(settings.config_dir), configured_authority(settings))
     for record in await read_topics(settings, [DIRECTORY.name]):
         with contextlib.suppress(CodecError):
             entry = codec.decode_event(record.value or b"")
             if isinstance(entry, DirectoryEntry):
-                directory = apply_entry(directory, entry)
+                decision = signed.feed(
+                    record.topic, record.key, record.value, record.headers, entry
+                )
+                if decision.refusal is not None:
+                    structlog.get_logger(__name__).error(
+                        "directory.refused",
+                        offset=record.offset,
+                        agency=entry.agency_id,
+                        reason=decision.refusal.value,
+                        detail=decision.detail,
+                    )
+    directory = signed.directory
     outboxes = await topics_with_prefix(settings, OUTBOX_PREFIX)
     done = await committed_offsets(settings, GROUP_ID, outboxes)
     raw = [

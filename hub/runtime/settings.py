@@ -66,6 +66,18 @@ class HubSettings(BaseSettings):
         description="The hub's Ed25519 private key: it signs everything the hub emits.",
     )
     signing_key_id: str = "hub-2026-1"
+    directory_authority_public_key_file: Path | None = Field(
+        default=None,
+        description="The directory authority's first public key (base64): every change on "
+        "nrm.directory must be signed by it or by a key it handed over to. Unset: "
+        "<config_dir>/directory-authority-public-key.txt.",
+    )
+    directory_authority_key_id: str = "directory-authority-2026-1"
+    directory_authority_key_path: Path = Field(
+        default=PROJECT_ROOT / "deploy" / "config" / "dev-keys" / "directory-authority.pem",
+        description="The authority's Ed25519 private key, used by `hub directory` only (never "
+        "by the worker); the default is the demo's public dev key.",
+    )
     verify_signatures: bool = Field(
         default=True, description="Benchmarks only: false lets anyone publish as anyone."
     )

@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 import pytest
 from aiokafka import AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from directory_records import publish_entry
 from eventually import eventually_sync
 from flow_helpers import events_for, fresh
 from playwright.sync_api import Browser, Page, expect
@@ -39,7 +40,7 @@ from hub.contracts.codec import Codec
 from hub.contracts.enums import AckStatus, AgencyRole
 from hub.contracts.events import Acknowledgement, Envelope, PermitRequested
 from hub.contracts.registry import SchemaRegistry
-from hub.contracts.topics import DIRECTORY, agency_topics, outbox_topic
+from hub.contracts.topics import agency_topics, outbox_topic
 from hub.rules.directory import Agency, Directory, SigningKey, entry_from_agency
 from hub.runtime.kafka_options import client_options
 from hub.runtime.settings import PROJECT_ROOT, HubSettings
@@ -93,9 +94,7 @@ async def add_to_directory(settings: HubSettings, agency: Agency, codec: Codec) 
     await producer.start()
     try:
         entry = entry_from_agency(agency, datetime.now(UTC))
-        await producer.send_and_wait(
-            DIRECTORY.name, codec.encode_event(entry), key=agency.id.encode()
-        )
+        await publish_entry(producer, codec, settings, entry)
     finally:
         await producer.stop()
 

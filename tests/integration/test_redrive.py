@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from aiokafka import AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from directory_records import publish_entry
 from eventually import eventually
 from flow_helpers import events_for, fresh, received_for
 from typer.testing import CliRunner
@@ -18,7 +19,7 @@ from hub.contracts.codec import Codec
 from hub.contracts.enums import AgencyRole, DeadLetterReason
 from hub.contracts.events import DeadLetter, PermitRequested
 from hub.contracts.registry import SchemaRegistry
-from hub.contracts.topics import DIRECTORY, agency_topics, outbox_topic
+from hub.contracts.topics import agency_topics, outbox_topic
 from hub.rules.directory import Agency, SigningKey, entry_from_agency
 from hub.runtime.kafka_options import client_options
 from hub.runtime.settings import HubSettings
@@ -71,9 +72,7 @@ async def test_a_dead_letter_is_redriven_once_its_cause_is_fixed(
             signing_keys=(SigningKey(key_id=signer.key_id, public_key=public_key_b64(key)),),
         )
         entry = entry_from_agency(newcomer, datetime.now(UTC))
-        await producer.send_and_wait(
-            DIRECTORY.name, codec.encode_event(entry), key=NEWCOMER.encode()
-        )
+        await publish_entry(producer, codec, hub_settings, entry)
     finally:
         await producer.stop()
     router = worker.router

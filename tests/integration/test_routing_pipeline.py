@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from directory_records import publish_entry
 from eventually import eventually
 from flow_helpers import events_for, fresh, nothing_for, received_for
 from worker_thread import AgencyFactory, WorkerThread
@@ -28,7 +29,7 @@ from hub.contracts.events import (
     SupportRequested,
 )
 from hub.contracts.registry import SchemaRegistry
-from hub.contracts.topics import DEAD_LETTERS, DIRECTORY
+from hub.contracts.topics import DEAD_LETTERS
 from hub.rules.directory import Directory, entry_from_agency
 from hub.runtime.kafka_options import client_options
 from hub.runtime.settings import HubSettings
@@ -229,9 +230,7 @@ async def test_a_directory_change_reroutes_without_restart(
     await producer.start()
     try:
         closed = entry_from_agency(local.model_copy(update={"accepting": False}), datetime.now(UTC))
-        await producer.send_and_wait(
-            DIRECTORY.name, codec.encode_event(closed), key=local.id.encode()
-        )
+        await publish_entry(producer, codec, hub_settings, closed)
         router = worker.router
         assert router is not None
 
@@ -247,7 +246,5 @@ async def test_a_directory_change_reroutes_without_restart(
         await nothing_for(local_provider, second, for_s=2.0)
     finally:
         reopened = entry_from_agency(local, datetime.now(UTC))
-        await producer.send_and_wait(
-            DIRECTORY.name, codec.encode_event(reopened), key=local.id.encode()
-        )
+        await publish_entry(producer, codec, hub_settings, reopened)
         await producer.stop()

@@ -40,6 +40,7 @@ class FakeStore:
 @dataclass
 class FakeDirectory:
     current: list[str] = field(default_factory=lambda: ["a", "b"])
+    refused: dict[str, int] = field(default_factory=lambda: {"UNSIGNED": 2})
 
 
 class FakeRouter:
@@ -111,6 +112,7 @@ def test_counters_gauges_and_lag_come_from_the_router() -> None:
     assert values[("nrm_router_cases", ())] == 3
     assert values[("nrm_router_owned_partitions", ())] == 2
     assert values[("nrm_router_settled", ())] == 1
+    assert values[("nrm_directory_refused_total", (("reason", "UNSIGNED"),))] == 2
     assert 0.5 <= values[("nrm_router_loop_seconds_total", (("phase", "commit"),))] < 1.0
 
 

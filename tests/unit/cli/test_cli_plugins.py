@@ -30,6 +30,7 @@ COMMANDS = {
     "audit",
     "case",
     "deadletters",
+    "directory",
     # the edges' (connectors/commands.py)
     "dashboard",
     "demo",

@@ -472,7 +472,8 @@ def test_kustomization_lists_every_manifest_and_every_config_file() -> None:
     config = next(g for g in kustomization["configMapGenerator"] if g["name"] == "nrm-hub-config")
     listed = {(K8S_DIR / f).resolve() for f in config["files"]}
     on_disk = {p.resolve() for p in CONFIG_DIR.glob("*.yaml")} | {
-        (CONFIG_DIR / "hub-public-key.txt").resolve()
+        (CONFIG_DIR / "hub-public-key.txt").resolve(),
+        (CONFIG_DIR / "directory-authority-public-key.txt").resolve(),
     }
     assert listed == on_disk
     assert not any("dev-keys" in f for f in config["files"])

@@ -1,0 +1,262 @@
+"""``hub directory``: read and change the agency directory at runtime, every change signed by
+the directory authority's private key.
+
+Mounted by ``agents/commands.py``::
+
+    hub directory show [AGENCY] [--json]
+    hub directory set AGENCY_FILE              (one agency as YAML, directory.yaml's fields)
+    hub directory add-key AGENCY KEY_ID PUBLIC_KEY
+    hub directory revoke-key AGENCY KEY_ID
+    hub directory rotate-authority KEY_ID PUBLIC_KEY
+
+The changing commands take ``--authority-key PATH`` (default
+``HUB_DIRECTORY_AUTHORITY_KEY_PATH``, the demo's dev key). A change is read back as a worker
+would read it: ``show`` applies only what the authority proves. Exit 2 and one line on bad
+input (unknown agency, malformed key, unreadable key file), 1 if the broker cannot be reached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Coroutine
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+from hub.cli.context import CHECK_FAILED, current_settings, fail, out
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from hub.contracts.codec import Codec
+    from hub.contracts.events import DirectoryEntry
+    from hub.rules.directory import Agency, SigningKey
+    from hub.runtime.settings import HubSettings
+    from hub.trust.directory_authority import SignedDirectory
+    from hub.trust.signing import RecordSigner
+
+T = TypeVar("T")
+
+directory_app = typer.Typer(
+    no_args_is_help=True, help="The agency directory: show it, change it (signed)."
+)
+
+AuthorityKey = Annotated[
+    Path | None,
+    typer.Option(
+        "--authority-key",
+        help="The directory authority's private key (PEM); default "
+        "HUB_DIRECTORY_AUTHORITY_KEY_PATH.",
+    ),
+]
+
+
+def _codec(settings: HubSettings) -> Codec:
+    from hub.contracts.codec import Codec
+    from hub.contracts.registry import SchemaRegistry
+
+    return Codec(
+        SchemaRegistry.load(settings.schemas_dir), max_record_bytes=settings.max_record_bytes
+    )
+
+
+def _read(settings: HubSettings, codec: Codec) -> SignedDirectory:
+    from agents.directory_follower import read_signed_directory
+    from hub.runtime.config_files import ConfigError
+    from hub.trust.directory_authority import AuthorityConfigError
+
+    try:
+        return _run(read_signed_directory(settings, codec))
+    except (AuthorityConfigError, ConfigError) as exc:
+        raise fail(str(exc)) from None
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    from aiokafka.errors import KafkaError
+
+    try:
+        return asyncio.run(coroutine)
+    except (KafkaError, OSError) as exc:
+        where = current_settings().bootstrap_servers
+        raise fail(
+            f"cannot reach the broker at {where} ({type(exc).__name__})", CHECK_FAILED
+        ) from None
+
+
+def _private_key(settings: HubSettings, key_path: Path | None) -> Ed25519PrivateKey:
+    from hub.trust.agency_keys import KeyFileError, load_private_key
+
+    try:
+        return load_private_key(key_path or settings.directory_authority_key_path)
+    except KeyFileError as exc:
+        raise fail(str(exc)) from None
+
+
+def _signer(private_key: Ed25519PrivateKey, signed: SignedDirectory) -> RecordSigner:
+    from hub.trust.directory_authority import authority_signer
+
+    try:
+        return authority_signer(private_key, signed.authority)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+
+
+def _agency(signed: SignedDirectory, agency_id: str) -> Agency:
+    agency = signed.directory.get(agency_id)
+    if agency is None:
+        raise fail(f"{agency_id!r} is not in the directory")
+    return agency
+
+
+def _publish(
+    settings: HubSettings, codec: Codec, signer: RecordSigner, entry: DirectoryEntry
+) -> None:
+    from agents.io import clients
+    from hub.contracts.topics import DIRECTORY
+    from hub.trust.directory_authority import sign_directory_record
+
+    value = codec.encode_event(entry)
+    key, headers = sign_directory_record(signer, entry, value)
+
+    async def send() -> None:
+        producer = clients.producer(settings, request_timeout_ms=10_000)
+        await producer.start()
+        try:
+            await producer.send_and_wait(DIRECTORY.name, value, key=key, headers=headers)
+        finally:
+            await producer.stop()
+
+    _run(send())
+    out.print(f"published {DIRECTORY.name} {key.decode()} (signed {signer.key_id})")
+
+
+def _publish_agency(settings: HubSettings, signer: RecordSigner, agency: Agency) -> None:
+    from hub.rules.directory import entry_from_agency
+
+    _publish(settings, _codec(settings), signer, entry_from_agency(agency, datetime.now(UTC)))
+
+
+@directory_app.command("show")
+def show(
+    agency: Annotated[str | None, typer.Argument(help="Only this agency.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of text.")] = False,
+) -> None:
+    """The directory as the worker applies it, the authority's keys, refused changes."""
+    settings = current_settings()
+    signed = _read(settings, _codec(settings))
+    agencies = [_agency(signed, agency)] if agency else sorted(signed.directory, key=lambda a: a.id)
+    if as_json:
+        body = {
+            "authority_keys": [k.key_id for k in signed.authority.keys],
+            "refused": {str(reason): count for reason, count in signed.refused.items()},
+            "agencies": [a.model_dump(mode="json") for a in agencies],
+        }
+        out.print_json(json.dumps(body))
+        return
+    out.print(f"authority keys: {', '.join(k.key_id for k in signed.authority.keys)}")
+    if signed.refused:
+        refused = ", ".join(f"{reason}={count}" for reason, count in signed.refused.items())
+        out.print(f"refused changes on the topic: {refused}")
+    for a in agencies:
+        keys = ", ".join(k.key_id for k in a.signing_keys) or "-"
+        where = "national" if a.national else " ".join(a.departements) or "-"
+        state = "accepting" if a.accepting else "closed"
+        out.print(f"{a.id}  {a.role.value}  {where}  {state}  keys: {keys}", highlight=False)
+
+
+@directory_app.command("set")
+def set_agency(
+    agency_file: Annotated[
+        Path, typer.Argument(help="One agency as YAML (directory.yaml's fields).")
+    ],
+    authority_key: AuthorityKey = None,
+) -> None:
+    """Add or replace one agency (all its fields, keys included)."""
+    from hub.rules.directory import Agency
+    from hub.runtime.config_files import ConfigError, load_config
+
+    settings = current_settings()
+    try:
+        agency = load_config(agency_file, Agency)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    private_key = _private_key(settings, authority_key)
+    signer = _signer(private_key, _read(settings, _codec(settings)))
+    _publish_agency(settings, signer, agency)
+
+
+@directory_app.command("add-key")
+def add_key(
+    agency: Annotated[str, typer.Argument(help="Agency id.")],
+    key_id: Annotated[str, typer.Argument(help="The new key's id, e.g. police-93-2027-1.")],
+    public_key: Annotated[str, typer.Argument(help="Raw Ed25519 public key, base64.")],
+    authority_key: AuthorityKey = None,
+) -> None:
+    """Add a signing key to an agency (key rotation: add the new, later revoke the old)."""
+    from hub.trust.directory_changes import with_key
+
+    settings = current_settings()
+    new_key = _new_key(key_id, public_key)
+    private_key = _private_key(settings, authority_key)
+    signed = _read(settings, _codec(settings))
+    signer = _signer(private_key, signed)
+    try:
+        changed = with_key(_agency(signed, agency), new_key)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    _publish_agency(settings, signer, changed)
+
+
+@directory_app.command("revoke-key")
+def revoke_key(
+    agency: Annotated[str, typer.Argument(help="Agency id.")],
+    key_id: Annotated[str, typer.Argument(help="The key id to revoke.")],
+    authority_key: AuthorityKey = None,
+) -> None:
+    """Remove a signing key from an agency: records signed with it are dead letters."""
+    from hub.trust.directory_changes import without_key
+
+    settings = current_settings()
+    private_key = _private_key(settings, authority_key)
+    signed = _read(settings, _codec(settings))
+    signer = _signer(private_key, signed)
+    try:
+        changed = without_key(_agency(signed, agency), key_id)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    _publish_agency(settings, signer, changed)
+
+
+@directory_app.command("rotate-authority")
+def rotate_authority(
+    key_id: Annotated[str, typer.Argument(help="The new authority key's id.")],
+    public_key: Annotated[str, typer.Argument(help="Its raw Ed25519 public key, base64.")],
+    authority_key: AuthorityKey = None,
+) -> None:
+    """Hand the directory authority to a new key, signed with the current one; the current
+    key is retired at once."""
+    from hub.trust.directory_changes import rotation_entry
+
+    settings = current_settings()
+    entry = rotation_entry(_new_key(key_id, public_key), datetime.now(UTC))
+    private_key = _private_key(settings, authority_key)
+    codec = _codec(settings)
+    _publish(settings, codec, _signer(private_key, _read(settings, codec)), entry)
+
+
+def _new_key(key_id: str, public_key: str) -> SigningKey:
+    from pydantic import ValidationError
+
+    from hub.rules.directory import SigningKey
+    from hub.trust.signing import public_key_from_b64
+
+    try:
+        public_key_from_b64(public_key)
+        return SigningKey(key_id=key_id, public_key=public_key)
+    except ValidationError as exc:
+        raise fail(f"key id: {exc.errors()[0]['msg']}") from None
+    except ValueError as exc:
+        raise fail(str(exc)) from None
