@@ -66,6 +66,12 @@ class HubSettings(BaseSettings):
         description="The hub's Ed25519 private key: it signs everything the hub emits.",
     )
     signing_key_id: str = "hub-2026-1"
+    previous_hub_public_keys: tuple[str, ...] = Field(
+        default=(),
+        description="Public keys (base64) the hub signed with before a rotation: what they "
+        "signed, audit entries included, still proves the hub wrote it. The current one is "
+        "<config_dir>/hub-public-key.txt. JSON list in HUB_PREVIOUS_HUB_PUBLIC_KEYS.",
+    )
     verify_signatures: bool = Field(
         default=True, description="Benchmarks only: false lets anyone publish as anyone."
     )
