@@ -332,7 +332,7 @@ STRANGER = RecordSigner(Ed25519PrivateKey.generate(), "hub-2026-1")  # claims th
 def forger(trail: Trail, who: str) -> RecordSigner | None:
     if who == "agency":
         police = load_private_key(dev_key_path(trail.settings.config_dir, "police-93"))
-        return RecordSigner(police, "police-93-1")
+        return RecordSigner(police, "police-93-2026-1")
     return STRANGER if who == "stranger" else None
 
 

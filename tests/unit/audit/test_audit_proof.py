@@ -40,7 +40,7 @@ IDENTITY = {"identity": {"first_name": "Amina", "last_name": "K."}}
 
 HUB = HubSigner.from_pem(dev_key_path(CONFIG_DIR, "hub"))
 OLD_HUB = HubSigner(Ed25519PrivateKey.generate(), "hub-2025-1")
-AGENCY = RecordSigner(load_private_key(dev_key_path(CONFIG_DIR, "police-93")), "police-93-1")
+AGENCY = RecordSigner(load_private_key(dev_key_path(CONFIG_DIR, "police-93")), "police-93-2026-1")
 STRANGER = RecordSigner(Ed25519PrivateKey.generate(), "hub-2026-1")  # claims the hub's key id
 CURRENT_KEYS = hub_public_keys(CONFIG_DIR)
 ROTATED_KEYS = hub_public_keys(CONFIG_DIR, [public_key_b64(OLD_HUB.private_key)])
@@ -128,7 +128,7 @@ CASES: list[tuple[str, Make, tuple[str, ...], ProofState, str]] = [
     ("genuine", lambda e: stored(e, HUB), CURRENT_KEYS, ProofState.PROVEN, ""),
     ("unsigned", lambda e: stored(e, None), CURRENT_KEYS, ProofState.UNPROVEN, "missing header"),
     ("signed by an agency's key", lambda e: stored(e, AGENCY), CURRENT_KEYS,
-     ProofState.UNPROVEN, "'police-93-1'"),
+     ProofState.UNPROVEN, "'police-93-2026-1'"),
     ("signed by a stranger under the hub's key id", lambda e: stored(e, STRANGER), CURRENT_KEYS,
      ProofState.UNPROVEN, "does not verify"),
     ("tampered after signing, hash recomputed", tampered, CURRENT_KEYS, ProofState.UNPROVEN,
