@@ -494,6 +494,19 @@ def test_bad_input_is_a_clear_message_and_exit_2(
     assert "Traceback" not in result.output
 
 
+def test_without_the_hub_public_key_nothing_is_verified(
+    trail: Trail, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    keyless = trail.settings.model_copy(update={"config_dir": tmp_path_factory.mktemp("empty")})
+    for command in ("replay", "subject-report"):
+        result = runner.invoke(cli, [command, str(trail.referral)], obj=keyless)
+        assert result.exit_code == BAD_INPUT, result.output
+        assert "cannot read the hub's public key" in result.stderr
+        assert "Traceback" not in result.output
+    verified = runner.invoke(cli, ["audit", "verify", "--all"], obj=keyless)
+    assert verified.exit_code == BAD_INPUT, verified.output
+
+
 def test_an_unknown_role_is_bad_input(trail: Trail) -> None:
     result = invoke(trail, "replay", str(trail.referral), "--as", "wizard")
     assert result.exit_code == BAD_INPUT

@@ -7,6 +7,7 @@ verifier believes it. The chain hash is valid in every case: only the signature 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -202,9 +203,13 @@ def test_plain_entries_and_unchecked_records_are_not_refused() -> None:
     assert len(subject_report(CASE, entries).disclosures) == 2
 
 
-def test_the_hub_keys_come_from_the_config_dir_and_the_settings(tmp_path: Path) -> None:
+def test_the_hub_keys_come_from_the_config_dir_and_the_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     old = public_key_b64(OLD_HUB.private_key)
-    settings = HubSettings(config_dir=CONFIG_DIR, previous_hub_public_keys=(old,))
+    monkeypatch.setenv("HUB_PREVIOUS_HUB_PUBLIC_KEYS", json.dumps([old]))
+    settings = HubSettings(config_dir=CONFIG_DIR)
+    assert settings.previous_hub_public_keys == (old,)
     check = hub_proof(settings)
     entry = chain(1, MemoryKeyStore())[0]
     for signer in (HUB, OLD_HUB):
