@@ -231,10 +231,11 @@ class ChainVerifier:
             )
             return
         recomputed = entry_hash(entry)
-        if record.proof.refused and not record.error and recomputed == entry.hash:
+        misplaced = record.key is not None and record.key != str(entry.case_id).encode()
+        if record.proof.refused and not (record.error or misplaced or recomputed != entry.hash):
             # Not the hub's, yet nothing else is wrong with it (a forgery with a valid hash):
-            # named once, and kept out of the chain, as if never written. An altered entry
-            # fails its signature too, but BREAK or CORRUPT below says more precisely why.
+            # named once, and kept out of the chain, as if never written. An altered or moved
+            # entry fails its signature too, but BREAK, CORRUPT or MISPLACED says why.
             self._problems.append(
                 Problem(
                     ProblemKind.UNPROVEN,
@@ -252,14 +253,14 @@ class ChainVerifier:
             self._problems.append(
                 Problem(record.error_kind, entry.case_id, entry.seq, record.position, record.error)
             )
-        if record.key is not None and record.key != str(entry.case_id).encode():
+        if misplaced:
             self._problems.append(
                 Problem(
                     ProblemKind.MISPLACED,
                     entry.case_id,
                     entry.seq,
                     record.position,
-                    f"stored under key {record.key[:40]!r}, not the entry's case id",
+                    f"stored under key {(record.key or b'')[:40]!r}, not the entry's case id",
                 )
             )
         self._by_case.setdefault(entry.case_id, []).append(

@@ -243,3 +243,12 @@ def test_an_altered_hub_entry_is_named_a_break_not_only_unproven() -> None:
     report = verify([*records, *read([stored(entries[2], HUB)])])
     assert {p.kind for p in report.problems} == {ProblemKind.BREAK}
     assert [r.seq for r in timeline(records, store)] == [0]
+
+
+def test_a_hub_entry_moved_under_another_case_key_is_named_misplaced() -> None:
+    entry = chain(1, MemoryKeyStore())[0]
+    genuine = stored(entry, HUB)
+    moved = Stored(str(UUID(int=7)).encode(), genuine.value, genuine.headers)
+    [record] = read([moved])
+    assert record.proof.refused
+    assert [p.kind for p in verify([record]).problems] == [ProblemKind.MISPLACED]
