@@ -179,6 +179,10 @@ def test_a_forged_entry_with_a_valid_hash_fails_verify_and_is_no_disclosure(
     replayed = as_json(invoke(log, "replay", str(case_id), "--json"))
     assert [e["seq"] for e in replayed["entries"]] == [0, 1, 2]
     assert replayed["verification"]["ok"] is False
+    shown = invoke(log, "replay", str(case_id))
+    assert shown.exit_code == 0, shown.output
+    assert "prefecture-75" not in shown.stdout
+    assert f"left out: case {case_id} seq 3" in shown.stdout
 
 
 def test_the_whole_log_check_names_the_forgery_too(log: Log) -> None:
