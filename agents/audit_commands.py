@@ -30,6 +30,7 @@ from rich.console import Console
 from hub.runtime.settings import HubSettings, get_settings
 
 if TYPE_CHECKING:
+    from hub.audit.proof import ProofCheck
     from hub.audit.verify import LogRecord, VerificationReport
     from hub.contracts.codec import Codec
 
@@ -90,6 +91,16 @@ def _codec(settings: HubSettings) -> Codec:
     )
 
 
+def _hub_proof(settings: HubSettings) -> ProofCheck:
+    """The check that the hub signed each entry; its keys unreadable is bad input (exit 2)."""
+    from agents.audit_index.hub_proof import hub_proof
+
+    try:
+        return hub_proof(settings)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+
+
 def _run(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine; an unreadable audit log is a failed check, with a clear message."""
     from agents.io.audit_fetch import AuditLogUnavailable
@@ -103,12 +114,14 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
 async def _case_records(
     settings: HubSettings, codec: Codec, case_id: UUID
 ) -> tuple[list[LogRecord], VerificationReport]:
-    """Bring the index up to date, read the case's records, and verify them."""
+    """Bring the index up to date, read the case's records, and verify them (chain and the
+    hub's signature on each)."""
     from agents.audit_index.indexer import catch_up
     from agents.audit_index.reading import fetch_case_records
     from agents.audit_index.store import AuditIndex
     from hub.audit.verify import verify
 
+    prove = _hub_proof(settings)
     with AuditIndex.open(settings) as index:
         caught = await catch_up(settings, index, codec, timeout_s=CATCH_UP_TIMEOUT_S)
         if not caught.complete:
@@ -119,7 +132,7 @@ async def _case_records(
                 highlight=False,
             )
         records = await fetch_case_records(
-            settings, index, case_id, codec, timeout_s=FETCH_TIMEOUT_S
+            settings, index, case_id, codec, prove=prove, timeout_s=FETCH_TIMEOUT_S
         )
         head = index.head(case_id)
     report = verify(records, heads={case_id: head} if head else None)
@@ -146,6 +159,7 @@ def _verification_json(report: VerificationReport) -> dict[str, Any]:
     return {
         "ok": report.ok,
         "records": report.records,
+        "signed_by_hub": report.proven,
         "cases": report.cases,
         "duplicates": len(report.duplicates),
         "problems": [
@@ -170,6 +184,7 @@ def _print_verification(report: VerificationReport) -> None:
     status = "[bold green]OK[/]" if report.ok else f"[bold red]{len(report.problems)} problem(s)[/]"
     out().print(
         f"verified {report.records} record(s) of {report.cases} case(s), "
+        f"{report.proven} signed by the hub, "
         f"{len(report.duplicates)} benign duplicate(s): {status}",
         highlight=False,
     )
@@ -189,7 +204,7 @@ def replay(
 ) -> None:
     """Replay one case's audit trail in order, with its personal data decrypted or ERASED."""
     from hub.audit.keys import default_key_store
-    from hub.audit.replay import AuditVisibility, redact, timeline, timeline_json
+    from hub.audit.replay import AuditVisibility, left_out, redact, timeline, timeline_json
     from hub.cli.render_audit import render_timeline
     from hub.contracts.enums import AgencyRole
     from hub.rules.consent import ConsentPolicy
@@ -219,7 +234,7 @@ def replay(
         }
         _echo_json(document)
         return
-    render_timeline(out(), case_id, rows, role=role)
+    render_timeline(out(), case_id, rows, role=role, left_out=left_out(records))
     _print_verification(report)
 
 
@@ -233,7 +248,7 @@ def subject_report_command(
     from hub.cli.render_audit import render_subject_report
 
     _, case_id, records, _ = _load_case(ctx, case)
-    report = subject_report(case_id, [r.entry for r in records if r.entry is not None])
+    report = subject_report(case_id, records)
     if as_json:
         _echo_json(subject_report_json(report))
         return
@@ -258,9 +273,14 @@ def erase(
     from hub.audit.chain import head_of, next_entry
     from hub.audit.keys import default_key_store
     from hub.contracts.enums import AgencyRole, AuditAction, DataCategory
+    from hub.trust.signing import HubSigner
 
     settings, case_id, records, _report = _load_case(ctx, case)
-    entries = [r.entry for r in records if r.entry is not None]
+    entries = [r.entry for r in records if r.believed and r.entry is not None]
+    try:  # before the key is destroyed: an erasure that cannot be recorded must not start
+        signer = HubSigner.from_pem(settings.signing_key_path, settings.signing_key_id)
+    except ValueError as exc:
+        raise _fail(f"cannot sign as the hub: {exc}") from None
     key_store = default_key_store(settings.data_dir)
     destroyed = key_store.destroy(case_id)
     head = head_of(entries)
@@ -287,7 +307,7 @@ def erase(
 
     async def append() -> list[tuple[int, int]]:
         codec = _codec(settings)
-        positions = await append_entries(settings, codec, [entry])
+        positions = await append_entries(settings, codec, [entry], signer=signer)
         with AuditIndex.open(settings) as index:
             await catch_up(settings, index, codec, timeout_s=CATCH_UP_TIMEOUT_S)
         return positions
@@ -309,7 +329,8 @@ def verify_command(
     topic: Annotated[str | None, typer.Option(help="Audit topic (with --all).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Recompute hash chains; name every break, gap, reordering, fork; exit 1 on any."""
+    """Check each entry's hub signature and recompute hash chains; name every entry the hub
+    did not sign, break, gap, reordering, fork; exit 1 on any."""
     from agents.audit_index.reading import verify_topic
     from agents.audit_index.store import AuditIndex
     from hub.contracts.topics import AUDIT
@@ -326,8 +347,9 @@ def verify_command(
         audit_topic = topic or AUDIT.name
         with AuditIndex.open(settings, audit_topic) as index:
             heads = index.heads()
+        prove = _hub_proof(settings)
         report, complete = _run(
-            verify_topic(settings, _codec(settings), topic=audit_topic, heads=heads)
+            verify_topic(settings, _codec(settings), topic=audit_topic, heads=heads, prove=prove)
         )
     if as_json:
         _echo_json({**_verification_json(report), "complete": complete})

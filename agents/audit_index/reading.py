@@ -11,6 +11,7 @@ from uuid import UUID
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
+from agents.audit_index.hub_proof import hub_proof
 from agents.audit_index.store import AuditIndex
 from agents.io.audit_fetch import (
     AuditLogUnavailable,
@@ -20,6 +21,7 @@ from agents.io.audit_fetch import (
     read_to_high_watermark,
 )
 from hub.audit.chain import ChainHead
+from hub.audit.proof import ProofCheck
 from hub.audit.verify import (
     ChainVerifier,
     LogRecord,
@@ -41,9 +43,11 @@ async def fetch_case_records(
     case_id: UUID,
     codec: Codec,
     *,
+    prove: ProofCheck,
     timeout_s: float = 10.0,
 ) -> list[LogRecord]:
-    """The indexed records of one case, in log order, each with its position.
+    """The indexed records of one case, in log order, each with its position and whether the
+    hub signed it (``prove``: ``agents.audit_index.hub_proof.hub_proof(settings)``).
 
     A record the index knows but the log no longer has comes back as a MISSING record, so
     ``verify`` names it.
@@ -69,8 +73,16 @@ async def fetch_case_records(
                 )
             )
             continue
-        key, value = stored
-        records.append(decode_record(codec, value, key=key, position=position))
+        records.append(
+            decode_record(
+                codec,
+                stored.value,
+                key=stored.key,
+                position=position,
+                prove=prove,
+                headers=stored.headers,
+            )
+        )
     return records
 
 
@@ -82,10 +94,13 @@ async def fetch_case(
     codec: Codec | None = None,
     timeout_s: float = 10.0,
 ) -> list[AuditEntry]:
-    """The entries of one case that decode, in log order: O(case) reads, never a scan."""
+    """The entries of one case that decode and that the hub signed, in log order: O(case)
+    reads, never a scan."""
     codec = codec or Codec(SchemaRegistry.load(settings.schemas_dir))
-    records = await fetch_case_records(settings, index, case_id, codec, timeout_s=timeout_s)
-    return [r.entry for r in records if r.entry is not None]
+    records = await fetch_case_records(
+        settings, index, case_id, codec, prove=hub_proof(settings), timeout_s=timeout_s
+    )
+    return [r.entry for r in records if r.believed and r.entry is not None]
 
 
 async def verify_topic(
@@ -94,9 +109,14 @@ async def verify_topic(
     *,
     topic: str = AUDIT.name,
     heads: Mapping[UUID, ChainHead] | None = None,
+    prove: ProofCheck | None = None,
     timeout_s: float = 120.0,
 ) -> tuple[VerificationReport, bool]:
-    """Verify every chain in ``topic``, read to its high watermark; (report, complete)."""
+    """Verify every chain in ``topic``, read to its high watermark; (report, complete).
+
+    ``prove``: whether the hub signed each record (default: the keys of ``settings``).
+    """
+    check = prove or hub_proof(settings)
     consumer = audit_consumer(settings)
     verifier = ChainVerifier()
     count = 0
@@ -108,7 +128,16 @@ async def verify_topic(
         for tp, records in batch.items():
             for r in records:
                 position = Position(count, tp.partition, r.offset)
-                verifier.add(decode_record(codec, r.value, key=r.key, position=position))
+                verifier.add(
+                    decode_record(
+                        codec,
+                        r.value,
+                        key=r.key,
+                        position=position,
+                        prove=check,
+                        headers=tuple(r.headers),
+                    )
+                )
                 count += 1
 
     try:

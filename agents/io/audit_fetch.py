@@ -13,7 +13,7 @@ import asyncio
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.client import AIOKafkaClient
@@ -33,6 +33,14 @@ MAX_POLL_RECORDS = 20_000
 # 16 KiB (aiokafka's default batch) keeps sparse reads light, while a case's entries written
 # close together still come back in one request.
 CASE_FETCH_BYTES = 16 * 1024
+
+
+class Stored(NamedTuple):
+    """One record as stored: key, value and headers (the hub's signature is in the headers)."""
+
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes | None], ...] = ()
 
 
 class AuditLogUnavailable(RuntimeError):
@@ -94,8 +102,8 @@ async def read_offsets(
     wanted: Mapping[int, Iterable[int]],
     *,
     timeout_s: float = 10.0,
-) -> dict[tuple[int, int], tuple[bytes | None, bytes | None]]:
-    """(key, value) at each wanted (partition, offset), by direct Fetch requests.
+) -> dict[tuple[int, int], Stored]:
+    """The record (key, value, headers) at each wanted (partition, offset), by direct Fetch.
 
     Each round sends, for every partition, one Fetch at its lowest offset still wanted, and
     keeps whatever wanted offsets the returned batches hold. An offset the broker answered
@@ -108,7 +116,7 @@ async def read_offsets(
     partition only, and honours the request's ``max_bytes`` but not the partition's.
     """
     pending = {p: _Wanted(sorted(set(offsets))) for p, offsets in wanted.items() if offsets}
-    found: dict[tuple[int, int], tuple[bytes | None, bytes | None]] = {}
+    found: dict[tuple[int, int], Stored] = {}
     if not pending:
         return found
     client = clients.raw_client(settings, request_timeout_ms=int(timeout_s * 1000))
@@ -146,7 +154,7 @@ async def _fetch_round(
     client: AIOKafkaClient,
     topic: str,
     pending: dict[int, _Wanted],
-    found: dict[tuple[int, int], tuple[bytes | None, bytes | None]],
+    found: dict[tuple[int, int], Stored],
 ) -> None:
     partitions = list(pending)
     requests = []
@@ -176,7 +184,7 @@ def _take(
     highwater: int,
     data: bytes,
     pending: dict[int, _Wanted],
-    found: dict[tuple[int, int], tuple[bytes | None, bytes | None]],
+    found: dict[tuple[int, int], Stored],
 ) -> None:
     wanted = pending[partition]
     wanted_set = set(wanted.offsets)
@@ -189,7 +197,9 @@ def _take(
         for record in batch:
             last_seen = record.offset
             if record.offset in wanted_set:
-                found[(partition, record.offset)] = (record.key, record.value)
+                found[(partition, record.offset)] = Stored(
+                    record.key, record.value, tuple(record.headers)
+                )
     # Offsets the broker answered past, or beyond its high watermark, are not in the log.
     remaining = [
         o for o in wanted.offsets if (partition, o) not in found and last_seen < o < highwater

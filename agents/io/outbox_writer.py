@@ -29,7 +29,7 @@ from hub.contracts.topics import AUDIT, DEAD_LETTERS, inbox_topic
 from hub.flow.case_state import CaseState
 from hub.flow.decisions import AuditNote, Deliver, Publish
 from hub.runtime.settings import HubSettings
-from hub.trust.signing import RecordSigner
+from hub.trust.signing import HubSigner, RecordSigner
 
 log = structlog.get_logger(__name__)
 HUB_ACTOR = "hub"
@@ -166,20 +166,30 @@ class OutboxWriter:
 
 
 async def append_entries(
-    settings: HubSettings, codec: Codec, entries: Iterable[AuditEntry], *, topic: str = AUDIT.name
+    settings: HubSettings,
+    codec: Codec,
+    entries: Iterable[AuditEntry],
+    *,
+    topic: str = AUDIT.name,
+    signer: RecordSigner | None = None,
 ) -> list[tuple[int, int]]:
-    """Append entries to the audit topic keyed by case id; their (partition, offset).
+    """Append entries to the audit topic keyed by case id, signed by the hub; their
+    (partition, offset).
 
     For tools (``hub erase``, tests, benchmarks): the routing worker writes its entries
-    through its own outbox, as the single writer of each case's chain.
+    through its own outbox, as the single writer of each case's chain. ``signer`` defaults to
+    the hub's key from ``settings``; entries are signed for ``nrm.audit`` whatever ``topic``
+    holds them (a copy of the log verifies as the log does).
     """
+    signer = signer or HubSigner.from_pem(settings.signing_key_path, settings.signing_key_id)
     producer = clients.producer(settings, linger_ms=5)
     await producer.start()
     try:
-        futures = [
-            await producer.send(topic, codec.encode_event(e), key=str(e.case_id).encode())
-            for e in entries
-        ]
+        futures = []
+        for entry in entries:
+            key, value = str(entry.case_id).encode(), codec.encode_event(entry)
+            headers = signer.sign(AUDIT.name, key, value)
+            futures.append(await producer.send(topic, value, key=key, headers=headers))
         sent = await asyncio.gather(*futures)
     except KafkaError as exc:
         raise AuditLogUnavailable(f"cannot write {topic}: {exc}") from exc

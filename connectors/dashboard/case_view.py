@@ -5,7 +5,8 @@ Uses the audit helper's public functions only: the dashboard's own case index
 verify`` with the index head as anchor, ``hub.audit.replay.timeline`` decrypting with the key
 store, and ``redact`` to the categories the audit helper's visibility gives
 NATIONAL_COORDINATION (``AuditVisibility.from_policy`` over the consent policy: national
-coordination audits cases and sees every category).
+coordination audits cases and sees every category). Entries the hub did not sign
+(``agents.audit_index.hub_proof``) are named among the problems and left out of the timeline.
 """
 
 from __future__ import annotations
@@ -16,12 +17,20 @@ from pathlib import Path
 from typing import Final
 from uuid import UUID
 
+from agents.audit_index.hub_proof import hub_proof
 from agents.audit_index.indexer import catch_up
 from agents.audit_index.reading import fetch_case_records
 from agents.audit_index.store import AuditIndex
 from connectors.dashboard import french
 from hub.audit.keys import KeyStore
-from hub.audit.replay import AuditVisibility, PayloadState, TimelineRow, redact, timeline
+from hub.audit.replay import (
+    AuditVisibility,
+    PayloadState,
+    TimelineRow,
+    left_out,
+    redact,
+    timeline,
+)
 from hub.audit.verify import VerificationReport, verify
 from hub.contracts.codec import Codec
 from hub.contracts.enums import AgencyRole
@@ -66,6 +75,8 @@ class CaseReplay:
     duplicates: int
     problems: list[str]
     role_text: str
+    left_out: int = 0
+    """Entries not signed by the hub: named among the problems, absent from ``items``."""
 
 
 def operator_categories(config_dir: Path) -> AuditVisibility:
@@ -83,12 +94,14 @@ async def replay_case(
     directory: Directory,
     case_id: UUID,
 ) -> CaseReplay:
-    """Catch the index up (bounded), read the case's entries, verify, decrypt and redact."""
+    """Catch the index up (bounded), read the case's entries, verify (chain and the hub's
+    signature), decrypt and redact."""
+    prove = hub_proof(settings)
     index = AuditIndex(index_path, AUDIT.name)
     try:
         await catch_up(settings, index, codec, timeout_s=CATCH_UP_TIMEOUT_S)
         records = await fetch_case_records(
-            settings, index, case_id, codec, timeout_s=FETCH_TIMEOUT_S
+            settings, index, case_id, codec, prove=prove, timeout_s=FETCH_TIMEOUT_S
         )
         head = index.head(case_id)
     finally:
@@ -103,6 +116,7 @@ async def replay_case(
         duplicates=len(report.duplicates),
         problems=_problems(report),
         role_text=french.label(french.ROLES, OPERATOR_ROLE),
+        left_out=len(left_out(records)),
     )
 
 

@@ -150,6 +150,7 @@ VERIFICATION_PROBLEMS: Final[Mapping[str, str]] = {
     "MISPLACED": "Entrée rangée sous un autre dossier",
     "MISSING": "Entrée disparue du journal",
     "TRUNCATED": "Fin de chaîne supprimée",
+    "UNPROVEN": "Entrée non signée par le hub (ignorée)",
 }
 
 

@@ -11,6 +11,7 @@ from prometheus_client.registry import Collector
 from connectors.dashboard.actions import ActionLog
 from connectors.dashboard.read_model import ReadModel
 from hub.cli.overdue import overdue
+from hub.contracts.topics import AUDIT
 from hub.rules.deadlines.open_deadline import OpenDeadline
 
 
@@ -69,6 +70,12 @@ class DashboardCollector(Collector):
             "Records the read model could not decode.",
             "topic",
             model.undecodable,
+        )
+        yield _counter(
+            "nrm_dashboard_audit_unproven",
+            "Audit entries not signed by the hub: left out of answer times and case pages.",
+            "topic",
+            {AUDIT.name: model.audit_unproven},
         )
         yield _counter(
             "nrm_dashboard_operator_actions",

@@ -37,12 +37,14 @@ import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from agents.audit_index.hub_proof import hub_proof
 from agents.audit_index.indexer import run_indexer
 from agents.audit_index.store import INDEX_FILE, AuditIndex
 from agents.directory_follower import DirectoryFollower
 from agents.io import clients
 from agents.io.case_store import read_all_states
 from connectors.dashboard.ack_times import AckTimes
+from hub.audit.proof import Headers
 from hub.contracts.codec import Codec, CodecError
 from hub.contracts.events import AuditEntry, DeadLetter, OrphanedNeed
 from hub.contracts.topics import AUDIT, DEAD_LETTERS, ORPHANED_NEEDS, REDRIVE
@@ -132,6 +134,8 @@ class ReadModel:
         self.states: list[CaseState] = []
         self.states_read_at: datetime | None = None
         self.ack_times = AckTimes()
+        self.prove = hub_proof(settings)
+        self.audit_unproven = 0
         self.records_read: dict[str, int] = dict.fromkeys(FOLLOWED_TOPICS, 0)
         self.undecodable: dict[str, int] = dict.fromkeys(FOLLOWED_TOPICS, 0)
         self.caught_up = False
@@ -249,7 +253,7 @@ class ReadModel:
                 if any(batch.values()):
                     for tp, records in batch.items():
                         for record in records:
-                            self._apply(tp, record.value, record.offset)
+                            self._apply(tp, record.value, record.offset, record.key, record.headers)
                     self._bump()
                 if not self.caught_up and await self._at_high_watermark(consumer, assigned):
                     self.caught_up = True
@@ -298,7 +302,14 @@ class ReadModel:
                 return False
         return True
 
-    def _apply(self, tp: TopicPartition, value: bytes | None, offset: int) -> None:
+    def _apply(
+        self,
+        tp: TopicPartition,
+        value: bytes | None,
+        offset: int,
+        key: bytes | None = None,
+        headers: Headers = None,
+    ) -> None:
         self.records_read[tp.topic] = self.records_read.get(tp.topic, 0) + 1
         if value is None:
             return
@@ -311,6 +322,18 @@ class ReadModel:
             )
             return
         if tp.topic == AUDIT.name and isinstance(event, AuditEntry):
+            proof = self.prove(key, value, headers)
+            if proof.refused:  # not the hub's: it measures nothing
+                self.audit_unproven += 1
+                log.warning(
+                    "dashboard.audit_unproven",
+                    case_id=str(event.case_id),
+                    seq=event.seq,
+                    partition=tp.partition,
+                    offset=offset,
+                    detail=proof.detail,
+                )
+                return
             self.ack_times.add(event)
         elif tp.topic == DEAD_LETTERS.name and isinstance(event, DeadLetter):
             self.dead_letters[event.dead_letter_id] = DeadLetterItem.of(event, tp.partition, offset)

@@ -5,13 +5,15 @@ payload with the case key, or marks it ``ERASED`` when the key is gone. ``redact
 the data categories a role may see, per a role → categories mapping derived from the consent
 policy (``deploy/config/consent.yaml``). ``subject_report`` answers the data subject's
 question, "who received what about me, when, and on what basis", from the entries' metadata
-alone, so it still works after erasure. The JSON forms are here; the terminal rendering is in
+alone, so it still works after erasure. Both leave out a stored entry the hub did not sign
+(``LogRecord.believed``; ``hub.audit.verify`` names it UNPROVEN): a forged entry is never shown
+as a step of the case or as a disclosure. The JSON forms are here; the terminal rendering is in
 ``hub/cli/render_audit.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -67,21 +69,51 @@ class TimelineRow:
 def timeline(records: Iterable[AuditEntry | LogRecord], key_store: KeyStore) -> list[TimelineRow]:
     """A case's rows in seq order; exact duplicates (same seq and hash) appear once.
 
-    Undecodable records are skipped here: ``hub.audit.verify.verify`` is what names them.
+    Undecodable records and entries the hub did not sign are skipped here:
+    ``hub.audit.verify.verify`` is what names them.
     """
     seen: set[tuple[int, bytes]] = set()
     located: list[tuple[AuditEntry, Position | None]] = []
-    for item in records:
-        entry, position = (
-            (item.entry, item.position) if isinstance(item, LogRecord) else (item, None)
-        )
-        if entry is None or (entry.seq, entry.hash) in seen:
+    for entry, position in believed(records):
+        if (entry.seq, entry.hash) in seen:
             continue
         seen.add((entry.seq, entry.hash))
         located.append((entry, position))
     located.sort(key=lambda pair: (pair[0].seq, pair[1].index if pair[1] else 0))
     keys: dict[str, bytes | None] = {}
     return [_row(entry, position, key_store, keys) for entry, position in located]
+
+
+def believed(
+    records: Iterable[AuditEntry | LogRecord],
+) -> Iterator[tuple[AuditEntry, Position | None]]:
+    """The entries a reader may show, with their position: a plain entry as given (the caller
+    vouches for it), a stored record only when it decodes and the hub's signature is not
+    refused."""
+    for item in records:
+        if not isinstance(item, LogRecord):
+            yield item, None
+        elif item.believed and item.entry is not None:
+            yield item.entry, item.position
+
+
+def left_out(records: Iterable[AuditEntry | LogRecord]) -> tuple[LeftOut, ...]:
+    """The stored entries a reader leaves out because the hub did not sign them."""
+    return tuple(
+        LeftOut(item.entry.case_id, item.entry.seq, item.position, item.proof.detail or "")
+        for item in records
+        if isinstance(item, LogRecord) and item.entry is not None and item.proof.refused
+    )
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """An entry a reader did not believe (not signed by the hub): where it is, and why."""
+
+    case_id: UUID
+    seq: int
+    position: Position
+    detail: str
 
 
 def _row(
@@ -230,6 +262,8 @@ class SubjectReport:
     disclosures: tuple[Disclosure, ...]
     recipients: tuple[RecipientSummary, ...]
     erased_at: datetime | None
+    left_out: tuple[LeftOut, ...] = ()
+    """Stored entries not signed by the hub: neither counted nor shown as disclosures."""
 
 
 def basis_of(legal_basis: str | None) -> tuple[BasisKind, UUID | None]:
@@ -244,13 +278,15 @@ def basis_of(legal_basis: str | None) -> tuple[BasisKind, UUID | None]:
     return BasisKind.LEGAL_EXCEPTION, None
 
 
-def subject_report(case_id: UUID, entries: Iterable[AuditEntry]) -> SubjectReport:
+def subject_report(case_id: UUID, entries: Iterable[AuditEntry | LogRecord]) -> SubjectReport:
     """Which agency received which categories, when and on what basis, from the entries.
 
     Counts ROUTED, DELIVERED and RELEASED entries with a recipient; needs no key, so an
     erased case still has its report (erasure removes the data, not the record of sharing).
+    A stored record the hub did not sign is not a disclosure: it is listed in ``left_out``.
     """
-    unique = {(e.seq, e.hash): e for e in entries if e.case_id == case_id}
+    items = list(entries)
+    unique = {(e.seq, e.hash): e for e, _ in believed(items) if e.case_id == case_id}
     ordered = sorted(unique.values(), key=lambda e: e.seq)
     disclosures: list[Disclosure] = []
     erased_at: datetime | None = None
@@ -278,6 +314,7 @@ def subject_report(case_id: UUID, entries: Iterable[AuditEntry]) -> SubjectRepor
         disclosures=tuple(disclosures),
         recipients=_summaries(disclosures),
         erased_at=erased_at,
+        left_out=tuple(o for o in left_out(items) if o.case_id == case_id),
     )
 
 
@@ -345,6 +382,10 @@ def subject_report_json(report: SubjectReport) -> dict[str, Any]:
         "case_id": str(report.case_id),
         "entries": report.entries,
         "erased_at": report.erased_at.isoformat() if report.erased_at else None,
+        "left_out": [
+            {"seq": o.seq, "position": str(o.position), "reason": f"UNPROVEN: {o.detail}"}
+            for o in report.left_out
+        ],
         "recipients": [
             {
                 "recipient": s.recipient,

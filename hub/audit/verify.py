@@ -1,16 +1,19 @@
-"""Verification of stored audit chains: decoding stored records, and naming every break, gap,
-reordering, fork, corrupt or misplaced record and truncation, with its position.
+"""Verification of stored audit chains: decoding stored records, and naming every entry the
+hub did not sign, break, gap, reordering, fork, corrupt or misplaced record and truncation,
+with its position.
 
 Pure, like ``hub.audit.chain``: records come in, in log order, and a report goes out;
 ``ChainVerifier`` keeps a few small fields per entry (no payloads), so a whole topic can be
-verified as it is read.
+verified as it is read. Whether the hub signed a record is a ``hub.audit.proof.ProofCheck``
+passed to ``decode_record``; an entry it does not prove is named ``UNPROVEN`` and left out of
+the chain, as if it had never been written.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from itertools import pairwise
 from uuid import UUID
@@ -18,6 +21,7 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from hub.audit.chain import AUDIT_SUBJECT, GENESIS_HASH, ChainHead, entry_hash
+from hub.audit.proof import UNCHECKED, Headers, Proof, ProofCheck, ProofState
 from hub.contracts.codec import Codec, CodecError
 from hub.contracts.events import AuditEntry
 
@@ -43,6 +47,8 @@ class ProblemKind(StrEnum):
     """A record the index knows is no longer at its offset."""
     TRUNCATED = "TRUNCATED"
     """The log ends before the head known from elsewhere (writer state, index)."""
+    UNPROVEN = "UNPROVEN"
+    """An entry the hub did not sign (unsigned, another key, or altered since): not believed."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,7 @@ class LogRecord:
     ``error`` with no ``entry``: the bytes are not an AuditEntry at all (``error_kind``
     CORRUPT), or the record the index points to is gone (MISSING). ``error`` with an
     ``entry``: the bytes decode, but are not the canonical Avro encoding of that entry.
+    ``proof``: whether the hub signed it (``UNCHECKED`` for a plain entry).
     """
 
     position: Position
@@ -74,16 +81,40 @@ class LogRecord:
     error: str | None = None
     error_kind: ProblemKind = ProblemKind.CORRUPT
     expected_seq: int | None = None
+    proof: Proof = UNCHECKED
+
+    @property
+    def believed(self) -> bool:
+        """True when its entry may be shown: it decodes and the hub's signature is not refused."""
+        return self.entry is not None and not self.proof.refused
 
 
 def decode_record(
-    codec: Codec, value: bytes | None, *, key: bytes | None, position: Position
+    codec: Codec,
+    value: bytes | None,
+    *,
+    key: bytes | None,
+    position: Position,
+    prove: ProofCheck,
+    headers: Headers = None,
 ) -> LogRecord:
-    """Decode one stored audit record, and check its bytes are the entry's canonical encoding.
+    """Decode one stored audit record, check its bytes are the entry's canonical encoding, and
+    check with ``prove`` that the hub signed it (key, value and ``headers`` as stored).
 
     The second check matters because two byte strings can decode to equal values (a uuid
-    written in upper case): only re-encoding shows the stored bytes were touched.
+    written in upper case): only re-encoding shows the stored bytes were touched. The
+    signature is checked only on records that decode to an entry: the others are already
+    CORRUPT.
     """
+    record = _decoded(codec, value, key=key, position=position)
+    if record.entry is None:
+        return record
+    return replace(record, proof=prove(key, value, headers))
+
+
+def _decoded(
+    codec: Codec, value: bytes | None, *, key: bytes | None, position: Position
+) -> LogRecord:
     if value is None:
         return LogRecord(position, None, key, "empty record (tombstone)")
     try:
@@ -140,6 +171,8 @@ class VerificationReport:
     problems: tuple[Problem, ...]
     duplicates: tuple[Duplicate, ...]
     heads: dict[UUID, ChainHead] = field(default_factory=dict)
+    proven: int = 0
+    """How many records carry a signature of the hub that verifies."""
 
     @property
     def ok(self) -> bool:
@@ -176,7 +209,9 @@ class ChainVerifier:
     def __init__(self) -> None:
         self._problems: list[Problem] = []
         self._by_case: dict[UUID, list[_Checked]] = {}
+        self._unproven: dict[UUID, set[bytes]] = {}
         self._count = 0
+        self._proven = 0
 
     def add(self, item: AuditEntry | LogRecord) -> None:
         """Take the next record in log order (a plain entry is positioned by its index)."""
@@ -195,22 +230,41 @@ class ChainVerifier:
                 )
             )
             return
+        recomputed = entry_hash(entry)
+        misplaced = record.key is not None and record.key != str(entry.case_id).encode()
+        if record.proof.refused and not (record.error or misplaced or recomputed != entry.hash):
+            # Not the hub's, yet nothing else is wrong with it (a forgery with a valid hash):
+            # named once, and kept out of the chain, as if never written. An altered or moved
+            # entry fails its signature too, but BREAK, CORRUPT or MISPLACED says why.
+            self._problems.append(
+                Problem(
+                    ProblemKind.UNPROVEN,
+                    entry.case_id,
+                    entry.seq,
+                    record.position,
+                    f"not signed by the hub: {record.proof.detail or 'no detail'}",
+                )
+            )
+            self._unproven.setdefault(entry.case_id, set()).add(entry.hash)
+            return
+        if record.proof.state is ProofState.PROVEN:
+            self._proven += 1
         if record.error:
             self._problems.append(
                 Problem(record.error_kind, entry.case_id, entry.seq, record.position, record.error)
             )
-        if record.key is not None and record.key != str(entry.case_id).encode():
+        if misplaced:
             self._problems.append(
                 Problem(
                     ProblemKind.MISPLACED,
                     entry.case_id,
                     entry.seq,
                     record.position,
-                    f"stored under key {record.key[:40]!r}, not the entry's case id",
+                    f"stored under key {(record.key or b'')[:40]!r}, not the entry's case id",
                 )
             )
         self._by_case.setdefault(entry.case_id, []).append(
-            _Checked(record.position, entry.seq, entry.hash, entry.prev_hash, entry_hash(entry))
+            _Checked(record.position, entry.seq, entry.hash, entry.prev_hash, recomputed)
         )
 
     def report(self, heads: Mapping[UUID, ChainHead] | None = None) -> VerificationReport:
@@ -223,9 +277,13 @@ class ChainVerifier:
             if head is not None:
                 found_heads[case_id] = head
         for case_id, known in (heads or {}).items():
+            if known.hash in self._unproven.get(case_id, ()):
+                continue  # a head learnt from an entry the hub did not sign: already UNPROVEN
             problems.extend(_against_head(known, self._by_case.get(case_id, [])))
         problems.sort(key=lambda p: (p.position is None, p.position.index if p.position else 0))
-        return VerificationReport(self._count, tuple(problems), tuple(duplicates), found_heads)
+        return VerificationReport(
+            self._count, tuple(problems), tuple(duplicates), found_heads, proven=self._proven
+        )
 
 
 def verify(
@@ -233,8 +291,9 @@ def verify(
 ) -> VerificationReport:
     """Check every case chain in ``records`` (given in log order); name each problem.
 
-    Names breaks (an entry altered, or not linked to its predecessor), gaps, reorderings,
-    forks, corrupt or misplaced records, each with its position and seq; exact duplicates
+    Names entries the hub did not sign (UNPROVEN: see ``decode_record``), breaks (an entry
+    altered, or not linked to its predecessor), gaps, reorderings, forks, corrupt or
+    misplaced records, each with its position and seq; exact duplicates
     (redeliveries) are counted, not failed. ``heads`` are chain heads known from elsewhere
     (the writer's state, the index): without them, deleting a case's *last* entries cannot
     be seen, since nothing after them points back.

@@ -6,20 +6,36 @@ What they show is computed in ``hub/audit/replay.py``; this wing only draws it.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from uuid import UUID
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from hub.audit.replay import BasisKind, PayloadState, SubjectReport, TimelineRow
+from hub.audit.replay import BasisKind, LeftOut, PayloadState, SubjectReport, TimelineRow
 from hub.contracts.enums import AgencyRole
 
 
+def render_left_out(console: Console, left_out: Sequence[LeftOut]) -> None:
+    """One line per stored entry left out because the hub did not sign it."""
+    for item in left_out:
+        console.print(
+            f"[bold red]left out: case {item.case_id} seq {item.seq} at {item.position} "
+            f"is not signed by the hub ({item.detail})[/]",
+            highlight=False,
+        )
+
+
 def render_timeline(
-    console: Console, case_id: UUID, rows: list[TimelineRow], *, role: AgencyRole | None = None
+    console: Console,
+    case_id: UUID,
+    rows: list[TimelineRow],
+    *,
+    role: AgencyRole | None = None,
+    left_out: Sequence[LeftOut] = (),
 ) -> None:
-    """Print a case's timeline as a Rich table."""
+    """Print a case's timeline as a Rich table, then the entries left out of it."""
     seen_as = f" as {role.value}" if role else ""
     table = Table(title=f"Case {case_id}{seen_as}: {len(rows)} entries", show_lines=False)
     for column in ("seq", "recorded at (UTC)", "actor", "action", "decision / reason"):
@@ -45,6 +61,7 @@ def render_timeline(
             data,
         )
     console.print(table)
+    render_left_out(console, left_out)
 
 
 def render_subject_report(console: Console, report: SubjectReport) -> None:
@@ -76,6 +93,7 @@ def render_subject_report(console: Console, report: SubjectReport) -> None:
             ", ".join(s.bases),
         )
     console.print(summary)
+    render_left_out(console, report.left_out)
     if report.erased_at:
         console.print(
             f"personal data erased on {report.erased_at:%Y-%m-%d %H:%M:%S} UTC "

@@ -78,6 +78,12 @@ class HubSettings(BaseSettings):
         description="The authority's Ed25519 private key, used by `hub directory` only (never "
         "by the worker); the default is the demo's public dev key.",
     )
+    previous_hub_public_keys: tuple[str, ...] = Field(
+        default=(),
+        description="Public keys (base64) the hub signed with before a rotation: what they "
+        "signed, audit entries included, still proves the hub wrote it. The current one is "
+        "<config_dir>/hub-public-key.txt. JSON list in HUB_PREVIOUS_HUB_PUBLIC_KEYS.",
+    )
     verify_signatures: bool = Field(
         default=True, description="Benchmarks only: false lets anyone publish as anyone."
     )

@@ -3,7 +3,8 @@
 Chained entries of several cases are written to ``nrm.audit`` as the routing worker writes
 them (keyed by case, Confluent-framed); everything is then read back through the index and
 the ``hub`` commands. Tampering is done on copies of the log written to other topics, as an
-attacker with write access to the storage would.
+attacker with write access to the storage would (headers included: the hub's signatures travel
+with the copy). Forgeries appended to ``nrm.audit`` itself: tests/integration/test_audit_forgery.py.
 """
 
 from __future__ import annotations
@@ -254,7 +255,7 @@ async def copy_log(
     for partition, offset, _case, _seq in positions:
         wanted.setdefault(partition, []).append(offset)
     stored = await read_offsets(trail.settings, AUDIT.name, wanted)
-    records = [(case, seq, *stored[(p, o)]) for p, o, case, seq in positions]
+    records = [(case, seq, *stored[(p, o)]) for p, o, case, seq in positions]  # + headers
     if tamper is not None:
         records = tamper(records)
     topic = f"test.audit.copy.{uuid.uuid4().hex[:8]}"
@@ -263,8 +264,8 @@ async def copy_log(
     await producer.start()
     landed: dict[tuple[UUID, int | None], tuple[int, int]] = {}
     try:
-        for case, seq, key, value in records:
-            sent = await producer.send_and_wait(topic, value, key=key)
+        for case, seq, key, value, headers in records:
+            sent = await producer.send_and_wait(topic, value, key=key, headers=list(headers))
             landed[(case, seq)] = (sent.partition, sent.offset)
     finally:
         await producer.stop()
@@ -272,10 +273,10 @@ async def copy_log(
 
 
 def test_an_untouched_copy_of_the_log_verifies_clean(trail: Trail) -> None:
-    topic, _ = asyncio.run(copy_log(trail, [trail.referral, *trail.others]))
+    topic, landed = asyncio.run(copy_log(trail, [trail.referral, *trail.others]))
     result = invoke(trail, "audit", "verify", "--all", "--topic", topic)
     assert result.exit_code == 0, result.output
-    assert "0 benign duplicate(s): OK" in result.stdout
+    assert f"{len(landed)} signed by the hub, 0 benign duplicate(s): OK" in result.stdout
 
 
 def test_a_flipped_byte_a_deleted_entry_and_a_swap_are_each_named(trail: Trail) -> None:
@@ -284,13 +285,13 @@ def test_a_flipped_byte_a_deleted_entry_and_a_swap_are_each_named(trail: Trail) 
 
     def tamper(records: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         out = []
-        for case, seq, key, value in records:
+        for case, seq, key, value, headers in records:
             if (case, seq) == (flipped_case, 2):  # one byte of the stored ciphertext
                 at = value.index(ciphertext) + 7
                 value = value[:at] + bytes([value[at] ^ 0x20]) + value[at + 1 :]
             if (case, seq) == (deleted_case, 2):
                 continue
-            out.append((case, seq, key, value))
+            out.append((case, seq, key, value, headers))
         first = next(i for i, r in enumerate(out) if r[:2] == (swapped_case, 1))
         second = next(i for i, r in enumerate(out) if r[:2] == (swapped_case, 2))
         out[first], out[second] = out[second], out[first]

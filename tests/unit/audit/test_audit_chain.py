@@ -21,6 +21,7 @@ from hub.audit.chain import (
     next_entry,
 )
 from hub.audit.keys import MemoryKeyStore
+from hub.audit.proof import no_proof
 from hub.audit.verify import (
     LogRecord,
     Position,
@@ -368,7 +369,11 @@ def test_a_record_under_another_case_key_is_misplaced() -> None:
 
 def test_undecodable_bytes_are_corrupt_and_named_by_their_key() -> None:
     record = decode_record(
-        CODEC, b"\x00\x00\x00\x00\x03garbage", key=str(CASE_A).encode(), position=Position(5)
+        CODEC,
+        b"\x00\x00\x00\x00\x03garbage",
+        key=str(CASE_A).encode(),
+        position=Position(5),
+        prove=no_proof,
     )
     report = verify([record])
     assert kinds(report) == [ProblemKind.CORRUPT]
@@ -380,7 +385,7 @@ def test_bytes_that_decode_to_the_same_entry_but_differ_are_corrupt() -> None:
     frame = CODEC.encode_event(entry)
     text = str(CASE_A).encode()
     upper = frame.replace(text, text.upper(), 1)  # a uuid reads the same in upper case
-    record = decode_record(CODEC, upper, key=text, position=Position(0))
+    record = decode_record(CODEC, upper, key=text, position=Position(0), prove=no_proof)
     assert record.entry == entry
     assert kinds(verify([record])) == [ProblemKind.CORRUPT]
 
@@ -395,7 +400,13 @@ HEADS = {case: ChainHead.of(chain[-1]) for case, chain in CHAINS.items()}
 
 def records_of(frames: list[bytes], entries: list[AuditEntry]) -> list[LogRecord]:
     return [
-        decode_record(CODEC, frame, key=str(entry.case_id).encode(), position=Position(index))
+        decode_record(
+            CODEC,
+            frame,
+            key=str(entry.case_id).encode(),
+            position=Position(index),
+            prove=no_proof,
+        )
         for index, (frame, entry) in enumerate(zip(frames, entries, strict=True))
     ]
 
