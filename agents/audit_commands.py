@@ -30,8 +30,9 @@ from rich.console import Console
 from hub.runtime.settings import HubSettings, get_settings
 
 if TYPE_CHECKING:
+    from hub.audit.log_record import LogRecord
     from hub.audit.proof import ProofCheck
-    from hub.audit.verify import LogRecord, VerificationReport
+    from hub.audit.verify import VerificationReport
     from hub.contracts.codec import Codec
 
 BAD_INPUT = 2

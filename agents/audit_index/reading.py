@@ -21,15 +21,9 @@ from agents.io.audit_fetch import (
     read_to_high_watermark,
 )
 from hub.audit.chain import ChainHead
+from hub.audit.log_record import LogRecord, Position, ProblemKind, decode_record
 from hub.audit.proof import ProofCheck
-from hub.audit.verify import (
-    ChainVerifier,
-    LogRecord,
-    Position,
-    ProblemKind,
-    VerificationReport,
-    decode_record,
-)
+from hub.audit.verify import ChainVerifier, VerificationReport
 from hub.contracts.codec import Codec
 from hub.contracts.events import AuditEntry
 from hub.contracts.registry import SchemaRegistry

@@ -23,7 +23,7 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from hub.audit.keys import KeyStore, PayloadUnreadableError, decrypt_payload
-from hub.audit.verify import LogRecord, Position
+from hub.audit.log_record import LogRecord, Position
 from hub.contracts.enums import AgencyRole, AuditAction, DataCategory
 from hub.contracts.events import AuditEntry
 from hub.rules.consent import ALL_CATEGORIES, ConsentPolicy

@@ -21,15 +21,9 @@ from hub.audit.chain import (
     next_entry,
 )
 from hub.audit.keys import MemoryKeyStore
+from hub.audit.log_record import LogRecord, Position, ProblemKind, decode_record
 from hub.audit.proof import no_proof
-from hub.audit.verify import (
-    LogRecord,
-    Position,
-    ProblemKind,
-    VerificationReport,
-    decode_record,
-    verify,
-)
+from hub.audit.verify import VerificationReport, verify
 from hub.contracts.codec import Codec
 from hub.contracts.enums import AgencyRole, AuditAction, DataCategory
 from hub.contracts.events import AuditEntry

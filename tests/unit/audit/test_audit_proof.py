@@ -20,9 +20,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from agents.audit_index.hub_proof import HubProof, hub_proof
 from hub.audit.chain import ChainHead, entry_hash, next_entry
 from hub.audit.keys import MemoryKeyStore
+from hub.audit.log_record import LogRecord, Position, ProblemKind, decode_record
 from hub.audit.proof import ProofState
 from hub.audit.replay import left_out, subject_report, subject_report_json, timeline
-from hub.audit.verify import LogRecord, Position, ProblemKind, decode_record, verify
+from hub.audit.verify import verify
 from hub.contracts.codec import Codec
 from hub.contracts.enums import AgencyRole, AuditAction
 from hub.contracts.events import AuditEntry
