@@ -3,19 +3,24 @@
 It answers what a serializer or deserializer asks (schema by id, subject versions, lookup,
 compatibility, config) from the committed registry. It is read-only: new schemas are
 registered with ``hub schemas register`` and committed, so ids stay stable everywhere.
-Anything it does not serve is a JSON 404 with a Confluent error code, never a crash.
+Anything it does not serve is a JSON 404 with a Confluent error code, never a crash. Request
+bodies are bounded while they arrive (``HUB_REGISTRY_API_MAX_BODY_BYTES``, 413), and JSON too
+deeply nested to parse is a 422 like any invalid body.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import fastavro
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from connectors.body_limits import BodyLimit, loads_json
 from hub.contracts.registry import (
     COMPATIBILITY_LEVEL,
     RegisteredSchema,
@@ -32,6 +37,20 @@ SCHEMA_NOT_FOUND = 40403
 INVALID_SCHEMA = 42201
 INVALID_VERSION = 42202
 READ_ONLY = 42205
+BODY_TOO_LARGE = 41300  # the status times 100, as for every status Confluent does not number
+
+
+class RegistryApiSettings(BaseSettings):
+    """Limits of the registry REST API (``HUB_REGISTRY_API_`` environment variables)."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_REGISTRY_API_", extra="ignore", frozen=True)
+
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body (a posted schema); 413 above it, refused while it "
+        "arrives. The committed schemas are a few KiB each.",
+    )
 
 
 class RegistryResponse(JSONResponse):
@@ -53,9 +72,17 @@ def _version_body(schema: RegisteredSchema) -> dict[str, Any]:
     }
 
 
-def create_registry_app(registry: SchemaRegistry) -> FastAPI:
+def create_registry_app(
+    registry: SchemaRegistry, settings: RegistryApiSettings | None = None
+) -> FastAPI:
     """A FastAPI app serving ``registry`` with Confluent's REST paths."""
+    settings = settings or RegistryApiSettings()
     app = FastAPI(title="NRM Hub schema registry", default_response_class=RegistryResponse)
+
+    async def too_large(_request: Request, limit: int) -> RegistryResponse:
+        return _error(413, BODY_TOO_LARGE, f"request body exceeds the {limit}-byte limit")
+
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, refuse=too_large)
 
     @app.exception_handler(StarletteHTTPException)
     async def not_served(_request: Request, exc: StarletteHTTPException) -> RegistryResponse:
@@ -82,13 +109,22 @@ def create_registry_app(registry: SchemaRegistry) -> FastAPI:
 
     async def posted_schema(request: Request) -> dict[str, Any] | RegistryResponse:
         try:
-            body = json.loads(await request.body())
-            schema = json.loads(body["schema"])
+            body = loads_json(await request.body())
+            schema = loads_json(body["schema"])
         except (ValueError, KeyError, TypeError) as exc:
             return _error(422, INVALID_SCHEMA, f"body must be {{'schema': '<json>'}}: {exc}")
         if body.get("schemaType", "AVRO") != "AVRO" or not isinstance(schema, dict):
             return _error(422, INVALID_SCHEMA, "only AVRO record schemas are served")
+        try:
+            fastavro.parse_schema(schema)
+        except Exception as exc:  # whatever fastavro raises on untrusted input: a 422
+            return _error(422, INVALID_SCHEMA, f"not an Avro schema: {type(exc).__name__}: {exc}")
         return schema
+
+    @app.exception_handler(RecursionError)
+    async def too_deep(_request: Request, _exc: RecursionError) -> RegistryResponse:
+        # A schema that parsed but nests too deeply for the checks that walk it.
+        return _error(422, INVALID_SCHEMA, "schema nested too deeply")
 
     @app.get("/")
     async def root() -> dict[str, Any]:

@@ -32,10 +32,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agents.redrive import redrive
+from connectors.body_limits import BodyLimit
 from connectors.dashboard.actions import ActionLog
 from connectors.dashboard.case_view import operator_categories
 from connectors.dashboard.config import DashboardSettings
-from connectors.dashboard.context import Dashboard, NotLoggedIn, Redrive, dashboard_of, wants_json
+from connectors.dashboard.context import (
+    MAX_FORM_BYTES,
+    Dashboard,
+    NotLoggedIn,
+    Redrive,
+    dashboard_of,
+    wants_json,
+)
 from connectors.dashboard.metrics import DashboardCollector
 from connectors.dashboard.operators import OPERATORS_FILE, LoginThrottle, OperatorStore
 from connectors.dashboard.pages import agencies, cases, dead_letters, login, overview, probes
@@ -68,6 +76,7 @@ SECURITY_HEADERS: Final = (
 ERROR_TITLES: Final = {
     404: "Page introuvable",
     403: "Action refusée",
+    413: "Requête trop volumineuse",
     503: "Service momentanément indisponible",
 }
 
@@ -167,6 +176,8 @@ def create_dashboard_app(
         lifespan=lifespan,
     )
     app.state.dashboard = dashboard
+    # Every body is a small form: refused (413) while it arrives, before any route reads it.
+    app.add_middleware(BodyLimit, limit=MAX_FORM_BYTES, refuse=_too_large)
     app.add_middleware(
         HttpMetricsMiddleware, metrics=HttpMetrics(metrics_registry, "nrm_dashboard")
     )
@@ -194,6 +205,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return dashboard.render(
         request, "error.html", context, session=session, status_code=exc.status_code
     )
+
+
+async def _too_large(request: Request, _limit: int) -> Response:
+    """A body over the limit, answered like the forms' own 413 (``read_form``)."""
+    return await _http_error(request, StarletteHTTPException(413, "formulaire trop volumineux"))
 
 
 async def _not_logged_in(request: Request, exc: Exception) -> Response:

@@ -26,9 +26,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 from pydantic.json_schema import models_json_schema
 
+from connectors.body_limits import BodyLimit
 from connectors.gateway.config import GatewaySettings
 from connectors.gateway.inbox import Cursor
-from connectors.gateway.limits import read_body
+from connectors.gateway.limits import read_body, refuse_oversize
 from connectors.gateway.metrics import GatewayMetrics
 from connectors.gateway.models import (
     AVRO_MEDIA_TYPE,
@@ -118,6 +119,7 @@ def create_gateway_app(
     )
     app.state.gateway = hub
     metrics = app.state.metrics = GatewayMetrics()
+    app.add_middleware(BodyLimit, limit=gateway.max_body_bytes, refuse=refuse_oversize)
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics.http)
     install_problem_handlers(app)
 

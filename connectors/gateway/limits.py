@@ -6,10 +6,14 @@ import math
 import time
 from collections.abc import Callable
 
+import structlog
 from starlette.requests import Request
+from starlette.responses import Response
 
-from connectors.gateway.problems import GatewayReason, ProblemError
+from connectors.gateway.problems import GatewayReason, ProblemError, problem_response
 from hub.contracts.enums import DeadLetterReason
+
+log = structlog.get_logger(__name__)
 
 
 class TokenBuckets:
@@ -55,6 +59,9 @@ class TokenBuckets:
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused as OVERSIZE (413) as soon as it exceeds ``limit`` bytes.
 
+    ``connectors.body_limits.BodyLimit`` already bounds every request of the gateway before
+    any route runs (``refuse_oversize``); this keeps the route's own bound, and its answer.
+
     A declared ``Content-Length`` over the limit is refused before reading anything; a chunked
     body is counted while it streams, so no more than ``limit`` bytes are ever held.
     """
@@ -71,3 +78,13 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise ProblemError(DeadLetterReason.OVERSIZE, f"body exceeds the {limit}-byte limit")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def refuse_oversize(request: Request, limit: int) -> Response:
+    """The 413 OVERSIZE problem of a body refused while it arrived (``BodyLimit``)."""
+    log.info("gateway.refused", path=request.url.path, reason=DeadLetterReason.OVERSIZE.value)
+    return problem_response(
+        DeadLetterReason.OVERSIZE,
+        f"body exceeds the {limit}-byte limit",
+        instance=request.url.path,
+    )
