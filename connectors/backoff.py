@@ -3,9 +3,10 @@
 The dashboard's logins (key: operator id and client address) and the gateway's token checks
 (key: client address and token id) use it the same way: ``wait(key)`` before the costly check
 (a positive wait is refused at once, 429, without hashing anything), ``failed(key)`` after a
-refusal, ``succeeded(key)`` after a success. The first ``free`` failures cost nothing; each one
-after them makes the key wait ``base_s``, then twice as long, and so on up to ``max_s`` (never
-more: an attacker can slow a key down, never close it for good). A refusal during the wait
+refusal, ``succeeded(key)`` after a success. A key's first ``free`` attempts are checked at
+once; after its ``free``-th failure it waits ``base_s`` before the next check, then twice as
+long after each further failure, up to ``max_s`` (never more: an attacker can slow a key down,
+never close it for good). A refusal during the wait
 does not count as a failure, so hammering does not lengthen the wait; only real wrong guesses
 do. A key with no failure for ``forget_s`` is forgotten.
 
@@ -55,11 +56,11 @@ class FailureBackoff:
         return len(self._keys)
 
     def delay_after(self, failures: int) -> float:
-        """The wait imposed after ``failures`` consecutive failures (0.0 within the free ones)."""
+        """The wait imposed after ``failures`` consecutive failures (0.0 below ``free``)."""
         beyond = failures - self.free
-        if beyond <= 0:
+        if beyond < 0:
             return 0.0
-        return min(self.max_s, self.base_s * 2.0 ** min(beyond - 1, 64))
+        return min(self.max_s, self.base_s * 2.0 ** min(beyond, 64))
 
     def _current(self, key: str, now: float) -> _Failures | None:
         state = self._keys.get(key)

@@ -15,7 +15,7 @@ class Clock:
         return self.now
 
 
-def test_free_failures_then_doubling_delays_up_to_the_bound() -> None:
+def test_free_attempts_then_doubling_delays_up_to_the_bound() -> None:
     clock = Clock()
     backoff = FailureBackoff(free=2, base_s=0.5, max_s=4.0, clock=clock)
     delays = []
@@ -23,12 +23,12 @@ def test_free_failures_then_doubling_delays_up_to_the_bound() -> None:
         assert backoff.wait("k") == 0.0
         delays.append(backoff.failed("k"))
         clock.now += delays[-1]
-    assert delays == [0.0, 0.0, 0.5, 1.0, 2.0, 4.0, 4.0, 4.0, 4.0]
+    assert delays == [0.0, 0.5, 1.0, 2.0, 4.0, 4.0, 4.0, 4.0, 4.0]
 
 
 def test_hammering_during_the_wait_does_not_lengthen_it() -> None:
     clock = Clock()
-    backoff = FailureBackoff(free=0, base_s=2.0, max_s=60.0, clock=clock)
+    backoff = FailureBackoff(free=1, base_s=2.0, max_s=60.0, clock=clock)
     backoff.failed("k")
     for _ in range(1000):  # refused attempts are only asked about, never counted
         assert backoff.wait("k") > 0
@@ -38,7 +38,7 @@ def test_hammering_during_the_wait_does_not_lengthen_it() -> None:
 
 def test_keys_are_independent_forgotten_after_quiet_and_cleared_by_success() -> None:
     clock = Clock()
-    backoff = FailureBackoff(free=0, base_s=1.0, max_s=8.0, forget_s=100.0, clock=clock)
+    backoff = FailureBackoff(free=1, base_s=1.0, max_s=8.0, forget_s=100.0, clock=clock)
     for _ in range(5):
         backoff.failed("attacker")
     assert backoff.wait("attacker") > 0
