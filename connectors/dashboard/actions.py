@@ -60,7 +60,10 @@ class OperatorAction(BaseModel):
     schema_: Literal["nrm.operator-action.v1"] = Field(default=SCHEMA, alias="schema")
     action_id: uuid.UUID = Field(default_factory=uuid.uuid4)
     action: ActionKind
-    operator: str = Field(max_length=200, description="The operator id (as typed, if refused).")
+    operator: str = Field(
+        max_length=200,
+        description="The operator id; a refused id of no operator only as unknown-<keyed hash>.",
+    )
     at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     case_id: uuid.UUID | None = None
     dead_letter_id: uuid.UUID | None = None

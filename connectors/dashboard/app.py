@@ -145,7 +145,7 @@ def create_dashboard_app(
         signer=SessionSigner(
             secret or secrets.token_bytes(32), lifetime_s=config.session_hours * 3600
         ),
-        throttle=LoginThrottle(limit=config.login_attempts),
+        throttle=LoginThrottle.from_config(config),
         model=model,
         actions=actions,
         key_store=key_store or default_key_store(settings.data_dir),

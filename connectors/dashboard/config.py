@@ -46,5 +46,15 @@ class DashboardSettings(BaseSettings):
         default=5.0, gt=0, description="How long recording an operator action may take."
     )
     login_attempts: int = Field(
-        default=5, ge=1, description="Failed logins per operator id or address per 15 minutes."
+        default=5,
+        ge=1,
+        description="Failed logins of one (operator id, client address) pair before its next "
+        "attempts are delayed (an address gets four times as many over all ids). Never a lock: "
+        "the delay grows, bounded, and other addresses are not slowed.",
+    )
+    login_delay_seconds: float = Field(
+        default=1.0, gt=0, description="First delay past login_attempts; doubles per failure."
+    )
+    login_max_delay_seconds: float = Field(
+        default=300.0, gt=0, description="Longest delay between two checked login attempts."
     )

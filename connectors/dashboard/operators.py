@@ -4,7 +4,9 @@
 ``scrypt$<n>$<r>$<p>$<salt>$<hash>`` of their password, never the password
 (``connectors/credentials.py``: scrypt rather than the tokens' PBKDF2 because people choose
 passwords, and a memory-hard hash makes each guess against a leaked file costly). An unknown
-operator id costs the same hash as a known one, so timing does not tell which ids exist.
+operator id costs the same hash as a known one, so timing does not tell which ids exist, and
+is never logged nor recorded in clear (``OperatorStore.recordable``): people type passwords
+into the id field. Failed logins slow down their (operator, address) pair (``LoginThrottle``).
 
 Agency gateway tokens live in another file (``gateway_tokens.yaml``) with another format and
 are never looked up here: an agency's credential cannot open the dashboard.
@@ -17,17 +19,22 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import hashlib
+import hmac
 import re
+import secrets
 import sys
 import time
-from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from connectors.backoff import FailureBackoff
 from connectors.credentials import SALT_BYTES, hash_password, parse_password_hash, password_matches
+from connectors.dashboard.config import DashboardSettings
 from hub.runtime.config_files import load_config
 
 OPERATORS_FILE: Final = "operators.yaml"
@@ -79,6 +86,7 @@ class OperatorStore:
 
     def __init__(self, operators: tuple[OperatorEntry, ...]) -> None:
         self._by_id = {o.id: o for o in operators}
+        self._pseudonym_key = secrets.token_bytes(32)
 
     @classmethod
     def load(cls, path: Path) -> OperatorStore:
@@ -93,6 +101,20 @@ class OperatorStore:
         entry = self._by_id.get(operator_id)
         return entry if entry is not None and not entry.disabled else None
 
+    def recordable(self, operator_id: str) -> str:
+        """What logs and the operator actions may say of a typed operator id.
+
+        An id of the operators file (enabled or not) as is; anything else (a typo, or a password
+        typed into the id field) only as ``unknown-<keyed hash>``: the same text gives the same
+        pseudonym for the life of the process, so repeated attempts can be told apart and
+        counted, but the key is drawn at start and never stored, so nothing typed can be read
+        back or guessed offline from the kept records.
+        """
+        if operator_id in self._by_id:
+            return operator_id
+        digest = hmac.new(self._pseudonym_key, operator_id.encode(), hashlib.sha256)
+        return f"unknown-{digest.hexdigest()[:16]}"
+
     def authenticate(self, operator_id: str, password: str) -> OperatorEntry | None:
         """The operator whose id and password these are, else None. Costs one scrypt hash
         whatever the outcome (unknown id, disabled account, wrong password)."""
@@ -105,44 +127,55 @@ class OperatorStore:
 
 
 class LoginThrottle:
-    """At most ``limit`` failed logins per key (operator id, client address) per ``window_s``.
+    """Failed logins slow down the (operator id, client address) pair that made them.
 
-    Memory is bounded: at most ``max_keys`` keys are remembered (the oldest forgotten first).
+    Growing delays, never a hard account lock (``connectors/backoff.py``): after ``free``
+    failures of a pair, its next attempt waits ``base_s``, then twice as long, up to ``max_s``.
+    Wrong passwords from one address never slow the operator down from another address. An
+    address also gets its own, looser budget (``4 * free`` failures, whatever the operator ids
+    typed) so it cannot spray guesses over many ids. A refusal during the wait costs no hash.
     """
 
-    def __init__(self, limit: int = 5, window_s: float = 900.0, max_keys: int = 10_000) -> None:
-        self.limit = limit
-        self.window_s = window_s
-        self.max_keys = max_keys
-        self._failures: OrderedDict[str, list[float]] = OrderedDict()
+    def __init__(
+        self,
+        *,
+        free: int = 5,
+        base_s: float = 1.0,
+        max_s: float = 300.0,
+        max_keys: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.pairs = FailureBackoff(
+            free=free, base_s=base_s, max_s=max_s, max_keys=max_keys, clock=clock
+        )
+        self.sources = FailureBackoff(
+            free=4 * free, base_s=base_s, max_s=max_s, max_keys=max_keys, clock=clock
+        )
 
-    def _recent(self, key: str, now: float) -> list[float]:
-        times = [t for t in self._failures.get(key, []) if now - t < self.window_s]
-        if times:
-            self._failures[key] = times
-        else:
-            self._failures.pop(key, None)
-        return times
+    @classmethod
+    def from_config(cls, config: DashboardSettings) -> LoginThrottle:
+        """The throttle ``config`` describes (``HUB_DASHBOARD_LOGIN_*``)."""
+        return cls(
+            free=config.login_attempts,
+            base_s=config.login_delay_seconds,
+            max_s=max(config.login_max_delay_seconds, config.login_delay_seconds),
+        )
 
-    def blocked(self, *keys: str, now: float | None = None) -> bool:
-        """True when any of ``keys`` has used up its failures in the window."""
-        at = time.monotonic() if now is None else now
-        return any(len(self._recent(key, at)) >= self.limit for key in keys)
+    @staticmethod
+    def _pair(operator_id: str, client: str) -> str:
+        return f"{operator_id}\0{client}"
 
-    def failed(self, *keys: str, now: float | None = None) -> None:
-        """Count one failure against each of ``keys``."""
-        at = time.monotonic() if now is None else now
-        for key in keys:
-            times = self._recent(key, at)
-            self._failures[key] = [*times, at]
-            self._failures.move_to_end(key)
-        while len(self._failures) > self.max_keys:
-            self._failures.popitem(last=False)
+    def wait(self, operator_id: str, client: str) -> float:
+        """Seconds before this pair's next attempt is checked (0.0: now)."""
+        return max(self.pairs.wait(self._pair(operator_id, client)), self.sources.wait(client))
 
-    def succeeded(self, *keys: str) -> None:
-        """Forget the failures of ``keys``."""
-        for key in keys:
-            self._failures.pop(key, None)
+    def failed(self, operator_id: str, client: str) -> float:
+        """Count one failed login of the pair (and of the address); the wait it now imposes."""
+        return max(self.pairs.failed(self._pair(operator_id, client)), self.sources.failed(client))
+
+    def succeeded(self, operator_id: str, client: str) -> None:
+        """Forget the pair's failures (the address keeps its own count)."""
+        self.pairs.succeeded(self._pair(operator_id, client))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -42,6 +42,18 @@ class GatewaySettings(BaseSettings):
         default=50.0, gt=0, description="Sustained requests per second per agency."
     )
     rate_burst: int = Field(default=100, ge=1, description="Requests per agency in a burst.")
+    auth_failures: int = Field(
+        default=5,
+        ge=0,
+        description="Wrong secrets for one token id from one client address before that pair "
+        "is answered 429 (with Retry-After, no hash computed) for a growing delay.",
+    )
+    auth_delay_seconds: float = Field(
+        default=1.0, gt=0, description="First delay past auth_failures; doubles per failure."
+    )
+    auth_max_delay_seconds: float = Field(
+        default=60.0, gt=0, description="Longest delay imposed on a (client address, token id)."
+    )
     max_wait_seconds: float = Field(
         default=20.0, ge=0, le=60, description="Longest long-poll of the inbox."
     )

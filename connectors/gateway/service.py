@@ -7,10 +7,13 @@ and the signers the gateway uses on behalf of each agency.
 
 from __future__ import annotations
 
+import math
+
 import anyio
 import structlog
 from starlette.requests import Request
 
+from connectors.backoff import FailureBackoff
 from connectors.gateway.broker_link import BrokerLink
 from connectors.gateway.config import GatewaySettings
 from connectors.gateway.inbox import InboxReader
@@ -18,7 +21,7 @@ from connectors.gateway.limits import TokenBuckets
 from connectors.gateway.models import PublishReceipt
 from connectors.gateway.problems import GatewayReason, ProblemError
 from connectors.gateway.publishing import EventIntake, OutboxRecord
-from connectors.gateway.tokens import TokenError, TokenStore
+from connectors.gateway.tokens import TokenError, TokenStore, split_token
 from hub.contracts.codec import Codec
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import outbox_topic
@@ -51,6 +54,11 @@ class Gateway:
         self.rules = RoutingRules.load(settings.config_dir)
         self.intake = EventIntake(self.codec, self.rules)
         self.buckets = TokenBuckets(gateway.rate_per_second, gateway.rate_burst)
+        self.auth_failures = FailureBackoff(
+            free=gateway.auth_failures,
+            base_s=gateway.auth_delay_seconds,
+            max_s=max(gateway.auth_max_delay_seconds, gateway.auth_delay_seconds),
+        )
         self.link = BrokerLink(settings, gateway)
         key_file = gateway.hub_public_key_file or settings.config_dir / "hub-public-key.txt"
         self.inbox = InboxReader(settings, self.link, self.codec, key_file.read_text().strip())
@@ -64,9 +72,7 @@ class Gateway:
         try:
             agency_id = self.tokens.cached(token)
             if agency_id is None:
-                entry = await anyio.to_thread.run_sync(self.tokens.verify, token)
-                self.tokens.remember(token, entry)
-                agency_id = entry.agency
+                agency_id = await self._verify(token, request.client.host if request.client else "")
         except TokenError:
             raise _unauthenticated("the token is not valid") from None
         named = request.path_params.get("agency_id")
@@ -79,6 +85,37 @@ class Gateway:
             raise ProblemError(GatewayReason.FORBIDDEN, f"{agency_id} is not in the directory")
         self.buckets.check(agency_id)
         return agency
+
+    async def _verify(self, token: str, source: str) -> str:
+        """The agency of a token not verified before, paying the key derivation off the loop.
+
+        Wrong secrets for a stored token id are counted per (client address, token id): past
+        ``auth_failures`` the pair is answered 429 with ``Retry-After`` for a growing, bounded
+        delay, before any derivation, so a flood of guesses costs the gateway almost nothing
+        and never slows other clients (nor the same agency from another address). Malformed
+        tokens and unknown ids are refused without a derivation, so they are not counted.
+        """
+        token_id, _secret = split_token(token)
+        key = f"{source}\0{token_id}" if self.tokens.known(token_id) else None
+        if key is not None:
+            wait = self.auth_failures.wait(key)
+            if wait > 0:
+                raise ProblemError(
+                    GatewayReason.RATE_LIMITED,
+                    f"too many wrong secrets for this token from this address; retry in "
+                    f"{wait:.2f} s",
+                    headers={"Retry-After": str(max(1, math.ceil(wait)))},
+                )
+        try:
+            entry = await anyio.to_thread.run_sync(self.tokens.verify, token)
+        except TokenError:
+            if key is not None:
+                self.auth_failures.failed(key)
+            raise
+        if key is not None:
+            self.auth_failures.succeeded(key)
+        self.tokens.remember(token, entry)
+        return entry.agency
 
     def signer(self, agency: Agency) -> RecordSigner:
         """The key the gateway signs with for ``agency`` (403 if it holds none that counts)."""

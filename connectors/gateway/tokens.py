@@ -137,6 +137,11 @@ class TokenStore:
         """Agencies that have at least one token."""
         return {entry.agency for entry in self._entries.values()}
 
+    def known(self, token_id: str) -> bool:
+        """True when ``token_id`` is one of the stored tokens' ids (a wrong secret for it would
+        cost a key derivation)."""
+        return token_id in self._entries
+
     def cached(self, token: str, now: datetime | None = None) -> str | None:
         """The agency of a token verified before (None: not verified yet); TokenError when
         it has expired since."""

@@ -1,10 +1,14 @@
 """Login and logout: ``/connexion`` (form, then a signed session cookie) and ``/deconnexion``.
 
-Failed logins are throttled per operator id and per client address, and every attempt is
-recorded in the operator actions log; a login that cannot be recorded is refused.
+Failed logins slow down the (operator id, client address) pair with growing, bounded delays
+(``LoginThrottle``; 429 with ``Retry-After`` while it waits, no password checked), never a lock
+that a stranger could set off. Every attempt is recorded in the operator actions log, an
+unknown operator id only as a keyed hash; a login that cannot be recorded is refused.
 """
 
 from __future__ import annotations
+
+import math
 
 import anyio
 from fastapi import APIRouter, HTTPException, Request
@@ -20,6 +24,13 @@ from connectors.dashboard.context import (
 from connectors.dashboard.sessions import COOKIE_NAME, csrf_matches
 
 router = APIRouter()
+
+
+def french_seconds(seconds: int) -> str:
+    """« 1 seconde », « 90 secondes », « 5 minutes » for the login page."""
+    if seconds < 120:
+        return f"{seconds} seconde{'s' if seconds > 1 else ''}"
+    return f"{math.ceil(seconds / 60)} minutes"
 
 
 def safe_next(target: str) -> str:
@@ -43,19 +54,30 @@ async def login(request: Request, dashboard: CurrentDashboard) -> Response:
     password = form.get("mot_de_passe", "")
     target = safe_next(form.get("suivant", "/"))
     client = client_address(request) or "?"
-    keys = (f"op:{operator_id}", f"ip:{client}")
 
-    def refused(message: str, status: int) -> HTMLResponse:
+    def refused(message: str, status: int, headers: dict[str, str] | None = None) -> HTMLResponse:
         context = {"next": target, "error": message, "operator_id": operator_id}
-        return dashboard.render(request, "login.html", context, status_code=status)
+        response = dashboard.render(request, "login.html", context, status_code=status)
+        response.headers.update(headers or {})
+        return response
 
-    if dashboard.throttle.blocked(*keys):
-        return refused("Trop de tentatives. Réessayez dans quelques minutes.", 429)
+    wait = dashboard.throttle.wait(operator_id, client)
+    if wait > 0:
+        seconds = max(1, math.ceil(wait))
+        return refused(
+            f"Trop de tentatives. Réessayez dans {french_seconds(seconds)}.",
+            429,
+            {"Retry-After": str(seconds)},
+        )
     entry = await anyio.to_thread.run_sync(dashboard.operators.authenticate, operator_id, password)
     if entry is None:
-        dashboard.throttle.failed(*keys)
+        dashboard.throttle.failed(operator_id, client)
         await dashboard.actions.try_record(
-            OperatorAction(action=ActionKind.LOGIN_REFUSED, operator=operator_id, client=client)
+            OperatorAction(
+                action=ActionKind.LOGIN_REFUSED,
+                operator=dashboard.operators.recordable(operator_id),
+                client=client,
+            )
         )
         return refused("Identifiant ou mot de passe incorrect.", 401)
     try:
@@ -68,7 +90,7 @@ async def login(request: Request, dashboard: CurrentDashboard) -> Response:
             "Réessayez dans un instant.",
             503,
         )
-    dashboard.throttle.succeeded(*keys)
+    dashboard.throttle.succeeded(operator_id, client)
     _session, cookie = dashboard.signer.issue(entry.id)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(

@@ -87,25 +87,67 @@ def test_an_operators_file_naming_an_operator_twice_is_refused(tmp_path: Path) -
         OperatorStore.load(path)
 
 
-def test_logins_are_throttled_per_operator_and_per_address() -> None:
-    throttle = LoginThrottle(limit=3, window_s=60)
-    for at in (0.0, 1.0, 2.0):
-        assert not throttle.blocked("op:a", "ip:1", now=at)
-        throttle.failed("op:a", "ip:1", now=at)
-    assert throttle.blocked("op:a", now=3.0)
-    assert throttle.blocked("op:b", "ip:1", now=3.0)  # another id from the same address
-    assert not throttle.blocked("op:b", "ip:2", now=3.0)
-    assert not throttle.blocked("op:a", now=62.5)  # the window has passed
-    throttle.failed("op:c", now=0.0)
-    throttle.succeeded("op:c")
-    assert not throttle.blocked("op:c", now=0.0)
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_wrong_passwords_from_one_address_never_stop_the_operator_from_another() -> None:
+    clock = Clock()
+    throttle = LoginThrottle(free=3, base_s=1.0, max_s=8.0, clock=clock)
+    for _ in range(20):  # an attacker who waits out every delay, for hours
+        clock.now += throttle.wait("operatrice.demo", "203.0.113.9")
+        throttle.failed("operatrice.demo", "203.0.113.9")
+    assert throttle.wait("operatrice.demo", "203.0.113.9") > 0
+    assert throttle.wait("operatrice.demo", "198.51.100.7") == 0.0  # the operator's own desk
+    assert throttle.wait("operateur.demo", "198.51.100.7") == 0.0
+
+
+def test_the_delay_grows_per_failure_and_is_bounded() -> None:
+    clock = Clock()
+    throttle = LoginThrottle(free=3, base_s=1.0, max_s=8.0, clock=clock)
+    delays = []
+    for _ in range(8):
+        delays.append(throttle.failed("operatrice.demo", "203.0.113.9"))
+        clock.now += delays[-1]
+    assert delays == [0.0, 0.0, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+    clock.now += 1.0
+    throttle.succeeded("operatrice.demo", "203.0.113.9")
+    assert throttle.wait("operatrice.demo", "203.0.113.9") == 0.0
+
+
+def test_one_address_spraying_many_ids_is_slowed_too() -> None:
+    throttle = LoginThrottle(free=2, base_s=1.0, max_s=8.0, clock=Clock())
+    for n in range(7):  # 4 * free attempts, each on a new id
+        throttle.failed(f"guess-{n}", "203.0.113.9")
+    assert throttle.wait("another-guess", "203.0.113.9") == 0.0
+    throttle.failed("guess-8", "203.0.113.9")
+    assert throttle.wait("another-guess", "203.0.113.9") > 0
+    assert throttle.wait("another-guess", "198.51.100.7") == 0.0
 
 
 def test_throttle_memory_is_bounded() -> None:
-    throttle = LoginThrottle(limit=3, window_s=60, max_keys=100)
+    throttle = LoginThrottle(free=3, max_keys=100)
     for n in range(1000):
-        throttle.failed(f"ip:{n}", now=0.0)
-    assert len(throttle._failures) == 100
+        throttle.failed("operatrice.demo", f"10.0.{n // 256}.{n % 256}")
+    assert len(throttle.pairs) == 100
+    assert len(throttle.sources) == 100
+
+
+def test_an_unknown_operator_id_is_recorded_only_as_a_keyed_hash() -> None:
+    known = OperatorEntry(id="operatrice.demo", name="A", password_hash=hash_password("x" * 12))
+    store = OperatorStore((known,))
+    assert store.recordable("operatrice.demo") == "operatrice.demo"  # a known id may appear
+    typed = "Tr0ub4dor&3-mot-de-passe"
+    pseudonym = store.recordable(typed)
+    assert pseudonym.startswith("unknown-")
+    assert typed not in pseudonym
+    assert store.recordable(typed) == pseudonym  # the same text, the same pseudonym
+    assert OperatorStore(()).recordable(typed) != pseudonym  # a key of its own per process
+    assert store.recordable("another text") != pseudonym
 
 
 def test_a_session_cookie_is_signed_and_expires() -> None:
