@@ -7,8 +7,9 @@ deadline, or raises an orphaned need when none is left. The requester receives e
 
 Accepted is not the end of a request: it stays open (marked accepted) for later answers from
 the same recipient — a prefecture's receipt, then the permit granted or refused — and only
-COMPLETED ends it. Answers after the deadline was met are relayed and audited, and change no
-deadline.
+COMPLETED ends it. COMPLETED also closes the deadlines waiting on the request: a permit's
+final answer closes the reflection-period deadline of the case (``hub.rules.deadlines.closure``).
+Other answers after the deadline was met are relayed and audited, and change no deadline.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ from hub.contracts.enums import (
 )
 from hub.contracts.events import EVENT_MODELS, Acknowledgement
 from hub.flow.case_state import CaseState, OpenRequest
+from hub.flow.closure import Closures, apply_closures
 from hub.flow.deadline_flow import orphaned
 from hub.flow.decisions import AuditNote, Context, Deliver, Inbound, Outcome, Publish, Refusal
 from hub.flow.delivery import Message, notify, send
 from hub.rules.deadlines.answers import Closed, Extended, NotExtended, Rejected, Reroute, on_ack
+from hub.rules.deadlines.closure import on_final_answer
 from hub.rules.routing import RouteFacts, candidates
 
 ACKNOWLEDGEMENT = "fr.nrm.Acknowledgement"
@@ -103,8 +106,14 @@ def acknowledgement(state: CaseState, inbound: Inbound, ctx: Context, now: datet
     )
     deadline = state.deadline_for(request_id, inbound.sender.id, request.subject)
     if deadline is None:
-        state = _progress(state, request, inbound.event.status, now)
-        return Outcome(state=state, deliveries=tuple(deliveries), audit=tuple(notes))
+        done = _progress(state, request, inbound.event.status, now)
+        return Outcome(
+            state=done.state,
+            deliveries=tuple(deliveries),
+            audit=(*notes, *done.notes),
+            published=done.published,
+            closed=done.closed,
+        )
     answer = inbound.event.model_copy(
         update={"envelope": inbound.event.envelope.model_copy(update={"sender": inbound.sender.id})}
     )
@@ -150,13 +159,13 @@ def acknowledgement(state: CaseState, inbound: Inbound, ctx: Context, now: datet
             )
         )
     if isinstance(decision, Closed):
-        state = _progress(state, request, inbound.event.status, now)
+        done = _progress(state, request, inbound.event.status, now)
         return Outcome(
-            state=state,
+            state=done.state,
             deliveries=tuple(deliveries),
-            audit=tuple(notes),
-            published=tuple(published),
-            closed=(deadline.deadline_id,),
+            audit=(*notes, *done.notes),
+            published=(*published, *done.published),
+            closed=(deadline.deadline_id, *done.closed),
         )
     rerouted = _reroute(state, request, decision, ctx, now)
     return Outcome(
@@ -169,19 +178,28 @@ def acknowledgement(state: CaseState, inbound: Inbound, ctx: Context, now: datet
     )
 
 
-def _progress(
-    state: CaseState, request: OpenRequest, status: AckStatus, now: datetime
-) -> CaseState:
-    """The request after an answer: COMPLETED ends it, ACCEPTED marks it accepted (once)."""
+def _progress(state: CaseState, request: OpenRequest, status: AckStatus, now: datetime) -> Closures:
+    """The request after an answer: COMPLETED ends it — and closes the deadlines that were
+    waiting on it (a permit's reflection-period deadline) — ACCEPTED marks it accepted
+    (once)."""
     key = (request.request_id, request.recipient)
     if status is AckStatus.COMPLETED:
         kept = tuple(r for r in state.requests if (r.request_id, r.recipient) != key)
-        return state.model_copy(update={"requests": kept})
+        state = state.model_copy(update={"requests": kept})
+        moot = on_final_answer(
+            state.open_deadlines(),
+            request_id=request.request_id,
+            subject=request.subject,
+            recipient=request.recipient,
+            status=status,
+            now=now,
+        )
+        return apply_closures(state, moot, now)
     if status is AckStatus.ACCEPTED and request.accepted_at is None:
         accepted = request.model_copy(update={"accepted_at": now})
         kept = tuple(accepted if (r.request_id, r.recipient) == key else r for r in state.requests)
-        return state.model_copy(update={"requests": kept})
-    return state
+        return Closures(state.model_copy(update={"requests": kept}))
+    return Closures(state)
 
 
 def _reroute(

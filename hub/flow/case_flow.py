@@ -31,15 +31,14 @@ from hub.contracts.events import (
 from hub.flow.answers import acknowledgement
 from hub.flow.case_state import CaseState, Held, Safety, Seen, topic_crc
 from hub.flow.decisions import AuditNote, Context, Deliver, Inbound, Outcome, Refusal
-from hub.flow.delivery import Message, Sent, project_for, send, share_for
+from hub.flow.delivery import Message, Sent, send, share_for
 from hub.flow.identification import decision
 from hub.flow.routing_flow import route
+from hub.flow.withdrawal import consent_withdrawn
 from hub.rules.consent import Share
 from hub.rules.deadlines.open_deadline import OpenDeadline
 from hub.rules.lifecycle import InvalidTransition
 from hub.rules.projection import personal_data
-
-CONSENT_WITHDRAWN = "fr.nrm.ConsentWithdrawn"
 
 
 def handle(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> Outcome:
@@ -71,7 +70,7 @@ def handle(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> O
         case ConsentGiven():
             outcome = _consent_given(state, event, ctx, now)
         case ConsentWithdrawn():
-            outcome = _consent_withdrawn(state, event, inbound, ctx)
+            outcome = consent_withdrawn(state, event, inbound, ctx, now)
         case SafetyFlagsSet():
             outcome = _safety(state, event)
         case Acknowledgement():
@@ -320,63 +319,6 @@ def _release(state: CaseState, held: Held, ctx: Context, now: datetime) -> Sent 
         declined=held.declined,
     )
     return send(state, message, agency, ctx, now)
-
-
-def _consent_withdrawn(
-    state: CaseState, event: ConsentWithdrawn, inbound: Inbound, ctx: Context
-) -> Outcome:
-    """Stop all later sharing at once, cancel held messages, notify earlier recipients."""
-    consent, withdrawal = state.consent.withdrawn(event)
-    notes = [
-        AuditNote(
-            AuditAction.CONSENT_WITHDRAWN,
-            "consent withdrawn",
-            categories=withdrawal.categories,
-            reason="roles: " + ", ".join(sorted(r.value for r in withdrawal.roles)),
-        )
-    ]
-    notes += [
-        AuditNote(
-            AuditAction.CANCELLED,
-            f"held {h.subject} cancelled by withdrawal",
-            recipient=h.recipient,
-        )
-        for h in state.holds
-    ]
-    exposed: dict[str, set[DataCategory]] = {}
-    for delivered in state.received:
-        if delivered.role in withdrawal.roles:
-            exposed.setdefault(delivered.recipient, set()).update(
-                delivered.categories & withdrawal.categories
-            )
-    deliveries = []
-    for recipient_id, categories in sorted(exposed.items()):
-        agency = ctx.directory.get(recipient_id)
-        if agency is None or not categories:
-            continue
-        notice = event.model_copy(
-            update={"categories": tuple(sorted(categories)), "recipient_roles": (agency.role,)}
-        )
-        delivery = project_for(
-            CONSENT_WITHDRAWN,
-            notice.model_dump(),
-            inbound.sender,
-            agency,
-            Share(frozenset(), "withdrawal notice"),
-            state.safety,
-            ctx,
-        )
-        deliveries.append(delivery)
-        notes.append(
-            AuditNote(
-                AuditAction.ROUTED,
-                "withdrawal notice: stop using these data",
-                recipient=agency.id,
-                categories=frozenset(categories),
-            )
-        )
-    state = state.model_copy(update={"consent": consent, "holds": ()})
-    return Outcome(state=state, deliveries=tuple(deliveries), audit=tuple(notes))
 
 
 def _safety(state: CaseState, event: SafetyFlagsSet) -> Outcome:

@@ -146,7 +146,11 @@ class Safety(_Value):
 class Received(_Value):
     """What one agency (in one role) has received of the case: every category so far, and
     its latest message. One entry per agency, merged on each delivery (``merged``), so the
-    state does not grow with the messages; withdrawal notices need only the categories."""
+    state does not grow with the messages; withdrawal notices need only the categories.
+
+    ``consented``: the categories it received on the person's consent (a withdrawal notice
+    concerns only these: data shared under a legal exception or duty stays lawfully held).
+    None for an entry recorded before the hub kept this: all its categories count."""
 
     recipient: str
     role: AgencyRole
@@ -154,10 +158,21 @@ class Received(_Value):
     event_id: UUID
     categories: frozenset[DataCategory]
     at: datetime
+    consented: frozenset[DataCategory] | None = None
+
+    @property
+    def held_on_consent(self) -> frozenset[DataCategory]:
+        """The categories this agency holds because the person consented."""
+        return self.categories if self.consented is None else self.consented
 
     def merged(self, later: Received) -> Received:
         """This entry after ``later`` was delivered to the same agency."""
-        return later.model_copy(update={"categories": self.categories | later.categories})
+        return later.model_copy(
+            update={
+                "categories": self.categories | later.categories,
+                "consented": self.held_on_consent | later.held_on_consent,
+            }
+        )
 
 
 class Held(_Value):

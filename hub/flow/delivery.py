@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from hub.contracts.enums import AgencyRole, AuditAction, DataCategory, SafeChannel
 from hub.flow.case_state import CaseState, Held, OpenRequest, Received, Safety
 from hub.flow.decisions import AuditNote, Context, Deliver
-from hub.rules.consent import ConsentGap, Share, decide_sharing
+from hub.rules.consent import CONSENT_BASIS, ConsentGap, Share, decide_sharing
 from hub.rules.deadlines.open_deadline import OpenDeadline, Supervisor, open_deadline
 from hub.rules.deadlines.policy import NoDeadlineRule
 from hub.rules.directory import Agency
@@ -247,6 +247,7 @@ def received(delivery: Deliver, now: datetime) -> Received:
         event_id=delivery.event_id,
         categories=delivery.categories,
         at=now,
+        consented=delivery.categories if delivery.basis.startswith(CONSENT_BASIS) else frozenset(),
     )
 
 

@@ -23,6 +23,8 @@ from hub.contracts.events import ConsentGiven, ConsentWithdrawn
 from hub.runtime.config_files import load_config
 
 CONSENT_FILE = "consent.yaml"
+CONSENT_BASIS = "consent:"
+"""How a share's basis starts when the person's consent allows it (else ``exception:...``)."""
 ALL_CATEGORIES = frozenset(c for c in DataCategory if c is not DataCategory.UNKNOWN)
 ALL_ROLES = frozenset(r for r in AgencyRole if r is not AgencyRole.UNKNOWN)
 
@@ -201,4 +203,4 @@ def decide_sharing(
     if not allowed:
         return Share(allowed=allowed, basis="no personal data")
     ids = state.consent_ids(role, allowed)
-    return Share(allowed=allowed, basis="consent:" + ",".join(str(i) for i in ids))
+    return Share(allowed=allowed, basis=CONSENT_BASIS + ",".join(str(i) for i in ids))

@@ -39,6 +39,8 @@ class CloseReason(StrEnum):
     COMPLETED = "COMPLETED"
     DECIDED = "DECIDED"
     CANCELLED = "CANCELLED"
+    PERMIT_DECIDED = "PERMIT_DECIDED"
+    CONSENT_WITHDRAWN = "CONSENT_WITHDRAWN"
 
 
 @dataclass(frozen=True, slots=True)
