@@ -30,7 +30,9 @@ from hub.rules.consent import ALL_CATEGORIES, ConsentPolicy
 
 CONSENT_PREFIX = "consent:"
 DISCLOSING_ACTIONS = frozenset({AuditAction.ROUTED, AuditAction.DELIVERED, AuditAction.RELEASED})
-"""Actions whose recipient received personal data."""
+"""Actions whose recipient may have received personal data (see ``kind_of``)."""
+NOTICE_ACTIONS = DISCLOSING_ACTIONS | {AuditAction.ESCALATED}
+"""Actions that, without personal data, tell an agency something about the case."""
 
 
 class PayloadState(StrEnum):
@@ -264,6 +266,49 @@ class SubjectReport:
     erased_at: datetime | None
     left_out: tuple[LeftOut, ...] = ()
     """Stored entries not signed by the hub: neither counted nor shown as disclosures."""
+    notices: tuple[Notice, ...] = ()
+    """What agencies were told without personal data (withdrawal notices, deadlines, ...)."""
+
+
+class EntryKind(StrEnum):
+    """What an entry naming a recipient says about the subject's data."""
+
+    DISCLOSURE = "DISCLOSURE"
+    """Personal data went to the recipient: categories present, on a recorded basis."""
+    NOTICE = "NOTICE"
+    """The recipient was told something, with no personal data: a withdrawal notice, a
+    deadline opened on it, an escalation, a routing step, a message without personal data."""
+
+
+def kind_of(entry: AuditEntry) -> EntryKind | None:
+    """Whether ``entry`` disclosed personal data, was a notice, or neither (None).
+
+    Decided from the entry's fields, never its wording. A disclosure is a disclosing action
+    (ROUTED, DELIVERED, RELEASED) to a recipient that records both the categories that left
+    and the basis they left on: the hub records ``Deliver.basis`` and the categories present
+    in the projected record on every delivery (``hub.flow.delivery.routed``). A withdrawal
+    notice records the categories it concerns but no basis (nothing was shared on one); a
+    "deadline opened", a transfer or a re-route records neither; an escalation is never a
+    disclosure. Those are notices."""
+    if entry.recipient is None or entry.action not in NOTICE_ACTIONS:
+        return None
+    if entry.action in DISCLOSING_ACTIONS and entry.categories and entry.legal_basis:
+        return EntryKind.DISCLOSURE
+    return EntryKind.NOTICE
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something an agency was told about the case without receiving personal data."""
+
+    seq: int
+    recorded_at: datetime
+    action: AuditAction
+    recipient: str
+    what: str | None
+    reason: str | None
+    concerns: tuple[DataCategory, ...]
+    """The categories a withdrawal notice is about (named, not sent)."""
 
 
 def basis_of(legal_basis: str | None) -> tuple[BasisKind, UUID | None]:
@@ -281,21 +326,38 @@ def basis_of(legal_basis: str | None) -> tuple[BasisKind, UUID | None]:
 def subject_report(case_id: UUID, entries: Iterable[AuditEntry | LogRecord]) -> SubjectReport:
     """Which agency received which categories, when and on what basis, from the entries.
 
-    Counts ROUTED, DELIVERED and RELEASED entries with a recipient; needs no key, so an
-    erased case still has its report (erasure removes the data, not the record of sharing).
-    A stored record the hub did not sign is not a disclosure: it is listed in ``left_out``.
+    Disclosures and notices are told apart by ``kind_of``: only an entry that records the
+    categories that left and their basis is a disclosure; withdrawal notices, deadlines and
+    escalations are listed apart as notices. Needs no key, so an erased case still has its
+    report (erasure removes the data, not the record of sharing). A stored record the hub
+    did not sign is neither: it is listed in ``left_out``.
     """
     items = list(entries)
     unique = {(e.seq, e.hash): e for e, _ in believed(items) if e.case_id == case_id}
     ordered = sorted(unique.values(), key=lambda e: e.seq)
     disclosures: list[Disclosure] = []
+    notices: list[Notice] = []
     erased_at: datetime | None = None
     for entry in ordered:
         if entry.action is AuditAction.ERASED and erased_at is None:
             erased_at = entry.recorded_at
-        if entry.action not in DISCLOSING_ACTIONS or entry.recipient is None:
+        kind = kind_of(entry)
+        if kind is None or entry.recipient is None:
             continue
-        kind, consent_id = basis_of(entry.legal_basis)
+        if kind is EntryKind.NOTICE:
+            notices.append(
+                Notice(
+                    seq=entry.seq,
+                    recorded_at=entry.recorded_at,
+                    action=entry.action,
+                    recipient=entry.recipient,
+                    what=entry.decision,
+                    reason=entry.reason,
+                    concerns=tuple(entry.categories),
+                )
+            )
+            continue
+        basis_kind, consent_id = basis_of(entry.legal_basis)
         disclosures.append(
             Disclosure(
                 seq=entry.seq,
@@ -304,7 +366,7 @@ def subject_report(case_id: UUID, entries: Iterable[AuditEntry | LogRecord]) -> 
                 recipient=entry.recipient,
                 categories=tuple(entry.categories),
                 legal_basis=entry.legal_basis,
-                basis_kind=kind,
+                basis_kind=basis_kind,
                 consent_id=consent_id,
             )
         )
@@ -315,6 +377,7 @@ def subject_report(case_id: UUID, entries: Iterable[AuditEntry | LogRecord]) -> 
         recipients=_summaries(disclosures),
         erased_at=erased_at,
         left_out=tuple(o for o in left_out(items) if o.case_id == case_id),
+        notices=tuple(notices),
     )
 
 
@@ -409,5 +472,18 @@ def subject_report_json(report: SubjectReport) -> dict[str, Any]:
                 "consent_id": str(d.consent_id) if d.consent_id else None,
             }
             for d in report.disclosures
+        ],
+        "notices": [
+            {
+                "seq": n.seq,
+                "recorded_at": n.recorded_at.isoformat(),
+                "action": n.action.value,
+                "recipient": n.recipient,
+                "what": n.what,
+                "reason": n.reason,
+                "concerns": _tags(n.concerns),
+                "personal_data_shared": False,
+            }
+            for n in report.notices
         ],
     }

@@ -93,6 +93,19 @@ def render_subject_report(console: Console, report: SubjectReport) -> None:
             ", ".join(s.bases),
         )
     console.print(summary)
+    if report.notices:
+        notices = Table(title="Notices sent (no personal data shared)")
+        for column in ("when (UTC)", "action", "recipient", "notice", "about"):
+            notices.add_column(column)
+        for n in report.notices:
+            notices.add_row(
+                n.recorded_at.strftime("%Y-%m-%d %H:%M:%S"),
+                n.action.value,
+                n.recipient,
+                " / ".join(v for v in (n.what, n.reason) if v) or "—",
+                ", ".join(c.tag for c in n.concerns) or "—",
+            )
+        console.print(notices)
     render_left_out(console, report.left_out)
     if report.erased_at:
         console.print(

@@ -15,7 +15,9 @@ from hub.audit.keys import MemoryKeyStore
 from hub.audit.replay import (
     AuditVisibility,
     BasisKind,
+    EntryKind,
     PayloadState,
+    kind_of,
     redact,
     subject_report,
     subject_report_json,
@@ -247,3 +249,92 @@ def test_subject_report_survives_erasure(entries: list[AuditEntry], store: Memor
     text = console.export_text()
     assert "legal exception: " + CHILD_PROTECTION in text
     assert "erased on 2026-04-01" in text
+
+
+# The entries the hub writes for one delivery, the deadline it opens, an escalation and the
+# withdrawal notice that follows (the fields ``hub.flow.delivery.routed``, the deadline note
+# and ``hub.flow.withdrawal`` record): (action, decision, reason, basis, recipient, categories)
+Written = tuple[AuditAction, str, str | None, str | None, str, tuple[DataCategory, ...]]
+SHARED_THEN_NOTIFIED: list[Written] = [
+    (AuditAction.ROUTED, "delivered fr.nrm.PresumedVictimReport", None, f"consent:{CONSENT}",
+     "association-93", (DataCategory.IDENTITY, DataCategory.HEALTH)),
+    (AuditAction.ROUTED, "deadline opened", "due 2026-03-05T09:30:00+00:00", None,
+     "association-93", ()),
+    (AuditAction.ESCALATED, "REMINDER", None, None, "association-93", ()),
+    (AuditAction.ROUTED, "withdrawal notice: stop using these data", None, None,
+     "association-93", (DataCategory.IDENTITY, DataCategory.HEALTH)),
+    (AuditAction.ROUTED, "delivered fr.nrm.CaseClosed", None, "no personal data",
+     "association-93", ()),
+]  # fmt: skip
+
+
+def written(steps: list[Written], store: MemoryKeyStore) -> list[AuditEntry]:
+    head: ChainHead | None = None
+    entries = []
+    for seq, (action, decision, reason, basis, recipient, categories) in enumerate(steps):
+        entry, head = next_entry(
+            head,
+            case_id=CASE,
+            recorded_at=T0 + timedelta(hours=seq),
+            actor="nrm-hub",
+            actor_role=AgencyRole.HUB,
+            event_id=UUID(int=seq + 1),
+            action=action,
+            decision=decision,
+            reason=reason,
+            legal_basis=basis,
+            recipient=recipient,
+            categories=categories,
+            key_store=store,
+        )
+        entries.append(entry)
+    return entries
+
+
+@pytest.mark.parametrize(
+    ("seq", "kind"),
+    [
+        (0, EntryKind.DISCLOSURE),  # categories left, on a consent
+        (1, EntryKind.NOTICE),  # a deadline opened on the recipient
+        (2, EntryKind.NOTICE),  # an escalation
+        (3, EntryKind.NOTICE),  # names the categories to stop using; shares none
+        (4, EntryKind.NOTICE),  # a message that carried no personal data
+    ],
+)
+def test_each_entry_is_a_disclosure_or_a_notice_by_its_fields(
+    store: MemoryKeyStore, seq: int, kind: EntryKind
+) -> None:
+    assert kind_of(written(SHARED_THEN_NOTIFIED, store)[seq]) is kind
+
+
+def test_only_the_delivery_is_listed_as_shared(store: MemoryKeyStore) -> None:
+    report = subject_report(CASE, written(SHARED_THEN_NOTIFIED, store))
+    assert [(d.seq, d.recipient, d.basis_kind) for d in report.disclosures] == [
+        (0, "association-93", BasisKind.CONSENT)
+    ]
+    assert [s.disclosures for s in report.recipients] == [1]
+    assert [(n.seq, n.action) for n in report.notices] == [
+        (1, AuditAction.ROUTED),
+        (2, AuditAction.ESCALATED),
+        (3, AuditAction.ROUTED),
+        (4, AuditAction.ROUTED),
+    ]
+    assert report.notices[2].concerns == (DataCategory.IDENTITY, DataCategory.HEALTH)
+
+
+def test_the_json_and_the_table_keep_notices_apart_from_what_was_shared(
+    store: MemoryKeyStore,
+) -> None:
+    report = subject_report(CASE, written(SHARED_THEN_NOTIFIED, store))
+    document = subject_report_json(report)
+    assert [d["seq"] for d in document["disclosures"]] == [0]
+    assert [n["seq"] for n in document["notices"]] == [1, 2, 3, 4]
+    assert not any(n["personal_data_shared"] for n in document["notices"])
+    console = Console(record=True, width=220)
+    render_subject_report(console, report)
+    text = console.export_text()
+    shared, _, notices = text.partition("Notices sent (no personal data shared)")
+    assert "NONE" not in shared
+    for wording in ("withdrawal notice", "deadline opened"):
+        assert wording not in shared
+        assert wording in notices
