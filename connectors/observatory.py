@@ -33,6 +33,7 @@ from pydantic import BaseModel
 
 from agents.io.records import raw_record
 from hub.contracts.codec import Codec, CodecError
+from hub.contracts.enums import IdentificationOutcome, avro_full_name
 from hub.contracts.events import (
     Acknowledgement,
     IdentificationDecision,
@@ -43,6 +44,7 @@ from hub.contracts.events import (
 from hub.flow.decisions import Inbound
 from hub.flow.ingest import RawRecord, accept
 from hub.rules.directory import Directory
+from hub.rules.lifecycle import CaseStatus, Lifecycle, Moved
 from hub.runtime.settings import HubSettings
 
 DEFAULT_THRESHOLD = 5
@@ -110,13 +112,40 @@ def by_case(events: Iterable[BaseModel]) -> dict[UUID, list[BaseModel]]:
     return grouped
 
 
+def identification(ordered: Iterable[BaseModel], lifecycle: Lifecycle) -> str:
+    """A case's identification outcome, read by walking the lifecycle over its events.
+
+    Every path the lifecycle knows counts: a move into IDENTIFIED (a police or labour
+    inspectorate ``ReferralOpened``: formal identification) or an accepted
+    ``IdentificationDecision`` IDENTIFIED makes it IDENTIFIED; a move into NOT_IDENTIFIED makes
+    it NOT_IDENTIFIED; a reopening (a new report) makes it PENDING again, as does a case not
+    yet decided (a TRANSFERRED decision keeps it under identification). An event the lifecycle
+    refuses moves nothing, as in the worker (which dead-letters it)."""
+    status, outcome = CaseStatus.NEW, PENDING
+    for event in ordered:
+        decided = event.outcome if isinstance(event, IdentificationDecision) else None
+        moved = lifecycle.move(
+            status, avro_full_name(type(event)), decided.value if decided else None
+        )
+        if not isinstance(moved, Moved):
+            continue
+        if moved.reopens:
+            outcome = PENDING
+        if decided is IdentificationOutcome.IDENTIFIED or moved.status is CaseStatus.IDENTIFIED:
+            outcome = CaseStatus.IDENTIFIED.value
+        elif moved.status is CaseStatus.NOT_IDENTIFIED:
+            outcome = CaseStatus.NOT_IDENTIFIED.value
+        status = moved.status
+    return outcome
+
+
 def case_facts(
-    events: Iterable[BaseModel], region_of: Callable[[str], str | None]
+    events: Iterable[BaseModel], region_of: Callable[[str], str | None], lifecycle: Lifecycle
 ) -> tuple[list[CaseFacts], list[tuple[str, str]]]:
     """Per-case facts and per-request (ack band, case outcome) pairs, from decoded events.
 
     A case counts when it has a report or a referral; the latest report or referral gives its
-    categories, the latest identification decision its outcome (else PENDING)."""
+    categories, ``identification`` its outcome."""
     cases: list[CaseFacts] = []
     requests: list[tuple[str, str]] = []
     for case_events in by_case(events).values():
@@ -126,8 +155,7 @@ def case_facts(
             continue
         source = sources[-1]
         assert isinstance(source, PresumedVictimReport | ReferralOpened)
-        decisions = [e for e in ordered if isinstance(e, IdentificationDecision)]
-        outcome = decisions[-1].outcome.value if decisions else PENDING
+        outcome = identification(ordered, lifecycle)
         person = source.person
         cases.append(
             CaseFacts(
@@ -218,9 +246,11 @@ def build(
     events: Iterable[BaseModel],
     region_of: Callable[[str], str | None],
     threshold: int = DEFAULT_THRESHOLD,
+    *,
+    lifecycle: Lifecycle,
 ) -> list[PublishedTable]:
     """Every published table, suppressed."""
-    cases, requests = case_facts(events, region_of)
+    cases, requests = case_facts(events, region_of, lifecycle)
     published = []
     for name, table in count_tables(cases, requests).items():
         if not table:
@@ -409,7 +439,8 @@ async def export(
         for d in await read_letters(settings, DEAD_LETTERS.name)
     }
     events = opened_in(routed_events(raw, refused, codec, directory), period)
-    tables = build(events, directory.region_of, threshold)
+    lifecycle = Lifecycle.load(settings.config_dir)
+    tables = build(events, directory.region_of, threshold, lifecycle=lifecycle)
     rows = records(tables, period.label, threshold)
     if csv_path is not None:
         write_csv(rows, csv_path)

@@ -5,21 +5,28 @@ from __future__ import annotations
 
 import csv
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from flow_helpers import events_for
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
 from connectors.observatory import (
     TOTAL,
     build,
+    identification,
     lines,
     records,
     suppress,
     write_csv,
 )
-from hub.contracts.events import IdentificationDecision, ReferralOpened
+from hub.contracts.enums import IdentificationOutcome
+from hub.contracts.events import IdentificationDecision, PresumedVictimReport, ReferralOpened
+from hub.rules.lifecycle import Lifecycle
+from hub.runtime.settings import PROJECT_ROOT
 
 ROWS = st.sampled_from(["A", "B", "C", "D", "E"])
 COLS = st.sampled_from(["IDENTIFIED", "NOT_IDENTIFIED", "PENDING", "TRANSFERRED"])
@@ -74,7 +81,7 @@ def test_export_from_case_events_writes_csv_without_identifiers(tmp_path: Path) 
     for _ in range(7):
         story = events_for(uuid.uuid4())
         events += [story[ReferralOpened], story[IdentificationDecision]]
-    tables = build(events, lambda d: "IDF" if d == "93" else None)
+    tables = build(events, lambda d: "IDF" if d == "93" else None, lifecycle=LIFECYCLE)
     rows = records(tables, "2026-11", 5)
     path = tmp_path / "observatory.csv"
     write_csv(rows, path)
@@ -87,3 +94,57 @@ def test_export_from_case_events_writes_csv_without_identifiers(tmp_path: Path) 
     assert "Amina" not in text
     assert "Diallo" not in text
     assert all(r["count"] == "" or int(r["count"]) >= 5 for r in written)
+
+
+# ------------------------------------------------------------------------- outcomes
+
+LIFECYCLE = Lifecycle.load(PROJECT_ROOT / "deploy" / "config")
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+REPORT, REFERRAL, DECISION = PresumedVictimReport, ReferralOpened, IdentificationDecision
+
+
+def story(*steps: tuple[type[BaseModel], IdentificationOutcome | None]) -> list[BaseModel]:
+    """One case's events in business-time order: (type, decision outcome) per step."""
+    case = uuid.uuid4()
+    base = events_for(case)
+    events = []
+    for minutes, (kind, outcome) in enumerate(steps):
+        event = base[kind]
+        envelope = event.envelope.model_copy(
+            update={"event_id": uuid.uuid4(), "occurred_at": T0 + timedelta(minutes=minutes)}
+        )
+        extra = {"outcome": outcome} if outcome else {}
+        events.append(event.model_copy(update={"envelope": envelope, **extra}))
+    return events
+
+
+IDENT, NOT_IDENT = IdentificationOutcome.IDENTIFIED, IdentificationOutcome.NOT_IDENTIFIED
+OUTCOMES = [
+    # a police / labour inspectorate referral is a formal identification
+    ([(REFERRAL, None)], "IDENTIFIED"),
+    ([(REPORT, None), (REFERRAL, None)], "IDENTIFIED"),
+    ([(REPORT, None), (DECISION, NOT_IDENT), (REFERRAL, None)], "IDENTIFIED"),
+    ([(REPORT, None), (DECISION, IDENT)], "IDENTIFIED"),
+    ([(REPORT, None), (DECISION, NOT_IDENT)], "NOT_IDENTIFIED"),
+    ([(REPORT, None)], "PENDING"),
+    ([(REPORT, None), (DECISION, IdentificationOutcome.TRANSFERRED)], "PENDING"),
+    # a new report reopens a not-identified case: pending again
+    ([(REPORT, None), (DECISION, NOT_IDENT), (REPORT, None)], "PENDING"),
+    # a decision the lifecycle refuses (the worker dead-letters it) decides nothing
+    ([(REFERRAL, None), (DECISION, NOT_IDENT)], "IDENTIFIED"),
+]
+
+
+@pytest.mark.parametrize(("steps", "expected"), OUTCOMES)
+def test_identification_is_read_from_the_lifecycle(
+    steps: list[tuple[type[BaseModel], IdentificationOutcome | None]], expected: str
+) -> None:
+    assert identification(story(*steps), LIFECYCLE) == expected
+
+
+def test_cases_identified_by_a_police_referral_are_counted_as_identified() -> None:
+    events = [e for _ in range(6) for e in story((REFERRAL, None))]
+    tables = {t.name: t for t in build(events, lambda _d: "IDF", lifecycle=LIFECYCLE)}
+    region = tables["region"].cells
+    assert region[("IDF", "IDENTIFIED")] == 6
+    assert ("IDF", "PENDING") not in region
