@@ -8,16 +8,19 @@ import json
 import uuid
 
 import pytest
-from flow_helpers import events_for, received_for
+from flow_helpers import consent_for, envelope, events_for, fresh, received_for
 from typer.testing import CliRunner
 from worker_thread import AgencyFactory
 
 from hub.cli.app import app
+from hub.contracts.enums import AgencyRole
 from hub.contracts.events import (
     AccommodationRequested,
     ConsentGiven,
+    ConsentWithdrawn,
     PermitRequested,
     ReferralOpened,
+    SupportRequested,
 )
 from hub.runtime.settings import HubSettings
 
@@ -73,3 +76,38 @@ async def test_a_referral_flow_replays_in_order_and_the_prefecture_sees_no_healt
         runner.invoke, app, ["audit", "verify", str(case_id)], obj=hub_settings
     )
     assert verified.exit_code == 0, verified.output
+
+
+async def test_the_subject_report_lists_one_delivery_as_shared_and_the_rest_as_notices(
+    agency: AgencyFactory, hub_settings: HubSettings
+) -> None:
+    """One delivery to the association, the deadline it opens and the withdrawal notice that
+    follows: the person is told the association received their data once, and was then
+    notified twice — never that a notice or a deadline shared data "on no basis"."""
+    case_id = uuid.uuid4()
+    police = await agency("police-93")
+    association = await agency("association-93")
+    support = fresh(events_for(case_id)[SupportRequested], case_id, request_id=uuid.uuid4())
+    await association.publish(consent_for(AgencyRole.SUPPORT_ASSOCIATION, case_id=case_id))
+    await police.publish(support)
+    assert len(await received_for(association, case_id, 1, timeout_s=20)) == 1
+    await association.publish(
+        ConsentWithdrawn(
+            envelope=envelope(case_id), recorded_by_role=AgencyRole.SUPPORT_ASSOCIATION
+        )
+    )
+    told = await received_for(association, case_id, 1, timeout_s=20)
+    assert [type(m.event) for m in told] == [ConsentWithdrawn]
+
+    reported = await asyncio.to_thread(
+        runner.invoke, app, ["subject-report", str(case_id), "--json"], obj=hub_settings
+    )
+    assert reported.exit_code == 0, reported.output
+    report = json.loads(reported.stdout)
+    shared = [(d["recipient"], d["basis_kind"]) for d in report["disclosures"]]
+    assert shared == [("association-93", "CONSENT")]
+    assert all(d["categories"] for d in report["disclosures"])
+    assert [s["disclosures"] for s in report["recipients"]] == [1]
+    notices = [(n["recipient"], n["what"]) for n in report["notices"]]
+    assert ("association-93", "deadline opened") in notices
+    assert any(what and what.startswith("withdrawal notice") for _, what in notices)
