@@ -245,7 +245,7 @@ def subject_report_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Which agency received which data categories about the person, when, on what basis."""
-    from hub.audit.replay import subject_report, subject_report_json
+    from hub.audit.subject_report import subject_report, subject_report_json
     from hub.cli.render_audit import render_subject_report
 
     _, case_id, records, _ = _load_case(ctx, case)

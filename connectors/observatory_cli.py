@@ -17,7 +17,8 @@ from typing import Annotated
 import typer
 from aiokafka.errors import KafkaError
 
-from connectors.observatory import DEFAULT_THRESHOLD, Period, export
+from connectors.observatory import DEFAULT_THRESHOLD
+from connectors.observatory_export import Period, export
 from hub.cli.context import CHECK_FAILED, current_settings, fail
 
 observatory_app = typer.Typer(

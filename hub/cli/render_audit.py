@@ -13,7 +13,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from hub.audit.replay import BasisKind, LeftOut, PayloadState, SubjectReport, TimelineRow
+from hub.audit.replay import LeftOut, PayloadState, TimelineRow
+from hub.audit.subject_report import BasisKind, SubjectReport
 from hub.contracts.enums import AgencyRole
 
 

@@ -25,8 +25,8 @@ from worker_thread import AgencyFactory
 
 from agents.io.reader import read_topics
 from agents.redrive import list_dead_letters
-from connectors.observatory import Period, export
 from connectors.observatory_cli import observatory_app
+from connectors.observatory_export import Period, export
 from hub.contracts.enums import DeadLetterReason, Gender
 from hub.contracts.events import Envelope, PresumedVictimReport
 from hub.contracts.topics import OBSERVATORY

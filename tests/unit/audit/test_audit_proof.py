@@ -22,7 +22,8 @@ from hub.audit.chain import ChainHead, entry_hash, next_entry
 from hub.audit.keys import MemoryKeyStore
 from hub.audit.log_record import LogRecord, Position, ProblemKind, decode_record
 from hub.audit.proof import ProofState
-from hub.audit.replay import left_out, subject_report, subject_report_json, timeline
+from hub.audit.replay import left_out, timeline
+from hub.audit.subject_report import subject_report, subject_report_json
 from hub.audit.verify import verify
 from hub.contracts.codec import Codec
 from hub.contracts.enums import AgencyRole, AuditAction

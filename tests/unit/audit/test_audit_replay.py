@@ -12,17 +12,13 @@ from rich.console import Console
 
 from hub.audit.chain import ChainHead, next_entry
 from hub.audit.keys import MemoryKeyStore
-from hub.audit.replay import (
-    AuditVisibility,
+from hub.audit.replay import AuditVisibility, PayloadState, redact, timeline, timeline_json
+from hub.audit.subject_report import (
     BasisKind,
     EntryKind,
-    PayloadState,
     kind_of,
-    redact,
     subject_report,
     subject_report_json,
-    timeline,
-    timeline_json,
 )
 from hub.cli.render_audit import render_subject_report, render_timeline
 from hub.contracts.enums import AgencyRole, AuditAction, DataCategory

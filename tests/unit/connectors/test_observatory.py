@@ -14,15 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from connectors.observatory import (
-    TOTAL,
-    build,
-    identification,
-    lines,
-    records,
-    suppress,
-    write_csv,
-)
+from connectors.observatory import TOTAL, build, identification, lines, records, suppress
+from connectors.observatory_export import write_csv
 from hub.contracts.enums import IdentificationOutcome
 from hub.contracts.events import IdentificationDecision, PresumedVictimReport, ReferralOpened
 from hub.rules.lifecycle import Lifecycle

@@ -30,7 +30,7 @@ REVIEWED: dict[tuple[str, str], str] = {
     ("agents/directory_follower.py", "detail"): "why a directory record was refused",
     ("agents/io/outbox_writer.py", "detail"): "the codec's message for an unencodable record",
     ("connectors/dashboard/read_model.py", "detail"): "why an audit record's proof failed",
-    ("connectors/observatory.py", "detail"): "why a directory record was refused",
+    ("connectors/observatory_export.py", "detail"): "why a directory record was refused",
 }
 """(module, keyword) pairs whose value shares a name with a personal field but is not one."""
 
