@@ -13,11 +13,14 @@ from pathlib import Path
 
 import httpx
 from agency_clients import start_client
+from aiokafka.errors import UnknownError
 from eventually import eventually
 from flow_helpers import events_for, fresh
 from gateway_fixtures import as_json, bearer, demo_tokens, served_gateway, story
 from worker_process import WorkerProcess
+from worker_thread import WorkerThread
 
+from agents.hooks import RouterHooks
 from connectors.client import AgencyClient
 from hub.contracts.events import PermitRequested
 from hub.contracts.topics import all_topics, outbox_topic
@@ -133,6 +136,54 @@ async def test_the_worker_is_not_ready_without_partitions_and_survives_topics_co
 
             await eventually(routed, timeout_s=60, what="the event routed after the restart")
             assert worker.process.poll() is None, "the worker exited"
+    finally:
+        for client in clients:
+            await client.stop()
+        worker.stop()
+        broker.stop()
+
+
+class FailsOnce(RouterHooks):
+    """The broker's unknown error (``-1``, what Tansu answered while topics came back), raised
+    in the middle of the first batch: after the read, before anything is written."""
+
+    def __init__(self) -> None:
+        self.raised = False
+
+    def batch_read(self, records: int) -> None:
+        if records and not self.raised:
+            self.raised = True
+            raise UnknownError("injected: the broker's unknown error mid-batch")
+
+
+async def test_a_broker_error_mid_batch_does_not_stop_the_worker_nor_lose_the_batch(
+    tmp_path: Path,
+) -> None:
+    broker = EmbeddedBroker(log_path=tmp_path / "tansu.log").start()
+    settings = HubSettings(bootstrap_servers=broker.bootstrap_servers, data_dir=tmp_path)
+    await create_topics(settings, all_topics(a.id for a in Directory.load(settings.config_dir)))
+    worker = WorkerThread(settings).start()
+    clients: list[AgencyClient] = []
+    try:
+        assert worker.router is not None
+        failing = FailsOnce()
+        worker.router.hooks.observers = (*worker.router.hooks.observers, failing)
+        police = await start_client(settings, "police-93")
+        prefecture = await start_client(settings, "prefecture-93")
+        clients += [police, prefecture]
+        case_id = uuid.uuid4()
+        await police.publish(fresh(events_for(case_id)[PermitRequested], case_id))
+
+        seen: list[uuid.UUID] = []
+
+        async def routed() -> bool:
+            messages = await prefecture.receive(expected=1, timeout_s=0.5)
+            seen.extend(m.event.envelope.case_id for m in messages)  # type: ignore[attr-defined]
+            return case_id in seen
+
+        await eventually(routed, timeout_s=30, what="the batch routed after the error")
+        assert failing.raised, "the error was never injected"
+        assert worker._thread.is_alive(), f"the worker stopped: {worker._error!r}"
     finally:
         for client in clients:
             await client.stop()
