@@ -6,8 +6,10 @@ default) and ``HUB_HEALTH_PORT``, a port apart from anything public.
 
 - ``/healthz``: the event loop answers (liveness: a stuck loop fails it).
 - ``/readyz``: 200 only when the broker answers a metadata request, the worker holds its
-  assignment with the states rebuilt (``router.settled``), the schema registry is loaded and
-  the directory has agencies; otherwise 503 naming the failed checks.
+  assignment with the states rebuilt (``router.settled``) and that assignment holds at least
+  one partition (a worker left with none, e.g. after a broker restarted without topics, routes
+  nothing), the schema registry is loaded and the directory has agencies; otherwise 503 naming
+  the failed checks.
 - ``/metrics``: ``agents.metrics.RouterCollector`` plus the process collectors, in the
   Prometheus text format.
 """
@@ -163,6 +165,7 @@ class HealthServer:
         checks = {
             "broker": await self.probe.answers(),
             "assignments": self.router.settled.is_set(),
+            "partitions": bool(self.router.ownership.owned),
             "registry": self._registry_loaded,
             "directory": len(self.router.directory.current) > 0,
         }

@@ -36,6 +36,9 @@ class Ownership(ConsumerRebalanceListener):  # type: ignore[misc]
         self.deadlines = deadlines
         self.watch = watch
         self.hooks = hooks
+        self.owned: frozenset[int] = frozenset()
+        """The partitions the group assigned to this worker (none after a rebalance that left
+        it nothing, e.g. a broker restarted without topics): readiness needs some."""
         self.ready = asyncio.Event()
         """Set once the first assignment is rebuilt."""
         self.settled = asyncio.Event()
@@ -59,6 +62,7 @@ class Ownership(ConsumerRebalanceListener):  # type: ignore[misc]
     def revoked(self, partitions: set[int]) -> None:
         """Forget the states and deadlines of revoked partitions: if they come back, another
         worker may have changed them meanwhile, so they are rebuilt from the changelog."""
+        self.owned = self.owned - partitions
         self.store.retain(self.store.partitions - partitions)
         for partition in partitions & self.deadlines.owned:
             self.deadlines.revoke(partition)
@@ -76,6 +80,7 @@ class Ownership(ConsumerRebalanceListener):  # type: ignore[misc]
                 partition,
                 [d for state in self.store.states(partition) for d in state.open_deadlines()],
             )
+        self.owned = frozenset(partitions)
         self.settled.set()
         self.watch.answered()  # the group coordinator did
         self.hooks.rebalanced(partitions)

@@ -16,13 +16,14 @@ The loop is plain aiokafka rather than a Faust agent: Faust's per-event path top
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Sequence
 from typing import TypeVar
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.errors import CommitFailedError, IllegalStateError
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError, UnknownError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from agents.deadline_tick import DeadlineTick
@@ -55,6 +56,17 @@ GROUP_ID = "nrm-router"
 UNKNOWN_SOURCE_PARTITIONS = 4
 """A re-driven record's topic the consumer does not know: the hub's default partition count."""
 T = TypeVar("T")
+
+BACKOFF_MIN_S = 0.1
+BACKOFF_MAX_S = 5.0
+
+
+def is_retriable(exc: BaseException) -> bool:
+    """A broker error the worker waits out: retriable Kafka errors, the broker's unknown error
+    (``-1``, e.g. Tansu while topics come back), lost connections and timeouts."""
+    if isinstance(exc, UnknownError | OSError | TimeoutError):
+        return True
+    return isinstance(exc, KafkaError) and bool(getattr(exc, "retriable", False))
 
 
 class Router:
@@ -99,6 +111,7 @@ class Router:
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._sink: OutcomeSink | None = None
+        self._turn_starts: dict[TopicPartition, int] = {}
 
     async def start(self) -> None:
         """Connect the producer and join the consumer group on every agency outbox."""
@@ -126,13 +139,49 @@ class Router:
     async def run(self, stop: asyncio.Event) -> None:
         """Process batches until ``stop`` is set: read, decide and write, commit, tick."""
         assert self._consumer is not None
+        backoff = BACKOFF_MIN_S
         while not stop.is_set():
-            records = await self._timed("fetch", self._fetch(self._consumer))
-            if records:
-                mine = await self._timed("process", self._process_owned(records))
-                await self._timed("commit", self._commit(self._consumer, mine))
-            if self.settled.is_set():
-                await self._timed("tick", self._tick())
+            try:
+                await self._iteration(self._consumer)
+            except Exception as exc:
+                if not is_retriable(exc):
+                    raise
+                log.warning(
+                    "router.broker_error", error=type(exc).__name__, retry_in_s=round(backoff, 2)
+                )
+                await self._rewind(self._consumer)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX_S)
+            else:
+                backoff = BACKOFF_MIN_S
+
+    async def _iteration(self, consumer: AIOKafkaConsumer) -> None:
+        """One turn of the loop: read, decide and write, commit, tick."""
+        records = await self._timed("fetch", self._fetch(consumer))
+        self._turn_starts = first_offsets(records)
+        if records:
+            mine = await self._timed("process", self._process_owned(records))
+            await self._timed("commit", self._commit(consumer, mine))
+        if self.settled.is_set():
+            await self._timed("tick", self._tick())
+
+    async def _rewind(self, consumer: AIOKafkaConsumer) -> None:
+        """After a broker error mid-turn, start again as a restarted worker would: the owned
+        states rebuilt from the changelog and reading resumed from the committed offsets (what
+        was written but not committed is read again; duplicates are dropped by event id).
+        Nothing is processed until the states are back (``settled``)."""
+        starts, self._turn_starts = self._turn_starts, {}
+        assigned = consumer.assignment()
+        for tp, offset in starts.items():
+            if tp in assigned:
+                consumer.seek(tp, offset)
+        self.settled.clear()
+        with contextlib.suppress(Exception):  # the broker may still be away: retried next turn
+            async with self.ownership.batch_lock:
+                owned = set(self.ownership.owned)
+                self.ownership.revoked(owned)
+                await self.ownership.assigned(owned)
 
     async def process(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
         """Decide and write everything for one batch; return when every write is acked."""
@@ -272,6 +321,15 @@ class Router:
             held=len(outcome.state.holds),
         )
         return futures
+
+
+def first_offsets(records: Sequence[ConsumerRecord[bytes, bytes]]) -> dict[TopicPartition, int]:
+    """Where each partition of ``records`` starts: the position to read a batch again from."""
+    starts: dict[TopicPartition, int] = {}
+    for record in records:
+        tp = TopicPartition(record.topic, record.partition)
+        starts[tp] = min(starts.get(tp, record.offset), record.offset)
+    return starts
 
 
 def next_offsets(records: Sequence[ConsumerRecord[bytes, bytes]]) -> dict[TopicPartition, int]:

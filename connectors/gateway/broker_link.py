@@ -5,6 +5,12 @@ that needs the broker answers 503 ``BROKER_UNAVAILABLE`` within a bounded time, 
 never a hang. So the producer is started on first use (a gateway may start before the broker),
 each request first checks the broker answered recently (a metadata request, at most every
 ``healthy_for_seconds``), and each send waits at most ``publish_timeout_seconds``.
+
+A record is acknowledged only into a topic the cluster lists: a broker restarted on memory
+storage comes back without topics, and a send into a missing topic must not answer 202 (the
+record could never be read back). The topic names come with each probe's metadata (so they are
+at most ``healthy_for_seconds`` old), are fetched again when a topic is not among them, and a
+topic still missing is 503 ``TOPIC_UNAVAILABLE``. The gateway never creates a topic.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ class BrokerLink:
         self._producer: AIOKafkaProducer | None = None
         self._starting = asyncio.Lock()
         self._healthy_until = 0.0
+        self._topics: frozenset[str] = frozenset()
 
     async def producer(self) -> AIOKafkaProducer:
         """The started producer; 503 when it cannot connect in time."""
@@ -80,12 +87,27 @@ class BrokerLink:
             log.warning("gateway.broker_unavailable", error=type(exc).__name__)
             raise unavailable("the broker does not answer") from None
         self._healthy_until = time.monotonic() + self.gateway.healthy_for_seconds
+        self._topics = frozenset(cluster.topics())
         return cluster
 
     async def probe(self) -> None:
         """503 unless the broker answered within the last ``healthy_for_seconds``."""
         if time.monotonic() >= self._healthy_until or self._producer is None:
             await self.metadata()
+
+    async def require_topic(self, topic: str) -> None:
+        """503 ``TOPIC_UNAVAILABLE`` unless the cluster lists ``topic`` (refreshed on a miss)."""
+        await self.probe()
+        if topic in self._topics:
+            return
+        await self.metadata()
+        if topic not in self._topics:
+            log.warning("gateway.topic_missing", topic=topic)
+            raise ProblemError(
+                GatewayReason.TOPIC_UNAVAILABLE,
+                f"the topic {topic} does not exist on the broker (an operator creates it)",
+                headers={"Retry-After": "5"},
+            )
 
     async def send(
         self,
@@ -99,7 +121,7 @@ class BrokerLink:
         After a 503 the record may still have been written (the wait ended, not the send): a
         client retries with the same event id and the hub's de-duplication drops the copy.
         """
-        await self.probe()
+        await self.require_topic(topic)
         producer = await self.producer()
         try:
             metadata: RecordMetadata = await asyncio.wait_for(

@@ -37,6 +37,7 @@ class GatewayReason(StrEnum):
     FORBIDDEN = "FORBIDDEN"
     RATE_LIMITED = "RATE_LIMITED"
     BROKER_UNAVAILABLE = "BROKER_UNAVAILABLE"
+    TOPIC_UNAVAILABLE = "TOPIC_UNAVAILABLE"
     MALFORMED_REQUEST = "MALFORMED_REQUEST"
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
     INVALID_CURSOR = "INVALID_CURSOR"
@@ -64,6 +65,7 @@ STATUS: Mapping[Reason, int] = {
     GatewayReason.RATE_LIMITED: 429,
     DeadLetterReason.PROCESSING_ERROR: 500,
     GatewayReason.BROKER_UNAVAILABLE: 503,
+    GatewayReason.TOPIC_UNAVAILABLE: 503,
 }
 """HTTP status of each reason the gateway answers with."""
 

@@ -306,6 +306,7 @@ async def test_worker_metrics_move_with_traffic(
         assert ready.json()["checks"] == {
             "broker": True,
             "assignments": True,
+            "partitions": True,
             "registry": True,
             "directory": True,
         }
