@@ -25,12 +25,14 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
 from typer.main import get_command
 
+from connectors.prefecture.queue import WorkQueue
 from hub.cli.app import app
 
 CASE = str(uuid4())
@@ -62,7 +64,19 @@ START_BOUND_S = 12.0
 
 
 def arguments(tmp: Path) -> dict[str, list[str]]:
-    """Valid arguments for the broker commands that need some."""
+    """Valid arguments for the broker commands that need some: ``prefecture answer`` gets a
+    queue holding the pending request it answers, so it reaches its publish."""
+    request = uuid4()
+    with WorkQueue(tmp / "answer.db") as queue:
+        queue.add(
+            request_id=request,
+            case_id=uuid4(),
+            event_id=uuid4(),
+            departement="93",
+            permit_type="L425-1",
+            person_ref="P-1",
+            now=datetime.now(UTC),
+        )
     agency_file = tmp / "agency.yaml"
     agency_file.write_text(
         "id: prefecture-93\nname: Préfecture\nrole: PREFECTURE\ndepartements: ['93']\n"
@@ -83,11 +97,11 @@ def arguments(tmp: Path) -> dict[str, list[str]]:
         "acls apply": [str(Path("deploy/kafka/acls.yaml").resolve())],
         "prefecture sync": ["prefecture-93", "--db", str(tmp / "queue.db"), "--wait", "1"],
         "prefecture answer": [
-            str(uuid4()),
+            str(request),
             "--as",
             "granted",
             "--db",
-            str(tmp / "queue.db"),
+            str(tmp / "answer.db"),
             "--agency",
             "prefecture-93",
         ],
@@ -114,12 +128,12 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_every_command_is_classified() -> None:
+def test_every_command_is_classified(tmp_path: Path) -> None:
     """A new command with required arguments must be given some here (or listed offline)."""
     missing = [
         name
         for name, optional in commands()
-        if name not in OFFLINE and not optional and name not in arguments(Path("/tmp"))
+        if name not in OFFLINE and not optional and name not in arguments(tmp_path)
     ]
     assert missing == []
 
@@ -181,7 +195,16 @@ def test_every_broker_command_says_one_line_when_the_broker_is_down(tmp_path: Pa
             broken.append(f"hub {name}: exit {code}, stdout {stdout!r}, stderr {stderr[-600:]!r}")
     assert broken == [], "\n".join(broken)
     down = [r for r in results if "injoignable" in r[3]]
-    assert {r[0] for r in down} >= {"overdue", "case show", "deadletters list", "worker"}
+    assert {r[0] for r in down} >= {
+        "overdue",
+        "case show",
+        "deadletters list",
+        "worker",
+        "prefecture sync",
+        "prefecture answer",
+        "topics create",
+        "webhooks run",
+    }
     for _, _, _, stderr in down:
         assert f"127.0.0.1:{port}" in stderr
         assert "HUB_BOOTSTRAP_SERVERS" in stderr
