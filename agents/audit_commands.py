@@ -27,6 +27,7 @@ import structlog
 import typer
 from rich.console import Console
 
+from hub.cli.context import broker_unreachable
 from hub.runtime.settings import HubSettings, get_settings
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ def register_audit_commands(app: typer.Typer) -> None:
 
 
 def _fail(message: str, code: int = BAD_INPUT) -> typer.Exit:
-    err().print(f"[bold red]error:[/] {message}", highlight=False)
+    err().print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -109,6 +110,8 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(coroutine)
     except AuditLogUnavailable as exc:
+        if broker_unreachable(exc):
+            raise  # hub/cli/context.py's OperatorGroup says it in one line
         raise _fail(str(exc), CHECK_FAILED) from None
 
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from hub.cli.context import CHECK_FAILED, current_settings, fail, out
+from hub.cli.context import current_settings, fail, out
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -75,15 +75,9 @@ def _read(settings: HubSettings, codec: Codec) -> SignedDirectory:
 
 
 def _run(coroutine: Coroutine[Any, Any, T]) -> T:
-    from aiokafka.errors import KafkaError
-
-    try:
-        return asyncio.run(coroutine)
-    except (KafkaError, OSError) as exc:
-        where = current_settings().bootstrap_servers
-        raise fail(
-            f"cannot reach the broker at {where} ({type(exc).__name__})", CHECK_FAILED
-        ) from None
+    """Run a coroutine; a broker that cannot be reached is said in one line by the app
+    (hub/cli/context.py's OperatorGroup)."""
+    return asyncio.run(coroutine)
 
 
 def _private_key(settings: HubSettings, key_path: Path | None) -> Ed25519PrivateKey:

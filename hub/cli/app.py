@@ -16,7 +16,7 @@ import typer
 
 from hub.cli.acls import acls_app
 from hub.cli.broker import broker, topics_app
-from hub.cli.context import current_settings, err
+from hub.cli.context import OperatorGroup, current_settings, err
 from hub.cli.keys import keys_app
 from hub.cli.schemas import decode, encode, schemas_app
 from hub.runtime.logs import configure_logging
@@ -24,7 +24,9 @@ from hub.runtime.logs import configure_logging
 COMMAND_GROUPS = "nrm_hub.commands"
 """The entry-point group whose ``register(app)`` functions add commands to ``hub``."""
 
-app = typer.Typer(no_args_is_help=True, help="NRM Hub: referrals between French agencies.")
+app = typer.Typer(
+    cls=OperatorGroup, no_args_is_help=True, help="NRM Hub: referrals between French agencies."
+)
 app.command()(broker)
 app.command()(decode)
 app.command()(encode)

@@ -6,13 +6,23 @@ Command groups outside ``hub/`` (the worker's, the edges') import these from her
 
 from __future__ import annotations
 
-import typer
-from rich.console import Console
+import gc
+import logging
+import os
 
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from typer.core import TyperGroup
+
+from hub.runtime.config_files import ConfigError
 from hub.runtime.settings import HubSettings, get_settings
 
 BAD_INPUT = 2
 CHECK_FAILED = 1
+
+TRACEBACK_VARIABLE = "HUB_CLI_TRACEBACK"
+"""Set to 1 to let an unexpected error print its traceback (developers, bug reports)."""
 
 out = Console()
 err = Console(stderr=True)
@@ -34,5 +44,109 @@ def current_settings() -> HubSettings:
 
 def fail(message: str, code: int = BAD_INPUT) -> typer.Exit:
     """Print ``message`` on stderr and return the exit to raise."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def explain(exc: BaseException, settings: HubSettings) -> tuple[str, int]:
+    """One line for the operator saying what failed and what to do, and the exit code."""
+    # aiokafka is imported here, not at module level: `hub --help` stays fast.
+    from aiokafka.errors import KafkaError
+
+    servers = settings.bootstrap_servers
+    if broker_unreachable(exc):
+        return (
+            f"broker injoignable sur {servers} : vérifiez HUB_BOOTSTRAP_SERVERS "
+            "ou lancez `hub broker`",
+            CHECK_FAILED,
+        )
+    if isinstance(exc, KafkaError):
+        return (
+            f"le broker {servers} a refusé la demande ({type(exc).__name__}: {exc}) : "
+            "vérifiez qu'il est prêt et que les topics existent (`hub topics create`)",
+            CHECK_FAILED,
+        )
+    if isinstance(exc, ConfigError):
+        return (f"configuration invalide : {_one_line(exc)}", BAD_INPUT)
+    if isinstance(exc, ValidationError):
+        reasons = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'valeur'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        return (f"configuration invalide : {reasons}", BAD_INPUT)
+    return (
+        f"erreur inattendue ({type(exc).__name__}: {_one_line(exc)}) : relancez avec "
+        f"{TRACEBACK_VARIABLE}=1 pour la trace et signalez-la",
+        CHECK_FAILED,
+    )
+
+
+def broker_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc``, or an error it was raised from, says the broker cannot be reached."""
+    from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
+
+    seen: BaseException | None = exc
+    for _ in range(8):  # a cause chain is short; bounded all the same
+        if seen is None:
+            return False
+        if isinstance(
+            seen, KafkaConnectionError | KafkaTimeoutError | ConnectionError | TimeoutError
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+class _QuietConnectionRefusals(logging.Filter):
+    """Drops aiokafka's "Unable connect to ..." lines: the command's one line says it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Unable connect to")
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+_AIOKAFKA = logging.getLogger("aiokafka")
+
+
+class OperatorGroup(TyperGroup):
+    """The root ``hub`` group: whatever a command raises ends as one line on stderr.
+
+    Every command runs inside this ``invoke``, those of the plugins (``agents/``,
+    ``connectors/``) and any added later included, so no command needs its own try/except:
+    an unreachable broker, an invalid configuration file or an unexpected error becomes
+    ``fail(explain(exc))`` and a non-zero exit, never a traceback.
+    """
+
+    def invoke(self, ctx: typer.Context) -> object:  # type: ignore[override]
+        quiet = _QuietConnectionRefusals()
+        _AIOKAFKA.addFilter(quiet)
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            if _is_cli_flow(exc) or os.environ.get(TRACEBACK_VARIABLE) == "1":
+                raise
+            message, code = explain(exc, current_settings())
+        finally:
+            _AIOKAFKA.removeFilter(quiet)
+        _collect_quietly()
+        raise fail(message, code)
+
+
+def _collect_quietly() -> None:
+    """Collect the clients a failed command left behind, without asyncio's "Unclosed
+    AIOKafkaConsumer" lines under the one line that already said what failed."""
+    asyncio_log = logging.getLogger("asyncio")
+    was_disabled = asyncio_log.disabled
+    asyncio_log.disabled = True
+    try:
+        gc.collect()
+    finally:
+        asyncio_log.disabled = was_disabled
+
+
+def _is_cli_flow(exc: Exception) -> bool:
+    """typer's own exits, aborts and usage errors, which it prints itself."""
+    return isinstance(exc, typer.TyperException | typer.Exit | typer.Abort)

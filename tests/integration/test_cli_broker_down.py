@@ -1,0 +1,229 @@
+"""Every ``hub`` command that talks to the broker, run with the broker down (issue 22, finding 7).
+
+The operator's promise: a command that cannot reach the broker answers ONE line on stderr
+saying what failed and what to do, exits non-zero, prints nothing on stdout, and never dumps
+a traceback. The commands are enumerated from the typer app, so a command added later is run
+here too: it must be listed as offline, or be given its arguments, or keep the promise.
+
+Long-running commands get a bounded start (``LONG_RUNNING``). ``worker`` and ``webhooks run``
+have nothing to do without the broker: they must stop at once with the one line (their
+supervisor restarts them). ``gateway`` and ``dashboard`` serve operators and agencies who must
+be told the broker is down (the gateway's readiness, the dashboard's banner): they may keep
+running and retrying, with no traceback. ``broker`` starts its own broker, ``demo`` its own
+embedded broker, and ``registry serve`` needs none: they are offline.
+
+No broker is started: HUB_BOOTSTRAP_SERVERS points at a loopback port that was free a moment
+ago and on which nothing listens.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+from typer.main import get_command
+
+from connectors.prefecture.queue import WorkQueue
+from hub.cli.app import app
+
+CASE = str(uuid4())
+PUBLIC_KEY = "86OHlxcHPipJ1MlgyA5zVJ9FpXw7ZY2P3QjlGtSUH6U="
+
+OFFLINE = {
+    "broker": "runs its own broker",
+    "demo": "runs its own embedded broker",
+    "decode": "files and the embedded registry",
+    "encode": "files and the embedded registry",
+    "topics list": "prints the declared topics",
+    "schemas list": "reads schemas/",
+    "schemas check": "reads schemas/",
+    "schemas register": "talks to the schema registry, not the broker",
+    "keys generate": "writes a key file",
+    "keys show-public": "reads a key file",
+    "acls render": "renders deploy/kafka/acls.yaml",
+    "registry serve": "serves the embedded registry over HTTP",
+    "gateway token": "writes gateway_tokens.yaml",
+    "prefecture list": "reads the local sqlite queue",
+}
+"""Commands that never talk to the broker, and why."""
+
+LONG_RUNNING = {"gateway", "dashboard"}
+"""Servers that may stay up against a broker that is down (retrying quietly)."""
+
+START_BOUND_S = 12.0
+"""How long a long-running command runs before it counts as "keeps retrying"."""
+
+
+def arguments(tmp: Path) -> dict[str, list[str]]:
+    """Valid arguments for the broker commands that need some: ``prefecture answer`` gets a
+    queue holding the pending request it answers, so it reaches its publish."""
+    request = uuid4()
+    with WorkQueue(tmp / "answer.db") as queue:
+        queue.add(
+            request_id=request,
+            case_id=uuid4(),
+            event_id=uuid4(),
+            departement="93",
+            permit_type="L425-1",
+            person_ref="P-1",
+            now=datetime.now(UTC),
+        )
+    agency_file = tmp / "agency.yaml"
+    agency_file.write_text(
+        "id: prefecture-93\nname: Préfecture\nrole: PREFECTURE\ndepartements: ['93']\n"
+        f"signing_keys:\n  - {{key_id: prefecture-93-2026-1, public_key: '{PUBLIC_KEY}'}}\n",
+        encoding="utf-8",
+    )
+    return {
+        "replay": [CASE],
+        "subject-report": [CASE],
+        "erase": [CASE],
+        "audit verify": [CASE],
+        "case show": [CASE],
+        "deadletters redrive": [str(uuid4())],
+        "directory set": [str(agency_file)],
+        "directory add-key": ["prefecture-93", "prefecture-93-2027-1", PUBLIC_KEY],
+        "directory revoke-key": ["prefecture-93", "prefecture-93-2026-1"],
+        "directory rotate-authority": ["directory-authority-2027-1", PUBLIC_KEY],
+        "acls apply": [str(Path("deploy/kafka/acls.yaml").resolve())],
+        "prefecture sync": ["prefecture-93", "--db", str(tmp / "queue.db"), "--wait", "1"],
+        "prefecture answer": [
+            str(request),
+            "--as",
+            "granted",
+            "--db",
+            str(tmp / "answer.db"),
+            "--agency",
+            "prefecture-93",
+        ],
+    }
+
+
+def commands() -> Iterator[tuple[str, bool]]:
+    """Every runnable ``hub`` command path, and whether its parameters are all optional."""
+
+    def walk(command: object, path: list[str]) -> Iterator[tuple[str, bool]]:
+        subcommands = getattr(command, "commands", None)
+        if path and (not subcommands or getattr(command, "invoke_without_command", False)):
+            params = getattr(command, "params", [])
+            yield " ".join(path), not any(p.required for p in params)
+        for name, sub in (subcommands or {}).items():
+            yield from walk(sub, [*path, name])
+
+    yield from walk(get_command(app), [])
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_every_command_is_classified(tmp_path: Path) -> None:
+    """A new command with required arguments must be given some here (or listed offline)."""
+    missing = [
+        name
+        for name, optional in commands()
+        if name not in OFFLINE and not optional and name not in arguments(tmp_path)
+    ]
+    assert missing == []
+
+
+def test_every_broker_command_says_one_line_when_the_broker_is_down(tmp_path: Path) -> None:
+    port = closed_port()
+    hub = shutil.which("hub", path=str(Path(sys.executable).parent))
+    assert hub is not None
+    env = {
+        **os.environ,
+        "HUB_BOOTSTRAP_SERVERS": f"127.0.0.1:{port}",
+        "HUB_DATA_DIR": str(tmp_path / "var"),
+        "HUB_WEBHOOK_SECRET_ASSOCIATION_75": "x" * 32,
+        "COLUMNS": "80",
+    }
+    env.pop("HUB_CLI_TRACEBACK", None)
+    args = arguments(tmp_path)
+    names = [name for name, _ in commands() if name not in OFFLINE]
+    assert {"overdue", "case show", "deadletters list", "worker", "gateway"} <= set(names)
+
+    free = iter(closed_port() for _ in range(2 * len(LONG_RUNNING)))
+
+    def run(name: str) -> tuple[str, int | None, str, str]:
+        argv = [hub, *name.split(), *args.get(name, [])]
+        if name in LONG_RUNNING:
+            argv += ["--port", str(next(free))]
+        with subprocess.Popen(
+            argv,
+            env=env,
+            cwd=tmp_path,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        ) as process:
+            try:
+                stdout, stderr = process.communicate(
+                    timeout=START_BOUND_S if name in LONG_RUNNING else 60
+                )
+            except subprocess.TimeoutExpired:
+                process.terminate()
+                stdout, stderr = process.communicate(timeout=30)
+                if name in LONG_RUNNING:
+                    return name, None, stdout, stderr
+                raise
+        return name, process.returncode, stdout, stderr
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(run, names))
+
+    broken = []
+    for name, code, stdout, stderr in results:
+        lines = stderr.strip().splitlines()
+        if code is None:  # a server still up after START_BOUND_S: retrying, no traceback
+            if "Traceback" in stderr or stdout.strip():
+                broken.append(f"hub {name} (running): {stderr[-600:]!r}")
+            continue
+        if code == 0 or "Traceback" in stderr or len(lines) != 1 or stdout.strip():
+            broken.append(f"hub {name}: exit {code}, stdout {stdout!r}, stderr {stderr[-600:]!r}")
+    assert broken == [], "\n".join(broken)
+    down = [r for r in results if "injoignable" in r[3]]
+    assert {r[0] for r in down} >= {
+        "overdue",
+        "case show",
+        "deadletters list",
+        "worker",
+        "prefecture sync",
+        "prefecture answer",
+        "topics create",
+        "webhooks run",
+    }
+    for _, _, _, stderr in down:
+        assert f"127.0.0.1:{port}" in stderr
+        assert "HUB_BOOTSTRAP_SERVERS" in stderr
+
+
+@pytest.mark.parametrize("secret", ["short", ""])
+def test_webhooks_run_with_a_short_secret_names_the_minimum(tmp_path: Path, secret: str) -> None:
+    hub = shutil.which("hub", path=str(Path(sys.executable).parent))
+    assert hub is not None
+    env = {
+        **os.environ,
+        "HUB_BOOTSTRAP_SERVERS": f"127.0.0.1:{closed_port()}",
+        "HUB_WEBHOOK_SECRET_ASSOCIATION_75": secret,
+    }
+    done = subprocess.run(
+        [hub, "webhooks", "run"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "16" in done.stderr
+    assert done.stdout == ""
