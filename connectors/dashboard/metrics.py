@@ -10,9 +10,8 @@ from prometheus_client.registry import Collector
 
 from connectors.dashboard.actions import ActionLog
 from connectors.dashboard.read_model import ReadModel
-from hub.cli.overdue import overdue
 from hub.contracts.topics import AUDIT
-from hub.rules.deadlines.open_deadline import OpenDeadline
+from hub.rules.deadlines.open_deadline import OpenDeadline, overdue
 
 
 class DashboardCollector(Collector):

@@ -17,11 +17,10 @@ from uuid import UUID
 from connectors.dashboard import french
 from connectors.dashboard.ack_times import AckTimes
 from connectors.dashboard.read_model import DeadLetterItem
-from hub.cli.overdue import overdue
 from hub.contracts.events import OrphanedNeed
 from hub.contracts.topics import agency_of_outbox
 from hub.flow.case_state import CaseState
-from hub.rules.deadlines.open_deadline import OpenDeadline
+from hub.rules.deadlines.open_deadline import OpenDeadline, overdue
 from hub.rules.directory import Directory
 
 

@@ -1,9 +1,9 @@
 """``hub overdue``: the requests whose answer is late, as a table or as JSON.
 
 Pure rendering: the command gathers the open deadlines (from the workers' state) and the
-clock, this module filters, sorts (latest first) and renders them. Times in the table are
-shown in Europe/Paris, where national coordination works; JSON gives UTC ISO 8601 instants
-and ``late_by_seconds`` for scripts.
+clock, ``hub.rules.deadlines.open_deadline.overdue`` selects them, this module renders them.
+Times in the table are shown in Europe/Paris, where national coordination works; JSON gives
+UTC ISO 8601 instants and ``late_by_seconds`` for scripts.
 """
 
 from __future__ import annotations
@@ -18,33 +18,11 @@ from rich.console import Console
 from rich.table import Table
 
 from hub.contracts.enums import AgencyRole
-from hub.rules.deadlines.open_deadline import OpenDeadline
+from hub.rules.deadlines.open_deadline import OpenDeadline, overdue
 from hub.rules.deadlines.policy import REFLECTION_PERIOD_END
 from hub.rules.working_days import PARIS
 
 TABLE_WIDTH = 170
-
-
-def overdue(
-    deadlines: Iterable[OpenDeadline],
-    now: datetime,
-    *,
-    agency: str | None = None,
-    role: AgencyRole | str | None = None,
-    departement: str | None = None,
-) -> list[OpenDeadline]:
-    """The deadlines past due at ``now`` matching the filters, the latest answer first."""
-    wanted_role = AgencyRole(role) if role is not None else None
-    selected = [
-        d
-        for d in deadlines
-        if d.is_overdue(now)
-        and (agency is None or d.recipient_agency == agency)
-        and (wanted_role is None or d.recipient_role is wanted_role)
-        and (departement is None or d.departement == departement)
-    ]
-    selected.sort(key=lambda d: (d.due_at, str(d.deadline_id)))
-    return selected
 
 
 def format_late_by(late_by: timedelta) -> str:

@@ -4,7 +4,7 @@ opened from the policy's most specific rule (see ``hub.rules.deadlines.policy``)
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -213,3 +213,25 @@ def open_deadline(
         declined_by=tuple(declined_by),
         supervisor=supervisor,
     )
+
+
+def overdue(
+    deadlines: Iterable[OpenDeadline],
+    now: datetime,
+    *,
+    agency: str | None = None,
+    role: AgencyRole | str | None = None,
+    departement: str | None = None,
+) -> list[OpenDeadline]:
+    """The deadlines past due at ``now`` matching the filters, the latest answer first."""
+    wanted_role = AgencyRole(role) if role is not None else None
+    selected = [
+        d
+        for d in deadlines
+        if d.is_overdue(now)
+        and (agency is None or d.recipient_agency == agency)
+        and (wanted_role is None or d.recipient_role is wanted_role)
+        and (departement is None or d.departement == departement)
+    ]
+    selected.sort(key=lambda d: (d.due_at, str(d.deadline_id)))
+    return selected

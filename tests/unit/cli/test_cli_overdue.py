@@ -8,10 +8,10 @@ from uuid import UUID
 
 import pytest
 
-from hub.cli.overdue import format_late_by, overdue, render_overdue
+from hub.cli.overdue import format_late_by, render_overdue
 from hub.contracts.enums import AgencyRole, Urgency
 from hub.rules.deadlines.ladder import advance
-from hub.rules.deadlines.open_deadline import OpenDeadline, open_deadline
+from hub.rules.deadlines.open_deadline import OpenDeadline, open_deadline, overdue
 from hub.rules.deadlines.policy import DeadlinePolicy
 from hub.runtime.settings import PROJECT_ROOT
 
