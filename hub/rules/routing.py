@@ -134,7 +134,8 @@ def _competent_roles(facts: RouteFacts, rules: RoutingRules) -> set[AgencyRole]:
     competent: set[AgencyRole] = set()
     for kind in facts.exploitation_types or {ExploitationType.UNKNOWN}:
         competent |= rules.competent_authority.get(kind, {AgencyRole.POLICE_GENDARMERIE})
-    if facts.immediate_danger:
+    # Danger is either the report's flag or its urgency: both mean the police are informed.
+    if facts.immediate_danger or facts.urgency is Urgency.IMMEDIATE_DANGER:
         competent.add(AgencyRole.POLICE_GENDARMERIE)
     return competent
 

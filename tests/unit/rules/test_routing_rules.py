@@ -110,14 +110,6 @@ def facts(departement: str | None = "93", **extra: Any) -> RouteFacts:
     return RouteFacts(departement=departement, **extra)
 
 
-IMMEDIATE_DANGER_URGENCY_DEFECT = pytest.mark.xfail(
-    strict=True,
-    reason="Urgency.IMMEDIATE_DANGER is documented as 'police informed' (hub/contracts/enums.py, "
-    "docs/DEADLINES.md: routing sends any immediate-danger report to the police), but routing "
-    "only looks at the separate immediate_danger flag: a labour report of urgency "
-    "IMMEDIATE_DANGER without the flag never reaches the police",
-)
-
 WHO_RECEIVES = {
     # Permits: the prefecture of the person's département, and no other.
     "test_permit_request_goes_to_the_prefecture_of_the_persons_departement": Case(
@@ -157,7 +149,6 @@ WHO_RECEIVES = {
         REPORT,
         facts(exploitation_types=frozenset({LABOUR}), urgency=Urgency.IMMEDIATE_DANGER),
         {Role.LABOUR_INSPECTORATE: ("inspection-93",), Role.POLICE_GENDARMERIE: ("police-93",)},
-        marks=(IMMEDIATE_DANGER_URGENCY_DEFECT,),
     ),
     "test_report_goes_to_the_authority_of_the_persons_departement": Case(
         REPORT,
