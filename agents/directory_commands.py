@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -182,6 +182,22 @@ def set_agency(
     _publish_agency(settings, signer, agency)
 
 
+def _change_agency(
+    agency: str, authority_key: Path | None, change: Callable[[Agency], Agency]
+) -> None:
+    """Read the directory as a worker would, apply ``change`` to one agency, and publish the
+    result signed by the authority; a change the agency refuses is one line, exit 2."""
+    settings = current_settings()
+    private_key = _private_key(settings, authority_key)
+    signed = _read(settings, _codec(settings))
+    signer = _signer(private_key, signed)
+    try:
+        changed = change(_agency(signed, agency))
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    _publish_agency(settings, signer, changed)
+
+
 @directory_app.command("add-key")
 def add_key(
     agency: Annotated[str, typer.Argument(help="Agency id.")],
@@ -192,16 +208,8 @@ def add_key(
     """Add a signing key to an agency (key rotation: add the new, later revoke the old)."""
     from hub.trust.directory_changes import with_key
 
-    settings = current_settings()
     new_key = _new_key(key_id, public_key)
-    private_key = _private_key(settings, authority_key)
-    signed = _read(settings, _codec(settings))
-    signer = _signer(private_key, signed)
-    try:
-        changed = with_key(_agency(signed, agency), new_key)
-    except ValueError as exc:
-        raise fail(str(exc)) from None
-    _publish_agency(settings, signer, changed)
+    _change_agency(agency, authority_key, lambda entry: with_key(entry, new_key))
 
 
 @directory_app.command("revoke-key")
@@ -213,15 +221,7 @@ def revoke_key(
     """Remove a signing key from an agency: records signed with it are dead letters."""
     from hub.trust.directory_changes import without_key
 
-    settings = current_settings()
-    private_key = _private_key(settings, authority_key)
-    signed = _read(settings, _codec(settings))
-    signer = _signer(private_key, signed)
-    try:
-        changed = without_key(_agency(signed, agency), key_id)
-    except ValueError as exc:
-        raise fail(str(exc)) from None
-    _publish_agency(settings, signer, changed)
+    _change_agency(agency, authority_key, lambda entry: without_key(entry, key_id))
 
 
 @directory_app.command("rotate-authority")
