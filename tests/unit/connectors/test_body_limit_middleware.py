@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 
-from connectors.body_limits import BodyLimit, loads_json
+from connectors.body_limits import DRAIN_BYTES, BodyLimit, loads_json
 
 LIMIT = 1000
 
@@ -54,17 +54,28 @@ def call(
 def test_a_declared_length_over_the_limit_is_refused_before_the_app_runs() -> None:
     app = Reader()
     status, read, body = call(app, [b"x" * 100] * 20, [(b"content-length", b"2000")])
-    assert (status, read, body, app.called) == (413, 0, b"over 1000", False)
+    # The app never runs; the 2,000 bytes are dropped (drained) so the client reads its 413.
+    assert (status, read, body, app.called) == (413, 20, b"over 1000", False)
+
+
+def test_a_refused_body_is_drained_only_up_to_the_drain_bound() -> None:
+    chunks = [b"x" * 65536] * 64  # 4 MiB declared and sent
+    status, read, _ = call(Reader(), chunks, [(b"content-length", str(4 * 2**20).encode())])
+    assert status == 413
+    assert read * 65536 <= DRAIN_BYTES + 65536  # the rest is cut off with the connection
 
 
 def test_a_body_without_length_is_refused_as_soon_as_it_passes_the_limit() -> None:
-    status, read, _ = call(Reader(), [b"x" * 300] * 1000, [])
-    assert (status, read) == (413, 4)  # 1,200 bytes read of 300,000
+    app = Reader()
+    status, read, body = call(app, [b"x" * 300] * 10_000, [])
+    # The route stops at 1,200 bytes; the rest is dropped up to the drain bound, then cut off.
+    assert (status, body) == (413, b"over 1000")
+    assert read * 300 <= DRAIN_BYTES + 1200 + 300
 
 
 def test_a_small_declared_length_does_not_let_a_longer_body_through() -> None:
-    status, read, _ = call(Reader(), [b"x" * 300] * 10, [(b"content-length", b"10")])
-    assert (status, read) == (413, 4)
+    status, read, body = call(Reader(), [b"x" * 300] * 10, [(b"content-length", b"10")])
+    assert (status, read, body) == (413, 10, b"over 1000")  # 3,000 bytes read, all dropped
 
 
 def test_an_absurd_content_length_is_over_the_limit_not_a_crash() -> None:
