@@ -91,7 +91,7 @@ class Router:
         self.max_batch = max_batch
         self.stats = RouterStats()
         self.hooks = HookChain([self.stats, *hooks])
-        self.store = CaseStore(settings)
+        self.store = CaseStore(settings, key_store=parts.key_store)
         self.deadlines = PartitionedDeadlines()
         # Says when the broker is gone and when it is back (defect 6); fed by the fetches.
         self.watch = parts.watch or BrokerWatch(

@@ -5,6 +5,9 @@ id), so the worker that owns partition p of the outboxes owns the states in part
 changelog. On assignment it rebuilds them by reading the changelog partition up to the fetch
 response's high watermark — never up to ``end_offsets()``, which the embedded broker answers
 wrongly after batched produces (docs/BROKER.md) — and checks it got there.
+
+Each state's personal data is sealed under its case key (``hub.flow.case_record``): once the
+key is destroyed, every version of the state left on the changelog is unreadable.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 
 from agents.io import clients
 from agents.io.fetch_pacer import FetchPacer
+from hub.audit.keys import KeyStore, default_key_store
 from hub.contracts.topics import CASE_STATE
+from hub.flow.case_record import Personal, decode_state, encode_state
 from hub.flow.case_state import CaseState
 from hub.runtime.settings import HubSettings
 
@@ -34,9 +39,16 @@ class RecoveryError(RuntimeError):
 class CaseStore:
     """States by partition and case id; dirty states are written to the changelog."""
 
-    def __init__(self, settings: HubSettings, topic: str = CASE_STATE.name) -> None:
+    def __init__(
+        self,
+        settings: HubSettings,
+        topic: str = CASE_STATE.name,
+        *,
+        key_store: KeyStore | None = None,
+    ) -> None:
         self.settings = settings
         self.topic = topic
+        self.key_store = key_store or default_key_store(settings.data_dir)
         self._states: dict[int, dict[UUID, CaseState]] = {}
         self._dirty: dict[UUID, tuple[int, CaseState]] = {}
 
@@ -74,7 +86,7 @@ class CaseStore:
         futures = [
             await producer.send(
                 self.topic,
-                state.model_dump_json().encode(),
+                encode_state(state, self.key_store),
                 key=str(case_id).encode(),
                 partition=partition,
             )
@@ -114,8 +126,15 @@ class CaseStore:
                 for record in batch.get(tp, []):
                     if record.value is None:
                         continue
-                    state = CaseState.model_validate_json(record.value)
-                    states[state.case_id] = state
+                    stored = decode_state(record.value, self.key_store)
+                    if stored.personal is Personal.UNREADABLE:
+                        log.warning(
+                            "case_store.personal_data_unreadable",
+                            case_id=str(stored.state.case_id),
+                            partition=partition,
+                            offset=record.offset,
+                        )
+                    states[stored.state.case_id] = stored.state
                 highwater = consumer.highwater(tp)
                 if highwater is not None and await consumer.position(tp) >= highwater:
                     return states
@@ -127,24 +146,29 @@ class CaseStore:
             await consumer.stop()
 
 
-async def read_all_states(settings: HubSettings, topic: str = CASE_STATE.name) -> list[CaseState]:
-    """The latest state of every case, read from the whole changelog (for operators' tools).
+async def read_all_states(
+    settings: HubSettings, topic: str = CASE_STATE.name, *, key_store: KeyStore | None = None
+) -> list[CaseState]:
+    """The latest state of every case, read from the whole changelog (for operators' tools),
+    unsealed with ``key_store`` (default: the hub's, under ``settings.data_dir``).
 
     O(cases): fine for ``hub overdue`` and the dashboard's refresh, never on the routing path.
     The changelog has the partition count its declaration gives
     (``hub.contracts.topics.CASE_STATE``).
     """
-    store = CaseStore(settings, topic)
+    store = CaseStore(settings, topic, key_store=key_store)
     partitions = set(range(CASE_STATE.partitions))
     await store.recover(partitions)
     return [state for partition in sorted(partitions) for state in store.states(partition)]
 
 
-async def read_case(settings: HubSettings, case_id: UUID) -> CaseState | None:
+async def read_case(
+    settings: HubSettings, case_id: UUID, *, key_store: KeyStore | None = None
+) -> CaseState | None:
     """The latest state of one case: reads only its partition of the changelog."""
     from hub.contracts.partitioning import case_partition
 
     partition = case_partition(case_id, CASE_STATE.partitions)
-    store = CaseStore(settings)
+    store = CaseStore(settings, key_store=key_store)
     await store.recover({partition})
     return next((s for s in store.states(partition) if s.case_id == case_id), None)
