@@ -265,7 +265,12 @@ class Router:
         partitions = len(self._consumer.partitions_for_topic(record.topic) or {record.partition})
         raw = raw_record(record, partitions)
         result = ingest(
-            raw, self.codec, context.directory, self.parts.verifier, self._partition_count
+            raw,
+            self.codec,
+            context.directory,
+            self.parts.verifier,
+            self._partition_count,
+            self.parts.key_store,
         )
         if isinstance(result, Unreadable):
             log.error("router.bad_redrive", offset=record.offset, reason=result.reason)

@@ -28,6 +28,7 @@ from hub.contracts.events import AuditEntry, DeadLetter
 from hub.contracts.topics import AUDIT, DEAD_LETTERS, inbox_topic
 from hub.flow.case_state import CaseState
 from hub.flow.decisions import AuditNote, Deliver, Publish
+from hub.flow.sealed_letters import seal_letter
 from hub.runtime.settings import HubSettings
 from hub.trust.signing import HubSigner, RecordSigner
 
@@ -38,7 +39,7 @@ Futures = list["asyncio.Future[object]"]
 
 class OutboxWriter:
     """Encodes, signs and sends what the flow decided. Without a key store it writes no audit
-    entries (a writer of dead letters only)."""
+    entries and no dead letter of a known case (it could not seal the original)."""
 
     def __init__(
         self,
@@ -80,10 +81,15 @@ class OutboxWriter:
         return await self._send(record.topic, value, str(case_id).encode())
 
     async def dead_letter(self, letter: DeadLetter) -> asyncio.Future[object]:
-        """Write a dead letter (keyed by case when known). One that cannot be encoded (the
-        original too large even once cut) is written without the original bytes, never
-        dropped and never allowed to stop the stream."""
+        """Write a dead letter (keyed by case when known), its original sealed under the case
+        key (``hub.flow.sealed_letters``). One that cannot be encoded (the original too large
+        even once cut) is written without the original bytes, never dropped and never allowed
+        to stop the stream."""
         key = str(letter.case_id).encode() if letter.case_id else None
+        if letter.case_id is not None:
+            if self.key_store is None:
+                raise RuntimeError("a dead letter of a known case needs a key store to seal it")
+            letter = seal_letter(letter, self.key_store)
         try:
             value = self.codec.encode_event(letter)
         except CodecError as exc:

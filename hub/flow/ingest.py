@@ -18,12 +18,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from hub.audit.keys import KeyStore
 from hub.contracts.codec import Codec, CodecError
 from hub.contracts.enums import DeadLetterReason
 from hub.contracts.events import EVENT_MODELS, DeadLetter, RecordHeader
 from hub.contracts.partitioning import case_partition
 from hub.contracts.topics import REDRIVE, agency_of_outbox
 from hub.flow.decisions import Inbound, digest_of
+from hub.flow.sealed_letters import OriginalUnavailableError, open_original
 from hub.rules.directory import Directory
 from hub.trust.verification import RecordVerifier, SignatureError
 
@@ -91,18 +93,19 @@ def ingest(
     directory: Directory,
     verifier: RecordVerifier | None,
     partitions_of: PartitionCount,
+    key_store: KeyStore | None = None,
 ) -> Inbound | Rejected | Unreadable:
     """The one step from a record read by the worker to a trusted event or a refusal.
 
     A record of the re-drive topic is unwrapped first: the original record its dead letter
-    carries is ingested again, its signature checked against the time the hub first received
-    it. Then the signature (when ``verifier`` is set) must be the outbox owner's, then
-    ``accept`` decodes and validates.
+    carries (sealed under the case key, opened with ``key_store``) is ingested again, its
+    signature checked against the time the hub first received it. Then the signature (when
+    ``verifier`` is set) must be the outbox owner's, then ``accept`` decodes and validates.
     """
     signed_at: datetime | None = None
     again = ""
     if raw.topic == REDRIVE.name:
-        unwrapped = unwrap_redrive(raw, codec, partitions_of)
+        unwrapped = unwrap_redrive(raw, codec, partitions_of, key_store)
         if isinstance(unwrapped, Unreadable):
             return unwrapped
         again = f"redrive/{raw.partition}/{raw.offset}"
@@ -114,21 +117,28 @@ def ingest(
 
 
 def unwrap_redrive(
-    raw: RawRecord, codec: Codec, partitions_of: PartitionCount
+    raw: RawRecord, codec: Codec, partitions_of: PartitionCount, key_store: KeyStore | None = None
 ) -> tuple[RawRecord, datetime] | Unreadable:
-    """The original record a re-drive carries, and when the hub first received it."""
+    """The original record a re-drive carries (unsealed), and when the hub first received it.
+
+    A re-drive of an erased or expired case is ``Unreadable``: its original is gone for good.
+    """
     try:
         letter = codec.decode_event(raw.value or b"")
     except CodecError as exc:
         return Unreadable(raw, exc.reason.value)
     if not isinstance(letter, DeadLetter):
         return Unreadable(raw, "not a DeadLetter")
+    try:
+        value = open_original(letter, key_store)
+    except OriginalUnavailableError as exc:
+        return Unreadable(raw, str(exc))
     original = RawRecord(
         topic=letter.source_topic,
         partition=letter.source_partition,
         offset=letter.source_offset,
         key=letter.original_key,
-        value=letter.original,
+        value=value,
         timestamp_ms=int(letter.occurred_at.timestamp() * 1000),
         headers=tuple((h.name, h.value) for h in letter.original_headers),
         partitions=partitions_of(letter.source_topic),

@@ -1,5 +1,5 @@
-"""The one outbox writer: a writer of dead letters only (the webhook deliverer's) needs no key
-store, and writes them signed, keyed by case, on the dead-letter topic."""
+"""The one outbox writer: dead letters signed, keyed by case, their original sealed under the
+case key (a writer without a key store writes neither audit entries nor such letters)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agents.io.outbox_writer import OutboxWriter
+from hub.audit.keys import KeyStore, MemoryKeyStore
 from hub.contracts.codec import Codec
 from hub.contracts.enums import AgencyRole, AuditAction, DeadLetterReason
 from hub.contracts.registry import SchemaRegistry
@@ -20,6 +21,7 @@ from hub.contracts.topics import DEAD_LETTERS
 from hub.flow.case_state import CaseState
 from hub.flow.decisions import AuditNote
 from hub.flow.ingest import RawRecord, dead_letter
+from hub.flow.sealed_letters import OriginalUnavailableError, open_original
 from hub.trust.signing import SIGNATURE_HEADERS, HubSigner
 
 
@@ -38,18 +40,24 @@ class RecordingProducer:
         return future
 
 
-def _writer(registry: SchemaRegistry) -> tuple[OutboxWriter, RecordingProducer, Codec]:
+def _writer(
+    registry: SchemaRegistry, key_store: KeyStore | None = None
+) -> tuple[OutboxWriter, RecordingProducer, Codec]:
     producer = RecordingProducer()
     codec = Codec(registry)
     signer = HubSigner(Ed25519PrivateKey.generate(), "hub-test")
-    writer = OutboxWriter(cast(AIOKafkaProducer, producer), codec, signer=signer)
+    writer = OutboxWriter(cast(AIOKafkaProducer, producer), codec, key_store, signer=signer)
     return writer, producer, codec
 
 
+PERSONAL = b'{"first_name":"Amina","date_of_birth":"1994-03-12"}'
+
+
 async def test_a_dead_letter_writer_signs_and_keys_by_case(registry: SchemaRegistry) -> None:
-    writer, producer, codec = _writer(registry)
+    keys = MemoryKeyStore()
+    writer, producer, codec = _writer(registry, keys)
     case_id = uuid.uuid4()
-    raw = RawRecord("nrm.inbox.police", 1, 7, b"k", b"value", 1_700_000_000_000)
+    raw = RawRecord("nrm.inbox.police", 1, 7, b"k", PERSONAL, 1_700_000_000_000)
     letter = dead_letter(raw, DeadLetterReason.DELIVERY_FAILED, "webhook down", case_id=case_id)
 
     await (await writer.dead_letter(letter))
@@ -60,6 +68,48 @@ async def test_a_dead_letter_writer_signs_and_keys_by_case(registry: SchemaRegis
     assert {name for name, _ in headers} == SIGNATURE_HEADERS
     decoded: Any = codec.decode_event(value)
     assert decoded.dead_letter_id == letter.dead_letter_id
+    # The original is sealed under the case key: not in the bytes written, but recoverable.
+    assert b"Amina" not in value
+    assert b"1994" not in value
+    assert open_original(decoded, keys) == PERSONAL
+    keys.destroy(case_id)
+    with pytest.raises(OriginalUnavailableError):
+        open_original(decoded, keys)
+
+
+async def test_a_dead_letter_of_an_unknown_case_stays_clear(registry: SchemaRegistry) -> None:
+    # No case, no key: the dead-letter topic's short retention is what limits it.
+    writer, producer, codec = _writer(registry, MemoryKeyStore())
+    raw = RawRecord("nrm.outbox.police", 1, 7, None, PERSONAL, 1_700_000_000_000)
+    await (await writer.dead_letter(dead_letter(raw, DeadLetterReason.CORRUPT_FRAME, "bad frame")))
+    decoded: Any = codec.decode_event(producer.sent[0][1])
+    assert decoded.original == PERSONAL
+
+
+async def test_a_dead_letter_of_an_erased_case_keeps_no_original(registry: SchemaRegistry) -> None:
+    keys = MemoryKeyStore()
+    writer, producer, codec = _writer(registry, keys)
+    case_id = uuid.uuid4()
+    keys.destroy(case_id)
+    raw = RawRecord("nrm.outbox.police", 1, 7, b"k", PERSONAL, 1_700_000_000_000)
+    letter = dead_letter(raw, DeadLetterReason.SCHEMA_VIOLATION, "invalid", case_id=case_id)
+    await (await writer.dead_letter(letter))
+    value = producer.sent[0][1]
+    decoded: Any = codec.decode_event(value)
+    assert decoded.original == b""
+    assert b"Amina" not in value
+    assert "key is destroyed" in decoded.detail
+
+
+async def test_a_writer_without_key_store_refuses_a_dead_letter_of_a_known_case(
+    registry: SchemaRegistry,
+) -> None:
+    writer, producer, _ = _writer(registry)
+    raw = RawRecord("nrm.outbox.police", 1, 7, b"k", PERSONAL, 1_700_000_000_000)
+    letter = dead_letter(raw, DeadLetterReason.CORRUPT_FRAME, "bad", case_id=uuid.uuid4())
+    with pytest.raises(RuntimeError, match="key store"):
+        await writer.dead_letter(letter)
+    assert producer.sent == []
 
 
 async def test_a_writer_without_key_store_writes_no_audit_entry(

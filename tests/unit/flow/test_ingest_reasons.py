@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from hub.audit.keys import KeyStore, MemoryKeyStore
 from hub.contracts.codec import Codec
 from hub.contracts.enums import DeadLetterReason
 from hub.contracts.events import DeadLetter, PermitRequested, subject_of
@@ -34,6 +35,7 @@ from hub.flow.ingest import (
     ingest,
     rejected_letter,
 )
+from hub.flow.sealed_letters import seal_letter
 from hub.rules.directory import Directory
 from hub.runtime.settings import get_settings
 from hub.trust.agency_keys import dev_key_path, load_private_key
@@ -282,3 +284,33 @@ def test_a_redrive_without_a_dead_letter_is_unreadable(value: bytes, reason: str
     unreadable = run(raw)
     assert isinstance(unreadable, Unreadable)
     assert unreadable.reason == reason
+
+
+def sealed_redrive_of(raw: RawRecord, keys: KeyStore) -> RawRecord:
+    """A re-drive whose dead letter's original is sealed under the case key."""
+    case_id = EXAMPLES[PermitRequested].envelope.case_id
+    refused = Rejected(raw, R.PROCESSING_ERROR, "a defect", case_id=case_id)
+    letter = seal_letter(rejected_letter(refused), keys)
+    assert letter.original != raw.value
+    value = CODEC.encode_event(letter)
+    return RawRecord(REDRIVE.name, 0, 3, None, value, to_ms(datetime.now(UTC)))
+
+
+def test_a_sealed_redrive_is_opened_with_the_case_key() -> None:
+    keys = MemoryKeyStore()
+    original = Record().read()
+    redrive = sealed_redrive_of(original, keys)
+    accepted = ingest(redrive, CODEC, DIRECTORY, VERIFIER, lambda _topic: PARTITIONS, keys)
+    assert isinstance(accepted, Inbound), accepted
+    assert accepted.redriven
+    assert accepted.event == EXAMPLES[PermitRequested]
+
+
+def test_a_sealed_redrive_of_an_erased_case_is_unreadable() -> None:
+    keys = MemoryKeyStore()
+    redrive = sealed_redrive_of(Record().read(), keys)
+    keys.destroy(EXAMPLES[PermitRequested].envelope.case_id)
+    for store in (keys, None):
+        unreadable = ingest(redrive, CODEC, DIRECTORY, VERIFIER, lambda _topic: PARTITIONS, store)
+        assert isinstance(unreadable, Unreadable)
+        assert "original" in unreadable.reason
