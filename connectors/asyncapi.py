@@ -36,6 +36,7 @@ from hub.contracts.topics import (
 )
 from hub.rules.directory import Agency, Directory
 from hub.rules.routing import RoutingRules, Selection
+from hub.runtime.retention import RetentionSchedule
 from hub.runtime.settings import PROJECT_ROOT, HubSettings
 from hub.trust.signing import KEY_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 
@@ -71,7 +72,7 @@ INTERNAL_JSON_TOPICS: Mapping[str, tuple[str, str, str]] = {
         "OperatorAction",
         "Operator action (hub-internal)",
         "What an operator did on the dashboard (login, case viewed, re-drive), JSON "
-        "(nrm.operator-action.v1), keyed by case id or operator id. Internal, kept forever.",
+        "(nrm.operator-action.v1), keyed by case id or operator id. Internal.",
     ),
 }
 """Hub-internal topics in JSON, not contracts (docs/DECISIONS.md): documented, not Avro."""
@@ -82,8 +83,12 @@ def build_asyncapi(
     registry: SchemaRegistry,
     rules: RoutingRules,
     core_topics: Iterable[TopicSpec] = CORE_TOPICS,
+    schedule: RetentionSchedule | None = None,
 ) -> dict[str, Any]:
-    """The AsyncAPI 3.0 document of the core topics and every agency's outbox and inbox."""
+    """The AsyncAPI 3.0 document of the core topics and every agency's outbox and inbox,
+    each with the configuration the retention schedule gives it (default: the project's
+    ``deploy/config/retention.yaml``)."""
+    schedule = schedule or RetentionSchedule.load(PROJECT_ROOT / "deploy" / "config")
     messages: dict[str, Any] = {}
     schemas: dict[str, Any] = {"SignatureHeaders": _signature_headers()}
     channels: dict[str, Any] = {}
@@ -108,7 +113,7 @@ def build_asyncapi(
             messages[name] = _internal_json_message(name, title, summary)
         else:
             refs = message_refs(HUB_TOPIC_SUBJECTS.get(spec.name, ()))
-        channels[channel_id] = _channel(spec, refs)
+        channels[channel_id] = _channel(spec, refs, schedule)
         operations[f"hub-writes-{channel_id}"] = _operation(
             "send", channel_id, refs, f"The hub writes {spec.name}."
         )
@@ -126,7 +131,7 @@ def build_asyncapi(
             )
             refs = message_refs(subjects)
             channel_id = _channel_id(topic)
-            channels[channel_id] = _channel(spec, refs)
+            channels[channel_id] = _channel(spec, refs, schedule)
             verb = "publishes" if direction == "send" else "receives"
             operations[f"{agency.id}-{verb}"] = _operation(
                 direction, channel_id, refs, f"{agency.id} {verb} on {topic}."
@@ -176,13 +181,12 @@ def _channel_id(topic: str) -> str:
     return topic.removeprefix("nrm.").replace(".", "-")
 
 
-def _channel(spec: TopicSpec, refs: dict[str, Any]) -> dict[str, Any]:
+def _channel(spec: TopicSpec, refs: dict[str, Any], schedule: RetentionSchedule) -> dict[str, Any]:
     config: dict[str, Any] = {
-        "cleanup.policy": ["compact"] if spec.compacted else ["delete"],
+        name: [value] if name == "cleanup.policy" else int(value)
+        for name, value in schedule.topic_configs(spec).items()
     }
-    retention = getattr(spec, "retention_ms", None)  # declared on topics that set it
-    if retention is not None:
-        config["retention.ms"] = retention
+    config.setdefault("cleanup.policy", ["delete"])
     return {
         "address": spec.name,
         "title": spec.name,
@@ -334,6 +338,7 @@ def document_for(settings: HubSettings) -> dict[str, Any]:
         Directory.load(settings.config_dir),
         SchemaRegistry.load(settings.schemas_dir),
         RoutingRules.load(settings.config_dir),
+        schedule=RetentionSchedule.load(settings.config_dir),
     )
 
 

@@ -13,18 +13,18 @@ from pydantic import BaseModel, Field
 DEFAULT_PARTITIONS = 4
 OUTBOX_PREFIX = "nrm.outbox."
 INBOX_PREFIX = "nrm.inbox."
+AGENCY_PLACEHOLDER = "<agency>"
+"""Stands for an agency id in a topic pattern (``nrm.inbox.<agency>``)."""
 
 
 class TopicSpec(BaseModel, frozen=True):
-    """One topic: its name, how many partitions, and why it exists."""
+    """One topic: its name, how many partitions, and why it exists. How long it keeps its
+    records is the retention schedule's (``deploy/config/retention.yaml``)."""
 
     name: str
     partitions: int = Field(default=DEFAULT_PARTITIONS, ge=1)
     purpose: str
     compacted: bool = False
-    retention_ms: int | None = Field(
-        default=None, description="-1 keeps records forever; None: the broker's default."
-    )
 
 
 DIRECTORY = TopicSpec(
@@ -39,8 +39,8 @@ DEAD_LETTERS = TopicSpec(
 )
 AUDIT = TopicSpec(
     name="nrm.audit",
-    retention_ms=-1,
-    purpose="Hash-chained audit entries, keyed by case id; kept forever, never compacted.",
+    purpose="Hash-chained audit entries, keyed by case id; kept forever, never compacted (the "
+    "personal data inside is shredded on the retention schedule).",
 )
 ESCALATIONS = TopicSpec(
     name="nrm.escalations",
@@ -63,9 +63,8 @@ CASE_STATE = TopicSpec(
 )
 OPERATOR_ACTIONS = TopicSpec(
     name="nrm.operator-actions",
-    retention_ms=-1,
     purpose="What operators did on the dashboard (logins, cases viewed, re-drives), JSON, keyed "
-    "by case id or operator id; kept forever.",
+    "by case id or operator id.",
 )
 OBSERVATORY = TopicSpec(
     name="nrm.observatory",

@@ -1,4 +1,5 @@
-"""Topic administration: create the topics the hub declares (``hub.contracts.topics``)."""
+"""Topic administration: create the topics the hub declares (``hub.contracts.topics``) with
+the configurations the retention schedule gives them (``hub.runtime.retention``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from aiokafka.errors import for_code
 
 from hub.contracts.topics import TopicSpec
 from hub.runtime.kafka_options import client_options
+from hub.runtime.retention import RetentionSchedule
 from hub.runtime.settings import HubSettings
 
 log = structlog.get_logger(__name__)
@@ -17,20 +19,20 @@ log = structlog.get_logger(__name__)
 TOPIC_ALREADY_EXISTS = 36
 
 
-def _configs(spec: TopicSpec) -> dict[str, str]:
-    configs = {"cleanup.policy": "compact"} if spec.compacted else {}
-    if spec.retention_ms is not None:
-        configs["retention.ms"] = str(spec.retention_ms)
-    return configs
-
-
 async def create_topics(
-    settings: HubSettings, specs: Sequence[TopicSpec], *, replication_factor: int = 1
+    settings: HubSettings,
+    specs: Sequence[TopicSpec],
+    *,
+    replication_factor: int = 1,
+    schedule: RetentionSchedule | None = None,
 ) -> list[str]:
-    """Create the topics that do not exist yet; return the names created.
+    """Create the topics that do not exist yet, configured by the retention schedule
+    (default: ``<config_dir>/retention.yaml``); return the names created.
 
-    Idempotent: an existing topic is left as it is (its partition count is not changed).
+    Idempotent: an existing topic is left as it is (its partition count and configurations
+    are not changed).
     """
+    schedule = schedule or RetentionSchedule.load(settings.config_dir)
     admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
@@ -44,7 +46,7 @@ async def create_topics(
                     name=spec.name,
                     num_partitions=spec.partitions,
                     replication_factor=replication_factor,
-                    topic_configs=_configs(spec),
+                    topic_configs=schedule.topic_configs(spec),
                 )
                 for spec in missing
             ]

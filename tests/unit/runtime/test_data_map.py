@@ -1,10 +1,11 @@
 """docs/PRIVACY.md's data map holds to the code, so it cannot drift silently.
 
 Its table must name every topic ``hub/contracts/topics.py`` declares (core topics, and the
-agency outbox/inbox patterns) with the retention its ``TopicSpec`` gives, no topic that is
-gone, and, in its ``code`` column, every module that opens a sqlite database or writes under
-``settings.data_dir``. The checks are functions of (document, topics, source tree), so the
-second half of this file shows each one failing on a map or a code base that drifted.
+agency outbox/inbox patterns) with the retention the schedule
+(``deploy/config/retention.yaml``) gives it, no topic that is gone, and, in its ``code``
+column, every module that opens a sqlite database or writes under ``settings.data_dir``.
+The checks are functions of (document, topics, source tree), so the second half of this file
+shows each one failing on a map or a code base that drifted.
 """
 
 from __future__ import annotations
@@ -17,14 +18,24 @@ from pathlib import Path
 import pytest
 
 from hub.contracts.enums import DataCategory
-from hub.contracts.topics import AUDIT, CASE_STATE, CORE_TOPICS, REDRIVE, TopicSpec, agency_topics
+from hub.contracts.topics import (
+    AGENCY_PLACEHOLDER,
+    AUDIT,
+    CASE_STATE,
+    CORE_TOPICS,
+    REDRIVE,
+    TopicSpec,
+    agency_topics,
+)
+from hub.runtime.retention import RetentionSchedule, TopicRetention
 from hub.runtime.settings import PROJECT_ROOT
 
 DOC = PROJECT_ROOT / "docs" / "PRIVACY.md"
 SOURCE_PACKAGES = ("hub", "agents", "connectors")
 COLUMNS = ("store", "kind", "code", "holds", "categories", "encrypted", "retention", "erasure")
 KINDS = frozenset({"topic", "topic-pattern", "sqlite", "file", "csv", "log"})
-AGENCY = "<agency>"
+AGENCY = AGENCY_PLACEHOLDER
+SCHEDULE = RetentionSchedule.load(PROJECT_ROOT / "deploy" / "config")
 EXTRA_CATEGORIES = frozenset({"case-metadata", "operator", "none"})
 ENCRYPTED = frozenset({"yes", "partly", "no"})
 SQLITE_OPEN = "sqlite3.connect"
@@ -73,22 +84,25 @@ def parse_map(text: str) -> list[Row]:
     return rows
 
 
-def expected_retention(spec: TopicSpec) -> str:
+def expected_retention(entry: TopicRetention | None) -> str:
     """How the map spells a topic's retention (see "How to read the table")."""
-    parts = ["compacted"] if spec.compacted else []
-    if spec.retention_ms == -1:
-        parts.append("forever")
-    elif spec.retention_ms is not None:
-        parts.append(f"{spec.retention_ms} ms")
-    elif not spec.compacted:
-        parts.append("broker-default")
-    return ", ".join(parts)
+    if entry is None:
+        return "broker-default"
+    if entry.compacted:
+        lag = entry.max_compaction_lag_days
+        return "compacted" + (f", superseded within {lag} days" if lag else "")
+    days = entry.retention_days
+    return "forever" if days == "forever" else f"{days} days"
 
 
 def topic_problems(
-    rows: Sequence[Row], core: Sequence[TopicSpec], agency: Sequence[TopicSpec]
+    rows: Sequence[Row],
+    core: Sequence[TopicSpec],
+    agency: Sequence[TopicSpec],
+    schedule: RetentionSchedule = SCHEDULE,
 ) -> list[str]:
-    """Topics without a row, rows without a topic, retentions that disagree."""
+    """Topics without a row, rows without a topic, retentions that disagree with the
+    schedule."""
     declared = {"topic": {s.name: s for s in core}, "topic-pattern": {s.name: s for s in agency}}
     problems: list[str] = []
     seen: set[str] = set()
@@ -101,10 +115,10 @@ def topic_problems(
         spec = declared[row.kind].get(row.store)
         if spec is None:
             problems.append(f"{row.store}: a row names a {row.kind} that no longer exists")
-        elif row.retention != expected_retention(spec):
+        elif row.retention != (expected := expected_retention(schedule.for_topic(spec.name))):
             problems.append(
                 f"{row.store}: the map says retention {row.retention!r}, "
-                f"the TopicSpec says {expected_retention(spec)!r}"
+                f"the schedule says {expected!r}"
             )
     for kind, specs in declared.items():
         problems += [f"{name}: {kind} without a row" for name in specs if name not in seen]
@@ -157,13 +171,20 @@ def row_problems(rows: Sequence[Row], root: Path) -> list[str]:
     return problems
 
 
-def all_problems(text: str, core: Sequence[TopicSpec], root: Path = PROJECT_ROOT) -> list[str]:
+def all_problems(
+    text: str,
+    core: Sequence[TopicSpec],
+    root: Path = PROJECT_ROOT,
+    schedule: RetentionSchedule = SCHEDULE,
+) -> list[str]:
     rows = parse_map(text)
     if not rows:
         return ["no data map table (header: " + " | ".join(COLUMNS) + ")"]
     agency = agency_topics([AGENCY])
     return (
-        topic_problems(rows, core, agency) + store_problems(rows, root) + row_problems(rows, root)
+        topic_problems(rows, core, agency, schedule)
+        + store_problems(rows, root)
+        + row_problems(rows, root)
     )
 
 
@@ -214,10 +235,13 @@ def test_a_row_for_a_removed_topic_is_caught(doc: str) -> None:
 
 
 def test_a_retention_that_disagrees_is_caught(doc: str) -> None:
-    week = AUDIT.model_copy(update={"retention_ms": 604_800_000})
-    core = tuple(week if spec.name == AUDIT.name else spec for spec in CORE_TOPICS)
-    assert all_problems(doc, core) == [
-        "nrm.audit: the map says retention 'forever', the TopicSpec says '604800000 ms'"
+    entries = tuple(
+        e.model_copy(update={"retention_days": 7}) if e.topic == AUDIT.name else e
+        for e in SCHEDULE.topics
+    )
+    schedule = SCHEDULE.model_copy(update={"topics": entries})
+    assert all_problems(doc, CORE_TOPICS, schedule=schedule) == [
+        "nrm.audit: the map says retention 'forever', the schedule says '7 days'"
     ]
 
 
