@@ -1,5 +1,6 @@
 """The worker's ``hub`` commands: ``worker``, ``overdue``, ``case``, ``deadletters``, the
-audit trail's (``agents/audit_commands.py``) and ``directory`` (``agents/directory_commands.py``).
+audit trail's (``agents/audit_commands.py``), ``directory`` (``agents/directory_commands.py``)
+and ``retention`` (``agents/retention_commands.py``).
 
 Mounted by ``hub/cli/app.py`` through the ``nrm_hub.commands`` entry point (pyproject.toml): the
 hub's own command line never imports the worker. The worker's modules are imported inside
@@ -17,6 +18,7 @@ import typer
 
 from agents.audit_commands import register_audit_commands
 from agents.directory_commands import directory_app
+from agents.retention_commands import retention_app
 from hub.cli.context import CHECK_FAILED, current_settings, fail, out
 
 case_app = typer.Typer(no_args_is_help=True, help="One case: state, requests, deadlines.")
@@ -31,6 +33,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(case_app, name="case")
     app.add_typer(deadletters_app, name="deadletters")
     app.add_typer(directory_app, name="directory")
+    app.add_typer(retention_app, name="retention")
 
 
 def worker() -> None:

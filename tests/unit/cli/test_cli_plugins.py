@@ -31,6 +31,7 @@ COMMANDS = {
     "case",
     "deadletters",
     "directory",
+    "retention",
     # the edges' (connectors/commands.py)
     "dashboard",
     "demo",

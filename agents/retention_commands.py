@@ -1,0 +1,93 @@
+"""``hub retention``: apply the retention schedule (``deploy/config/retention.yaml``).
+
+``hub retention run`` is the scheduled job of ``agents/retention_job.py``: it shreds the
+personal data of the cases closed longer than the schedule's period, on the hub's clock
+(simulated when ``HUB_CLOCK_START`` is set). ``--dry-run`` only lists them. Output for
+operators, in French.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated
+
+import typer
+
+from hub.cli.context import CHECK_FAILED, current_settings, fail, out
+
+retention_app = typer.Typer(
+    no_args_is_help=True, help="Retention schedule: shred what is kept past its period."
+)
+
+
+@retention_app.command("run")
+def retention_run(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List the cases due, destroy nothing.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of text.")] = False,
+) -> None:
+    """Shred the personal data of every case closed longer than the schedule's period.
+
+    The case key is destroyed (audit payloads, sealed state, dead letters and re-drives become
+    unreadable) and an ERASED entry, "expired under the retention schedule", is chained."""
+    from agents.retention_job import RetentionIncomplete, run_retention
+    from hub.audit.keys import default_key_store
+    from hub.contracts.codec import Codec
+    from hub.contracts.registry import SchemaRegistry
+    from hub.runtime.clock import clock_from
+    from hub.runtime.config_files import ConfigError
+
+    settings = current_settings()
+    now = clock_from(settings.clock_start, settings.clock_anchor, settings.clock_speed)()
+    codec = Codec(
+        SchemaRegistry.load(settings.schemas_dir), max_record_bytes=settings.max_record_bytes
+    )
+    try:
+        run = asyncio.run(
+            run_retention(
+                settings, codec, default_key_store(settings.data_dir), now, dry_run=dry_run
+            )
+        )
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    except RetentionIncomplete as exc:
+        raise fail(f"rien n'a été détruit : {exc}", CHECK_FAILED) from None
+    except ValueError as exc:  # the hub's signing key cannot be read
+        raise fail(f"impossible de signer au nom du hub : {exc}") from None
+    if as_json:
+        document = {
+            "now": run.now.isoformat(),
+            "period_days": run.period_days,
+            "cases": run.cases,
+            "dry_run": dry_run,
+            "due": [
+                {"case_id": str(d.case_id), "closed_at": d.closed_at.isoformat()} for d in run.due
+            ],
+            "shredded": [
+                {"case_id": str(s.due.case_id), "seq": s.seq, "key_destroyed": s.key_destroyed}
+                for s in run.shredded
+            ],
+        }
+        typer.echo(json.dumps(document, ensure_ascii=False, indent=2))
+        return
+    out.print(
+        f"calendrier de conservation : données personnelles détruites {run.period_days} jours "
+        f"après la clôture (horloge du hub : {run.now:%Y-%m-%d %H:%M} UTC)",
+        highlight=False,
+    )
+    done = {s.due.case_id: s for s in run.shredded}
+    for due in run.due:
+        shredded = done.get(due.case_id)
+        what = (
+            f"expiré, clé détruite, entrée ERASED n° {shredded.seq}"
+            if shredded
+            else "à expirer (simulation : rien n'est détruit)"
+        )
+        out.print(f"dossier {due.case_id} clos le {due.closed_at:%Y-%m-%d} : {what}")
+    out.print(
+        f"{run.cases} dossier(s) examiné(s), {len(run.due)} arrivé(s) à échéance, "
+        f"{len(run.shredded)} expiré(s)",
+        highlight=False,
+    )
