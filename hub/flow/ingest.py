@@ -110,10 +110,12 @@ def ingest(
             return unwrapped
         again = f"redrive/{raw.partition}/{raw.offset}"
         raw, signed_at = unwrapped
-    refused = verify(raw, directory, verifier, signed_at) or accept(raw, codec, directory)
-    if isinstance(refused, Rejected) and again:
-        return replace(refused, again=again)
-    return refused
+    result = _with_ids(raw, codec, verify(raw, directory, verifier, signed_at)) or accept(
+        raw, codec, directory
+    )
+    if isinstance(result, Rejected) and again:
+        return replace(result, again=again)
+    return result
 
 
 def unwrap_redrive(
@@ -252,6 +254,16 @@ def accept(raw: RawRecord, codec: Codec, directory: Directory) -> Inbound | Reje
         headers=tuple(raw.headers),
         redriven=raw.redriven,
     )
+
+
+def _with_ids(raw: RawRecord, codec: Codec, refused: Rejected | None) -> Rejected | None:
+    """A signature refusal with the case and event ids the record claims, when it decodes:
+    so operators find the case, and its dead letter is sealed under that case's key instead of
+    keeping the record in clear."""
+    if refused is None or refused.case_id is not None:
+        return refused
+    case_id, event_id = _peek_ids(raw, codec)
+    return replace(refused, case_id=case_id, event_id=event_id)
 
 
 def _peek_ids(raw: RawRecord, codec: Codec) -> tuple[uuid.UUID | None, uuid.UUID | None]:
