@@ -69,6 +69,7 @@ def retention_run(
                 {"case_id": str(s.due.case_id), "seq": s.seq, "key_destroyed": s.key_destroyed}
                 for s in run.shredded
             ],
+            "skipped": [str(d.case_id) for d in run.skipped],
         }
         typer.echo(json.dumps(document, ensure_ascii=False, indent=2))
         return
@@ -78,13 +79,15 @@ def retention_run(
         highlight=False,
     )
     done = {s.due.case_id: s for s in run.shredded}
+    skipped = {d.case_id for d in run.skipped}
     for due in run.due:
         shredded = done.get(due.case_id)
-        what = (
-            f"expiré, clé détruite, entrée ERASED n° {shredded.seq}"
-            if shredded
-            else "à expirer (simulation : rien n'est détruit)"
-        )
+        if shredded:
+            what = f"expiré, clé détruite, entrée ERASED n° {shredded.seq}"
+        elif due.case_id in skipped:
+            what = "clé absente de ce magasin de clés : rien n'est détruit ni enregistré"
+        else:
+            what = "à expirer (simulation : rien n'est détruit)"
         out.print(f"dossier {due.case_id} clos le {due.closed_at:%Y-%m-%d} : {what}")
     out.print(
         f"{run.cases} dossier(s) examiné(s), {len(run.due)} arrivé(s) à échéance, "

@@ -76,6 +76,9 @@ class RetentionRun:
     cases: int
     due: tuple[Due, ...]
     shredded: tuple[Shredded, ...]
+    skipped: tuple[Due, ...] = ()
+    """Due, but their key is not in this key store (another deployment's, or a store that
+    was lost): nothing is destroyed or recorded for them."""
 
 
 async def read_lives(
@@ -136,9 +139,14 @@ async def run_retention(
         return run
     signer = HubSigner.from_pem(settings.signing_key_path, settings.signing_key_id)
     shredded: list[Shredded] = []
+    skipped: list[Due] = []
     for case in due:
-        destroyed = key_store.destroy(case.case_id)  # first: the data is gone even if the
-        entry, _head = next_entry(  # entry below cannot be written (a re-run writes it)
+        if case.key_id is None or key_store.get(case.key_id) is None:
+            log.warning("retention.key_not_here", case_id=str(case.case_id))
+            skipped.append(case)
+            continue
+        destroyed = key_store.destroy(case.case_id)  # first: once the entry below is written,
+        entry, _head = next_entry(  # no later run would come back to destroy it
             case.head,
             case_id=case.case_id,
             recorded_at=now,
@@ -157,4 +165,6 @@ async def run_retention(
         shredded.append(Shredded(case, destroyed, entry.seq, partition, offset))
     with AuditIndex.open(settings) as index:
         await catch_up(settings, index, codec, timeout_s=INDEX_TIMEOUT_S)
-    return RetentionRun(now, rule.after_closure_days, len(cases), tuple(due), tuple(shredded))
+    return RetentionRun(
+        now, rule.after_closure_days, len(cases), tuple(due), tuple(shredded), tuple(skipped)
+    )

@@ -38,10 +38,12 @@ class CaseLife:
     closed_at: datetime | None = None
     shredded: bool = False
     categories: frozenset[DataCategory] = field(default_factory=frozenset)
+    key_id: str | None = None
+    """The key of the case's latest encrypted payload: the one to destroy."""
 
     def after(self, entry: AuditEntry) -> CaseLife:
         """The case's life once ``entry`` is read (entries of one case, in log order)."""
-        life = self
+        life = self if entry.key_id is None else replace(self, key_id=entry.key_id)
         if entry_hash(entry) == entry.hash and (self.head is None or entry.seq > self.head.seq):
             life = replace(life, head=ChainHead.of(entry))
         categories = life.categories | {c for c in entry.categories if c != DataCategory.UNKNOWN}
@@ -78,6 +80,7 @@ class Due:
     closed_at: datetime
     head: ChainHead | None
     categories: frozenset[DataCategory]
+    key_id: str | None
 
 
 def due_for_shredding(
@@ -86,7 +89,7 @@ def due_for_shredding(
     """The cases closed for at least ``period`` at ``now`` and not shredded yet, oldest
     closure first."""
     due = [
-        Due(life.case_id, life.closed_at, life.head, life.categories)
+        Due(life.case_id, life.closed_at, life.head, life.categories, life.key_id)
         for life in cases.values()
         if life.closed_at is not None and not life.shredded and now - life.closed_at >= period
     ]

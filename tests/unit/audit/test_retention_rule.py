@@ -110,3 +110,31 @@ def test_an_altered_entry_is_not_taken_as_the_head() -> None:
 )
 def test_which_transitions_close_a_case(decision: str | None, closing: bool) -> None:
     assert closes(decision) is closing
+
+
+def test_a_due_case_names_the_key_of_its_latest_payload() -> None:
+    case_id, keys = uuid.uuid4(), MemoryKeyStore()
+    received, head = next_entry(
+        None,
+        case_id=case_id,
+        recorded_at=T0,
+        actor="police-93",
+        actor_role=AgencyRole.POLICE_GENDARMERIE,
+        event_id=uuid.uuid4(),
+        action=AuditAction.RECEIVED,
+        payload={"identity": {"first_name": "Amina"}},
+        key_store=keys,
+    )
+    closed, _ = next_entry(
+        head,
+        case_id=case_id,
+        recorded_at=T0 + DAY,
+        actor="hub",
+        actor_role=AgencyRole.HUB,
+        event_id=None,
+        action=AuditAction.CASE_TRANSITION,
+        decision="case closed",
+        key_store=keys,
+    )
+    [due] = due_for_shredding(lives([received, closed]), T0 + 3 * PERIOD, PERIOD)
+    assert due.key_id == received.key_id == keys.get_or_create(case_id)[0]
