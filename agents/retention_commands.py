@@ -77,6 +77,7 @@ def retention_run(
         f"calendrier de conservation : données personnelles détruites {run.period_days} jours "
         f"après la clôture (horloge du hub : {run.now:%Y-%m-%d %H:%M} UTC)",
         highlight=False,
+        soft_wrap=True,
     )
     done = {s.due.case_id: s for s in run.shredded}
     skipped = {d.case_id for d in run.skipped}
@@ -88,7 +89,11 @@ def retention_run(
             what = "clé absente de ce magasin de clés : rien n'est détruit ni enregistré"
         else:
             what = "à expirer (simulation : rien n'est détruit)"
-        out.print(f"dossier {due.case_id} clos le {due.closed_at:%Y-%m-%d} : {what}")
+        out.print(
+            f"dossier {due.case_id} clos le {due.closed_at:%Y-%m-%d} : {what}",
+            highlight=False,
+            soft_wrap=True,
+        )
     out.print(
         f"{run.cases} dossier(s) examiné(s), {len(run.due)} arrivé(s) à échéance, "
         f"{len(run.shredded)} expiré(s)",

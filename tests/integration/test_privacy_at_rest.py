@@ -1,0 +1,279 @@
+"""Personal data at rest (issue 23, items 2 and 3), on the real broker.
+
+A case with a held request, an open request, a dead letter and a re-drive: a plain consumer
+that reads every record of the changelog, the dead letters, the re-drives and the audit log
+finds none of the person's fields in clear, even while the case is live. The case is closed;
+``hub retention run`` on a clock two years and a day later destroys its key: then nothing of
+the case decrypts anywhere, the chain still verifies, and replay says why. The topics carry
+the retention the schedule gives them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from eventually import eventually
+from flow_helpers import events_for, fresh, received_for
+from typer.testing import CliRunner
+from worker_thread import AgencyFactory
+
+from agents.io.case_store import read_case
+from agents.io.reader import read_topics
+from agents.redrive import list_dead_letters, read_letters, redrive
+from hub.audit.keys import KeyStore, PayloadUnreadableError, decrypt_payload, default_key_store
+from hub.audit.retention import EXPIRED
+from hub.cli.app import app
+from hub.contracts.codec import Codec
+from hub.contracts.enums import DeadLetterReason
+from hub.contracts.events import (
+    AuditEntry,
+    CaseClosed,
+    DeadLetter,
+    PermitRequested,
+    ReferralOpened,
+    SupportRequested,
+)
+from hub.contracts.examples import example_person
+from hub.contracts.registry import SchemaRegistry
+from hub.contracts.topics import AUDIT, CASE_STATE, DEAD_LETTERS, REDRIVE, inbox_topic, outbox_topic
+from hub.flow.case_record import Personal, decode_state
+from hub.flow.case_state import CaseState
+from hub.flow.sealed_letters import OriginalUnavailableError, open_original
+from hub.runtime.kafka_options import client_options
+from hub.runtime.retention import DAY_MS, RetentionSchedule
+from hub.runtime.settings import HubSettings
+from hub.trust.signing import RecordSigner
+
+pytestmark = pytest.mark.usefixtures("worker")
+runner = CliRunner()
+STORED = (CASE_STATE.name, DEAD_LETTERS.name, REDRIVE.name, AUDIT.name)
+
+
+def personal_fields(token: str) -> dict[str, str]:
+    """Fields of one person, each unique to this test run (so any hit is this case's)."""
+    return {
+        "first_name": f"Prénom{token}",
+        "last_name": f"Nom{token}",
+        "phone": f"+33 7 {token}",
+        "address": f"rue {token}, Saint-Denis",
+        "health_needs": f"suivi {token}",
+        "person_ref": f"P-{token}",
+    }
+
+
+async def raw_hits(settings: HubSettings, needles: list[bytes]) -> dict[str, list[bytes]]:
+    """What a plain consumer finds, topic by topic: every needle seen in any record's bytes."""
+    found: dict[str, list[bytes]] = {}
+    for record in await read_topics(settings, STORED):
+        blob = (record.key or b"") + (record.value or b"")
+        blob += b"".join(value or b"" for _name, value in record.headers)
+        hits = [n for n in needles if n in blob]
+        if hits:
+            found.setdefault(record.topic, []).extend(hits)
+    return found
+
+
+async def case_records(
+    settings: HubSettings, codec: Codec, case_id: uuid.UUID
+) -> tuple[list[bytes], list[DeadLetter], list[AuditEntry]]:
+    """The case's changelog values, dead letters and re-drives, and audit entries."""
+    states, letters, entries = [], [], []
+    for record in await read_topics(settings, STORED):
+        if record.topic == CASE_STATE.name and record.key == str(case_id).encode():
+            states.append(record.value or b"")
+        elif record.topic in {DEAD_LETTERS.name, REDRIVE.name}:
+            letter = codec.decode_event(record.value or b"")
+            if isinstance(letter, DeadLetter) and letter.case_id == case_id:
+                letters.append(letter)
+        elif record.topic == AUDIT.name and record.key == str(case_id).encode():
+            entry = codec.decode_event(record.value or b"")
+            assert isinstance(entry, AuditEntry)
+            entries.append(entry)
+    return states, letters, entries
+
+
+def readable(
+    keys: KeyStore,
+    states: list[bytes],
+    letters: list[DeadLetter],
+    entries: list[AuditEntry],
+) -> list[str]:
+    """Which stored copies still open with the key store."""
+    opened = [
+        f"state {i}"
+        for i, v in enumerate(states)
+        if decode_state(v, keys).personal is Personal.OPENED
+    ]
+    for letter in letters:
+        try:
+            open_original(letter, keys)
+            opened.append(f"letter {letter.dead_letter_id}")
+        except OriginalUnavailableError:
+            pass
+    for entry in entries:
+        key = keys.get(entry.key_id) if entry.key_id else None
+        if key is None or entry.payload_ciphertext is None:
+            continue
+        try:
+            decrypt_payload(key, entry.payload_ciphertext, case_id=entry.case_id, seq=entry.seq)
+            opened.append(f"audit seq {entry.seq}")
+        except PayloadUnreadableError:
+            pass
+    return opened
+
+
+async def badly_signed(settings: HubSettings, codec: Codec, event: PermitRequested) -> None:
+    """The police outbox receives the event signed by a key the directory does not know."""
+    case_key = str(event.envelope.case_id).encode()
+    value = codec.encode_event(event)
+    topic = outbox_topic("police-93")
+    signer = RecordSigner(Ed25519PrivateKey.generate(), "police-93-stolen")
+    producer = AIOKafkaProducer(**client_options(settings))
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            topic, value, key=case_key, headers=signer.sign(topic, case_key, value)
+        )
+    finally:
+        await producer.stop()
+
+
+def cli(settings: HubSettings, *args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args), obj=settings)
+    return result.exit_code, result.output
+
+
+async def test_no_copy_of_a_case_is_readable_once_its_key_is_destroyed(
+    agency: AgencyFactory, hub_settings: HubSettings
+) -> None:
+    codec = Codec(SchemaRegistry.load(hub_settings.schemas_dir))
+    keys = default_key_store(hub_settings.data_dir)
+    token = uuid.uuid4().hex[:12]
+    fields = personal_fields(token)
+    needles = [value.encode() for value in fields.values()] + [token.encode()]
+    person = example_person().model_copy(update=fields)
+    case_id = uuid.uuid4()
+    story = events_for(case_id)
+    police = await agency("police-93")
+    prefecture = await agency("prefecture-93")
+    association = await agency("association-93")
+
+    # An open request (the prefecture owes an answer) and a held one (no consent yet).
+    await police.publish(fresh(story[ReferralOpened], case_id, person=person))
+    permit = fresh(story[PermitRequested], case_id, person=person, request_id=uuid.uuid4())
+    await police.publish(permit)
+    await police.publish(fresh(story[SupportRequested], case_id, person=person))
+    assert len(await received_for(prefecture, case_id, 1, timeout_s=20)) == 1
+
+    async def live_state() -> CaseState | None:
+        state = await read_case(hub_settings, case_id)
+        return state if state is not None and state.holds and state.requests else None
+
+    state = await eventually(live_state, timeout_s=20, what="a held and an open request")
+    assert person.first_name in state.holds[0].record_json  # the sealed copy opens
+
+    # A dead letter (a stolen signing key), re-driven: the worker opens the sealed original
+    # and refuses it again, which makes a second dead letter.
+    await badly_signed(hub_settings, codec, fresh(permit, case_id, request_id=uuid.uuid4()))
+
+    async def letters(count: int) -> list[DeadLetter] | None:
+        found = [d for d in await list_dead_letters(hub_settings) if d.case_id == case_id]
+        return found if len(found) >= count else None
+
+    [letter] = await eventually(lambda: letters(1), timeout_s=20, what="the dead letter")
+    assert letter.reason is DeadLetterReason.BAD_SIGNATURE
+    assert person.last_name.encode() in open_original(letter, keys)
+    await redrive(hub_settings, letter.dead_letter_id)
+    again = await eventually(lambda: letters(1), timeout_s=20, what="the re-drive refused")
+    assert letter.dead_letter_id not in {d.dead_letter_id for d in again}
+    assert {d.reason for d in again} == {DeadLetterReason.BAD_SIGNATURE}
+    redriven = [d for d in await read_letters(hub_settings, REDRIVE.name) if d.case_id == case_id]
+    assert [d.dead_letter_id for d in redriven] == [letter.dead_letter_id]
+
+    # Even while the case is live, nothing of the person is in clear in what the hub keeps.
+    assert await raw_hits(hub_settings, needles) == {}
+    states, stored_letters, entries = await case_records(hub_settings, codec, case_id)
+    assert states
+    assert len(stored_letters) >= 3  # the letter, its re-drive, the refusal of the re-drive
+    assert readable(keys, states, stored_letters, entries)  # the hub itself can read them
+
+    # The case is closed; two years and a day later the retention run shreds it.
+    await association.publish(fresh(story[CaseClosed], case_id))
+
+    async def closed() -> bool:
+        state = await read_case(hub_settings, case_id)
+        return state is not None and state.status.value == "CLOSED"
+
+    await eventually(closed, timeout_s=20, what="the case closed")
+    schedule = RetentionSchedule.load(hub_settings.config_dir)
+    later = datetime.now(UTC) + schedule.personal_data_of_closed_cases.period + timedelta(days=1)
+    in_time = hub_settings.model_copy(
+        update={"clock_start": later, "clock_anchor": datetime.now(UTC), "clock_speed": 1.0}
+    )
+    code, output = await asyncio.to_thread(cli, in_time, "retention", "run", "--dry-run")
+    assert code == 0, output
+    assert f"dossier {case_id}" in output
+    assert "simulation" in output
+    assert readable(keys, *await case_records(hub_settings, codec, case_id))  # nothing destroyed
+
+    code, output = await asyncio.to_thread(cli, in_time, "retention", "run")
+    assert code == 0, output
+    assert f"dossier {case_id}" in output
+    assert "clé détruite" in output
+
+    # A plain consumer reads everything: no field in clear, no copy that decrypts.
+    states, stored_letters, entries = await case_records(hub_settings, codec, case_id)
+    assert await raw_hits(hub_settings, needles) == {}
+    assert readable(keys, states, stored_letters, entries) == []
+    assert any(e.payload_ciphertext for e in entries)  # there were payloads to destroy
+
+    code, output = await asyncio.to_thread(cli, hub_settings, "audit", "verify", str(case_id))
+    assert code == 0, output
+    code, output = await asyncio.to_thread(cli, hub_settings, "replay", str(case_id), "--json")
+    assert code == 0, output
+    rows = json.loads(output[output.index("{") :])["entries"]
+    assert rows[-1]["action"] == "ERASED"
+    assert rows[-1]["decision"] == EXPIRED
+    assert {r["payload"] for r in rows if r["payload"] is not None} == {"ERASED"}
+
+    # A second run finds nothing more to do for the case.
+    code, output = await asyncio.to_thread(cli, in_time, "retention", "run")
+    assert code == 0, output
+    assert f"dossier {case_id}" not in output
+
+
+async def test_topics_carry_the_retention_of_the_schedule(hub_settings: HubSettings) -> None:
+    admin = AIOKafkaAdminClient(**client_options(hub_settings))
+    await admin.start()
+    try:
+        wanted = [
+            inbox_topic("association-93"),
+            outbox_topic("police-93"),
+            DEAD_LETTERS.name,
+            REDRIVE.name,
+            CASE_STATE.name,
+        ]
+        answers = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, name) for name in wanted]
+        )
+    finally:
+        await admin.close()
+    configs = {
+        resource[3]: {entry[0]: entry[1] for entry in resource[4]}
+        for answer in answers
+        for resource in answer.resources
+    }
+    assert configs[inbox_topic("association-93")]["retention.ms"] == str(30 * DAY_MS)
+    assert configs[outbox_topic("police-93")]["retention.ms"] == str(7 * DAY_MS)
+    assert configs[DEAD_LETTERS.name]["retention.ms"] == str(30 * DAY_MS)
+    assert configs[REDRIVE.name]["retention.ms"] == str(30 * DAY_MS)
+    assert configs[CASE_STATE.name]["cleanup.policy"] == "compact"
+    assert configs[CASE_STATE.name]["max.compaction.lag.ms"] == str(7 * DAY_MS)
