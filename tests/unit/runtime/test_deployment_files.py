@@ -448,6 +448,7 @@ def test_k8s_manifests_parse_as_named_kubernetes_objects() -> None:
     kinds = sorted(doc["kind"] for doc in documents)
     assert kinds == sorted(
         [
+            "CronJob",
             "Deployment",
             "Deployment",
             "Deployment",
@@ -492,6 +493,24 @@ def test_k8s_containers_run_existing_hub_commands() -> None:
     assert commands["nrm-hub-worker"] == ["hub", "worker"]
     for command in commands.values():
         _resolve_hub_command(command)
+
+
+def test_k8s_retention_job_runs_daily_with_the_key_store_and_the_hub_key() -> None:
+    (job,) = [doc for doc in _k8s_documents() if doc["kind"] == "CronJob"]
+    pod = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    _resolve_hub_command(container["command"])
+    assert container["command"] == ["hub", "retention", "run"]
+    assert job["spec"]["concurrencyPolicy"] == "Forbid"  # two runs would chain twice
+    assert len(job["spec"]["schedule"].split()) == 5
+    env = {e["name"]: e for e in container["env"]}
+    _assert_are_settings(set(env), "deploy/k8s retention")
+    assert env["HUB_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "nrm-hub-kafka"
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    worker = _deployments()["nrm-hub-worker"]["spec"]["template"]["spec"]
+    claim = {v["name"]: v for v in worker["volumes"]}["data"]["persistentVolumeClaim"]
+    assert {v["name"]: v for v in pod["volumes"]}["data"]["persistentVolumeClaim"] == claim
 
 
 def test_k8s_probes_check_health_and_readiness_on_the_served_port() -> None:
