@@ -21,6 +21,7 @@ import json
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+from uuid import UUID
 
 from hub.audit.keys import KeyDestroyedError, KeyStore, PayloadUnreadableError
 from hub.audit.sealing import Purpose, seal, unseal
@@ -54,17 +55,16 @@ class StoredState:
 
 def encode_state(state: CaseState, key_store: KeyStore) -> bytes:
     """The changelog value of ``state``: its personal fields sealed under the case key."""
-    clear = json.loads(state.model_dump_json(exclude=set(SEALED_FIELDS)))
-    sealed: str | None
+    clear = state.model_dump_json(exclude=set(SEALED_FIELDS))
     try:
         plaintext = state.model_dump_json(include=set(SEALED_FIELDS)).encode()
-        sealed = base64.b64encode(
-            seal(key_store, state.case_id, Purpose.CASE_STATE, plaintext)
-        ).decode()
+        blob = seal(key_store, state.case_id, Purpose.CASE_STATE, plaintext)
+        sealed = f'"{base64.b64encode(blob).decode()}"'
     except KeyDestroyedError:
-        sealed = None
-    document = {"format": FORMAT, "state": clear, "sealed": sealed}
-    return json.dumps(document, separators=(",", ":")).encode()
+        sealed = "null"
+    # Assembled as text: the clear part is already JSON (a second parse and dump cost more
+    # than the sealing itself).
+    return f'{{"format":"{FORMAT}","state":{clear},"sealed":{sealed}}}'.encode()
 
 
 def decode_state(value: bytes, key_store: KeyStore) -> StoredState:
@@ -75,15 +75,19 @@ def decode_state(value: bytes, key_store: KeyStore) -> StoredState:
         return StoredState(CaseState.model_validate(document), Personal.LEGACY)
     if document["format"] != FORMAT:
         raise ValueError(f"unknown case state format {document['format']!r}")
-    clear = CaseState.model_validate(document["state"])
+    clear = document["state"]
+    if not isinstance(clear, dict) or not SEALED_FIELDS.isdisjoint(clear):
+        raise ValueError("the clear part of a case state holds sealed fields")
     if document.get("sealed") is None:
-        return StoredState(clear, Personal.GONE)
+        return StoredState(CaseState.model_validate(clear), Personal.GONE)
     try:
         blob = base64.b64decode(document["sealed"], validate=True)
-        plaintext = unseal(key_store, clear.case_id, Purpose.CASE_STATE, blob)
+        plaintext = unseal(key_store, UUID(str(clear.get("case_id"))), Purpose.CASE_STATE, blob)
     except (PayloadUnreadableError, ValueError):
-        return StoredState(clear, Personal.UNREADABLE)
+        return StoredState(CaseState.model_validate(clear), Personal.UNREADABLE)
     if plaintext is None:
-        return StoredState(clear, Personal.GONE)
+        return StoredState(CaseState.model_validate(clear), Personal.GONE)
     personal = json.loads(plaintext)
-    return StoredState(CaseState.model_validate({**document["state"], **personal}), Personal.OPENED)
+    if not isinstance(personal, dict) or not set(personal) <= SEALED_FIELDS:
+        return StoredState(CaseState.model_validate(clear), Personal.UNREADABLE)
+    return StoredState(CaseState.model_validate({**clear, **personal}), Personal.OPENED)
