@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime
 
+import pytest
+
 from hub.audit.keys import MemoryKeyStore
+from hub.audit.sealing import Purpose, seal
 from hub.contracts.enums import AgencyRole, DataCategory, ExploitationType, SafeChannel
 from hub.contracts.examples import CASE_ID, example_events
 from hub.flow.case_record import SEALED_FIELDS, Personal, decode_state, encode_state
@@ -107,3 +111,24 @@ def test_a_state_written_before_sealing_is_still_read() -> None:
     stored = decode_state(state.model_dump_json().encode(), MemoryKeyStore())
     assert stored.personal is Personal.LEGACY
     assert stored.state == state
+
+
+def test_a_clear_part_carrying_personal_fields_is_refused() -> None:
+    # Personal data written in clear beside the seal is an altered record, never read as is.
+    keys = MemoryKeyStore()
+    document = json.loads(encode_state(full_state(), keys))
+    document["state"]["holds"] = []
+    with pytest.raises(ValueError, match="sealed fields"):
+        decode_state(json.dumps(document).encode(), keys)
+
+
+def test_a_sealed_part_cannot_override_the_clear_fields() -> None:
+    # Even sealed under the right key, a blob may only carry the personal fields: it cannot
+    # replace the status or the audit chain head kept in clear.
+    keys, state = MemoryKeyStore(), full_state()
+    document = json.loads(encode_state(state, keys))
+    forged = seal(keys, CASE_ID, Purpose.CASE_STATE, b'{"status":"CLOSED"}')
+    document["sealed"] = base64.b64encode(forged).decode()
+    stored = decode_state(json.dumps(document).encode(), keys)
+    assert stored.personal is Personal.UNREADABLE
+    assert stored.state.status is CaseStatus.UNDER_IDENTIFICATION
