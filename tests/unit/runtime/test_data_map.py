@@ -197,6 +197,12 @@ def test_the_data_map_matches_the_topics_and_the_stores(doc: str) -> None:
     assert all_problems(doc, CORE_TOPICS) == []
 
 
+def test_every_store_of_the_retention_schedule_has_a_row(doc: str) -> None:
+    stores = [row.store for row in parse_map(doc) if row.kind not in {"topic", "topic-pattern"}]
+    for entry in SCHEDULE.stores:
+        assert any(entry.store in store for store in stores), entry.store
+
+
 def test_the_map_covers_the_stores_the_issue_names(doc: str) -> None:
     stores = {row.store for row in parse_map(doc)}
     kinds = {row.kind for row in parse_map(doc)}
