@@ -70,6 +70,7 @@ def retention_run(
                 for s in run.shredded
             ],
             "skipped": [str(d.case_id) for d in run.skipped],
+            "finished": [str(case_id) for case_id in run.finished],
         }
         typer.echo(json.dumps(document, ensure_ascii=False, indent=2))
         return
@@ -91,6 +92,12 @@ def retention_run(
             what = "à expirer (simulation : rien n'est détruit)"
         out.print(
             f"dossier {due.case_id} clos le {due.closed_at:%Y-%m-%d} : {what}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    for case_id in run.finished:
+        out.print(
+            f"dossier {case_id} : expiration déjà enregistrée, clé détruite maintenant",
             highlight=False,
             soft_wrap=True,
         )

@@ -3,9 +3,9 @@
 A scheduled job (a Kubernetes CronJob, or cron): it reads the audit topic to its high
 watermark, folds each case's chain into a ``CaseLife`` (``hub.audit.retention``), and for every
 case closed for at least ``personal_data_of_closed_cases`` (``deploy/config/retention.yaml``)
-destroys the case key — every audit payload, sealed case state, dead letter and re-drive of
-the case becomes unreadable — then appends an ``ERASED`` entry, "expired under the retention
-schedule", after the chain's head, signed by the hub. The time is the hub's clock (simulated
+appends an ``ERASED`` entry, "expired under the retention schedule", after the chain's head,
+signed by the hub, then destroys the case key: every audit payload, sealed case state, dead
+letter and re-drive of the case becomes unreadable. The time is the hub's clock (simulated
 when ``HUB_CLOCK_START`` is set), so a fast-time run shreds what a real one would years later.
 
 Like ``hub erase`` today, the entry is appended beside the routing worker: a closed case gets
@@ -39,7 +39,14 @@ from agents.io.outbox_writer import HUB_ACTOR, append_entries
 from hub.audit.chain import next_entry
 from hub.audit.keys import KeyStore
 from hub.audit.log_record import Position, decode_record
-from hub.audit.retention import EXPIRED, RETENTION_BASIS, CaseLife, Due, due_for_shredding
+from hub.audit.retention import (
+    EXPIRED,
+    RETENTION_BASIS,
+    CaseLife,
+    Due,
+    due_for_shredding,
+    keys_to_finish,
+)
 from hub.contracts.codec import Codec
 from hub.contracts.enums import AgencyRole, AuditAction
 from hub.contracts.topics import AUDIT
@@ -79,6 +86,9 @@ class RetentionRun:
     skipped: tuple[Due, ...] = ()
     """Due, but their key is not in this key store (another deployment's, or a store that
     was lost): nothing is destroyed or recorded for them."""
+    finished: tuple[UUID, ...] = ()
+    """Cases already recorded as shredded whose key was still there (a run stopped between
+    the two steps): destroyed now."""
 
 
 async def read_lives(
@@ -134,8 +144,13 @@ async def run_retention(
     rule = schedule.personal_data_of_closed_cases
     cases = await read_lives(settings, codec)
     due = due_for_shredding(cases, now, rule.period)
+    unfinished = [
+        life.case_id
+        for life in keys_to_finish(cases)
+        if life.key_id is not None and key_store.get(life.key_id) is not None
+    ]
     run = RetentionRun(now, rule.after_closure_days, len(cases), tuple(due), ())
-    if dry_run or not due:
+    if dry_run or not (due or unfinished):
         return run
     signer = HubSigner.from_pem(settings.signing_key_path, settings.signing_key_id)
     shredded: list[Shredded] = []
@@ -145,8 +160,10 @@ async def run_retention(
             log.warning("retention.key_not_here", case_id=str(case.case_id))
             skipped.append(case)
             continue
-        destroyed = key_store.destroy(case.case_id)  # first: once the entry below is written,
-        entry, _head = next_entry(  # no later run would come back to destroy it
+        # The entry first, then the key: a run stopped in between leaves an entry whose key
+        # still exists, which the next run destroys (``keys_to_finish``); the other order
+        # would leave a destroyed key no later run could tell from another store's case.
+        entry, _head = next_entry(
             case.head,
             case_id=case.case_id,
             recorded_at=now,
@@ -161,10 +178,21 @@ async def run_retention(
             key_store=key_store,
         )
         [(partition, offset)] = await append_entries(settings, codec, [entry], signer=signer)
+        destroyed = key_store.destroy(case.case_id)
         log.info("retention.shredded", case_id=str(case.case_id), seq=entry.seq)
         shredded.append(Shredded(case, destroyed, entry.seq, partition, offset))
-    with AuditIndex.open(settings) as index:
-        await catch_up(settings, index, codec, timeout_s=INDEX_TIMEOUT_S)
+    for case_id in unfinished:
+        key_store.destroy(case_id)
+        log.info("retention.finished", case_id=str(case_id))
+    if shredded:
+        with AuditIndex.open(settings) as index:
+            await catch_up(settings, index, codec, timeout_s=INDEX_TIMEOUT_S)
     return RetentionRun(
-        now, rule.after_closure_days, len(cases), tuple(due), tuple(shredded), tuple(skipped)
+        now,
+        rule.after_closure_days,
+        len(cases),
+        tuple(due),
+        tuple(shredded),
+        tuple(skipped),
+        tuple(unfinished),
     )

@@ -94,3 +94,13 @@ def due_for_shredding(
         if life.closed_at is not None and not life.shredded and now - life.closed_at >= period
     ]
     return sorted(due, key=lambda d: (d.closed_at, str(d.case_id)))
+
+
+def keys_to_finish(cases: Mapping[UUID, CaseLife]) -> list[CaseLife]:
+    """The cases whose chain says their data is shredded (an ``ERASED`` entry) and whose
+    key the chain names: if that key still exists, a run stopped between writing the entry and
+    destroying the key, and the next run finishes the job."""
+    return sorted(
+        (life for life in cases.values() if life.shredded and life.key_id is not None),
+        key=lambda life: str(life.case_id),
+    )

@@ -10,7 +10,7 @@ import pytest
 
 from hub.audit.chain import ChainHead, next_entry
 from hub.audit.keys import MemoryKeyStore
-from hub.audit.retention import closes, due_for_shredding, lives
+from hub.audit.retention import closes, due_for_shredding, keys_to_finish, lives
 from hub.contracts.enums import AgencyRole, AuditAction, DataCategory
 from hub.contracts.events import AuditEntry
 
@@ -138,3 +138,37 @@ def test_a_due_case_names_the_key_of_its_latest_payload() -> None:
     )
     [due] = due_for_shredding(lives([received, closed]), T0 + 3 * PERIOD, PERIOD)
     assert due.key_id == received.key_id == keys.get_or_create(case_id)[0]
+
+
+def test_a_shredded_case_that_names_a_key_is_one_to_finish() -> None:
+    # The run writes the ERASED entry, then destroys the key: if it stopped in between, the
+    # next run must find the case (and destroy the key if it still exists).
+    keys = MemoryKeyStore()
+    case_id = uuid.uuid4()
+    received, head = next_entry(
+        None,
+        case_id=case_id,
+        recorded_at=T0,
+        actor="police-93",
+        actor_role=AgencyRole.POLICE_GENDARMERIE,
+        event_id=uuid.uuid4(),
+        action=AuditAction.RECEIVED,
+        payload={"identity": {"first_name": "Amina"}},
+        key_store=keys,
+    )
+    expired, _ = next_entry(
+        head,
+        case_id=case_id,
+        recorded_at=T0 + PERIOD,
+        actor="hub",
+        actor_role=AgencyRole.HUB,
+        event_id=None,
+        action=AuditAction.ERASED,
+        decision="expired under the retention schedule",
+        key_store=keys,
+    )
+    never_shredded = chain(uuid.uuid4(), [RECEIVED, CLOSED])
+    cases = lives([received, expired, *never_shredded])
+    assert [life.case_id for life in keys_to_finish(cases)] == [case_id]
+    assert keys_to_finish(cases)[0].key_id == received.key_id
+    assert due_for_shredding(cases, T0 + 10 * PERIOD, PERIOD)[0].case_id != case_id
