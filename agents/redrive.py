@@ -4,6 +4,10 @@ A re-drive writes the dead letter itself to ``nrm.redrive``, keyed like the orig
 so the worker that owns the case handles it as the original record from its source outbox:
 signature verified as at its first arrival, then ingest and routing as usual. A re-driven
 record that fails again becomes a new dead letter; one that succeeds is routed once.
+
+Only where a fix can help (``hub/rules/redrive.py``): a forged, unsigned, altered, corrupt,
+stale or replayed record, or one whose original was cut, is refused with the reason, for the
+CLI and the dashboard alike.
 """
 
 from __future__ import annotations
@@ -17,12 +21,30 @@ from agents.io.reader import read_topics
 from hub.contracts.codec import Codec, CodecError
 from hub.contracts.events import DeadLetter
 from hub.contracts.registry import SchemaRegistry
-from hub.contracts.topics import DEAD_LETTERS, REDRIVE
+from hub.contracts.topics import DEAD_LETTERS, REDRIVE, agency_of_outbox
+from hub.flow.ingest import MAX_ORIGINAL_BYTES
+from hub.rules.redrive import forged_envelope, redrive_refusal
 from hub.runtime.settings import HubSettings
 
 
 class RedriveError(LookupError):
-    """The dead letter cannot be re-driven (unknown id, already re-driven)."""
+    """The dead letter cannot be re-driven (unknown id, already re-driven, or a re-drive
+    cannot help it)."""
+
+
+def original_complete(original_bytes: int) -> bool:
+    """Whether a dead letter's original of ``original_bytes`` bytes is whole: ingest cuts an
+    oversize one to ``MAX_ORIGINAL_BYTES`` (one of exactly that size counts as cut)."""
+    return original_bytes < MAX_ORIGINAL_BYTES
+
+
+def refusal_of(letter: DeadLetter) -> str | None:
+    """Why re-driving ``letter`` cannot help (French, for operators), or None."""
+    return redrive_refusal(
+        letter.reason,
+        original_complete=original_complete(len(letter.original)),
+        forged=forged_envelope(letter.claimed_sender, agency_of_outbox(letter.source_topic)),
+    )
 
 
 @dataclass(frozen=True)
@@ -77,9 +99,14 @@ async def redrive(settings: HubSettings, dead_letter_id: uuid.UUID) -> RedriveRe
     }
     letter = letters.get(dead_letter_id)
     if letter is None:
-        raise RedriveError(f"no dead letter {dead_letter_id}")
+        raise RedriveError(f"aucune lettre morte {dead_letter_id}")
+    refusal = refusal_of(letter)
+    if refusal is not None:
+        raise RedriveError(
+            f"relance refusée pour {dead_letter_id} ({letter.reason.value}) : {refusal}"
+        )
     if dead_letter_id in await redriven_ids(settings):
-        raise RedriveError(f"dead letter {dead_letter_id} was already re-driven")
+        raise RedriveError(f"la lettre morte {dead_letter_id} a déjà été relancée")
     key = str(letter.case_id).encode() if letter.case_id else letter.original_key
     producer = clients.producer(settings)
     await producer.start()

@@ -14,14 +14,17 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from agents.redrive import original_complete
 from connectors.dashboard import french
 from connectors.dashboard.ack_times import AckTimes
 from connectors.dashboard.read_model import DeadLetterItem
+from hub.contracts.enums import DeadLetterReason
 from hub.contracts.events import OrphanedNeed
 from hub.contracts.topics import agency_of_outbox
 from hub.flow.case_state import CaseState
 from hub.rules.deadlines.open_deadline import OpenDeadline, overdue
 from hub.rules.directory import Directory
+from hub.rules.redrive import forged_envelope, redrive_refusal
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,8 @@ class DeadLetterRow:
     case_short: str | None
     claimed_sender: str | None
     original_bytes: int
+    redrive_refusal: str | None
+    """Why « Relancer » is not offered (hub/rules/redrive.py), or None when it is."""
 
 
 @dataclass(frozen=True)
@@ -257,6 +262,11 @@ def dead_letter_rows(letters: Iterable[DeadLetterItem]) -> list[DeadLetterRow]:
             case_short=short(d.case_id) if d.case_id else None,
             claimed_sender=d.claimed_sender,
             original_bytes=d.original_bytes,
+            redrive_refusal=redrive_refusal(
+                DeadLetterReason(d.reason),
+                original_complete=original_complete(d.original_bytes),
+                forged=forged_envelope(d.claimed_sender, agency_of_outbox(d.source_topic)),
+            ),
         )
         for d in letters
     ]

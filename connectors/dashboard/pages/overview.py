@@ -17,7 +17,10 @@ router = APIRouter()
 REDRIVE_NOTICES = {
     "ok": "Lettre morte relancée.",
     "erreur": "La relance a échoué.",
-    "impossible": "Relance impossible : lettre morte inconnue ou déjà relancée.",
+    "impossible": (
+        "Relance impossible : lettre morte inconnue, déjà relancée, "
+        "ou qu'une relance ne peut pas corriger."
+    ),
 }
 """What the overview says after a re-drive (``?relance=...``, set by the re-drive action)."""
 

@@ -1,0 +1,77 @@
+"""Which dead letters a re-drive can help: the hub's policy, one pure function.
+
+A re-drive hands the dead letter's original bytes, key and headers back to ingest as they
+arrived (``agents/redrive.py``): the same signature is checked as at first arrival, the same
+bytes decoded. So a re-drive helps only when something outside the record can change —
+the directory (a missing agency, key or role), the schema registry, the configuration, a
+fixed bug in the hub, a later event that makes an early one valid, a recipient's webhook.
+When the record itself is at fault (forged, unsigned or altered, corrupt, stale, replayed,
+answered by an agency that was never asked) the same bytes fail the same way: offering
+« Relancer » would only add a second dead letter, and a forged record must never be
+pushed through again by an operator's click.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from hub.contracts.enums import DeadLetterReason
+
+NEVER_REDRIVEN: Final[dict[DeadLetterReason, str]] = {
+    DeadLetterReason.BAD_SIGNATURE: (
+        "la signature ne vérifie pas (message non signé, altéré ou forgé) : "
+        "l'organisme doit renvoyer un message signé"
+    ),
+    DeadLetterReason.STALE_SIGNATURE: (
+        "la signature est hors de sa fenêtre de validité, vérifiée comme à l'arrivée : "
+        "l'organisme doit renvoyer le message"
+    ),
+    DeadLetterReason.CORRUPT_FRAME: (
+        "les octets reçus sont illisibles : les relancer redonne la même erreur"
+    ),
+    DeadLetterReason.REPLAYED: (
+        "le message a déjà été traité (rejeu) : le relancer serait un doublon"
+    ),
+    DeadLetterReason.WRONG_RESPONDER: (
+        "la réponse vient d'un organisme qui n'a pas été sollicité : "
+        "seul le destinataire de la demande peut répondre"
+    ),
+}
+"""Reasons whose dead letters a re-drive can never fix, with what to tell the operator."""
+
+FORGED_ENVELOPE = (
+    "l'expéditeur est usurpé (le message se dit d'un autre organisme que celui dont il "
+    "vient) : un message forgé n'est jamais relancé"
+)
+ORIGINAL_CUT = (
+    "le message d'origine a été tronqué à la mise en lettre morte : "
+    "ses octets ne peuvent plus être vérifiés ni décodés"
+)
+
+
+def forged_envelope(claimed_sender: str | None, outbox_owner: str | None) -> bool:
+    """Whether the record named a sender other than the agency whose outbox it came from."""
+    return claimed_sender is not None and claimed_sender != outbox_owner
+
+
+def redrive_refusal(
+    reason: DeadLetterReason, *, original_complete: bool = True, forged: bool = False
+) -> str | None:
+    """Why re-driving a dead letter of ``reason`` cannot help (French, for operators), or
+    None when a fix outside the record (directory, schema, configuration, hub) can make the
+    same bytes pass.
+
+    ``original_complete`` is False when the dead letter holds only the first part of the
+    record (an oversize original is cut): its bytes can never verify again. ``forged`` is
+    ``forged_envelope(...)``: SPOOFED_SENDER covers two cases, a record from an outbox that no
+    agency of the directory owned yet (adding the agency fixes it: offered) and a record
+    that names another agency than the outbox's owner (a forgery: never).
+    """
+    refusal = NEVER_REDRIVEN.get(reason)
+    if refusal is not None:
+        return refusal
+    if reason is DeadLetterReason.SPOOFED_SENDER and forged:
+        return FORGED_ENVELOPE
+    if not original_complete:
+        return ORIGINAL_CUT
+    return None

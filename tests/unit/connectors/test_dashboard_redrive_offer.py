@@ -1,0 +1,76 @@
+"""The dashboard offers « Relancer » only where a fix can help (issue 22, finding 7): never
+for a forged, unsigned or altered record, which the same bytes would refuse again."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from uuid import uuid4
+
+import jinja2
+import pytest
+
+import connectors.dashboard
+from connectors.dashboard.read_model import DeadLetterItem
+from connectors.dashboard.views import dead_letter_rows
+from hub.flow.ingest import MAX_ORIGINAL_BYTES
+
+TEMPLATES = Path(connectors.dashboard.__file__).parent / "templates"
+
+
+def letter(reason: str, *, claimed: str | None = None, size: int = 700) -> DeadLetterItem:
+    return DeadLetterItem(
+        dead_letter_id=uuid4(),
+        occurred_at=datetime(2026, 12, 6, 9, 30, tzinfo=UTC),
+        reason=reason,
+        detail="detail",
+        source_topic="nrm.outbox.police-93",
+        source_partition=0,
+        source_offset=7,
+        case_id=uuid4(),
+        event_id=uuid4(),
+        claimed_sender=claimed,
+        original_bytes=size,
+        partition=0,
+        offset=1,
+    )
+
+
+def rendered(items: list[DeadLetterItem]) -> str:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+    template = env.get_template("_overview.html")
+    return template.render(
+        overdue=[],
+        holds=[],
+        orphans=[],
+        dead_letters=dead_letter_rows(items),
+        redriven=0,
+        dropped=0,
+        csrf="t",
+    )
+
+
+def buttons(html: str) -> set[str]:
+    """Dead-letter ids whose row carries a re-drive form."""
+    return set(re.findall(r'action="/lettres-mortes/([0-9a-f-]+)/relance"', html))
+
+
+@pytest.mark.parametrize(
+    ("item", "offered"),
+    [
+        (letter("BAD_SIGNATURE"), False),  # unsigned, altered or forged
+        (letter("SPOOFED_SENDER", claimed="police-75"), False),  # names another agency
+        (letter("REPLAYED"), False),
+        (letter("CORRUPT_FRAME"), False),
+        (letter("OVERSIZE", size=MAX_ORIGINAL_BYTES), False),  # original cut: cannot verify
+        (letter("SPOOFED_SENDER"), True),  # outbox nobody owned: add the agency, re-drive
+        (letter("NO_ELIGIBLE_RECIPIENT"), True),
+        (letter("UNKNOWN_SCHEMA_ID"), True),
+    ],
+)
+def test_relancer_is_offered_only_where_a_fix_can_help(item: DeadLetterItem, offered: bool) -> None:
+    html = rendered([item])
+    assert (str(item.dead_letter_id) in buttons(html)) is offered
+    assert ("Pas de relance" in html) is not offered
+    assert f'id="lm-{item.dead_letter_id}"' in html  # listed either way: it is not hidden
