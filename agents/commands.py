@@ -10,8 +10,8 @@ the commands, so ``hub --help`` stays quick.
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
+import sys
 from typing import Annotated
 
 import typer
@@ -20,9 +20,23 @@ from agents.audit_commands import register_audit_commands
 from agents.directory_commands import directory_app
 from agents.retention_commands import retention_app
 from hub.cli.context import CHECK_FAILED, current_settings, fail, out
+from hub.cli.operator_output import (
+    CASE,
+    DEAD_LETTER,
+    emit_json,
+    operator_listing,
+    paris_time,
+    parse_id,
+    resolve_id,
+)
 
-case_app = typer.Typer(no_args_is_help=True, help="One case: state, requests, deadlines.")
-deadletters_app = typer.Typer(no_args_is_help=True, help="Dead letters: list and re-drive.")
+case_app = typer.Typer(
+    no_args_is_help=True, help="Un dossier : état, demandes ouvertes, échéances."
+)
+deadletters_app = typer.Typer(
+    no_args_is_help=True,
+    help="Lettres mortes : les lister, relancer celles qu'une correction peut faire passer.",
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -37,7 +51,7 @@ def register(app: typer.Typer) -> None:
 
 
 def worker() -> None:
-    """Run a hub worker (routing) on HUB_BOOTSTRAP_SERVERS until SIGTERM or Ctrl-C."""
+    """Lancer un worker du hub (routage) sur HUB_BOOTSTRAP_SERVERS jusqu'à SIGTERM ou Ctrl-C."""
     from agents.task_dump import log_task_stacks
     from agents.worker import run_worker
 
@@ -61,12 +75,14 @@ def worker() -> None:
 
 
 def overdue(
-    agency: Annotated[str | None, typer.Option(help="Only requests to this agency.")] = None,
-    role: Annotated[str | None, typer.Option(help="Only requests to this role.")] = None,
-    departement: Annotated[str | None, typer.Option(help="Only this département.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
+    agency: Annotated[
+        str | None, typer.Option(help="Seulement les demandes à cet organisme.")
+    ] = None,
+    role: Annotated[str | None, typer.Option(help="Seulement les demandes à ce rôle.")] = None,
+    departement: Annotated[str | None, typer.Option(help="Seulement ce département.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON au lieu d'un tableau.")] = False,
 ) -> None:
-    """Overdue requests: case, recipient, what, due, late by, ladder step."""
+    """Demandes en retard : dossier, destinataire, objet, échéance, retard, palier."""
     from agents.io.case_store import read_all_states
     from hub.cli.overdue import render_overdue
     from hub.contracts.enums import AgencyRole
@@ -74,105 +90,127 @@ def overdue(
 
     settings = current_settings()
     try:
-        wanted_role = AgencyRole(role) if role else None
+        wanted_role = AgencyRole(role.upper()) if role else None
     except ValueError:
         known = ", ".join(r.value for r in AgencyRole)
-        raise fail(f"unknown role {role!r}; one of {known}") from None
+        raise fail(f"rôle inconnu « {role} » ; l'un de : {known}") from None
     states = asyncio.run(read_all_states(settings))
     deadlines = [d for state in states for d in state.open_deadlines()]
     now = clock_from(settings.clock_start, settings.clock_anchor, settings.clock_speed)()
-    out.print(
-        render_overdue(
-            deadlines,
-            now,
-            agency=agency,
-            role=wanted_role,
-            departement=departement,
-            as_json=as_json,
-            width=out.width,
-        ),
-        highlight=False,
-        markup=False,
+    text = render_overdue(
+        deadlines,
+        now,
+        agency=agency,
+        role=wanted_role,
+        departement=departement,
+        as_json=as_json,
+        width=out.width,
     )
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
 @case_app.command("show")
 def case_show(
-    case: Annotated[str, typer.Argument(help="Case id (uuid).")],
-    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of text.")] = False,
+    case: Annotated[str, typer.Argument(help="Identifiant du dossier (UUID, ou son début).")],
+    as_json: Annotated[bool, typer.Option("--json", help="JSON au lieu de texte.")] = False,
 ) -> None:
-    """The case's state, open requests with their deadlines, the reflection period, and who
-    holds the next action."""
-    import uuid
+    """L'état du dossier, ses demandes ouvertes et leurs échéances, le délai de réflexion, et
+    qui doit agir ensuite. Heures de Paris, avec leur fuseau."""
+    from uuid import UUID
 
-    from agents.io.case_store import read_case
+    from agents.io.case_store import read_all_states, read_case
     from hub.cli.case_view import case_summary, render_case
     from hub.runtime.clock import clock_from
 
-    try:
-        case_id = uuid.UUID(case)
-    except ValueError:
-        raise fail(f"{case!r} is not a case id (a UUID)") from None
     settings = current_settings()
-    state = asyncio.run(read_case(settings, case_id))
-    if state is None:
-        raise fail(f"no case {case_id} in the hub", CHECK_FAILED)
+    wanted = parse_id(case, CASE)
+    if isinstance(wanted, UUID):
+        state = asyncio.run(read_case(settings, wanted))
+        if state is None:
+            raise fail(f"aucun dossier {wanted} dans le hub", CHECK_FAILED)
+    else:
+        states = {s.case_id: s for s in asyncio.run(read_all_states(settings))}
+        state = states[resolve_id(wanted, states, CASE)]
     now = clock_from(settings.clock_start, settings.clock_anchor, settings.clock_speed)()
     if as_json:
-        out.print_json(json.dumps(case_summary(state, now)))
+        emit_json(case_summary(state, now))
     else:
         out.print(render_case(state, now))
 
 
 @deadletters_app.command("list")
 def deadletters_list(
-    reason: Annotated[str | None, typer.Option(help="Only this reason.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
+    reason: Annotated[
+        str | None, typer.Option(help="Seulement cette raison (ex. BAD_SIGNATURE).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON au lieu d'un tableau.")] = False,
 ) -> None:
-    """Dead letters not yet re-driven: id, reason, source, case, detail."""
-    from rich.table import Table
-
-    from agents.redrive import list_dead_letters
+    """Lettres mortes pas encore relancées : identifiant, raison, source, dossier, détail,
+    et si une relance peut aider."""
+    from agents.redrive import list_dead_letters, refusal_of
 
     letters = asyncio.run(list_dead_letters(current_settings()))
     if reason:
         letters = [d for d in letters if d.reason.value == reason.upper()]
     if as_json:
-        rows = [
-            d.model_dump(mode="json", exclude={"original", "original_headers", "original_key"})
-            for d in letters
-        ]
-        out.print_json(json.dumps(rows))
-        return
-    table = Table(title=f"{len(letters)} dead letter(s)")
-    for column in ("id", "reason", "source", "case", "detail"):
-        table.add_column(column)
-    for d in letters:
-        table.add_row(
-            str(d.dead_letter_id),
-            d.reason.value,
-            f"{d.source_topic}[{d.source_partition}]@{d.source_offset}",
-            str(d.case_id or "-")[:8],
-            d.detail[:80],
+        emit_json(
+            [
+                {
+                    **d.model_dump(
+                        mode="json",
+                        exclude={"original", "original_headers", "original_key"},
+                    ),
+                    "original_bytes": len(d.original),
+                    "redrive_refusal": refusal_of(d),
+                }
+                for d in letters
+            ]
         )
-    out.print(table)
+        return
+    listing = operator_listing(
+        f"{len(letters)} lettre(s) morte(s), heure de Paris",
+        ["identifiant", "reçue", "raison", "source", "dossier", "relance", "détail"],
+        [
+            [
+                str(d.dead_letter_id),
+                paris_time(d.occurred_at),
+                d.reason.value,
+                f"{d.source_topic}[{d.source_partition}]@{d.source_offset}",
+                str(d.case_id or "—"),
+                "possible" if refusal_of(d) is None else "non : " + (refusal_of(d) or ""),
+                d.detail[:300],
+            ]
+            for d in letters
+        ],
+        ids=["identifiant", "dossier"],
+        width=out.width,
+    )
+    out.print(listing, highlight=False, markup=False)
 
 
 @deadletters_app.command("redrive")
 def deadletters_redrive(
-    dead_letter_id: Annotated[str, typer.Argument(help="The dead letter's id.")],
+    dead_letter_id: Annotated[
+        str, typer.Argument(help="Identifiant de la lettre morte (UUID, ou son début).")
+    ],
 ) -> None:
-    """Re-inject a dead letter after its cause was fixed (the worker handles it again)."""
-    import uuid
+    """Relancer une lettre morte une fois sa cause corrigée (le worker la traite de nouveau).
+    Refusé pour une lettre qu'aucune correction ne peut faire passer (message forgé, non
+    signé, altéré, illisible, rejoué)."""
+    from uuid import UUID
 
-    from agents.redrive import RedriveError, redrive
+    from agents.redrive import RedriveError, list_dead_letters, redrive
 
+    settings = current_settings()
+    wanted = parse_id(dead_letter_id, DEAD_LETTER)
+    if not isinstance(wanted, UUID):
+        letters = asyncio.run(list_dead_letters(settings, include_redriven=True))
+        wanted = resolve_id(wanted, (d.dead_letter_id for d in letters), DEAD_LETTER)
     try:
-        wanted = uuid.UUID(dead_letter_id)
-    except ValueError:
-        raise fail(f"{dead_letter_id!r} is not a dead letter id (a UUID)") from None
-    try:
-        result = asyncio.run(redrive(current_settings(), wanted))
+        result = asyncio.run(redrive(settings, wanted))
     except RedriveError as exc:
         raise fail(str(exc), CHECK_FAILED) from None
-    out.print(f"re-driven {wanted} → nrm.redrive[{result.partition}]@{result.offset}")
+    out.print(
+        f"lettre morte {wanted} relancée → nrm.redrive[{result.partition}]@{result.offset}",
+        highlight=False,
+    )

@@ -1,5 +1,8 @@
-"""What `hub case show` (and the dashboard's case page) tells about one case: its state, open
-requests with their deadlines, the reflection period, and who holds the next action."""
+"""What `hub case show` tells about one case: its state, open requests with their deadlines,
+the reflection period, and who holds the next action.
+
+Text for operators: French, times in Europe/Paris with their zone (``paris_time``); JSON
+keeps UTC ISO 8601 instants for scripts."""
 
 from __future__ import annotations
 
@@ -10,7 +13,12 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from hub.cli.operator_output import paris_time
 from hub.flow.case_state import CaseState
+
+
+def _shown(iso: str) -> str:
+    return paris_time(datetime.fromisoformat(iso))
 
 
 def case_summary(state: CaseState, now: datetime) -> dict[str, Any]:
@@ -76,7 +84,7 @@ def render_case(state: CaseState, now: datetime) -> Group:
         period = summary["reflection_period"]
         lines.append(
             Text(
-                f"Délai de réflexion jusqu'au {period['ends'][:10]} "
+                f"Délai de réflexion jusqu'au {_shown(period['ends'])} "
                 f"({period['days_left']} j restants)"
             )
         )
@@ -85,7 +93,7 @@ def render_case(state: CaseState, now: datetime) -> Group:
         lines.append(
             Text(
                 f"Prochaine action : {action['agency']} "
-                f"({action['what'].removeprefix('fr.nrm.')}) avant {action['due'][:16]}"
+                f"({action['what'].removeprefix('fr.nrm.')}) avant {_shown(action['due'])}"
             )
         )
     requests = Table(title="Demandes ouvertes")
@@ -95,7 +103,7 @@ def render_case(state: CaseState, now: datetime) -> Group:
         requests.add_row(
             row["what"],
             row["recipient"],
-            row["due"][:16],
+            _shown(row["due"]),
             "oui" if row["overdue"] else "non",
             row["ladder_step"] or "—",
         )
@@ -104,6 +112,9 @@ def render_case(state: CaseState, now: datetime) -> Group:
         held.add_column(column)
     for row in summary["held_messages"]:
         held.add_row(
-            row["what"], row["for"], ", ".join(row["missing_consent"]), row["held_since"][:16]
+            row["what"],
+            row["for"],
+            ", ".join(row["missing_consent"]),
+            _shown(row["held_since"]),
         )
     return Group(*lines, requests, held)

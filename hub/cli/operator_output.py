@@ -5,8 +5,8 @@ Commands of the hub and of its plugins (``agents/``, ``connectors/``) use these,
 looks and behaves the same whichever group it belongs to:
 
 - ``emit_json(document)``: plain JSON on stdout (no colour, no wrapping), UTF-8 kept;
-- ``operator_table(title, columns)``: a Rich table whose cells fold at the terminal's edge
-  instead of being cut: every character of an id is printed;
+- ``operator_listing(title, columns, rows, ids=..., width=...)``: a table when the ids fit
+  whole on one line, else one block per row: an id is never cut, nor folded;
 - ``resolve_id(text, candidates, kind)``: a whole UUID, or a prefix of at least
   ``MIN_PREFIX`` characters that names exactly one candidate; otherwise one line saying
   why and a non-zero exit;
@@ -25,7 +25,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from rich.console import Group, RenderableType
 from rich.table import Table
+from rich.text import Text
 
 from hub.cli.context import BAD_INPUT, CHECK_FAILED, fail
 from hub.rules.working_days import PARIS
@@ -130,10 +132,44 @@ def paris_time(instant: datetime) -> str:
     return f"{instant.astimezone(PARIS):%Y-%m-%d %H:%M %Z}"
 
 
-def operator_table(title: str, columns: Sequence[str]) -> Table:
-    """A table whose cells fold at the terminal's edge: every character of an id is printed,
-    on several lines if the terminal is narrow; nothing is ever cut with an ellipsis."""
-    table = Table(title=title, title_justify="left")
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    return table
+ID_WIDTH = 36
+"""A UUID in its text form."""
+OTHER_COLUMN_WIDTH = 12
+"""Room left for any other column when deciding whether ids fit on one line."""
+
+
+def operator_listing(
+    title: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    *,
+    ids: Iterable[str] = (),
+    width: int = 80,
+) -> RenderableType:
+    """Rows for operators, every id whole and on one line (easy to copy), nothing cut.
+
+    A table when the ``ids`` columns fit whole in ``width`` (the console's) beside the
+    others; on a narrower terminal, one block per row (``column  value`` lines), since a
+    table would have to fold every id over several lines."""
+    id_columns = set(ids)
+    others = len(columns) - len(id_columns)
+    room = len(id_columns) * (ID_WIDTH + 3) + others * (OTHER_COLUMN_WIDTH + 3) + 1
+    listed = [list(row) for row in rows]
+    if room <= width:
+        table = Table(title=title, title_justify="left")
+        for column in columns:
+            table.add_column(column, overflow="fold", no_wrap=column in id_columns)
+        for row in listed:
+            table.add_row(*row)
+        return table
+    label = max(len(column) for column in columns)
+    blocks: list[RenderableType] = [Text(title, style="bold")]
+    for row in listed:
+        block = Text(overflow="fold")
+        for index, (column, value) in enumerate(zip(columns, row, strict=True)):
+            if index:
+                block.append("\n")
+            block.append(f"{column:<{label}}  ", style="bold" if index == 0 else "dim")
+            block.append(value, style="bold" if index == 0 else "")
+        blocks += [Text(""), block]
+    return Group(*blocks)

@@ -2,8 +2,9 @@
 
 Pure rendering: the command gathers the open deadlines (from the workers' state) and the
 clock, ``hub.rules.deadlines.open_deadline.overdue`` selects them, this module renders them.
-Times in the table are shown in Europe/Paris, where national coordination works; JSON gives
-UTC ISO 8601 instants and ``late_by_seconds`` for scripts.
+The table is for operators: French, full ids (folded, never cut), times in Europe/Paris with
+their zone, where national coordination works. JSON gives UTC ISO 8601 instants and
+``late_by_seconds`` for scripts.
 """
 
 from __future__ import annotations
@@ -15,34 +16,54 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
-from hub.contracts.enums import AgencyRole
+from hub.cli.operator_output import operator_listing, paris_time
+from hub.contracts.enums import AgencyRole, NeedKind, Urgency
 from hub.rules.deadlines.open_deadline import OpenDeadline, overdue
 from hub.rules.deadlines.policy import REFLECTION_PERIOD_END
-from hub.rules.working_days import PARIS
 
 TABLE_WIDTH = 170
 
 
+NEEDS = {
+    NeedKind.IDENTIFICATION: "identification",
+    NeedKind.ACCOMMODATION: "hébergement",
+    NeedKind.SUPPORT: "accompagnement",
+    NeedKind.PERMIT: "titre de séjour",
+    NeedKind.UNKNOWN: "besoin inconnu",
+}
+URGENCIES = {
+    Urgency.ROUTINE: "ordinaire",
+    Urgency.URGENT: "urgent",
+    Urgency.IMMEDIATE_DANGER: "danger immédiat",
+    Urgency.UNKNOWN: "urgence inconnue",
+}
+
+
 def format_late_by(late_by: timedelta) -> str:
-    """A short human duration: ``3 d 4 h``, ``2 h 05 min``, ``12 min``."""
+    """A short human duration: ``3 j 4 h``, ``2 h 05 min``, ``12 min``."""
     minutes = int(late_by.total_seconds()) // 60
     days, minutes = divmod(minutes, 24 * 60)
     hours, minutes = divmod(minutes, 60)
     if days:
-        return f"{days} d {hours} h"
+        return f"{days} j {hours} h"
     if hours:
         return f"{hours} h {minutes:02d} min"
     return f"{minutes} min"
 
 
 def _what(deadline: OpenDeadline) -> str:
-    what = deadline.need.lower()
+    what = NEEDS.get(deadline.need, deadline.need.value.lower())
     if deadline.message_type == REFLECTION_PERIOD_END:
-        what = "reflection period end"
-    tags = [deadline.urgency.lower().replace("_", " ")] + (["minor"] if deadline.minor else [])
+        what = "fin du délai de réflexion"
+    tags = [URGENCIES.get(deadline.urgency, deadline.urgency.value.lower())]
+    tags += ["mineur"] if deadline.minor else []
     return f"{what} ({', '.join(tags)})"
+
+
+def _step(deadline: OpenDeadline) -> str:
+    step = deadline.last_step.value if deadline.last_step is not None else "—"
+    return f"{step} (orphelin)" if deadline.exhausted else step
 
 
 def _record(deadline: OpenDeadline, now: datetime) -> dict[str, Any]:
@@ -79,31 +100,33 @@ def render_overdue(
     as_json: bool = False,
     width: int = TABLE_WIDTH,
 ) -> str:
-    """The overdue requests at ``now`` as a Rich table (case, recipient, what, due, late by,
-    ladder step) of ``width`` columns or, with ``as_json``, a JSON array; filters by
+    """The overdue requests at ``now`` as a French table (case, recipient, what, due, late
+    by, ladder step) of ``width`` columns or, with ``as_json``, a JSON array; filters by
     recipient agency, role and département. An unknown role raises ValueError."""
     rows = overdue(deadlines, now, agency=agency, role=role, departement=departement)
     if as_json:
         return json.dumps([_record(d, now) for d in rows], indent=2, ensure_ascii=False)
     if not rows:
-        return "No overdue requests.\n"
-    table = Table(title=f"Overdue requests at {now.astimezone(PARIS):%Y-%m-%d %H:%M %Z}")
-    for column in ("case", "recipient", "role", "dép.", "what", "due", "late by", "ladder step"):
-        # Long cells wrap rather than truncate: a narrow terminal must not hide who is late.
-        one_line = column in ("case", "dép.", "due", "late by")
-        table.add_column(column, no_wrap=one_line, overflow="ellipsis" if one_line else "fold")
-    for d in rows:
-        step = d.last_step.value if d.last_step is not None else "—"
-        table.add_row(
-            str(d.case_id)[:8],
-            d.recipient_agency,
-            d.recipient_role.value,
-            d.departement,
-            _what(d),
-            f"{d.due_at.astimezone(PARIS):%Y-%m-%d %H:%M}",
-            format_late_by(d.late_by(now)),
-            f"{step} (orphaned)" if d.exhausted else step,
-        )
+        return "Aucune demande en retard.\n"
+    listing = operator_listing(
+        f"Demandes en retard au {paris_time(now)}",
+        ["dossier", "destinataire", "rôle", "dép.", "objet", "échéance", "retard", "palier"],
+        [
+            [
+                str(d.case_id),
+                d.recipient_agency,
+                d.recipient_role.value,
+                d.departement,
+                _what(d),
+                paris_time(d.due_at),
+                format_late_by(d.late_by(now)),
+                _step(d),
+            ]
+            for d in rows
+        ],
+        ids=["dossier"],
+        width=width,
+    )
     buffer = io.StringIO()
-    Console(file=buffer, width=width, color_system=None, force_terminal=False).print(table)
+    Console(file=buffer, width=width, color_system=None, force_terminal=False).print(listing)
     return buffer.getvalue()

@@ -101,4 +101,4 @@ def test_redrive_of_an_unknown_id_is_a_clear_error(hub_settings: HubSettings) ->
     runner = CliRunner()
     result = runner.invoke(app, ["deadletters", "redrive", "not-a-uuid"])
     assert result.exit_code == 2
-    assert "not a dead letter id" in result.output
+    assert "n'est pas un identifiant de lettre morte" in result.output

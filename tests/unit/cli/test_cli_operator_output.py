@@ -20,7 +20,7 @@ from hub.cli.operator_output import (
     IdNotFound,
     emit_json,
     match_id,
-    operator_table,
+    operator_listing,
     paris_time,
     parse_id,
     resolve_id,
@@ -95,21 +95,35 @@ def test_times_are_paris_with_their_zone(instant: datetime, shown: str) -> None:
     assert paris_time(instant) == shown
 
 
-def test_ids_are_never_cut_at_80_columns() -> None:
-    table = operator_table("lettres mortes", ["id", "raison", "source", "dossier", "détail"])
-    for letter, case in [(A, B), (C, A)]:
-        table.add_row(
-            str(letter), "BAD_SIGNATURE", "nrm.outbox.police-93[0]@12", str(case), "x" * 90
-        )
+def printed(renderable: object, width: int) -> str:
     buffer = io.StringIO()
-    Console(file=buffer, width=80, color_system=None).print(table)
-    text = buffer.getvalue()
+    Console(file=buffer, width=width, color_system=None).print(renderable)
+    return buffer.getvalue()
+
+
+COLUMNS = ["id", "raison", "source", "dossier", "détail"]
+ROWS = [
+    [str(A), "BAD_SIGNATURE", "nrm.outbox.police-93[0]@12", str(B), "x " * 90],
+    [str(C), "NO_ELIGIBLE_RECIPIENT", "nrm.outbox.police-93[0]@13", str(A), "y"],
+]
+
+
+@pytest.mark.parametrize("width", [60, 80, 120, 200])
+def test_ids_are_whole_on_one_line_at_any_width(width: int) -> None:
+    text = printed(operator_listing("t", COLUMNS, ROWS, ids=["id", "dossier"], width=width), width)
     assert "…" not in text
-    assert max(len(line) for line in text.splitlines()) <= 80
-    # Read the first column back, cell by cell: each id is whole, folded over its lines.
-    column = "".join(line.split("│")[1].strip() for line in text.splitlines() if "│" in line)
-    assert str(A) in column
-    assert str(C) in column
+    assert max(len(line) for line in text.splitlines()) <= width
+    for row in ROWS:
+        assert row[0] in text
+        assert row[3] in text
+
+
+def test_a_wide_terminal_gets_a_table_a_narrow_one_blocks() -> None:
+    listing = operator_listing("t", COLUMNS, ROWS, ids=["id", "dossier"], width=200)
+    assert "┃" in printed(listing, 200)
+    narrow = printed(operator_listing("t", COLUMNS, ROWS, ids=["id", "dossier"]), 80)
+    assert "┃" not in narrow
+    assert f"dossier  {B}" in narrow
 
 
 def test_json_is_plain_and_keeps_accents(capsys: pytest.CaptureFixture[str]) -> None:

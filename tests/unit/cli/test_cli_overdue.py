@@ -66,15 +66,16 @@ def test_table_shows_case_recipient_what_due_late_by_and_ladder_step(
     deadlines: list[OpenDeadline],
 ) -> None:
     table = render_overdue(deadlines, NOW)
-    assert "Overdue requests at 2025-03-07 13:00 CET" in table
-    for header in ("case", "recipient", "what", "due", "late by", "ladder step"):
+    assert "Demandes en retard au 2025-03-07 13:00 CET" in table
+    for header in ("dossier", "destinataire", "objet", "échéance", "retard", "palier"):
         assert header in table
-    first = next(line for line in table.splitlines() if "00000000" in line)
+    first = next(line for line in table.splitlines() if str(UUID(int=1)) in line)  # whole id
     assert "hebergement-93" in first
-    assert "accommodation (urgent, minor)" in first
-    assert "2025-03-03 22:00" in first  # shown in Paris time
-    assert "3 d 15 h" in first
-    assert "NATIONAL_COORDINATION (orphaned)" in first
+    assert "hébergement (urgent," in first  # "mineur)" may wrap below
+    assert "2025-03-03 22:00 CET" in first  # shown in Paris time, with the zone
+    assert "3 j 15 h" in first
+    assert "NATIONAL_COORDINATIO" in first
+    assert "(orphelin)" in table
     assert "prefecture-93" not in table
 
 
@@ -105,7 +106,7 @@ def test_json_gives_utc_instants_and_late_by_in_seconds(deadlines: list[OpenDead
 
 def test_nothing_overdue_says_so(deadlines: list[OpenDeadline]) -> None:
     early = OPENED + timedelta(hours=1)
-    assert render_overdue(deadlines, early) == "No overdue requests.\n"
+    assert render_overdue(deadlines, early) == "Aucune demande en retard.\n"
     assert json.loads(render_overdue(deadlines, early, as_json=True)) == []
 
 
@@ -119,7 +120,7 @@ def test_an_unknown_role_filter_is_refused(deadlines: list[OpenDeadline]) -> Non
     [
         (timedelta(minutes=12, seconds=30), "12 min"),
         (timedelta(hours=2, minutes=5), "2 h 05 min"),
-        (timedelta(days=3, hours=4, minutes=59), "3 d 4 h"),
+        (timedelta(days=3, hours=4, minutes=59), "3 j 4 h"),
         (timedelta(0), "0 min"),
     ],
 )
