@@ -1,94 +1,127 @@
 """``hub prefecture …``: the clerk's commands over the local work queue.
 
 Mounted by ``connectors/commands.py`` (``app.add_typer(prefecture_app, name="prefecture")``).
-Bad input (unknown agency or request, malformed request id, unknown answer) prints a clear
-message and exits with status 2.
+Output for the clerk in French; ids whole (a request may be named by a unique prefix);
+times in Europe/Paris with their zone; ``--json`` for scripts. Bad input (unknown agency or
+request, malformed or ambiguous request id, unknown answer) prints one line and exits 2.
 """
 
 from __future__ import annotations
 
 import asyncio
-import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from connectors.prefecture.queue import Answer, QueueError, WorkQueue
 from connectors.prefecture.subscriber import SubscriberError, answer, sync
-from hub.cli.context import current_settings, fail
+from hub.cli.context import current_settings, fail, out
+from hub.cli.operator_output import REQUEST, emit_json, operator_listing, paris_time, resolve_id
 
 prefecture_app = typer.Typer(
     no_args_is_help=True,
-    help="The prefecture subscriber: permit requests into a local queue, answers back.",
+    help="Le poste de la préfecture : demandes de titre dans une file locale, réponses au hub.",
 )
-out = Console()
 
-DbOption = Annotated[Path, typer.Option("--db", help="The sqlite work queue file.")]
+DbOption = Annotated[Path, typer.Option("--db", help="Le fichier sqlite de la file de travail.")]
+STATES = {"pending": "en attente", "receipt": "récépissé délivré", "closed": "clos"}
 
 
 @prefecture_app.command("sync")
 def sync_command(
-    agency: Annotated[str, typer.Argument(help="The prefecture's agency id, e.g. prefecture-93.")],
+    agency: Annotated[
+        str, typer.Argument(help="L'identifiant de la préfecture, ex. prefecture-93.")
+    ],
     db: DbOption,
     wait: Annotated[
-        float, typer.Option("--wait", min=0.1, help="Longest wait for the inbox, in seconds.")
+        float,
+        typer.Option("--wait", min=0.1, help="Attente maximale de la boîte, en secondes."),
     ] = 10.0,
 ) -> None:
-    """Pull permit requests for the prefecture's départements from its inbox into the queue."""
+    """Tirer les demandes de titre des départements de la préfecture dans la file."""
     try:
         result = asyncio.run(sync(current_settings(), agency, db, wait_s=wait))
     except SubscriberError as exc:
         raise fail(str(exc)) from None
     out.print(
-        f"{result.queued} new permit request(s), {result.duplicates} already queued, "
-        f"{result.skipped} other message(s) skipped"
+        f"{result.queued} nouvelle(s) demande(s) de titre, {result.duplicates} déjà en file, "
+        f"{result.skipped} autre(s) message(s) ignoré(s)",
+        highlight=False,
     )
 
 
 @prefecture_app.command("list")
-def list_command(db: DbOption) -> None:
-    """The permit requests waiting for a decision (state: pending, or receipt issued)."""
+def list_command(
+    db: DbOption,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON au lieu d'un tableau.")] = False,
+) -> None:
+    """Les demandes de titre qui attendent une décision (en attente, ou récépissé délivré),
+    avec le nom de la personne à qui le titre est délivré."""
     if not db.exists():
-        raise fail(f"no work queue at {db} (run `hub prefecture sync` first)")
+        raise fail(f"pas de file de travail à {db} (lancez d'abord `hub prefecture sync`)")
     with WorkQueue(db) as queue:
         items = queue.pending()
-    table = Table("request", "case", "département", "permit", "person", "received", "state")
-    for item in items:
-        table.add_row(
-            str(item.request_id),
-            str(item.case_id)[:8],
-            item.departement,
-            item.permit_type,
-            item.person_ref,
-            item.received_at[:16],
-            item.state,
+    if as_json:
+        emit_json(
+            [
+                {
+                    "request_id": str(item.request_id),
+                    "case_id": str(item.case_id),
+                    "event_id": str(item.event_id),
+                    "departement": item.departement,
+                    "permit_type": item.permit_type,
+                    "person_ref": item.person_ref,
+                    "first_name": item.first_name,
+                    "last_name": item.last_name,
+                    "received_at": item.received_at,
+                    "state": item.state,
+                }
+                for item in items
+            ]
         )
-    out.print(table)
-    out.print(f"{len(items)} pending")
+        return
+    listing = operator_listing(
+        f"{len(items)} demande(s) en attente de décision, heure de Paris",
+        ["demande", "dossier", "personne", "réf.", "dép.", "titre", "reçue", "état"],
+        [
+            [
+                str(item.request_id),
+                str(item.case_id),
+                item.person,
+                item.person_ref,
+                item.departement,
+                item.permit_type,
+                paris_time(datetime.fromisoformat(item.received_at)),
+                STATES.get(item.state, item.state),
+            ]
+            for item in items
+        ],
+        ids=["demande", "dossier"],
+        width=out.width,
+    )
+    out.print(listing, highlight=False, markup=False)
 
 
 @prefecture_app.command("answer")
 def answer_command(
-    request_id: Annotated[str, typer.Argument(help="The permit request's id.")],
-    as_: Annotated[Answer, typer.Option("--as", help="The clerk's answer.")],
+    request_id: Annotated[str, typer.Argument(help="La demande de titre (UUID, ou son début).")],
+    as_: Annotated[Answer, typer.Option("--as", help="La réponse de l'agent.")],
     db: DbOption,
-    agency: Annotated[str, typer.Option("--agency", help="The prefecture's agency id.")],
+    agency: Annotated[str, typer.Option("--agency", help="L'identifiant de la préfecture.")],
 ) -> None:
-    """Answer a permit request and publish the acknowledgement to the hub."""
-    try:
-        wanted = uuid.UUID(request_id)
-    except ValueError:
-        raise fail(f"{request_id!r} is not a request id (a UUID)") from None
+    """Répondre à une demande de titre et publier l'accusé au hub."""
     if not db.exists():
-        raise fail(f"no work queue at {db} (run `hub prefecture sync` first)")
+        raise fail(f"pas de file de travail à {db} (lancez d'abord `hub prefecture sync`)")
+    with WorkQueue(db) as queue:
+        wanted = resolve_id(request_id, queue.request_ids(), REQUEST)
     try:
         event = asyncio.run(answer(current_settings(), agency, db, wanted, as_))
     except (QueueError, SubscriberError) as exc:
         raise fail(str(exc)) from None
     out.print(
-        f"published {event.status.value} ({event.detail}) for request {wanted}, "
-        f"event {event.envelope.event_id}"
+        f"publié {event.status.value} ({event.detail}) pour la demande {wanted}, "
+        f"événement {event.envelope.event_id}",
+        highlight=False,
     )

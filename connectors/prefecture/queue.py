@@ -9,6 +9,11 @@ Pure bookkeeping over ``sqlite3``: no Kafka, no clock of its own (callers pass `
 
 needs-information keeps the state. A receipt answers the hub's deadline (ACCEPTED) and keeps
 the request open there for the decision (COMPLETED), as here.
+
+Each request keeps the name of the person the clerk issues the permit to (``first_name``,
+``last_name``, as the hub's projection for a prefecture carries them when consent covers
+identity; NULL otherwise): the queue holds identity data, declared in docs/PRIVACY.md.
+A queue file written before the names were kept gains the two columns when opened.
 """
 
 from __future__ import annotations
@@ -31,7 +36,9 @@ CREATE TABLE IF NOT EXISTS permit_requests (
     permit_type TEXT NOT NULL,
     person_ref TEXT NOT NULL,
     received_at TEXT NOT NULL,
-    state TEXT NOT NULL DEFAULT 'pending'
+    state TEXT NOT NULL DEFAULT 'pending',
+    first_name TEXT,
+    last_name TEXT
 );
 CREATE TABLE IF NOT EXISTS answers (
     request_id TEXT NOT NULL REFERENCES permit_requests(request_id),
@@ -41,6 +48,12 @@ CREATE TABLE IF NOT EXISTS answers (
     answered_at TEXT NOT NULL
 );
 """
+NAME_COLUMNS = ("first_name", "last_name")
+"""Added to ``permit_requests`` after the first release: opened queues gain them."""
+SELECT_ITEMS = (
+    "SELECT request_id, case_id, event_id, departement, permit_type, person_ref, received_at,"
+    " state, first_name, last_name FROM permit_requests"
+)
 
 
 class Answer(StrEnum):
@@ -83,7 +96,8 @@ ANSWERS: dict[Answer, AckFields] = {
 
 @dataclass(frozen=True)
 class QueueItem:
-    """One permit request in the work queue (no personal data beyond the person reference)."""
+    """One permit request in the work queue: the person's reference and, when the hub's
+    projection carried it, the name the permit is issued to."""
 
     request_id: UUID
     case_id: UUID
@@ -93,6 +107,16 @@ class QueueItem:
     person_ref: str
     received_at: str
     state: str
+    first_name: str | None = None
+    last_name: str | None = None
+
+    @property
+    def person(self) -> str:
+        """The name as a clerk files it (``NOM Prénom``), or ``—`` when the hub sent none."""
+        name = " ".join(
+            part for part in ((self.last_name or "").upper(), self.first_name or "") if part
+        )
+        return name or "—"
 
 
 class QueueError(Exception):
@@ -105,6 +129,10 @@ class WorkQueue:
     def __init__(self, path: Path | str) -> None:
         self._db = sqlite3.connect(str(path))
         self._db.executescript(SCHEMA)
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(permit_requests)")}
+        for column in NAME_COLUMNS:
+            if column not in present:
+                self._db.execute(f"ALTER TABLE permit_requests ADD COLUMN {column} TEXT")
         self._db.commit()
 
     def __enter__(self) -> WorkQueue:
@@ -127,12 +155,15 @@ class WorkQueue:
         permit_type: str,
         person_ref: str,
         now: datetime,
+        first_name: str | None = None,
+        last_name: str | None = None,
     ) -> bool:
         """Queue a request; False when its request id is already queued (idempotent)."""
         cursor = self._db.execute(
             "INSERT OR IGNORE INTO permit_requests"
-            " (request_id, case_id, event_id, departement, permit_type, person_ref, received_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            " (request_id, case_id, event_id, departement, permit_type, person_ref, received_at,"
+            " first_name, last_name)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 str(request_id),
                 str(case_id),
@@ -141,6 +172,8 @@ class WorkQueue:
                 permit_type,
                 person_ref,
                 now.isoformat(),
+                first_name,
+                last_name,
             ),
         )
         self._db.commit()
@@ -149,17 +182,21 @@ class WorkQueue:
     def get(self, request_id: UUID) -> QueueItem | None:
         """The queued request, if any."""
         row = self._db.execute(
-            "SELECT * FROM permit_requests WHERE request_id = ?", (str(request_id),)
+            SELECT_ITEMS + " WHERE request_id = ?", (str(request_id),)
         ).fetchone()
         return _item(row) if row else None
 
     def pending(self) -> list[QueueItem]:
         """Requests still waiting for a decision (with or without a receipt), oldest first."""
         rows = self._db.execute(
-            "SELECT * FROM permit_requests WHERE state IN (?, ?) ORDER BY received_at, rowid",
+            SELECT_ITEMS + " WHERE state IN (?, ?) ORDER BY received_at, rowid",
             OPEN_STATES,
         ).fetchall()
         return [_item(row) for row in rows]
+
+    def request_ids(self) -> list[UUID]:
+        """Every queued request's id (a clerk may name one by a unique prefix)."""
+        return [UUID(row[0]) for row in self._db.execute("SELECT request_id FROM permit_requests")]
 
     def answer(
         self, request_id: UUID, answer: Answer, now: datetime
@@ -170,12 +207,12 @@ class WorkQueue:
         receipt (the hub would dead-letter a further answer as UNKNOWN_REQUEST)."""
         item = self.get(request_id)
         if item is None:
-            raise QueueError(f"no permit request {request_id} in the work queue")
+            raise QueueError(f"aucune demande de titre {request_id} dans la file de travail")
         fields = ANSWERS[answer]
         if item.state not in fields.after:
             raise QueueError(
-                f"permit request {request_id} is already answered ({item.state}):"
-                f" {answer.value} is not possible now"
+                f"la demande de titre {request_id} a déjà une réponse ({item.state}) :"
+                f" {answer.value} n'est plus possible"
             )
         self._db.execute(
             "INSERT INTO answers (request_id, answer, status, detail, answered_at)"
@@ -208,14 +245,16 @@ class WorkQueue:
         )
 
 
-def _item(row: tuple[str, ...]) -> QueueItem:
+def _item(row: tuple[str | None, ...]) -> QueueItem:
     return QueueItem(
-        request_id=UUID(row[0]),
-        case_id=UUID(row[1]),
-        event_id=UUID(row[2]),
-        departement=row[3],
-        permit_type=row[4],
-        person_ref=row[5],
-        received_at=row[6],
-        state=row[7],
+        request_id=UUID(str(row[0])),
+        case_id=UUID(str(row[1])),
+        event_id=UUID(str(row[2])),
+        departement=str(row[3]),
+        permit_type=str(row[4]),
+        person_ref=str(row[5]),
+        received_at=str(row[6]),
+        state=str(row[7]),
+        first_name=row[8],
+        last_name=row[9],
     )

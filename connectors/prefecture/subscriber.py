@@ -44,9 +44,9 @@ def prefecture_departements(settings: HubSettings, agency_id: str) -> tuple[str,
     """The départements ``agency_id`` serves; raises when it is not a known prefecture."""
     agency = Directory.load(settings.config_dir).get(agency_id)
     if agency is None:
-        raise SubscriberError(f"{agency_id} is not in the directory")
+        raise SubscriberError(f"{agency_id} n'est pas dans l'annuaire")
     if agency.role is not AgencyRole.PREFECTURE:
-        raise SubscriberError(f"{agency_id} is a {agency.role.value}, not a PREFECTURE")
+        raise SubscriberError(f"{agency_id} est un {agency.role.value}, pas une PREFECTURE")
     return tuple(agency.departements)
 
 
@@ -89,6 +89,8 @@ async def sync(
                         permit_type=event.permit_type.value,
                         person_ref=event.person.person_ref,
                         now=datetime.now(UTC),
+                        first_name=event.person.first_name,
+                        last_name=event.person.last_name,
                     )
                     queued += added
                     duplicates += not added

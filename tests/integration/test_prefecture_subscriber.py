@@ -81,6 +81,12 @@ async def test_permit_request_queued_answered_and_deadline_closed(
         assert item.case_id == case_id
         assert item.departement == "93"
         assert item.state == "pending"
+        # The clerk issues the permit to a named person (consent covers identity here).
+        assert item.last_name
+        assert (item.first_name, item.last_name) == (
+            permit.person.first_name,
+            permit.person.last_name,
+        )
 
     ack = await answer(hub_settings, "prefecture-93", db, permit.request_id, Answer.RECEIPT)
     assert ack.status is AckStatus.ACCEPTED
@@ -101,7 +107,7 @@ async def test_permit_request_queued_answered_and_deadline_closed(
         item = queue.get(permit.request_id)
         assert item is not None
         assert item.state == "receipt"
-    with pytest.raises(QueueError, match="already answered"):
+    with pytest.raises(QueueError, match="déjà une réponse"):
         await answer(hub_settings, "prefecture-93", db, permit.request_id, Answer.RECEIPT)
 
     granted = await answer(hub_settings, "prefecture-93", db, permit.request_id, Answer.GRANTED)
@@ -116,5 +122,5 @@ async def test_permit_request_queued_answered_and_deadline_closed(
     assert await open_requests_of(hub_settings, case_id, permit.request_id) == 0
     with WorkQueue(db) as queue:
         assert all(i.request_id != permit.request_id for i in queue.pending())
-    with pytest.raises(QueueError, match="already answered"):
+    with pytest.raises(QueueError, match="déjà une réponse"):
         await answer(hub_settings, "prefecture-93", db, permit.request_id, Answer.REFUSED)

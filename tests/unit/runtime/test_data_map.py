@@ -269,3 +269,19 @@ def test_every_sqlite_module_of_the_code_base_is_found() -> None:
         "connectors/prefecture/queue.py",
         "connectors/client/seen_events.py",
     } <= sqlite
+
+
+def test_the_prefecture_queue_row_declares_the_names_its_schema_keeps(doc: str) -> None:
+    """The queue keeps the name the permit is issued to: its row must say identity."""
+    import sqlite3
+
+    from connectors.prefecture.queue import SCHEMA
+
+    db = sqlite3.connect(":memory:")
+    db.executescript(SCHEMA)
+    columns = {row[1] for row in db.execute("PRAGMA table_info(permit_requests)")}
+    db.close()
+    (row,) = [r for r in parse_map(doc) if "connectors/prefecture/queue.py" in r.code]
+    names = {"first_name", "last_name"} & columns
+    assert names == {"first_name", "last_name"}
+    assert ("identity" in row.categories) is bool(names)
