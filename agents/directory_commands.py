@@ -18,7 +18,6 @@ input (unknown agency, malformed key, unreadable key file), 1 if the broker cann
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from hub.cli.context import current_settings, fail, out
+from hub.cli.operator_output import emit_json
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -41,14 +41,14 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 directory_app = typer.Typer(
-    no_args_is_help=True, help="The agency directory: show it, change it (signed)."
+    no_args_is_help=True, help="L'annuaire des organismes : le voir, le modifier (signé)."
 )
 
 AuthorityKey = Annotated[
     Path | None,
     typer.Option(
         "--authority-key",
-        help="The directory authority's private key (PEM); default "
+        help="La clé privée de l'autorité de l'annuaire (PEM) ; par défaut "
         "HUB_DIRECTORY_AUTHORITY_KEY_PATH.",
     ),
 ]
@@ -101,7 +101,7 @@ def _signer(private_key: Ed25519PrivateKey, signed: SignedDirectory) -> RecordSi
 def _agency(signed: SignedDirectory, agency_id: str) -> Agency:
     agency = signed.directory.get(agency_id)
     if agency is None:
-        raise fail(f"{agency_id!r} is not in the directory")
+        raise fail(f"« {agency_id} » n'est pas dans l'annuaire")
     return agency
 
 
@@ -124,7 +124,9 @@ def _publish(
             await producer.stop()
 
     _run(send())
-    out.print(f"published {DIRECTORY.name} {key.decode()} (signed {signer.key_id})")
+    out.print(
+        f"publié sur {DIRECTORY.name} : {key.decode()} (signé {signer.key_id})", highlight=False
+    )
 
 
 def _publish_agency(settings: HubSettings, signer: RecordSigner, agency: Agency) -> None:
@@ -135,10 +137,10 @@ def _publish_agency(settings: HubSettings, signer: RecordSigner, agency: Agency)
 
 @directory_app.command("show")
 def show(
-    agency: Annotated[str | None, typer.Argument(help="Only this agency.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of text.")] = False,
+    agency: Annotated[str | None, typer.Argument(help="Seulement cet organisme.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON au lieu de texte.")] = False,
 ) -> None:
-    """The directory as the worker applies it, the authority's keys, refused changes."""
+    """L'annuaire tel que le worker l'applique, les clés de l'autorité, les changements refusés."""
     settings = current_settings()
     signed = _read(settings, _codec(settings))
     agencies = [_agency(signed, agency)] if agency else sorted(signed.directory, key=lambda a: a.id)
@@ -148,27 +150,30 @@ def show(
             "refused": {str(reason): count for reason, count in signed.refused.items()},
             "agencies": [a.model_dump(mode="json") for a in agencies],
         }
-        out.print_json(json.dumps(body))
+        emit_json(body)
         return
-    out.print(f"authority keys: {', '.join(k.key_id for k in signed.authority.keys)}")
+    out.print(
+        f"clés de l'autorité : {', '.join(k.key_id for k in signed.authority.keys)}",
+        highlight=False,
+    )
     if signed.refused:
         refused = ", ".join(f"{reason}={count}" for reason, count in signed.refused.items())
-        out.print(f"refused changes on the topic: {refused}")
+        out.print(f"changements refusés sur le topic : {refused}", highlight=False)
     for a in agencies:
         keys = ", ".join(k.key_id for k in a.signing_keys) or "-"
-        where = "national" if a.national else " ".join(a.departements) or "-"
-        state = "accepting" if a.accepting else "closed"
-        out.print(f"{a.id}  {a.role.value}  {where}  {state}  keys: {keys}", highlight=False)
+        where = "national" if a.national else " ".join(a.departements) or "—"
+        state = "accepte" if a.accepting else "fermé"
+        out.print(f"{a.id}  {a.role.value}  {where}  {state}  clés : {keys}", highlight=False)
 
 
 @directory_app.command("set")
 def set_agency(
     agency_file: Annotated[
-        Path, typer.Argument(help="One agency as YAML (directory.yaml's fields).")
+        Path, typer.Argument(help="Un organisme en YAML (les champs de directory.yaml).")
     ],
     authority_key: AuthorityKey = None,
 ) -> None:
-    """Add or replace one agency (all its fields, keys included)."""
+    """Ajouter ou remplacer un organisme (tous ses champs, clés comprises)."""
     from hub.rules.directory import Agency
     from hub.runtime.config_files import ConfigError, load_config
 
@@ -200,12 +205,15 @@ def _change_agency(
 
 @directory_app.command("add-key")
 def add_key(
-    agency: Annotated[str, typer.Argument(help="Agency id.")],
-    key_id: Annotated[str, typer.Argument(help="The new key's id, e.g. police-93-2027-1.")],
-    public_key: Annotated[str, typer.Argument(help="Raw Ed25519 public key, base64.")],
+    agency: Annotated[str, typer.Argument(help="Identifiant de l'organisme.")],
+    key_id: Annotated[
+        str, typer.Argument(help="Identifiant de la nouvelle clé, ex. police-93-2027-1.")
+    ],
+    public_key: Annotated[str, typer.Argument(help="Clé publique Ed25519 brute, en base64.")],
     authority_key: AuthorityKey = None,
 ) -> None:
-    """Add a signing key to an agency (key rotation: add the new, later revoke the old)."""
+    """Ajouter une clé de signature à un organisme (rotation : ajouter la nouvelle, révoquer
+    l'ancienne plus tard)."""
     from hub.trust.directory_changes import with_key
 
     new_key = _new_key(key_id, public_key)
@@ -214,11 +222,11 @@ def add_key(
 
 @directory_app.command("revoke-key")
 def revoke_key(
-    agency: Annotated[str, typer.Argument(help="Agency id.")],
-    key_id: Annotated[str, typer.Argument(help="The key id to revoke.")],
+    agency: Annotated[str, typer.Argument(help="Identifiant de l'organisme.")],
+    key_id: Annotated[str, typer.Argument(help="La clé à révoquer.")],
     authority_key: AuthorityKey = None,
 ) -> None:
-    """Remove a signing key from an agency: records signed with it are dead letters."""
+    """Retirer une clé de signature : ce qu'elle signe devient lettre morte."""
     from hub.trust.directory_changes import without_key
 
     _change_agency(agency, authority_key, lambda entry: without_key(entry, key_id))
@@ -226,12 +234,12 @@ def revoke_key(
 
 @directory_app.command("rotate-authority")
 def rotate_authority(
-    key_id: Annotated[str, typer.Argument(help="The new authority key's id.")],
-    public_key: Annotated[str, typer.Argument(help="Its raw Ed25519 public key, base64.")],
+    key_id: Annotated[str, typer.Argument(help="Identifiant de la nouvelle clé d'autorité.")],
+    public_key: Annotated[str, typer.Argument(help="Sa clé publique Ed25519 brute, en base64.")],
     authority_key: AuthorityKey = None,
 ) -> None:
-    """Hand the directory authority to a new key, signed with the current one; the current
-    key is retired at once."""
+    """Passer l'autorité de l'annuaire à une nouvelle clé, signé par l'actuelle ; l'actuelle
+    est retirée aussitôt."""
     from hub.trust.directory_changes import rotation_entry
 
     settings = current_settings()
@@ -251,6 +259,6 @@ def _new_key(key_id: str, public_key: str) -> SigningKey:
         public_key_from_b64(public_key)
         return SigningKey(key_id=key_id, public_key=public_key)
     except ValidationError as exc:
-        raise fail(f"key id: {exc.errors()[0]['msg']}") from None
+        raise fail(f"identifiant de clé : {exc.errors()[0]['msg']}") from None
     except ValueError as exc:
         raise fail(str(exc)) from None

@@ -19,12 +19,14 @@ from connectors.observatory_cli import observatory_app
 from connectors.prefecture.cli import prefecture_app
 from hub.cli.context import current_settings, fail, out
 
-registry_app = typer.Typer(no_args_is_help=True, help="The embedded schema registry.")
+registry_app = typer.Typer(no_args_is_help=True, help="Le registre de schémas embarqué.")
 gateway_app = typer.Typer(
-    help="The HTTP gateway: agencies publish, read their inbox and acknowledge over HTTP.",
+    help="La passerelle HTTP : les organismes publient, lisent leur boîte et répondent en HTTP.",
     invoke_without_command=True,
 )
-webhooks_app = typer.Typer(no_args_is_help=True, help="Push agencies' inboxes to their webhooks.")
+webhooks_app = typer.Typer(
+    no_args_is_help=True, help="Pousser les boîtes des organismes vers leurs webhooks."
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -40,9 +42,9 @@ def register(app: typer.Typer) -> None:
 
 @registry_app.command("serve")
 def registry_serve(
-    port: Annotated[int, typer.Option(help="Loopback port.")] = 8081,
+    port: Annotated[int, typer.Option(help="Port sur 127.0.0.1.")] = 8081,
 ) -> None:
-    """Serve the Confluent Schema Registry REST subset on 127.0.0.1."""
+    """Servir le sous-ensemble REST du Confluent Schema Registry sur 127.0.0.1."""
     import uvicorn
 
     from connectors.registry_api import create_registry_app
@@ -61,11 +63,12 @@ def registry_serve(
 
 def dashboard(
     host: Annotated[
-        str, typer.Option(help="Bind address; loopback unless the operators' network needs it.")
+        str,
+        typer.Option(help="Adresse d'écoute ; 127.0.0.1 sauf si le réseau des opérateurs l'exige."),
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="HTTP port.")] = 8000,
+    port: Annotated[int, typer.Option(help="Port HTTP.")] = 8000,
 ) -> None:
-    """Serve the operators' dashboard (docs/DASHBOARD.md) until SIGTERM or Ctrl-C."""
+    """Servir le tableau de bord des opérateurs (docs/DASHBOARD.md) jusqu'à SIGTERM ou Ctrl-C."""
     from connectors.dashboard.app import serve
 
     serve(current_settings(), host=host, port=port)
@@ -74,35 +77,35 @@ def dashboard(
 @gateway_app.callback()
 def gateway(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = (
+    host: Annotated[str, typer.Option(help="Interface d'écoute (127.0.0.1 par défaut).")] = (
         "127.0.0.1"
     ),
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+    port: Annotated[int, typer.Option(help="Port TCP.")] = 8080,
     tls_cert: Annotated[
-        Path | None, typer.Option(help="Serve HTTPS with this certificate.")
+        Path | None, typer.Option(help="Servir en HTTPS avec ce certificat.")
     ] = None,
-    tls_key: Annotated[Path | None, typer.Option(help="... and this private key.")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="... et cette clé privée.")] = None,
     client_ca: Annotated[
-        Path | None, typer.Option(help="Require client certificates from this CA (mTLS).")
+        Path | None, typer.Option(help="Exiger des certificats clients de cette AC (mTLS).")
     ] = None,
 ) -> None:
-    """Serve the gateway until interrupted (``hub gateway``), or run a subcommand."""
+    """Servir la passerelle jusqu'à interruption (``hub gateway``), ou lancer une sous-commande."""
     if ctx.invoked_subcommand is not None:
         return
     from connectors.gateway.app import TransportSecurity, serve
 
     if (tls_cert is None) != (tls_key is None) or (client_ca and not tls_cert):
-        raise fail("--tls-cert and --tls-key go together; --client-ca needs both")
+        raise fail("--tls-cert et --tls-key vont ensemble ; --client-ca exige les deux")
     tls = TransportSecurity(tls_cert, tls_key, client_ca) if tls_cert and tls_key else None
     serve(current_settings(), host=host, port=port, tls=tls)
 
 
 @gateway_app.command("token")
 def gateway_token(
-    agency_id: Annotated[str, typer.Argument(help="Agency id of the directory.")],
-    note: Annotated[str | None, typer.Option(help="Stored with the hash.")] = None,
+    agency_id: Annotated[str, typer.Argument(help="Identifiant d'organisme de l'annuaire.")],
+    note: Annotated[str | None, typer.Option(help="Conservée avec l'empreinte.")] = None,
 ) -> None:
-    """Mint an API token: print it once, and the hashed entry for gateway_tokens.yaml."""
+    """Créer un jeton d'API : l'afficher une fois, avec l'entrée hachée pour gateway_tokens.yaml."""
     from connectors.gateway.tokens import main as mint
 
     raise typer.Exit(mint([agency_id, *(["--note", note] if note else [])]))
@@ -110,7 +113,7 @@ def gateway_token(
 
 @webhooks_app.command("run")
 def webhooks_run() -> None:
-    """Deliver the inboxes of the agencies in webhooks.yaml until SIGTERM or Ctrl-C."""
+    """Livrer les boîtes des organismes de webhooks.yaml jusqu'à SIGTERM ou Ctrl-C."""
     from connectors.webhooks.deliverer import run_webhooks
 
     async def main() -> None:
@@ -124,9 +127,11 @@ def webhooks_run() -> None:
 
 
 def demo(
-    serve: Annotated[bool, typer.Option("--serve", help="Keep serving after the story.")] = False,
+    serve: Annotated[
+        bool, typer.Option("--serve", help="Continuer à servir après le récit.")
+    ] = False,
 ) -> None:
-    """Run the hub's main job on the embedded broker, narrated."""
+    """Dérouler le travail principal du hub sur le broker embarqué, raconté."""
     from connectors.demo.run import run_demo
 
     raise typer.Exit(asyncio.run(run_demo(out, serve=serve)))

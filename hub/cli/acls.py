@@ -11,7 +11,7 @@ import typer
 
 from hub.cli.context import CHECK_FAILED, current_settings, err, fail, out
 
-acls_app = typer.Typer(no_args_is_help=True, help="Kafka ACLs as code (deploy/kafka/acls.yaml).")
+acls_app = typer.Typer(no_args_is_help=True, help="Les ACL Kafka en code (deploy/kafka/acls.yaml).")
 
 
 def _declared_for_directory() -> frozenset[Any]:
@@ -24,7 +24,7 @@ def _declared_for_directory() -> frozenset[Any]:
 
 @acls_app.command("render")
 def acls_render() -> None:
-    """Print the ACLs the directory in HUB_CONFIG_DIR calls for (> deploy/kafka/acls.yaml)."""
+    """Afficher les ACL que demande l'annuaire de HUB_CONFIG_DIR (> deploy/kafka/acls.yaml)."""
     from hub.trust.acls import AclError, render_acls
 
     try:
@@ -36,13 +36,15 @@ def acls_render() -> None:
 
 @acls_app.command("apply")
 def acls_apply(
-    path: Annotated[Path, typer.Argument(help="The declared ACL file (deploy/kafka/acls.yaml).")],
+    path: Annotated[
+        Path, typer.Argument(help="Le fichier d'ACL déclaré (deploy/kafka/acls.yaml).")
+    ],
     prune: Annotated[
-        bool, typer.Option("--prune", help="Also delete allow rules that are not declared.")
+        bool, typer.Option("--prune", help="Supprimer aussi les règles allow non déclarées.")
     ] = False,
 ) -> None:
-    """Create the declared ACLs on HUB_BOOTSTRAP_SERVERS, as a super user. Refuses a file that
-    differs from what the directory in HUB_CONFIG_DIR calls for."""
+    """Créer les ACL déclarées sur HUB_BOOTSTRAP_SERVERS, en super-utilisateur. Refuse un
+    fichier qui diffère de ce que demande l'annuaire de HUB_CONFIG_DIR."""
     from hub.trust.acl_admin import apply_acls
     from hub.trust.acls import AclError, load_acls, plan
 
@@ -54,12 +56,12 @@ def acls_apply(
     if not stale.empty:
         for line in stale.describe():
             err.print(line, highlight=False, markup=False)
-        raise fail(f"{path} is stale against the directory: run `hub acls render`", CHECK_FAILED)
+        raise fail(f"{path} est en retard sur l'annuaire : lancez `hub acls render`", CHECK_FAILED)
     done, others = asyncio.run(apply_acls(current_settings(), declared, prune=prune))
     for line in done.describe():
         out.print(line, highlight=False, markup=False)
     out.print(
-        f"acls: {len(done.add)} created, {len(done.remove)} deleted, {len(declared)} declared; "
-        f"{others} other rule(s) left alone",
+        f"acl : {len(done.add)} créée(s), {len(done.remove)} supprimée(s), "
+        f"{len(declared)} déclarée(s) ; {others} autre(s) règle(s) laissée(s) en place",
         highlight=False,
     )

@@ -25,7 +25,9 @@ COMMAND_GROUPS = "nrm_hub.commands"
 """The entry-point group whose ``register(app)`` functions add commands to ``hub``."""
 
 app = typer.Typer(
-    cls=OperatorGroup, no_args_is_help=True, help="NRM Hub: referrals between French agencies."
+    cls=OperatorGroup,
+    no_args_is_help=True,
+    help="Hub MNO : les orientations de victimes présumées de traite entre organismes.",
 )
 app.command()(broker)
 app.command()(decode)
@@ -40,7 +42,7 @@ app.add_typer(acls_app, name="acls")
 def main_options(
     ctx: typer.Context,
     log_json: Annotated[
-        bool, typer.Option("--log-json", help="Log JSON lines (as HUB_LOG_JSON=true).")
+        bool, typer.Option("--log-json", help="Journaux en lignes JSON (comme HUB_LOG_JSON=true).")
     ] = False,
 ) -> None:
     """Configure logging once for every command.
@@ -69,8 +71,8 @@ def mount_command_groups(target: typer.Typer) -> None:
         # the same way: a traceback here would hide every other command.
         except Exception as exc:
             err.print(
-                f"[bold red]error:[/] cannot load the {entry.name!r} commands "
-                f"({entry.value}): {type(exc).__name__}: {exc}",
+                f"[bold red]erreur :[/] impossible de charger les commandes {entry.name!r} "
+                f"({entry.value}) : {type(exc).__name__}: {exc}",
                 highlight=False,
                 soft_wrap=True,
             )

@@ -12,16 +12,16 @@ import typer
 
 from hub.cli.context import CHECK_FAILED, current_settings, fail, out
 
-topics_app = typer.Typer(no_args_is_help=True, help="Declare and create the hub's topics.")
+topics_app = typer.Typer(no_args_is_help=True, help="Les topics du hub : les lister, les créer.")
 
 
 def broker(
-    port: Annotated[int, typer.Option(help="Loopback port to listen on.")] = 9092,
-    storage: Annotated[str, typer.Option(help="memory://tansu/ or s3://BUCKET/")] = (
+    port: Annotated[int, typer.Option(help="Port d'écoute sur 127.0.0.1.")] = 9092,
+    storage: Annotated[str, typer.Option(help="memory://tansu/ ou s3://BUCKET/")] = (
         "memory://tansu/"
     ),
 ) -> None:
-    """Run the embedded broker in the foreground on 127.0.0.1 until interrupted."""
+    """Lancer le broker embarqué au premier plan sur 127.0.0.1 jusqu'à interruption."""
     from hub.runtime.broker import BrokerStartError, EmbeddedBroker
 
     stop = threading.Event()
@@ -29,8 +29,8 @@ def broker(
     try:
         with EmbeddedBroker(port, storage_url=storage) as running:
             out.print(
-                f"broker on [bold]{running.bootstrap_servers}[/] (pid {running.pid}); "
-                "Ctrl-C stops it"
+                f"broker sur [bold]{running.bootstrap_servers}[/] (pid {running.pid}) ; "
+                "Ctrl-C l'arrête"
             )
             with contextlib.suppress(KeyboardInterrupt):
                 stop.wait()
@@ -40,9 +40,11 @@ def broker(
 
 @topics_app.command("list")
 def topics_list(
-    agency: Annotated[list[str] | None, typer.Option(help="Agency id (repeatable).")] = None,
+    agency: Annotated[
+        list[str] | None, typer.Option(help="Identifiant d'organisme (répétable).")
+    ] = None,
 ) -> None:
-    """Print the declared topics."""
+    """Afficher les topics déclarés."""
     from hub.contracts.topics import all_topics
 
     for spec in all_topics(agency or []):
@@ -51,13 +53,15 @@ def topics_list(
 
 @topics_app.command("create")
 def topics_create(
-    agency: Annotated[list[str] | None, typer.Option(help="Agency id (repeatable).")] = None,
+    agency: Annotated[
+        list[str] | None, typer.Option(help="Identifiant d'organisme (répétable).")
+    ] = None,
     from_directory: Annotated[
-        bool, typer.Option("--from-directory", help="Also every agency of the directory.")
+        bool, typer.Option("--from-directory", help="Aussi chaque organisme de l'annuaire.")
     ] = False,
     replication_factor: Annotated[int, typer.Option()] = 1,
 ) -> None:
-    """Create the declared topics that do not exist yet on HUB_BOOTSTRAP_SERVERS."""
+    """Créer sur HUB_BOOTSTRAP_SERVERS les topics déclarés qui n'existent pas encore."""
     from hub.contracts.topics import all_topics
     from hub.rules.directory import Directory
     from hub.runtime.topic_admin import create_topics
@@ -69,4 +73,4 @@ def topics_create(
     created = asyncio.run(
         create_topics(settings, all_topics(agencies), replication_factor=replication_factor)
     )
-    out.print(f"created {len(created)} topic(s): {', '.join(created) or '-'}")
+    out.print(f"{len(created)} topic(s) créé(s) : {', '.join(created) or '—'}", highlight=False)

@@ -44,7 +44,7 @@ def current_settings() -> HubSettings:
 
 def fail(message: str, code: int = BAD_INPUT) -> typer.Exit:
     """Print ``message`` on stderr and return the exit to raise."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]erreur :[/] {one_line(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -69,16 +69,26 @@ def explain(exc: BaseException, settings: HubSettings) -> tuple[str, int]:
     if isinstance(exc, ConfigError):
         return (f"configuration invalide : {_one_line(exc)}", BAD_INPUT)
     if isinstance(exc, ValidationError):
-        reasons = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'valeur'}: {error['msg']}"
-            for error in exc.errors()
-        )
-        return (f"configuration invalide : {reasons}", BAD_INPUT)
+        return (f"configuration invalide : {validation_reasons(exc)}", BAD_INPUT)
     return (
         f"erreur inattendue ({type(exc).__name__}: {_one_line(exc)}) : relancez avec "
         f"{TRACEBACK_VARIABLE}=1 pour la trace et signalez-la",
         CHECK_FAILED,
     )
+
+
+def validation_reasons(exc: ValidationError) -> str:
+    """A pydantic error as one line: ``field.path: message; ...`` (never the input values,
+    which may be secrets or personal data)."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in error['loc']) or 'valeur'}: {error['msg']}"
+        for error in exc.errors()
+    )
+
+
+def one_line(text: str) -> str:
+    """``text`` with every run of whitespace, line breaks included, as one space."""
+    return " ".join(text.split())
 
 
 def broker_unreachable(exc: BaseException) -> bool:
@@ -105,7 +115,7 @@ class _QuietConnectionRefusals(logging.Filter):
 
 
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+    return one_line(str(exc)) or type(exc).__name__
 
 
 _AIOKAFKA = logging.getLogger("aiokafka")

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from hub.cli.context import fail
 from hub.trust.agency_keys import KeyFileError, load_private_key, write_private_key
 from hub.trust.signing import public_key_b64
 
@@ -23,13 +24,12 @@ CHECK_FAILED = 1
 AGENCY_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")  # hub.rules.directory.AgencyId
 
 keys_app = typer.Typer(
-    no_args_is_help=True, help="Ed25519 signing keys of agencies and of the hub."
+    no_args_is_help=True, help="Les clés de signature Ed25519 des organismes et du hub."
 )
 
 
 def _fail(message: str, code: int) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
+    return fail(message, code)
 
 
 def default_key_id(agency_id: str) -> str:
@@ -44,43 +44,47 @@ def directory_snippet(key_id: str, public_key: str) -> str:
 
 @keys_app.command("generate")
 def generate(
-    agency_id: Annotated[str, typer.Argument(help="Agency id (or 'hub'); names the file.")],
-    out: Annotated[Path, typer.Option("--out", help="Folder to write AGENCY_ID.pem into.")],
+    agency_id: Annotated[
+        str, typer.Argument(help="Identifiant d'organisme (ou 'hub') ; nomme le fichier.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Dossier où écrire AGENCY_ID.pem.")],
     key_id: Annotated[
-        str | None, typer.Option(help="Key id for the directory; default AGENCY_ID-YEAR-1.")
+        str | None,
+        typer.Option(help="Identifiant de clé pour l'annuaire ; par défaut AGENCY_ID-ANNÉE-1."),
     ] = None,
-    force: Annotated[bool, typer.Option(help="Replace an existing key file.")] = False,
+    force: Annotated[bool, typer.Option(help="Remplacer un fichier de clé existant.")] = False,
 ) -> None:
-    """Generate a key pair: write the private key to OUT/AGENCY_ID.pem (mode 0600) and print
-    the public key and the directory.yaml lines that declare it."""
+    """Générer une paire de clés : la clé privée dans OUT/AGENCY_ID.pem (mode 0600), la clé
+    publique et les lignes de directory.yaml qui la déclarent à l'écran."""
     if not AGENCY_ID.fullmatch(agency_id):
         raise _fail(
-            f"not an agency id: {agency_id!r} (lowercase letters, digits, dashes)", BAD_INPUT
+            f"« {agency_id} » n'est pas un identifiant d'organisme (minuscules, chiffres, tirets)",
+            BAD_INPUT,
         )
     chosen_key_id = key_id or default_key_id(agency_id)
     if not 1 <= len(chosen_key_id.encode()) <= 64:
-        raise _fail("key id must be 1 to 64 bytes", BAD_INPUT)
+        raise _fail("l'identifiant de clé doit faire de 1 à 64 octets", BAD_INPUT)
     path = out / f"{agency_id}.pem"
     private_key = Ed25519PrivateKey.generate()
     try:
         write_private_key(path, private_key, overwrite=force)
     except FileExistsError as exc:
-        raise _fail(f"{exc} (use --force to replace it)", CHECK_FAILED) from None
+        raise _fail(f"{exc} (--force pour le remplacer)", CHECK_FAILED) from None
     except OSError as exc:
-        raise _fail(f"cannot write {path}: {exc.strerror}", BAD_INPUT) from None
+        raise _fail(f"impossible d'écrire {path} : {exc.strerror}", BAD_INPUT) from None
     public_key = public_key_b64(private_key)
-    typer.echo(f"private key: {path} (0600; keep it secret)")
-    typer.echo(f"public key:  {public_key}")
-    typer.echo(f"key id:      {chosen_key_id}")
-    typer.echo(f"\nadd under '- id: {agency_id}' in deploy/config/directory.yaml:\n")
+    typer.echo(f"clé privée : {path} (0600 ; à garder secrète)")
+    typer.echo(f"clé publique : {public_key}")
+    typer.echo(f"id de clé :    {chosen_key_id}")
+    typer.echo(f"\nà ajouter sous '- id: {agency_id}' dans deploy/config/directory.yaml :\n")
     typer.echo(directory_snippet(chosen_key_id, public_key), nl=False)
 
 
 @keys_app.command("show-public")
 def show_public(
-    pem: Annotated[Path, typer.Argument(help="PEM file of an Ed25519 private key.")],
+    pem: Annotated[Path, typer.Argument(help="Fichier PEM d'une clé privée Ed25519.")],
 ) -> None:
-    """Print the base64 public key of a private key file (the directory's public_key)."""
+    """Afficher la clé publique base64 d'un fichier de clé privée (public_key de l'annuaire)."""
     try:
         private_key = load_private_key(pem)
     except KeyFileError as exc:

@@ -10,10 +10,10 @@ from typing import Annotated, Any
 
 import typer
 
-from hub.cli.context import CHECK_FAILED, current_settings, err, fail, out
+from hub.cli.context import CHECK_FAILED, current_settings, err, fail, out, validation_reasons
 from hub.runtime.settings import HubSettings
 
-schemas_app = typer.Typer(no_args_is_help=True, help="The Avro contracts and their evolution.")
+schemas_app = typer.Typer(no_args_is_help=True, help="Les contrats Avro et leur évolution.")
 
 
 def _registry_root(settings: HubSettings) -> Path:
@@ -22,7 +22,7 @@ def _registry_root(settings: HubSettings) -> Path:
 
 @schemas_app.command("list")
 def schemas_list() -> None:
-    """Print every registered (id, subject, version)."""
+    """Afficher chaque schéma enregistré (id, sujet, version)."""
     from hub.contracts.registry import SchemaRegistry
 
     for registered in SchemaRegistry.load(_registry_root(current_settings())):
@@ -34,7 +34,7 @@ def schemas_list() -> None:
 
 @schemas_app.command("check")
 def schemas_check(
-    schemas_dir: Annotated[Path | None, typer.Option(help="Defaults to HUB_SCHEMAS_DIR.")] = None,
+    schemas_dir: Annotated[Path | None, typer.Option(help="Par défaut HUB_SCHEMAS_DIR.")] = None,
 ) -> None:
     """Fail when a source schema is not BACKWARD_TRANSITIVE with every kept version.
 
@@ -57,15 +57,17 @@ def schemas_check(
                 f"[bold red]incompatible[/] {change.subject}: {problem.describe()}", highlight=False
             )
     if any(not c.compatible for c in changes):
-        raise fail("schema change breaks BACKWARD_TRANSITIVE compatibility", CHECK_FAILED)
+        raise fail(
+            "un changement de schéma casse la compatibilité BACKWARD_TRANSITIVE", CHECK_FAILED
+        )
     if changes:
-        raise fail("compatible schema changes are not registered yet", CHECK_FAILED)
-    out.print("schemas: every subject matches its latest registered version")
+        raise fail("des changements compatibles ne sont pas encore enregistrés", CHECK_FAILED)
+    out.print("schémas : chaque sujet correspond à sa dernière version enregistrée")
 
 
 @schemas_app.command("register")
 def schemas_register(
-    subject: Annotated[list[str] | None, typer.Argument(help="Subjects; default: all.")] = None,
+    subject: Annotated[list[str] | None, typer.Argument(help="Sujets ; par défaut : tous.")] = None,
     schemas_dir: Annotated[Path | None, typer.Option(help="Defaults to HUB_SCHEMAS_DIR.")] = None,
 ) -> None:
     """Freeze changed or new subjects under new schema ids (refuses incompatible changes)."""
@@ -83,7 +85,7 @@ def schemas_register(
             highlight=False,
         )
     if not created:
-        out.print("nothing to register")
+        out.print("rien à enregistrer")
 
 
 def _known_subjects(root: Path) -> list[str]:
@@ -95,9 +97,11 @@ def _known_subjects(root: Path) -> list[str]:
 
 
 def decode(
-    path: Annotated[str, typer.Argument(help="File of one framed record, or - for stdin.")],
+    path: Annotated[
+        str, typer.Argument(help="Fichier d'un enregistrement tramé, ou - pour l'entrée standard.")
+    ],
 ) -> None:
-    """Decode one Confluent-framed Avro record and print it as JSON."""
+    """Décoder un enregistrement Avro tramé Confluent et l'afficher en JSON."""
     from hub.contracts.codec import Codec, CodecError
     from hub.contracts.registry import SchemaRegistry
 
@@ -105,7 +109,7 @@ def decode(
     try:
         data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     except OSError as exc:
-        raise fail(f"cannot read {path}: {exc.strerror}") from None
+        raise fail(f"impossible de lire {path} : {exc.strerror}") from None
     codec = Codec(
         SchemaRegistry.load(settings.schemas_dir), max_record_bytes=settings.max_record_bytes
     )
@@ -122,11 +126,13 @@ def decode(
 
 
 def encode(
-    subject: Annotated[str, typer.Argument(help="Subject, e.g. fr.nrm.ReferralOpened.")],
-    path: Annotated[str, typer.Argument(help="JSON file of the event, or - for stdin.")],
-    output: Annotated[Path, typer.Option("--out", "-o", help="Where to write the frame.")],
+    subject: Annotated[str, typer.Argument(help="Sujet, ex. fr.nrm.ReferralOpened.")],
+    path: Annotated[
+        str, typer.Argument(help="Fichier JSON de l'événement, ou - pour l'entrée standard.")
+    ],
+    output: Annotated[Path, typer.Option("--out", "-o", help="Où écrire la trame.")],
 ) -> None:
-    """Validate a JSON event against its model and schema, and write the framed record."""
+    """Valider un événement JSON (modèle et schéma) et écrire l'enregistrement tramé."""
     from pydantic import ValidationError
 
     from hub.contracts.codec import Codec, CodecError
@@ -136,14 +142,14 @@ def encode(
     settings = current_settings()
     model = EVENT_MODELS.get(subject)
     if model is None:
-        raise fail(f"unknown subject {subject!r}; known: {', '.join(sorted(EVENT_MODELS))}")
+        raise fail(f"sujet inconnu « {subject} » ; connus : {', '.join(sorted(EVENT_MODELS))}")
     try:
         text = sys.stdin.read() if path == "-" else Path(path).read_text()
         event = model.model_validate_json(text)
     except OSError as exc:
-        raise fail(f"cannot read {path}: {exc.strerror}") from None
+        raise fail(f"impossible de lire {path} : {exc.strerror}") from None
     except ValidationError as exc:
-        raise fail(f"invalid {subject}: {exc}") from None
+        raise fail(f"événement {subject} invalide : {validation_reasons(exc)}") from None
     codec = Codec(
         SchemaRegistry.load(settings.schemas_dir), max_record_bytes=settings.max_record_bytes
     )
@@ -151,7 +157,7 @@ def encode(
         output.write_bytes(codec.encode(subject, event.model_dump()))
     except CodecError as exc:
         raise fail(f"{exc.reason.value}: {exc.detail}") from None
-    out.print(f"wrote {output}")
+    out.print(f"écrit : {output}", highlight=False)
 
 
 def _json_default(value: Any) -> Any:

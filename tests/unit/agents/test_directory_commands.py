@@ -22,7 +22,7 @@ runner = CliRunner()
     [
         (["add-key", "police-93", "k-1", "notbase64!"], "public key is not base64"),
         (["add-key", "police-93", "k-1", "AAAA"], "public key is 3 bytes, not 32"),
-        (["add-key", "police-93", "", GOOD_KEY], "key id"),
+        (["add-key", "police-93", "", GOOD_KEY], "identifiant de clé"),
         (["rotate-authority", "k-2", "AAAA"], "public key is 3 bytes"),
         (
             ["rotate-authority", "k-2", GOOD_KEY, "--authority-key", "/nonexistent.pem"],

@@ -29,7 +29,7 @@ def test_decode_of_corrupt_bytes_names_the_reason(tmp_path: Path) -> None:
 def test_decode_of_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["decode", str(tmp_path / "nope.bin")])
     assert result.exit_code == BAD_INPUT
-    assert "cannot read" in result.output
+    assert "impossible de lire" in result.output
 
 
 def test_encode_then_decode_round_trips_through_files(
@@ -65,4 +65,4 @@ def test_encode_of_an_unknown_subject_lists_the_known_ones(tmp_path: Path) -> No
     source.write_text("{}")
     result = runner.invoke(app, ["encode", "fr.nrm.Nope", str(source), "-o", str(tmp_path / "x")])
     assert result.exit_code == BAD_INPUT
-    assert "unknown subject" in result.output
+    assert "sujet inconnu" in result.output

@@ -57,6 +57,6 @@ def test_a_group_that_cannot_be_loaded_is_one_clear_line(
     mount_command_groups(target)
     lines = capsys.readouterr().err.splitlines()
     assert lines == [
-        "error: cannot load the 'broken' commands (nowhere_at_all:register): "
+        "erreur : impossible de charger les commandes 'broken' (nowhere_at_all:register) : "
         "ModuleNotFoundError: No module named 'nowhere_at_all'"
     ]
