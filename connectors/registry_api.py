@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from connectors.body_limits import BodyLimit, loads_json
+from connectors.client_disconnects import log_client_disconnects
 from hub.contracts.registry import (
     COMPATIBILITY_LEVEL,
     RegisteredSchema,
@@ -83,6 +84,7 @@ def create_registry_app(
         return _error(413, BODY_TOO_LARGE, f"request body exceeds the {limit}-byte limit")
 
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, refuse=too_large)
+    log_client_disconnects(app, "registry")
 
     @app.exception_handler(StarletteHTTPException)
     async def not_served(_request: Request, exc: StarletteHTTPException) -> RegistryResponse:

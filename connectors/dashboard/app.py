@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agents.redrive import redrive
 from connectors.body_limits import BodyLimit
+from connectors.client_disconnects import log_client_disconnects
 from connectors.dashboard.actions import ActionLog
 from connectors.dashboard.case_view import operator_categories
 from connectors.dashboard.config import DashboardSettings
@@ -184,6 +185,7 @@ def create_dashboard_app(
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    log_client_disconnects(app, "dashboard")
     app.add_exception_handler(NotLoggedIn, _not_logged_in)
     for page in (login, overview, agencies, cases, dead_letters, probes):
         # The routes themselves, not include_router: this FastAPI keeps an included router as

@@ -15,19 +15,17 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import ClientDisconnect
 
+from connectors.client_disconnects import log_client_disconnects
 from hub.contracts.enums import DeadLetterReason
 
 log = structlog.get_logger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:nrm-hub:problem:"
-CLIENT_CLOSED_REQUEST = 499
-"""Status recorded when the client left before the answer (nginx's convention)."""
 
 
 class GatewayReason(StrEnum):
@@ -175,12 +173,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         }.get(exc.status_code, GatewayReason.MALFORMED_REQUEST)
         return problem_response(reason, str(exc.detail), instance=request.url.path)
 
-    @app.exception_handler(ClientDisconnect)
-    async def client_gone(request: Request, _exc: ClientDisconnect) -> Response:
-        # The client closed its connection mid-request: its business, not a defect. One line;
-        # the answer goes nowhere (499, nginx's "client closed request", for the metrics).
-        log.info("gateway.client_disconnected", method=request.method, path=request.url.path)
-        return Response(status_code=CLIENT_CLOSED_REQUEST)
+    log_client_disconnects(app, "gateway")
 
     @app.exception_handler(Exception)
     async def defect(request: Request, exc: Exception) -> JSONResponse:
