@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from hub.cli.context import current_settings, fail, out
-from hub.cli.operator_output import emit_json
+from hub.cli.operator_output import YES_HELP, confirm, emit_json
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -52,6 +52,8 @@ AuthorityKey = Annotated[
         "HUB_DIRECTORY_AUTHORITY_KEY_PATH.",
     ),
 ]
+
+Yes = Annotated[bool, typer.Option("--yes", "-y", help=YES_HELP)]
 
 
 def _codec(settings: HubSettings) -> Codec:
@@ -172,8 +174,10 @@ def set_agency(
         Path, typer.Argument(help="Un organisme en YAML (les champs de directory.yaml).")
     ],
     authority_key: AuthorityKey = None,
+    yes: Yes = False,
 ) -> None:
-    """Ajouter ou remplacer un organisme (tous ses champs, clés comprises)."""
+    """Ajouter ou remplacer un organisme (tous ses champs, clés comprises) ; remplacer un
+    organisme existant demande confirmation."""
     from hub.rules.directory import Agency
     from hub.runtime.config_files import ConfigError, load_config
 
@@ -183,15 +187,24 @@ def set_agency(
     except ConfigError as exc:
         raise fail(str(exc)) from None
     private_key = _private_key(settings, authority_key)
-    signer = _signer(private_key, _read(settings, _codec(settings)))
+    signed = _read(settings, _codec(settings))
+    signer = _signer(private_key, signed)
+    if signed.directory.get(agency.id) is not None:
+        confirm(f"Remplacer l'organisme {agency.id} (tous ses champs, clés comprises)", yes=yes)
     _publish_agency(settings, signer, agency)
 
 
 def _change_agency(
-    agency: str, authority_key: Path | None, change: Callable[[Agency], Agency]
+    agency: str,
+    authority_key: Path | None,
+    change: Callable[[Agency], Agency],
+    *,
+    question: str | None = None,
+    yes: bool = False,
 ) -> None:
     """Read the directory as a worker would, apply ``change`` to one agency, and publish the
-    result signed by the authority; a change the agency refuses is one line, exit 2."""
+    result signed by the authority; a change the agency refuses is one line, exit 2. With a
+    ``question``, the change is destructive: asked before publishing (``--yes`` skips)."""
     settings = current_settings()
     private_key = _private_key(settings, authority_key)
     signed = _read(settings, _codec(settings))
@@ -200,6 +213,8 @@ def _change_agency(
         changed = change(_agency(signed, agency))
     except ValueError as exc:
         raise fail(str(exc)) from None
+    if question is not None:
+        confirm(question, yes=yes)
     _publish_agency(settings, signer, changed)
 
 
@@ -225,11 +240,18 @@ def revoke_key(
     agency: Annotated[str, typer.Argument(help="Identifiant de l'organisme.")],
     key_id: Annotated[str, typer.Argument(help="La clé à révoquer.")],
     authority_key: AuthorityKey = None,
+    yes: Yes = False,
 ) -> None:
     """Retirer une clé de signature : ce qu'elle signe devient lettre morte."""
     from hub.trust.directory_changes import without_key
 
-    _change_agency(agency, authority_key, lambda entry: without_key(entry, key_id))
+    _change_agency(
+        agency,
+        authority_key,
+        lambda entry: without_key(entry, key_id),
+        question=f"Révoquer la clé {key_id} de {agency} : ce qu'elle signe deviendra lettre morte",
+        yes=yes,
+    )
 
 
 @directory_app.command("rotate-authority")
@@ -237,6 +259,7 @@ def rotate_authority(
     key_id: Annotated[str, typer.Argument(help="Identifiant de la nouvelle clé d'autorité.")],
     public_key: Annotated[str, typer.Argument(help="Sa clé publique Ed25519 brute, en base64.")],
     authority_key: AuthorityKey = None,
+    yes: Yes = False,
 ) -> None:
     """Passer l'autorité de l'annuaire à une nouvelle clé, signé par l'actuelle ; l'actuelle
     est retirée aussitôt."""
@@ -246,7 +269,13 @@ def rotate_authority(
     entry = rotation_entry(_new_key(key_id, public_key), datetime.now(UTC))
     private_key = _private_key(settings, authority_key)
     codec = _codec(settings)
-    _publish(settings, codec, _signer(private_key, _read(settings, codec)), entry)
+    signer = _signer(private_key, _read(settings, codec))
+    confirm(
+        f"Passer l'autorité de l'annuaire à la clé {key_id} et retirer aussitôt la clé "
+        f"actuelle {signer.key_id}",
+        yes=yes,
+    )
+    _publish(settings, codec, signer, entry)
 
 
 def _new_key(key_id: str, public_key: str) -> SigningKey:

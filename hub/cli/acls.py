@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from hub.cli.context import CHECK_FAILED, current_settings, err, fail, out
+from hub.cli.operator_output import YES_HELP, confirm
 
 acls_app = typer.Typer(no_args_is_help=True, help="Les ACL Kafka en code (deploy/kafka/acls.yaml).")
 
@@ -42,6 +43,7 @@ def acls_apply(
     prune: Annotated[
         bool, typer.Option("--prune", help="Supprimer aussi les règles allow non déclarées.")
     ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help=YES_HELP)] = False,
 ) -> None:
     """Créer les ACL déclarées sur HUB_BOOTSTRAP_SERVERS, en super-utilisateur. Refuse un
     fichier qui diffère de ce que demande l'annuaire de HUB_CONFIG_DIR."""
@@ -57,6 +59,8 @@ def acls_apply(
         for line in stale.describe():
             err.print(line, highlight=False, markup=False)
         raise fail(f"{path} est en retard sur l'annuaire : lancez `hub acls render`", CHECK_FAILED)
+    if prune:
+        confirm("Supprimer du cluster les règles allow que le fichier ne déclare pas", yes=yes)
     done, others = asyncio.run(apply_acls(current_settings(), declared, prune=prune))
     for line in done.describe():
         out.print(line, highlight=False, markup=False)

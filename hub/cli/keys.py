@@ -16,6 +16,7 @@ import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub.cli.context import fail
+from hub.cli.operator_output import YES_HELP, confirm
 from hub.trust.agency_keys import KeyFileError, load_private_key, write_private_key
 from hub.trust.signing import public_key_b64
 
@@ -53,6 +54,7 @@ def generate(
         typer.Option(help="Identifiant de clé pour l'annuaire ; par défaut AGENCY_ID-ANNÉE-1."),
     ] = None,
     force: Annotated[bool, typer.Option(help="Remplacer un fichier de clé existant.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help=YES_HELP)] = False,
 ) -> None:
     """Générer une paire de clés : la clé privée dans OUT/AGENCY_ID.pem (mode 0600), la clé
     publique et les lignes de directory.yaml qui la déclarent à l'écran."""
@@ -65,6 +67,8 @@ def generate(
     if not 1 <= len(chosen_key_id.encode()) <= 64:
         raise _fail("l'identifiant de clé doit faire de 1 à 64 octets", BAD_INPUT)
     path = out / f"{agency_id}.pem"
+    if force and path.exists():
+        confirm(f"Remplacer la clé privée {path} (l'ancienne sera perdue)", yes=yes)
     private_key = Ed25519PrivateKey.generate()
     try:
         write_private_key(path, private_key, overwrite=force)

@@ -11,7 +11,10 @@ looks and behaves the same whichever group it belongs to:
   ``MIN_PREFIX`` characters that names exactly one candidate; otherwise one line saying
   why and a non-zero exit;
 - ``paris_time(instant)``: ``2026-12-06 10:30 CET``, the time national coordination works in,
-  with its zone (JSON keeps UTC ISO 8601 instants).
+  with its zone (JSON keeps UTC ISO 8601 instants);
+- ``confirm(question, yes=...)``: a destructive command asks before it acts; ``--yes`` skips
+  the question (scripts); without a terminal and without ``--yes`` it refuses in one line
+  rather than act unasked.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import typer
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -118,6 +122,21 @@ def resolve_id(text: str, candidates: Iterable[UUID], kind: IdKind) -> UUID:
         raise fail(str(exc), BAD_INPUT) from None
     except IdNotFound as exc:
         raise fail(str(exc), CHECK_FAILED) from None
+
+
+YES_HELP = "Ne pas demander de confirmation (scripts)."
+
+
+def confirm(question: str, *, yes: bool) -> None:
+    """Ask ``question`` (French, ending without « ? ») before a destructive step; return to
+    go on, ``typer.Exit`` otherwise: exit 1 when the operator answers no, exit 2 when there is
+    no terminal to ask on and ``--yes`` was not given."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise fail(f"{question} : confirmez avec --yes (pas de terminal pour le demander)")
+    if not typer.confirm(f"{question} ?", default=False, err=True):
+        raise fail("abandonné : rien n'a été modifié", CHECK_FAILED)
 
 
 def emit_json(document: Any) -> None:

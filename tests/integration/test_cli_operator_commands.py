@@ -180,3 +180,20 @@ async def test_case_show_by_prefix_prints_paris_time_and_keeps_logs_off_stdout(
     assert "case_store.recovered" in done.stderr  # the log line exists, on stderr
     assert "case_store" not in done.stdout
     assert re.search(r"\d{2}:\d{2} CES?T", done.stdout), done.stdout
+
+
+def test_revoking_a_key_without_yes_changes_nothing(hub_settings: HubSettings) -> None:
+    def keys() -> list[str]:
+        shown = invoke(hub_settings, "directory", "show", "prefecture-93", "--json")
+        assert shown.exit_code == 0, shown.output
+        (agency,) = json.loads(shown.stdout)["agencies"]
+        return [k["key_id"] for k in agency["signing_keys"]]
+
+    before = keys()
+    assert before
+    refused = invoke(hub_settings, "directory", "revoke-key", "prefecture-93", before[0])
+    assert refused.exit_code == 2
+    assert "--yes" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert "publié" not in refused.stdout
+    assert keys() == before

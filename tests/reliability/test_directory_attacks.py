@@ -263,7 +263,13 @@ async def test_the_authority_hands_over_to_a_new_key_and_the_old_one_is_refused(
     rotated = await asyncio.to_thread(
         runner.invoke,
         app,
-        ["directory", "rotate-authority", "authority-2027-1", public_key_b64(new_authority)],
+        [
+            "directory",
+            "rotate-authority",
+            "authority-2027-1",
+            public_key_b64(new_authority),
+            "--yes",
+        ],
         obj=own_settings,
     )
     assert rotated.exit_code == 0, rotated.output
@@ -277,7 +283,7 @@ async def test_the_authority_hands_over_to_a_new_key_and_the_old_one_is_refused(
     old = await asyncio.to_thread(
         runner.invoke,
         app,
-        ["directory", "revoke-key", POLICE, "police-93-2027-1"],
+        ["directory", "revoke-key", POLICE, "police-93-2027-1", "--yes"],
         obj=own_settings,
     )
     assert old.exit_code == 2, old.output
@@ -309,7 +315,15 @@ async def test_the_authority_hands_over_to_a_new_key_and_the_old_one_is_refused(
     new = await asyncio.to_thread(
         runner.invoke,
         app,
-        ["directory", "revoke-key", POLICE, "police-93-2027-1", "--authority-key", str(new_path)],
+        [
+            "directory",
+            "revoke-key",
+            POLICE,
+            "police-93-2027-1",
+            "--authority-key",
+            str(new_path),
+            "--yes",
+        ],
         obj=own_settings,
     )
     assert new.exit_code == 0, new.output
@@ -332,7 +346,7 @@ async def test_the_authority_hands_over_to_a_new_key_and_the_old_one_is_refused(
     closed = await asyncio.to_thread(
         runner.invoke,
         app,
-        ["directory", "set", str(agency_file), "--authority-key", str(new_path)],
+        ["directory", "set", str(agency_file), "--authority-key", str(new_path), "--yes"],
         obj=own_settings,
     )
     assert closed.exit_code == 0, closed.output

@@ -1,0 +1,67 @@
+"""Destructive commands ask first (issue 22, item 6): ``--yes`` skips the question, no answer
+means no, and without a terminal nothing is done unasked."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from hub.cli.app import app
+from hub.cli.operator_output import confirm
+
+runner = CliRunner()
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_yes_skips_the_question(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    confirm("Tout supprimer", yes=True)
+
+
+@pytest.mark.parametrize(("answer", "code"), [("y\n", None), ("n\n", 1), ("\n", 1)])
+def test_a_terminal_is_asked_and_no_is_the_default(
+    monkeypatch: pytest.MonkeyPatch, answer: str, code: int | None
+) -> None:
+    monkeypatch.setattr("sys.stdin", Terminal(answer))
+    if code is None:
+        confirm("Révoquer la clé k-1", yes=False)
+        return
+    with pytest.raises(typer.Exit) as caught:
+        confirm("Révoquer la clé k-1", yes=False)
+    assert caught.value.exit_code == code
+
+
+def test_without_a_terminal_nothing_is_done_unasked(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))  # piped input is not an answer
+    with pytest.raises(typer.Exit) as caught:
+        confirm("Révoquer la clé k-1", yes=False)
+    assert caught.value.exit_code == 2
+    assert "--yes" in capsys.readouterr().err
+
+
+def test_replacing_a_private_key_needs_yes(tmp_path: Path) -> None:
+    first = runner.invoke(app, ["keys", "generate", "police-93", "--out", str(tmp_path)])
+    assert first.exit_code == 0, first.output
+    pem = tmp_path / "police-93.pem"
+    before = pem.read_bytes()
+    refused = runner.invoke(
+        app, ["keys", "generate", "police-93", "--out", str(tmp_path), "--force"]
+    )
+    assert refused.exit_code == 2
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert pem.read_bytes() == before  # the old key is still there
+    replaced = runner.invoke(
+        app, ["keys", "generate", "police-93", "--out", str(tmp_path), "--force", "--yes"]
+    )
+    assert replaced.exit_code == 0, replaced.output
+    assert pem.read_bytes() != before
