@@ -77,11 +77,12 @@ def _settings(ctx: typer.Context) -> HubSettings:
     return ctx.obj if isinstance(ctx.obj, HubSettings) else get_settings()
 
 
-def _case_id(text: str) -> UUID:
-    try:
-        return UUID(text)
-    except ValueError:
-        raise _fail(f"{text!r} is not a case id (a uuid)") from None
+def _case_id(text: str) -> UUID | str:
+    """A whole case id, or a prefix resolved against the audit index once it is caught up
+    (``hub.cli.operator_output``: exit 2 when malformed or ambiguous)."""
+    from hub.cli.operator_output import CASE, parse_id
+
+    return parse_id(text, CASE)
 
 
 def _codec(settings: HubSettings) -> Codec:
@@ -116,14 +117,15 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
 
 
 async def _case_records(
-    settings: HubSettings, codec: Codec, case_id: UUID
-) -> tuple[list[LogRecord], VerificationReport]:
+    settings: HubSettings, codec: Codec, wanted: UUID | str
+) -> tuple[UUID, list[LogRecord], VerificationReport]:
     """Bring the index up to date, read the case's records, and verify them (chain and the
     hub's signature on each)."""
     from agents.audit_index.indexer import catch_up
     from agents.audit_index.reading import fetch_case_records
     from agents.audit_index.store import AuditIndex
     from hub.audit.verify import verify
+    from hub.cli.operator_output import CASE, resolve_id
 
     prove = _hub_proof(settings)
     with AuditIndex.open(settings) as index:
@@ -135,20 +137,20 @@ async def _case_records(
                 "(run `hub audit index`)",
                 highlight=False,
             )
+        case_id = wanted if isinstance(wanted, UUID) else resolve_id(wanted, index.cases(), CASE)
         records = await fetch_case_records(
             settings, index, case_id, codec, prove=prove, timeout_s=FETCH_TIMEOUT_S
         )
         head = index.head(case_id)
     report = verify(records, heads={case_id: head} if head else None)
-    return records, report
+    return case_id, records, report
 
 
 def _load_case(
     ctx: typer.Context, case: str
 ) -> tuple[HubSettings, UUID, list[LogRecord], VerificationReport]:
     settings = _settings(ctx)
-    case_id = _case_id(case)
-    records, report = _run(_case_records(settings, _codec(settings), case_id))
+    case_id, records, report = _run(_case_records(settings, _codec(settings), _case_id(case)))
     if not records:
         raise _fail(f"unknown case {case_id}: no audit entry is indexed for it")
     return settings, case_id, records, report
@@ -199,7 +201,7 @@ def _print_verification(report: VerificationReport) -> None:
 
 def replay(
     ctx: typer.Context,
-    case: Annotated[str, typer.Argument(help="Case id (uuid).")],
+    case: Annotated[str, typer.Argument(help="Case id (uuid, or a unique prefix).")],
     as_role: Annotated[
         str | None,
         typer.Option("--as", help="Show only what this agency role may see (e.g. prefecture)."),

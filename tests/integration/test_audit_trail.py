@@ -366,10 +366,10 @@ def test_subject_report_lists_recipients_categories_and_basis(trail: Trail) -> N
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["replay", "not-a-uuid"], "is not a case id"),
+        (["replay", "not-a-uuid"], "n'est pas un identifiant de dossier"),
         (["replay", "00000000-0000-4000-8000-000000000000"], "unknown case"),
         (["subject-report", "00000000-0000-4000-8000-000000000000"], "unknown case"),
-        (["erase", "42"], "is not a case id"),
+        (["erase", "42"], "n'est pas un identifiant de dossier"),
         (["audit", "verify"], "either a CASE or --all"),
         (["audit", "verify", "00000000-0000-4000-8000-000000000000", "--all"], "either a CASE"),
     ],
@@ -381,6 +381,12 @@ def test_bad_input_is_a_clear_message_and_exit_2(
     assert result.exit_code == BAD_INPUT, result.output
     assert message in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_a_unique_prefix_replays_the_case(trail: Trail) -> None:
+    result = invoke(trail, "replay", str(trail.referral)[:8], "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["case_id"] == str(trail.referral)
 
 
 def test_an_unknown_role_is_bad_input(trail: Trail) -> None:
