@@ -21,13 +21,14 @@ from connectors.observatory_export import Period, export
 from hub.cli.context import current_settings, fail
 
 observatory_app = typer.Typer(
-    no_args_is_help=True, help="Anonymised aggregates for the observatory (CNCDH Rec. 7)."
+    no_args_is_help=True,
+    help="Agrégats anonymisés pour l'observatoire (recommandation 7 de la CNCDH).",
 )
 
 
 @observatory_app.callback()
 def observatory() -> None:
-    """Anonymised aggregates for the observatory (CNCDH Rec. 7)."""
+    """Agrégats anonymisés pour l'observatoire (recommandation 7 de la CNCDH)."""
 
 
 def _day(text: str | None, option: str) -> date | None:
@@ -36,32 +37,34 @@ def _day(text: str | None, option: str) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise fail(f"{option} must be a date like 2026-11-01, not {text!r}") from None
+        raise fail(f"{option} doit être une date comme 2026-11-01, pas « {text} »") from None
 
 
 @observatory_app.command("export")
 def export_command(
     since: Annotated[
-        str | None, typer.Option(help="First day of the period (cases opened from it).")
+        str | None,
+        typer.Option(help="Premier jour de la période (dossiers ouverts à partir de ce jour)."),
     ] = None,
-    until: Annotated[str | None, typer.Option(help="Day after the period (excluded).")] = None,
+    until: Annotated[str | None, typer.Option(help="Lendemain de la période (exclu).")] = None,
     threshold: Annotated[
-        int, typer.Option(help="Cells under this count are suppressed.")
+        int, typer.Option(help="Les cases sous ce compte sont masquées.")
     ] = DEFAULT_THRESHOLD,
     csv_path: Annotated[
         Path | None,
-        typer.Option("--csv", help="CSV file to write (default: observatory-<period>.csv)."),
+        typer.Option("--csv", help="Fichier CSV à écrire (par défaut observatory-<période>.csv)."),
     ] = None,
     publish: Annotated[
-        bool, typer.Option(help="Also write the records to nrm.observatory.")
+        bool, typer.Option(help="Écrire aussi les enregistrements sur nrm.observatory.")
     ] = True,
 ) -> None:
-    """Aggregate the cases the hub has routed, suppress small cells, write CSV and the topic."""
+    """Agréger les dossiers routés par le hub, masquer les petites cases, écrire le CSV et le
+    topic."""
     period = Period(_day(since, "--since"), _day(until, "--until"))
     if period.since and period.until and period.since >= period.until:
-        raise fail("--since must be before --until")
+        raise fail("--since doit précéder --until")
     if threshold < 2:
-        raise fail("--threshold must be at least 2 (1 would publish single cases)")
+        raise fail("--threshold vaut au moins 2 (1 publierait des dossiers isolés)")
     settings = current_settings()
     path = csv_path or settings.data_dir / f"observatory-{period.label.replace('..', '_')}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)

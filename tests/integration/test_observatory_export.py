@@ -148,4 +148,4 @@ async def test_export_counts_routed_cases_suppresses_small_cells_and_publishes(
 def test_a_bad_date_is_refused_with_a_clear_message(hub_settings: HubSettings) -> None:
     result = CliRunner().invoke(observatory_app, ["export", "--since", "March"], obj=hub_settings)
     assert result.exit_code == 2
-    assert "--since must be a date" in result.output
+    assert "--since doit être une date" in result.output
