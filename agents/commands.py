@@ -135,7 +135,7 @@ def case_show(
     if as_json:
         emit_json(case_summary(state, now))
     else:
-        out.print(render_case(state, now))
+        out.print(render_case(state, now, width=out.width))
 
 
 @deadletters_app.command("list")

@@ -13,7 +13,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from hub.cli.operator_output import paris_time
+from hub.cli.operator_output import operator_listing, paris_time
 from hub.flow.case_state import CaseState
 
 
@@ -69,8 +69,9 @@ def case_summary(state: CaseState, now: datetime) -> dict[str, Any]:
     }
 
 
-def render_case(state: CaseState, now: datetime) -> Group:
-    """The case for people: a header, open requests, held messages."""
+def render_case(state: CaseState, now: datetime, *, width: int = 80) -> Group:
+    """The case for people: a header, open requests (whole ids, for a console of ``width``
+    columns), held messages."""
     summary = case_summary(state, now)
     lines = [
         Text(
@@ -96,17 +97,23 @@ def render_case(state: CaseState, now: datetime) -> Group:
                 f"({action['what'].removeprefix('fr.nrm.')}) avant {_shown(action['due'])}"
             )
         )
-    requests = Table(title="Demandes ouvertes")
-    for column in ("demande", "destinataire", "échéance", "en retard", "palier"):
-        requests.add_column(column)
-    for row in summary["open_requests"]:
-        requests.add_row(
-            row["what"],
-            row["recipient"],
-            _shown(row["due"]),
-            "oui" if row["overdue"] else "non",
-            row["ladder_step"] or "—",
-        )
+    requests = operator_listing(
+        "Demandes ouvertes",
+        ["demande", "objet", "destinataire", "échéance", "en retard", "palier"],
+        [
+            [
+                row["request_id"],
+                row["what"],
+                row["recipient"],
+                _shown(row["due"]),
+                "oui" if row["overdue"] else "non",
+                row["ladder_step"] or "—",
+            ]
+            for row in summary["open_requests"]
+        ],
+        ids=["demande"],
+        width=width,
+    )
     held = Table(title="Messages retenus (consentement manquant)")
     for column in ("message", "pour", "catégories manquantes", "depuis"):
         held.add_column(column)

@@ -180,6 +180,11 @@ async def test_case_show_by_prefix_prints_paris_time_and_keeps_logs_off_stdout(
     assert "case_store.recovered" in done.stderr  # the log line exists, on stderr
     assert "case_store" not in done.stdout
     assert re.search(r"\d{2}:\d{2} CES?T", done.stdout), done.stdout
+    shown = await asyncio.to_thread(invoke, hub_settings, "case", "show", str(case_id), "--json")
+    summary = json.loads(shown.stdout)
+    assert summary["open_requests"]  # the report asked for identification
+    for request in summary["open_requests"]:
+        assert request["request_id"] in done.stdout  # whole, on one line, at 80 columns
 
 
 def test_revoking_a_key_without_yes_changes_nothing(hub_settings: HubSettings) -> None:
