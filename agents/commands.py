@@ -148,7 +148,11 @@ def deadletters_list(
     """Lettres mortes pas encore relancées : identifiant, raison, source, dossier, détail,
     et si une relance peut aider."""
     from agents.redrive import list_dead_letters, refusal_of
+    from hub.contracts.enums import DeadLetterReason
 
+    known = {r.value for r in DeadLetterReason}
+    if reason and reason.upper() not in known:
+        raise fail(f"raison inconnue « {reason} » ; l'une de : {', '.join(sorted(known))}")
     letters = asyncio.run(list_dead_letters(current_settings()))
     if reason:
         letters = [d for d in letters if d.reason.value == reason.upper()]

@@ -66,3 +66,10 @@ def test_encode_of_an_unknown_subject_lists_the_known_ones(tmp_path: Path) -> No
     result = runner.invoke(app, ["encode", "fr.nrm.Nope", str(source), "-o", str(tmp_path / "x")])
     assert result.exit_code == BAD_INPUT
     assert "sujet inconnu" in result.output
+
+
+def test_an_unknown_dead_letter_reason_is_refused_before_the_broker() -> None:
+    result = CliRunner().invoke(app, ["deadletters", "list", "--reason", "WHATEVER"])
+    assert result.exit_code == BAD_INPUT
+    assert "BAD_SIGNATURE" in result.stderr  # the known reasons are listed
+    assert len(result.stderr.strip().splitlines()) == 1
