@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from hub.cli.context import CHECK_FAILED, current_settings, fail, out
+from hub.cli.operator_output import emit_json
 
 topics_app = typer.Typer(no_args_is_help=True, help="Les topics du hub : les lister, les créer.")
 
@@ -43,11 +44,16 @@ def topics_list(
     agency: Annotated[
         list[str] | None, typer.Option(help="Identifiant d'organisme (répétable).")
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON au lieu de texte.")] = False,
 ) -> None:
     """Afficher les topics déclarés."""
     from hub.contracts.topics import all_topics
 
-    for spec in all_topics(agency or []):
+    specs = all_topics(agency or [])
+    if as_json:
+        emit_json([spec.model_dump(mode="json") for spec in specs])
+        return
+    for spec in specs:
         out.print(f"{spec.name:40} {spec.partitions:3}  {spec.purpose}", highlight=False)
 
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from hub.cli.context import CHECK_FAILED, current_settings, err, fail, out, validation_reasons
+from hub.cli.operator_output import emit_json
 from hub.runtime.settings import HubSettings
 
 schemas_app = typer.Typer(no_args_is_help=True, help="Les contrats Avro et leur évolution.")
@@ -21,11 +22,22 @@ def _registry_root(settings: HubSettings) -> Path:
 
 
 @schemas_app.command("list")
-def schemas_list() -> None:
+def schemas_list(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON au lieu de texte.")] = False,
+) -> None:
     """Afficher chaque schéma enregistré (id, sujet, version)."""
     from hub.contracts.registry import SchemaRegistry
 
-    for registered in SchemaRegistry.load(_registry_root(current_settings())):
+    registry = SchemaRegistry.load(_registry_root(current_settings()))
+    if as_json:
+        emit_json(
+            [
+                {"schema_id": r.schema_id, "subject": r.subject, "version": r.version}
+                for r in registry
+            ]
+        )
+        return
+    for registered in registry:
         out.print(
             f"{registered.schema_id:4}  {registered.subject}  v{registered.version}",
             highlight=False,

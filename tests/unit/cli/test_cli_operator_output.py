@@ -131,3 +131,18 @@ def test_json_is_plain_and_keeps_accents(capsys: pytest.CaptureFixture[str]) -> 
     printed = capsys.readouterr().out
     assert json.loads(printed) == [{"département": "93", "id": str(A)}]
     assert "\x1b[" not in printed
+
+
+@pytest.mark.parametrize(
+    ("argv", "key"), [(["topics", "list"], "name"), (["schemas", "list"], "subject")]
+)
+def test_offline_listings_take_json_too(argv: list[str], key: str) -> None:
+    from typer.testing import CliRunner
+
+    from hub.cli.app import app
+
+    result = CliRunner().invoke(app, [*argv, "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert rows
+    assert all(key in row for row in rows)
