@@ -108,7 +108,15 @@ def broker_unreachable(exc: BaseException) -> bool:
 
 
 class _QuietConnectionRefusals(logging.Filter):
-    """Drops aiokafka's "Unable connect to ..." lines: the command's one line says it."""
+    """Drops aiokafka's "Unable connect to ..." lines while any ``hub`` command runs.
+
+    Kept on purpose for the servers too (issue 22 asked to revisit it): a one-shot command
+    says the broker is down in its one line, and the long-running ones log an outage in
+    their own words, once, with context (``router.broker_unreachable`` and
+    ``router.broker_reconnected``, ``gateway.broker_unavailable``, ``webhook.broker_error``,
+    the readiness probes), while aiokafka repeats its unstructured line for every node and
+    every retry. Every other aiokafka line passes (rate-limited by ``hub/runtime/logs.py``).
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not str(record.msg).startswith("Unable connect to")
