@@ -27,7 +27,7 @@ import structlog
 import typer
 from rich.console import Console
 
-from hub.cli.context import broker_unreachable
+from hub.cli.context import broker_unreachable, run_on_broker
 from hub.runtime.settings import HubSettings, get_settings
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
     from agents.io.audit_fetch import AuditLogUnavailable
 
     try:
-        return asyncio.run(coroutine)
+        return run_on_broker(coroutine)
     except AuditLogUnavailable as exc:
         if broker_unreachable(exc):
             raise  # hub/cli/context.py's OperatorGroup says it in one line

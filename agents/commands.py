@@ -19,7 +19,7 @@ import typer
 from agents.audit_commands import register_audit_commands
 from agents.directory_commands import directory_app
 from agents.retention_commands import retention_app
-from hub.cli.context import CHECK_FAILED, current_settings, fail, out
+from hub.cli.context import CHECK_FAILED, current_settings, fail, out, run_on_broker
 from hub.cli.operator_output import (
     CASE,
     DEAD_LETTER,
@@ -94,7 +94,7 @@ def overdue(
     except ValueError:
         known = ", ".join(r.value for r in AgencyRole)
         raise fail(f"rôle inconnu « {role} » ; l'un de : {known}") from None
-    states = asyncio.run(read_all_states(settings))
+    states = run_on_broker(read_all_states(settings))
     deadlines = [d for state in states for d in state.open_deadlines()]
     now = clock_from(settings.clock_start, settings.clock_anchor, settings.clock_speed)()
     text = render_overdue(
@@ -125,11 +125,11 @@ def case_show(
     settings = current_settings()
     wanted = parse_id(case, CASE)
     if isinstance(wanted, UUID):
-        state = asyncio.run(read_case(settings, wanted))
+        state = run_on_broker(read_case(settings, wanted))
         if state is None:
             raise fail(f"aucun dossier {wanted} dans le hub", CHECK_FAILED)
     else:
-        states = {s.case_id: s for s in asyncio.run(read_all_states(settings))}
+        states = {s.case_id: s for s in run_on_broker(read_all_states(settings))}
         state = states[resolve_id(wanted, states, CASE)]
     now = clock_from(settings.clock_start, settings.clock_anchor, settings.clock_speed)()
     if as_json:
@@ -153,7 +153,7 @@ def deadletters_list(
     known = {r.value for r in DeadLetterReason}
     if reason and reason.upper() not in known:
         raise fail(f"raison inconnue « {reason} » ; l'une de : {', '.join(sorted(known))}")
-    letters = asyncio.run(list_dead_letters(current_settings()))
+    letters = run_on_broker(list_dead_letters(current_settings()))
     if reason:
         letters = [d for d in letters if d.reason.value == reason.upper()]
     if as_json:
@@ -208,10 +208,10 @@ def deadletters_redrive(
     settings = current_settings()
     wanted = parse_id(dead_letter_id, DEAD_LETTER)
     if not isinstance(wanted, UUID):
-        letters = asyncio.run(list_dead_letters(settings, include_redriven=True))
+        letters = run_on_broker(list_dead_letters(settings, include_redriven=True))
         wanted = resolve_id(wanted, (d.dead_letter_id for d in letters), DEAD_LETTER)
     try:
-        result = asyncio.run(redrive(settings, wanted))
+        result = run_on_broker(redrive(settings, wanted))
     except RedriveError as exc:
         raise fail(str(exc), CHECK_FAILED) from None
     out.print(

@@ -17,7 +17,6 @@ input (unknown agency, malformed key, unreadable key file), 1 if the broker cann
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from hub.cli.context import current_settings, fail, out
+from hub.cli.context import current_settings, fail, out, run_on_broker
 from hub.cli.operator_output import YES_HELP, confirm, emit_json
 
 if TYPE_CHECKING:
@@ -79,7 +78,7 @@ def _read(settings: HubSettings, codec: Codec) -> SignedDirectory:
 def _run(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine; a broker that cannot be reached is said in one line by the app
     (hub/cli/context.py's OperatorGroup)."""
-    return asyncio.run(coroutine)
+    return run_on_broker(coroutine)
 
 
 def _private_key(settings: HubSettings, key_path: Path | None) -> Ed25519PrivateKey:

@@ -7,7 +7,6 @@ with 2; a broker that cannot be read exits with 1.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import asdict
 from datetime import date
@@ -18,7 +17,7 @@ import typer
 
 from connectors.observatory import DEFAULT_THRESHOLD
 from connectors.observatory_export import Period, export
-from hub.cli.context import current_settings, fail
+from hub.cli.context import current_settings, fail, run_on_broker
 
 observatory_app = typer.Typer(
     no_args_is_help=True,
@@ -70,7 +69,7 @@ def export_command(
     path.parent.mkdir(parents=True, exist_ok=True)
     # A broker that cannot be reached or refuses is said in one line by the app
     # (hub/cli/context.py's OperatorGroup).
-    summary = asyncio.run(
+    summary = run_on_broker(
         export(settings, period, threshold=threshold, csv_path=path, publish_records=publish)
     )
     typer.echo(json.dumps(asdict(summary), ensure_ascii=False))

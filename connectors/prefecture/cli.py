@@ -8,7 +8,6 @@ request, malformed or ambiguous request id, unknown answer) prints one line and 
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -17,7 +16,7 @@ import typer
 
 from connectors.prefecture.queue import Answer, QueueError, WorkQueue
 from connectors.prefecture.subscriber import SubscriberError, answer, sync
-from hub.cli.context import current_settings, fail, out
+from hub.cli.context import current_settings, fail, out, run_on_broker
 from hub.cli.operator_output import REQUEST, emit_json, operator_listing, paris_time, resolve_id
 
 prefecture_app = typer.Typer(
@@ -42,7 +41,7 @@ def sync_command(
 ) -> None:
     """Tirer les demandes de titre des départements de la préfecture dans la file."""
     try:
-        result = asyncio.run(sync(current_settings(), agency, db, wait_s=wait))
+        result = run_on_broker(sync(current_settings(), agency, db, wait_s=wait))
     except SubscriberError as exc:
         raise fail(str(exc)) from None
     out.print(
@@ -117,7 +116,7 @@ def answer_command(
     with WorkQueue(db) as queue:
         wanted = resolve_id(request_id, queue.request_ids(), REQUEST)
     try:
-        event = asyncio.run(answer(current_settings(), agency, db, wanted, as_))
+        event = run_on_broker(answer(current_settings(), agency, db, wanted, as_))
     except (QueueError, SubscriberError) as exc:
         raise fail(str(exc)) from None
     out.print(

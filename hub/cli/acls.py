@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from hub.cli.context import CHECK_FAILED, current_settings, err, fail, out
+from hub.cli.context import CHECK_FAILED, current_settings, err, fail, out, run_on_broker
 from hub.cli.operator_output import YES_HELP, confirm
 
 acls_app = typer.Typer(no_args_is_help=True, help="Les ACL Kafka en code (deploy/kafka/acls.yaml).")
@@ -61,7 +60,7 @@ def acls_apply(
         raise fail(f"{path} est en retard sur l'annuaire : lancez `hub acls render`", CHECK_FAILED)
     if prune:
         confirm("Supprimer du cluster les règles allow que le fichier ne déclare pas", yes=yes)
-    done, others = asyncio.run(apply_acls(current_settings(), declared, prune=prune))
+    done, others = run_on_broker(apply_acls(current_settings(), declared, prune=prune))
     for line in done.describe():
         out.print(line, highlight=False, markup=False)
     out.print(

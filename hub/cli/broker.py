@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import signal
 import threading
@@ -10,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from hub.cli.context import CHECK_FAILED, current_settings, fail, out
+from hub.cli.context import CHECK_FAILED, current_settings, fail, out, run_on_broker
 from hub.cli.operator_output import emit_json
 
 topics_app = typer.Typer(no_args_is_help=True, help="Les topics du hub : les lister, les créer.")
@@ -76,7 +75,7 @@ def topics_create(
     agencies = list(agency or [])
     if from_directory:
         agencies += [a.id for a in Directory.load(settings.config_dir) if a.id not in agencies]
-    created = asyncio.run(
+    created = run_on_broker(
         create_topics(settings, all_topics(agencies), replication_factor=replication_factor)
     )
     out.print(f"{len(created)} topic(s) créé(s) : {', '.join(created) or '—'}", highlight=False)

@@ -21,11 +21,13 @@ ago and on which nothing listens.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -257,3 +259,89 @@ def test_webhooks_run_with_a_short_secret_names_the_minimum(tmp_path: Path, secr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "16" in done.stderr
     assert done.stdout == ""
+
+
+HUNG_COMMANDS = [
+    "overdue",
+    "case show",
+    "deadletters list",
+    "directory show",
+    "topics create",
+    "prefecture sync",
+    "replay",
+    "acls apply",
+]
+"""One-shot commands of every group, against a broker that accepts and never answers."""
+
+CONNECT_TIMEOUT_S = 2
+HUNG_BOUND_S = 15.0
+"""Probe (2 s) plus the process's start; without the probe each took ~40 s (aiokafka's
+request timeout): measured 35 to 42 s for overdue, case show and deadletters list."""
+
+
+@contextlib.contextmanager
+def hung_broker() -> Iterator[int]:
+    """A loopback port that accepts connections and never answers a byte."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    server.settimeout(0.2)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield int(server.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join(5.0)
+        for conn in held:
+            conn.close()
+        server.close()
+
+
+def test_a_hung_broker_is_said_in_one_line_within_seconds(tmp_path: Path) -> None:
+    hub = shutil.which("hub", path=str(Path(sys.executable).parent))
+    assert hub is not None
+    args = arguments(tmp_path)
+    with hung_broker() as port:
+        env = {
+            **os.environ,
+            "HUB_BOOTSTRAP_SERVERS": f"127.0.0.1:{port}",
+            "HUB_DATA_DIR": str(tmp_path / "var"),
+            "HUB_CLI_CONNECT_TIMEOUT_S": str(CONNECT_TIMEOUT_S),
+        }
+        env.pop("HUB_CLI_TRACEBACK", None)
+
+        def run(name: str) -> tuple[str, int, str, float]:
+            started = time.monotonic()
+            done = subprocess.run(
+                [hub, *name.split(), *args.get(name, [])],
+                env=env,
+                cwd=tmp_path,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=90,
+            )
+            return name, done.returncode, done.stderr, time.monotonic() - started
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            results = list(pool.map(run, HUNG_COMMANDS))
+    broken = [
+        f"hub {name}: exit {code} after {took:.1f} s, stderr {stderr[-400:]!r}"
+        for name, code, stderr, took in results
+        if code != 1
+        or took > HUNG_BOUND_S
+        or len(stderr.strip().splitlines()) != 1
+        or "injoignable" not in stderr
+    ]
+    assert broken == [], "\n".join(broken)
