@@ -79,3 +79,46 @@ def test_the_trace_is_there_for_a_bug_report(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv(TRACEBACK_VARIABLE, "1")
     result = runner.invoke(_app(RuntimeError("bug")), ["boom"])
     assert isinstance(result.exception, RuntimeError)
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, 5.0), ("2", 2.0), ("0", 5.0), ("x", 5.0)])
+def test_the_connect_timeout_is_a_positive_number_or_the_default(
+    monkeypatch: pytest.MonkeyPatch, value: str | None, expected: float
+) -> None:
+    from hub.cli.context import CONNECT_TIMEOUT_VARIABLE, connect_timeout_s
+
+    if value is None:
+        monkeypatch.delenv(CONNECT_TIMEOUT_VARIABLE, raising=False)
+    else:
+        monkeypatch.setenv(CONNECT_TIMEOUT_VARIABLE, value)
+    assert connect_timeout_s() == expected
+
+
+def test_a_refused_probe_never_starts_the_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+    import socket
+    import warnings
+
+    from hub.cli.context import run_on_broker
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    from hub.runtime.settings import HubSettings
+
+    monkeypatch.setattr(
+        "hub.cli.context.current_settings",
+        lambda: HubSettings(bootstrap_servers=f"127.0.0.1:{port}"),
+    )
+    started = []
+
+    async def command() -> None:
+        started.append(True)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(KafkaConnectionError):
+            run_on_broker(command())
+        gc.collect()
+    assert started == []
+    assert not [w for w in caught if "never awaited" in str(w.message)]
