@@ -43,7 +43,7 @@ ERASURE_BASIS = "RGPD art. 17"
 CATCH_UP_TIMEOUT_S = 30.0
 FETCH_TIMEOUT_S = 10.0
 
-audit_app = typer.Typer(no_args_is_help=True, help="Verify and index the audit trail.")
+audit_app = typer.Typer(no_args_is_help=True, help="Vérifier et indexer la piste d'audit.")
 
 
 def out() -> Console:
@@ -208,7 +208,8 @@ def replay(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Replay one case's audit trail in order, with its personal data decrypted or ERASED."""
+    """Rejouer la piste d'audit d'un dossier dans l'ordre, données personnelles déchiffrées
+    ou ERASED."""
     from hub.audit.keys import default_key_store
     from hub.audit.replay import AuditVisibility, left_out, redact, timeline, timeline_json
     from hub.cli.render_audit import render_timeline
@@ -249,7 +250,8 @@ def subject_report_command(
     case: Annotated[str, typer.Argument(help="Case id (uuid).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Which agency received which data categories about the person, when, on what basis."""
+    """Quel organisme a reçu quelles catégories de données sur la personne, quand, sur quelle
+    base."""
     from hub.audit.subject_report import subject_report, subject_report_json
     from hub.cli.render_audit import render_subject_report
 
@@ -335,8 +337,8 @@ def verify_command(
     topic: Annotated[str | None, typer.Option(help="Audit topic (with --all).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Check each entry's hub signature and recompute hash chains; name every entry the hub
-    did not sign, break, gap, reordering, fork; exit 1 on any."""
+    """Vérifier la signature du hub sur chaque entrée et recalculer les chaînes ; nommer
+    chaque entrée non signée, rupture, trou, réordonnancement, fourche ; sortie 1 s'il y en a."""
     from agents.audit_index.reading import verify_topic
     from agents.audit_index.store import AuditIndex
     from hub.contracts.topics import AUDIT
@@ -372,7 +374,7 @@ def index_command(
     ctx: typer.Context,
     follow: Annotated[bool, typer.Option(help="Keep indexing until Ctrl-C.")] = False,
 ) -> None:
-    """Bring the case index up to date (``--follow``: keep it up to date)."""
+    """Mettre l'index des dossiers à jour (``--follow`` : le tenir à jour)."""
     from agents.audit_index.indexer import catch_up, run_indexer
     from agents.audit_index.store import AuditIndex
 

@@ -27,7 +27,7 @@ COMMAND_GROUPS = "nrm_hub.commands"
 app = typer.Typer(
     cls=OperatorGroup,
     no_args_is_help=True,
-    help="Hub MNO : les orientations de victimes présumées de traite entre organismes.",
+    help="NRM Hub : les orientations de victimes présumées de traite entre organismes.",
 )
 app.command()(broker)
 app.command()(decode)
