@@ -1,2 +1,2 @@
 """The hub's rules as data plus pure functions: routing, consent, projection, deadlines,
-working days, lifecycle and the agency directory. No I/O, no Kafka, no HTTP, no terminal."""
+working days, lifecycle, the agency directory and re-drives. No I/O, Kafka, HTTP, terminal."""
