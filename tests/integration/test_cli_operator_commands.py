@@ -202,3 +202,30 @@ def test_revoking_a_key_without_yes_changes_nothing(hub_settings: HubSettings) -
     assert len(refused.stderr.strip().splitlines()) == 1
     assert "publié" not in refused.stdout
     assert keys() == before
+
+
+def test_prefecture_answer_takes_a_unique_prefix(hub_settings: HubSettings, tmp_path: Path) -> None:
+    from connectors.prefecture.queue import WorkQueue
+
+    db = tmp_path / "queue.sqlite"
+    request_id = uuid.uuid4()
+    with WorkQueue(db) as queue:
+        queue.add(
+            request_id=request_id,
+            case_id=uuid.uuid4(),
+            event_id=uuid.uuid4(),
+            departement="93",
+            permit_type="TEMPORARY_RESIDENCE_L425_1",
+            person_ref="P-93-9",
+            now=datetime.now(UTC),
+            first_name="Amina",
+            last_name="Diallo",
+        )
+    argv = ["--as", "receipt", "--db", str(db), "--agency", "prefecture-93"]
+    answered = invoke(hub_settings, "prefecture", "answer", str(request_id)[:8], *argv)
+    assert answered.exit_code == 0, answered.output
+    assert str(request_id) in answered.stdout
+    with WorkQueue(db) as queue:
+        item = queue.get(request_id)
+        assert item is not None
+        assert item.state == "receipt"
