@@ -18,12 +18,13 @@ from dataclasses import dataclass
 
 from agents.io import clients
 from agents.io.reader import read_topics
+from hub.audit.sealing import is_sealed
 from hub.contracts.codec import Codec, CodecError
 from hub.contracts.events import DeadLetter
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import DEAD_LETTERS, REDRIVE, agency_of_outbox
 from hub.flow.ingest import MAX_ORIGINAL_BYTES
-from hub.rules.redrive import forged_envelope, redrive_refusal
+from hub.rules.redrive import Original, forged_envelope, redrive_refusal
 from hub.runtime.settings import HubSettings
 
 
@@ -32,17 +33,27 @@ class RedriveError(LookupError):
     cannot help it)."""
 
 
-def original_complete(original_bytes: int) -> bool:
-    """Whether a dead letter's original of ``original_bytes`` bytes is whole: ingest cuts an
-    oversize one to ``MAX_ORIGINAL_BYTES`` (one of exactly that size counts as cut)."""
-    return original_bytes < MAX_ORIGINAL_BYTES
+CUT_NOTE = f"(original cut to its first {MAX_ORIGINAL_BYTES} bytes)"
+"""What ingest appends to the detail of a letter whose original it cut (hub/flow/ingest.py)."""
+
+
+def original_of(letter: DeadLetter) -> Original:
+    """What ``letter`` holds of the refused record: nothing (its case was erased before the
+    letter was written), a cut original (the note, or a clear original of the cut size), or
+    the whole record (sealed under the case key or in clear)."""
+    if not letter.original:
+        return Original.NOT_KEPT
+    clear_and_full = not is_sealed(letter.original) and len(letter.original) >= MAX_ORIGINAL_BYTES
+    if CUT_NOTE in letter.detail or clear_and_full:
+        return Original.CUT
+    return Original.WHOLE
 
 
 def refusal_of(letter: DeadLetter) -> str | None:
     """Why re-driving ``letter`` cannot help (French, for operators), or None."""
     return redrive_refusal(
         letter.reason,
-        original_complete=original_complete(len(letter.original)),
+        original=original_of(letter),
         forged=forged_envelope(letter.claimed_sender, agency_of_outbox(letter.source_topic)),
     )
 

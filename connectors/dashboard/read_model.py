@@ -43,6 +43,7 @@ from agents.audit_index.store import INDEX_FILE, AuditIndex
 from agents.directory_follower import DirectoryFollower
 from agents.io import clients
 from agents.io.case_store import read_all_states
+from agents.redrive import refusal_of
 from connectors.dashboard.ack_times import AckTimes
 from hub.audit.proof import Headers
 from hub.contracts.codec import Codec, CodecError
@@ -84,6 +85,8 @@ class DeadLetterItem:
     original_bytes: int
     partition: int
     offset: int
+    redrive_refusal: str | None = None
+    """Why « Relancer » is not offered (``agents.redrive.refusal_of``), or None."""
 
     @classmethod
     def of(cls, letter: DeadLetter, partition: int, offset: int) -> DeadLetterItem:
@@ -105,6 +108,7 @@ class DeadLetterItem:
             original_bytes=len(letter.original),
             partition=partition,
             offset=offset,
+            redrive_refusal=refusal_of(letter),
         )
 
 

@@ -14,17 +14,14 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from agents.redrive import original_complete
 from connectors.dashboard import french
 from connectors.dashboard.ack_times import AckTimes
 from connectors.dashboard.read_model import DeadLetterItem
-from hub.contracts.enums import DeadLetterReason
 from hub.contracts.events import OrphanedNeed
 from hub.contracts.topics import agency_of_outbox
 from hub.flow.case_state import CaseState
 from hub.rules.deadlines.open_deadline import OpenDeadline, overdue
 from hub.rules.directory import Directory
-from hub.rules.redrive import forged_envelope, redrive_refusal
 
 
 @dataclass(frozen=True)
@@ -262,11 +259,7 @@ def dead_letter_rows(letters: Iterable[DeadLetterItem]) -> list[DeadLetterRow]:
             case_short=short(d.case_id) if d.case_id else None,
             claimed_sender=d.claimed_sender,
             original_bytes=d.original_bytes,
-            redrive_refusal=redrive_refusal(
-                DeadLetterReason(d.reason),
-                original_complete=original_complete(d.original_bytes),
-                forged=forged_envelope(d.claimed_sender, agency_of_outbox(d.source_topic)),
-            ),
+            redrive_refusal=d.redrive_refusal,
         )
         for d in letters
     ]

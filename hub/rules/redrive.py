@@ -13,9 +13,21 @@ pushed through again by an operator's click.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Final
 
 from hub.contracts.enums import DeadLetterReason
+
+
+class Original(StrEnum):
+    """What a dead letter still holds of the refused record."""
+
+    WHOLE = "whole"
+    CUT = "cut"
+    """Only its first part: ingest cuts an oversize original to fit the dead letter."""
+    NOT_KEPT = "not-kept"
+    """Nothing: the case's key was destroyed before the letter was written (erasure)."""
+
 
 NEVER_REDRIVEN: Final[dict[DeadLetterReason, str]] = {
     DeadLetterReason.BAD_SIGNATURE: (
@@ -43,10 +55,16 @@ FORGED_ENVELOPE = (
     "l'expéditeur est usurpé (le message se dit d'un autre organisme que celui dont il "
     "vient) : un message forgé n'est jamais relancé"
 )
-ORIGINAL_CUT = (
-    "le message d'origine a été tronqué à la mise en lettre morte : "
-    "ses octets ne peuvent plus être vérifiés ni décodés"
-)
+ORIGINAL_GONE: Final[dict[Original, str]] = {
+    Original.CUT: (
+        "le message d'origine a été tronqué à la mise en lettre morte : "
+        "ses octets ne peuvent plus être vérifiés ni décodés"
+    ),
+    Original.NOT_KEPT: (
+        "le message d'origine n'a pas été conservé (données du dossier effacées) : "
+        "il n'y a plus rien à relancer"
+    ),
+}
 
 
 def forged_envelope(claimed_sender: str | None, outbox_owner: str | None) -> bool:
@@ -55,14 +73,14 @@ def forged_envelope(claimed_sender: str | None, outbox_owner: str | None) -> boo
 
 
 def redrive_refusal(
-    reason: DeadLetterReason, *, original_complete: bool = True, forged: bool = False
+    reason: DeadLetterReason, *, original: Original = Original.WHOLE, forged: bool = False
 ) -> str | None:
     """Why re-driving a dead letter of ``reason`` cannot help (French, for operators), or
     None when a fix outside the record (directory, schema, configuration, hub) can make the
     same bytes pass.
 
-    ``original_complete`` is False when the dead letter holds only the first part of the
-    record (an oversize original is cut): its bytes can never verify again. ``forged`` is
+    ``original`` says what the letter still holds: a cut original can never verify again,
+    and an original not kept (the case was erased) leaves nothing to re-drive. ``forged`` is
     ``forged_envelope(...)``: SPOOFED_SENDER covers two cases, a record from an outbox that no
     agency of the directory owned yet (adding the agency fixes it: offered) and a record
     that names another agency than the outbox's owner (a forgery: never).
@@ -72,6 +90,4 @@ def redrive_refusal(
         return refusal
     if reason is DeadLetterReason.SPOOFED_SENDER and forged:
         return FORGED_ENVELOPE
-    if not original_complete:
-        return ORIGINAL_CUT
-    return None
+    return ORIGINAL_GONE.get(original)

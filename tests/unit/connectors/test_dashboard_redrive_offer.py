@@ -12,29 +12,35 @@ import jinja2
 import pytest
 
 import connectors.dashboard
+from agents.redrive import CUT_NOTE
 from connectors.dashboard.read_model import DeadLetterItem
 from connectors.dashboard.views import dead_letter_rows
+from hub.audit.sealing import MAGIC
+from hub.contracts.enums import DeadLetterReason
+from hub.contracts.events import DeadLetter
 from hub.flow.ingest import MAX_ORIGINAL_BYTES
 
 TEMPLATES = Path(connectors.dashboard.__file__).parent / "templates"
 
 
-def letter(reason: str, *, claimed: str | None = None, size: int = 700) -> DeadLetterItem:
-    return DeadLetterItem(
+def letter(
+    reason: str, *, claimed: str | None = None, original: bytes = b"x" * 700, detail: str = "d"
+) -> DeadLetterItem:
+    """The dashboard's item, built from a dead letter as the read model builds it."""
+    dead = DeadLetter(
         dead_letter_id=uuid4(),
         occurred_at=datetime(2026, 12, 6, 9, 30, tzinfo=UTC),
-        reason=reason,
-        detail="detail",
+        reason=DeadLetterReason(reason),
+        detail=detail,
+        original=original,
         source_topic="nrm.outbox.police-93",
         source_partition=0,
         source_offset=7,
         case_id=uuid4(),
         event_id=uuid4(),
         claimed_sender=claimed,
-        original_bytes=size,
-        partition=0,
-        offset=1,
     )
+    return DeadLetterItem.of(dead, partition=0, offset=1)
 
 
 def rendered(items: list[DeadLetterItem]) -> str:
@@ -63,7 +69,10 @@ def buttons(html: str) -> set[str]:
         (letter("SPOOFED_SENDER", claimed="police-75"), False),  # names another agency
         (letter("REPLAYED"), False),
         (letter("CORRUPT_FRAME"), False),
-        (letter("OVERSIZE", size=MAX_ORIGINAL_BYTES), False),  # original cut: cannot verify
+        (letter("OVERSIZE", original=b"x" * MAX_ORIGINAL_BYTES), False),  # cut: cannot verify
+        (letter("OVERSIZE", detail=f"big {CUT_NOTE}"), False),  # cut, then sealed
+        (letter("NO_ELIGIBLE_RECIPIENT", original=b""), False),  # not kept: case erased
+        (letter("NO_ELIGIBLE_RECIPIENT", original=MAGIC + b"x" * MAX_ORIGINAL_BYTES), True),
         (letter("SPOOFED_SENDER"), True),  # outbox nobody owned: add the agency, re-drive
         (letter("NO_ELIGIBLE_RECIPIENT"), True),
         (letter("UNKNOWN_SCHEMA_ID"), True),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from hub.contracts.enums import DeadLetterReason as R
-from hub.rules.redrive import forged_envelope, redrive_refusal
+from hub.rules.redrive import Original, forged_envelope, redrive_refusal
 
 CAN_HELP = {
     R.UNKNOWN: True,  # the hub cannot tell: the operator judges
@@ -45,8 +45,11 @@ def test_redrive_is_offered_only_where_a_fix_can_help(reason: R, can_help: bool)
 
 
 @pytest.mark.parametrize("reason", [r for r, ok in CAN_HELP.items() if ok])
-def test_a_cut_original_can_never_pass_again(reason: R) -> None:
-    refusal = redrive_refusal(reason, original_complete=False)
+def test_an_original_cut_or_not_kept_can_never_pass_again(reason: R) -> None:
+    erased = redrive_refusal(reason, original=Original.NOT_KEPT)
+    assert erased is not None
+    assert "effacées" in erased
+    refusal = redrive_refusal(reason, original=Original.CUT)
     assert refusal is not None
     assert "tronqué" in refusal
 
@@ -69,6 +72,6 @@ def test_a_forged_sender_is_never_redriven(
 
 
 def test_a_forged_record_is_refused_for_its_forgery_even_when_cut() -> None:
-    refusal = redrive_refusal(R.SPOOFED_SENDER, original_complete=False, forged=True)
+    refusal = redrive_refusal(R.SPOOFED_SENDER, original=Original.CUT, forged=True)
     assert refusal is not None
     assert "usurpé" in refusal
