@@ -103,6 +103,8 @@ DEAD_LETTER_REASONS: Final[Mapping[str, str]] = {
     "WRONG_RESPONDER": "Réponse d'un autre organisme",
     "PROCESSING_ERROR": "Erreur de traitement du hub",
     "DELIVERY_FAILED": "Échec de livraison",
+    "UNKNOWN_INDICATOR": "Indicateur hors de la grille commune",
+    "INDICATOR_FORM_MISMATCH": "Indicateur incompatible avec la forme d'exploitation",
     "UNKNOWN": "Raison inconnue",
 }
 

@@ -55,7 +55,9 @@ from hub.contracts.events import (
 CASE_ID = uuid.UUID("6f1c2a9e-93d0-4c8e-9a57-1d2b3c4d5e6f")
 T0 = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 HUB = "hub"
-INDICATORS = ("TRAV-01", "TRAV-04", "CTRL-02", "DOC-01")
+INDICATORS = ("ILO-FL-02", "ILO-FL-07", "ILO-FL-08", "ILO-FL-11")
+"""Codes of the shared indicator grid (``deploy/config/indicators.yaml``): deception, identity
+documents retained, wages withheld, excessive overtime."""
 
 
 def _envelope(minutes: int, event_id: int, case_id: uuid.UUID) -> Envelope:

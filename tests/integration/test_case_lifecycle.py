@@ -91,7 +91,7 @@ async def test_an_association_report_is_identified_and_opens_the_rights_pathway(
             envelope=envelope(case_id),
             report_event_id=report.envelope.event_id,
             outcome=IdentificationOutcome.IDENTIFIED,
-            indicator_codes=("TRAV-01",),
+            indicator_codes=("ILO-FL-02",),
         )
     )
     (permit,) = await received_for(prefecture, case_id, 1, timeout_s=20)

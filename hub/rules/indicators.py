@@ -1,0 +1,147 @@
+"""The shared identification indicator grid (``indicators.yaml``) and the check of an event's
+indicator codes against it.
+
+An agency may only send codes of the grid: an unknown (or withdrawn) code is refused with
+``UNKNOWN_INDICATOR``; an indicator specific to some forms of exploitation, on an event whose
+forms are all known and include none of them, with ``INDICATOR_FORM_MISMATCH``. Both refusals
+name the code, so the sender can correct it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from hub.contracts.enums import DeadLetterReason, ExploitationType
+from hub.runtime.config_files import load_config
+
+INDICATORS_FILE = "indicators.yaml"
+CODE_PATTERN = r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$"
+UNSPECIFIC_FORMS = frozenset({ExploitationType.UNKNOWN, ExploitationType.OTHER})
+"""Forms that say nothing definite: an event naming one is never a form mismatch."""
+
+
+class IndicatorSource(BaseModel):
+    """A published list the grid takes indicators from: document, section, public link."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    title: str = Field(min_length=1)
+    section: str = Field(min_length=1)
+    link: str = Field(pattern=r"^https://")
+    note: str = ""
+
+
+class Indicator(BaseModel):
+    """One indicator: its code, labels, the forms it is specific to (empty: every form)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    code: str = Field(pattern=CODE_PATTERN, max_length=32)
+    source: str
+    label_fr: str = Field(min_length=1)
+    label_en: str = Field(min_length=1)
+    forms: frozenset[ExploitationType] = frozenset()
+    withdrawn: bool = False
+
+    def fits(self, forms: frozenset[ExploitationType]) -> bool:
+        """True unless the indicator is form-specific and ``forms`` (all definite) miss it."""
+        if not self.forms or not forms or forms & UNSPECIFIC_FORMS:
+            return True
+        return bool(self.forms & forms)
+
+
+class IndicatorGrid(BaseModel):
+    """The versioned grid, validated from ``indicators.yaml``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: int = Field(ge=1)
+    effective: date
+    sources: Mapping[str, IndicatorSource]
+    indicators: tuple[Indicator, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> IndicatorGrid:
+        codes = [i.code for i in self.indicators]
+        twice = sorted({c for c in codes if codes.count(c) > 1})
+        if twice:
+            raise ValueError(f"codes listed twice: {', '.join(twice)}")
+        unsourced = sorted(i.code for i in self.indicators if i.source not in self.sources)
+        if unsourced:
+            raise ValueError(f"indicators with no source in sources: {', '.join(unsourced)}")
+        for indicator in self.indicators:
+            if ExploitationType.UNKNOWN in indicator.forms:
+                raise ValueError(f"{indicator.code}: forms may not list UNKNOWN")
+        return self
+
+    @classmethod
+    def load(cls, config_dir: Path) -> IndicatorGrid:
+        """Load and validate ``indicators.yaml``."""
+        return load_config(config_dir / INDICATORS_FILE, cls)
+
+    def get(self, code: str) -> Indicator | None:
+        """The indicator with this code (withdrawn ones included), or None."""
+        return next((i for i in self.indicators if i.code == code), None)
+
+    def usable_codes(self) -> tuple[str, ...]:
+        """The codes an agency may send today, in grid order."""
+        return tuple(i.code for i in self.indicators if not i.withdrawn)
+
+
+@dataclass(frozen=True)
+class IndicatorRefusal:
+    """Why an event's indicator codes are refused: the machine reason and a detail naming the
+    code."""
+
+    reason: DeadLetterReason
+    detail: str
+
+
+def check_codes(
+    grid: IndicatorGrid, codes: Iterable[str], forms: Iterable[ExploitationType] = ()
+) -> IndicatorRefusal | None:
+    """The first refusal of ``codes`` against the grid, for an event of ``forms``; None if all
+    codes are usable with those forms."""
+    known_forms = frozenset(forms)
+    for code in codes:
+        indicator = grid.get(code)
+        if indicator is None or indicator.withdrawn:
+            state = "withdrawn from" if indicator else "not in"
+            return IndicatorRefusal(
+                DeadLetterReason.UNKNOWN_INDICATOR,
+                f"indicator code {_shown(code)} is {state} the indicator grid "
+                f"(version {grid.version}, deploy/config/indicators.yaml)",
+            )
+        if not indicator.fits(known_forms):
+            return IndicatorRefusal(
+                DeadLetterReason.INDICATOR_FORM_MISMATCH,
+                f"indicator code {code} is specific to "
+                f"{', '.join(sorted(f.value for f in indicator.forms))} but the event's forms "
+                f"of exploitation are {', '.join(sorted(f.value for f in known_forms))}",
+            )
+    return None
+
+
+def check_event(grid: IndicatorGrid, event: BaseModel) -> IndicatorRefusal | None:
+    """The refusal of an event's indicator codes, if any.
+
+    Every place an event carries codes is checked: its top-level ``indicator_codes`` and its
+    exploitation details' ``indicator_codes``, against the forms it names (its
+    ``exploitation_types`` and its details' ``types``, together)."""
+    codes = list(getattr(event, "indicator_codes", None) or ())
+    forms = list(getattr(event, "exploitation_types", None) or ())
+    details = getattr(event, "exploitation", None)
+    if details is not None:
+        codes += getattr(details, "indicator_codes", None) or ()
+        forms += getattr(details, "types", None) or ()
+    return check_codes(grid, codes, forms)
+
+
+def _shown(code: str) -> str:
+    """The code as the detail shows it: quoted, control characters escaped, cut at 64."""
+    return repr(code[:64]) + ("…" if len(code) > 64 else "")
