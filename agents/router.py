@@ -271,6 +271,7 @@ class Router:
             self.parts.verifier,
             self._partition_count,
             self.parts.key_store,
+            indicators=self.parts.policies.indicators,
         )
         if isinstance(result, Unreadable):
             log.error("router.bad_redrive", offset=record.offset, reason=result.reason)

@@ -20,6 +20,7 @@ from hub.flow.decisions import Context
 from hub.rules.consent import ConsentPolicy
 from hub.rules.deadlines.policy import POLICY_FILE, DeadlinePolicy
 from hub.rules.directory import Directory
+from hub.rules.indicators import IndicatorGrid
 from hub.rules.lifecycle import Lifecycle, PathwayPolicy
 from hub.rules.projection import Projector
 from hub.rules.routing import RoutingRules
@@ -37,6 +38,7 @@ class Policies:
     lifecycle: Lifecycle
     pathway: PathwayPolicy
     projector: Projector
+    indicators: IndicatorGrid
 
     @classmethod
     def load(cls, config_dir: Path, registry: SchemaRegistry) -> Policies:
@@ -48,6 +50,7 @@ class Policies:
             lifecycle=Lifecycle.load(config_dir),
             pathway=PathwayPolicy.load(config_dir),
             projector=Projector(registry),
+            indicators=IndicatorGrid.load(config_dir),
         )
 
     def context(self, directory: Directory, replay_window: timedelta | None) -> Context:

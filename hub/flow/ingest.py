@@ -4,8 +4,9 @@
 signature, then ``accept``. The sending agency is the owner of the outbox topic the record was
 read from, never a payload field. The record must be signed by a key of that agency, be a
 registered event, valid against its model, keyed and partitioned by its case id (so every
-record of a case meets the same worker and the same state). Anything else is a ``Rejected``
-value carrying the dead letter's machine reason.
+record of a case meets the same worker and the same state), and carry only indicator codes of
+the shared grid (``hub/rules/indicators.py``). Anything else is a ``Rejected`` value carrying
+the dead letter's machine reason.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from hub.audit.keys import KeyStore
-from hub.contracts.codec import Codec, CodecError
+from hub.contracts.codec import Codec, CodecError, frame_header
 from hub.contracts.enums import DeadLetterReason
 from hub.contracts.events import EVENT_MODELS, DeadLetter, RecordHeader
 from hub.contracts.partitioning import case_partition
@@ -27,6 +28,7 @@ from hub.contracts.topics import REDRIVE, agency_of_outbox
 from hub.flow.decisions import Inbound, digest_of
 from hub.flow.sealed_letters import OriginalUnavailableError, open_original
 from hub.rules.directory import Directory
+from hub.rules.indicators import IndicatorGrid, check_event
 from hub.trust.verification import RecordVerifier, SignatureError
 
 DEAD_LETTER_NAMESPACE = uuid.UUID("0d1e2a3d-1e77-4e25-8b0b-6e726d2d646c")
@@ -94,13 +96,17 @@ def ingest(
     verifier: RecordVerifier | None,
     partitions_of: PartitionCount,
     key_store: KeyStore | None = None,
+    *,
+    indicators: IndicatorGrid,
 ) -> Inbound | Rejected | Unreadable:
     """The one step from a record read by the worker to a trusted event or a refusal.
 
     A record of the re-drive topic is unwrapped first: the original record its dead letter
     carries (sealed under the case key, opened with ``key_store``) is ingested again, its
     signature checked against the time the hub first received it. Then the signature (when
-    ``verifier`` is set) must be the outbox owner's, then ``accept`` decodes and validates.
+    ``verifier`` is set) must be the outbox owner's, then ``accept`` decodes and validates,
+    then every indicator code must be one of the grid's (``indicators``): a record refused
+    for an unknown code can be re-driven once the grid has it.
     """
     signed_at: datetime | None = None
     again = ""
@@ -113,6 +119,8 @@ def ingest(
     result = _with_ids(raw, codec, verify(raw, directory, verifier, signed_at)) or accept(
         raw, codec, directory
     )
+    if isinstance(result, Inbound):
+        result = _with_grid_codes(result, raw, indicators)
     if isinstance(result, Rejected) and again:
         return replace(result, again=again)
     return result
@@ -253,6 +261,22 @@ def accept(raw: RawRecord, codec: Codec, directory: Directory) -> Inbound | Reje
         frame=raw.value,
         headers=tuple(raw.headers),
         redriven=raw.redriven,
+    )
+
+
+def _with_grid_codes(inbound: Inbound, raw: RawRecord, grid: IndicatorGrid) -> Inbound | Rejected:
+    """The accepted event, or its refusal when it carries a code the grid does not have."""
+    refusal = check_event(grid, inbound.event)
+    if refusal is None:
+        return inbound
+    return Rejected(
+        raw,
+        refusal.reason,
+        f"{inbound.subject}: {refusal.detail}",
+        frame_header(raw.value or b""),
+        inbound.event.envelope.case_id,  # type: ignore[attr-defined]
+        inbound.event_id,
+        inbound.envelope.get("sender"),
     )
 
 

@@ -20,8 +20,14 @@ from pydantic import BaseModel
 
 from hub.audit.keys import KeyStore, MemoryKeyStore
 from hub.contracts.codec import Codec
-from hub.contracts.enums import DeadLetterReason
-from hub.contracts.events import DeadLetter, PermitRequested, subject_of
+from hub.contracts.enums import DeadLetterReason, ExploitationType
+from hub.contracts.events import (
+    DeadLetter,
+    ExploitationDetails,
+    PermitRequested,
+    ReferralOpened,
+    subject_of,
+)
 from hub.contracts.examples import example_events
 from hub.contracts.partitioning import case_partition
 from hub.contracts.registry import SchemaRegistry
@@ -37,6 +43,7 @@ from hub.flow.ingest import (
 )
 from hub.flow.sealed_letters import seal_letter
 from hub.rules.directory import Directory
+from hub.rules.indicators import Indicator, IndicatorGrid
 from hub.runtime.settings import get_settings
 from hub.trust.agency_keys import dev_key_path, load_private_key
 from hub.trust.signing import RecordSigner, to_ms
@@ -48,6 +55,7 @@ OTHER = "association-93"
 PARTITIONS = 4
 CONFIG = get_settings().config_dir
 DIRECTORY = Directory.load(CONFIG)
+GRID = IndicatorGrid.load(CONFIG)
 REGISTRY = SchemaRegistry.load(get_settings().schemas_dir)
 CODEC = Codec(REGISTRY)
 VERIFIER = RecordVerifier()
@@ -115,8 +123,13 @@ def of(event: BaseModel) -> bytes:
     return CODEC.encode_event(event)
 
 
+def referral(**changes: Any) -> bytes:
+    """The example referral (police-93 may send it), with ``changes``."""
+    return of(EXAMPLES[ReferralOpened].model_copy(update=changes))
+
+
 def run(raw: RawRecord) -> Inbound | Rejected | Unreadable:
-    return ingest(raw, CODEC, DIRECTORY, VERIFIER, lambda _topic: PARTITIONS)
+    return ingest(raw, CODEC, DIRECTORY, VERIFIER, lambda _topic: PARTITIONS, indicators=GRID)
 
 
 @dataclass(frozen=True)
@@ -208,6 +221,26 @@ CASES = [
         keeps_ids=True,
     ),
     Case(
+        "an indicator code outside the shared grid",
+        Record(value=referral(indicator_codes=("ILO-FL-02", "TRAV-01"))),
+        R.UNKNOWN_INDICATOR,
+        "indicator code 'TRAV-01' is not in the indicator grid",
+    ),
+    Case(
+        "an unknown code hidden in the exploitation details",
+        Record(
+            value=referral(exploitation=ExploitationDetails(indicator_codes=("passeport retenu",)))
+        ),
+        R.UNKNOWN_INDICATOR,
+        "'passeport retenu'",
+    ),
+    Case(
+        "a sexual-exploitation indicator on a labour-only referral",
+        Record(value=referral(indicator_codes=("UNODC-SX-02",))),
+        R.INDICATOR_FORM_MISMATCH,
+        "UNODC-SX-02 is specific to SEXUAL",
+    ),
+    Case(
         "a type only the hub emits",
         Record(value=of(EXAMPLES[DeadLetter])),
         R.SEMANTIC_VIOLATION,
@@ -249,6 +282,21 @@ def test_a_good_record_is_one_typed_event_from_its_outbox_owner() -> None:
         raw.offset,
     )
     assert not accepted.redriven
+
+
+def test_an_indicator_refusal_names_the_referral_and_its_case() -> None:
+    event = EXAMPLES[ReferralOpened]
+    refused = run(Record(value=referral(indicator_codes=("DOC-01",))).read())
+    assert isinstance(refused, Rejected)
+    assert refused.detail.startswith("fr.nrm.ReferralOpened: ")
+    assert (refused.case_id, refused.event_id) == (event.envelope.case_id, event.envelope.event_id)
+    assert refused.schema_id == REGISTRY.latest(subject_of(ReferralOpened)).schema_id
+
+
+def test_a_sexual_indicator_fits_a_referral_that_names_sexual_exploitation() -> None:
+    forms = (ExploitationType.LABOUR, ExploitationType.SEXUAL)
+    value = referral(indicator_codes=("UNODC-SX-02",), exploitation_types=forms)
+    assert isinstance(run(Record(value=value).read()), Inbound)
 
 
 def redrive_of(raw: RawRecord, at: datetime, offset: int = 3) -> RawRecord:
@@ -311,7 +359,9 @@ def test_a_sealed_redrive_is_opened_with_the_case_key() -> None:
     keys = MemoryKeyStore()
     original = Record().read()
     redrive = sealed_redrive_of(original, keys)
-    accepted = ingest(redrive, CODEC, DIRECTORY, VERIFIER, lambda _topic: PARTITIONS, keys)
+    accepted = ingest(
+        redrive, CODEC, DIRECTORY, VERIFIER, lambda _topic: PARTITIONS, keys, indicators=GRID
+    )
     assert isinstance(accepted, Inbound), accepted
     assert accepted.redriven
     assert accepted.event == EXAMPLES[PermitRequested]
@@ -322,6 +372,23 @@ def test_a_sealed_redrive_of_an_erased_case_is_unreadable() -> None:
     redrive = sealed_redrive_of(Record().read(), keys)
     keys.destroy(EXAMPLES[PermitRequested].envelope.case_id)
     for store in (keys, None):
-        unreadable = ingest(redrive, CODEC, DIRECTORY, VERIFIER, lambda _topic: PARTITIONS, store)
+        unreadable = ingest(
+            redrive, CODEC, DIRECTORY, VERIFIER, lambda _topic: PARTITIONS, store, indicators=GRID
+        )
         assert isinstance(unreadable, Unreadable)
         assert "original" in unreadable.reason
+
+
+def test_a_record_refused_for_a_code_is_accepted_when_re_driven_after_the_grid_gains_it() -> None:
+    original = Record(value=referral(indicator_codes=("ILO-FL-99",))).read()
+    first = run(original)
+    assert isinstance(first, Rejected)
+    assert first.reason is R.UNKNOWN_INDICATOR
+    added = Indicator(code="ILO-FL-99", source="ILO-FL", label_fr="Essai", label_en="Trial")
+    grown = GRID.model_copy(
+        update={"version": GRID.version + 1, "indicators": (*GRID.indicators, added)}
+    )
+    redrive = redrive_of(original, datetime.now(UTC))
+    again = ingest(redrive, CODEC, DIRECTORY, VERIFIER, lambda _t: PARTITIONS, indicators=grown)
+    assert isinstance(again, Inbound), again
+    assert again.redriven
