@@ -36,6 +36,8 @@ from connectors.gateway.models import (
     AckRequest,
     Health,
     InboxPage,
+    IndicatorEntry,
+    IndicatorList,
     PublishReceipt,
     PublishRequest,
 )
@@ -228,6 +230,35 @@ def create_gateway_app(
         record = hub.intake.from_event(acknowledgement(answer), caller)
         return await publish(caller, record)
 
+    grid = hub.intake.indicators
+    indicator_list = IndicatorList(
+        version=grid.version,
+        effective=grid.effective.isoformat(),
+        indicators=[
+            IndicatorEntry(
+                code=i.code,
+                label_fr=i.label_fr,
+                label_en=i.label_en,
+                forms=sorted(f.value for f in i.forms),
+                source=grid.sources[i.source].title,
+                link=grid.sources[i.source].link,
+            )
+            for i in grid.indicators
+            if not i.withdrawn
+        ],
+    )
+
+    @app.get(
+        "/v1/indicators",
+        response_model=IndicatorList,
+        summary="The shared indicator grid: the only codes indicator_codes may carry",
+    )
+    async def indicators() -> IndicatorList:
+        """Every usable code with its labels, forms and source (deploy/config/indicators.yaml,
+        docs/INDICATORS.md); an event carrying any other code is refused with 422. Public,
+        like the published lists it comes from: no token, nothing about any case."""
+        return indicator_list
+
     @app.get("/healthz", response_model=Health, summary="The process is up")
     async def healthz() -> Health:
         return Health(status="ok")
@@ -248,7 +279,9 @@ def create_gateway_app(
         return Health(status="ready", broker=settings.bootstrap_servers)
 
     publishable = sorted(rule.message_type for rule in hub.rules.rules)
-    app.openapi = _openapi_with_models(app, publishable)  # type: ignore[method-assign]
+    app.openapi = _openapi_with_models(  # type: ignore[method-assign]
+        app, publishable, grid.usable_codes()
+    )
     return app
 
 
@@ -273,7 +306,9 @@ def _publish_body(rules: RoutingRules) -> dict[str, Any]:
     }
 
 
-def _openapi_with_models(app: FastAPI, publishable: list[str]) -> Callable[[], dict[str, Any]]:
+def _openapi_with_models(
+    app: FastAPI, publishable: list[str], codes: tuple[str, ...]
+) -> Callable[[], dict[str, Any]]:
     """FastAPI's generator, plus the request bodies the routes read themselves, minus
     FastAPI's default 422 answers (this gateway answers invalid parameters with a 400
     problem)."""
@@ -298,6 +333,13 @@ def _openapi_with_models(app: FastAPI, publishable: list[str]) -> Callable[[], d
             for name, schema in top.get("$defs", {}).items():
                 schemas.setdefault(name, schema)
             schemas["PublishRequest"]["properties"]["subject"]["enum"] = publishable
+            schemas["IndicatorCode"] = {
+                "type": "string",
+                "enum": list(codes),
+                "description": "The codes of the shared indicator grid (GET /v1/indicators, "
+                "docs/INDICATORS.md): the only values of every indicator_codes field; any "
+                "other is refused with 422 UNKNOWN_INDICATOR.",
+            }
             for name in ("HTTPValidationError", "ValidationError"):
                 schemas.pop(name, None)
             for operations in document.get("paths", {}).values():

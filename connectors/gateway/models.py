@@ -99,3 +99,26 @@ class Health(BaseModel):
 
     status: Literal["ok", "ready"]
     broker: str | None = None
+
+
+class IndicatorEntry(BaseModel):
+    """One code of the shared indicator grid, as an agency may send it."""
+
+    code: str
+    label_fr: str
+    label_en: str
+    forms: list[str] = Field(
+        description="Forms of exploitation the indicator is specific to; empty: every form. "
+        "On an event whose forms are all known and include none of them, the code is refused "
+        "(422 INDICATOR_FORM_MISMATCH)."
+    )
+    source: str = Field(description="The published list the indicator comes from.")
+    link: str
+
+
+class IndicatorList(BaseModel):
+    """The shared indicator grid: any other code is refused (422 UNKNOWN_INDICATOR)."""
+
+    version: int
+    effective: str
+    indicators: list[IndicatorEntry]

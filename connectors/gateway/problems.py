@@ -60,6 +60,8 @@ STATUS: Mapping[Reason, int] = {
     DeadLetterReason.UNKNOWN_SCHEMA_ID: 422,
     DeadLetterReason.SCHEMA_VIOLATION: 422,
     DeadLetterReason.SEMANTIC_VIOLATION: 422,
+    DeadLetterReason.UNKNOWN_INDICATOR: 422,
+    DeadLetterReason.INDICATOR_FORM_MISMATCH: 422,
     GatewayReason.RATE_LIMITED: 429,
     DeadLetterReason.PROCESSING_ERROR: 500,
     GatewayReason.BROKER_UNAVAILABLE: 503,

@@ -3,7 +3,8 @@
 The gateway refuses here what ingest would dead-letter for sure, so an HTTP client learns it at
 once instead of never (it cannot read dead letters): a body that is not an event, a type
 agencies may not publish, another sender named in the envelope, a role that may not send this
-type. What depends on the case's state (replays, unknown requests) stays ingest's job: it is
+type, an indicator code outside the shared grid (``deploy/config/indicators.yaml``). What
+depends on the case's state (replays, unknown requests) stays ingest's job: it is
 still checked there, and the gateway's 202 means *written to the outbox*, not *routed*.
 """
 
@@ -25,6 +26,7 @@ from hub.contracts.enums import DeadLetterReason
 from hub.contracts.events import EVENT_MODELS, Acknowledgement, Envelope, Event, subject_of
 from hub.flow.answers import answer_problem
 from hub.rules.directory import Agency
+from hub.rules.indicators import IndicatorGrid, check_event
 from hub.rules.routing import RoutingRules
 
 
@@ -60,9 +62,10 @@ def _invalid_fields(subject: str, exc: ValidationError) -> str:
 class EventIntake:
     """Validates what an authenticated agency publishes (JSON or Confluent-framed Avro)."""
 
-    def __init__(self, codec: Codec, rules: RoutingRules) -> None:
+    def __init__(self, codec: Codec, rules: RoutingRules, indicators: IndicatorGrid) -> None:
         self.codec = codec
         self.rules = rules
+        self.indicators = indicators
 
     def from_json(self, body: bytes, sender: Agency) -> OutboxRecord:
         """``{"subject": ..., "event": {...}}`` → a record, validated by model and schema."""
@@ -134,6 +137,9 @@ class EventIntake:
             problem = answer_problem(event.status, event.decline_reason)
             if problem is not None:
                 raise ProblemError(DeadLetterReason.SCHEMA_VIOLATION, problem)
+        codes = check_event(self.indicators, event)
+        if codes is not None:
+            raise ProblemError(codes.reason, f"{subject}: {codes.detail}")
 
 
 def sender_refusal(

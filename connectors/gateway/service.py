@@ -26,6 +26,7 @@ from hub.contracts.codec import Codec
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import outbox_topic
 from hub.rules.directory import Agency, Directory
+from hub.rules.indicators import IndicatorGrid
 from hub.rules.routing import RoutingRules
 from hub.runtime.settings import HubSettings
 from hub.trust.agency_keys import KeyFileError, dev_key_path, load_private_key
@@ -52,7 +53,7 @@ class Gateway:
         self.directory = directory
         self.codec = Codec(registry, max_record_bytes=settings.max_record_bytes)
         self.rules = RoutingRules.load(settings.config_dir)
-        self.intake = EventIntake(self.codec, self.rules)
+        self.intake = EventIntake(self.codec, self.rules, IndicatorGrid.load(settings.config_dir))
         self.buckets = TokenBuckets(gateway.rate_per_second, gateway.rate_burst)
         self.auth_failures = FailureBackoff(
             free=gateway.auth_failures,
