@@ -10,6 +10,10 @@ of its row or column from the published total.
 
 For multi-valued dimensions (exploitation types, indicators) a case is counted once per
 value; totals are the sums of the cells (mentions, not cases), so tables stay additive.
+Indicators are counted by their code in the shared grid (``deploy/config/indicators.yaml``); a
+code the grid does not have (a record accepted before the grid existed) is counted as
+``OUTSIDE_GRID``, never under its own text: row names are published even when their cells are
+suppressed, and a free string could name someone.
 
 Output: a CSV file and JSON records on ``nrm.observatory``. The JSON is a hub-internal
 aggregate format (``nrm.observatory.v1``), not an Avro contract: it carries no personal data
@@ -34,12 +38,14 @@ from hub.contracts.events import (
     PresumedVictimReport,
     ReferralOpened,
 )
+from hub.rules.indicators import IndicatorGrid
 from hub.rules.lifecycle import CaseStatus, Lifecycle, Moved
 
 DEFAULT_THRESHOLD = 5
 TOTAL = "TOTAL"
 PENDING = "PENDING"
 UNKNOWN = "UNKNOWN"
+OUTSIDE_GRID = "OUTSIDE_GRID"
 FORMAT = "nrm.observatory.v1"
 DIMENSIONS = ("exploitation_type", "indicator", "region", "age_band", "gender", "ack_band")
 
@@ -128,8 +134,18 @@ def identification(ordered: Iterable[BaseModel], lifecycle: Lifecycle) -> str:
     return outcome
 
 
+def grid_codes(codes: Iterable[str], grid: IndicatorGrid) -> tuple[str, ...]:
+    """The distinct codes of a case as the observatory counts them: grid codes as themselves
+    (withdrawn ones too: they were valid when sent), any other as ``OUTSIDE_GRID``, none as
+    ``UNKNOWN``."""
+    return tuple(sorted({c if grid.get(c) else OUTSIDE_GRID for c in codes})) or (UNKNOWN,)
+
+
 def case_facts(
-    events: Iterable[BaseModel], region_of: Callable[[str], str | None], lifecycle: Lifecycle
+    events: Iterable[BaseModel],
+    region_of: Callable[[str], str | None],
+    lifecycle: Lifecycle,
+    indicators: IndicatorGrid,
 ) -> tuple[list[CaseFacts], list[tuple[str, str]]]:
     """Per-case facts and per-request (ack band, case outcome) pairs, from decoded events.
 
@@ -150,7 +166,7 @@ def case_facts(
             CaseFacts(
                 exploitation_types=tuple(sorted({t.value for t in source.exploitation_types}))
                 or (UNKNOWN,),
-                indicators=tuple(sorted(set(source.indicator_codes))) or (UNKNOWN,),
+                indicators=grid_codes(source.indicator_codes, indicators),
                 region=region_of(source.departement) or UNKNOWN,
                 age_band=age_band(person, source.envelope.occurred_at.date()),
                 gender=person.gender.value if person and person.gender else UNKNOWN,
@@ -237,9 +253,10 @@ def build(
     threshold: int = DEFAULT_THRESHOLD,
     *,
     lifecycle: Lifecycle,
+    indicators: IndicatorGrid,
 ) -> list[PublishedTable]:
     """Every published table, suppressed."""
-    cases, requests = case_facts(events, region_of, lifecycle)
+    cases, requests = case_facts(events, region_of, lifecycle, indicators)
     published = []
     for name, table in count_tables(cases, requests).items():
         if not table:

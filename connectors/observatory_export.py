@@ -24,6 +24,7 @@ from hub.contracts.events import (
 from hub.flow.decisions import Inbound
 from hub.flow.ingest import RawRecord, accept
 from hub.rules.directory import Directory
+from hub.rules.indicators import IndicatorGrid
 from hub.rules.lifecycle import Lifecycle
 from hub.runtime.settings import HubSettings
 
@@ -187,7 +188,8 @@ async def export(
     }
     events = opened_in(routed_events(raw, refused, codec, directory), period)
     lifecycle = Lifecycle.load(settings.config_dir)
-    tables = build(events, directory.region_of, threshold, lifecycle=lifecycle)
+    grid = IndicatorGrid.load(settings.config_dir)
+    tables = build(events, directory.region_of, threshold, lifecycle=lifecycle, indicators=grid)
     rows = records(tables, period.label, threshold)
     if csv_path is not None:
         write_csv(rows, csv_path)

@@ -29,6 +29,7 @@ from connectors.observatory_cli import observatory_app
 from connectors.observatory_export import Period, export
 from hub.contracts.enums import DeadLetterReason, Gender
 from hub.contracts.events import Envelope, PresumedVictimReport
+from hub.contracts.examples import INDICATORS
 from hub.contracts.topics import OBSERVATORY
 from hub.runtime.settings import HubSettings
 
@@ -99,8 +100,14 @@ async def test_export_counts_routed_cases_suppresses_small_cells_and_publishes(
     for gender in genders:
         await association.publish(report_on_open_day(gender))
 
+    # A report with a code outside the indicator grid: dead-lettered, never counted.
+    outside = report_on_open_day(Gender.FEMALE).model_copy(update={"indicator_codes": ("TRAV-01",)})
+    refused = await association.publish(outside)
+
     reason = await refused_at(hub_settings, sent.topic, sent.partition, sent.offset)
     assert reason == DeadLetterReason.BAD_SIGNATURE.value
+    reason = await refused_at(hub_settings, refused.topic, refused.partition, refused.offset)
+    assert reason == DeadLetterReason.UNKNOWN_INDICATOR.value
     assert await exported_cases(hub_settings, len(genders), tmp_path) == len(genders)
 
     csv_path = tmp_path / "observatory.csv"
@@ -131,6 +138,11 @@ async def test_export_counts_routed_cases_suppresses_small_cells_and_publishes(
     assert all(counts.count("") != 1 for counts in lines.values()), lines
     region = {(r["value"], r["outcome"]): r["count"] for r in rows if r["table"] == "region"}
     assert region[("TOTAL", "TOTAL")] == str(len(genders))  # the spoofed report is not counted
+    # by indicator: each of the 7 routed reports carries the example's four grid codes
+    indicator = {(r["value"], r["outcome"]): r["count"] for r in rows if r["table"] == "indicator"}
+    assert {code for code, _outcome in indicator} == {*INDICATORS, "TOTAL"}
+    assert all(indicator[(code, "PENDING")] == str(len(genders)) for code in INDICATORS)
+    assert indicator[("TOTAL", "TOTAL")] == str(len(genders) * len(INDICATORS))
     text = csv_path.read_text(encoding="utf-8")
     assert "Amina" not in text
     assert "Diallo" not in text

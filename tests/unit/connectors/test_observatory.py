@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,10 +15,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from connectors.observatory import TOTAL, build, identification, lines, records, suppress
+from connectors.observatory import (
+    OUTSIDE_GRID,
+    TOTAL,
+    PublishedTable,
+    build,
+    identification,
+    lines,
+    records,
+    suppress,
+)
 from connectors.observatory_export import write_csv
-from hub.contracts.enums import IdentificationOutcome
+from hub.contracts.enums import ExploitationType, IdentificationOutcome
 from hub.contracts.events import IdentificationDecision, PresumedVictimReport, ReferralOpened
+from hub.rules.indicators import IndicatorGrid
 from hub.rules.lifecycle import Lifecycle
 from hub.runtime.settings import PROJECT_ROOT
 
@@ -69,12 +80,20 @@ def test_a_lone_small_cell_takes_a_partner_with_it() -> None:
     assert cells[("C", "X")] == 40
 
 
+def tables_of(
+    events: list[BaseModel], region_of: Callable[[str], str | None] = lambda _d: "IDF"
+) -> list[PublishedTable]:
+    return build(events, region_of, lifecycle=LIFECYCLE, indicators=GRID)
+
+
 def test_export_from_case_events_writes_csv_without_identifiers(tmp_path: Path) -> None:
     events = []
     for _ in range(7):
         story = events_for(uuid.uuid4())
         events += [story[ReferralOpened], story[IdentificationDecision]]
-    tables = build(events, lambda d: "IDF" if d == "93" else None, lifecycle=LIFECYCLE)
+    tables = build(
+        events, lambda d: "IDF" if d == "93" else None, lifecycle=LIFECYCLE, indicators=GRID
+    )
     rows = records(tables, "2026-11", 5)
     path = tmp_path / "observatory.csv"
     write_csv(rows, path)
@@ -92,6 +111,7 @@ def test_export_from_case_events_writes_csv_without_identifiers(tmp_path: Path) 
 # ------------------------------------------------------------------------- outcomes
 
 LIFECYCLE = Lifecycle.load(PROJECT_ROOT / "deploy" / "config")
+GRID = IndicatorGrid.load(PROJECT_ROOT / "deploy" / "config")
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 REPORT, REFERRAL, DECISION = PresumedVictimReport, ReferralOpened, IdentificationDecision
 
@@ -137,7 +157,50 @@ def test_identification_is_read_from_the_lifecycle(
 
 def test_cases_identified_by_a_police_referral_are_counted_as_identified() -> None:
     events = [e for _ in range(6) for e in story((REFERRAL, None))]
-    tables = {t.name: t for t in build(events, lambda _d: "IDF", lifecycle=LIFECYCLE)}
+    tables = {
+        t.name: t for t in build(events, lambda _d: "IDF", lifecycle=LIFECYCLE, indicators=GRID)
+    }
     region = tables["region"].cells
     assert region[("IDF", "IDENTIFIED")] == 6
     assert ("IDF", "PENDING") not in region
+
+
+def referrals(count: int, codes: tuple[str, ...], *forms: ExploitationType) -> list[BaseModel]:
+    """``count`` cases, each one police referral carrying ``codes`` (formal identification)."""
+    cases = []
+    for _ in range(count):
+        referral = story((REFERRAL, None))[0]
+        update = {"indicator_codes": codes, **({"exploitation_types": forms} if forms else {})}
+        cases.append(referral.model_copy(update=update))
+    return cases
+
+
+def test_indicators_are_counted_by_grid_code_small_cells_hidden_free_text_never_shown() -> None:
+    # Counted by hand: 8 cases with deception and documents retained, 6 with documents only,
+    # 2 sexual-exploitation cases with a brand of ownership, 1 case from before the grid whose
+    # "code" is free text naming someone. Mentions: 8 + 14 + 2 + 1 = 25.
+    legacy = "passeport retenu par M. Dupont"
+    events = [
+        *referrals(8, ("ILO-FL-02", "ILO-FL-07")),
+        *referrals(6, ("ILO-FL-07",)),
+        *referrals(2, ("UNODC-SX-02",), ExploitationType.SEXUAL),
+        *referrals(1, (legacy,)),
+    ]
+    tables = {
+        t.name: t for t in build(events, lambda _d: "IDF", lifecycle=LIFECYCLE, indicators=GRID)
+    }
+    cells = tables["indicator"].cells
+    assert cells[("ILO-FL-02", "IDENTIFIED")] == 8
+    assert cells[("ILO-FL-07", "IDENTIFIED")] == 14
+    assert cells[(TOTAL, "IDENTIFIED")] == 25
+    assert cells[("UNODC-SX-02", "IDENTIFIED")] is None  # 2 < 5
+    assert cells[(OUTSIDE_GRID, "IDENTIFIED")] is None
+    assert set(tables["indicator"].rows) == {
+        "ILO-FL-02",
+        "ILO-FL-07",
+        "UNODC-SX-02",
+        OUTSIDE_GRID,
+        TOTAL,
+    }
+    published = records(tables.values(), "2026-11", 5)
+    assert not any(legacy in str(row["value"]) for row in published)
