@@ -17,6 +17,7 @@ from hub.contracts.enums import DataCategory
 from hub.contracts.events import Envelope
 from hub.contracts.examples import example_events
 from hub.rules.directory import Directory
+from hub.rules.indicators import IndicatorGrid
 from hub.runtime.settings import HubSettings, get_settings
 
 SPEED = 50_000.0
@@ -45,6 +46,7 @@ class Scene:
         self.clock_start = clock_start
         self.anchor = anchor
         self.directory = Directory.load(settings.config_dir)
+        self.indicators = IndicatorGrid.load(settings.config_dir)
         self.clients: dict[str, Any] = {}
 
     def now(self) -> datetime:
@@ -66,6 +68,11 @@ class Scene:
     def say(self, text: str) -> None:
         stamp = self.now().astimezone().strftime("%d/%m %Hh%M")
         self.console.print(f"[dim]{stamp}[/]  {text}", highlight=False)
+
+    def indicator_label(self, code: str) -> str:
+        """An indicator code with its French label from the shared grid."""
+        indicator = self.indicators.get(code)
+        return f"{code} {indicator.label_fr}" if indicator else code
 
     def name(self, agency_id: str) -> str:
         agency = self.directory.get(agency_id)

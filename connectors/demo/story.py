@@ -12,7 +12,8 @@ then plays simulated agencies in Seine-Saint-Denis through the signed agency cli
    is reminded, then escalated to the regional and national coordination;
 5. a minor's referral reaches child protection and the juvenile prosecutor without consent;
 6. the consent is withdrawn: earlier recipients are told, nothing more is shared;
-7. a spoofed message is dead-lettered.
+7. a spoofed message is dead-lettered;
+8. a report carrying an indicator code outside the shared grid is dead-lettered.
 
 Then it replays one case's audit trail, verifies its chain, prints the overdue table, stops
 everything it started and exits 0. ``--serve`` keeps the broker (and the services) up.
@@ -48,6 +49,7 @@ from hub.contracts.events import (
     ConsentWithdrawn,
     Escalation,
     PermitRequested,
+    PresumedVictimReport,
     ReferralOpened,
     SupportRequested,
 )
@@ -69,8 +71,9 @@ async def story(scene: Scene) -> uuid.UUID:
     await scene.publish(
         "inspection-travail-93",
         referral,
-        "identifie une victime d'exploitation par le travail "
-        f"(indicateurs {', '.join(referral.indicator_codes)})",
+        "identifie une victime d'exploitation par le travail (indicateurs : "
+        + "; ".join(scene.indicator_label(code) for code in referral.indicator_codes)
+        + ")",
     )
     scene.say(
         "   pas encore de consentement : la transmission à l'association est [yellow]retenue[/]"
@@ -208,6 +211,19 @@ async def story(scene: Scene) -> uuid.UUID:
     )
     letter = await _dead_letter_of(scene, spoofed.envelope.event_id)
     scene.say(f"[bold red]✗[/] lettre morte {letter.reason.value} : {letter.detail}")
+
+    c.rule("8. Un indicateur hors de la grille commune")
+    other_case = uuid.uuid4()
+    free_text = pick(other_case, PresumedVictimReport).model_copy(
+        update={"envelope": envelope(other_case, scene.now()), "indicator_codes": ("TRAV-01",)}
+    )
+    await scene.publish(
+        "association-93",
+        free_text,
+        "signale une victime avec un code d'indicateur qui n'est pas dans la grille commune",
+    )
+    letter = await _dead_letter_of(scene, free_text.envelope.event_id)
+    scene.say(f"[bold red]✗[/] lettre morte {letter.reason.value} : {letter.detail}")
     return case_id
 
 
@@ -218,7 +234,7 @@ async def _dead_letter_of(scene: Scene, event_id: uuid.UUID) -> Any:
             if letter.event_id == event_id:
                 return letter
         await asyncio.sleep(0.5)
-    raise TimeoutError("the spoofed message was not dead-lettered")
+    raise TimeoutError(f"event {event_id} was not dead-lettered")
 
 
 async def epilogue(scene: Scene, case_id: uuid.UUID) -> None:

@@ -18,6 +18,7 @@ STEPS = (
     "5. Un mineur",
     "6. Retrait du consentement",
     "7. Un message usurpé",
+    "8. Un indicateur hors de la grille commune",
     "Vérification de la chaîne d'audit",
     "Demandes en retard",
     "Tableau de bord des opérateurs",
@@ -38,5 +39,9 @@ def test_the_demo_plays_every_step_and_exits_zero() -> None:
         assert step in result.stdout, step
     assert "escalade nationale" in result.stdout
     assert "lettre morte SPOOFED_SENDER" in result.stdout
+    narrated = " ".join(result.stdout.split())  # the console wraps long lines
+    assert "ILO-FL-07 Confiscation des documents d'identité" in narrated
+    assert "lettre morte UNKNOWN_INDICATOR" in narrated
+    assert "indicator code 'TRAV-01' is not in the indicator grid" in narrated
     assert "OK" in result.stdout  # the chain verifies
     assert "tout ce qui a été démarré est arrêté" in result.stdout
