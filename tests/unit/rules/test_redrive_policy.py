@@ -26,6 +26,8 @@ CAN_HELP = {
     R.WRONG_RESPONDER: False,  # only the asked agency may answer
     R.PROCESSING_ERROR: True,  # a hub bug, fixed
     R.DELIVERY_FAILED: True,  # the webhook is repaired
+    R.UNKNOWN_INDICATOR: True,  # the indicator grid gains the code
+    R.INDICATOR_FORM_MISMATCH: True,  # the grid widens the indicator's forms
 }
 
 
