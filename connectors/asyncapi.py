@@ -147,7 +147,10 @@ def build_asyncapi(
             "are Confluent-framed Avro (0x00, the schema id on 4 bytes big-endian, the Avro "
             "binary), keyed by case id, and signed with Ed25519 in three headers "
             "(docs/SIGNING.md): agencies sign what they publish to their outbox, the hub signs "
-            "everything it writes. Schemas: docs/SCHEMAS.md; routing: docs/ROUTING.md.",
+            "everything it writes. Schemas: docs/SCHEMAS.md; routing: docs/ROUTING.md. Every "
+            "indicator_codes field takes only codes of the shared indicator grid "
+            "(deploy/config/indicators.yaml, docs/INDICATORS.md); any other is dead-lettered "
+            "as UNKNOWN_INDICATOR.",
         },
         "defaultContentType": AVRO_CONTENT_TYPE,
         "servers": {
