@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from hub.contracts.enums import DeadLetterReason, ExploitationType
 from hub.runtime.config_files import load_config
@@ -64,6 +64,7 @@ class IndicatorGrid(BaseModel):
     effective: date
     sources: Mapping[str, IndicatorSource]
     indicators: tuple[Indicator, ...] = Field(min_length=1)
+    _index: tuple[tuple[Indicator, ...], dict[str, Indicator]] | None = PrivateAttr(None)
 
     @model_validator(mode="after")
     def _coherent(self) -> IndicatorGrid:
@@ -86,7 +87,10 @@ class IndicatorGrid(BaseModel):
 
     def get(self, code: str) -> Indicator | None:
         """The indicator with this code (withdrawn ones included), or None."""
-        return next((i for i in self.indicators if i.code == code), None)
+        if self._index is None or self._index[0] is not self.indicators:
+            # Built once per list of indicators (a copy with other indicators rebuilds it).
+            self._index = (self.indicators, {i.code: i for i in self.indicators})
+        return self._index[1].get(code)
 
     def usable_codes(self) -> tuple[str, ...]:
         """The codes an agency may send today, in grid order."""
@@ -108,7 +112,7 @@ def check_codes(
     """The first refusal of ``codes`` against the grid, for an event of ``forms``; None if all
     codes are usable with those forms."""
     known_forms = frozenset(forms)
-    for code in codes:
+    for code in dict.fromkeys(codes):  # each distinct code once, in the order sent
         indicator = grid.get(code)
         if indicator is None or indicator.withdrawn:
             state = "withdrawn from" if indicator else "not in"
