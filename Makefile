@@ -6,9 +6,10 @@ BIN := $(VENV)/bin
 ARGS ?=
 
 CHROMIUM := /usr/bin/chromium
+SOFTHSM := /usr/bin/softhsm2-util
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo )
 
-.PHONY: demo test lint typecheck unit install clean bench chromium
+.PHONY: demo test lint typecheck unit install clean bench chromium softhsm
 
 # One stamp per set of extras: the demo needs the runtime dependencies only, the checks the
 # dev tools, the benchmarks Faust (its comparison); each is reinstalled when pyproject.toml
@@ -54,9 +55,17 @@ $(CHROMIUM):
 
 chromium: $(CHROMIUM)
 
+# The PKCS#11 key store's contract tests run against Debian's SoftHSM2 (the PKCS#11 module that
+# production swaps for an HSM's); each test session initialises its own token in a temporary
+# SOFTHSM2_CONF directory (tests/unit/audit/conftest.py), never a system token.
+$(SOFTHSM):
+	$(SUDO)apt-get update -qq && $(SUDO)apt-get install -y -qq softhsm2
+
+softhsm: $(SOFTHSM)
+
 # Stream tests mostly wait on the broker: two processes (each with its own broker) halve the
 # wall time; tests that measure latency or memory run alone afterwards.
-test: lint typecheck $(CHROMIUM)
+test: lint typecheck $(CHROMIUM) $(SOFTHSM)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not serial" $(ARGS)
 	$(BIN)/python -m pytest -m serial $(ARGS)
 

@@ -31,6 +31,7 @@ from hub.cli.context import broker_unreachable, run_on_broker
 from hub.runtime.settings import HubSettings, get_settings
 
 if TYPE_CHECKING:
+    from hub.audit.keys import KeyStore
     from hub.audit.log_record import LogRecord
     from hub.audit.proof import ProofCheck
     from hub.audit.verify import VerificationReport
@@ -71,6 +72,16 @@ def register_audit_commands(app: typer.Typer) -> None:
 def _fail(message: str, code: int = BAD_INPUT) -> typer.Exit:
     err().print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def _key_store(settings: HubSettings) -> KeyStore:
+    from hub.audit.key_stores import key_store_for
+    from hub.audit.keys import KeyStoreUnavailable
+
+    try:
+        return key_store_for(settings)
+    except KeyStoreUnavailable as exc:
+        raise _fail(f"key store unavailable: {exc}", CHECK_FAILED) from None
 
 
 def _settings(ctx: typer.Context) -> HubSettings:
@@ -210,7 +221,6 @@ def replay(
 ) -> None:
     """Rejouer la piste d'audit d'un dossier dans l'ordre, données personnelles déchiffrées
     ou ERASED."""
-    from hub.audit.keys import default_key_store
     from hub.audit.replay import AuditVisibility, left_out, redact, timeline, timeline_json
     from hub.cli.render_audit import render_timeline
     from hub.contracts.enums import AgencyRole
@@ -224,7 +234,7 @@ def replay(
             known = ", ".join(r.value.lower() for r in AgencyRole if r is not AgencyRole.UNKNOWN)
             raise _fail(f"unknown role {as_role!r}; known: {known}") from None
     settings, case_id, records, report = _load_case(ctx, case)
-    rows = timeline(records, default_key_store(settings.data_dir))
+    rows = timeline(records, _key_store(settings))
     if role is not None:
         try:
             visibility = AuditVisibility.from_policy(ConsentPolicy.load(settings.config_dir))
@@ -279,7 +289,6 @@ def erase(
     from agents.audit_index.store import AuditIndex
     from agents.io.outbox_writer import append_entries
     from hub.audit.chain import head_of, next_entry
-    from hub.audit.keys import default_key_store
     from hub.contracts.enums import AgencyRole, AuditAction, DataCategory
     from hub.trust.signing import HubSigner
 
@@ -289,7 +298,7 @@ def erase(
         signer = HubSigner.from_pem(settings.signing_key_path, settings.signing_key_id)
     except ValueError as exc:
         raise _fail(f"cannot sign as the hub: {exc}") from None
-    key_store = default_key_store(settings.data_dir)
+    key_store = _key_store(settings)
     destroyed = key_store.destroy(case_id)
     head = head_of(entries)
     bound = log.bind(case_id=str(case_id))

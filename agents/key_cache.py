@@ -45,3 +45,7 @@ class CachedKeyStore:
         """Forget the cached key, then destroy it in the store."""
         self._keys.pop(case_id, None)
         return self.inner.destroy(case_id)
+
+    def flush(self) -> None:
+        """Make the store's new keys durable."""
+        self.inner.flush()

@@ -71,7 +71,9 @@ class OutcomeSink:
         return [await self.writer.dead_letter(letter)]
 
     async def settle(self, futures: Futures) -> None:
-        """Write the changed case states, then wait for every write to be acknowledged."""
+        """Send what the writer held once the keys it references are durable, write the
+        changed case states, then wait for every write to be acknowledged."""
+        await self.writer.release()
         states = await self.store.flush(self.producer)
         if states:
             self.hooks.states_written(self.store.topic, len(states))

@@ -16,7 +16,8 @@ from agents.directory_follower import DirectoryFollower
 from agents.key_cache import CachedKeyStore
 from agents.router import Router
 from agents.router_parts import Policies, RouterParts
-from hub.audit.keys import KeyStore, default_key_store
+from hub.audit.key_stores import key_store_for
+from hub.audit.keys import KeyStore
 from hub.contracts.codec import Codec
 from hub.contracts.registry import SchemaRegistry
 from hub.rules.directory import Directory
@@ -47,7 +48,7 @@ def build_router(
         codec=codec,
         directory=follower,
         policies=Policies.load(settings.config_dir, codec.registry),
-        key_store=CachedKeyStore(key_store or default_key_store(settings.data_dir)),
+        key_store=CachedKeyStore(key_store or key_store_for(settings, batched=True)),
         verifier=RecordVerifier(policy) if settings.verify_signatures else None,
         signer=HubSigner.from_pem(settings.signing_key_path, settings.signing_key_id),
     )

@@ -5,6 +5,13 @@ deliverer its dead letters; tools append audit entries with ``append_entries``.
 Every write is sent without waiting; the caller awaits the returned futures before it commits
 the input offsets (at-least-once). Audit entries are chained from the head kept in the case
 state, and are deterministic, so a re-processed event re-creates byte-identical entries.
+
+A writer with a key store holds every write of a batch until ``release``: the key store first
+makes the batch's new case keys durable (one journal ``fsync`` for the whole batch), then the
+held records go to the producer in the order they were written. No record that references a
+key (an audit entry, encrypted case data) can reach the broker before its key survives a
+crash; a crash before the flush loses only records that were never sent, and the uncommitted
+batch is read again.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import partial
 from uuid import UUID
 
 import structlog
@@ -35,6 +43,7 @@ from hub.trust.signing import HubSigner, RecordSigner
 log = structlog.get_logger(__name__)
 HUB_ACTOR = "hub"
 Futures = list["asyncio.Future[object]"]
+_Held = tuple[str, bytes, bytes | None, list[tuple[str, bytes]], "asyncio.Future[object]"]
 
 
 class OutboxWriter:
@@ -52,6 +61,7 @@ class OutboxWriter:
         self.codec = codec
         self.key_store = key_store
         self.signer = signer
+        self._held: list[_Held] = []
 
     async def _send(
         self,
@@ -63,10 +73,26 @@ class OutboxWriter:
         signed = list(headers)
         if self.signer is not None:
             signed += self.signer.sign(topic, key, value)
+        if self.key_store is not None:
+            held: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+            self._held.append((topic, value, key, signed, held))
+            return held
         future: asyncio.Future[object] = await self.producer.send(
             topic, value, key=key, headers=signed
         )
         return future
+
+    async def release(self) -> None:
+        """Make the keys created since the last release durable, then send what was held.
+
+        If the key store fails, nothing held is sent: the batch is abandoned and read again.
+        """
+        held, self._held = self._held, []
+        if self.key_store is not None and held:
+            self.key_store.flush()
+        for topic, value, key, headers, placeholder in held:
+            sent = await self.producer.send(topic, value, key=key, headers=headers)
+            sent.add_done_callback(partial(_settle_from, placeholder))
 
     async def deliver(self, case_id: UUID, delivery: Deliver) -> asyncio.Future[object]:
         """Write one projection to its recipient's inbox, keyed by case."""
@@ -169,6 +195,18 @@ class OutboxWriter:
             payload=payload,
             key_store=self.key_store,
         )
+
+
+def _settle_from(target: asyncio.Future[object], sent: asyncio.Future[object]) -> None:
+    """Give the held write's future the outcome of the real send."""
+    if target.done():
+        return
+    if sent.cancelled():
+        target.cancel()
+    elif (error := sent.exception()) is not None:
+        target.set_exception(error)
+    else:
+        target.set_result(sent.result())
 
 
 async def append_entries(

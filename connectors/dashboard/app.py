@@ -51,7 +51,8 @@ from connectors.dashboard.pages import agencies, cases, dead_letters, login, ove
 from connectors.dashboard.read_model import ReadModel
 from connectors.dashboard.sessions import SessionSigner
 from connectors.http_metrics import HttpMetrics, HttpMetricsMiddleware
-from hub.audit.keys import KeyStore, default_key_store
+from hub.audit.key_stores import key_store_for
+from hub.audit.keys import KeyStore
 from hub.contracts.codec import Codec
 from hub.contracts.registry import SchemaRegistry
 from hub.rules.directory import Directory
@@ -149,7 +150,7 @@ def create_dashboard_app(
         throttle=LoginThrottle.from_config(config),
         model=model,
         actions=actions,
-        key_store=key_store or default_key_store(settings.data_dir),
+        key_store=key_store or key_store_for(settings),
         codec=codec,
         schemas=schemas,
         visibility=operator_categories(settings.config_dir),

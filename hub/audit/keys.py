@@ -4,11 +4,11 @@ Personal data never enters the audit log in clear: it is encrypted under a key t
 to one case, and the hash chain covers the ciphertext. Destroying the case's key (GDPR
 art. 17 erasure) makes that data unreadable forever while every hash still verifies.
 
-Key storage is a small Protocol, ``KeyStore``: ``FileKeyStore`` (one 0600 file per case under
-the hub's data directory) is the default, ``MemoryKeyStore`` serves tests and benchmarks, and
-production plugs an HSM, a cloud KMS or Vault's transit engine behind the same three methods
-(see docs/AUDIT.md). A destroyed case keeps a tombstone, so no later call can silently mint a
-fresh key for it.
+Key storage is a small Protocol, ``KeyStore``: ``FileKeyStore`` (one journal under the hub's
+data directory, durable once per batch) is the default, ``MemoryKeyStore`` serves tests and
+benchmarks, and production uses ``hub.audit.pkcs11_keys.Pkcs11KeyStore`` (an HSM through
+PKCS#11), chosen by ``HUB_KEY_STORE`` (``hub.audit.key_stores``; docs/AUDIT.md). A destroyed
+case keeps a tombstone, so no later call can silently mint a fresh key for it.
 
 The cipher is AES-256-GCM-SIV (nonce-misuse resistant). Its nonce is derived from the entry
 (case, seq, event id, action), never random: a routing worker that re-processes an event after
@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import hashlib
 import json
+import math
 import os
 import secrets
 import struct
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID
@@ -36,6 +39,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
 log = structlog.get_logger(__name__)
 
 KEYS_DIRECTORY = "audit-keys"
+JOURNAL_FILE = "keys.journal"
+_SHREDDED = b"-"
+_KEY_B64_CHARS = 44  # base64 of a 256-bit key
 KEY_BITS = 256
 NONCE_BYTES = 12
 _NONCE_DOMAIN = b"nrm.audit.nonce.v1"
@@ -49,6 +55,11 @@ class KeyDestroyedError(LookupError):
     def __init__(self, case_id: UUID) -> None:
         super().__init__(f"the audit key of case {case_id} was destroyed (erased case)")
         self.case_id = case_id
+
+
+class KeyStoreUnavailable(RuntimeError):
+    """The configured key store cannot be used (e.g. PKCS#11 library, token, PIN or
+    key-encryption key missing); the message says which, in one line."""
 
 
 class PayloadUnreadableError(ValueError):
@@ -69,6 +80,11 @@ class KeyStore(Protocol):
 
     def destroy(self, case_id: UUID) -> bool:
         """Destroy the case's key for good and remember the erasure; True if a key existed."""
+        ...
+
+    def flush(self) -> None:
+        """Make every key handed out so far durable. A record that references a key (an audit
+        entry, encrypted case data) is sent only after the flush that follows its creation."""
         ...
 
 
@@ -116,113 +132,190 @@ class MemoryKeyStore:
         self._destroyed.add(case_id)
         return self._keys.pop(case_id, None) is not None
 
+    def flush(self) -> None:
+        """Nothing to make durable: a memory store loses every key with its process."""
+
 
 class FileKeyStore:
-    """One file per case under ``directory`` (mode 0600, directory 0700).
+    """Every case key in one append-only journal, ``<directory>/keys.journal`` (mode 0600,
+    directory 0700), held in memory once read.
 
-    ``<case>.key`` holds ``{"key_id": ..., "key": base64}``; ``<case>.erased`` is the tombstone
-    an erasure leaves. Keys are created with an atomic link, so two processes racing on a new
-    case end up with the same key. Destruction overwrites the file with random bytes, syncs,
-    then unlinks it: on copy-on-write or wear-levelled storage an overwrite is not a proof of
-    physical erasure, which is why production keeps keys in an HSM or KMS (docs/AUDIT.md).
+    A line is ``K <key id> <key, base64>`` (a key) or ``E <case id>`` (the case's erasure
+    tombstone). New keys are appended and made durable by ``flush``: one ``fsync`` for every
+    key created since the last one, which the routing worker calls once per batch, before it
+    sends any record that references them. With ``defer_durability=False`` (tools) every new
+    key is flushed before ``get_or_create`` returns. ``destroy`` appends the tombstone, then
+    overwrites the key's bytes in place and syncs: on copy-on-write or wear-levelled storage
+    an overwrite is not a proof of physical erasure, which is why production keeps keys in an
+    HSM (``hub.audit.pkcs11_keys``, docs/AUDIT.md). Several processes may share the journal:
+    appends and overwrites hold an exclusive ``flock``, and a process reads what others
+    appended when it misses a key or at least every ``refresh_s`` seconds.
     """
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(
+        self, directory: Path, *, defer_durability: bool = False, refresh_s: float = 1.0
+    ) -> None:
         self.directory = directory
+        self.journal = directory / JOURNAL_FILE
+        self.defer_durability = defer_durability
+        self.refresh_s = refresh_s
+        self._by_case: dict[UUID, tuple[str, bytes]] = {}
+        self._by_id: dict[str, bytes] = {}
+        self._ids_of: dict[UUID, list[str]] = {}
+        self._offsets: dict[UUID, list[int]] = {}  # where each key's base64 starts
+        self._erased: set[UUID] = set()
+        self._read_to = 0
+        self._read_at = -math.inf
+        self._pending: list[tuple[UUID, str, bytes]] = []
 
-    def _key_path(self, case_id: UUID) -> Path:
-        return self.directory / f"{case_id}.key"
+    # -- reading
 
-    def _tombstone_path(self, case_id: UUID) -> Path:
-        return self.directory / f"{case_id}.erased"
-
-    def _ensure_directory(self) -> None:
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-
-    def _read(self, case_id: UUID) -> tuple[str, bytes] | None:
+    def _refresh(self, *, force: bool = False) -> None:
+        """Read what was appended since the last read (by this or another process)."""
+        now = time.monotonic()
+        if not force and now - self._read_at < self.refresh_s:
+            return
+        self._read_at = now
         try:
-            document = json.loads(self._key_path(case_id).read_text())
+            with self.journal.open("rb") as handle:
+                handle.seek(self._read_to)
+                tail = handle.read()
         except FileNotFoundError:
-            return None
-        return str(document["key_id"]), base64.b64decode(document["key"])
+            return
+        end = tail.rfind(b"\n") + 1  # a line still being written is read next time
+        position = self._read_to
+        for line in tail[:end].splitlines(keepends=True):
+            self._apply(line, position)
+            position += len(line)
+        self._read_to += end
+
+    def _apply(self, line: bytes, position: int) -> None:
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == b"K":
+            key_id = parts[1].decode()
+            case_id = case_of_key_id(key_id)
+            if case_id is None or case_id in self._erased or parts[2].startswith(_SHREDDED):
+                return
+            key = base64.b64decode(parts[2])
+            self._remember(case_id, key_id, key)
+            self._offsets.setdefault(case_id, []).append(position + len(parts[1]) + 3)
+        elif len(parts) == 2 and parts[0] == b"E":
+            self._forget(UUID(parts[1].decode()))
+        elif line.strip():
+            log.warning("audit.key_journal_bad_line", offset=position)
+
+    def _remember(self, case_id: UUID, key_id: str, key: bytes) -> None:
+        self._by_case[case_id] = (key_id, key)
+        self._by_id[key_id] = key
+        ids = self._ids_of.setdefault(case_id, [])
+        if key_id not in ids:
+            ids.append(key_id)
+
+    def _forget(self, case_id: UUID) -> None:
+        self._erased.add(case_id)
+        self._by_case.pop(case_id, None)
+        for key_id in self._ids_of.pop(case_id, []):
+            self._by_id.pop(key_id, None)
+
+    # -- the protocol
 
     def get_or_create(self, case_id: UUID) -> tuple[str, bytes]:
         """The case's ``(key_id, key)``, created on first use; ``KeyDestroyedError`` if erased."""
-        if self._tombstone_path(case_id).exists():
+        self._refresh()
+        if case_id in self._erased:
             raise KeyDestroyedError(case_id)
-        found = self._read(case_id)
+        found = self._by_case.get(case_id)
+        if found is None:
+            self._refresh(force=True)
+            if case_id in self._erased:
+                raise KeyDestroyedError(case_id)
+            found = self._by_case.get(case_id)
         if found is not None:
             return found
-        self._ensure_directory()
         key_id, key = new_key_id(case_id), AESGCMSIV.generate_key(KEY_BITS)
-        document = json.dumps({"key_id": key_id, "key": base64.b64encode(key).decode()})
-        temporary = self.directory / f".{case_id}.{secrets.token_hex(4)}.tmp"
-        _write_private(temporary, document.encode())
-        try:
-            # link() fails if another process created the key first: theirs wins, both agree.
-            os.link(temporary, self._key_path(case_id))
-        except FileExistsError:
-            pass
-        else:
-            _sync_directory(self.directory)
-            log.info("audit.key_created", case_id=str(case_id), key_id=key_id)
-        finally:
-            temporary.unlink(missing_ok=True)
-        created = self._read(case_id)
-        if created is None:  # pragma: no cover - destroyed between link and read
-            raise KeyDestroyedError(case_id)
-        return created
+        self._remember(case_id, key_id, key)
+        self._pending.append((case_id, key_id, key))
+        if not self.defer_durability:
+            self.flush()
+        return key_id, key
 
     def get(self, key_id: str) -> bytes | None:
         """The key named ``key_id``, or ``None`` when it was destroyed or never existed."""
-        case_id = case_of_key_id(key_id)
-        if case_id is None:
+        self._refresh()
+        if case_of_key_id(key_id) is None:
             return None
-        found = self._read(case_id)
-        return found[1] if found and found[0] == key_id else None
+        if key_id not in self._by_id:
+            self._refresh(force=True)
+        return self._by_id.get(key_id)
+
+    def flush(self) -> None:
+        """Make every key created since the last flush durable: one append, one ``fsync``."""
+        if not self._pending:
+            return
+        with self._locked() as descriptor:
+            self._refresh(force=True)  # never write a key for a case erased meanwhile
+            lines = b"".join(
+                b"K %s %s\n" % (key_id.encode(), base64.b64encode(key))
+                for case_id, key_id, key in self._pending
+                if case_id not in self._erased
+            )
+            if lines:
+                self._append(descriptor, lines)
+        log.debug("audit.keys_flushed", keys=len(self._pending))
+        self._pending.clear()  # only once written: a failed flush is retried by the next one
 
     def destroy(self, case_id: UUID) -> bool:
-        """Overwrite, sync and unlink the case's key file, then leave a tombstone.
+        """Tombstone the case, then overwrite its keys in the journal and sync.
 
-        The tombstone is written first, so a crash in between can only leave an erased case
-        with a key still to destroy (re-running ``destroy`` finishes the job), never a case
-        that could mint a fresh key.
+        The tombstone is durable first, so a crash in between can only leave an erased case
+        with key bytes still to overwrite (re-running ``destroy`` finishes the job), never a
+        case that could mint a fresh key.
         """
-        self._ensure_directory()
-        _write_private(self._tombstone_path(case_id), b"", exclusive=False)
-        path = self._key_path(case_id)
+        self._pending = [p for p in self._pending if p[0] != case_id]
+        with self._locked() as descriptor:
+            self._refresh(force=True)  # keys other processes appended to this case
+            existed = case_id in self._by_case
+            self._append(descriptor, b"E %s\n" % str(case_id).encode())
+            for offset in self._offsets.pop(case_id, []):
+                os.pwrite(descriptor, _SHREDDED * _KEY_B64_CHARS, offset)
+            os.fsync(descriptor)
+        self._forget(case_id)
+        log.info("audit.key_destroyed", case_id=str(case_id), existed=existed)
+        return existed
+
+    # -- writing
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[int]:
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        created = not self.journal.exists()
+        # Not O_APPEND: Linux would append pwrite()'s overwrite; appends seek under the lock.
+        descriptor = os.open(self.journal, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            size = path.stat().st_size
-        except FileNotFoundError:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            yield descriptor
+        finally:
+            os.close(descriptor)  # releases the lock
+        if created:
             _sync_directory(self.directory)
-            return False
-        with path.open("r+b") as handle:
-            handle.write(secrets.token_bytes(max(size, 1)))
-            handle.flush()
-            os.fsync(handle.fileno())
-        path.unlink()
-        _sync_directory(self.directory)
-        log.info("audit.key_destroyed", case_id=str(case_id))
-        return True
+
+    @staticmethod
+    def _append(descriptor: int, lines: bytes) -> None:
+        # A crash mid-line leaves a fragment: start after it, so it stays one bad line.
+        size = os.fstat(descriptor).st_size
+        if size and os.pread(descriptor, 1, size - 1) != b"\n":
+            lines = b"\n" + lines
+        os.pwrite(descriptor, lines, size)
+        os.fsync(descriptor)
 
 
 def default_key_store(data_dir: Path) -> FileKeyStore:
-    """The hub's default key store: ``<data_dir>/audit-keys/``."""
+    """The file key store of ``data_dir``: ``<data_dir>/audit-keys/keys.journal``."""
     return FileKeyStore(data_dir / KEYS_DIRECTORY)
 
 
-def _write_private(path: Path, data: bytes, *, exclusive: bool = True) -> None:
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
-    descriptor = os.open(path, flags, 0o600)
-    try:
-        os.write(descriptor, data)
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
 def _sync_directory(directory: Path) -> None:
-    # The link or unlink is only durable once the directory entry is.
+    # A new file's directory entry is only durable once the directory is.
     with contextlib.suppress(OSError):
         descriptor = os.open(directory, os.O_RDONLY)
         try:

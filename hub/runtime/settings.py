@@ -27,6 +27,13 @@ class SecurityProtocol(StrEnum):
     SASL_SSL = "SASL_SSL"
 
 
+class KeyStoreKind(StrEnum):
+    """Where per-case audit keys live (``hub.audit.key_stores``)."""
+
+    FILE = "file"
+    PKCS11 = "pkcs11"
+
+
 class HubSettings(BaseSettings):
     """Everything a hub process needs to know about its environment."""
 
@@ -83,6 +90,23 @@ class HubSettings(BaseSettings):
         description="Public keys (base64) the hub signed with before a rotation: what they "
         "signed, audit entries included, still proves the hub wrote it. The current one is "
         "<config_dir>/hub-public-key.txt. JSON list in HUB_PREVIOUS_HUB_PUBLIC_KEYS.",
+    )
+    key_store: KeyStoreKind = Field(
+        default=KeyStoreKind.FILE,
+        description="Per-case audit keys: a journal under data_dir (file, one node) or a "
+        "PKCS#11 token (pkcs11: an HSM in production, docs/DEPLOYMENT.md).",
+    )
+    pkcs11_module: Path = Field(
+        default=Path("/usr/lib/softhsm/libsofthsm2.so"),
+        description="The PKCS#11 library of the HSM (or a cloud KMS's PKCS#11 library).",
+    )
+    pkcs11_token_label: str = Field(default="nrm-hub", description="The token's label.")
+    pkcs11_pin: SecretStr | None = Field(
+        default=None, description="The token user's PIN (a mounted secret in production)."
+    )
+    pkcs11_kek_label: str = Field(
+        default="nrm-hub-kek",
+        description="The token's AES key-encryption key: sensitive, non-extractable.",
     )
     verify_signatures: bool = Field(
         default=True, description="Benchmarks only: false lets anyone publish as anyone."

@@ -1,7 +1,11 @@
-"""Per-case audit keys: one contract for every key store, and erasure that keeps chains whole."""
+"""Per-case audit keys: one contract for every key store (memory, file journal, PKCS#11 on
+SoftHSM2), erasure that keeps chains whole, and what each store promises on its own."""
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import os
 import stat
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -12,9 +16,11 @@ import pytest
 
 from hub.audit.chain import ChainHead, next_entry
 from hub.audit.keys import (
+    JOURNAL_FILE,
     FileKeyStore,
     KeyDestroyedError,
     KeyStore,
+    KeyStoreUnavailable,
     MemoryKeyStore,
     PayloadUnreadableError,
     case_of_key_id,
@@ -22,22 +28,44 @@ from hub.audit.keys import (
     default_key_store,
     encrypt_payload,
 )
+from hub.audit.pkcs11_keys import Pkcs11KeyStore
 from hub.audit.replay import PayloadState, timeline
 from hub.audit.verify import verify
 from hub.contracts.enums import AgencyRole, AuditAction
 from hub.contracts.events import AuditEntry
+from tests.unit.audit.conftest import SoftHsm
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 KEY = bytes(range(32))
 
 StoreFactory = Callable[[Path], KeyStore]
+"""A store over the storage under a directory: called twice, a second process on the same
+storage (the same store object for memory, which has no storage to share)."""
 
 
-@pytest.fixture(params=["memory", "file"])
-def make_store(request: pytest.FixtureRequest) -> StoreFactory:
+@pytest.fixture(params=["memory", "file", "file-batched", "pkcs11"])
+def make_store(
+    request: pytest.FixtureRequest, pkcs11_store: Callable[[], Pkcs11KeyStore]
+) -> StoreFactory:
     if request.param == "memory":
-        return lambda _directory: MemoryKeyStore()
-    return lambda directory: FileKeyStore(directory / "keys")
+        memory = MemoryKeyStore()
+        return lambda _directory: memory
+    if request.param == "pkcs11":
+        return lambda _directory: pkcs11_store()
+    batched = request.param == "file-batched"
+    return lambda directory: FileKeyStore(
+        directory / "keys", defer_durability=batched, refresh_s=0.0
+    )
+
+
+@pytest.fixture(params=["file", "pkcs11"])
+def make_durable_store(
+    request: pytest.FixtureRequest, pkcs11_store: Callable[[], Pkcs11KeyStore]
+) -> StoreFactory:
+    """The stores whose keys outlive the process."""
+    if request.param == "pkcs11":
+        return lambda _directory: pkcs11_store()
+    return lambda directory: FileKeyStore(directory / "keys", refresh_s=0.0)
 
 
 def chain(case_id: UUID, store: KeyStore, length: int = 3) -> list[AuditEntry]:
@@ -148,27 +176,185 @@ def test_after_erasure_the_payload_replays_as_erased_and_the_chain_still_verifie
     ] * 3
 
 
-def test_a_key_survives_a_restart_of_the_file_store(tmp_path: Path) -> None:
+# ------------------------------------------------------------------------- restarts, processes
+
+
+def test_keys_and_erasures_survive_a_restart(
+    make_durable_store: StoreFactory, tmp_path: Path
+) -> None:
+    kept, erased = uuid4(), uuid4()
+    first = make_durable_store(tmp_path)
+    kept_id, kept_key = first.get_or_create(kept)
+    erased_id, _ = first.get_or_create(erased)
+    first.flush()
+    first.destroy(erased)
+
+    restarted = make_durable_store(tmp_path)
+    assert restarted.get(kept_id) == kept_key
+    assert restarted.get_or_create(kept) == (kept_id, kept_key)
+    assert restarted.get(erased_id) is None
+    with pytest.raises(KeyDestroyedError):
+        restarted.get_or_create(erased)
+
+
+def test_two_processes_share_keys_and_erasures(make_store: StoreFactory, tmp_path: Path) -> None:
+    worker, operator, case_id = make_store(tmp_path), make_store(tmp_path), uuid4()
+    key_id, key = worker.get_or_create(case_id)
+    worker.flush()
+    assert operator.get(key_id) == key  # replay in another process reads the worker's key
+    assert operator.destroy(case_id) is True  # `hub erase` in another process
+    assert worker.get(key_id) is None
+    with pytest.raises(KeyDestroyedError):
+        worker.get_or_create(case_id)
+
+
+def test_erasure_in_another_process_stops_a_key_not_yet_durable(tmp_path: Path) -> None:
+    worker = FileKeyStore(tmp_path, defer_durability=True)
     case_id = uuid4()
-    key_id, key = FileKeyStore(tmp_path).get_or_create(case_id)
+    worker.get_or_create(case_id)
+    FileKeyStore(tmp_path).destroy(case_id)
+    worker.flush()  # the erasure won: the pending key is never written
+    assert b"K " not in (tmp_path / JOURNAL_FILE).read_bytes()
+
+
+# ------------------------------------------------------------------------- the file journal
+
+
+def fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    real = os.fsync
+
+    def counting(descriptor: int) -> None:
+        calls.append(descriptor)
+        real(descriptor)
+
+    monkeypatch.setattr(os, "fsync", counting)
+    return calls
+
+
+def test_a_batch_of_new_keys_costs_one_fsync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = FileKeyStore(tmp_path, defer_durability=True)
+    store.flush()  # creates nothing: no journal, no fsync
+    synced = fsyncs(monkeypatch)
+    created = [store.get_or_create(uuid4()) for _ in range(50)]
+    assert synced == []  # nothing durable yet, and nothing may reference these keys yet
+    store.flush()
+    journal_syncs = len(synced)
+    assert journal_syncs <= 2  # the journal, and its directory when the journal is new
+    store.flush()
+    assert len(synced) == journal_syncs  # nothing new, nothing synced
+    restarted = FileKeyStore(tmp_path)
+    assert all(restarted.get(key_id) == key for key_id, key in created)
+    more = [store.get_or_create(uuid4()) for _ in range(50)]
+    store.flush()
+    assert len(synced) == journal_syncs + 1
+    assert all(FileKeyStore(tmp_path).get(key_id) == key for key_id, key in more)
+
+
+def test_a_key_not_flushed_is_lost_with_its_process(tmp_path: Path) -> None:
+    store = FileKeyStore(tmp_path, defer_durability=True)
+    key_id, _key = store.get_or_create(uuid4())
+    assert FileKeyStore(tmp_path).get(key_id) is None  # a crash now: the key never existed
+    store.flush()
+    assert FileKeyStore(tmp_path).get(key_id) is not None
+
+
+def test_tools_get_durable_keys_at_once(tmp_path: Path) -> None:
+    key_id, key = FileKeyStore(tmp_path).get_or_create(uuid4())
     assert FileKeyStore(tmp_path).get(key_id) == key
 
 
-def test_key_files_are_private_to_the_hub(tmp_path: Path) -> None:
+def test_the_journal_is_private_to_the_hub(tmp_path: Path) -> None:
     store = default_key_store(tmp_path)
-    case_id = uuid4()
-    store.get_or_create(case_id)
+    store.get_or_create(uuid4())
     assert stat.S_IMODE(store.directory.stat().st_mode) == 0o700
-    assert stat.S_IMODE((store.directory / f"{case_id}.key").stat().st_mode) == 0o600
+    assert stat.S_IMODE(store.journal.stat().st_mode) == 0o600
 
 
-def test_destroy_unlinks_the_key_file_and_leaves_only_a_tombstone(tmp_path: Path) -> None:
-    store, case_id = FileKeyStore(tmp_path), uuid4()
-    store.get_or_create(case_id)
+def test_destroy_overwrites_the_key_bytes_in_the_journal(tmp_path: Path) -> None:
+    store, erased, kept = FileKeyStore(tmp_path), uuid4(), uuid4()
+    _id, erased_key = store.get_or_create(erased)
+    _id, kept_key = store.get_or_create(kept)
+    store.destroy(erased)
+    journal = (tmp_path / JOURNAL_FILE).read_bytes()
+    assert base64.b64encode(erased_key) not in journal
+    assert erased_key not in journal
+    assert base64.b64encode(kept_key) in journal
+    assert f"E {erased}".encode() in journal
+
+
+def test_a_torn_last_line_is_ignored_and_never_glued_to_the_next(tmp_path: Path) -> None:
+    store = FileKeyStore(tmp_path)
+    key_id, key = store.get_or_create(uuid4())
+    with (tmp_path / JOURNAL_FILE).open("ab") as journal:
+        journal.write(b"K 0d1e2a3d-1e77-4e25-8b0b-6e726d2d646c.0000")  # a crash mid-write
+    assert FileKeyStore(tmp_path).get(key_id) == key
+    later_id, later = FileKeyStore(tmp_path).get_or_create(uuid4())
+    reopened = FileKeyStore(tmp_path)
+    assert reopened.get(later_id) == later
+    assert reopened.get(key_id) == key
+
+
+# ------------------------------------------------------------------------- the PKCS#11 token
+
+
+def test_the_case_key_never_sits_in_clear_on_the_token(
+    pkcs11_store: Callable[[], Pkcs11KeyStore], softhsm: SoftHsm
+) -> None:
+    _key_id, key = pkcs11_store().get_or_create(uuid4())
+    stored = b"".join(p.read_bytes() for p in softhsm.token_dir.rglob("*") if p.is_file())
+    assert key not in stored
+
+
+def test_destroy_removes_the_sealed_key_object_from_the_token(
+    pkcs11_store: Callable[[], Pkcs11KeyStore], softhsm: SoftHsm
+) -> None:
+    import pkcs11
+    from pkcs11 import Attribute, ObjectClass
+
+    store, case_id = pkcs11_store(), uuid4()
+    key_id, _key = store.get_or_create(case_id)
     store.destroy(case_id)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{case_id}.erased"]
-    assert (tmp_path / f"{case_id}.erased").read_bytes() == b""
-    assert stat.S_IMODE((tmp_path / f"{case_id}.erased").stat().st_mode) == 0o600
+    store.close()
+    token = pkcs11.lib(str(softhsm.module)).get_token(token_label=softhsm.label)
+    with token.open(user_pin=softhsm.pin) as session:
+        objects = list(session.get_objects({Attribute.CLASS: ObjectClass.DATA}))
+        labels = [o[Attribute.LABEL] for o in objects]
+    assert key_id not in labels
+    assert str(case_id) in labels  # the tombstone
+
+
+def test_the_key_encryption_key_cannot_be_read_off_the_token(softhsm: SoftHsm) -> None:
+    import pkcs11
+    from pkcs11 import Attribute, KeyType, ObjectClass
+    from pkcs11.exceptions import AttributeSensitive
+
+    token = pkcs11.lib(str(softhsm.module)).get_token(token_label=softhsm.label)
+    with token.open(user_pin=softhsm.pin) as session:
+        kek = session.get_key(ObjectClass.SECRET_KEY, KeyType.AES, label=softhsm.kek_label)
+        with pytest.raises(AttributeSensitive):
+            kek[Attribute.VALUE]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"pin": "000000"}, "cannot open PKCS#11 token"),
+        ({"label": "no-such-token"}, "cannot open PKCS#11 token"),
+        ({"kek_label": "no-such-kek"}, "no single AES key-encryption key"),
+        ({"module": Path("/nonexistent/libpkcs11.so")}, "cannot open PKCS#11 token"),
+    ],
+)
+def test_a_misconfigured_token_is_refused_in_one_line(
+    softhsm: SoftHsm, change: dict[str, object], message: str
+) -> None:
+    wrong = dataclasses.replace(softhsm, **change)  # type: ignore[arg-type]
+    with pytest.raises(KeyStoreUnavailable, match=message) as refused:
+        wrong.store()
+    assert "\n" not in str(refused.value)
+    assert softhsm.pin not in str(refused.value)
 
 
 # ------------------------------------------------------------------------- the cipher
