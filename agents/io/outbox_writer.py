@@ -88,7 +88,7 @@ class OutboxWriter:
         If the key store fails, nothing held is sent: the batch is abandoned and read again.
         """
         held, self._held = self._held, []
-        if self.key_store is not None:  # also keys made for records written after this
+        if self.key_store is not None:  # even with nothing held: the changelog comes next
             self.key_store.flush()
         for topic, value, key, headers, placeholder in held:
             sent = await self.producer.send(topic, value, key=key, headers=headers)
