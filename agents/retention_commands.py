@@ -33,7 +33,8 @@ def retention_run(
     The case key is destroyed (audit payloads, sealed state, dead letters and re-drives become
     unreadable) and an ERASED entry, "expired under the retention schedule", is chained."""
     from agents.retention_job import RetentionIncomplete, run_retention
-    from hub.audit.keys import default_key_store
+    from hub.audit.key_stores import key_store_for
+    from hub.audit.keys import KeyStoreUnavailable
     from hub.contracts.codec import Codec
     from hub.contracts.registry import SchemaRegistry
     from hub.runtime.clock import clock_from
@@ -46,10 +47,10 @@ def retention_run(
     )
     try:
         run = asyncio.run(
-            run_retention(
-                settings, codec, default_key_store(settings.data_dir), now, dry_run=dry_run
-            )
+            run_retention(settings, codec, key_store_for(settings), now, dry_run=dry_run)
         )
+    except KeyStoreUnavailable as exc:
+        raise fail(f"magasin de clés indisponible : {exc}", CHECK_FAILED) from None
     except ConfigError as exc:
         raise fail(str(exc)) from None
     except RetentionIncomplete as exc:

@@ -35,7 +35,7 @@ from connectors.registry_api import create_registry_app
 from hub.cli.app import app as hub_cli
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import DEFAULT_PARTITIONS
-from hub.runtime.settings import PROJECT_ROOT, HubSettings
+from hub.runtime.settings import PROJECT_ROOT, HubSettings, KeyStoreKind
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 DOCKERFILE = PROJECT_ROOT / "Dockerfile"
@@ -454,7 +454,6 @@ def test_k8s_manifests_parse_as_named_kubernetes_objects() -> None:
             "Deployment",
             "Kustomization",
             "Namespace",
-            "PersistentVolumeClaim",
             "PodDisruptionBudget",
             "Service",
             "Service",
@@ -508,9 +507,9 @@ def test_k8s_retention_job_runs_daily_with_the_key_store_and_the_hub_key() -> No
     assert env["HUB_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "nrm-hub-kafka"
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
-    worker = _deployments()["nrm-hub-worker"]["spec"]["template"]["spec"]
-    claim = {v["name"]: v for v in worker["volumes"]}["data"]["persistentVolumeClaim"]
-    assert {v["name"]: v for v in pod["volumes"]}["data"]["persistentVolumeClaim"] == claim
+    # The workers' key store: the HSM of nrm-hub-env's HUB_KEY_STORE, the same PIN Secret.
+    assert {"configMapRef": {"name": "nrm-hub-env"}} in container["envFrom"]
+    assert env["HUB_PKCS11_PIN"]["valueFrom"]["secretKeyRef"]["name"] == "nrm-hub-hsm"
 
 
 def test_k8s_probes_check_health_and_readiness_on_the_served_port() -> None:
@@ -579,14 +578,21 @@ def test_k8s_workers_scale_with_partitions_and_survive_a_drain() -> None:
     assert 1 <= pdb["spec"]["minAvailable"] < replicas
 
 
-def test_k8s_workers_share_the_data_volume() -> None:
-    (pvc,) = [doc for doc in _k8s_documents() if doc["kind"] == "PersistentVolumeClaim"]
-    assert pvc["spec"]["accessModes"] == ["ReadWriteMany"]
-    volumes = _deployments()["nrm-hub-worker"]["spec"]["template"]["spec"]["volumes"]
-    claims = [
-        v["persistentVolumeClaim"]["claimName"] for v in volumes if "persistentVolumeClaim" in v
-    ]
-    assert claims == [pvc["metadata"]["name"]]
+def test_k8s_keeps_audit_keys_in_the_hsm_and_shares_no_volume() -> None:
+    assert not [doc for doc in _k8s_documents() if doc["kind"] == "PersistentVolumeClaim"]
+    literals = dict(
+        line.split("=", 1)
+        for generator in _kustomization()["configMapGenerator"]
+        if generator["name"] == "nrm-hub-env"
+        for line in generator["literals"]
+    )
+    assert HubSettings(**{"key_store": literals["HUB_KEY_STORE"]}).key_store is KeyStoreKind.PKCS11
+    for name in ("nrm-hub-worker", "nrm-hub-dashboard"):
+        spec = _deployments()[name]["spec"]["template"]["spec"]
+        assert all("persistentVolumeClaim" not in v for v in spec["volumes"]), name
+        (container,) = spec["containers"]
+        env = {e["name"]: e for e in container["env"]}
+        assert env["HUB_PKCS11_PIN"]["valueFrom"]["secretKeyRef"]["name"] == "nrm-hub-hsm"
 
 
 # --- deploy/registry_import.py ----------------------------------------------------------------
