@@ -63,13 +63,14 @@ def worker() -> None:
         loop.add_signal_handler(signal.SIGUSR1, log_task_stacks)
         await run_worker(current_settings(), stop)
 
+    from hub.audit.keys import KeyStoreUnavailable
     from hub.runtime.config_files import ConfigError
     from hub.trust.agency_keys import KeyFileError
     from hub.trust.directory_authority import AuthorityConfigError
 
     try:
         asyncio.run(main())
-    except (AuthorityConfigError, KeyFileError, ConfigError) as exc:
+    except (AuthorityConfigError, KeyFileError, ConfigError, KeyStoreUnavailable) as exc:
         # A key or configuration file the worker cannot use: one line, not a traceback.
         raise fail(str(exc)) from None
 

@@ -63,7 +63,11 @@ async def run_worker(
     clock: Callable[[], datetime] | None = None,
     on_ready: Callable[[Router], None] | None = None,
 ) -> Router:
-    """Run one worker until ``stop`` is set; return it (its stats) when stopped."""
+    """Run one worker until ``stop`` is set; return it (its stats) when stopped.
+
+    The key store is opened first: a worker that cannot reach its keys (``KeyStoreUnavailable``)
+    stops before it touches the broker."""
+    key_store = key_store or key_store_for(settings, batched=True)
     codec = Codec(
         SchemaRegistry.load(settings.schemas_dir), max_record_bytes=settings.max_record_bytes
     )
