@@ -127,3 +127,49 @@ async def test_a_writer_without_key_store_writes_no_audit_entry(
             sender_role=AgencyRole.HUB,
         )
     assert producer.sent == []
+
+
+class JournalProbe(MemoryKeyStore):
+    """Records, at each flush, how many records the producer had been handed."""
+
+    def __init__(self, producer: RecordingProducer) -> None:
+        super().__init__()
+        self.producer = producer
+        self.flushed_after: list[int] = []
+
+    def flush(self) -> None:
+        self.flushed_after.append(len(self.producer.sent))
+
+
+async def test_a_writer_with_keys_sends_nothing_until_its_keys_are_flushed(
+    registry: SchemaRegistry,
+) -> None:
+    producer = RecordingProducer()
+    store = JournalProbe(producer)
+    writer = OutboxWriter(cast(AIOKafkaProducer, producer), Codec(registry), store)
+    note = AuditNote(
+        action=AuditAction.RECEIVED,
+        decision="accepted",
+        payload={"identity": {"first_name": "Amina"}},
+    )
+    futures = []
+    for _ in range(3):  # three new cases in one batch
+        _state, written = await writer.audit(
+            CaseState(case_id=uuid.uuid4()),
+            [note],
+            recorded_at=datetime.now(UTC),
+            event_id=uuid.uuid4(),
+            sender="police-93",
+            sender_role=AgencyRole.POLICE_GENDARMERIE,
+        )
+        futures += written
+    assert producer.sent == []
+    assert not any(f.done() for f in futures)
+
+    await writer.release()
+
+    assert store.flushed_after == [0]  # one flush, before the first record went out
+    assert len(producer.sent) == 3
+    assert await asyncio.gather(*futures) == [None] * 3  # the held futures settle with the sends
+    await writer.release()  # nothing held: nothing sent again
+    assert len(producer.sent) == 3
