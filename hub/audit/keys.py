@@ -26,6 +26,7 @@ import math
 import os
 import secrets
 import struct
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -167,6 +168,7 @@ class FileKeyStore:
         self._read_to = 0
         self._read_at = -math.inf
         self._pending: list[tuple[UUID, str, bytes]] = []
+        self._mutex = threading.RLock()  # the dashboard reads keys from several threads
 
     # -- reading
 
@@ -221,48 +223,51 @@ class FileKeyStore:
 
     def get_or_create(self, case_id: UUID) -> tuple[str, bytes]:
         """The case's ``(key_id, key)``, created on first use; ``KeyDestroyedError`` if erased."""
-        self._refresh()
-        if case_id in self._erased:
-            raise KeyDestroyedError(case_id)
-        found = self._by_case.get(case_id)
-        if found is None:
-            self._refresh(force=True)
+        with self._mutex:
+            self._refresh()
             if case_id in self._erased:
                 raise KeyDestroyedError(case_id)
             found = self._by_case.get(case_id)
-        if found is not None:
-            return found
-        key_id, key = new_key_id(case_id), AESGCMSIV.generate_key(KEY_BITS)
-        self._remember(case_id, key_id, key)
-        self._pending.append((case_id, key_id, key))
-        if not self.defer_durability:
-            self.flush()
-        return key_id, key
+            if found is None:
+                self._refresh(force=True)
+                if case_id in self._erased:
+                    raise KeyDestroyedError(case_id)
+                found = self._by_case.get(case_id)
+            if found is not None:
+                return found
+            key_id, key = new_key_id(case_id), AESGCMSIV.generate_key(KEY_BITS)
+            self._remember(case_id, key_id, key)
+            self._pending.append((case_id, key_id, key))
+            if not self.defer_durability:
+                self.flush()
+            return key_id, key
 
     def get(self, key_id: str) -> bytes | None:
         """The key named ``key_id``, or ``None`` when it was destroyed or never existed."""
-        self._refresh()
-        if case_of_key_id(key_id) is None:
-            return None
-        if key_id not in self._by_id:
-            self._refresh(force=True)
-        return self._by_id.get(key_id)
+        with self._mutex:
+            self._refresh()
+            if case_of_key_id(key_id) is None:
+                return None
+            if key_id not in self._by_id:
+                self._refresh(force=True)
+            return self._by_id.get(key_id)
 
     def flush(self) -> None:
         """Make every key created since the last flush durable: one append, one ``fsync``."""
-        if not self._pending:
-            return
-        with self._locked() as descriptor:
-            self._refresh(force=True)  # never write a key for a case erased meanwhile
-            lines = b"".join(
-                b"K %s %s\n" % (key_id.encode(), base64.b64encode(key))
-                for case_id, key_id, key in self._pending
-                if case_id not in self._erased
-            )
-            if lines:
-                self._append(descriptor, lines)
-        log.debug("audit.keys_flushed", keys=len(self._pending))
-        self._pending.clear()  # only once written: a failed flush is retried by the next one
+        with self._mutex:
+            if not self._pending:
+                return
+            with self._locked() as descriptor:
+                self._refresh(force=True)  # never write a key for a case erased meanwhile
+                lines = b"".join(
+                    b"K %s %s\n" % (key_id.encode(), base64.b64encode(key))
+                    for case_id, key_id, key in self._pending
+                    if case_id not in self._erased
+                )
+                if lines:
+                    self._append(descriptor, lines)
+            log.debug("audit.keys_flushed", keys=len(self._pending))
+            self._pending.clear()  # only once written: a failed flush is retried by the next one
 
     def destroy(self, case_id: UUID) -> bool:
         """Tombstone the case, then overwrite its keys in the journal and sync.
@@ -271,17 +276,18 @@ class FileKeyStore:
         with key bytes still to overwrite (re-running ``destroy`` finishes the job), never a
         case that could mint a fresh key.
         """
-        self._pending = [p for p in self._pending if p[0] != case_id]
-        with self._locked() as descriptor:
-            self._refresh(force=True)  # keys other processes appended to this case
-            existed = case_id in self._by_case
-            self._append(descriptor, b"E %s\n" % str(case_id).encode())
-            for offset in self._offsets.pop(case_id, []):
-                os.pwrite(descriptor, _SHREDDED * _KEY_B64_CHARS, offset)
-            os.fsync(descriptor)
-        self._forget(case_id)
-        log.info("audit.key_destroyed", case_id=str(case_id), existed=existed)
-        return existed
+        with self._mutex:
+            self._pending = [p for p in self._pending if p[0] != case_id]
+            with self._locked() as descriptor:
+                self._refresh(force=True)  # keys other processes appended to this case
+                existed = case_id in self._by_case
+                self._append(descriptor, b"E %s\n" % str(case_id).encode())
+                for offset in self._offsets.pop(case_id, []):
+                    os.pwrite(descriptor, _SHREDDED * _KEY_B64_CHARS, offset)
+                os.fsync(descriptor)
+            self._forget(case_id)
+            log.info("audit.key_destroyed", case_id=str(case_id), existed=existed)
+            return existed
 
     # -- writing
 

@@ -285,6 +285,19 @@ def test_destroy_overwrites_the_key_bytes_in_the_journal(tmp_path: Path) -> None
     assert f"E {erased}".encode() in journal
 
 
+def test_a_destroy_cut_short_after_its_tombstone_is_finished_by_running_it_again(
+    tmp_path: Path,
+) -> None:
+    case_id = uuid4()
+    _id, key = FileKeyStore(tmp_path).get_or_create(case_id)
+    with (tmp_path / JOURNAL_FILE).open("ab") as journal:
+        journal.write(f"E {case_id}\n".encode())  # the crash: tombstone synced, key not shredded
+    with pytest.raises(KeyDestroyedError):
+        FileKeyStore(tmp_path).get_or_create(case_id)  # no fresh key, even before the re-run
+    FileKeyStore(tmp_path).destroy(case_id)
+    assert base64.b64encode(key) not in (tmp_path / JOURNAL_FILE).read_bytes()
+
+
 def test_a_torn_last_line_is_ignored_and_never_glued_to_the_next(tmp_path: Path) -> None:
     store = FileKeyStore(tmp_path)
     key_id, key = store.get_or_create(uuid4())
