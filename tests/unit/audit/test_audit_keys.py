@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import multiprocessing
 import os
 import stat
 from collections.abc import Callable
@@ -283,6 +284,29 @@ def test_destroy_overwrites_the_key_bytes_in_the_journal(tmp_path: Path) -> None
     assert erased_key not in journal
     assert base64.b64encode(kept_key) in journal
     assert f"E {erased}".encode() in journal
+
+
+def _make_keys(directory: str, count: int, batch: int) -> list[tuple[str, str]]:
+    store = FileKeyStore(Path(directory), defer_durability=True)
+    made = []
+    for index in range(count):
+        key_id, key = store.get_or_create(uuid4())
+        made.append((key_id, key.hex()))
+        if index % batch == batch - 1:
+            store.flush()
+    store.flush()
+    return made
+
+
+def test_processes_appending_at_once_lose_no_key(tmp_path: Path) -> None:
+    with multiprocessing.get_context("spawn").Pool(3) as pool:
+        results = pool.starmap(_make_keys, [(str(tmp_path), 150, 7)] * 3)
+    made = [pair for result in results for pair in result]
+    reader = FileKeyStore(tmp_path)
+    assert len(made) == 450
+    assert all(reader.get(key_id) == bytes.fromhex(key) for key_id, key in made)
+    lines = (tmp_path / JOURNAL_FILE).read_bytes().splitlines()
+    assert len(lines) == 450  # no torn or interleaved line
 
 
 def test_a_destroy_cut_short_after_its_tombstone_is_finished_by_running_it_again(
