@@ -14,6 +14,7 @@ from pathlib import Path
 from uuid import UUID, uuid4
 
 import pytest
+from softhsm import SoftHsm
 
 from hub.audit.chain import ChainHead, next_entry
 from hub.audit.keys import (
@@ -34,7 +35,6 @@ from hub.audit.replay import PayloadState, timeline
 from hub.audit.verify import verify
 from hub.contracts.enums import AgencyRole, AuditAction
 from hub.contracts.events import AuditEntry
-from tests.unit.audit.conftest import SoftHsm
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 KEY = bytes(range(32))
