@@ -1,9 +1,11 @@
 """A short-lived in-memory cache in front of the audit key store, for the routing hot path.
 
-Reading a case's key from the file store costs a file open per audit entry; the worker writes
-several entries per event. Keys are cached for ``ttl`` seconds: an erasure done through this
-worker invalidates its cache at once, one done by another process (``hub erase``) reaches this
-worker within ``ttl`` at the latest (docs/AUDIT.md).
+The worker writes several audit entries per event, each needing its case's key; with the
+PKCS#11 store every lookup is a round trip to the HSM (find the sealed key, have the token open
+it), and the file store re-checks its journal for erasures by other processes. Keys are cached
+for ``ttl`` seconds: an erasure done through this worker invalidates its cache at once, one
+done by another process (``hub erase``) reaches this worker within ``ttl`` at the latest
+(docs/AUDIT.md).
 """
 
 from __future__ import annotations
