@@ -121,7 +121,10 @@ class Pkcs11KeyStore:
             raise KeyDestroyedError(case_id)
         for sealed in self._sealed_of(case_id):
             key_id = str(sealed[Attribute.LABEL])
-            return key_id, self._open(key_id, bytes(sealed[Attribute.VALUE]))
+            key = self._open(key_id, bytes(sealed[Attribute.VALUE]))
+            if key is None:
+                raise KeyStoreUnavailable(f"the sealed key {key_id} does not open on the token")
+            return key_id, key
         key_id = new_key_id(case_id)
         key = self._session.generate_random(KEY_BITS)
         nonce = self._session.generate_random(SEAL_NONCE_BITS)
@@ -185,11 +188,19 @@ class Pkcs11KeyStore:
         }
         return bool(list(self._session.get_objects(template)))
 
-    def _open(self, key_id: str, sealed: bytes) -> bytes:
+    def _open(self, key_id: str, sealed: bytes) -> bytes | None:
+        """The case key sealed in ``sealed``; None if it does not open under the KEK for this
+        key id (altered, or moved from another key's object)."""
         nonce, body = sealed[: SEAL_NONCE_BITS // 8], sealed[SEAL_NONCE_BITS // 8 :]
-        opened = self._unseal.decrypt(
-            body, mechanism=Mechanism.AES_GCM, mechanism_param=GCMParams(nonce, key_id.encode())
-        )
+        try:
+            opened = self._unseal.decrypt(
+                body,
+                mechanism=Mechanism.AES_GCM,
+                mechanism_param=GCMParams(nonce, key_id.encode()),
+            )
+        except PKCS11Error as exc:
+            log.error("audit.sealed_key_unreadable", key_id=key_id, error=type(exc).__name__)
+            return None
         return _whole(opened)
 
 

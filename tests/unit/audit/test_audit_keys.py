@@ -363,6 +363,42 @@ def test_destroy_removes_the_sealed_key_object_from_the_token(
     assert str(case_id) in labels  # the tombstone
 
 
+def test_a_sealed_key_moved_to_another_key_id_does_not_open(
+    pkcs11_store: Callable[[], Pkcs11KeyStore], softhsm: SoftHsm
+) -> None:
+    import pkcs11
+    from pkcs11 import Attribute, ObjectClass
+
+    store, victim, target = pkcs11_store(), uuid4(), uuid4()
+    victim_id, _key = store.get_or_create(victim)
+    target_id, _target_key = store.get_or_create(target)
+    store.close()
+    token = pkcs11.lib(str(softhsm.module)).get_token(token_label=softhsm.label)
+    with token.open(rw=True, user_pin=softhsm.pin) as session:
+        (stolen,) = session.get_objects(
+            {Attribute.CLASS: ObjectClass.DATA, Attribute.LABEL: victim_id}
+        )
+        (original,) = session.get_objects(
+            {Attribute.CLASS: ObjectClass.DATA, Attribute.LABEL: target_id}
+        )
+        application = original[Attribute.APPLICATION]
+        original.destroy()
+        session.create_object(  # the victim's sealed key, relabelled as the target's
+            {
+                Attribute.CLASS: ObjectClass.DATA,
+                Attribute.TOKEN: True,
+                Attribute.PRIVATE: True,
+                Attribute.LABEL: target_id,
+                Attribute.APPLICATION: application,
+                Attribute.VALUE: stolen[Attribute.VALUE],
+            }
+        )
+    reopened = pkcs11_store()
+    assert reopened.get(target_id) is None
+    with pytest.raises(KeyStoreUnavailable, match="does not open"):
+        reopened.get_or_create(target)
+
+
 def test_the_key_encryption_key_cannot_be_read_off_the_token(softhsm: SoftHsm) -> None:
     import pkcs11
     from pkcs11 import Attribute, KeyType, ObjectClass
