@@ -72,7 +72,11 @@ class OutcomeSink:
 
     async def settle(self, futures: Futures) -> None:
         """Send what the writer held once the keys it references are durable, write the
-        changed case states, then wait for every write to be acknowledged."""
+        changed case states, then wait for every write to be acknowledged.
+
+        The states go out after the key flush: whatever in them needs a case key must have
+        it created before (every case written here had its audit notes chained in ``apply``,
+        which creates the key)."""
         await self.writer.release()
         states = await self.store.flush(self.producer)
         if states:
