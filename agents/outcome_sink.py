@@ -71,14 +71,12 @@ class OutcomeSink:
         return [await self.writer.dead_letter(letter)]
 
     async def settle(self, futures: Futures) -> None:
-        """Send what the writer held once the keys it references are durable, write the
-        changed case states, then wait for every write to be acknowledged.
-
-        The states go out after the key flush: whatever in them needs a case key must have
-        it created before (every case written here had its audit notes chained in ``apply``,
-        which creates the key)."""
+        """Write the changed case states, then send everything the writer held once the keys
+        it references are durable (one key flush), then wait for every write to be
+        acknowledged. The states are held too: a state encoded under a case key is sent only
+        after that key is durable."""
+        states = await self.store.flush(self.writer)
         await self.writer.release()
-        states = await self.store.flush(self.producer)
         if states:
             self.hooks.states_written(self.store.topic, len(states))
         if futures or states:

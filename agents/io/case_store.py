@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Protocol
 from uuid import UUID
 
 import structlog
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 
 from agents.io import clients
 from agents.io.fetch_pacer import FetchPacer
@@ -30,6 +31,14 @@ from hub.runtime.settings import HubSettings
 log = structlog.get_logger(__name__)
 RECOVERY_TIMEOUT_S = 120.0
 RECOVERY_FETCH_WAIT_MS = 50
+
+
+class Sender(Protocol):
+    """What the case store sends its changelog records with."""
+
+    async def send(
+        self, topic: str, value: bytes, *, key: bytes | None = ..., partition: int | None = ...
+    ) -> asyncio.Future[object]: ...
 
 
 class RecoveryError(RuntimeError):
@@ -81,8 +90,10 @@ class CaseStore:
             del self._states[partition]
             log.info("case_store.released", partition=partition)
 
-    async def flush(self, producer: AIOKafkaProducer) -> list[asyncio.Future[object]]:
-        """Send every dirty state to the changelog; return the delivery futures."""
+    async def flush(self, producer: Sender) -> list[asyncio.Future[object]]:
+        """Send every dirty state to the changelog; return the delivery futures. ``producer``:
+        the routing worker's ``OutboxWriter``, which holds them until the batch's keys are
+        durable (or an ``AIOKafkaProducer``)."""
         futures = [
             await producer.send(
                 self.topic,

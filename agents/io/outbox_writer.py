@@ -43,7 +43,9 @@ from hub.trust.signing import HubSigner, RecordSigner
 log = structlog.get_logger(__name__)
 HUB_ACTOR = "hub"
 Futures = list["asyncio.Future[object]"]
-_Held = tuple[str, bytes, bytes | None, list[tuple[str, bytes]], "asyncio.Future[object]"]
+_Held = tuple[
+    str, bytes, bytes | None, int | None, list[tuple[str, bytes]], "asyncio.Future[object]"
+]
 
 
 class OutboxWriter:
@@ -74,11 +76,34 @@ class OutboxWriter:
         if self.signer is not None:
             signed += self.signer.sign(topic, key, value)
         if self.key_store is not None:
-            held: asyncio.Future[object] = asyncio.get_running_loop().create_future()
-            self._held.append((topic, value, key, signed, held))
-            return held
+            return self._hold(topic, value, key, None, signed)
         future: asyncio.Future[object] = await self.producer.send(
             topic, value, key=key, headers=signed
+        )
+        return future
+
+    def _hold(
+        self,
+        topic: str,
+        value: bytes,
+        key: bytes | None,
+        partition: int | None,
+        headers: list[tuple[str, bytes]],
+    ) -> asyncio.Future[object]:
+        held: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        self._held.append((topic, value, key, partition, headers, held))
+        return held
+
+    async def send(
+        self, topic: str, value: bytes, *, key: bytes | None = None, partition: int | None = None
+    ) -> asyncio.Future[object]:
+        """An unsigned record (the hub-internal case-state changelog), held like every write
+        of the batch: the case store writes through this, so a state that needs a case key
+        also waits for the key flush. Sent at once by a writer without a key store."""
+        if self.key_store is not None:
+            return self._hold(topic, value, key, partition, [])
+        future: asyncio.Future[object] = await self.producer.send(
+            topic, value, key=key, partition=partition
         )
         return future
 
@@ -90,8 +115,10 @@ class OutboxWriter:
         held, self._held = self._held, []
         if self.key_store is not None:  # even with nothing held: the changelog comes next
             self.key_store.flush()
-        for topic, value, key, headers, placeholder in held:
-            sent = await self.producer.send(topic, value, key=key, headers=headers)
+        for topic, value, key, partition, headers, placeholder in held:
+            sent = await self.producer.send(
+                topic, value, key=key, partition=partition, headers=headers or None
+            )
             sent.add_done_callback(partial(_settle_from, placeholder))
 
     async def deliver(self, case_id: UUID, delivery: Deliver) -> asyncio.Future[object]:

@@ -17,7 +17,7 @@ from hub.audit.keys import KeyStore, MemoryKeyStore
 from hub.contracts.codec import Codec
 from hub.contracts.enums import AgencyRole, AuditAction, DeadLetterReason
 from hub.contracts.registry import SchemaRegistry
-from hub.contracts.topics import DEAD_LETTERS
+from hub.contracts.topics import CASE_STATE, DEAD_LETTERS
 from hub.flow.case_state import CaseState
 from hub.flow.decisions import AuditNote
 from hub.flow.ingest import RawRecord, dead_letter
@@ -30,11 +30,19 @@ class RecordingProducer:
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, bytes, bytes | None, list[tuple[str, bytes]]]] = []
+        self.partitions: list[int | None] = []
 
     async def send(
-        self, topic: str, value: bytes, *, key: bytes | None, headers: list[tuple[str, bytes]]
+        self,
+        topic: str,
+        value: bytes,
+        *,
+        key: bytes | None,
+        headers: list[tuple[str, bytes]] | None = None,
+        partition: int | None = None,
     ) -> asyncio.Future[object]:
-        self.sent.append((topic, value, key, headers))
+        self.sent.append((topic, value, key, headers or []))
+        self.partitions.append(partition)
         future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
         future.set_result(None)
         return future
@@ -173,3 +181,18 @@ async def test_a_writer_with_keys_sends_nothing_until_its_keys_are_flushed(
     assert await asyncio.gather(*futures) == [None] * 3  # the held futures settle with the sends
     await writer.release()  # nothing held: nothing sent again
     assert len(producer.sent) == 3
+
+
+async def test_case_states_wait_for_the_keys_their_encoding_made(registry: SchemaRegistry) -> None:
+    producer = RecordingProducer()
+    store = JournalProbe(producer)
+    writer = OutboxWriter(cast(AIOKafkaProducer, producer), Codec(registry), store)
+    case_id = uuid.uuid4()
+    store.get_or_create(case_id)  # e.g. the state encrypted under the case key as it is written
+    state = await writer.send(CASE_STATE.name, b"sealed state", key=case_id.bytes, partition=2)
+    assert producer.sent == []
+    await writer.release()
+    assert store.flushed_after == [0]
+    assert [(topic, headers) for topic, _v, _k, headers in producer.sent] == [(CASE_STATE.name, [])]
+    assert producer.partitions == [2]  # the changelog's co-partitioning is kept
+    assert await state is None
