@@ -117,7 +117,9 @@ class Router:
         """Connect the producer and join the consumer group on every agency outbox."""
         self._producer = clients.producer(self.settings, linger_ms=2)
         await self._producer.start()
-        writer = OutboxWriter(self._producer, self.codec, self.parts.key_store, self.parts.signer)
+        writer = OutboxWriter(
+            self._producer, self.codec, self.parts.key_store, self.parts.signer, hold=True
+        )
         self._sink = OutcomeSink(writer, self._producer, self.store, self.deadlines, self.hooks)
         self._consumer = clients.routing_consumer(
             self.settings, group_id=self.group_id, max_poll_records=self.max_batch

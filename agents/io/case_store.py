@@ -22,7 +22,8 @@ from aiokafka import TopicPartition
 
 from agents.io import clients
 from agents.io.fetch_pacer import FetchPacer
-from hub.audit.keys import KeyStore, default_key_store
+from hub.audit.key_stores import key_store_for
+from hub.audit.keys import KeyStore
 from hub.contracts.topics import CASE_STATE
 from hub.flow.case_record import Personal, decode_state, encode_state
 from hub.flow.case_state import CaseState
@@ -57,7 +58,7 @@ class CaseStore:
     ) -> None:
         self.settings = settings
         self.topic = topic
-        self.key_store = key_store or default_key_store(settings.data_dir)
+        self.key_store = key_store or key_store_for(settings)
         self._states: dict[int, dict[UUID, CaseState]] = {}
         self._dirty: dict[UUID, tuple[int, CaseState]] = {}
 
@@ -161,7 +162,7 @@ async def read_all_states(
     settings: HubSettings, topic: str = CASE_STATE.name, *, key_store: KeyStore | None = None
 ) -> list[CaseState]:
     """The latest state of every case, read from the whole changelog (for operators' tools),
-    unsealed with ``key_store`` (default: the hub's, under ``settings.data_dir``).
+    unsealed with ``key_store`` (default: the hub's configured store, ``HUB_KEY_STORE``).
 
     O(cases): fine for ``hub overdue`` and the dashboard's refresh, never on the routing path.
     The changelog has the partition count its declaration gives

@@ -6,12 +6,13 @@ Every write is sent without waiting; the caller awaits the returned futures befo
 the input offsets (at-least-once). Audit entries are chained from the head kept in the case
 state, and are deterministic, so a re-processed event re-creates byte-identical entries.
 
-A writer with a key store holds every write of a batch until ``release``: the key store first
-makes the batch's new case keys durable (one journal ``fsync`` for the whole batch), then the
-held records go to the producer in the order they were written. No record that references a
-key (an audit entry, encrypted case data) can reach the broker before its key survives a
-crash; a crash before the flush loses only records that were never sent, and the uncommitted
-batch is read again.
+No record that references a case key (an audit entry, a sealed dead letter or case state)
+reaches the broker before the key survives a crash. The routing worker's writer (``hold=True``)
+holds every write of a batch until ``release``: the key store first makes the batch's new case
+keys durable (one journal ``fsync`` for the whole batch), then the held records go to the
+producer in the order they were written; a crash before the flush loses only records that
+were never sent, and the uncommitted batch is read again. Any other writer flushes the key
+store before each send (a no-op when no key is pending).
 """
 
 from __future__ import annotations
@@ -58,11 +59,14 @@ class OutboxWriter:
         codec: Codec,
         key_store: KeyStore | None = None,
         signer: RecordSigner | None = None,
+        *,
+        hold: bool = False,
     ) -> None:
         self.producer = producer
         self.codec = codec
         self.key_store = key_store
         self.signer = signer
+        self.hold = hold
         self._held: list[_Held] = []
 
     async def _send(
@@ -75,8 +79,10 @@ class OutboxWriter:
         signed = list(headers)
         if self.signer is not None:
             signed += self.signer.sign(topic, key, value)
-        if self.key_store is not None:
+        if self.hold:
             return self._hold(topic, value, key, None, signed)
+        if self.key_store is not None:
+            self.key_store.flush()
         future: asyncio.Future[object] = await self.producer.send(
             topic, value, key=key, headers=signed
         )
@@ -99,9 +105,11 @@ class OutboxWriter:
     ) -> asyncio.Future[object]:
         """An unsigned record (the hub-internal case-state changelog), held like every write
         of the batch: the case store writes through this, so a state that needs a case key
-        also waits for the key flush. Sent at once by a writer without a key store."""
-        if self.key_store is not None:
+        also waits for the key flush."""
+        if self.hold:
             return self._hold(topic, value, key, partition, [])
+        if self.key_store is not None:
+            self.key_store.flush()
         future: asyncio.Future[object] = await self.producer.send(
             topic, value, key=key, partition=partition
         )

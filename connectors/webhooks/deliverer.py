@@ -39,7 +39,7 @@ from agents.io.outbox_writer import OutboxWriter
 from connectors.gateway.inbox import inbox_item
 from connectors.webhooks.config import WebhooksFile, WebhookTarget
 from connectors.webhooks.signature import ATTEMPT_HEADER, EVENT_ID_HEADER, webhook_headers
-from hub.audit.keys import default_key_store
+from hub.audit.key_stores import key_store_for
 from hub.contracts.codec import Codec, CodecError
 from hub.contracts.enums import DeadLetterReason
 from hub.contracts.registry import SchemaRegistry
@@ -115,7 +115,7 @@ class WebhookDeliverer:
         self._producer = clients.producer(self.settings)
         await self._producer.start()
         self._writer = OutboxWriter(
-            self._producer, self.codec, default_key_store(self.settings.data_dir), self.signer
+            self._producer, self.codec, key_store_for(self.settings), self.signer
         )
         self._consumer = clients.group_consumer(self.settings, self.topic, group_id=self.group_id)
         await self._consumer.start()

@@ -23,13 +23,23 @@ bounded time (``agents.key_cache``).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 from uuid import UUID
 
 import pkcs11
 import structlog
 from pkcs11 import Attribute, GCMParams, KeyType, Mechanism, ObjectClass
-from pkcs11.exceptions import PKCS11Error, UserAlreadyLoggedIn
+from pkcs11.exceptions import (
+    DeviceRemoved,
+    KeyHandleInvalid,
+    ObjectHandleInvalid,
+    PKCS11Error,
+    SessionClosed,
+    SessionHandleInvalid,
+    UserAlreadyLoggedIn,
+    UserNotLoggedIn,
+)
 from pkcs11.types import DecryptMixin, EncryptMixin
 
 from hub.audit.keys import (
@@ -44,7 +54,17 @@ __all__ = ["KeyStoreUnavailable", "Pkcs11KeyStore"]
 
 log = structlog.get_logger(__name__)
 
+T = TypeVar("T")
+R = TypeVar("R")
 SEAL_NONCE_BITS = 96
+_SESSION_LOST = (
+    UserNotLoggedIn,
+    SessionHandleInvalid,
+    SessionClosed,
+    DeviceRemoved,
+    KeyHandleInvalid,  # a private object's handle dies with the login
+    ObjectHandleInvalid,
+)
 _CASE_APP = "nrm.audit.key/"
 _ERASED_APP = "nrm.audit.erased/"
 
@@ -55,10 +75,21 @@ class Pkcs11KeyStore:
     def __init__(self, module: str, token_label: str, pin: str, kek_label: str) -> None:
         self._lock = threading.Lock()  # one session: one operation at a time (dashboard threads)
         self._closed = False
+        self._module, self._token_label, self._pin, self._kek_label = (
+            module,
+            token_label,
+            pin,
+            kek_label,
+        )
+        self._connect()
+
+    def _connect(self) -> None:
+        """Open a session (logging in, unless this process already is) and find the KEK."""
+        module, token_label, kek_label = self._module, self._token_label, self._kek_label
         try:
             token = pkcs11.lib(module).get_token(token_label=token_label)
             try:
-                self._session = token.open(rw=True, user_pin=pin)
+                self._session = token.open(rw=True, user_pin=self._pin)
             except UserAlreadyLoggedIn:  # another session of this process logged in
                 self._session = token.open(rw=True)
         except (PKCS11Error, OSError, RuntimeError) as exc:
@@ -85,6 +116,17 @@ class Pkcs11KeyStore:
         self._seal: EncryptMixin = kek  # type: ignore[assignment]
         self._unseal: DecryptMixin = kek  # type: ignore[assignment]
 
+    def _retrying(self, operation: Callable[[T], R], argument: T) -> R:
+        """Run ``operation``; once more on a new session if the session was lost (an HSM
+        reconnect, or another session of this process logging out)."""
+        with self._lock:
+            try:
+                return operation(argument)
+            except _SESSION_LOST as exc:
+                log.warning("audit.hsm_session_lost", error=type(exc).__name__)
+                self._connect()
+                return operation(argument)
+
     def close(self) -> None:
         """Close the session (logging out if it logged in); a second call does nothing."""
         with self._lock:
@@ -94,13 +136,11 @@ class Pkcs11KeyStore:
 
     def get_or_create(self, case_id: UUID) -> tuple[str, bytes]:
         """The case's ``(key_id, key)``, created on first use; ``KeyDestroyedError`` if erased."""
-        with self._lock:
-            return self._get_or_create(case_id)
+        return self._retrying(self._get_or_create, case_id)
 
     def get(self, key_id: str) -> bytes | None:
         """The key named ``key_id``, or ``None`` when it was destroyed or never existed."""
-        with self._lock:
-            return self._get(key_id)
+        return self._retrying(self._get, key_id)
 
     def destroy(self, case_id: UUID) -> bool:
         """Tombstone the case, then ``C_DestroyObject`` every sealed copy of its key.
@@ -108,8 +148,7 @@ class Pkcs11KeyStore:
         The tombstone comes first, so a crash in between can only leave an erased case with a
         sealed key still to destroy (re-running ``destroy`` finishes the job).
         """
-        with self._lock:
-            return self._destroy(case_id)
+        return self._retrying(self._destroy, case_id)
 
     def flush(self) -> None:
         """Nothing to do: a token object is durable once created."""
@@ -151,7 +190,16 @@ class Pkcs11KeyStore:
             return None
         for sealed in self._sealed_of(case_id, key_id):
             return self._open(key_id, bytes(sealed[Attribute.VALUE]))
+        self._check_logged_in()  # a logged-out session finds no private object, silently
         return None
+
+    def _check_logged_in(self) -> None:
+        template = {
+            Attribute.CLASS: ObjectClass.SECRET_KEY,
+            Attribute.LABEL: self._kek_label,
+        }
+        if not list(self._session.get_objects(template)):
+            raise UserNotLoggedIn()
 
     def _destroy(self, case_id: UUID) -> bool:
         if not self._erased(case_id):

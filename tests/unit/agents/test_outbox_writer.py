@@ -154,7 +154,7 @@ async def test_a_writer_with_keys_sends_nothing_until_its_keys_are_flushed(
 ) -> None:
     producer = RecordingProducer()
     store = JournalProbe(producer)
-    writer = OutboxWriter(cast(AIOKafkaProducer, producer), Codec(registry), store)
+    writer = OutboxWriter(cast(AIOKafkaProducer, producer), Codec(registry), store, hold=True)
     note = AuditNote(
         action=AuditAction.RECEIVED,
         decision="accepted",
@@ -186,7 +186,7 @@ async def test_a_writer_with_keys_sends_nothing_until_its_keys_are_flushed(
 async def test_case_states_wait_for_the_keys_their_encoding_made(registry: SchemaRegistry) -> None:
     producer = RecordingProducer()
     store = JournalProbe(producer)
-    writer = OutboxWriter(cast(AIOKafkaProducer, producer), Codec(registry), store)
+    writer = OutboxWriter(cast(AIOKafkaProducer, producer), Codec(registry), store, hold=True)
     case_id = uuid.uuid4()
     store.get_or_create(case_id)  # e.g. the state encrypted under the case key as it is written
     state = await writer.send(CASE_STATE.name, b"sealed state", key=case_id.bytes, partition=2)
@@ -196,3 +196,17 @@ async def test_case_states_wait_for_the_keys_their_encoding_made(registry: Schem
     assert [(topic, headers) for topic, _v, _k, headers in producer.sent] == [(CASE_STATE.name, [])]
     assert producer.partitions == [2]  # the changelog's co-partitioning is kept
     assert await state is None
+
+
+async def test_a_writer_that_does_not_hold_flushes_keys_before_each_send(
+    registry: SchemaRegistry,
+) -> None:
+    producer = RecordingProducer()
+    store = JournalProbe(producer)
+    writer, _, _ = _writer(registry, store)
+    writer.producer = cast(AIOKafkaProducer, producer)
+    raw = RawRecord("nrm.outbox.police", 1, 7, b"k", PERSONAL, 1_700_000_000_000)
+    letter = dead_letter(raw, DeadLetterReason.DELIVERY_FAILED, "down", case_id=uuid.uuid4())
+    await (await writer.dead_letter(letter))  # the webhook deliverer's way: no release()
+    assert store.flushed_after == [0]
+    assert len(producer.sent) == 1

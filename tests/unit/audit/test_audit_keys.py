@@ -399,6 +399,19 @@ def test_a_sealed_key_moved_to_another_key_id_does_not_open(
         reopened.get_or_create(target)
 
 
+def test_a_store_survives_another_session_of_its_process_logging_out(
+    pkcs11_store: Callable[[], Pkcs11KeyStore],
+) -> None:
+    first, second = pkcs11_store(), pkcs11_store()  # the first logged in, the second shares it
+    case_id = uuid4()
+    key_id, key = second.get_or_create(case_id)
+    first.close()  # C_Logout: every session of the process is logged out
+    assert second.get_or_create(case_id) == (key_id, key)  # not a fresh key: logged in again
+    first, third = pkcs11_store(), pkcs11_store()
+    first.close()
+    assert third.get(key_id) == key  # a miss while logged out is not taken for "destroyed"
+
+
 def test_the_key_encryption_key_cannot_be_read_off_the_token(softhsm: SoftHsm) -> None:
     import pkcs11
     from pkcs11 import Attribute, KeyType, ObjectClass
