@@ -22,12 +22,10 @@ import contextlib
 import fcntl
 import hashlib
 import json
-import math
 import os
 import secrets
 import struct
 import threading
-import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -149,36 +147,31 @@ class FileKeyStore:
     overwrites the key's bytes in place and syncs: on copy-on-write or wear-levelled storage
     an overwrite is not a proof of physical erasure, which is why production keeps keys in an
     HSM (``hub.audit.pkcs11_keys``, docs/AUDIT.md). Several processes may share the journal:
-    appends and overwrites hold an exclusive ``flock``, and a process reads what others
-    appended when it misses a key or at least every ``refresh_s`` seconds.
+    appends and overwrites hold an exclusive ``flock``, and every call first reads what others
+    appended (a ``stat`` when nothing was), so an erasure elsewhere is seen at once.
     """
 
-    def __init__(
-        self, directory: Path, *, defer_durability: bool = False, refresh_s: float = 1.0
-    ) -> None:
+    def __init__(self, directory: Path, *, defer_durability: bool = False) -> None:
         self.directory = directory
         self.journal = directory / JOURNAL_FILE
         self.defer_durability = defer_durability
-        self.refresh_s = refresh_s
         self._by_case: dict[UUID, tuple[str, bytes]] = {}
         self._by_id: dict[str, bytes] = {}
         self._ids_of: dict[UUID, list[str]] = {}
         self._offsets: dict[UUID, list[int]] = {}  # where each key's base64 starts
         self._erased: set[UUID] = set()
         self._read_to = 0
-        self._read_at = -math.inf
         self._pending: list[tuple[UUID, str, bytes]] = []
         self._mutex = threading.RLock()  # the dashboard reads keys from several threads
 
     # -- reading
 
-    def _refresh(self, *, force: bool = False) -> None:
-        """Read what was appended since the last read (by this or another process)."""
-        now = time.monotonic()
-        if not force and now - self._read_at < self.refresh_s:
-            return
-        self._read_at = now
+    def _refresh(self) -> None:
+        """Read what was appended since the last read (by this or another process): one
+        ``stat`` when nothing was, so an erasure by another process is seen at the next call."""
         try:
+            if os.stat(self.journal).st_size == self._read_to:
+                return
             with self.journal.open("rb") as handle:
                 handle.seek(self._read_to)
                 tail = handle.read()
@@ -228,11 +221,6 @@ class FileKeyStore:
             if case_id in self._erased:
                 raise KeyDestroyedError(case_id)
             found = self._by_case.get(case_id)
-            if found is None:
-                self._refresh(force=True)
-                if case_id in self._erased:
-                    raise KeyDestroyedError(case_id)
-                found = self._by_case.get(case_id)
             if found is not None:
                 return found
             key_id, key = new_key_id(case_id), AESGCMSIV.generate_key(KEY_BITS)
@@ -248,8 +236,6 @@ class FileKeyStore:
             self._refresh()
             if case_of_key_id(key_id) is None:
                 return None
-            if key_id not in self._by_id:
-                self._refresh(force=True)
             return self._by_id.get(key_id)
 
     def flush(self) -> None:
@@ -258,7 +244,7 @@ class FileKeyStore:
             if not self._pending:
                 return
             with self._locked() as descriptor:
-                self._refresh(force=True)  # never write a key for a case erased meanwhile
+                self._refresh()  # never write a key for a case erased meanwhile
                 lines = b"".join(
                     b"K %s %s\n" % (key_id.encode(), base64.b64encode(key))
                     for case_id, key_id, key in self._pending
@@ -279,7 +265,7 @@ class FileKeyStore:
         with self._mutex:
             self._pending = [p for p in self._pending if p[0] != case_id]
             with self._locked() as descriptor:
-                self._refresh(force=True)  # keys other processes appended to this case
+                self._refresh()  # keys other processes appended to this case
                 existed = case_id in self._by_case
                 self._append(descriptor, b"E %s\n" % str(case_id).encode())
                 for offset in self._offsets.pop(case_id, []):

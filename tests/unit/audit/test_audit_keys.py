@@ -54,9 +54,7 @@ def make_store(
     if request.param == "pkcs11":
         return lambda _directory: pkcs11_store()
     batched = request.param == "file-batched"
-    return lambda directory: FileKeyStore(
-        directory / "keys", defer_durability=batched, refresh_s=0.0
-    )
+    return lambda directory: FileKeyStore(directory / "keys", defer_durability=batched)
 
 
 @pytest.fixture(params=["file", "pkcs11"])
@@ -66,7 +64,7 @@ def make_durable_store(
     """The stores whose keys outlive the process."""
     if request.param == "pkcs11":
         return lambda _directory: pkcs11_store()
-    return lambda directory: FileKeyStore(directory / "keys", refresh_s=0.0)
+    return lambda directory: FileKeyStore(directory / "keys")
 
 
 def chain(case_id: UUID, store: KeyStore, length: int = 3) -> list[AuditEntry]:
