@@ -81,7 +81,7 @@ def _key_store(settings: HubSettings) -> KeyStore:
     try:
         return key_store_for(settings)
     except KeyStoreUnavailable as exc:
-        raise _fail(f"key store unavailable: {exc}", CHECK_FAILED) from None
+        raise _fail(f"magasin de clés indisponible : {exc}", CHECK_FAILED) from None
 
 
 def _settings(ctx: typer.Context) -> HubSettings:
