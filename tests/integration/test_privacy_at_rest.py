@@ -180,21 +180,40 @@ async def test_no_copy_of_a_case_is_readable_once_its_key_is_destroyed(
     state = await eventually(live_state, timeout_s=20, what="a held and an open request")
     assert person.first_name in state.holds[0].record_json  # the sealed copy opens
 
-    # A dead letter (a stolen signing key), re-driven: the worker opens the sealed original
-    # and refuses it again, which makes a second dead letter.
+    # Two dead letters, both sealed under the case key: a stolen signing key (never
+    # re-driven: no fix outside the record can help) and an indicator code outside the grid,
+    # re-driven: the worker opens the sealed original and refuses it again, which makes a
+    # third dead letter.
     await badly_signed(hub_settings, codec, fresh(permit, case_id, request_id=uuid.uuid4()))
 
-    async def letters(count: int) -> list[DeadLetter] | None:
-        found = [d for d in await list_dead_letters(hub_settings) if d.case_id == case_id]
+    async def letters(reason: DeadLetterReason, count: int) -> list[DeadLetter] | None:
+        found = [
+            d
+            for d in await list_dead_letters(hub_settings)
+            if d.case_id == case_id and d.reason is reason
+        ]
         return found if len(found) >= count else None
 
-    [letter] = await eventually(lambda: letters(1), timeout_s=20, what="the dead letter")
-    assert letter.reason is DeadLetterReason.BAD_SIGNATURE
+    [forged] = await eventually(
+        lambda: letters(DeadLetterReason.BAD_SIGNATURE, 1), timeout_s=20, what="the forgery"
+    )
+    assert person.last_name.encode() in open_original(forged, keys)
+    outside_grid = fresh(story[ReferralOpened], case_id, person=person)
+    await police.publish(outside_grid.model_copy(update={"indicator_codes": ["NOT-IN-GRID"]}))
+    unknown = DeadLetterReason.UNKNOWN_INDICATOR
+    [letter] = await eventually(lambda: letters(unknown, 1), timeout_s=20, what="the letter")
     assert person.last_name.encode() in open_original(letter, keys)
     await redrive(hub_settings, letter.dead_letter_id)
-    again = await eventually(lambda: letters(1), timeout_s=20, what="the re-drive refused")
-    assert letter.dead_letter_id not in {d.dead_letter_id for d in again}
-    assert {d.reason for d in again} == {DeadLetterReason.BAD_SIGNATURE}
+
+    async def refused_again() -> list[DeadLetter] | None:
+        found = await letters(unknown, 1)
+        return (
+            found
+            if found and letter.dead_letter_id not in {d.dead_letter_id for d in found}
+            else None
+        )
+
+    await eventually(refused_again, timeout_s=20, what="the re-drive refused again")
     redriven = [d for d in await read_letters(hub_settings, REDRIVE.name) if d.case_id == case_id]
     assert [d.dead_letter_id for d in redriven] == [letter.dead_letter_id]
 
@@ -202,7 +221,7 @@ async def test_no_copy_of_a_case_is_readable_once_its_key_is_destroyed(
     assert await raw_hits(hub_settings, needles) == {}
     states, stored_letters, entries = await case_records(hub_settings, codec, case_id)
     assert states
-    assert len(stored_letters) >= 3  # the letter, its re-drive, the refusal of the re-drive
+    assert len(stored_letters) >= 4  # the forgery, the letter, its re-drive, its refusal
     assert readable(keys, states, stored_letters, entries)  # the hub itself can read them
 
     # The case is closed; two years and a day later the retention run shreds it.
