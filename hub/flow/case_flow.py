@@ -306,7 +306,7 @@ def _release(state: CaseState, held: Held, ctx: Context, now: datetime) -> Sent 
     agency, source = ctx.directory.get(held.recipient), ctx.directory.get(held.sender)
     if agency is None or source is None:
         return None
-    if not isinstance(share_for(state, held.subject, agency, ctx, now), Share):
+    if not isinstance(share_for(state, held.subject, agency, source, ctx, now), Share):
         return None
     event = EVENT_MODELS[held.subject].model_validate_json(held.record_json)
     message = Message(

@@ -84,6 +84,8 @@ class Deliver:
     categories: frozenset[DataCategory]
     basis: str
     headers: tuple[tuple[str, bytes], ...] = ()
+    consented: frozenset[DataCategory] = frozenset()
+    """The delivered categories that rest on the person's consent (withdrawal notices)."""
 
     @property
     def event_id(self) -> uuid.UUID:

@@ -16,10 +16,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from hub.contracts.enums import AgencyRole, AuditAction, DataCategory, SafeChannel
+from hub.contracts.enums import AgencyRole, AuditAction, DataCategory, SafeChannel, Urgency
 from hub.flow.case_state import CaseState, Held, OpenRequest, Received, Safety
 from hub.flow.decisions import AuditNote, Context, Deliver
-from hub.rules.consent import CONSENT_BASIS, ConsentGap, Share, decide_sharing
+from hub.rules.consent import NO_PERSONAL_DATA as NO_DATA_BASIS
+from hub.rules.consent import ConsentGap, Share, Situation, decide_sharing
 from hub.rules.deadlines.open_deadline import OpenDeadline, Supervisor, open_deadline
 from hub.rules.deadlines.policy import NoDeadlineRule
 from hub.rules.directory import Agency
@@ -34,7 +35,7 @@ CHANNEL_ROLES: Mapping[SafeChannel, AgencyRole] = {
 METROPOLITAN_DEFAULT = "75"
 """Whose working-day calendar a deadline uses when neither the case nor the recipient names a
 département (a national agency on a case with no known département): metropolitan France."""
-NO_PERSONAL_DATA = Share(allowed=frozenset(), basis="no personal data")
+NO_PERSONAL_DATA = Share(allowed=frozenset(), basis=NO_DATA_BASIS)
 
 
 @dataclass(frozen=True)
@@ -73,16 +74,33 @@ class Sent:
     opened: tuple[OpenDeadline, ...] = ()
 
 
+def situation_of(state: CaseState, reporter: Agency | None, ctx: Context) -> Situation:
+    """What the consent exceptions look at: the case's facts and who reports the person."""
+    role = reporter.role if reporter is not None else AgencyRole.UNKNOWN
+    facts = state.facts
+    return Situation(
+        minor=facts.minor,
+        immediate_danger=facts.immediate_danger or facts.urgency is Urgency.IMMEDIATE_DANGER,
+        reporter_role=role,
+        reporter_secrecy=ctx.directory.bound_by_secrecy(role),
+    )
+
+
 def share_for(
-    state: CaseState, subject: str, agency: Agency, ctx: Context, now: datetime
+    state: CaseState,
+    subject: str,
+    agency: Agency,
+    reporter: Agency | None,
+    ctx: Context,
+    now: datetime,
 ) -> Share | ConsentGap:
-    """What ``agency`` may see of ``subject`` for this case, now."""
+    """What ``agency`` may see of ``subject`` reported by ``reporter``, for this case, now."""
     return decide_sharing(
         ctx.consent,
         state.consent,
         message_type=subject,
         role=agency.role,
-        minor=state.facts.minor,
+        situation=situation_of(state, reporter, ctx),
         now=now,
     )
 
@@ -92,7 +110,7 @@ def send(
 ) -> Sent:
     """Send ``message`` to ``recipient``: hold it, or deliver its projection (and open the
     request and its deadline when an answer is owed)."""
-    decision = share_for(state, message.subject, recipient, ctx, now)
+    decision = share_for(state, message.subject, recipient, message.source, ctx, now)
     if isinstance(decision, ConsentGap):
         held = Held(
             event_id=message.event_id,
@@ -224,6 +242,7 @@ def project_for(
         categories=present,
         basis=share.basis,
         headers=headers,
+        consented=present & share.consented,
     )
 
 
@@ -247,7 +266,7 @@ def received(delivery: Deliver, now: datetime) -> Received:
         event_id=delivery.event_id,
         categories=delivery.categories,
         at=now,
-        consented=delivery.categories if delivery.basis.startswith(CONSENT_BASIS) else frozenset(),
+        consented=delivery.consented,
     )
 
 

@@ -164,6 +164,12 @@ def _transfer(
     state = state.model_copy(
         update={"requests": tuple(r for r in state.requests if r is not request)}
     )
+    if any(r.request_id == request.request_id and r.recipient == target.id for r in state.requests):
+        # Both authorities were asked (labour trafficking is also a crime): no second copy.
+        notes.append(
+            AuditNote(AuditAction.ROUTED, "report already with the authority", recipient=target.id)
+        )
+        return Outcome(state=state, deliveries=tuple(deliveries), audit=tuple(notes), closed=closed)
     report = EVENT_MODELS[REPORT].model_validate_json(request.record_json)
     record = report.model_dump()
     message = Message(

@@ -19,15 +19,8 @@ from hub.contracts.events import ConsentWithdrawn
 from hub.flow.case_state import CaseState, OpenRequest, Received
 from hub.flow.closure import apply_closures
 from hub.flow.decisions import AuditNote, Context, Deliver, Inbound, Outcome
-from hub.flow.delivery import project_for
-from hub.rules.consent import (
-    ConsentGap,
-    ConsentPolicy,
-    ConsentState,
-    Share,
-    Withdrawal,
-    decide_sharing,
-)
+from hub.flow.delivery import project_for, situation_of
+from hub.rules.consent import ConsentGap, ConsentState, Share, Withdrawal, decide_sharing
 from hub.rules.deadlines.answers import CloseReason
 from hub.rules.deadlines.closure import on_sharing_stopped
 
@@ -49,24 +42,23 @@ def notice_scope(
 
 
 def stopped_requests(
-    requests: Iterable[OpenRequest],
-    withdrawal: Withdrawal,
-    policy: ConsentPolicy,
-    consent: ConsentState,
-    *,
-    minor: bool,
-    now: datetime,
+    state: CaseState, consent: ConsentState, withdrawal: Withdrawal, ctx: Context, now: datetime
 ) -> tuple[OpenRequest, ...]:
     """The open requests the withdrawal stops: the recipient's role is withdrawn and the
     request could no longer be shared with it (consent no longer covers what it requires;
     a legal exception still does not need consent)."""
     return tuple(
         r
-        for r in requests
+        for r in state.requests
         if r.role in withdrawal.roles
         and isinstance(
             decide_sharing(
-                policy, consent, message_type=r.subject, role=r.role, minor=minor, now=now
+                ctx.consent,
+                consent,
+                message_type=r.subject,
+                role=r.role,
+                situation=situation_of(state, ctx.directory.get(r.requester), ctx),
+                now=now,
             ),
             ConsentGap,
         )
@@ -95,9 +87,7 @@ def consent_withdrawn(
         )
         for h in state.holds
     ]
-    stopped = stopped_requests(
-        state.requests, withdrawal, ctx.consent, consent, minor=state.facts.minor, now=now
-    )
+    stopped = stopped_requests(state, consent, withdrawal, ctx, now)
     keys = {(r.request_id, r.recipient) for r in stopped}
     notes += [
         AuditNote(

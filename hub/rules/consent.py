@@ -3,9 +3,14 @@
 The policy (``deploy/config/consent.yaml``) says which categories each recipient role needs
 for each message type — ``required`` (without them the message is useless, so it is held)
 and ``optional`` (shared only if consent covers them) — and names the legal exceptions that
-allow sharing without consent, each citing its source. The consent state of a case is the set
-of (category, role) pairs the person agreed to, each with its expiry and consent id; a
-withdrawal removes pairs at once.
+allow sharing without consent. Each exception names the condition it rests on (the
+reporter's legal duty, a vital interest in immediate danger, a minor), its source and its
+rows in docs/LAW.md, and shares only the *required* categories: optional ones still need
+consent. A reporter bound by professional secrecy (a role attribute of the directory) cannot
+rely on a reporter's duty: an adult's agreement is needed unless the person is a minor or in
+immediate danger (Code pénal 226-14, 122-7). The consent state of a case is
+the set of (category, role) pairs the person agreed to, each with its expiry and consent id;
+a withdrawal removes pairs at once.
 """
 
 from __future__ import annotations
@@ -13,10 +18,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hub.contracts.enums import AgencyRole, DataCategory
 from hub.contracts.events import ConsentGiven, ConsentWithdrawn
@@ -25,6 +31,8 @@ from hub.runtime.config_files import load_config
 CONSENT_FILE = "consent.yaml"
 CONSENT_BASIS = "consent:"
 """How a share's basis starts when the person's consent allows it (else ``exception:...``)."""
+EXCEPTION_BASIS = "exception:"
+NO_PERSONAL_DATA = "no personal data"
 ALL_CATEGORIES = frozenset(c for c in DataCategory if c is not DataCategory.UNKNOWN)
 ALL_ROLES = frozenset(r for r in AgencyRole if r is not AgencyRole.UNKNOWN)
 
@@ -41,16 +49,67 @@ class NeedRule(BaseModel):
     purpose: str
 
 
+class Condition(StrEnum):
+    """What must be true of the case for a legal exception to apply."""
+
+    LEGAL_DUTY_OF_REPORTER = "LEGAL_DUTY_OF_REPORTER"
+    """The reporter's role is bound by a duty to report (``reporter_roles``: CPP art. 40)."""
+    VITAL_INTEREST_IMMEDIATE_DANGER = "VITAL_INTEREST_IMMEDIATE_DANGER"
+    """The person is in immediate danger (the report's flag or urgency): GDPR 6(1)(d)."""
+    MINOR = "MINOR"
+    """The person is, or is presumed to be, a minor."""
+    OWN_APPLICATION = "OWN_APPLICATION"
+    """The person's own application (the permit entry that the pathway work removes)."""
+
+    @property
+    def bound_by_secrecy(self) -> bool:
+        """Whether a reporter bound by professional secrecy cannot rely on this condition."""
+        return self is Condition.LEGAL_DUTY_OF_REPORTER
+
+
+@dataclass(frozen=True)
+class Situation:
+    """What the exceptions look at: the person, and who reports them."""
+
+    minor: bool = False
+    immediate_danger: bool = False
+    reporter_role: AgencyRole = AgencyRole.UNKNOWN
+    reporter_secrecy: bool = False
+    """The reporter's role is bound by professional secrecy (directory ``secrecy_bound_roles``)."""
+
+
 class LegalException(BaseModel):
-    """A named legal basis for sharing without consent (e.g. child protection for minors)."""
+    """A named legal basis for sharing the required categories without consent."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = Field(pattern=r"^[a-z0-9-]+$")
+    condition: Condition
     message_types: frozenset[str]
     recipient_roles: frozenset[AgencyRole]
-    only_minors: bool = False
+    reporter_roles: frozenset[AgencyRole] = Field(
+        default=frozenset(),
+        description="LEGAL_DUTY_OF_REPORTER only: the reporter roles bound by the duty.",
+    )
     source: str = Field(min_length=3, description="The legal text this exception rests on.")
+    law: tuple[str, ...] = Field(min_length=1, description="Row ids in docs/LAW.md.")
+
+    @model_validator(mode="after")
+    def _duty_names_its_reporters(self) -> LegalException:
+        duty = self.condition is Condition.LEGAL_DUTY_OF_REPORTER
+        if duty != bool(self.reporter_roles):
+            raise ValueError("reporter_roles is required with, and only with, a reporter's duty")
+        return self
+
+    def applies(self, situation: Situation) -> bool:
+        """Whether the case meets this exception's condition (secrecy aside)."""
+        if self.condition is Condition.MINOR:
+            return situation.minor
+        if self.condition is Condition.VITAL_INTEREST_IMMEDIATE_DANGER:
+            return situation.immediate_danger
+        if self.condition is Condition.LEGAL_DUTY_OF_REPORTER:
+            return situation.reporter_role in self.reporter_roles
+        return self.condition is Condition.OWN_APPLICATION
 
 
 class ConsentPolicy(BaseModel):
@@ -74,13 +133,20 @@ class ConsentPolicy(BaseModel):
                 return rule
         return None
 
-    def exception(self, message_type: str, role: AgencyRole, minor: bool) -> LegalException | None:
-        """The legal exception that lets ``role`` receive ``message_type`` without consent."""
+    def exception(
+        self, message_type: str, role: AgencyRole, situation: Situation
+    ) -> LegalException | None:
+        """The legal exception that lets ``role`` receive ``message_type`` without consent.
+
+        A reporter's duty never lifts professional secrecy: a reporter bound by it needs the
+        adult's agreement (Code pénal 226-14 2°). A minor (226-14 1°: no agreement needed)
+        or an immediate danger (122-7, état de nécessité) still does."""
         for entry in self.exceptions:
             if (
                 message_type in entry.message_types
                 and role in entry.recipient_roles
-                and (minor or not entry.only_minors)
+                and entry.applies(situation)
+                and not (situation.reporter_secrecy and entry.condition.bound_by_secrecy)
             ):
                 return entry
         return None
@@ -160,10 +226,13 @@ class Withdrawal:
 
 @dataclass(frozen=True)
 class Share:
-    """Sharing is allowed: these categories, on this basis (consent ids or a legal exception)."""
+    """Sharing is allowed: these categories, on this basis (consent ids or a legal exception),
+    of which ``consented`` rest on the person's consent (withdrawal notices go to those)."""
 
     allowed: frozenset[DataCategory]
     basis: str
+    consented: frozenset[DataCategory] = frozenset()
+    exception: LegalException | None = None
 
 
 @dataclass(frozen=True)
@@ -180,27 +249,40 @@ def decide_sharing(
     *,
     message_type: str,
     role: AgencyRole,
-    minor: bool,
+    situation: Situation,
     now: datetime,
 ) -> Share | ConsentGap:
     """May ``message_type`` be shared with ``role`` now, and with which categories?
 
-    A named legal exception shares what the role needs without consent. Otherwise the
-    required categories must all be covered by consent (else the message is held), and the
-    optional ones are shared only where consent covers them.
+    A named legal exception whose condition the situation meets shares the *required*
+    categories without consent. Otherwise the required categories must all be covered by
+    consent (else the message is held). Either way the optional ones are shared only where
+    consent covers them.
     """
     need = policy.need(message_type, role)
     if need is None:
-        return Share(allowed=frozenset(), basis="no personal data")
-    exception = policy.exception(message_type, role, minor)
-    if exception is not None:
-        return Share(allowed=need.required | need.optional, basis=f"exception:{exception.name}")
+        return Share(allowed=frozenset(), basis=NO_PERSONAL_DATA)
     covered = state.covered(role, now)
+    optional = need.optional & covered
+    exception = policy.exception(message_type, role, situation)
+    if exception is not None:
+        basis = EXCEPTION_BASIS + exception.name
+        if optional:
+            ids = state.consent_ids(role, optional)
+            basis += ";" + CONSENT_BASIS + ",".join(str(i) for i in ids)
+        return Share(
+            allowed=need.required | optional,
+            basis=basis,
+            consented=optional,
+            exception=exception,
+        )
     missing = need.required - covered
     if missing:
         return ConsentGap(missing=missing, role=role)
-    allowed = need.required | (need.optional & covered)
+    allowed = need.required | optional
     if not allowed:
-        return Share(allowed=allowed, basis="no personal data")
+        return Share(allowed=allowed, basis=NO_PERSONAL_DATA)
     ids = state.consent_ids(role, allowed)
-    return Share(allowed=allowed, basis=CONSENT_BASIS + ",".join(str(i) for i in ids))
+    return Share(
+        allowed=allowed, basis=CONSENT_BASIS + ",".join(str(i) for i in ids), consented=allowed
+    )

@@ -80,15 +80,26 @@ class DirectoryFile(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    secrecy_bound_roles: frozenset[AgencyRole] = Field(
+        default=frozenset(),
+        description="Roles whose members are bound by professional secrecy (Code pénal "
+        "226-13): as reporters they need an adult's consent to share (226-14).",
+    )
     agencies: tuple[Agency, ...]
 
 
 class Directory:
     """An immutable snapshot of the agencies, with the département → région map."""
 
-    def __init__(self, agencies: Iterable[Agency], regions: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        agencies: Iterable[Agency],
+        regions: Mapping[str, str],
+        secrecy_bound_roles: frozenset[AgencyRole] = frozenset(),
+    ) -> None:
         self._agencies: dict[str, Agency] = {agency.id: agency for agency in agencies}
         self._regions = dict(regions)
+        self.secrecy_bound_roles = secrecy_bound_roles
 
     @classmethod
     def load(cls, config_dir: Path) -> Directory:
@@ -96,7 +107,7 @@ class Directory:
         parsed = load_config(config_dir / DIRECTORY_FILE, DirectoryFile)
         regions_raw = read_yaml(config_dir / REGIONS_FILE)
         regions = {dep: region for region, deps in regions_raw.items() for dep in deps}
-        return cls(parsed.agencies, regions)
+        return cls(parsed.agencies, regions, parsed.secrecy_bound_roles)
 
     def __iter__(self) -> Iterator[Agency]:
         return iter(self._agencies.values())
@@ -108,17 +119,23 @@ class Directory:
         """The agency with this id, if it is in the directory."""
         return self._agencies.get(agency_id)
 
+    def bound_by_secrecy(self, role: AgencyRole) -> bool:
+        """Whether members of ``role`` are bound by professional secrecy."""
+        return role in self.secrecy_bound_roles
+
     def region_of(self, departement: str) -> str | None:
         """The région of a département."""
         return self._regions.get(departement)
 
     def with_agency(self, agency: Agency) -> Directory:
         """A new snapshot where ``agency`` is added or replaced."""
-        return Directory([*self._without(agency.id), agency], self._regions)
+        return Directory(
+            [*self._without(agency.id), agency], self._regions, self.secrecy_bound_roles
+        )
 
     def without_agency(self, agency_id: str) -> Directory:
         """A new snapshot where ``agency_id`` is removed."""
-        return Directory(self._without(agency_id), self._regions)
+        return Directory(self._without(agency_id), self._regions, self.secrecy_bound_roles)
 
     def _without(self, agency_id: str) -> list[Agency]:
         return [a for a in self._agencies.values() if a.id != agency_id]

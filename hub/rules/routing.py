@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from hub.contracts.enums import AgencyRole, ExploitationType, Gender, Specialism, Urgency
 from hub.rules.directory import SPECIALISM_FOR_EXPLOITATION, Agency, Directory
@@ -42,7 +42,18 @@ class RecipientRule(BaseModel):
     role: AgencyRole
     select: Selection
     only_minors: bool = False
+    only_adults: bool = False
     needs_answer: bool = False
+
+    @model_validator(mode="after")
+    def _one_age_limit(self) -> RecipientRule:
+        if self.only_minors and self.only_adults:
+            raise ValueError("a recipient cannot be for minors only and adults only")
+        return self
+
+    def for_age_of(self, facts: RouteFacts) -> bool:
+        """Whether the role is called for the person's age (minor or adult)."""
+        return not (self.only_minors and not facts.minor) and not (self.only_adults and facts.minor)
 
 
 class RoutingRule(BaseModel):
@@ -123,7 +134,7 @@ def facts_of(record: Mapping[str, Any], case: RouteFacts) -> RouteFacts:
 def called_for(rule: RecipientRule, facts: RouteFacts, rules: RoutingRules) -> bool:
     """Whether the case calls for this recipient role at all (a minors-only role for an
     adult, or an authority not competent for the exploitation type, is not called for)."""
-    if rule.only_minors and not facts.minor:
+    if not rule.for_age_of(facts):
         return False
     if rule.select is Selection.COMPETENT_AUTHORITY:
         return rule.role in _competent_roles(facts, rules)
@@ -144,7 +155,7 @@ def candidates(
     rule: RecipientRule, facts: RouteFacts, directory: Directory, rules: RoutingRules
 ) -> list[Agency]:
     """Eligible agencies for one recipient rule, best first (empty: nobody is eligible)."""
-    if rule.only_minors and not facts.minor:
+    if not rule.for_age_of(facts):
         return []
     found = _select(rule, facts, directory, rules)
     return [a for a in found if a.id not in facts.excluded]
@@ -187,12 +198,11 @@ def _wanted_specialisms(facts: RouteFacts) -> set[Specialism]:
 
 
 def _by_specialism(agencies: list[Agency], facts: RouteFacts) -> list[Agency]:
-    """Agencies in the same circle order, those matching a wanted specialism first."""
+    """Agencies in the same circle order, those matching a wanted specialism first, then the
+    others: a declining specialist passes the request on to a generalist, not to nobody."""
     wanted = _wanted_specialisms(facts)
-    if not wanted:
-        return agencies
     matching = [a for a in agencies if a.specialisms & wanted]
-    return matching or agencies
+    return matching + [a for a in agencies if a not in matching]
 
 
 def _accommodation(facts: RouteFacts, directory: Directory) -> list[Agency]:

@@ -7,7 +7,7 @@ import json
 import uuid
 
 import pytest
-from flow_helpers import envelope, events_for, received_for
+from flow_helpers import consent_for, envelope, events_for, received_for
 from test_routing_pipeline import dead_letters_for
 from typer.testing import CliRunner
 from worker_thread import AgencyFactory
@@ -72,8 +72,18 @@ async def test_an_association_report_is_identified_and_opens_the_rights_pathway(
     consent = events_for(case_id)[ConsentGiven].model_copy(
         update={
             "envelope": envelope(case_id),
-            "recipient_roles": (AgencyRole.ACCOMMODATION_PROVIDER,),
-            "categories": (DataCategory.IDENTITY, DataCategory.CONTACT, DataCategory.HEALTH),
+            # The adult agreed to tell the inspectorate (an association has no duty to report,
+            # docs/LAW.md CA-3); the police's copy stays held until they agree to that too.
+            "recipient_roles": (
+                AgencyRole.ACCOMMODATION_PROVIDER,
+                AgencyRole.LABOUR_INSPECTORATE,
+            ),
+            "categories": (
+                DataCategory.IDENTITY,
+                DataCategory.CONTACT,
+                DataCategory.HEALTH,
+                DataCategory.EXPLOITATION_DETAILS,
+            ),
         }
     )
     await association.publish(consent)
@@ -136,6 +146,7 @@ async def test_refusals_are_dead_lettered_and_the_next_good_record_is_routed(
     police = await agency("police-93")
     inspectorate = await agency("inspection-travail-93")
     claims = await association.publish(events_for(case_id)[ReferralOpened])
+    await association.publish(consent_for(AgencyRole.LABOUR_INSPECTORATE, case_id=case_id))
     report = labour_report(case_id)
     await association.publish(report)
     assert len(await received_for(inspectorate, case_id, 1, timeout_s=20)) == 1

@@ -99,7 +99,9 @@ async def test_a_granted_permit_closes_the_reflection_period_deadline(
     log = tmp_path / "worker.log"
     worker = slow_worker(hub_settings, log)
     try:
-        consent = consent_for(AgencyRole.ACCOMMODATION_PROVIDER, case_id=case_id)
+        consent = consent_for(
+            AgencyRole.ACCOMMODATION_PROVIDER, AgencyRole.LABOUR_INSPECTORATE, case_id=case_id
+        )
         await association.publish(consent)
         report = labour_report(case_id)
         await association.publish(report)

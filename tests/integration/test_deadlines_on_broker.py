@@ -13,13 +13,13 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.structs import RecordMetadata
 from eventually import eventually
-from flow_helpers import events_for, fresh, received_for
+from flow_helpers import consent_for, events_for, fresh, received_for
 from worker_process import WorkerProcess
 from worker_thread import AgencyFactory
 
 from agents.io.reader import committed_offsets
 from agents.router import GROUP_ID
-from hub.contracts.enums import EscalationStep
+from hub.contracts.enums import AgencyRole, EscalationStep
 from hub.contracts.events import Escalation, PermitRequested
 from hub.contracts.topics import DEFAULT_PARTITIONS
 from hub.runtime.settings import HubSettings
@@ -163,6 +163,10 @@ async def test_a_report_without_a_decision_is_reminded_then_escalated(
     inspectorate = await agency("inspection-travail-93")
     supervisor = await agency("coordination-idf")
     with WorkerProcess(hub_settings, tmp_path / "worker.log", **fast_time(datetime.now(UTC))):
+        # The adult agreed to tell the inspectorate (an association has no duty to report);
+        # the police's copy stays held for consent.
+        told = consent_for(AgencyRole.LABOUR_INSPECTORATE, case_id=case_id)
+        await association.publish(told)
         await association.publish(report)
         # The report and its reminder may come in one batch: collect both in one pass.
         seen = await received_for(inspectorate, case_id, 2, timeout_s=40)

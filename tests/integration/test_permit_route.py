@@ -11,11 +11,16 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from flow_helpers import envelope, events_for, nothing_for, received_for
+from flow_helpers import consent_for, envelope, events_for, nothing_for, received_for
 from test_case_lifecycle import show
 from worker_thread import AgencyFactory
 
-from hub.contracts.enums import ExploitationType, IdentificationOutcome, ImmigrationStatus
+from hub.contracts.enums import (
+    AgencyRole,
+    ExploitationType,
+    IdentificationOutcome,
+    ImmigrationStatus,
+)
 from hub.contracts.events import IdentificationDecision, PermitRequested, PresumedVictimReport
 from hub.runtime.settings import HubSettings
 
@@ -48,6 +53,7 @@ async def test_a_romanian_victim_identified_by_the_police_sends_the_prefecture_n
     async def identify(nationalities: tuple[str, ...]) -> uuid.UUID:
         case_id = uuid.uuid4()
         report = report_for(case_id, nationalities)
+        await association.publish(consent_for(AgencyRole.POLICE_GENDARMERIE, case_id=case_id))
         await association.publish(report)
         assert len(await received_for(police, case_id, 1, timeout_s=20)) == 1
         await police.publish(

@@ -27,14 +27,14 @@ import pytest
 from agency_clients import ClientFactory
 from eventually import eventually
 from figures import Report, env_int
-from flow_helpers import events_for, fresh
+from flow_helpers import consent_for, events_for, fresh
 from topic_scan import duplicate_records, event_ids
 from worker_process import WorkerProcess
 
 from agents.io.reader import read_topics
 from connectors.client import AgencyClient
 from hub.contracts.codec import Codec
-from hub.contracts.enums import ExploitationType, Urgency
+from hub.contracts.enums import AgencyRole, ExploitationType, Urgency
 from hub.contracts.events import Escalation, PermitRequested, PresumedVictimReport
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import DEAD_LETTERS, ESCALATIONS, ORPHANED_NEEDS, inbox_topic
@@ -153,6 +153,9 @@ async def publish_stream(
                 exploitation_types=(ExploitationType.LABOUR, ExploitationType.SEXUAL),
             )
             plan.report(case_id)
+            # An association has no duty to report: the adult agreed to tell the authorities.
+            identifying = (AgencyRole.POLICE_GENDARMERIE, AgencyRole.LABOUR_INSPECTORATE)
+            await association.publish(consent_for(*identifying, case_id=case_id))
             await association.publish(report)
         else:
             plan.permit(case_id)

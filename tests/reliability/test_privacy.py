@@ -8,7 +8,9 @@ projection ``hub.flow.case_flow.handle`` decides to deliver:
 - no non-null field of a category the recipient's role does not need for that message type
   (``deploy/config/consent.yaml``: required ∪ optional; nothing at all without an entry);
 - no category that consent does not cover for that role at that instant, unless a named
-  legal exception applies to (message type, role, minor);
+  legal exception applies to (message type, role, situation: minor, immediate danger, the
+  reporter's role and professional secrecy) — and an exception covers only the categories
+  the role *requires*: an optional one always needs consent;
 - after a withdrawal, nothing of the withdrawn categories reaches the withdrawn roles until a
   new consent covers them again; contact data never reaches anyone a safety flag excludes.
 
@@ -58,7 +60,7 @@ from hub.flow.case_flow import handle
 from hub.flow.case_state import CaseState
 from hub.flow.decisions import Context, Deliver, Inbound
 from hub.flow.ingest import accept
-from hub.rules.consent import ConsentPolicy
+from hub.rules.consent import ConsentPolicy, Situation
 from hub.rules.directory import Agency, Directory
 from hub.runtime.settings import get_settings
 
@@ -150,6 +152,8 @@ class Story:
     )
     withdrawn: set[tuple[DataCategory, AgencyRole]] = dataclasses.field(default_factory=set)
     minor: bool = False
+    flagged_danger: bool = False
+    urgency: str = Urgency.UNKNOWN.value
     do_not_contact: bool = False
     safe_channel: SafeChannel | None = None
 
@@ -180,20 +184,36 @@ class Story:
             record = event.model_dump()
             person = record.get("person") or {}
             self.minor = self.minor or bool(record.get("minor_suspected") or person.get("is_minor"))
+            # Danger: the report's flag (it stays) or its urgency (the latest one known).
+            self.flagged_danger = self.flagged_danger or bool(record.get("immediate_danger"))
+            needs = record.get("needs") or {}
+            self.urgency = record.get("urgency") or needs.get("urgency") or self.urgency
+
+    def situation(self, reporter_id: str) -> Situation:
+        reporter = BASE.directory.get(reporter_id)
+        role = reporter.role if reporter is not None else AgencyRole.UNKNOWN
+        return Situation(
+            minor=self.minor,
+            immediate_danger=self.flagged_danger or self.urgency == Urgency.IMMEDIATE_DANGER,
+            reporter_role=role,
+            reporter_secrecy=BASE.directory.bound_by_secrecy(role),
+        )
 
     def violations(self, delivery: Deliver, now: datetime) -> Iterator[str]:
         role = delivery.recipient.role
         present = delivered_categories(delivery)
         need = POLICY.need(delivery.subject, role)
         needed = (need.required | need.optional) if need else frozenset()
-        exception = POLICY.exception(delivery.subject, role, self.minor) if need else None
+        situation = self.situation(str(delivery.record["envelope"]["sender"]))
+        exception = POLICY.exception(delivery.subject, role, situation) if need else None
+        lawful = need.required if need and exception else frozenset()
         where = f"{delivery.subject} to {delivery.recipient.id} ({role.value})"
         for category in sorted(present):
             if category not in needed:
                 yield f"{where}: {category.value}, which its role does not need"
-            elif exception is None and not self.covered(category, role, now):
+            elif category not in lawful and not self.covered(category, role, now):
                 yield f"{where}: {category.value}, not covered by consent"
-            if exception is None and (category, role) in self.withdrawn:
+            if category not in lawful and (category, role) in self.withdrawn:
                 yield f"{where}: {category.value}, withdrawn for {role.value}"
         if DataCategory.CONTACT in present:
             if self.do_not_contact:
@@ -298,7 +318,8 @@ def steps(draw: st.DrawFn, case_id: uuid.UUID) -> tuple[str, BaseModel, timedelt
                 "person": _person(draw, report.person),
             }
         )
-        return draw(st.sampled_from(["association-93", "hopital-93"])), event, later
+        reporters = ["association-93", "hopital-93", "police-93", "inspection-travail-93"]
+        return draw(st.sampled_from(reporters)), event, later
     request = story[draw(st.sampled_from(REQUESTS))]
     event = request.model_copy(
         update={

@@ -10,9 +10,14 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from flow_helpers import NOW, context, envelope, events_for, inbound
+from flow_helpers import NOW, consent_for, context, envelope, events_for, inbound
 
-from hub.contracts.enums import ExploitationType, IdentificationOutcome, ImmigrationStatus
+from hub.contracts.enums import (
+    AgencyRole,
+    ExploitationType,
+    IdentificationOutcome,
+    ImmigrationStatus,
+)
 from hub.contracts.events import IdentificationDecision, PresumedVictimReport
 from hub.flow.case_flow import handle
 from hub.flow.case_state import CaseState
@@ -46,14 +51,17 @@ def identified(
         }
     )
     state = CaseState(case_id=case_id)
-    reported = handle(state, inbound(report, "association-93", ctx, 0), ctx, NOW)
+    # The association recorded the adult's consent to tell the police (docs/LAW.md CA-3).
+    told = consent_for(AgencyRole.POLICE_GENDARMERIE, case_id=case_id)
+    state = handle(state, inbound(told, "association-93", ctx, 0), ctx, NOW).state
+    reported = handle(state, inbound(report, "association-93", ctx, 1), ctx, NOW)
     assert {d.recipient.id for d in reported.deliveries} == {"police-93"}
     decision = IdentificationDecision(
         envelope=envelope(case_id),
         report_event_id=report.envelope.event_id,
         outcome=IdentificationOutcome.IDENTIFIED,
     )
-    outcome = handle(reported.state, inbound(decision, "police-93", ctx, 1), ctx, NOW)
+    outcome = handle(reported.state, inbound(decision, "police-93", ctx, 2), ctx, NOW)
     assert outcome.refusal is None
     return outcome
 

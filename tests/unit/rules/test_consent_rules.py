@@ -16,7 +16,14 @@ import pytest
 
 from hub.contracts.enums import AgencyRole, ConsentMethod, DataCategory
 from hub.contracts.events import ConsentGiven, ConsentWithdrawn, Envelope
-from hub.rules.consent import ConsentGap, ConsentPolicy, ConsentState, Share, decide_sharing
+from hub.rules.consent import (
+    ConsentGap,
+    ConsentPolicy,
+    ConsentState,
+    Share,
+    Situation,
+    decide_sharing,
+)
 from hub.rules.routing import RoutingRules
 from hub.runtime.settings import PROJECT_ROOT
 
@@ -99,14 +106,30 @@ class Held:
     missing: frozenset[DataCategory]
 
 
+ADULT_BY_ASSOCIATION = Situation(reporter_role=AgencyRole.SUPPORT_ASSOCIATION)
+
+
 @dataclass(frozen=True)
 class Case:
     story: tuple[ConsentGiven | ConsentWithdrawn, ...]
     message_type: str
     role: AgencyRole
     expected: Shared | Held
-    minor: bool = False
+    situation: Situation = ADULT_BY_ASSOCIATION
     now: datetime = NOW
+
+
+MINOR_BY_ASSOCIATION = Situation(minor=True, reporter_role=AgencyRole.SUPPORT_ASSOCIATION)
+ADULT_BY_POLICE = Situation(reporter_role=AgencyRole.POLICE_GENDARMERIE)
+ADULT_BY_LABOUR_INSPECTOR = Situation(reporter_role=AgencyRole.LABOUR_INSPECTORATE)
+ADULT_BY_DOCTOR = Situation(reporter_role=AgencyRole.HEALTH, reporter_secrecy=True)
+ADULT_IN_DANGER_BY_ASSOCIATION = Situation(
+    immediate_danger=True, reporter_role=AgencyRole.SUPPORT_ASSOCIATION
+)
+ADULT_IN_DANGER_BY_DOCTOR = Situation(
+    immediate_danger=True, reporter_role=AgencyRole.HEALTH, reporter_secrecy=True
+)
+MINOR_BY_DOCTOR = Situation(minor=True, reporter_role=AgencyRole.HEALTH, reporter_secrecy=True)
 
 
 def by_consent(*ids: uuid.UUID) -> str:
@@ -265,7 +288,8 @@ SHARING = {
         Role.SUPPORT_ASSOCIATION,
         Shared(frozenset({IDENTITY}), by_consent(C2)),
     ),
-    # Named legal exceptions share what the role needs without consent, and nothing more.
+    # Named legal exceptions share the REQUIRED categories without consent, and the optional
+    # ones only where consent covers them; each applies only when its condition holds.
     "test_prefecture_receives_a_permit_request_under_the_permit_exception": Case(
         (),
         PERMIT,
@@ -278,15 +302,22 @@ SHARING = {
         Role.PREFECTURE,
         Shared(frozenset({IDENTITY, IMMIGRATION}), "exception:permit-application"),
     ),
-    "test_child_protection_receives_a_minors_referral_without_consent": Case(
+    "test_child_protection_receives_only_the_required_categories_of_a_minors_referral": Case(
         (),
         REFERRAL,
         Role.CHILD_PROTECTION,
+        Shared(frozenset({IDENTITY, MINOR}), "exception:child-protection-minor"),
+        situation=MINOR_BY_ASSOCIATION,
+    ),
+    "test_child_protection_never_receives_a_minors_health_data_without_consent": Case(
+        (grant(frozenset({CONTACT}), Role.CHILD_PROTECTION),),
+        REFERRAL,
+        Role.CHILD_PROTECTION,
         Shared(
-            frozenset({IDENTITY, MINOR, CONTACT, HEALTH, EXPLOITATION}),
-            "exception:child-protection-minor",
+            frozenset({IDENTITY, MINOR, CONTACT}),
+            "exception:child-protection-minor;" + by_consent(C1),
         ),
-        minor=True,
+        situation=MINOR_BY_ASSOCIATION,
     ),
     "test_child_protection_needs_consent_for_an_adults_referral": Case(
         (), REFERRAL, Role.CHILD_PROTECTION, Held(frozenset({IDENTITY, MINOR}))
@@ -296,31 +327,106 @@ SHARING = {
         REPORT,
         Role.JUVENILE_PROSECUTOR,
         Shared(frozenset({IDENTITY, MINOR, EXPLOITATION}), "exception:child-protection-minor"),
-        minor=True,
+        situation=MINOR_BY_ASSOCIATION,
     ),
-    "test_police_receive_a_report_without_consent_to_identify_the_victim": Case(
+    "test_child_protection_takes_in_a_minor_without_consent": Case(
+        (),
+        ACCOMMODATION,
+        Role.CHILD_PROTECTION,
+        Shared(frozenset({IDENTITY, MINOR}), "exception:child-protection-minor"),
+        situation=MINOR_BY_ASSOCIATION,
+    ),
+    "test_police_receive_a_public_officials_report_without_consent_required_only": Case(
         (),
         REPORT,
         Role.POLICE_GENDARMERIE,
-        Shared(
-            frozenset({IDENTITY, EXPLOITATION, CONTACT, IMMIGRATION, MINOR}),
-            "exception:identification-by-competent-authority",
-        ),
+        Shared(frozenset({IDENTITY, EXPLOITATION}), "exception:public-official-duty"),
+        situation=ADULT_BY_LABOUR_INSPECTOR,
     ),
-    "test_labour_inspectorate_receives_a_report_without_consent_to_identify_the_victim": Case(
+    "test_labour_inspectorate_receives_a_police_report_without_consent_required_only": Case(
         (),
         REPORT,
         Role.LABOUR_INSPECTORATE,
-        Shared(
-            frozenset({IDENTITY, EXPLOITATION, CONTACT, IMMIGRATION, MINOR}),
-            "exception:identification-by-competent-authority",
-        ),
+        Shared(frozenset({IDENTITY, EXPLOITATION}), "exception:public-official-duty"),
+        situation=ADULT_BY_POLICE,
     ),
-    "test_accommodation_of_a_minor_still_needs_consent": Case(
-        (), ACCOMMODATION, Role.ACCOMMODATION_PROVIDER, Held(frozenset({IDENTITY})), minor=True
+    "test_an_associations_report_on_an_adult_needs_consent": Case(
+        (),
+        REPORT,
+        Role.POLICE_GENDARMERIE,
+        Held(frozenset({IDENTITY, EXPLOITATION})),
+        situation=ADULT_BY_ASSOCIATION,
+    ),
+    "test_an_associations_report_on_an_adult_in_immediate_danger_reaches_the_police": Case(
+        (),
+        REPORT,
+        Role.POLICE_GENDARMERIE,
+        Shared(frozenset({IDENTITY, EXPLOITATION}), "exception:vital-interest-immediate-danger"),
+        situation=ADULT_IN_DANGER_BY_ASSOCIATION,
+    ),
+    "test_immediate_danger_is_no_exception_for_the_labour_inspectorate": Case(
+        (),
+        REPORT,
+        Role.LABOUR_INSPECTORATE,
+        Held(frozenset({IDENTITY, EXPLOITATION})),
+        situation=ADULT_IN_DANGER_BY_ASSOCIATION,
+    ),
+    "test_an_associations_report_on_a_minor_reaches_the_police_without_consent": Case(
+        (),
+        REPORT,
+        Role.POLICE_GENDARMERIE,
+        Shared(frozenset({IDENTITY, EXPLOITATION}), "exception:minor-report-to-authorities"),
+        situation=MINOR_BY_ASSOCIATION,
+    ),
+    # Professional secrecy (Code pénal 226-14): an adult's agreement, whatever else holds.
+    "test_a_doctors_report_on_an_adult_needs_the_adults_consent": Case(
+        (),
+        REPORT,
+        Role.POLICE_GENDARMERIE,
+        Held(frozenset({IDENTITY, EXPLOITATION})),
+        situation=ADULT_BY_DOCTOR,
+    ),
+    "test_a_doctors_report_on_an_adult_in_immediate_danger_reaches_the_police": Case(
+        (),
+        REPORT,
+        Role.POLICE_GENDARMERIE,
+        Shared(frozenset({IDENTITY, EXPLOITATION}), "exception:vital-interest-immediate-danger"),
+        situation=ADULT_IN_DANGER_BY_DOCTOR,
+    ),
+    "test_a_doctors_report_on_an_adult_goes_with_the_adults_consent": Case(
+        (grant(frozenset({IDENTITY, EXPLOITATION}), Role.POLICE_GENDARMERIE),),
+        REPORT,
+        Role.POLICE_GENDARMERIE,
+        Shared(frozenset({IDENTITY, EXPLOITATION}), by_consent(C1)),
+        situation=ADULT_BY_DOCTOR,
+    ),
+    "test_a_doctors_report_on_a_minor_needs_no_consent": Case(
+        (),
+        REPORT,
+        Role.JUVENILE_PROSECUTOR,
+        Shared(frozenset({IDENTITY, MINOR, EXPLOITATION}), "exception:child-protection-minor"),
+        situation=MINOR_BY_DOCTOR,
+    ),
+    "test_a_secrecy_bound_official_reporting_an_adult_needs_consent": Case(
+        (),
+        REPORT,
+        Role.POLICE_GENDARMERIE,
+        Held(frozenset({IDENTITY, EXPLOITATION})),
+        situation=Situation(reporter_role=Role.SOCIAL_SERVICES, reporter_secrecy=True),
+    ),
+    "test_accommodation_of_a_minor_by_an_adult_provider_still_needs_consent": Case(
+        (),
+        ACCOMMODATION,
+        Role.ACCOMMODATION_PROVIDER,
+        Held(frozenset({IDENTITY})),
+        situation=MINOR_BY_ASSOCIATION,
     ),
     "test_support_association_has_no_exception_for_a_minors_referral": Case(
-        (), REFERRAL, Role.SUPPORT_ASSOCIATION, Held(frozenset({IDENTITY})), minor=True
+        (),
+        REFERRAL,
+        Role.SUPPORT_ASSOCIATION,
+        Held(frozenset({IDENTITY})),
+        situation=MINOR_BY_ASSOCIATION,
     ),
     # A pair the policy does not list receives no personal data at all.
     "test_a_role_the_policy_does_not_list_receives_no_personal_data": Case(
@@ -351,7 +457,7 @@ def test_decide_sharing(case: Case) -> None:
         state_after(case.story),
         message_type=case.message_type,
         role=case.role,
-        minor=case.minor,
+        situation=case.situation,
         now=case.now,
     )
     found: Shared | Held
@@ -377,7 +483,7 @@ def shared_with(role: AgencyRole, message_type: str, minor: bool) -> frozenset[D
         EVERYTHING_CONSENTED,
         message_type=message_type,
         role=role,
-        minor=minor,
+        situation=Situation(minor=minor, reporter_role=Role.POLICE_GENDARMERIE),
         now=NOW,
     )
     assert isinstance(decision, Share), f"{message_type} → {role} held with full consent"
@@ -410,14 +516,44 @@ def test_role_never_receives_category(
     assert category not in shared_with(role, message_type, minor)
 
 
-def test_every_legal_exception_is_named_with_its_source() -> None:
-    found: dict[str, Any] = {e.name: e.source for e in POLICY.exceptions}
-    assert set(found) == {
-        "child-protection-minor",
-        "identification-by-competent-authority",
-        "permit-application",
+def test_every_legal_exception_is_named_with_its_condition_and_source() -> None:
+    found: dict[str, Any] = {e.name: (e.condition.value, e.source) for e in POLICY.exceptions}
+    assert {name: condition for name, (condition, _) in found.items()} == {
+        "child-protection-minor": "MINOR",
+        "minor-report-to-authorities": "MINOR",
+        "public-official-duty": "LEGAL_DUTY_OF_REPORTER",
+        "vital-interest-immediate-danger": "VITAL_INTEREST_IMMEDIATE_DANGER",
+        "permit-application": "OWN_APPLICATION",
     }
-    assert all(len(source) > 20 for source in found.values())
+    assert all(len(source) > 20 for _, source in found.values())
+
+
+def test_no_exception_shares_an_optional_category_without_consent() -> None:
+    """Whatever the situation, an exception alone gives each role its required categories."""
+    situations = [
+        Situation(minor=minor, immediate_danger=danger, reporter_role=role)
+        for minor in (False, True)
+        for danger in (False, True)
+        for role in AgencyRole
+    ]
+    for need in POLICY.needs:
+        for situation in situations:
+            decision = decide_sharing(
+                POLICY,
+                ConsentState(),
+                message_type=need.message_type,
+                role=need.recipient_role,
+                situation=situation,
+                now=NOW,
+            )
+            if isinstance(decision, Share):
+                assert decision.allowed == need.required, (need, situation)
+
+
+def test_an_association_is_not_bound_by_the_public_officials_duty() -> None:
+    duty = next(e for e in POLICY.exceptions if e.name == "public-official-duty")
+    assert Role.SUPPORT_ASSOCIATION not in duty.reporter_roles
+    assert Role.HEALTH not in duty.reporter_roles
 
 
 def test_a_held_message_is_escalated_after_three_days() -> None:

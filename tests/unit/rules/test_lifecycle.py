@@ -13,6 +13,7 @@ from hub.contracts.enums import (
     AgencyRole,
     AuditAction,
     CaseClosedReason,
+    DataCategory,
     DeadLetterReason,
     ExploitationType,
     IdentificationOutcome,
@@ -33,6 +34,8 @@ from hub.flow.decisions import Context, Outcome
 from hub.rules.lifecycle import CaseStatus
 
 REPORT = next(e for _s, e in example_events() if isinstance(e, PresumedVictimReport))
+IDENTIFYING = (AgencyRole.POLICE_GENDARMERIE, AgencyRole.LABOUR_INSPECTORATE)
+REPORTED = (DataCategory.IDENTITY, DataCategory.EXPLOITATION_DETAILS)
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +44,15 @@ def ctx() -> Context:
 
 
 class Case:
-    """A case driven event by event, as the worker would."""
+    """A case driven event by event, as the worker would. The association that reports has
+    recorded the adult's consent to tell the identifying authorities (an association has no
+    duty to report that would stand in for it: docs/LAW.md CA-3)."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.state = CaseState(case_id=CASE_ID)
         self.offset = 0
+        self.send("association-93", consent_for(*IDENTIFYING, categories=REPORTED))
 
     def send(self, sender: str, event: object, hours: float = 0) -> Outcome:
         self.offset += 1
@@ -157,6 +163,26 @@ def test_not_identified_closes_the_report_with_its_reason(ctx: Context) -> None:
 
 def test_transferred_reroutes_the_report_with_a_fresh_deadline(ctx: Context) -> None:
     case = Case(ctx)
+    first = report(exploitation_types=(ExploitationType.SEXUAL,))
+    case.send("association-93", first)
+    outcome = case.send(
+        "police-93",
+        decided(
+            first.envelope.event_id,
+            IdentificationOutcome.TRANSFERRED,
+            transferred_to_role=AgencyRole.LABOUR_INSPECTORATE,
+        ),
+    )
+    assert recipients(outcome)["inspection-travail-93"] == "PresumedVictimReport"
+    assert case.state.status is CaseStatus.UNDER_IDENTIFICATION
+    (deadline,) = case.state.open_deadlines()
+    assert deadline.recipient_agency == "inspection-travail-93"
+
+
+def test_a_transfer_to_an_authority_that_already_has_the_report_sends_no_second_copy(
+    ctx: Context,
+) -> None:
+    case = Case(ctx)
     first = report()
     case.send("association-93", first)
     outcome = case.send(
@@ -167,8 +193,7 @@ def test_transferred_reroutes_the_report_with_a_fresh_deadline(ctx: Context) -> 
             transferred_to_role=AgencyRole.POLICE_GENDARMERIE,
         ),
     )
-    assert recipients(outcome)["police-93"] == "PresumedVictimReport"
-    assert case.state.status is CaseStatus.UNDER_IDENTIFICATION
+    assert "police-93" not in recipients(outcome)
     (deadline,) = case.state.open_deadlines()
     assert deadline.recipient_agency == "police-93"
 
@@ -211,10 +236,11 @@ def test_refusals_on_a_new_case(
 
 def test_a_decision_from_an_authority_that_was_not_asked_is_refused(ctx: Context) -> None:
     case = Case(ctx)
-    first = report()
+    first = report(exploitation_types=(ExploitationType.SEXUAL,))
     case.send("association-93", first)
     outcome = case.send(
-        "police-93", decided(first.envelope.event_id, IdentificationOutcome.IDENTIFIED)
+        "inspection-travail-93",
+        decided(first.envelope.event_id, IdentificationOutcome.IDENTIFIED),
     )
     assert outcome.refusal is not None
     assert outcome.refusal.reason is DeadLetterReason.WRONG_RESPONDER

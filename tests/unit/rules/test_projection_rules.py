@@ -20,7 +20,7 @@ from hub.contracts.enums import AgencyRole, ConsentMethod, DataCategory
 from hub.contracts.events import ConsentGiven, ConsentWithdrawn, Envelope
 from hub.contracts.examples import example_events
 from hub.contracts.registry import SchemaRegistry
-from hub.rules.consent import ConsentPolicy, ConsentState, Share, decide_sharing
+from hub.rules.consent import ConsentPolicy, ConsentState, Share, Situation, decide_sharing
 from hub.rules.projection import Projector
 from hub.runtime.settings import PROJECT_ROOT, get_settings
 
@@ -200,7 +200,10 @@ def identity_only_for(role: AgencyRole) -> ConsentState:
 
 def seen_by(subject: str, role: AgencyRole, *, minor: bool, state: ConsentState) -> set[str]:
     """The personal fields ``role`` receives of the example ``subject`` record."""
-    decision = decide_sharing(POLICY, state, message_type=subject, role=role, minor=minor, now=NOW)
+    situation = Situation(minor=minor, reporter_role=Role.POLICE_GENDARMERIE)
+    decision = decide_sharing(
+        POLICY, state, message_type=subject, role=role, situation=situation, now=NOW
+    )
     assert isinstance(decision, Share)
     return visible(subject, PROJECTOR.project(subject, RECORDS[subject], decision.allowed))
 

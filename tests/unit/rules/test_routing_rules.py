@@ -122,10 +122,11 @@ WHO_RECEIVES = {
         PERMIT, facts(None), {Role.PREFECTURE: ()}
     ),
     # Reports: the identifying authority competent for the exploitation type.
-    "test_labour_exploitation_report_goes_to_the_labour_inspectorate_not_the_police": Case(
+    # Labour trafficking is a crime (Code pénal 225-4-1): the police receive it too (CA-3).
+    "test_labour_exploitation_report_goes_to_the_labour_inspectorate_and_the_police": Case(
         REPORT,
         facts(exploitation_types=frozenset({LABOUR})),
-        {Role.LABOUR_INSPECTORATE: ("inspection-93",)},
+        {Role.LABOUR_INSPECTORATE: ("inspection-93",), Role.POLICE_GENDARMERIE: ("police-93",)},
     ),
     "test_sexual_exploitation_report_goes_to_the_police_not_the_labour_inspectorate": Case(
         REPORT,
@@ -224,6 +225,22 @@ WHO_RECEIVES = {
     "test_accommodation_in_a_departement_without_provider_goes_to_the_region": Case(
         ACCOMMODATION, facts("06"), {Role.ACCOMMODATION_PROVIDER: ("heb-13",)}
     ),
+    # A minor is taken in by child protection (CASF L223-2), never by an adult provider.
+    "test_a_minors_accommodation_goes_to_child_protection_not_to_a_shelter": Case(
+        ACCOMMODATION,
+        facts(minor=True, gender=Gender.FEMALE),
+        {Role.CHILD_PROTECTION: ("ase-93",)},
+    ),
+    "test_a_minors_accommodation_never_goes_to_the_national_adult_network": Case(
+        ACCOMMODATION,
+        facts("2A", minor=True, remote_placement=True),
+        {Role.CHILD_PROTECTION: ()},
+    ),
+    "test_an_adults_accommodation_never_goes_to_child_protection": Case(
+        ACCOMMODATION,
+        facts(gender=Gender.FEMALE),
+        {Role.ACCOMMODATION_PROVIDER: ("heb-93-women",)},
+    ),
     # Answers go back to whoever asked.
     "test_acknowledgement_goes_back_to_the_requester": Case(
         ACK, facts(requester="pref-75"), {Role.UNKNOWN: ("pref-75",)}
@@ -244,15 +261,6 @@ WHO_RECEIVES = {
         SUPPORT,
         facts(exploitation_types=frozenset({SEXUAL}), excluded=frozenset({"assoc-93-sexual"})),
         {Role.SUPPORT_ASSOCIATION: ("assoc-93",)},
-        marks=(
-            pytest.mark.xfail(
-                strict=True,
-                reason="routing.py _by_specialism promises 'those matching a wanted specialism "
-                "first' and ROUTING.md 'a decline moves the request to the next one', but only "
-                "the matching associations are candidates: when the one specialist declines, "
-                "no association is left and the need is orphaned",
-            ),
-        ),
     ),
 }
 
@@ -357,9 +365,9 @@ NEEDS_ANSWER = {
         REPORT,
         {Role.LABOUR_INSPECTORATE, Role.POLICE_GENDARMERIE},
     ),
-    "test_a_shelter_owes_an_answer_to_an_accommodation_request": (
+    "test_a_shelter_or_child_protection_owes_an_answer_to_an_accommodation_request": (
         ACCOMMODATION,
-        {Role.ACCOMMODATION_PROVIDER},
+        {Role.ACCOMMODATION_PROVIDER, Role.CHILD_PROTECTION},
     ),
     "test_an_association_owes_an_answer_to_a_support_request": (
         SUPPORT,
