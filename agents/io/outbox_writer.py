@@ -228,6 +228,7 @@ class OutboxWriter:
             recipient=note.recipient,
             categories=note.categories,
             payload=payload,
+            lawful_bases=note.lawful_bases,
             key_store=self.key_store,
         )
 

@@ -24,7 +24,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict
 
 from hub.audit.keys import KeyStore, encrypt_payload
-from hub.contracts.enums import AgencyRole, AuditAction, DataCategory
+from hub.contracts.enums import AgencyRole, AuditAction, DataCategory, LawfulBasis
 from hub.contracts.events import AuditEntry, subject_of
 
 CHAIN_VERSION = 1
@@ -85,8 +85,10 @@ def canonical_bytes(entry: AuditEntry) -> bytes:
     strings as UTF-8 and bytes as themselves, each with a 4-byte big-endian length prefix;
     an optional field is ``0x00`` when null, else ``0x01`` and its value; ``categories`` is
     its count then each symbol in stored order. Enums are hashed by symbol name, never by
-    index. A field added to AuditEntry later is not covered until a new version of this
-    encoding (``CHAIN_VERSION``) is introduced and marked in the entry.
+    index. ``lawful_bases`` (added in AuditEntry v2) follows ``prev_hash`` only when not
+    empty: tag ``0x02``, its count, each symbol. Any other field added later is not covered
+    until a new version of this encoding (``CHAIN_VERSION``) is introduced and marked in the
+    entry.
     """
     return b"".join(
         (
@@ -106,7 +108,23 @@ def canonical_bytes(entry: AuditEntry) -> bytes:
             _optional(entry.payload_ciphertext),
             _optional(entry.key_id.encode() if entry.key_id is not None else None),
             _blob(entry.prev_hash),
+            _lawful_bases(entry),
         )
+    )
+
+
+_LAWFUL_BASES_TAG = b"\x02"
+
+
+def _lawful_bases(entry: AuditEntry) -> bytes:
+    """``lawful_bases`` (AuditEntry v2), appended after ``prev_hash`` only when not empty: an
+    entry without it hashes exactly as before, so chains written earlier still verify."""
+    if not entry.lawful_bases:
+        return b""
+    return (
+        _LAWFUL_BASES_TAG
+        + struct.pack(">I", len(entry.lawful_bases))
+        + b"".join(_text(basis.value) for basis in entry.lawful_bases)
     )
 
 
@@ -149,6 +167,7 @@ def next_entry(
     recipient: str | None = None,
     categories: Iterable[DataCategory] = (),
     payload: Mapping[str, Any] | None = None,
+    lawful_bases: Iterable[LawfulBasis] = (),
     key_store: KeyStore,
 ) -> tuple[AuditEntry, ChainHead]:
     """The entry that follows ``head`` (``None``: the case's first entry) and the new head.
@@ -189,6 +208,7 @@ def next_entry(
         categories=chosen,
         payload_ciphertext=ciphertext,
         key_id=key_id,
+        lawful_bases=tuple(lawful_bases),
         prev_hash=prev_hash,
         hash=b"",
     )

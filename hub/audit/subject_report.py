@@ -18,10 +18,22 @@ from uuid import UUID
 
 from hub.audit.log_record import LogRecord
 from hub.audit.replay import LeftOut, believed, left_out
-from hub.contracts.enums import AuditAction, DataCategory
+from hub.contracts.enums import AuditAction, DataCategory, LawfulBasis
 from hub.contracts.events import AuditEntry
 
 CONSENT_PREFIX = "consent:"
+LAWFUL_BASIS_LABELS = {
+    LawfulBasis.UNKNOWN: "unknown basis",
+    LawfulBasis.GDPR_6_1_A_CONSENT: "GDPR 6(1)(a) consent",
+    LawfulBasis.GDPR_9_2_A_EXPLICIT_CONSENT: "GDPR 9(2)(a) explicit consent (health)",
+    LawfulBasis.GDPR_6_1_C_LEGAL_OBLIGATION: "GDPR 6(1)(c) legal obligation",
+    LawfulBasis.GDPR_6_1_D_VITAL_INTEREST: "GDPR 6(1)(d) vital interest",
+    LawfulBasis.GDPR_6_1_E_PUBLIC_TASK: "GDPR 6(1)(e) public task",
+    LawfulBasis.GDPR_9_2_G_SUBSTANTIAL_PUBLIC_INTEREST: "GDPR 9(2)(g) substantial public interest",
+    LawfulBasis.GDPR_10_OFFENCE_DATA: "GDPR art. 10 offence data under official authority",
+    LawfulBasis.LED_2016_680: "Directive 2016/680 (law enforcement recipient)",
+}
+"""How the report names each lawful basis (docs/LAW.md §7)."""
 DISCLOSING_ACTIONS = frozenset({AuditAction.ROUTED, AuditAction.DELIVERED, AuditAction.RELEASED})
 """Actions whose recipient may have received personal data (see ``kind_of``)."""
 NOTICE_ACTIONS = DISCLOSING_ACTIONS | {AuditAction.ESCALATED}
@@ -51,6 +63,8 @@ class Disclosure:
     legal_basis: str | None
     basis_kind: BasisKind
     consent_id: UUID | None
+    lawful_bases: tuple[LawfulBasis, ...] = ()
+    """GDPR / LED bases recorded with the disclosure (empty in entries before AuditEntry v2)."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +77,7 @@ class RecipientSummary:
     last_at: datetime
     bases: tuple[str, ...]
     disclosures: int
+    lawful_bases: tuple[LawfulBasis, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -178,6 +193,7 @@ def subject_report(case_id: UUID, entries: Iterable[AuditEntry | LogRecord]) -> 
                 legal_basis=entry.legal_basis,
                 basis_kind=basis_kind,
                 consent_id=consent_id,
+                lawful_bases=tuple(entry.lawful_bases),
             )
         )
     return SubjectReport(
@@ -208,6 +224,9 @@ def _summaries(disclosures: list[Disclosure]) -> tuple[RecipientSummary, ...]:
                 last_at=max(d.recorded_at for d in items),
                 bases=tuple(bases),
                 disclosures=len(items),
+                lawful_bases=tuple(
+                    sorted({b for d in items for b in d.lawful_bases}, key=list(LawfulBasis).index)
+                ),
             )
         )
     return tuple(summaries)
@@ -234,6 +253,7 @@ def subject_report_json(report: SubjectReport) -> dict[str, Any]:
                 "first_at": s.first_at.isoformat(),
                 "last_at": s.last_at.isoformat(),
                 "bases": list(s.bases),
+                "lawful_bases": [b.value for b in s.lawful_bases],
                 "disclosures": s.disclosures,
             }
             for s in report.recipients
@@ -248,6 +268,7 @@ def subject_report_json(report: SubjectReport) -> dict[str, Any]:
                 "legal_basis": d.legal_basis,
                 "basis_kind": d.basis_kind.value,
                 "consent_id": str(d.consent_id) if d.consent_id else None,
+                "lawful_bases": [b.value for b in d.lawful_bases],
             }
             for d in report.disclosures
         ],

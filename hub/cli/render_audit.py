@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from hub.audit.replay import LeftOut, PayloadState, TimelineRow
-from hub.audit.subject_report import BasisKind, SubjectReport
+from hub.audit.subject_report import LAWFUL_BASIS_LABELS, BasisKind, SubjectReport
 from hub.contracts.enums import AgencyRole
 
 
@@ -68,7 +68,7 @@ def render_timeline(
 def render_subject_report(console: Console, report: SubjectReport) -> None:
     """Print the data-subject report: one row per disclosure, then a summary per agency."""
     table = Table(title=f"Data shared about case {report.case_id}")
-    for column in ("when (UTC)", "action", "recipient", "categories", "basis"):
+    for column in ("when (UTC)", "action", "recipient", "categories", "basis", "lawful basis"):
         table.add_column(column)
     for d in report.disclosures:
         basis = d.legal_basis or "none recorded"
@@ -79,6 +79,7 @@ def render_subject_report(console: Console, report: SubjectReport) -> None:
             d.recipient,
             ", ".join(c.tag for c in d.categories) or "—",
             f"{kind.get(d.basis_kind, 'NONE')}: {basis}",
+            "; ".join(LAWFUL_BASIS_LABELS[b] for b in d.lawful_bases) or "not recorded",
         )
     console.print(table)
     summary = Table(title="Per recipient")

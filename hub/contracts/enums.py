@@ -344,6 +344,20 @@ class OrphanReason(StrEnum):
     PAST_LAST_STEP = "PAST_LAST_STEP"
 
 
+class LawfulBasis(StrEnum):
+    """A lawful basis a disclosure rests on, recorded in its audit entry (docs/LAW.md §7)."""
+
+    UNKNOWN = "UNKNOWN"
+    GDPR_6_1_A_CONSENT = "GDPR_6_1_A_CONSENT"
+    GDPR_9_2_A_EXPLICIT_CONSENT = "GDPR_9_2_A_EXPLICIT_CONSENT"
+    GDPR_6_1_C_LEGAL_OBLIGATION = "GDPR_6_1_C_LEGAL_OBLIGATION"
+    GDPR_6_1_D_VITAL_INTEREST = "GDPR_6_1_D_VITAL_INTEREST"
+    GDPR_6_1_E_PUBLIC_TASK = "GDPR_6_1_E_PUBLIC_TASK"
+    GDPR_9_2_G_SUBSTANTIAL_PUBLIC_INTEREST = "GDPR_9_2_G_SUBSTANTIAL_PUBLIC_INTEREST"
+    GDPR_10_OFFENCE_DATA = "GDPR_10_OFFENCE_DATA"
+    LED_2016_680 = "LED_2016_680"
+
+
 class AuditAction(StrEnum):
     """What an audit entry records."""
 

@@ -33,6 +33,7 @@ from hub.contracts.enums import (
     ImmigrationStatus,
     Int32,
     Int64,
+    LawfulBasis,
     NeedKind,
     NotIdentifiedReason,
     OrphanReason,
@@ -304,6 +305,7 @@ class AuditEntry(AvroRecord):
     categories: Seq[DataCategory] = ()
     payload_ciphertext: bytes | None = None
     key_id: str | None = None
+    lawful_bases: Seq[LawfulBasis] = ()
     prev_hash: bytes
     hash: bytes
 

@@ -288,6 +288,7 @@ def _consent_given(state: CaseState, event: ConsentGiven, ctx: Context, now: dat
                 legal_basis=d.basis,
                 recipient=d.recipient.id,
                 categories=d.categories,
+                lawful_bases=d.lawful_bases,
             )
             for d in released.deliveries
         ]

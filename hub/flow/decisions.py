@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from hub.contracts.enums import AuditAction, DataCategory, DeadLetterReason
+from hub.contracts.enums import AuditAction, DataCategory, DeadLetterReason, LawfulBasis
 from hub.flow.case_state import CaseState
 from hub.rules.consent import ConsentPolicy
 from hub.rules.deadlines.open_deadline import OpenDeadline
@@ -86,6 +86,8 @@ class Deliver:
     headers: tuple[tuple[str, bytes], ...] = ()
     consented: frozenset[DataCategory] = frozenset()
     """The delivered categories that rest on the person's consent (withdrawal notices)."""
+    lawful_bases: tuple[LawfulBasis, ...] = ()
+    """What the disclosure rests on (``hub.rules.lawful_basis``), for its audit entry."""
 
     @property
     def event_id(self) -> uuid.UUID:
@@ -112,6 +114,7 @@ class AuditNote:
     recipient: str | None = None
     categories: frozenset[DataCategory] = frozenset()
     payload: dict[str, dict[str, Any]] | None = None
+    lawful_bases: tuple[LawfulBasis, ...] = ()
 
 
 @dataclass(frozen=True)

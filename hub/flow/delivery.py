@@ -24,6 +24,7 @@ from hub.rules.consent import ConsentGap, Share, Situation, decide_sharing
 from hub.rules.deadlines.open_deadline import OpenDeadline, Supervisor, open_deadline
 from hub.rules.deadlines.policy import NoDeadlineRule
 from hub.rules.directory import Agency
+from hub.rules.lawful_basis import lawful_bases
 from hub.rules.projection import categories_present
 
 DELIVERY_NAMESPACE = uuid.UUID("5b3c1f0e-8c0a-4f7e-9d61-6e726d687562")
@@ -243,6 +244,7 @@ def project_for(
         basis=share.basis,
         headers=headers,
         consented=present & share.consented,
+        lawful_bases=lawful_bases(share, recipient.role, present, ctx.consent),
     )
 
 
@@ -254,6 +256,7 @@ def routed(delivery: Deliver) -> AuditNote:
         legal_basis=delivery.basis,
         recipient=delivery.recipient.id,
         categories=delivery.categories,
+        lawful_bases=delivery.lawful_bases,
     )
 
 

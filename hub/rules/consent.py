@@ -24,7 +24,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from hub.contracts.enums import AgencyRole, DataCategory
+from hub.contracts.enums import AgencyRole, DataCategory, LawfulBasis
 from hub.contracts.events import ConsentGiven, ConsentWithdrawn
 from hub.runtime.config_files import load_config
 
@@ -92,6 +92,9 @@ class LegalException(BaseModel):
         description="LEGAL_DUTY_OF_REPORTER only: the reporter roles bound by the duty.",
     )
     source: str = Field(min_length=3, description="The legal text this exception rests on.")
+    lawful_basis: frozenset[LawfulBasis] = Field(
+        min_length=1, description="The GDPR bases of what it shares without consent."
+    )
     law: tuple[str, ...] = Field(min_length=1, description="Row ids in docs/LAW.md.")
 
     @model_validator(mode="after")
@@ -118,6 +121,10 @@ class ConsentPolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     hold_timeout_hours: int = Field(default=72, ge=1)
+    law_enforcement_roles: frozenset[AgencyRole] = Field(
+        default=frozenset(),
+        description="Recipients that process under the Law Enforcement Directive 2016/680.",
+    )
     needs: tuple[NeedRule, ...]
     exceptions: tuple[LegalException, ...] = ()
 

@@ -25,7 +25,7 @@ from hub.audit.log_record import LogRecord, Position, ProblemKind, decode_record
 from hub.audit.proof import no_proof
 from hub.audit.verify import VerificationReport, verify
 from hub.contracts.codec import Codec
-from hub.contracts.enums import AgencyRole, AuditAction, DataCategory
+from hub.contracts.enums import AgencyRole, AuditAction, DataCategory, LawfulBasis
 from hub.contracts.events import AuditEntry
 from hub.contracts.registry import SchemaRegistry
 from hub.runtime.settings import PROJECT_ROOT
@@ -120,6 +120,22 @@ def test_canonical_encoding_is_pinned() -> None:
     assert entry.hash.hex() == PINNED_SEQ1_HASH
 
 
+def test_lawful_bases_extend_the_encoding_without_changing_older_entries() -> None:
+    """AuditEntry v2's ``lawful_bases`` is hashed only when present: an entry without it
+    keeps its v1 bytes (so chains written before verify), and one basis more or less, or
+    another order, is a different hash."""
+    entry = make_chain(CASE_A, 2)[1]
+    consent = entry.model_copy(update={"lawful_bases": (LawfulBasis.GDPR_6_1_A_CONSENT,)})
+    both = entry.model_copy(
+        update={"lawful_bases": (LawfulBasis.GDPR_6_1_A_CONSENT, LawfulBasis.LED_2016_680)}
+    )
+    assert canonical_bytes(consent).startswith(canonical_bytes(entry))
+    assert len({entry_hash(e) for e in (entry, consent, both)}) == 3
+    decoded = AuditEntry.model_validate(CODEC.decode(CODEC.encode_event(both)).record)
+    assert decoded.lawful_bases == both.lawful_bases
+    assert entry_hash(decoded) == entry_hash(both)
+
+
 PINNED_SEQ1_HASH = "3b9b75a9ce0a5476d006aa4f4dd46fb68bae2547369bcfb59adc6a8927eec1f6"
 
 
@@ -140,6 +156,7 @@ PINNED_SEQ1_HASH = "3b9b75a9ce0a5476d006aa4f4dd46fb68bae2547369bcfb59adc6a8927ee
         ("payload_ciphertext", b"other"),
         ("key_id", "other"),
         ("prev_hash", bytes(32)),
+        ("lawful_bases", (LawfulBasis.GDPR_6_1_A_CONSENT,)),
     ],
 )
 def test_the_hash_covers_every_field(field: str, value: object) -> None:
