@@ -154,6 +154,19 @@ class PresumedVictimReport(Event):
     exploitation: ExploitationDetails | None = None
 
 
+class ProsecutorNotice(Event):
+    """Avis au procureur (CPP art. 40): raised by the hub when public officials receive a report."""
+
+    report_event_id: UUID
+    notifying_agencies: Seq[str] = ()
+    departement: Departement
+    minor_suspected: bool = False
+    exploitation_types: Seq[ExploitationType] = ()
+    legal_basis: str = "CPP art. 40"
+    person: Person
+    exploitation: ExploitationDetails | None = None
+
+
 class IdentificationDecision(Event):
     """An identifying authority's answer to a PresumedVictimReport."""
 
@@ -371,6 +384,7 @@ _TOP_LEVEL: tuple[type[AvroRecord], ...] = (
     AuditEntry,
     DirectoryEntry,
     OrphanedNeed,
+    ProsecutorNotice,
 )
 
 EVENT_MODELS: dict[str, type[BaseModel]] = {avro_full_name(m): m for m in _TOP_LEVEL}

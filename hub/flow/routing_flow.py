@@ -22,10 +22,12 @@ from hub.contracts.enums import (
     OrphanReason,
     Urgency,
 )
+from hub.contracts.events import PresumedVictimReport
 from hub.flow.case_state import CaseFacts, CaseState
 from hub.flow.deadline_flow import orphaned
 from hub.flow.decisions import AuditNote, Context, Deliver, Outcome, Publish, Refusal
 from hub.flow.delivery import Message, send
+from hub.flow.prosecutor_notice import NOTICE, notice_for, officials_reached
 from hub.rules.deadlines.open_deadline import OpenDeadline
 from hub.rules.directory import Agency
 from hub.rules.routing import RouteFacts, Selection, called_for, candidates, facts_of
@@ -90,6 +92,25 @@ def route(
             notes += sent.notes
             opened += sent.opened
             reached += 1
+    officials = (
+        officials_reached(rule, deliveries) if isinstance(event, PresumedVictimReport) else []
+    )
+    if officials:
+        assert isinstance(event, PresumedVictimReport)
+        notice = notice_for(event, record, officials)
+        noticed = route(state, NOTICE, notice.model_dump(), notice, officials[0], ctx, now)
+        if noticed.refusal is not None:
+            notes.append(
+                AuditNote(
+                    AuditAction.REFUSED,
+                    "no parquet to notify (CPP art. 40)",
+                    reason=noticed.refusal.reason.value,
+                )
+            )
+        else:
+            state = noticed.state
+            deliveries += noticed.deliveries
+            notes += noticed.audit
     if not reached and not published:
         return Outcome(
             state=state,

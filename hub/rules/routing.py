@@ -65,6 +65,8 @@ class RoutingRule(BaseModel):
     senders: frozenset[AgencyRole] | None = None
     recipients: tuple[RecipientRule, ...] = ()
     hub_only: bool = False
+    prosecutor_notice_by: frozenset[AgencyRole] = frozenset()
+    """Recipient roles bound to notify the prosecutor (CPP art. 40) when they receive it."""
 
 
 class RoutingRules(BaseModel):

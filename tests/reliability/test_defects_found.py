@@ -170,7 +170,7 @@ def test_a_sexual_exploitation_report_raises_no_orphaned_need_for_the_labour_ins
     told = consent_for(AgencyRole.POLICE_GENDARMERIE, case_id=case_id)
     state = handle(CaseState(case_id=case_id), inbound(told, "association-93", ctx), ctx, NOW).state
     outcome = handle(state, inbound(report, "association-93", ctx, 1), ctx, NOW)
-    assert [d.recipient.id for d in outcome.deliveries] == ["police-93"]
+    assert [d.recipient.id for d in outcome.deliveries] == ["police-93", "tribunal-93"]
     assert outcome.published == ()
 
 

@@ -69,6 +69,7 @@ EXPECTED_SUBJECTS = {
     "fr.nrm.CaseClosed",
     "fr.nrm.DeadLetter",
     "fr.nrm.AuditEntry",
+    "fr.nrm.ProsecutorNotice",
 }
 ALL_RECORD_MODELS: dict[str, type[BaseModel]] = {
     **EVENT_MODELS,

@@ -55,7 +55,8 @@ def identified(
     told = consent_for(AgencyRole.POLICE_GENDARMERIE, case_id=case_id)
     state = handle(state, inbound(told, "association-93", ctx, 0), ctx, NOW).state
     reported = handle(state, inbound(report, "association-93", ctx, 1), ctx, NOW)
-    assert {d.recipient.id for d in reported.deliveries} == {"police-93"}
+    # The police, and the parquet their duty to notify (CPP art. 40) reaches.
+    assert {d.recipient.id for d in reported.deliveries} == {"police-93", "tribunal-93"}
     decision = IdentificationDecision(
         envelope=envelope(case_id),
         report_event_id=report.envelope.event_id,

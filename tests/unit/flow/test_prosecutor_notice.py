@@ -1,0 +1,116 @@
+"""The avis au procureur (CPP art. 40 al. 2) as the flow decides it, without a broker.
+
+"Toute autorité constituée, tout officier public ou fonctionnaire qui, dans l'exercice de ses
+fonctions, acquiert la connaissance d'un crime ou d'un délit est tenu d'en donner avis sans
+délai au procureur de la République": when a report of trafficking reaches the labour
+inspectorate or the police through the hub, the parquet receives one notice naming them,
+with the identity and the offence — nothing the prosecutor does not need.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from flow_helpers import NOW, consent_for, context, envelope, events_for, inbound
+
+from hub.contracts.enums import (
+    AgencyRole,
+    DataCategory,
+    DeadLetterReason,
+    ExploitationType,
+    LawfulBasis,
+)
+from hub.contracts.events import PresumedVictimReport, ProsecutorNotice
+from hub.flow.case_flow import handle
+from hub.flow.case_state import CaseState
+from hub.flow.decisions import Context, Outcome
+
+NOTICE = "fr.nrm.ProsecutorNotice"
+IDENTIFYING = (AgencyRole.POLICE_GENDARMERIE, AgencyRole.LABOUR_INSPECTORATE)
+
+
+@pytest.fixture(scope="module")
+def ctx() -> Context:
+    return context()
+
+
+def reported(
+    ctx: Context, *, consent: bool, types: tuple[ExploitationType, ...]
+) -> tuple[PresumedVictimReport, Outcome]:
+    """A report by the association (with or without the adult's consent to tell the
+    identifying authorities, every category)."""
+    case_id = uuid.uuid4()
+    report = events_for(case_id)[PresumedVictimReport].model_copy(
+        update={"envelope": envelope(case_id), "exploitation_types": types}
+    )
+    state = CaseState(case_id=case_id)
+    if consent:
+        told = consent_for(*IDENTIFYING, case_id=case_id)
+        state = handle(state, inbound(told, "association-93", ctx, 0), ctx, NOW).state
+    return report, handle(state, inbound(report, "association-93", ctx, 1), ctx, NOW)
+
+
+def test_labour_trafficking_reaches_both_authorities_and_the_parquet_is_noticed(
+    ctx: Context,
+) -> None:
+    report, outcome = reported(ctx, consent=True, types=(ExploitationType.LABOUR,))
+    by_agency = {d.recipient.id: d for d in outcome.deliveries}
+    assert set(by_agency) == {"inspection-travail-93", "police-93", "tribunal-93"}
+    notice = by_agency["tribunal-93"]
+    assert notice.subject == NOTICE
+    assert notice.record["report_event_id"] == report.envelope.event_id
+    assert set(notice.record["notifying_agencies"]) == {"inspection-travail-93", "police-93"}
+    # Only what the prosecutor needs: no contact, health or immigration data, even though
+    # the person consented to share everything with the identifying authorities.
+    assert notice.categories == {DataCategory.IDENTITY, DataCategory.EXPLOITATION_DETAILS}
+    assert notice.record["person"]["phone"] is None
+    assert notice.record["person"]["health_needs"] is None
+    assert notice.basis == "exception:public-official-duty"
+    assert notice.lawful_bases == (
+        LawfulBasis.GDPR_6_1_C_LEGAL_OBLIGATION,
+        LawfulBasis.GDPR_10_OFFENCE_DATA,
+        LawfulBasis.LED_2016_680,
+    )
+    assert notice.record["envelope"]["sender"] in {"inspection-travail-93", "police-93"}
+
+
+def test_a_report_held_for_consent_reached_no_official_and_raises_no_notice(
+    ctx: Context,
+) -> None:
+    _, outcome = reported(ctx, consent=False, types=(ExploitationType.LABOUR,))
+    assert outcome.deliveries == ()
+    assert {h.role for h in outcome.state.holds} == set(IDENTIFYING)
+
+
+def test_a_report_processed_again_after_a_crash_gives_the_same_notice(ctx: Context) -> None:
+    """At-least-once: re-processing the report from the same state re-creates the notice with
+    the same event id, which the parquet's client drops as a redelivery."""
+    case_id = uuid.uuid4()
+    report = events_for(case_id)[PresumedVictimReport].model_copy(
+        update={"envelope": envelope(case_id), "exploitation_types": (ExploitationType.SEXUAL,)}
+    )
+    state = CaseState(case_id=case_id)
+    told = consent_for(*IDENTIFYING, case_id=case_id)
+    state = handle(state, inbound(told, "association-93", ctx, 0), ctx, NOW).state
+    notices = [
+        next(
+            d
+            for d in handle(state, inbound(report, "association-93", ctx, 1), ctx, NOW).deliveries
+            if d.subject == NOTICE
+        )
+        for _ in range(2)
+    ]
+    assert notices[0].event_id == notices[1].event_id
+    assert list(notices[0].record["notifying_agencies"]) == ["police-93"]
+
+
+def test_no_agency_may_publish_a_notice_itself(ctx: Context) -> None:
+    report, outcome = reported(ctx, consent=True, types=(ExploitationType.LABOUR,))
+    (delivered,) = [d for d in outcome.deliveries if d.subject == NOTICE]
+    forged = ProsecutorNotice.model_validate(
+        {**delivered.record, "envelope": envelope(report.envelope.case_id)}
+    )
+    refused = handle(outcome.state, inbound(forged, "police-93", ctx, 2), ctx, NOW)
+    assert refused.refusal is not None
+    assert refused.refusal.reason is DeadLetterReason.SEMANTIC_VIOLATION
