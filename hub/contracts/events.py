@@ -167,6 +167,13 @@ class ProsecutorNotice(Event):
     exploitation: ExploitationDetails | None = None
 
 
+class ParentsInformation(Event):
+    """Were a minor's parents informed of the transmission to child protection (CASF L226-2-1)?"""
+
+    parents_informed: bool
+    contrary_interest_reason: str | None = None
+
+
 class IdentificationDecision(Event):
     """An identifying authority's answer to a PresumedVictimReport."""
 
@@ -385,6 +392,7 @@ _TOP_LEVEL: tuple[type[AvroRecord], ...] = (
     DirectoryEntry,
     OrphanedNeed,
     ProsecutorNotice,
+    ParentsInformation,
 )
 
 EVENT_MODELS: dict[str, type[BaseModel]] = {avro_full_name(m): m for m in _TOP_LEVEL}

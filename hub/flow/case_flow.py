@@ -24,6 +24,7 @@ from hub.contracts.events import (
     ConsentGiven,
     ConsentWithdrawn,
     IdentificationDecision,
+    ParentsInformation,
     PresumedVictimReport,
     ReferralOpened,
     SafetyFlagsSet,
@@ -33,6 +34,7 @@ from hub.flow.case_state import CaseState, Held, Safety, Seen, topic_crc
 from hub.flow.decisions import AuditNote, Context, Deliver, Inbound, Outcome, Refusal
 from hub.flow.delivery import Message, Sent, send, share_for
 from hub.flow.identification import decision
+from hub.flow.parents import parents_information
 from hub.flow.routing_flow import route
 from hub.flow.withdrawal import consent_withdrawn
 from hub.rules.consent import Share
@@ -79,6 +81,8 @@ def handle(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> O
             outcome = decision(state, inbound, ctx, now)
         case CaseClosed():
             outcome = _close(state, event)
+        case ParentsInformation():
+            outcome = parents_information(state, event, inbound.sender.id, now)
         case _:
             outcome = _route(state, inbound, ctx, now)
     if outcome.refusal is not None:

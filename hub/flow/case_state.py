@@ -136,6 +136,23 @@ class CaseFacts(_Value):
     gender: Gender | None = None
 
 
+class ParentsStep(_Value):
+    """Whether a minor's parents were informed of the transmission to child protection
+    (CASF L226-2-1): opened when child protection first receives the minor's data, closed by
+    a ``ParentsInformation`` (informed, or not with an explicit reason)."""
+
+    opened_at: datetime
+    informed: bool | None = None
+    """None while pending; True informed; False not informed (reason audited, encrypted)."""
+    closed_by: str | None = None
+    closed_at: datetime | None = None
+
+    @property
+    def pending(self) -> bool:
+        """True until someone says whether the parents were informed."""
+        return self.informed is None
+
+
 class Safety(_Value):
     """Safety flags: do-not-contact removes contact data; a safe channel restricts it."""
 
@@ -224,6 +241,8 @@ class CaseState(_Value):
     facts: CaseFacts = CaseFacts()
     consent: ConsentState = ConsentState()
     safety: Safety = Safety()
+    parents: ParentsStep | None = None
+    """The parents-informed step of a minor's case (None: not opened)."""
     received: tuple[Received, ...] = ()
     holds: tuple[Held, ...] = ()
     requests: tuple[OpenRequest, ...] = ()

@@ -27,6 +27,7 @@ from hub.flow.case_state import CaseFacts, CaseState
 from hub.flow.deadline_flow import orphaned
 from hub.flow.decisions import AuditNote, Context, Deliver, Outcome, Publish, Refusal
 from hub.flow.delivery import Message, send
+from hub.flow.parents import open_step
 from hub.flow.prosecutor_notice import NOTICE, notice_for, officials_reached
 from hub.rules.deadlines.open_deadline import OpenDeadline
 from hub.rules.directory import Agency
@@ -111,6 +112,8 @@ def route(
             state = noticed.state
             deliveries += noticed.deliveries
             notes += noticed.audit
+    state, parents_notes = open_step(state, deliveries, now)
+    notes += parents_notes
     if not reached and not published:
         return Outcome(
             state=state,

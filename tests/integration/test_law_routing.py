@@ -6,7 +6,8 @@
   report names the lawful bases of each disclosure.
 - A minor reported by a hospital (secrecy-bound, but 226-14 1° needs no agreement for a
   minor): child protection and the juvenile prosecutor receive only the categories they
-  require; the minor's accommodation goes to child protection, never to an adult provider.
+  require; the minor's accommodation goes to child protection, never to an adult provider;
+  the parents-informed step (CASF L226-2-1) opens, and closes on child protection's answer.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import uuid
 
 import pytest
+from eventually import eventually
 from flow_helpers import consent_for, envelope, events_for, nothing_for, received_for
 from typer.testing import CliRunner
 from worker_thread import AgencyFactory
@@ -25,6 +27,7 @@ from hub.contracts.enums import AgencyRole, DataCategory, ExploitationType, Urge
 from hub.contracts.events import (
     AccommodationNeeds,
     AccommodationRequested,
+    ParentsInformation,
     PresumedVictimReport,
     ProsecutorNotice,
 )
@@ -52,6 +55,15 @@ async def subject_report(settings: HubSettings, case_id: uuid.UUID) -> dict[str,
     assert result.exit_code == 0, result.output
     document: dict[str, object] = json.loads(result.stdout)
     return document
+
+
+async def replayed(settings: HubSettings, case_id: uuid.UUID) -> list[dict[str, object]]:
+    result = await asyncio.to_thread(
+        runner.invoke, app, ["replay", str(case_id), "--json"], obj=settings
+    )
+    assert result.exit_code == 0, result.output
+    entries: list[dict[str, object]] = json.loads(result.stdout)["entries"]
+    return entries
 
 
 async def test_labour_trafficking_reaches_inspectorate_and_police_and_the_parquet_is_noticed(
@@ -142,3 +154,21 @@ async def test_a_minor_reaches_child_protection_and_the_juvenile_prosecutor_with
     }
     assert ("ase-93", DataCategory.HEALTH.tag) not in seen
     assert not any(r == "hebergement-93" for r, _ in seen)
+
+    # The parents-informed step: opened with the transmission, closed by child protection,
+    # which explains why the parents were not informed (the reason stays encrypted).
+    steps = [e.get("decision") for e in await replayed(hub_settings, case_id)]
+    assert any(str(d).startswith("parents-informed step opened") for d in steps)
+    await child_protection.publish(
+        ParentsInformation(
+            envelope=envelope(case_id),
+            parents_informed=False,
+            contrary_interest_reason="Le père est mis en cause dans l'exploitation de l'enfant.",
+        )
+    )
+
+    async def closed() -> bool:
+        entries = await replayed(hub_settings, case_id)
+        return any(e.get("reason") == "CONTRARY_TO_CHILD_INTEREST" for e in entries)
+
+    await eventually(closed, timeout_s=20, what="the parents step closed in the audit trail")

@@ -70,6 +70,7 @@ EXPECTED_SUBJECTS = {
     "fr.nrm.DeadLetter",
     "fr.nrm.AuditEntry",
     "fr.nrm.ProsecutorNotice",
+    "fr.nrm.ParentsInformation",
 }
 ALL_RECORD_MODELS: dict[str, type[BaseModel]] = {
     **EVENT_MODELS,
