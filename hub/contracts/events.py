@@ -171,7 +171,17 @@ class ParentsInformation(Event):
     """Were a minor's parents informed of the transmission to child protection (CASF L226-2-1)?"""
 
     parents_informed: bool
+    no_legal_representative: bool = False
     contrary_interest_reason: str | None = None
+
+
+class AdHocAdministratorRequested(Event):
+    """To the juvenile prosecutor: appoint an ad hoc administrator (CPP 706-50) or a guardian."""
+
+    request_id: UUID
+    departement: Departement
+    unaccompanied: bool = False
+    legal_basis: str = "CPP art. 706-50; Directive 2011/36/UE art. 14(2)"
 
 
 class IdentificationDecision(Event):
@@ -393,6 +403,7 @@ _TOP_LEVEL: tuple[type[AvroRecord], ...] = (
     OrphanedNeed,
     ProsecutorNotice,
     ParentsInformation,
+    AdHocAdministratorRequested,
 )
 
 EVENT_MODELS: dict[str, type[BaseModel]] = {avro_full_name(m): m for m in _TOP_LEVEL}

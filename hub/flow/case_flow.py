@@ -34,7 +34,7 @@ from hub.flow.case_state import CaseState, Held, Safety, Seen, topic_crc
 from hub.flow.decisions import AuditNote, Context, Deliver, Inbound, Outcome, Refusal
 from hub.flow.delivery import Message, Sent, send, share_for
 from hub.flow.identification import decision
-from hub.flow.parents import parents_information
+from hub.flow.parents import AD_HOC_REQUEST, ad_hoc_request, parents_information
 from hub.flow.routing_flow import route
 from hub.flow.withdrawal import consent_withdrawn
 from hub.rules.consent import Share
@@ -82,7 +82,7 @@ def handle(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> O
         case CaseClosed():
             outcome = _close(state, event)
         case ParentsInformation():
-            outcome = parents_information(state, event, inbound.sender.id, now)
+            outcome = _parents(state, event, inbound, ctx, now)
         case _:
             outcome = _route(state, inbound, ctx, now)
     if outcome.refusal is not None:
@@ -108,6 +108,32 @@ def handle(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> O
         published=outcome.published,
         opened=outcome.opened,
         closed=outcome.closed,
+    )
+
+
+def _parents(
+    state: CaseState, event: ParentsInformation, inbound: Inbound, ctx: Context, now: datetime
+) -> Outcome:
+    """Close the parents-informed step; when they were not informed, ask the juvenile
+    prosecutor for an ad hoc administrator or a guardian on the sender's behalf."""
+    closed = parents_information(state, event, inbound.sender.id, now)
+    request = ad_hoc_request(closed.state, event) if closed.refusal is None else None
+    if request is None:
+        return closed
+    asked = route(
+        closed.state, AD_HOC_REQUEST, request.model_dump(), request, inbound.sender, ctx, now
+    )
+    if asked.refusal is not None:
+        note = AuditNote(
+            AuditAction.REFUSED, "no juvenile prosecutor to ask", reason=asked.refusal.reason.value
+        )
+        return Outcome(state=closed.state, audit=(*closed.audit, note))
+    return Outcome(
+        state=asked.state,
+        deliveries=asked.deliveries,
+        audit=(*closed.audit, *asked.audit),
+        published=asked.published,
+        opened=asked.opened,
     )
 
 

@@ -11,16 +11,20 @@ itself is personal data: it is kept only in the audit entry's encrypted payload.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
 from hub.contracts.enums import AgencyRole, AuditAction, DeadLetterReason
-from hub.contracts.events import ParentsInformation
+from hub.contracts.events import AdHocAdministratorRequested, Envelope, ParentsInformation
 from hub.flow.case_state import CaseState, ParentsStep
 from hub.flow.decisions import AuditNote, Deliver, Outcome, Refusal
 
 LAW = "CASF L226-2-1"
 CONTRARY_TO_CHILD_INTEREST = "CONTRARY_TO_CHILD_INTEREST"
+NO_LEGAL_REPRESENTATIVE = "NO_LEGAL_REPRESENTATIVE"
+AD_HOC_REQUEST = "fr.nrm.AdHocAdministratorRequested"
+AD_HOC_NAMESPACE = uuid.UUID("ad0c0a0d-7065-4a50-9706-500000000000")
 MIN_REASON_CHARS = 20
 """The shortest reason accepted for not informing the parents (hub policy: a word such as
 "danger" is not a reason an auditor can review)."""
@@ -50,7 +54,8 @@ def parents_information(
     """Close the step (or record the answer where no step was opened yet); not informing
     the parents without an explicit reason is refused."""
     reason = (event.contrary_interest_reason or "").strip()
-    if not event.parents_informed and len(reason) < MIN_REASON_CHARS:
+    needs_reason = not event.parents_informed and not event.no_legal_representative
+    if needs_reason and len(reason) < MIN_REASON_CHARS:
         return Outcome(
             state=state,
             refusal=Refusal(
@@ -65,6 +70,13 @@ def parents_information(
     )
     if event.parents_informed:
         note = AuditNote(AuditAction.CASE_TRANSITION, "parents informed", legal_basis=LAW)
+    elif event.no_legal_representative:
+        note = AuditNote(
+            AuditAction.CASE_TRANSITION,
+            "parents not informed: nobody exercises parental authority in France",
+            reason=NO_LEGAL_REPRESENTATIVE,
+            legal_basis=LAW,
+        )
     else:
         note = AuditNote(
             AuditAction.CASE_TRANSITION,
@@ -73,3 +85,27 @@ def parents_information(
             legal_basis=LAW,
         )
     return Outcome(state=state.model_copy(update={"parents": closed}), audit=(note,))
+
+
+def ad_hoc_request(
+    state: CaseState, event: ParentsInformation
+) -> AdHocAdministratorRequested | None:
+    """The request for an ad hoc administrator or a guardian, when the parents were not
+    informed: either nobody represents the child in France (Dir. 2011/36 art. 14(2)), or
+    informing them is contrary to the child's interest, so they do not fully protect it (CPP
+    706-50). None when they were informed or the case has no département."""
+    if event.parents_informed or state.facts.departement is None:
+        return None
+    base = event.envelope.event_id
+    return AdHocAdministratorRequested(
+        envelope=Envelope(
+            event_id=uuid.uuid5(AD_HOC_NAMESPACE, f"{base}/event"),
+            case_id=state.case_id,
+            occurred_at=event.envelope.occurred_at,
+            causation_id=base,
+            correlation_id=state.case_id,
+        ),
+        request_id=uuid.uuid5(AD_HOC_NAMESPACE, f"{base}/request"),
+        departement=state.facts.departement,
+        unaccompanied=event.no_legal_representative,
+    )

@@ -7,7 +7,8 @@
 - A minor reported by a hospital (secrecy-bound, but 226-14 1° needs no agreement for a
   minor): child protection and the juvenile prosecutor receive only the categories they
   require; the minor's accommodation goes to child protection, never to an adult provider;
-  the parents-informed step (CASF L226-2-1) opens, and closes on child protection's answer.
+  the parents-informed step (CASF L226-2-1) opens, closes on child protection's answer, and
+  parents not informed bring an ad hoc administrator request to the juvenile prosecutor.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from hub.contracts.enums import AgencyRole, DataCategory, ExploitationType, Urge
 from hub.contracts.events import (
     AccommodationNeeds,
     AccommodationRequested,
+    AdHocAdministratorRequested,
     ParentsInformation,
     PresumedVictimReport,
     ProsecutorNotice,
@@ -172,3 +174,8 @@ async def test_a_minor_reaches_child_protection_and_the_juvenile_prosecutor_with
         return any(e.get("reason") == "CONTRARY_TO_CHILD_INTEREST" for e in entries)
 
     await eventually(closed, timeout_s=20, what="the parents step closed in the audit trail")
+    # Their interests conflict with the child's: the juvenile prosecutor is asked to appoint
+    # an ad hoc administrator (CPP 706-50), without personal data.
+    (asked,) = await received_for(prosecutor, case_id, 1, timeout_s=20)
+    assert isinstance(asked.event, AdHocAdministratorRequested)
+    assert asked.event.unaccompanied is False

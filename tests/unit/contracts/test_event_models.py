@@ -71,6 +71,7 @@ EXPECTED_SUBJECTS = {
     "fr.nrm.AuditEntry",
     "fr.nrm.ProsecutorNotice",
     "fr.nrm.ParentsInformation",
+    "fr.nrm.AdHocAdministratorRequested",
 }
 ALL_RECORD_MODELS: dict[str, type[BaseModel]] = {
     **EVENT_MODELS,

@@ -91,3 +91,39 @@ def test_parents_not_informed_for_the_childs_interest_is_audited_without_the_rea
     assert not any(REASON in text for text in clear)
     received = next(n for n in closed.audit if n.action is AuditAction.RECEIVED)
     assert received.payload == {"minor": {"contrary_interest_reason": REASON}}
+
+
+AD_HOC = "fr.nrm.AdHocAdministratorRequested"
+
+
+def test_parents_not_informed_asks_the_juvenile_prosecutor_for_an_ad_hoc_administrator(
+    ctx: Context,
+) -> None:
+    """CPP 706-50: the representatives do not fully protect the child's interests."""
+    closed = answered(ctx, reported(ctx, minor=True), False, REASON)
+    (asked,) = [d for d in closed.deliveries if d.subject == AD_HOC]
+    assert asked.recipient.id == "parquet-mineurs-93"
+    assert asked.record["unaccompanied"] is False
+    assert asked.categories == frozenset()  # no personal data: the prosecutor has the report
+    assert [r.recipient for r in closed.state.requests if r.subject == AD_HOC] == [
+        "parquet-mineurs-93"
+    ]
+
+
+def test_an_unaccompanied_minor_needs_no_reason_and_gets_a_guardian_request(ctx: Context) -> None:
+    """Dir. 2011/36 art. 14(2): nobody to inform, a guardian to appoint."""
+    before = reported(ctx, minor=True)
+    event = ParentsInformation(
+        envelope=envelope(before.state.case_id),
+        parents_informed=False,
+        no_legal_representative=True,
+    )
+    closed = handle(before.state, inbound(event, "ase-93", ctx, 1), ctx, NOW)
+    assert closed.refusal is None
+    (asked,) = [d for d in closed.deliveries if d.subject == AD_HOC]
+    assert asked.record["unaccompanied"] is True
+
+
+def test_parents_informed_asks_for_nobody(ctx: Context) -> None:
+    closed = answered(ctx, reported(ctx, minor=True), True, None)
+    assert [d for d in closed.deliveries if d.subject == AD_HOC] == []
