@@ -35,6 +35,7 @@ from hub.flow.decisions import AuditNote, Context, Deliver, Inbound, Outcome, Re
 from hub.flow.delivery import Message, Sent, send, share_for
 from hub.flow.identification import decision
 from hub.flow.parents import AD_HOC_REQUEST, ad_hoc_request, parents_information
+from hub.flow.prosecutor_notice import NOTICE, REPORT, notice_for, officials_reached
 from hub.flow.routing_flow import route
 from hub.flow.withdrawal import consent_withdrawn
 from hub.rules.consent import Share
@@ -303,11 +304,14 @@ def _consent_given(state: CaseState, event: ConsentGiven, ctx: Context, now: dat
     holds, state = state.holds, state.model_copy(update={"holds": ()})
     deliveries: list[Deliver] = []
     opened: list[OpenDeadline] = []
+    reports: dict[str, Held] = {}
     for held in holds:
         released = _release(state, held, ctx, now)
         if released is None:
             state = state.model_copy(update={"holds": (*state.holds, held)})
             continue
+        if held.subject == REPORT and released.deliveries:
+            reports.setdefault(held.record_json, held)
         state = released.state
         deliveries += released.deliveries
         opened += released.opened
@@ -327,9 +331,34 @@ def _consent_given(state: CaseState, event: ConsentGiven, ctx: Context, now: dat
             for n in released.notes
             if n.action is not AuditAction.ROUTED or n.decision == "deadline opened"
         ]
+    for held in reports.values():
+        noticed = _notice_on_release(state, held, deliveries, ctx, now)
+        if noticed is not None:
+            state = noticed.state
+            deliveries += noticed.deliveries
+            notes += noticed.audit
     return Outcome(
         state=state, deliveries=tuple(deliveries), audit=tuple(notes), opened=tuple(opened)
     )
+
+
+def _notice_on_release(
+    state: CaseState, held: Held, deliveries: list[Deliver], ctx: Context, now: datetime
+) -> Outcome | None:
+    """A report released to public officials raises the avis au procureur it could not
+    raise while held — once per case (``hub.flow.prosecutor_notice``)."""
+    rule = ctx.rules.for_type(REPORT)
+    source = ctx.directory.get(held.sender)
+    if rule is None or source is None or any(r.subject == NOTICE for r in state.received):
+        return None
+    report = PresumedVictimReport.model_validate_json(held.record_json)
+    reached = [d for d in deliveries if d.subject == REPORT]
+    officials = officials_reached(rule, reached)
+    if not officials:
+        return None
+    notice = notice_for(report, report.model_dump(), officials)
+    noticed = route(state, NOTICE, notice.model_dump(), notice, officials[0], ctx, now)
+    return None if noticed.refusal is not None else noticed
 
 
 def _release(state: CaseState, held: Held, ctx: Context, now: datetime) -> Sent | None:

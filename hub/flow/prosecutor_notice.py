@@ -5,8 +5,8 @@ de la République without delay. When a report of trafficking reaches such offic
 the hub (``routing.yaml``: ``prosecutor_notice_by`` on the report's rule), the hub raises one
 ``ProsecutorNotice`` on their behalf, naming them, and routes it like any message: to the
 parquet of the département (the ``JUSTICE`` agency), under the officials' legal duty
-(``consent.yaml``: ``public-official-duty``). A report only held for consent reached nobody
-yet, and raises no notice.
+(``consent.yaml``: ``public-official-duty``). A report held for consent reached nobody yet:
+it raises its notice when consent releases it (``hub.flow.case_flow``), once per case.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from hub.rules.directory import Agency
 from hub.rules.routing import RoutingRule
 
 NOTICE = "fr.nrm.ProsecutorNotice"
+REPORT = "fr.nrm.PresumedVictimReport"
 NOTICE_NAMESPACE = uuid.UUID("0b5e4a52-3c3d-4f0a-9e40-6370703430aa")
 
 

@@ -75,12 +75,27 @@ def test_labour_trafficking_reaches_both_authorities_and_the_parquet_is_noticed(
     assert notice.record["envelope"]["sender"] in {"inspection-travail-93", "police-93"}
 
 
-def test_a_report_held_for_consent_reached_no_official_and_raises_no_notice(
+def test_a_report_held_for_consent_raises_its_notice_when_consent_releases_it(
     ctx: Context,
 ) -> None:
-    _, outcome = reported(ctx, consent=False, types=(ExploitationType.LABOUR,))
-    assert outcome.deliveries == ()
+    report, outcome = reported(ctx, consent=False, types=(ExploitationType.LABOUR,))
+    assert outcome.deliveries == ()  # no official reached yet: no notice yet
     assert {h.role for h in outcome.state.holds} == set(IDENTIFYING)
+    told = consent_for(*IDENTIFYING, case_id=report.envelope.case_id)
+    released = handle(outcome.state, inbound(told, "association-93", ctx, 2), ctx, NOW)
+    by_agency = {d.recipient.id: d for d in released.deliveries}
+    assert set(by_agency) == {"inspection-travail-93", "police-93", "tribunal-93"}
+    assert by_agency["tribunal-93"].subject == NOTICE
+    # Once per case: a later consent releases nothing more and raises no second notice.
+    again = handle(
+        released.state,
+        inbound(
+            consent_for(*IDENTIFYING, case_id=report.envelope.case_id), "association-93", ctx, 3
+        ),
+        ctx,
+        NOW,
+    )
+    assert again.deliveries == ()
 
 
 def test_a_report_processed_again_after_a_crash_gives_the_same_notice(ctx: Context) -> None:
