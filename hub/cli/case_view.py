@@ -1,5 +1,5 @@
 """What `hub case show` tells about one case: its state, open requests with their deadlines,
-the reflection period, and who holds the next action.
+the reflection period, a minor's parents-informed step, and who holds the next action.
 
 Text for operators: French, times in Europe/Paris with their zone (``paris_time``); JSON
 keeps UTC ISO 8601 instants for scripts."""
@@ -35,6 +35,15 @@ def case_summary(state: CaseState, now: datetime) -> dict[str, Any]:
         else {
             "ends": state.reflection_ends.isoformat(),
             "days_left": max(0, (state.reflection_ends - now).days),
+        },
+        "parents_informed": None
+        if state.parents is None
+        else {
+            "status": "PENDING"
+            if state.parents.pending
+            else ("INFORMED" if state.parents.informed else "NOT_INFORMED"),
+            "since": state.parents.opened_at.isoformat(),
+            "closed_by": state.parents.closed_by,
         },
         "open_requests": [
             {
@@ -89,6 +98,14 @@ def render_case(state: CaseState, now: datetime, *, width: int = 80) -> Group:
                 f"({period['days_left']} j restants)"
             )
         )
+    if summary["parents_informed"]:
+        step = summary["parents_informed"]
+        said = {
+            "PENDING": "information des parents à confirmer (CASF L226-2-1)",
+            "INFORMED": f"parents informés (selon {step['closed_by']})",
+            "NOT_INFORMED": f"parents non informés, motif consigné (selon {step['closed_by']})",
+        }
+        lines.append(Text(f"Mineur : {said[step['status']]}"))
     if summary["next_action"]:
         action = summary["next_action"]
         lines.append(

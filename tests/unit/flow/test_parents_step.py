@@ -13,6 +13,7 @@ import uuid
 import pytest
 from flow_helpers import NOW, context, envelope, events_for, inbound
 
+from hub.cli.case_view import case_summary, render_case
 from hub.contracts.enums import AuditAction, DeadLetterReason
 from hub.contracts.events import ParentsInformation, PresumedVictimReport
 from hub.flow.case_flow import handle
@@ -127,3 +128,18 @@ def test_an_unaccompanied_minor_needs_no_reason_and_gets_a_guardian_request(ctx:
 def test_parents_informed_asks_for_nobody(ctx: Context) -> None:
     closed = answered(ctx, reported(ctx, minor=True), True, None)
     assert [d for d in closed.deliveries if d.subject == AD_HOC] == []
+
+
+def test_case_show_tracks_the_step_for_operators(ctx: Context) -> None:
+    opened = reported(ctx, minor=True)
+    assert case_summary(opened.state, NOW)["parents_informed"]["status"] == "PENDING"
+    shown = render_case(opened.state, NOW)
+    assert "information des parents à confirmer" in " ".join(str(r) for r in shown.renderables)
+    closed = answered(ctx, opened, False, REASON)
+    summary = case_summary(closed.state, NOW)["parents_informed"]
+    assert summary == {
+        "status": "NOT_INFORMED",
+        "since": opened.state.parents.opened_at.isoformat(),  # type: ignore[union-attr]
+        "closed_by": "ase-93",
+    }
+    assert REASON not in str(case_summary(closed.state, NOW))
