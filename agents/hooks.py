@@ -1,10 +1,10 @@
 """What the routing loop tells its observers: the one place the worker's counting hooks in.
 
 The loop never counts by hand: it calls a ``RouterHooks`` at each step (a batch read, a
-record ingested, an event decided, an outcome applied, a dead letter written, a deadline
-fired, a rebalance, the time a phase took). Observers — the worker's stats, which the
-Prometheus collector reads at scrape time — subclass it and override what they need; every
-hook does nothing by default.
+record ingested, an event decided, an outcome applied, a dead letter written, a refusal
+notified, a deadline fired, a rebalance, the time a phase took). Observers — the worker's
+stats, which the Prometheus collector reads at scrape time — subclass it and override what
+they need; every hook does nothing by default.
 """
 
 from __future__ import annotations
@@ -32,6 +32,10 @@ class RouterHooks:
 
     def dead_lettered(self, reason: DeadLetterReason) -> None:
         """One dead letter was written."""
+
+    def refusal_notice(self, agency: str, *, sent: bool) -> None:
+        """A refusal of ``agency``'s record was notified to it (``sent``) or only counted
+        (over its notice budget)."""
 
     def states_written(self, topic: str, count: int) -> None:
         """``count`` changed case states were written to their changelog ``topic``."""
@@ -80,6 +84,11 @@ class HookChain(RouterHooks):
         """Tell every observer."""
         for observer in self.observers:
             observer.dead_lettered(reason)
+
+    def refusal_notice(self, agency: str, *, sent: bool) -> None:
+        """Tell every observer."""
+        for observer in self.observers:
+            observer.refusal_notice(agency, sent=sent)
 
     def states_written(self, topic: str, count: int) -> None:
         """Tell every observer."""

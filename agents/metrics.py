@@ -165,6 +165,12 @@ class RouterCollector(Collector):
             ("action",),
             getattr(stats, "audit_actions", None),
         )
+        yield from _labelled_counter(
+            "nrm_router_refusal_notices",
+            "Refusal notices to outbox owners: sent, or withheld by the per-agency budget.",
+            ("outcome",),
+            getattr(stats, "refusal_notices", None),
+        )
         dead = CounterMetricFamily(
             "nrm_router_dead_letters", "Dead letters written, by reason.", labels=["reason"]
         )

@@ -2,8 +2,9 @@
 
 ``OutcomeSink.apply`` writes an outcome's deliveries, hub records and audit notes through the
 ``OutboxWriter``, keeps the case's new state and its deadlines; ``dead_letter`` writes a
-refusal; ``settle`` writes the changed case states and waits for every write to be
-acknowledged. Each tells the hooks what it wrote.
+refusal and tells the outbox's owner (``agents/refusal_notifier.py``); ``settle`` writes the
+changed case states and waits for every write to be acknowledged. Each tells the hooks what
+it wrote.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from aiokafka import AIOKafkaProducer
 from agents.hooks import RouterHooks
 from agents.io.case_store import CaseStore
 from agents.io.outbox_writer import Futures, OutboxWriter
-from hub.contracts.enums import AgencyRole, AuditAction, DeadLetterReason
+from agents.refusal_notifier import RefusalNotifier
+from hub.contracts.enums import AgencyRole, AuditAction
 from hub.contracts.events import DeadLetter
 from hub.flow.deadline_index import PartitionedDeadlines
 from hub.flow.decisions import AuditNote, Inbound, Outcome
+from hub.rules.directory import Directory
 
 
 class OutcomeSink:
@@ -32,8 +35,10 @@ class OutcomeSink:
         store: CaseStore,
         deadlines: PartitionedDeadlines,
         hooks: RouterHooks,
+        notifier: RefusalNotifier,
     ) -> None:
         self.writer = writer
+        self.notifier = notifier
         self.producer = producer
         self.store = store
         self.deadlines = deadlines
@@ -65,10 +70,14 @@ class OutcomeSink:
         self.hooks.outcome_applied(outcome, notes)
         return futures + audit_futures
 
-    async def dead_letter(self, letter: DeadLetter, reason: DeadLetterReason) -> Futures:
-        """Write one dead letter; return the write in flight."""
-        self.hooks.dead_lettered(reason)
-        return [await self.writer.dead_letter(letter)]
+    async def dead_letter(
+        self, letter: DeadLetter, directory: Directory, *, authenticated: bool
+    ) -> Futures:
+        """Write one dead letter and its refusal notice (within the owner's budget); return
+        the writes in flight. ``authenticated``: the owner's signature verified."""
+        self.hooks.dead_lettered(letter.reason)
+        futures = [await self.writer.dead_letter(letter)]
+        return futures + await self.notifier.refused(letter, directory, authenticated=authenticated)
 
     async def settle(self, futures: Futures) -> None:
         """Write the changed case states, then send everything the writer held once the keys

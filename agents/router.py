@@ -37,6 +37,7 @@ from agents.io.outbox_writer import Futures, OutboxWriter
 from agents.io.records import raw_record
 from agents.outcome_sink import OutcomeSink
 from agents.rebalance import Ownership
+from agents.refusal_notifier import RefusalNotifier
 from agents.router_parts import RouterParts
 from agents.stats import RouterStats
 from hub.contracts.enums import DeadLetterReason
@@ -45,6 +46,7 @@ from hub.flow.case_flow import handle
 from hub.flow.deadline_index import PartitionedDeadlines
 from hub.flow.decisions import Context, Inbound
 from hub.flow.ingest import Rejected, Unreadable, dead_letter, ingest, raw_of, rejected_letter
+from hub.rules.notice_budget import NoticePolicy
 from hub.runtime.clock import Clock, wall_clock
 from hub.runtime.settings import HubSettings
 
@@ -120,7 +122,14 @@ class Router:
         writer = OutboxWriter(
             self._producer, self.codec, self.parts.key_store, self.parts.signer, hold=True
         )
-        self._sink = OutcomeSink(writer, self._producer, self.store, self.deadlines, self.hooks)
+        notices = NoticePolicy(
+            burst=self.settings.refusal_notice_burst,
+            refill_seconds=self.settings.refusal_notice_refill_seconds,
+        )
+        notifier = RefusalNotifier(writer, notices, self.hooks)
+        self._sink = OutcomeSink(
+            writer, self._producer, self.store, self.deadlines, self.hooks, notifier
+        )
         self._consumer = clients.routing_consumer(
             self.settings, group_id=self.group_id, max_poll_records=self.max_batch
         )
@@ -253,6 +262,7 @@ class Router:
         async with self.ownership.batch_lock:
             await sink.settle(await self.ticker.fire_due(self._context(), sink.apply))
             await sink.settle(await self.ticker.expire_holds(self._context(), sink.apply))
+            await sink.settle(await sink.notifier.release_due(self.directory.current))
 
     def _context(self) -> Context:
         return self.parts.policies.context(self.directory.current, self._replay_window)
@@ -285,8 +295,11 @@ class Router:
         if isinstance(result, Rejected):
             self.hooks.received(record.topic, "rejected")
             bound.warning("router.dead_letter", reason=result.reason.value, detail=result.detail)
-            return await self._sink.dead_letter(rejected_letter(result), result.reason)
+            return await self._sink.dead_letter(
+                rejected_letter(result), context.directory, authenticated=result.authenticated
+            )
         self.hooks.received(record.topic, result.subject)
+        signed = self.parts.verifier is not None
         try:
             return await self._handle(result, context)
         except Exception as exc:  # one defect must not stop the stream
@@ -294,7 +307,7 @@ class Router:
             reason = DeadLetterReason.PROCESSING_ERROR
             detail = f"{type(exc).__name__}: {exc}"
             letter = dead_letter(origin, reason, detail, event_id=result.event_id)
-            return await self._sink.dead_letter(letter, reason)
+            return await self._sink.dead_letter(letter, context.directory, authenticated=signed)
 
     async def _handle(self, inbound: Inbound, context: Context) -> Futures:
         assert self._sink is not None
@@ -319,7 +332,9 @@ class Router:
                 event_id=inbound.event_id,
                 claimed_sender=inbound.envelope.get("sender"),
             )
-            futures += await self._sink.dead_letter(letter, refusal.reason)
+            futures += await self._sink.dead_letter(
+                letter, context.directory, authenticated=self.parts.verifier is not None
+            )
         futures += await self._sink.apply(inbound.partition, outcome, inbound.timestamp, inbound)
         self.hooks.decided(outcome)
         bound.debug(

@@ -18,6 +18,7 @@ from agents.hooks import RouterHooks
 from hub.contracts.enums import AuditAction, DeadLetterReason
 from hub.contracts.topics import AUDIT, DEAD_LETTERS, inbox_topic
 from hub.flow.decisions import AuditNote, Outcome
+from hub.flow.refusal_notice import REFUSAL_NOTICE
 
 BATCH_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 RECORD_LATENCY_BUCKETS: Final = (
@@ -83,6 +84,7 @@ class RouterStats(RouterHooks):
     duplicates: int = 0
     escalations: int = 0
     dead_letters: dict[str, int] = field(default_factory=dict)
+    refusal_notices: dict[str, int] = field(default_factory=dict)
     batches: int = 0
     events_in: dict[tuple[str, str], int] = field(default_factory=dict)
     events_out: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -123,6 +125,13 @@ class RouterStats(RouterHooks):
         """Count one dead letter by reason (and the record written)."""
         self.dead_letters[reason.value] = self.dead_letters.get(reason.value, 0) + 1
         self.wrote(DEAD_LETTERS.name, DEAD_LETTER_SUBJECT)
+
+    def refusal_notice(self, agency: str, *, sent: bool) -> None:
+        """Count a refusal notice written (and the record) or withheld by the budget."""
+        outcome = "sent" if sent else "withheld"
+        self.refusal_notices[outcome] = self.refusal_notices.get(outcome, 0) + 1
+        if sent:
+            self.wrote(inbox_topic(agency), REFUSAL_NOTICE)
 
     def states_written(self, topic: str, count: int) -> None:
         """Count the case states written (with the other writes)."""

@@ -49,6 +49,7 @@ KAFKA_BINDING = "0.5.0"
 ACKNOWLEDGEMENT = "fr.nrm.Acknowledgement"
 ESCALATION = "fr.nrm.Escalation"
 CONSENT_WITHDRAWN = "fr.nrm.ConsentWithdrawn"
+REFUSAL_NOTICE = "fr.nrm.RefusalNotice"
 
 HUB_TOPIC_SUBJECTS: Mapping[str, tuple[str, ...]] = {
     DIRECTORY.name: ("fr.nrm.DirectoryEntry",),
@@ -312,9 +313,10 @@ def _outbox_subjects(agency: Agency, rules: RoutingRules) -> set[str]:
 def _inbox_subjects(agency: Agency, rules: RoutingRules, directory: Directory) -> set[str]:
     """What the hub may deliver to ``agency``: types its role receives, answers to requests it
     may send, reminders of what it must answer, escalations it supervises, and consent
-    withdrawal notices once it receives personal data."""
+    withdrawal notices once it receives personal data; every agency may be told that a
+    record of its outbox was refused."""
     role = agency.role
-    subjects: set[str] = set()
+    subjects: set[str] = {REFUSAL_NOTICE}
     answers_requests = False
     for rule in rules.rules:
         for recipient in rule.recipients:
@@ -330,7 +332,7 @@ def _inbox_subjects(agency: Agency, rules: RoutingRules, directory: Directory) -
     supervises = any(a.supervisor == agency.id for a in directory)
     if answers_requests or supervises or role is AgencyRole.NATIONAL_COORDINATION:
         subjects.add(ESCALATION)
-    if subjects - {ACKNOWLEDGEMENT, ESCALATION}:
+    if subjects - {ACKNOWLEDGEMENT, ESCALATION, REFUSAL_NOTICE}:
         subjects.add(CONSENT_WITHDRAWN)
     return subjects
 

@@ -384,6 +384,21 @@ class OrphanedNeed(Event):
     resolved: bool = False
 
 
+class RefusalNotice(Event):
+    """Tells an agency the hub refused a record of its outbox; no personal data (emitted by
+    the hub)."""
+
+    dead_letter_id: UUID
+    refused_event_id: UUID | None = None
+    reason: DeadLetterReason
+    detail: str
+    source_topic: str
+    source_partition: Int32
+    source_offset: Int64
+    authenticated: bool
+    unnotified_before: Int64 = 0
+
+
 _TOP_LEVEL: tuple[type[AvroRecord], ...] = (
     PresumedVictimReport,
     IdentificationDecision,
@@ -404,6 +419,7 @@ _TOP_LEVEL: tuple[type[AvroRecord], ...] = (
     ProsecutorNotice,
     ParentsInformation,
     AdHocAdministratorRequested,
+    RefusalNotice,
 )
 
 EVENT_MODELS: dict[str, type[BaseModel]] = {avro_full_name(m): m for m in _TOP_LEVEL}

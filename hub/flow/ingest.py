@@ -74,6 +74,9 @@ class Rejected:
     again: str = ""
     """A re-drive's origin (``redrive/partition/offset``): a re-drive refused again is a new
     dead letter, not the old one."""
+    authenticated: bool = False
+    """The outbox owner's signature verified before the refusal (its refusal notice says the
+    record is the agency's own, not someone writing on its outbox)."""
 
 
 @dataclass(frozen=True)
@@ -116,14 +119,17 @@ def ingest(
             return unwrapped
         again = f"redrive/{raw.partition}/{raw.offset}"
         raw, signed_at = unwrapped
-    result = _with_ids(raw, codec, verify(raw, directory, verifier, signed_at)) or accept(
-        raw, codec, directory
-    )
-    if isinstance(result, Inbound):
-        result = _with_grid_codes(result, raw, indicators)
-    if isinstance(result, Rejected) and again:
-        return replace(result, again=again)
-    return result
+    unproven = _with_ids(raw, codec, verify(raw, directory, verifier, signed_at))
+    if unproven is not None:
+        return replace(unproven, again=again)
+    accepted = accept(raw, codec, directory)
+    if isinstance(accepted, Inbound):
+        accepted = _with_grid_codes(accepted, raw, indicators)
+    if isinstance(accepted, Rejected):
+        owner = agency_of_outbox(raw.topic)
+        proven = verifier is not None and owner is not None and directory.get(owner) is not None
+        return replace(accepted, again=again, authenticated=proven)
+    return accepted
 
 
 def unwrap_redrive(

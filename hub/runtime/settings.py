@@ -116,6 +116,16 @@ class HubSettings(BaseSettings):
         description="How old a signature may be: covers re-reading outboxes after a crash.",
     )
     signature_future_window: timedelta = timedelta(minutes=5)
+    refusal_notice_burst: int = Field(
+        default=20,
+        ge=1,
+        le=10_000,
+        description="Refusal notices an agency may receive at once before the rate limit "
+        "(hub policy, hub/rules/notice_budget.py).",
+    )
+    refusal_notice_refill_seconds: float = Field(
+        default=60.0, gt=0, description="Seconds for one more refusal notice after the burst."
+    )
     clock_start: datetime | None = Field(
         default=None,
         description="Simulated clock (demos, training, fast-time tests): the simulated instant "

@@ -126,6 +126,7 @@ def test_outboxes_carry_what_each_role_may_send_and_inboxes_what_it_receives(
     assert "AccommodationRequested" in carried("inbox-hebergement-93")
     assert "Acknowledgement" in carried("inbox-police-93")  # answers to its requests
     assert "Escalation" in carried("inbox-prefecture-93")  # reminders of what it must answer
+    assert all("RefusalNotice" in carried(f"inbox-{a}") for a in ("police-93", "prefecture-93"))
     assert carried("deadletters") == {"DeadLetter"}
     assert carried("audit") == {"AuditEntry"}
 

@@ -54,6 +54,7 @@ CATEGORIES = {
 WITHOUT_ENVELOPE = {"fr.nrm.DeadLetter", "fr.nrm.AuditEntry", "fr.nrm.DirectoryEntry"}
 EXPECTED_SUBJECTS = {
     "fr.nrm.OrphanedNeed",
+    "fr.nrm.RefusalNotice",
     "fr.nrm.DirectoryEntry",
     "fr.nrm.PresumedVictimReport",
     "fr.nrm.IdentificationDecision",

@@ -261,6 +261,10 @@ def test_a_bad_record_is_refused_with_its_reason(case: Case) -> None:
     if case.keeps_ids:  # operators can find the case it claimed to be about
         assert refused.case_id == event.envelope.case_id
         assert refused.event_id == event.envelope.event_id
+    # Its refusal notice tells the outbox's owner whether its own signature was on it.
+    signature_reasons = {R.BAD_SIGNATURE, R.STALE_SIGNATURE}
+    owned = DIRECTORY.get(case.record.topic.removeprefix("nrm.outbox.")) is not None
+    assert refused.authenticated is (owned and case.reason not in signature_reasons)
     letter = rejected_letter(refused)
     # The original bytes travel with the dead letter, cut to a size the letter itself fits.
     assert (letter.reason, letter.original, letter.source_offset) == (

@@ -1,0 +1,109 @@
+"""Refusal notices: each dead letter of the routing worker tells the outbox's owner, within a
+budget.
+
+``RefusalNotifier.refused`` is called for every dead letter the router writes: it finds who
+to tell (``hub.flow.refusal_notice``), asks the agency's budget (``hub.rules.notice_budget``)
+and writes the notice, signed by the hub, to the agency's inbox through the one
+``OutboxWriter``; a refusal over budget is only counted. ``release_due``, called with the
+deadline tick, writes the notice of the last refusal that was only counted once a token is
+back, so the count always reaches the agency. Budgets live in memory, per worker: a restart
+starts them full, and the count not yet told is lost with it (the dead letters keep every
+refusal for operators). Time is this process's monotonic clock, never a record's timestamp
+(which the writer of the record chooses).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import structlog
+
+from agents.hooks import RouterHooks
+from agents.io.outbox_writer import Futures, OutboxWriter
+from hub.contracts.events import DeadLetter
+from hub.flow.refusal_notice import (
+    NO_CASE,
+    notice_delivery,
+    notice_recipient,
+    refusal_notice,
+)
+from hub.rules.directory import Directory
+from hub.rules.notice_budget import Admission, NoticeBucket, NoticePolicy, admit, release
+
+log = structlog.get_logger(__name__)
+
+
+class RefusalNotifier:
+    """Writes refusal notices for one routing worker, each agency within its budget."""
+
+    def __init__(
+        self,
+        writer: OutboxWriter,
+        policy: NoticePolicy,
+        hooks: RouterHooks,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.writer = writer
+        self.policy = policy
+        self.hooks = hooks
+        self.clock = clock
+        self._buckets: dict[str, NoticeBucket] = {}
+        self._withheld: dict[str, tuple[DeadLetter, bool]] = {}
+        """Per agency: the last refusal counted but not notified, and whether it was signed."""
+
+    async def refused(
+        self, letter: DeadLetter, directory: Directory, *, authenticated: bool
+    ) -> Futures:
+        """Notify ``letter``'s outbox owner, or count it when over budget; the write in flight."""
+        recipient = notice_recipient(letter, directory)
+        if recipient is None:
+            return []
+        admission = admit(self._buckets.get(recipient.id), self.policy, self.clock())
+        self._buckets[recipient.id] = admission.bucket
+        if not admission.send:
+            self._withheld[recipient.id] = (letter, authenticated)
+            self.hooks.refusal_notice(recipient.id, sent=False)
+            log.info(
+                "refusal_notice.withheld",
+                agency=recipient.id,
+                dead_letter_id=str(letter.dead_letter_id),
+                unnotified=admission.bucket.unnotified,
+            )
+            return []
+        self._withheld.pop(recipient.id, None)
+        return await self._write(letter, directory, authenticated, admission)
+
+    async def release_due(self, directory: Directory) -> Futures:
+        """Notify, for each agency whose budget is back, the last refusal only counted."""
+        futures: Futures = []
+        for agency_id, (letter, authenticated) in list(self._withheld.items()):
+            admission = release(self._buckets[agency_id], self.policy, self.clock())
+            self._buckets[agency_id] = admission.bucket
+            if admission.send:
+                del self._withheld[agency_id]
+                futures += await self._write(letter, directory, authenticated, admission)
+        return futures
+
+    async def _write(
+        self, letter: DeadLetter, directory: Directory, authenticated: bool, admission: Admission
+    ) -> Futures:
+        recipient = notice_recipient(letter, directory)
+        if recipient is None:  # left the directory while its notice waited
+            return []
+        notice = refusal_notice(
+            letter, authenticated=authenticated, unnotified_before=admission.unnotified_before
+        )
+        case_id = letter.case_id or NO_CASE
+        future = await self.writer.deliver(case_id, notice_delivery(notice, recipient))
+        self.hooks.refusal_notice(recipient.id, sent=True)
+        log.info(
+            "refusal_notice.sent",
+            agency=recipient.id,
+            reason=letter.reason.value,
+            dead_letter_id=str(letter.dead_letter_id),
+            notice_id=str(notice.envelope.event_id),
+            unnotified_before=admission.unnotified_before,
+        )
+        return [future]
