@@ -7,12 +7,18 @@ same calls: ``start``/``stop`` (or ``async with``), ``publish``, ``acknowledge``
 handed over once (``seen_events.py``), a redelivery is counted, and what is returned is
 confirmed at once or at ``commit()``. Each says what ``publish`` returns (``Receipt``): Kafka's
 record metadata, or the gateway's receipt.
+
+A refused record of the agency comes back as an ``fr.nrm.RefusalNotice`` in its inbox: both
+clients return it like any message (``InboxMessage.refusal`` gives it typed), log it as a
+warning and keep the last ones in ``refusals``, so an agency that only publishes still hears
+that the hub refused what it sent.
 """
 
 from __future__ import annotations
 
 import uuid
 from abc import ABC, abstractmethod
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -24,9 +30,11 @@ from pydantic import BaseModel
 from connectors.client.seen_events import SeenEvents
 from connectors.gateway.models import AckAnswer
 from hub.contracts.enums import AckStatus, DeclineReason
+from hub.contracts.events import RefusalNotice
 
 log = structlog.get_logger(__name__)
 Receipt = TypeVar("Receipt")
+REFUSALS_KEPT = 1000
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,11 @@ class InboxMessage:
         """The delivered event's id."""
         return uuid.UUID(str(self.event.envelope.event_id))  # type: ignore[attr-defined]
 
+    @property
+    def refusal(self) -> RefusalNotice | None:
+        """The hub's notice that it refused one of this agency's records, if this is one."""
+        return self.event if isinstance(self.event, RefusalNotice) else None
+
 
 class AgencyEndpoint(ABC, Generic[Receipt]):
     """Publish to, read from and answer the hub as one agency."""
@@ -52,6 +65,8 @@ class AgencyEndpoint(ABC, Generic[Receipt]):
         client still drops what is delivered again (None: in memory, this run only)."""
         self.agency_id = agency_id
         self.redelivered = 0
+        self.refusals: deque[RefusalNotice] = deque(maxlen=REFUSALS_KEPT)
+        """The last refusal notices received (the newest last)."""
         self._seen = SeenEvents(seen_path)
 
     @abstractmethod
@@ -103,13 +118,27 @@ class AgencyEndpoint(ABC, Generic[Receipt]):
     async def commit(self) -> None:
         """Confirm every message returned so far."""
 
-    def _first_time(self, event_id: uuid.UUID, fresh: set[uuid.UUID]) -> bool:
-        """True when ``event_id`` was neither handed over before nor met in this read
-        (``fresh``, to which it is added); a repeat is counted in ``redelivered``."""
+    def _first_time(self, message: InboxMessage, fresh: set[uuid.UUID]) -> bool:
+        """True when ``message`` was neither handed over before nor met in this read
+        (``fresh``, to which its id is added); a repeat is counted in ``redelivered``. A
+        refusal notice met for the first time is logged and kept in ``refusals``."""
+        event_id = message.event_id
         if event_id in fresh or self._seen.seen(event_id):
             self.redelivered += 1
             return False
         fresh.add(event_id)
+        notice = message.refusal
+        if notice is not None:
+            self.refusals.append(notice)
+            log.warning(
+                "client.refused_by_hub",
+                agency=self.agency_id,
+                reason=notice.reason.value,
+                refused_event_id=str(notice.refused_event_id),
+                dead_letter_id=str(notice.dead_letter_id),
+                authenticated=notice.authenticated,
+                unnotified_before=notice.unnotified_before,
+            )
         return True
 
     def _confirm_returned(self) -> None:

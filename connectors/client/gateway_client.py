@@ -181,8 +181,8 @@ class GatewayClient(AgencyEndpoint[PublishReceipt]):
                 if found:
                     break
                 raise
-            for item, message in zip(page.messages, messages, strict=True):
-                if self._first_time(item.event_id, fresh):
+            for message in messages:
+                if self._first_time(message, fresh):
                     found.append(message)
             cursor = page.cursor
         self._seen.hold(fresh)

@@ -170,7 +170,7 @@ class AgencyClient(AgencyEndpoint[RecordMetadata]):
                         message = self._accept(record)
                         if message is None:
                             continue
-                        if self._first_time(message.event_id, fresh):
+                        if self._first_time(message, fresh):
                             found.append(message)
                 await self._pacer.after_fetch(self._consumer, sum(map(len, batch.values())))
             self._seen.hold(fresh)
