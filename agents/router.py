@@ -47,7 +47,7 @@ from hub.flow.deadline_index import PartitionedDeadlines
 from hub.flow.decisions import Context, Inbound
 from hub.flow.ingest import Rejected, Unreadable, dead_letter, ingest, raw_of, rejected_letter
 from hub.rules.notice_budget import NoticePolicy
-from hub.runtime.clock import Clock, wall_clock
+from hub.runtime.clock import Clock, business_instant, wall_clock
 from hub.runtime.settings import HubSettings
 
 log = structlog.get_logger(__name__)
@@ -335,7 +335,10 @@ class Router:
             futures += await self._sink.dead_letter(
                 letter, context.directory, authenticated=self.parts.verifier is not None
             )
-        futures += await self._sink.apply(inbound.partition, outcome, inbound.timestamp, inbound)
+        # Recorded on the hub's clock: a simulated one puts the broker's wall-clock timestamp
+        # on the same timeline as the deadline tick's entries (docs/DASHBOARD.md).
+        recorded_at = business_instant(self.clock, inbound.timestamp)
+        futures += await self._sink.apply(inbound.partition, outcome, recorded_at, inbound)
         self.hooks.decided(outcome)
         bound.debug(
             "router.handled",

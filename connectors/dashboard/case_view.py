@@ -7,11 +7,13 @@ store, and ``redact`` to the categories the audit helper's visibility gives
 NATIONAL_COORDINATION (``AuditVisibility.from_policy`` over the consent policy: national
 coordination audits cases and sees every category). Entries the hub did not sign
 (``agents.audit_index.hub_proof``) are named among the problems and left out of the timeline.
+The rows are listed in business-time order (``business_order``), the chain's seq breaking ties.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -110,7 +112,7 @@ async def replay_case(
     rows = redact(timeline(records, key_store), visibility.allowed(OPERATOR_ROLE))
     return CaseReplay(
         case_id=case_id,
-        items=[_item(row, directory) for row in rows],
+        items=[_item(row, directory) for row in business_order(rows)],
         verified=report.ok and bool(records),
         records=report.records,
         duplicates=len(report.duplicates),
@@ -118,6 +120,17 @@ async def replay_case(
         role_text=french.label(french.ROLES, OPERATOR_ROLE),
         left_out=len(left_out(records)),
     )
+
+
+def business_order(rows: Iterable[TimelineRow]) -> list[TimelineRow]:
+    """A case's rows by the instant each was recorded on the hub's clock, then by seq.
+
+    Every entry's ``recorded_at`` is on the hub's clock (a received event's is its broker
+    timestamp put on that clock, a deadline tick's is the clock's own reading), so under a
+    simulated clock this is business-time order. It can differ from the chain's order: a tick
+    processed just before a record that the broker had already taken is recorded later than
+    that record. Equal instants (one event's entries) keep the chain's order."""
+    return sorted(rows, key=lambda row: (row.recorded_at, row.seq))
 
 
 def _problems(report: VerificationReport) -> list[str]:
