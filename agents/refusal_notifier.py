@@ -6,7 +6,10 @@ to tell (``hub.flow.refusal_notice``), asks the agency's budget (``hub.rules.not
 and writes the notice, signed by the hub, to the agency's inbox through the one
 ``OutboxWriter``; a refusal over budget is only counted. ``release_due``, called with the
 deadline tick, writes the notice of the last refusal that was only counted once a token is
-back, so the count always reaches the agency. Budgets live in memory, per worker: a restart
+back, so the count always reaches the agency. Each agency has two budgets: one for records
+its own signature proved (its system's mistakes) and one for records nobody proved (what
+anyone on the broker can write on its outbox), so a flood of forgeries cannot hide a genuine
+refusal inside a count. Budgets live in memory, per worker: a restart
 starts them full, and the count not yet told is lost with it (the dead letters keep every
 refusal for operators). Time is this process's monotonic clock, never a record's timestamp
 (which the writer of the record chooses).
@@ -32,6 +35,8 @@ from hub.rules.directory import Directory
 from hub.rules.notice_budget import Admission, NoticeBucket, NoticePolicy, admit, release
 
 log = structlog.get_logger(__name__)
+Budget = tuple[str, bool]
+"""An agency's budget of notices: (agency id, whether the refused records were proven its)."""
 
 
 class RefusalNotifier:
@@ -49,9 +54,9 @@ class RefusalNotifier:
         self.policy = policy
         self.hooks = hooks
         self.clock = clock
-        self._buckets: dict[str, NoticeBucket] = {}
-        self._withheld: dict[str, tuple[DeadLetter, bool]] = {}
-        """Per agency: the last refusal counted but not notified, and whether it was signed."""
+        self._buckets: dict[Budget, NoticeBucket] = {}
+        self._withheld: dict[Budget, DeadLetter] = {}
+        """Per budget: the last refusal counted but not notified."""
 
     async def refused(
         self, letter: DeadLetter, directory: Directory, *, authenticated: bool
@@ -60,30 +65,32 @@ class RefusalNotifier:
         recipient = notice_recipient(letter, directory)
         if recipient is None:
             return []
-        admission = admit(self._buckets.get(recipient.id), self.policy, self.clock())
-        self._buckets[recipient.id] = admission.bucket
+        budget = (recipient.id, authenticated)
+        admission = admit(self._buckets.get(budget), self.policy, self.clock())
+        self._buckets[budget] = admission.bucket
         if not admission.send:
-            self._withheld[recipient.id] = (letter, authenticated)
+            self._withheld[budget] = letter
             self.hooks.refusal_notice(recipient.id, sent=False)
             log.info(
                 "refusal_notice.withheld",
                 agency=recipient.id,
                 dead_letter_id=str(letter.dead_letter_id),
+                authenticated=authenticated,
                 unnotified=admission.bucket.unnotified,
             )
             return []
-        self._withheld.pop(recipient.id, None)
+        self._withheld.pop(budget, None)
         return await self._write(letter, directory, authenticated, admission)
 
     async def release_due(self, directory: Directory) -> Futures:
-        """Notify, for each agency whose budget is back, the last refusal only counted."""
+        """Notify, for each budget that is back, the last refusal only counted."""
         futures: Futures = []
-        for agency_id, (letter, authenticated) in list(self._withheld.items()):
-            admission = release(self._buckets[agency_id], self.policy, self.clock())
-            self._buckets[agency_id] = admission.bucket
+        for budget, letter in list(self._withheld.items()):
+            admission = release(self._buckets[budget], self.policy, self.clock())
+            self._buckets[budget] = admission.bucket
             if admission.send:
-                del self._withheld[agency_id]
-                futures += await self._write(letter, directory, authenticated, admission)
+                del self._withheld[budget]
+                futures += await self._write(letter, directory, budget[1], admission)
         return futures
 
     async def _write(

@@ -9,6 +9,10 @@ went before it (``unnotified_before``), and when the flood stops the last one re
 notified as soon as a token is back, so a count is never left untold. The dead letters keep
 every refusal for operators.
 
+Each agency has two buckets (``agents/refusal_notifier.py`` keys them): one for records its own
+signature proved, one for records nobody proved. A flood of forgeries on its outbox spends
+only the second, so a genuine refusal of its own system is still notified on its own.
+
 Pure: time is a number of seconds from any monotonic origin, given by the caller.
 """
 

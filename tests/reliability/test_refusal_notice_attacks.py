@@ -8,7 +8,8 @@ The attacker: anyone on the embedded broker's port can write on police-93's outb
 forgeries must not (1) reach any inbox but the outbox owner's — whatever sender they claim,
 (2) smuggle personal data into the notice, nor (3) flood the owner's inbox: at most the
 budget's burst at once, then one notice per refill, and the count of what was not notified
-one by one is told, so every refusal is accounted for.
+one by one is told, so every refusal is accounted for — (4) nor hide, in that count, a genuine
+refusal of the agency's own signed record: it has a budget of its own.
 """
 
 from __future__ import annotations
@@ -211,9 +212,15 @@ async def test_a_flood_of_garbage_costs_the_owners_inbox_the_burst_and_every_ref
         sent = await attacker.send(outbox_topic(POLICE), b"\x07garbage %d" % index, partition=0)
         offsets.add((0, (await sent).offset))
     flood_s = time.monotonic() - started
+    # Police's own system makes a mistake in the middle of the flood: an answer signed with its
+    # key, for a request the hub does not know. The forgeries spent another budget.
+    own = await inbox_of(POLICE)
+    genuine_id = uuid.uuid4()
+    await own.acknowledge(uuid.uuid4(), uuid.uuid4(), "ACCEPTED", event_id=genuine_id)
 
     police = await inbox_of(POLICE)
     got: list[RefusalNotice] = []
+    genuine: list[RefusalNotice] = []
 
     def accounted() -> int:
         return sum(1 + n.unnotified_before for n in got)
@@ -223,7 +230,9 @@ async def test_a_flood_of_garbage_costs_the_owners_inbox_the_burst_and_every_ref
             notice = message.refusal
             if notice is not None and (notice.source_partition, notice.source_offset) in offsets:
                 got.append(notice)
-        return accounted() >= FLOOD
+            elif notice is not None and notice.refused_event_id == genuine_id:
+                genuine.append(notice)
+        return accounted() >= FLOOD and bool(genuine)
 
     await eventually(
         every_refusal_accounted_for,
@@ -238,6 +247,8 @@ async def test_a_flood_of_garbage_costs_the_owners_inbox_the_burst_and_every_ref
     assert len(got) <= BURST + int(elapsed / REFILL_S) + 1, (len(got), elapsed)
     assert len(got) < FLOOD / 10
     assert got[-1].unnotified_before > 0  # the last one carries the count of the flood
+    # The genuine refusal was told on its own, not hidden in the flood's count.
+    assert [(n.authenticated, n.unnotified_before) for n in genuine] == [(True, 0)]
     report(
         "refusal_notice_flood",
         {

@@ -85,3 +85,21 @@ async def test_budgets_are_per_agency_and_nobody_is_told_without_an_owner() -> N
     failed = refused(2, "police-93", DeadLetterReason.DELIVERY_FAILED)
     await notifier.refused(failed, DIRECTORY, authenticated=True)
     assert [d.recipient.id for _case, d in writer.delivered] == ["police-93", "prefecture-93"]
+
+
+async def test_a_flood_of_forgeries_does_not_hide_a_genuine_refusal_in_a_count() -> None:
+    writer = RecordingWriter()
+    notifier = RefusalNotifier(
+        writer,  # type: ignore[arg-type]
+        NoticePolicy(burst=3, refill_seconds=60.0),
+        RouterHooks(),
+        clock=lambda: 0.0,
+    )
+    for offset in range(100):  # anyone on the broker, unsigned
+        await notifier.refused(refused(offset), DIRECTORY, authenticated=False)
+    genuine = refused(100, reason=DeadLetterReason.UNKNOWN_REQUEST)
+    await notifier.refused(genuine, DIRECTORY, authenticated=True)
+    notices = [d.record for _case, d in writer.delivered]
+    assert len(notices) == 4
+    assert notices[-1]["dead_letter_id"] == genuine.dead_letter_id
+    assert (notices[-1]["authenticated"], notices[-1]["unnotified_before"]) == (True, 0)
