@@ -10,8 +10,10 @@ import httpx
 import pytest
 
 from connectors.client.gateway_client import GatewayClient, GatewayError
-from hub.contracts.events import PermitRequested, subject_of
+from hub.contracts.enums import DeadLetterReason
+from hub.contracts.events import DeadLetter, PermitRequested, RefusalNotice, subject_of
 from hub.contracts.examples import example_events
+from hub.flow.refusal_notice import refusal_notice
 
 AGENCY = "prefecture-93"
 TEMPLATE = next(e for _s, e in example_events() if isinstance(e, PermitRequested))
@@ -92,3 +94,24 @@ async def test_a_failure_after_a_page_returns_what_was_read_and_keeps_the_cursor
         assert reader.cursor == "c1"  # nothing lost: the next call asks for c1 again
         gateway.pages["c1"] = {"agency": AGENCY, "messages": [item(1, second_id)], "cursor": "c2"}
         assert [m.event_id for m in await reader.receive(timeout_s=2.0)] == [second_id]
+
+
+async def test_a_refusal_notice_is_returned_typed_kept_and_counted_once() -> None:
+    letter = next(e for _s, e in example_events() if isinstance(e, DeadLetter))
+    notice = refusal_notice(letter, authenticated=True)
+    served = {
+        "event_id": str(notice.envelope.event_id),
+        "case_id": str(notice.envelope.case_id),
+        "subject": subject_of(RefusalNotice),
+        "schema_id": 20,
+        "partition": 0,
+        "offset": 1,
+        "headers": {},
+        "event": notice.model_dump(mode="json"),
+    }
+    page = {"agency": AGENCY, "messages": [item(0, uuid.uuid4()), served, served], "cursor": "c"}
+    async with client(StandInGateway({None: page})) as gateway_client:
+        messages = await gateway_client.receive(expected=3, timeout_s=0.5)
+    assert [m.refusal for m in messages] == [None, notice]  # the repeat is dropped
+    assert list(gateway_client.refusals) == [notice]
+    assert notice.reason is DeadLetterReason.SPOOFED_SENDER
