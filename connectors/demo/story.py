@@ -12,7 +12,7 @@ then plays simulated agencies in Seine-Saint-Denis through the signed agency cli
    is reminded, then escalated to the regional and national coordination;
 5. a minor's referral reaches child protection and the juvenile prosecutor without consent;
 6. the consent is withdrawn: earlier recipients are told, nothing more is shared;
-7. a spoofed message is dead-lettered;
+7. a spoofed message is dead-lettered, and its sender is told why (a refusal notice);
 8. a report carrying an indicator code outside the shared grid is dead-lettered.
 
 Then it replays one case's audit trail, verifies its chain, prints the overdue table, stops
@@ -51,6 +51,7 @@ from hub.contracts.events import (
     PermitRequested,
     PresumedVictimReport,
     ReferralOpened,
+    RefusalNotice,
     SupportRequested,
 )
 
@@ -211,6 +212,8 @@ async def story(scene: Scene) -> uuid.UUID:
     )
     letter = await _dead_letter_of(scene, spoofed.envelope.event_id)
     scene.say(f"[bold red]✗[/] lettre morte {letter.reason.value} : {letter.detail}")
+    notice = await scene.expect("association-93", case_id, RefusalNotice, describe=False)
+    scene.say(f"[bold yellow]←[/] [bold]association-93[/] est prévenue du refus : {notice.detail}")
 
     c.rule("8. Un indicateur hors de la grille commune")
     other_case = uuid.uuid4()

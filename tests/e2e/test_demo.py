@@ -43,5 +43,6 @@ def test_the_demo_plays_every_step_and_exits_zero() -> None:
     assert "ILO-FL-07 Confiscation des documents d'identité" in narrated
     assert "lettre morte UNKNOWN_INDICATOR" in narrated
     assert "indicator code 'TRAV-01' is not in the indicator grid" in narrated
+    assert "association-93 est prévenue du refus" in narrated  # its refusal notice
     assert "OK" in result.stdout  # the chain verifies
     assert "tout ce qui a été démarré est arrêté" in result.stdout
