@@ -92,8 +92,7 @@ def codec_for(settings: HubSettings) -> Codec:
 
 async def notices(client: AgencyClient, topic: str, offset: int) -> list[RefusalNotice]:
     """The refusal notices the client reads (for one second) about the record at ``offset``
-    of ``topic``'s partition 0. A record refused for its signature is not decoded, so the
-    notice names where it was, not its (unproven) event id."""
+    of ``topic``'s partition 0 (garbage has no event id; the notice names where it was)."""
     found: list[RefusalNotice] = []
     for message in await client.receive(expected=10**6, timeout_s=1.0):
         notice = message.refusal
@@ -183,7 +182,8 @@ async def test_a_forgery_is_told_to_the_outbox_owner_only_and_carries_no_persona
     notice = seen[0]
     assert notice.reason is DeadLetterReason.BAD_SIGNATURE
     assert not notice.authenticated
-    assert notice.refused_event_id is None  # an unproven record's ids are not repeated
+    # The ids it claims, for the owner to check against its own system: unproven, and said so.
+    assert notice.refused_event_id == forged.envelope.event_id
     assert "quelqu'un écrit sur votre boîte d'envoi" in notice.detail
     wire = codec.encode_event(notice).decode("utf-8", "replace") + notice.model_dump_json()
     assert [value for value in PERSONAL if value in wire] == []
