@@ -1,10 +1,10 @@
-"""The audit trail's commands: replay, verify, subject report, erase, index.
+"""The audit trail's commands: replay, verify, subject report, index (erasure is a workflow of
+its own: ``agents/erasure_commands.py``).
 
 Mounted by ``agents/commands.py`` with ``register_audit_commands(app)``::
 
     hub replay CASE [--as ROLE] [--json]
     hub subject-report CASE [--json]
-    hub erase CASE [--actor ID] [--reason TEXT]
     hub audit verify (CASE | --all) [--topic TOPIC] [--json]
     hub audit index [--follow]
 
@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Coroutine
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from uuid import UUID
 
@@ -39,8 +38,6 @@ if TYPE_CHECKING:
 
 BAD_INPUT = 2
 CHECK_FAILED = 1
-HUB_ACTOR = "hub"
-ERASURE_BASIS = "RGPD art. 17"
 CATCH_UP_TIMEOUT_S = 30.0
 FETCH_TIMEOUT_S = 10.0
 
@@ -62,10 +59,9 @@ T = TypeVar("T")
 
 
 def register_audit_commands(app: typer.Typer) -> None:
-    """Add ``replay``, ``subject-report``, ``erase`` and the ``audit`` group to ``app``."""
+    """Add ``replay``, ``subject-report`` and the ``audit`` group to ``app``."""
     app.command("replay")(replay)
     app.command("subject-report")(subject_report_command)
-    app.command("erase")(erase)
     app.add_typer(audit_app, name="audit")
 
 
@@ -271,71 +267,6 @@ def subject_report_command(
         _echo_json(subject_report_json(report))
         return
     render_subject_report(out(), report)
-
-
-def erase(
-    ctx: typer.Context,
-    case: Annotated[str, typer.Argument(help="Case id (uuid).")],
-    actor: Annotated[str, typer.Option(help="Agency id recorded as the actor.")] = HUB_ACTOR,
-    reason: Annotated[str, typer.Option(help="Recorded reason.")] = "data subject request",
-) -> None:
-    """Destroy the case's key (GDPR art. 17) and append the ERASED entry to its chain.
-
-    The chain still verifies: it hashes ciphertext only. Production routes erasure through
-    the routing worker, the single writer of each chain; this command appends directly,
-    after the head it reads from the log through the index.
-    """
-    from agents.audit_index.indexer import catch_up
-    from agents.audit_index.store import AuditIndex
-    from agents.io.outbox_writer import append_entries
-    from hub.audit.chain import head_of, next_entry
-    from hub.contracts.enums import AgencyRole, AuditAction, DataCategory
-    from hub.trust.signing import HubSigner
-
-    settings, case_id, records, _report = _load_case(ctx, case)
-    entries = [r.entry for r in records if r.believed and r.entry is not None]
-    try:  # before the key is destroyed: an erasure that cannot be recorded must not start
-        signer = HubSigner.from_pem(settings.signing_key_path, settings.signing_key_id)
-    except ValueError as exc:
-        raise _fail(f"cannot sign as the hub: {exc}") from None
-    key_store = _key_store(settings)
-    destroyed = key_store.destroy(case_id)
-    head = head_of(entries)
-    bound = log.bind(case_id=str(case_id))
-    last = max(entries, key=lambda e: e.seq, default=None)
-    if not destroyed and last is not None and last.action is AuditAction.ERASED:
-        bound.info("audit.already_erased", seq=last.seq)
-        out().print(f"case {case_id} was already erased (entry seq {last.seq})")
-        return
-    entry, _head = next_entry(
-        head,
-        case_id=case_id,
-        recorded_at=datetime.now(UTC),
-        actor=actor,
-        actor_role=AgencyRole.HUB,
-        event_id=None,
-        action=AuditAction.ERASED,
-        decision="erase",
-        reason=reason,
-        legal_basis=ERASURE_BASIS,
-        categories={c for e in entries for c in e.categories if c is not DataCategory.UNKNOWN},
-        key_store=key_store,
-    )
-
-    async def append() -> list[tuple[int, int]]:
-        codec = _codec(settings)
-        positions = await append_entries(settings, codec, [entry], signer=signer)
-        with AuditIndex.open(settings) as index:
-            await catch_up(settings, index, codec, timeout_s=CATCH_UP_TIMEOUT_S)
-        return positions
-
-    [(partition, offset)] = _run(append())
-    bound.info("audit.erased", seq=entry.seq, key_destroyed=destroyed)
-    out().print(
-        f"erased case {case_id}: key {'destroyed' if destroyed else 'already gone'}, "
-        f"ERASED entry seq {entry.seq} at partition {partition} offset {offset}",
-        highlight=False,
-    )
 
 
 @audit_app.command("verify")

@@ -1,6 +1,7 @@
 """The worker's ``hub`` commands: ``worker``, ``overdue``, ``case``, ``deadletters``, the
 audit trail's (``agents/audit_commands.py``), ``directory`` (``agents/directory_commands.py``)
-and ``retention`` (``agents/retention_commands.py``).
+``retention`` (``agents/retention_commands.py``) and ``erase``
+(``agents/erasure_commands.py``).
 
 Mounted by ``hub/cli/app.py`` through the ``nrm_hub.commands`` entry point (pyproject.toml): the
 hub's own command line never imports the worker. The worker's modules are imported inside
@@ -18,6 +19,7 @@ import typer
 
 from agents.audit_commands import register_audit_commands
 from agents.directory_commands import directory_app
+from agents.erasure_commands import erase_app
 from agents.retention_commands import retention_app
 from hub.cli.context import CHECK_FAILED, current_settings, fail, out, run_on_broker
 from hub.cli.operator_output import (
@@ -48,6 +50,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(deadletters_app, name="deadletters")
     app.add_typer(directory_app, name="directory")
     app.add_typer(retention_app, name="retention")
+    app.add_typer(erase_app, name="erase")
 
 
 def worker() -> None:

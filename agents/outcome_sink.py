@@ -51,6 +51,8 @@ class OutcomeSink:
         deadlines. ``by``: the inbound event decided about (None: the hub's own decision, a
         deadline tick's). Returns the writes in flight."""
         case_id = outcome.state.case_id
+        if outcome.destroy_key:  # erasure: before anything of the outcome is written
+            self.writer.destroy_key(case_id)
         futures = [await self.writer.deliver(case_id, d) for d in outcome.deliveries]
         futures += [await self.writer.publish(case_id, r) for r in outcome.published]
         for deadline_id in outcome.closed:

@@ -41,7 +41,7 @@ from agents.refusal_notifier import RefusalNotifier
 from agents.router_parts import RouterParts
 from agents.stats import RouterStats
 from hub.contracts.enums import DeadLetterReason
-from hub.contracts.topics import OUTBOX_PREFIX, REDRIVE
+from hub.contracts.topics import ERASURE, OUTBOX_PREFIX, REDRIVE
 from hub.flow.case_flow import handle
 from hub.flow.deadline_index import PartitionedDeadlines
 from hub.flow.decisions import Context, Inbound
@@ -51,8 +51,12 @@ from hub.runtime.clock import Clock, business_instant, wall_clock
 from hub.runtime.settings import HubSettings
 
 log = structlog.get_logger(__name__)
-OUTBOX_PATTERN = (
-    "^" + OUTBOX_PREFIX.replace(".", r"\.") + ".+|^" + REDRIVE.name.replace(".", r"\.") + "$"
+OUTBOX_PATTERN = "|".join(
+    (
+        "^" + OUTBOX_PREFIX.replace(".", r"\.") + ".+",
+        "^" + REDRIVE.name.replace(".", r"\.") + "$",
+        "^" + ERASURE.name.replace(".", r"\.") + "$",
+    )
 )
 GROUP_ID = "nrm-router"
 UNKNOWN_SOURCE_PARTITIONS = 4
@@ -284,6 +288,7 @@ class Router:
             self._partition_count,
             self.parts.key_store,
             indicators=self.parts.policies.indicators,
+            hub_keys=self.parts.hub_keys,
         )
         if isinstance(result, Unreadable):
             log.error("router.bad_redrive", offset=record.offset, reason=result.reason)

@@ -20,9 +20,11 @@ from hub.flow.decisions import Context
 from hub.rules.consent import ConsentPolicy
 from hub.rules.deadlines.policy import POLICY_FILE, DeadlinePolicy
 from hub.rules.directory import Directory
+from hub.rules.holds import HoldPolicy
 from hub.rules.indicators import IndicatorGrid
 from hub.rules.lifecycle import Lifecycle, PathwayPolicy
 from hub.rules.projection import Projector
+from hub.rules.roles import OperatorRoster
 from hub.rules.routing import RoutingRules
 from hub.trust.signing import RecordSigner
 from hub.trust.verification import RecordVerifier
@@ -39,6 +41,8 @@ class Policies:
     pathway: PathwayPolicy
     projector: Projector
     indicators: IndicatorGrid
+    operators: OperatorRoster
+    holds: HoldPolicy
 
     @classmethod
     def load(cls, config_dir: Path, registry: SchemaRegistry) -> Policies:
@@ -51,6 +55,8 @@ class Policies:
             pathway=PathwayPolicy.load(config_dir),
             projector=Projector(registry),
             indicators=IndicatorGrid.load(config_dir),
+            operators=OperatorRoster.load(config_dir),
+            holds=HoldPolicy.load(config_dir),
         )
 
     def context(self, directory: Directory, replay_window: timedelta | None) -> Context:
@@ -63,6 +69,8 @@ class Policies:
             self.deadlines,
             self.lifecycle,
             self.pathway,
+            operators=self.operators,
+            holds=self.holds,
             replay_window=replay_window,
         )
 
@@ -78,5 +86,7 @@ class RouterParts:
     verifier: RecordVerifier | None = None
     """None: signatures are not verified (benchmarks only)."""
     signer: RecordSigner | None = None
+    hub_keys: tuple[str, ...] = ()
+    """The hub's public keys: an erasure command must be signed by one (none: all refused)."""
     watch: BrokerWatch | None = None
     """Says when the broker is gone and when it is back; one per router when None."""

@@ -23,6 +23,7 @@ from hub.contracts.registry import SchemaRegistry
 from hub.rules.directory import Directory
 from hub.runtime.clock import clock_from, wall_clock
 from hub.runtime.settings import HubSettings
+from hub.trust.hub_keys import hub_public_keys
 from hub.trust.signing import HubSigner
 from hub.trust.verification import RecordVerifier, SignaturePolicy
 
@@ -51,6 +52,7 @@ def build_router(
         key_store=CachedKeyStore(key_store or key_store_for(settings, batched=True)),
         verifier=RecordVerifier(policy) if settings.verify_signatures else None,
         signer=HubSigner.from_pem(settings.signing_key_path, settings.signing_key_id),
+        hub_keys=hub_public_keys(settings.config_dir, settings.previous_hub_public_keys),
     )
     return Router(settings, parts, clock=clock, group_id=group_id)
 

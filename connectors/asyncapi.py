@@ -26,6 +26,7 @@ from hub.contracts.topics import (
     CORE_TOPICS,
     DEAD_LETTERS,
     DIRECTORY,
+    ERASURE,
     ESCALATIONS,
     OBSERVATORY,
     OPERATOR_ACTIONS,
@@ -50,6 +51,7 @@ ACKNOWLEDGEMENT = "fr.nrm.Acknowledgement"
 ESCALATION = "fr.nrm.Escalation"
 CONSENT_WITHDRAWN = "fr.nrm.ConsentWithdrawn"
 REFUSAL_NOTICE = "fr.nrm.RefusalNotice"
+ERASURE_NOTICE = "fr.nrm.ErasureNotice"
 
 HUB_TOPIC_SUBJECTS: Mapping[str, tuple[str, ...]] = {
     DIRECTORY.name: ("fr.nrm.DirectoryEntry",),
@@ -58,6 +60,11 @@ HUB_TOPIC_SUBJECTS: Mapping[str, tuple[str, ...]] = {
     ESCALATIONS.name: (ESCALATION,),
     ORPHANED_NEEDS.name: ("fr.nrm.OrphanedNeed",),
     "nrm.redrive": ("fr.nrm.DeadLetter",),  # dead letters an operator re-injects
+    ERASURE.name: (  # hub erase
+        "fr.nrm.ErasureApproved",
+        "fr.nrm.ErasureRejected",
+        "fr.nrm.ErasureRequested",
+    ),
     OBSERVATORY.name: ("fr.nrm.ObservatoryAggregate",),
 }
 """What the hub writes to its own topics. A subject not registered yet is listed as pending."""
@@ -334,6 +341,7 @@ def _inbox_subjects(agency: Agency, rules: RoutingRules, directory: Directory) -
         subjects.add(ESCALATION)
     if subjects - {ACKNOWLEDGEMENT, ESCALATION, REFUSAL_NOTICE}:
         subjects.add(CONSENT_WITHDRAWN)
+        subjects.add(ERASURE_NOTICE)  # whoever receives case data hears of its erasure
     return subjects
 
 

@@ -186,6 +186,8 @@ class OutboxWriter:
         futures: Futures = []
         for index, note in enumerate(notes):
             actor, role = (sender, sender_role) if index == 0 else (HUB_ACTOR, AgencyRole.HUB)
+            if note.actor is not None:  # an operator's act (erasure request, approval)
+                actor, role = note.actor, AgencyRole.HUB
             try:
                 entry, head = self._entry(
                     head, state, note, note.payload, recorded_at, event_id, actor, role
@@ -200,6 +202,14 @@ class OutboxWriter:
                 )
             )
         return state.model_copy(update={"audit_head": head}), futures
+
+    def destroy_key(self, case_id: UUID) -> bool:
+        """Destroy the case's audit key (erasure); True when there was one to destroy."""
+        if self.key_store is None:
+            raise RuntimeError("an outbox writer without a key store cannot erase a case")
+        destroyed = self.key_store.destroy(case_id)
+        log.info("audit.erased", case_id=str(case_id), key_destroyed=destroyed)
+        return destroyed
 
     def _entry(
         self,
@@ -256,7 +266,7 @@ async def append_entries(
     """Append entries to the audit topic keyed by case id, signed by the hub; their
     (partition, offset).
 
-    For tools (``hub erase``, tests, benchmarks): the routing worker writes its entries
+    For tools (tests, benchmarks): the routing worker writes its entries
     through its own outbox, as the single writer of each case's chain. ``signer`` defaults to
     the hub's key from ``settings``; entries are signed for ``nrm.audit`` whatever ``topic``
     holds them (a copy of the log verifies as the log does).

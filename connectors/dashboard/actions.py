@@ -50,6 +50,10 @@ class ActionKind(StrEnum):
     CASE_VIEWED = "CASE_VIEWED"
     REDRIVE_REQUESTED = "REDRIVE_REQUESTED"
     REDRIVE_FAILED = "REDRIVE_FAILED"
+    ROLES_LOADED = "ROLES_LOADED"
+    """The role (``ROLE`` or ``ROLE/REGION``) an operator has in this dashboard process."""
+    ACCESS_REFUSED = "ACCESS_REFUSED"
+    """A page or action the operator's role does not allow (403)."""
 
 
 class OperatorAction(BaseModel):

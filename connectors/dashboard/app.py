@@ -34,7 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from agents.redrive import redrive
 from connectors.body_limits import BodyLimit
 from connectors.client_disconnects import log_client_disconnects
-from connectors.dashboard.actions import ActionLog
+from connectors.dashboard.actions import ActionKind, ActionLog, OperatorAction
 from connectors.dashboard.case_view import operator_categories
 from connectors.dashboard.config import DashboardSettings
 from connectors.dashboard.context import (
@@ -46,8 +46,16 @@ from connectors.dashboard.context import (
     wants_json,
 )
 from connectors.dashboard.metrics import DashboardCollector
-from connectors.dashboard.operators import OPERATORS_FILE, LoginThrottle, OperatorStore
-from connectors.dashboard.pages import agencies, cases, dead_letters, login, overview, probes
+from connectors.dashboard.operators import LoginThrottle, OperatorStore
+from connectors.dashboard.pages import (
+    agencies,
+    cases,
+    dead_letters,
+    erasures,
+    login,
+    overview,
+    probes,
+)
 from connectors.dashboard.read_model import ReadModel
 from connectors.dashboard.sessions import SessionSigner
 from connectors.http_metrics import HttpMetrics, HttpMetricsMiddleware
@@ -56,6 +64,7 @@ from hub.audit.keys import KeyStore
 from hub.contracts.codec import Codec
 from hub.contracts.registry import SchemaRegistry
 from hub.rules.directory import Directory
+from hub.rules.roles import OPERATORS_FILE
 from hub.runtime.broker import LOOPBACK
 from hub.runtime.clock import clock_from
 from hub.runtime.logs import configure_logging
@@ -164,6 +173,7 @@ def create_dashboard_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         model.start()
+        await record_roster(actions, dashboard.operators)
         try:
             yield
         finally:
@@ -188,12 +198,30 @@ def create_dashboard_app(
     app.add_exception_handler(StarletteHTTPException, _http_error)
     log_client_disconnects(app, "dashboard")
     app.add_exception_handler(NotLoggedIn, _not_logged_in)
-    for page in (login, overview, agencies, cases, dead_letters, probes):
+    for page in (login, overview, agencies, cases, dead_letters, erasures, probes):
         # The routes themselves, not include_router: this FastAPI keeps an included router as
         # one lazy entry of app.routes, and every route must stay listed there (the security
         # test walks them all).
         app.router.routes.extend(page.router.routes)
     return app
+
+
+async def record_roster(actions: ActionLog, operators: OperatorStore) -> None:
+    """Record the roles this process grants, one ``ROLES_LOADED`` action per operator: roles
+    are read from the operators file at start, so a role change shows in
+    ``nrm.operator-actions`` as the first start that records the new role (best effort: the
+    dashboard still starts when the broker is away; it is then recorded at the next start)."""
+    for entry in operators:
+        recorded = await actions.try_record(
+            OperatorAction(
+                action=ActionKind.ROLES_LOADED,
+                operator=entry.id,
+                detail=entry.grant().describe() + (" (désactivé)" if entry.disabled else ""),
+            )
+        )
+        if not recorded:  # one bounded wait, not one per operator
+            log.warning("dashboard.roles_not_recorded", operators=len(operators))
+            return
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

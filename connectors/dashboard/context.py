@@ -29,6 +29,7 @@ from hub.audit.keys import KeyStore
 from hub.audit.replay import AuditVisibility
 from hub.contracts.codec import Codec
 from hub.contracts.registry import SchemaRegistry
+from hub.rules.roles import PERMISSIONS
 from hub.runtime.settings import HubSettings
 
 MAX_FORM_BYTES: Final = 4096
@@ -79,6 +80,7 @@ class Dashboard:
         """Template ``name`` with ``context`` over what every page shows (operator, CSRF
         token, freshness of the read model, the hub's time)."""
         operator = self.operators.get(session.operator_id) if session else None
+        grant = operator.grant() if operator is not None else None
         freshness = (
             french.format_time(self.model.states_read_at) if self.model.states_read_at else None
         )
@@ -90,6 +92,9 @@ class Dashboard:
             "model_ready": self.model.ready,
             "model_error": self.model.last_error,
             "now_text": french.format_datetime(self.clock()),
+            # What the navigation offers: only the pages the operator's role opens.
+            "permissions": {p.value for p in PERMISSIONS[grant.role]} if grant else set(),
+            "role_text": french.operator_role(grant.role.value, grant.region) if grant else None,
         }
         return self.templates.TemplateResponse(
             request, name, {**base, **context}, status_code=status_code

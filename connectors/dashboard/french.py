@@ -230,3 +230,17 @@ def plural(count: int, singular: str, plural_form: str | None = None) -> str:
     """``1 demande``, ``3 demandes`` (French: 0 and 1 take the singular)."""
     word = singular if count <= 1 else (plural_form or f"{singular}s")
     return f"{count} {word}"
+
+
+OPERATOR_ROLES: Final[Mapping[str, str]] = {
+    "NATIONAL_COORDINATION": "Coordination nationale",
+    "REGIONAL_COORDINATION": "Coordination régionale",
+    "AUDITOR": "Audit (lecture seule)",
+    "DATA_PROTECTION_OFFICER": "Protection des données (DPO)",
+}
+
+
+def operator_role(role: str, region: str | None = None) -> str:
+    """« Coordination régionale IDF », « Audit (lecture seule) »… for the page header."""
+    label = OPERATOR_ROLES.get(role, role)
+    return f"{label} {region}" if region else label

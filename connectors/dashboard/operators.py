@@ -1,6 +1,7 @@
 """Operator accounts of the dashboard: passwords stored as scrypt hashes, checked in constant time.
 
-``deploy/config/operators.yaml`` lists each operator (national coordination staff) with
+``deploy/config/operators.yaml`` lists each operator with their role (and a regional role's
+région: ``hub/rules/roles.py`` decides what each role may see and do) and
 ``scrypt$<n>$<r>$<p>$<salt>$<hash>`` of their password, never the password
 (``connectors/credentials.py``: scrypt rather than the tokens' PBKDF2 because people choose
 passwords, and a memory-hard hash makes each guess against a leaked file costly). An unknown
@@ -25,19 +26,19 @@ import re
 import secrets
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from connectors.backoff import FailureBackoff
 from connectors.credentials import SALT_BYTES, hash_password, parse_password_hash, password_matches
 from connectors.dashboard.config import DashboardSettings
+from hub.rules.roles import Grant, OperatorRole
 from hub.runtime.config_files import load_config
 
-OPERATORS_FILE: Final = "operators.yaml"
 MIN_PASSWORD_LENGTH: Final = 12
 _OPERATOR_ID: Final = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
 
@@ -50,8 +51,19 @@ class OperatorEntry(BaseModel):
     id: str = Field(pattern=_OPERATOR_ID.pattern)
     name: str = Field(min_length=1, max_length=200)
     password_hash: str = Field(description="scrypt$<n>$<r>$<p>$<salt b64url>$<hash b64url>")
+    role: OperatorRole = Field(description="What the operator may see and do (hub/rules/roles.py).")
+    region: str | None = Field(default=None, description="A regional role's région (regions.yaml).")
     disabled: bool = False
     note: str | None = None
+
+    @model_validator(mode="after")
+    def _valid_grant(self) -> OperatorEntry:
+        self.grant()  # a regional role without a région, or a région without one, is refused
+        return self
+
+    def grant(self) -> Grant:
+        """The operator's role, as the rules decide on it."""
+        return Grant(id=self.id, role=self.role, region=self.region, disabled=self.disabled)
 
     @field_validator("password_hash")
     @classmethod
@@ -100,6 +112,14 @@ class OperatorStore:
         """The enabled operator with this id, if any."""
         entry = self._by_id.get(operator_id)
         return entry if entry is not None and not entry.disabled else None
+
+    def grant(self, operator_id: str) -> Grant | None:
+        """The enabled operator's role (None: no such operator, or disabled: may do nothing)."""
+        entry = self.get(operator_id)
+        return entry.grant() if entry is not None else None
+
+    def __iter__(self) -> Iterator[OperatorEntry]:
+        return iter(self._by_id.values())
 
     def recordable(self, operator_id: str) -> str:
         """What logs and the operator actions may say of a typed operator id.

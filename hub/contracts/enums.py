@@ -271,6 +271,14 @@ class EscalationStep(StrEnum):
     NATIONAL_COORDINATION = "NATIONAL_COORDINATION"
 
 
+class ErasureOutcome(StrEnum):
+    """What an approved erasure request came to: erased (art. 17) or restricted (art. 18)."""
+
+    UNKNOWN = "UNKNOWN"
+    ERASED = "ERASED"
+    RESTRICTED = "RESTRICTED"
+
+
 class CaseClosedReason(StrEnum):
     """Why a case was closed."""
 

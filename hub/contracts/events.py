@@ -26,6 +26,7 @@ from hub.contracts.enums import (
     DeadLetterReason,
     DeclineReason,
     Departement,
+    ErasureOutcome,
     EscalationStep,
     ExploitationType,
     Gender,
@@ -292,6 +293,40 @@ class CaseClosed(Event):
     detail: str | None = None
 
 
+class ErasureRequested(Event):
+    """An operator asks that a case's personal data be erased (``hub erase request``)."""
+
+    request_id: UUID
+    requested_by: str
+    reason: str
+
+
+class ErasureApproved(Event):
+    """A data-protection officer approves a pending erasure request (``hub erase approve``)."""
+
+    request_id: UUID
+    approved_by: str
+    declared_holds: Seq[str] = ()
+
+
+class ErasureRejected(Event):
+    """A data-protection officer rejects a pending erasure request (``hub erase reject``)."""
+
+    request_id: UUID
+    rejected_by: str
+    reason: str
+
+
+class ErasureNotice(Event):
+    """To each agency that received data of the case: erased or restricted (RGPD art. 19)."""
+
+    request_id: UUID
+    outcome: ErasureOutcome
+    categories: Seq[DataCategory] = ()
+    holds: Seq[str] = ()
+    legal_basis: str
+
+
 class RecordHeader(AvroRecord):
     """A Kafka record header, kept so a re-driven record carries its original signature."""
 
@@ -420,6 +455,10 @@ _TOP_LEVEL: tuple[type[AvroRecord], ...] = (
     ParentsInformation,
     AdHocAdministratorRequested,
     RefusalNotice,
+    ErasureRequested,
+    ErasureApproved,
+    ErasureRejected,
+    ErasureNotice,
 )
 
 EVENT_MODELS: dict[str, type[BaseModel]] = {avro_full_name(m): m for m in _TOP_LEVEL}

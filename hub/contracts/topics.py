@@ -66,6 +66,12 @@ OPERATOR_ACTIONS = TopicSpec(
     purpose="What operators did on the dashboard (logins, cases viewed, re-drives), JSON, keyed "
     "by case id or operator id.",
 )
+ERASURE = TopicSpec(
+    name="nrm.erasure",
+    purpose="Erasure requests and their approvals (hub erase), signed by the hub, keyed by case "
+    "id, co-partitioned with the outboxes: the worker owning the case applies them in order, "
+    "as the single writer of its chain (which keeps the record of each decision).",
+)
 OBSERVATORY = TopicSpec(
     name="nrm.observatory",
     partitions=1,
@@ -81,6 +87,7 @@ CORE_TOPICS: tuple[TopicSpec, ...] = (
     REDRIVE,
     CASE_STATE,
     OPERATOR_ACTIONS,
+    ERASURE,
     OBSERVATORY,
 )
 

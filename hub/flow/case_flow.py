@@ -10,6 +10,7 @@ Answers to requests are in ``hub.flow.answers``; deadline ticks in ``hub.flow.de
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from hub.contracts.enums import (
     AgencyRole,
@@ -29,10 +30,12 @@ from hub.contracts.events import (
     ReferralOpened,
     SafetyFlagsSet,
 )
+from hub.contracts.topics import ERASURE
 from hub.flow.answers import acknowledgement
 from hub.flow.case_state import CaseState, Held, Safety, Seen, topic_crc
 from hub.flow.decisions import AuditNote, Context, Deliver, Inbound, Outcome, Refusal
 from hub.flow.delivery import Message, Sent, send, share_for
+from hub.flow.erasure import erasure_command, frozen
 from hub.flow.identification import decision
 from hub.flow.parents import AD_HOC_REQUEST, ad_hoc_request, parents_information
 from hub.flow.prosecutor_notice import NOTICE, REPORT, notice_for, officials_reached
@@ -52,6 +55,19 @@ def handle(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> O
             return _repeat(state, inbound, earlier)
         # A refused event re-driven after a fix is handled afresh.
         state = state.without_seen(inbound.event_id)
+    if inbound.topic == ERASURE.name:
+        return erasure_command(_remember(state, inbound, ctx.replay_window), inbound, ctx, now)
+    if state.erased_at is not None or state.restricted is not None:
+        stored = None if state.erased_at is not None else _personal_data(inbound, ctx)
+        return frozen(
+            _remember(state, inbound, ctx.replay_window),
+            inbound,
+            AuditNote(
+                AuditAction.RECEIVED,
+                f"received {inbound.subject} from {inbound.sender.id}",
+                payload=stored,
+            ),
+        )
     refusal = _refusal(inbound, ctx) or _malformed_consent(inbound, now)
     if refusal is not None:
         return _refused(_remember(state, inbound, ctx.replay_window, refused=True), refusal)
@@ -67,7 +83,7 @@ def handle(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> O
     received_note = AuditNote(
         AuditAction.RECEIVED,
         f"received {inbound.subject} from {inbound.sender.id}",
-        payload=personal_data(inbound.record, ctx.projector.tree(inbound.subject)) or None,
+        payload=_personal_data(inbound, ctx),
     )
     match event:
         case ConsentGiven():
@@ -136,6 +152,11 @@ def _parents(
         published=asked.published,
         opened=asked.opened,
     )
+
+
+def _personal_data(inbound: Inbound, ctx: Context) -> dict[str, dict[str, Any]] | None:
+    """The personal data of an inbound event, by category, for its RECEIVED entry."""
+    return personal_data(inbound.record, ctx.projector.tree(inbound.subject)) or None
 
 
 def _close(state: CaseState, event: CaseClosed) -> Outcome:

@@ -227,6 +227,24 @@ class OpenRequest(_Value):
     accepted_at: datetime | None = None
 
 
+class PendingErasure(_Value):
+    """An erasure request waiting for a data-protection officer's approval (four eyes)."""
+
+    request_id: UUID
+    requested_by: str
+    reason: str
+    requested_at: datetime
+
+
+class Restriction(_Value):
+    """The case's processing is restricted (RGPD art. 18): stored, shared no further, while
+    the named legal holds last."""
+
+    request_id: UUID
+    holds: tuple[str, ...]
+    since: datetime
+
+
 def _records(log: bytes) -> list[bytes]:
     size = _SEEN.size
     return [log[i : i + size] for i in range(0, len(log), size)]
@@ -251,6 +269,11 @@ class CaseState(_Value):
     ``seen_event`` and ``with_seen``."""
     deadlines: tuple[dict[str, Any], ...] = ()
     audit_head: ChainHead | None = None
+    erasure_requests: tuple[PendingErasure, ...] = ()
+    restricted: Restriction | None = None
+    erased_at: datetime | None = None
+    """Set once the case is erased: the state then keeps only its id, its chain head (the
+    worker goes on chaining entries after the ERASED one) and its recent event ids."""
 
     def with_received(self, delivery: Received) -> CaseState:
         """The state after ``delivery``: merged into the agency's entry, or a new one."""

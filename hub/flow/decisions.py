@@ -23,8 +23,10 @@ from hub.rules.consent import ConsentPolicy
 from hub.rules.deadlines.open_deadline import OpenDeadline
 from hub.rules.deadlines.policy import DeadlinePolicy
 from hub.rules.directory import Agency, Directory
+from hub.rules.holds import HoldPolicy
 from hub.rules.lifecycle import Lifecycle, PathwayPolicy
 from hub.rules.projection import Projector
+from hub.rules.roles import OperatorRoster
 from hub.rules.routing import RoutingRules
 
 
@@ -68,6 +70,10 @@ class Context:
     deadlines: DeadlinePolicy
     lifecycle: Lifecycle
     pathway: PathwayPolicy
+    operators: OperatorRoster = field(default_factory=OperatorRoster)
+    """Operators' roles: who may approve an erasure (``hub.rules.roles``)."""
+    holds: HoldPolicy = field(default_factory=HoldPolicy)
+    """What stops an erasure (``hub.rules.holds``)."""
     replay_window: timedelta | None = None
     """How long a case remembers an event id (``CaseState.seen``): the signature's past and
     future windows, beyond which a replayed copy is refused as STALE_SIGNATURE anyway. None
@@ -115,6 +121,8 @@ class AuditNote:
     categories: frozenset[DataCategory] = frozenset()
     payload: dict[str, dict[str, Any]] | None = None
     lawful_bases: tuple[LawfulBasis, ...] = ()
+    actor: str | None = None
+    """Who acted, when not the sender of the inbound event nor the hub (an operator)."""
 
 
 @dataclass(frozen=True)
@@ -138,6 +146,8 @@ class Outcome:
     published: tuple[Publish, ...] = ()
     opened: tuple[OpenDeadline, ...] = ()
     closed: tuple[uuid.UUID, ...] = field(default_factory=tuple)
+    destroy_key: bool = False
+    """Erasure: destroy the case's key before anything of this outcome is written."""
 
 
 def digest_of(frame: bytes) -> str:

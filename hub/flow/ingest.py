@@ -21,19 +21,37 @@ from pydantic import ValidationError
 
 from hub.audit.keys import KeyStore
 from hub.contracts.codec import Codec, CodecError, frame_header
-from hub.contracts.enums import DeadLetterReason
-from hub.contracts.events import EVENT_MODELS, DeadLetter, RecordHeader
+from hub.contracts.enums import AgencyRole, DeadLetterReason
+from hub.contracts.events import (
+    EVENT_MODELS,
+    DeadLetter,
+    ErasureApproved,
+    ErasureRejected,
+    ErasureRequested,
+    RecordHeader,
+    subject_of,
+)
 from hub.contracts.partitioning import case_partition
-from hub.contracts.topics import REDRIVE, agency_of_outbox
+from hub.contracts.topics import ERASURE, REDRIVE, agency_of_outbox
 from hub.flow.decisions import Inbound, digest_of
 from hub.flow.sealed_letters import OriginalUnavailableError, open_original
-from hub.rules.directory import Directory
+from hub.rules.directory import Agency, Directory
 from hub.rules.indicators import IndicatorGrid, check_event
-from hub.trust.verification import RecordVerifier, SignatureError
+from hub.trust.verification import (
+    INGEST_POLICY,
+    RecordVerifier,
+    SignatureError,
+    verify_from_hub,
+)
 
 DEAD_LETTER_NAMESPACE = uuid.UUID("0d1e2a3d-1e77-4e25-8b0b-6e726d2d646c")
 MAX_ORIGINAL_BYTES = 256 * 1024
 """An oversize record's bytes are cut to this in its dead letter (which must itself fit)."""
+HUB_SENDER = Agency(id="hub", name="NRM Hub", role=AgencyRole.HUB)
+"""The sender of the hub's own commands (erasure), proven by the hub's signature."""
+ERASURE_SUBJECTS = frozenset(
+    subject_of(m) for m in (ErasureRequested, ErasureApproved, ErasureRejected)
+)
 MAX_KEY_BYTES = 1024
 MAX_HEADERS = 16
 MAX_HEADER_BYTES = 1024
@@ -101,8 +119,12 @@ def ingest(
     key_store: KeyStore | None = None,
     *,
     indicators: IndicatorGrid,
+    hub_keys: Sequence[str] = (),
 ) -> Inbound | Rejected | Unreadable:
     """The one step from a record read by the worker to a trusted event or a refusal.
+
+    A record of ``nrm.erasure`` is an operator's erasure command: it must be signed by one of
+    ``hub_keys`` (the hub's own public keys), whatever ``verifier`` says (``erasure_command``).
 
     A record of the re-drive topic is unwrapped first: the original record its dead letter
     carries (sealed under the case key, opened with ``key_store``) is ingested again, its
@@ -111,6 +133,8 @@ def ingest(
     then every indicator code must be one of the grid's (``indicators``): a record refused
     for an unknown code can be re-driven once the grid has it.
     """
+    if raw.topic == ERASURE.name:
+        return erasure_command(raw, codec, hub_keys)
     signed_at: datetime | None = None
     again = ""
     if raw.topic == REDRIVE.name:
@@ -189,10 +213,38 @@ def verify(
     return None
 
 
-def accept(raw: RawRecord, codec: Codec, directory: Directory) -> Inbound | Rejected:
-    """Authenticate the channel, decode and validate one outbox record."""
-    owner = agency_of_outbox(raw.topic)
-    sender = directory.get(owner) if owner else None
+def erasure_command(raw: RawRecord, codec: Codec, hub_keys: Sequence[str]) -> Inbound | Rejected:
+    """An erasure command of ``nrm.erasure``: signed by the hub (``hub erase`` holds its key;
+    an agency's key, or none, is refused) within the ingest windows (a copy replayed later is
+    STALE_SIGNATURE), an ``ErasureRequested``, ``ErasureApproved`` or ``ErasureRejected``, keyed
+    and partitioned by
+    its case. Its sender is the hub; the operator is in the event."""
+    try:  # always checked, with the ingest windows: a command copied days later is stale
+        verify_from_hub(
+            raw.topic, raw.key, raw.value, raw.headers, list(hub_keys), policy=INGEST_POLICY
+        )
+    except SignatureError as exc:
+        return Rejected(raw, exc.reason, exc.detail)
+    accepted = accept(raw, codec, None, sender=HUB_SENDER)
+    if isinstance(accepted, Inbound) and accepted.subject not in ERASURE_SUBJECTS:
+        return Rejected(
+            raw,
+            DeadLetterReason.SEMANTIC_VIOLATION,
+            f"{accepted.subject} is not an erasure command",
+            case_id=accepted.event.envelope.case_id,  # type: ignore[attr-defined]
+            event_id=accepted.event_id,
+        )
+    return accepted
+
+
+def accept(
+    raw: RawRecord, codec: Codec, directory: Directory | None, *, sender: Agency | None = None
+) -> Inbound | Rejected:
+    """Authenticate the channel, decode and validate one outbox record (``sender``: already
+    authenticated otherwise, e.g. the hub's signature on an erasure command)."""
+    if sender is None and directory is not None:
+        owner = agency_of_outbox(raw.topic)
+        sender = directory.get(owner) if owner else None
     if sender is None:
         case_id, event_id = _peek_ids(raw, codec)
         return Rejected(

@@ -196,16 +196,17 @@ def test_the_whole_log_check_names_the_forgery_too(log: Log) -> None:
 
 
 def test_the_hub_writes_on_after_a_forgery_without_a_fork(log: Log) -> None:
-    case_id, _forged, (_partition, offset) = asyncio.run(append_forgery(log, "unsigned"))
-    erased = invoke(log, "erase", str(case_id))  # the hub's own seq 3, signed by the hub
-    assert erased.exit_code == 0, erased.output
-    assert "ERASED entry seq 3" in erased.stdout
+    case_id, forged, (_partition, offset) = asyncio.run(append_forgery(log, "unsigned"))
+    # The hub's single writer chains its own seq 3 after the head it knows (the genuine seq 2).
+    head = ChainHead(case_id=case_id, seq=2, hash=forged.prev_hash)
+    own, _ = entry_after(log, head, case_id, 3, action=AuditAction.ESCALATED, decision="reminder")
+    asyncio.run(append_entries(log.settings, log.codec, [own]))
 
     checked = invoke(log, "audit", "verify", str(case_id), "--json")
     problems = [(p["kind"], p["seq"], p["offset"]) for p in json.loads(checked.stdout)["problems"]]
     assert problems == [("UNPROVEN", 3, offset)]
     steps = as_json(invoke(log, "replay", str(case_id), "--json"))["entries"]
-    assert [(s["seq"], s["action"]) for s in steps][-1] == (3, "ERASED")
+    assert [(s["seq"], s["action"]) for s in steps][-1] == (3, "ESCALATED")
 
 
 def test_the_dashboard_case_page_flags_the_forgery_and_leaves_it_out(log: Log) -> None:

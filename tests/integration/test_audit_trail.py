@@ -10,7 +10,6 @@ with the copy). Forgeries appended to ``nrm.audit`` itself: tests/integration/te
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import uuid
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from agents.audit_index.store import AuditIndex, index_path
 from agents.io.audit_fetch import read_offsets
 from agents.io.outbox_writer import append_entries
 from hub.audit.chain import ChainHead, next_entry
-from hub.audit.keys import JOURNAL_FILE, KEYS_DIRECTORY, default_key_store
+from hub.audit.keys import default_key_store
 from hub.contracts.codec import Codec
 from hub.contracts.enums import AgencyRole, AuditAction
 from hub.contracts.events import AuditEntry
@@ -319,34 +318,6 @@ def test_a_flipped_byte_a_deleted_entry_and_a_swap_are_each_named(trail: Trail) 
     )
 
 
-# ------------------------------------------------------------------------- erasure
-
-
-def test_erasing_a_case_keeps_its_chain_verifiable_and_other_cases_intact(trail: Trail) -> None:
-    case_id = trail.erasable
-    key_id, key = default_key_store(trail.settings.data_dir).get_or_create(case_id)
-    erased = invoke(trail, "erase", str(case_id))
-    assert erased.exit_code == 0, erased.output
-    assert "key destroyed" in erased.stdout
-
-    steps = as_json(invoke(trail, "replay", str(case_id), "--json"))["entries"]
-    assert [s["action"] for s in steps][-1] == "ERASED"
-    assert [s["payload"] for s in steps if s["payload_state"] != "NONE"] == ["ERASED"] * 2
-    assert "Amina" not in json.dumps(steps)
-    assert invoke(trail, "audit", "verify", str(case_id)).exit_code == 0
-    assert default_key_store(trail.settings.data_dir).get(key_id) is None
-    journal = (trail.settings.data_dir / KEYS_DIRECTORY / JOURNAL_FILE).read_bytes()
-    assert base64.b64encode(key) not in journal  # shredded in place, not only forgotten
-
-    other = as_json(invoke(trail, "replay", str(trail.referral), "--json"))["entries"]
-    assert other[0]["payload"]["identity"] == IDENTITY
-
-    again = invoke(trail, "erase", str(case_id))
-    assert again.exit_code == 0, again.output
-    assert "already erased" in again.stdout
-    assert len(as_json(invoke(trail, "replay", str(case_id), "--json"))["entries"]) == len(steps)
-
-
 # ------------------------------------------------------------------------- subject report
 
 
@@ -373,7 +344,6 @@ def test_subject_report_lists_recipients_categories_and_basis(trail: Trail) -> N
         (["replay", "not-a-uuid"], "n'est pas un identifiant de dossier"),
         (["replay", "00000000-0000-4000-8000-000000000000"], "unknown case"),
         (["subject-report", "00000000-0000-4000-8000-000000000000"], "unknown case"),
-        (["erase", "42"], "n'est pas un identifiant de dossier"),
         (["audit", "verify"], "either a CASE or --all"),
         (["audit", "verify", "00000000-0000-4000-8000-000000000000", "--all"], "either a CASE"),
     ],

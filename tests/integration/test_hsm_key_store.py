@@ -23,7 +23,7 @@ from agents.router import Router
 from agents.worker import run_worker
 from hub.audit.keys import default_key_store
 from hub.cli.app import app
-from hub.contracts.events import ConsentGiven, PermitRequested, ReferralOpened
+from hub.contracts.events import ConsentGiven, ReferralOpened, SupportRequested
 from hub.runtime.settings import HubSettings, KeyStoreKind
 
 TIMEOUT_S = 60.0
@@ -77,29 +77,37 @@ async def test_a_case_keyed_in_the_hsm_replays_and_is_erased_by_destroying_the_o
     try:
         police = await agency("police-93")
         association = await agency("association-93")
-        prefecture = await agency("prefecture-93")
         await association.publish(story[ConsentGiven])
         await police.publish(story[ReferralOpened])
-        await police.publish(story[PermitRequested])
-        assert len(await received_for(prefecture, case_id, 1, timeout_s=TIMEOUT_S)) == 1
+        await police.publish(story[SupportRequested])
+        assert len(await received_for(association, case_id, 1, timeout_s=TIMEOUT_S)) >= 1
+
+        replayed = await invoke(settings, "replay", str(case_id), "--json")
+        assert replayed.exit_code == 0, replayed.output
+        entries = json.loads(replayed.stdout)["entries"]
+        clear = [e for e in entries if e["payload_state"] == "CLEAR"]
+        assert clear, "the worker wrote personal data, sealed by a key the HSM holds"
+        assert any("identity" in e["payload"] for e in clear)
+        key_ids = {label for label in token_labels(token) if label.startswith(f"{case_id}.")}
+        assert len(key_ids) == 1  # one sealed key object for the case
+        on_disk = default_key_store(settings.data_dir)
+        assert all(on_disk.get(key_id) is None for key_id in key_ids)  # never in the data dir
+
+        # Erasure is the worker's (hub erase: a request, a DPO's approval; docs/PRIVACY.md).
+        asked = await invoke(
+            settings,
+            *("erase", "request", str(case_id), "--by", "operatrice.demo", "--reason", "r"),
+            "--yes",
+        )
+        assert asked.exit_code == 0, asked.output
+        pending = json.loads((await invoke(settings, "erase", "pending", "--json")).stdout)
+        [request_id] = [p["request_id"] for p in pending if p["case_id"] == str(case_id)]
+        erased = await invoke(settings, "erase", "approve", request_id, "--by", "dpo.demo", "--yes")
+        assert erased.exit_code == 0, erased.output
+        assert "effacé" in erased.stdout
     finally:
         stop.set()
         await worker
-
-    replayed = await invoke(settings, "replay", str(case_id), "--json")
-    assert replayed.exit_code == 0, replayed.output
-    entries = json.loads(replayed.stdout)["entries"]
-    clear = [e for e in entries if e["payload_state"] == "CLEAR"]
-    assert clear, "the worker wrote personal data, sealed by a key the HSM holds"
-    assert any("identity" in e["payload"] for e in clear)
-    key_ids = {label for label in token_labels(token) if label.startswith(f"{case_id}.")}
-    assert len(key_ids) == 1  # one sealed key object for the case
-    on_disk = default_key_store(settings.data_dir)
-    assert all(on_disk.get(key_id) is None for key_id in key_ids)  # never in the data dir
-
-    erased = await invoke(settings, "erase", str(case_id))
-    assert erased.exit_code == 0, erased.output
-    assert "key destroyed" in erased.stdout
     assert not key_ids & token_labels(token)  # C_DestroyObject: the sealed key is gone
     assert str(case_id) in token_labels(token)  # the tombstone
 

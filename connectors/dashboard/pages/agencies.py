@@ -8,7 +8,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from connectors.dashboard import views
+from connectors.dashboard.access import require
 from connectors.dashboard.context import CurrentDashboard, Dashboard, DataSession, PageSession
+from hub.rules.roles import Permission
 
 router = APIRouter()
 
@@ -25,6 +27,7 @@ def agencies_context(dashboard: Dashboard) -> dict[str, Any]:
 
 @router.get("/agences", response_class=HTMLResponse)
 async def agencies(request: Request, session: PageSession, dashboard: CurrentDashboard) -> Response:
+    await require(dashboard, session, Permission.VIEW_AGENCIES)
     context = {**agencies_context(dashboard), "fragment": "/fragments/agences"}
     return dashboard.render(request, "agencies.html", context, session=session)
 
@@ -33,4 +36,5 @@ async def agencies(request: Request, session: PageSession, dashboard: CurrentDas
 async def agencies_fragment(
     request: Request, session: DataSession, dashboard: CurrentDashboard
 ) -> Response:
+    await require(dashboard, session, Permission.VIEW_AGENCIES)
     return dashboard.render(request, "_agencies.html", agencies_context(dashboard), session=session)

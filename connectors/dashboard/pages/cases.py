@@ -5,19 +5,43 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from typing import Any
 
 import structlog
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from agents.io.audit_fetch import AuditLogUnavailable
-from connectors.dashboard import views
+from connectors.dashboard import french, views
+from connectors.dashboard.access import require
 from connectors.dashboard.actions import ActionKind, ActionNotRecorded, OperatorAction
 from connectors.dashboard.case_view import replay_case
 from connectors.dashboard.context import CurrentDashboard, PageSession, client_address
+from hub.flow.case_state import CaseState
+from hub.rules.roles import Permission
 
 log = structlog.get_logger(__name__)
 router = APIRouter()
+
+
+def erasure_status(state: CaseState | None) -> dict[str, Any]:
+    """What the case page says of erasure: erased, restricted (and why), requests pending."""
+    if state is None:
+        return {"erased_text": None, "restricted": None, "pending_erasures": []}
+    restricted = state.restricted
+    return {
+        "erased_text": french.format_datetime(state.erased_at) if state.erased_at else None,
+        "restricted": {
+            "holds": list(restricted.holds),
+            "since_text": french.format_datetime(restricted.since),
+        }
+        if restricted is not None
+        else None,
+        "pending_erasures": [
+            {"request_id": str(p.request_id), "requested_by": p.requested_by}
+            for p in state.erasure_requests
+        ],
+    }
 
 
 @router.get("/dossiers/{case_id}", response_class=HTMLResponse)
@@ -28,6 +52,7 @@ async def case_page(
         case = uuid.UUID(case_id)
     except ValueError:
         raise HTTPException(404, "dossier inconnu") from None
+    await require(dashboard, session, Permission.VIEW_CASE, case_id=case)
     try:
         await dashboard.actions.record(
             OperatorAction(
@@ -60,5 +85,6 @@ async def case_page(
         "case_short": views.short(case),
         "overdue": views.overdue_rows([state] if state else [], now, directory),
         "holds": views.hold_rows([state] if state else [], now, directory),
+        **erasure_status(state),
     }
     return dashboard.render(request, "case.html", context, session=session)

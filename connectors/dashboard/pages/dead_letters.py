@@ -14,6 +14,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from agents.redrive import RedriveError
+from connectors.dashboard.access import require
 from connectors.dashboard.actions import ActionKind, ActionNotRecorded, OperatorAction
 from connectors.dashboard.context import (
     CurrentDashboard,
@@ -23,7 +24,9 @@ from connectors.dashboard.context import (
     wants_json,
 )
 from connectors.dashboard.sessions import csrf_matches
+from hub.rules.roles import Permission
 
+_NO_CASE = uuid.UUID(int=0)
 log = structlog.get_logger(__name__)
 router = APIRouter()
 
@@ -36,6 +39,7 @@ async def redrive_dead_letter(
     as_json = wants_json(request)
     if not csrf_matches(session, form.get("csrf")):
         raise HTTPException(403, "jeton CSRF invalide")
+    await require(dashboard, session, Permission.REDRIVE)
     try:
         letter_id = uuid.UUID(dead_letter_id)
     except ValueError:
@@ -43,6 +47,8 @@ async def redrive_dead_letter(
     item = dashboard.model.dead_letters.get(letter_id)
     if item is None:
         raise HTTPException(404, "lettre morte inconnue")
+    # A dead letter of no known case is outside every région: national coordination's.
+    await require(dashboard, session, Permission.REDRIVE, case_id=item.case_id or _NO_CASE)
     action = OperatorAction(
         action=ActionKind.REDRIVE_REQUESTED,
         operator=session.operator_id,

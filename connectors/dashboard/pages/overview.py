@@ -6,11 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from connectors.dashboard import french, views
+from connectors.dashboard.access import require
 from connectors.dashboard.context import CurrentDashboard, Dashboard, DataSession, PageSession
 from connectors.dashboard.pages.agencies import agencies_context
+from hub.rules.roles import Allowed, Denied, Grant, OperatorRole, Permission, decide, sees_region
 
 router = APIRouter()
 
@@ -25,17 +27,29 @@ REDRIVE_NOTICES = {
 """What the overview says after a re-drive (``?relance=...``, set by the re-drive action)."""
 
 
-def overview_context(dashboard: Dashboard) -> dict[str, Any]:
-    """The overview's tables, as of the read model's last refresh."""
+def overview_context(dashboard: Dashboard, grant: Grant) -> dict[str, Any]:
+    """The overview's tables, as of the read model's last refresh, as far as ``grant`` sees:
+    a regional role sees the cases of its région only (a dead letter of no known case is
+    nobody's région)."""
     now = dashboard.clock()
     model = dashboard.model
     directory = model.directory
-    states = model.states
+    states = [
+        s
+        for s in model.states
+        if sees_region(grant, directory.region_of(s.facts.departement or ""))
+    ]
+    visible = {s.case_id for s in states}
+    everything = grant.role is not OperatorRole.REGIONAL_COORDINATION
     return {
         "overdue": views.overdue_rows(states, now, directory),
         "holds": views.hold_rows(states, now, directory),
-        "orphans": views.orphan_rows(model.open_orphans()),
-        "dead_letters": views.dead_letter_rows(model.pending_dead_letters()),
+        "orphans": views.orphan_rows(
+            o for o in model.open_orphans() if everything or o.envelope.case_id in visible
+        ),
+        "dead_letters": views.dead_letter_rows(
+            d for d in model.pending_dead_letters() if everything or d.case_id in visible
+        ),
         "redriven": len(model.redriven | model.redrive_requested),
         "dropped": model.dead_letters_dropped,
     }
@@ -43,8 +57,21 @@ def overview_context(dashboard: Dashboard) -> dict[str, Any]:
 
 @router.get("/", response_class=HTMLResponse)
 async def overview(request: Request, session: PageSession, dashboard: CurrentDashboard) -> Response:
+    own = dashboard.operators.grant(session.operator_id)
+    dpo_home = (
+        own is not None
+        and isinstance(decide(own, Permission.VIEW_OVERVIEW), Denied)
+        and isinstance(decide(own, Permission.VIEW_ERASURES), Allowed)
+    )
+    if dpo_home:  # the data-protection officer's home page is the erasure requests
+        return RedirectResponse("/effacements", status_code=303)
+    grant = await require(dashboard, session, Permission.VIEW_OVERVIEW)
     notice = REDRIVE_NOTICES.get(request.query_params.get("relance", ""))
-    context = {**overview_context(dashboard), "notice": notice, "fragment": "/fragments/apercu"}
+    context = {
+        **overview_context(dashboard, grant),
+        "notice": notice,
+        "fragment": "/fragments/apercu",
+    }
     return dashboard.render(request, "overview.html", context, session=session)
 
 
@@ -52,12 +79,17 @@ async def overview(request: Request, session: PageSession, dashboard: CurrentDas
 async def overview_fragment(
     request: Request, session: DataSession, dashboard: CurrentDashboard
 ) -> Response:
-    return dashboard.render(request, "_overview.html", overview_context(dashboard), session=session)
+    grant = await require(dashboard, session, Permission.VIEW_OVERVIEW)
+    return dashboard.render(
+        request, "_overview.html", overview_context(dashboard, grant), session=session
+    )
 
 
 @router.get("/api/etat")
 async def status(session: DataSession, dashboard: CurrentDashboard) -> JSONResponse:
-    context = overview_context(dashboard)
+    context = overview_context(
+        dashboard, await require(dashboard, session, Permission.VIEW_OVERVIEW)
+    )
     read_at = dashboard.model.states_read_at
     return JSONResponse(
         {
@@ -81,7 +113,10 @@ async def status(session: DataSession, dashboard: CurrentDashboard) -> JSONRespo
 
 @router.get("/api/apercu")
 async def overview_json(session: DataSession, dashboard: CurrentDashboard) -> JSONResponse:
-    context = overview_context(dashboard)
+    context = overview_context(
+        dashboard, await require(dashboard, session, Permission.VIEW_OVERVIEW)
+    )
+    await require(dashboard, session, Permission.VIEW_AGENCIES)
     return JSONResponse(
         {
             "now": dashboard.clock().isoformat(),

@@ -54,6 +54,7 @@ def rendered(items: list[DeadLetterItem]) -> str:
         redriven=0,
         dropped=0,
         csrf="t",
+        permissions={"REDRIVE"},  # an operator whose role may re-drive (hub/rules/roles.py)
     )
 
 

@@ -48,13 +48,13 @@ def test_malformed_or_weak_hashes_are_refused(stored: str) -> None:
     with pytest.raises(ValueError, match=r"scrypt|salt|cost|base64"):
         parse_password_hash(stored)
     with pytest.raises(ValueError, match="password_hash"):
-        OperatorEntry(id="someone", name="Someone", password_hash=stored)
+        OperatorEntry(id="someone", name="Someone", password_hash=stored, role="AUDITOR")
 
 
 def test_the_demo_operators_log_in_with_their_documented_passwords() -> None:
     store = OperatorStore.load(CONFIG / "operators.yaml")
     passwords = demo_lines("operators.txt")
-    assert set(passwords) == {"operatrice.demo", "operateur.demo", "ancien.operateur"}
+    assert set(passwords) == {o.id for o in store}  # every demo operator has its password
     entry = store.authenticate("operatrice.demo", passwords["operatrice.demo"])
     assert entry is not None
     assert entry.name.startswith("Opératrice")
@@ -80,8 +80,8 @@ def test_an_operators_file_naming_an_operator_twice_is_refused(tmp_path: Path) -
     path = tmp_path / "operators.yaml"
     path.write_text(
         "operators:\n"
-        f"  - {{id: twice, name: A, password_hash: '{stored}'}}\n"
-        f"  - {{id: twice, name: B, password_hash: '{stored}'}}\n"
+        f"  - {{id: twice, name: A, password_hash: '{stored}', role: AUDITOR}}\n"
+        f"  - {{id: twice, name: B, password_hash: '{stored}', role: AUDITOR}}\n"
     )
     with pytest.raises(ConfigError, match="twice"):
         OperatorStore.load(path)
@@ -138,7 +138,9 @@ def test_throttle_memory_is_bounded() -> None:
 
 
 def test_an_unknown_operator_id_is_recorded_only_as_a_keyed_hash() -> None:
-    known = OperatorEntry(id="operatrice.demo", name="A", password_hash=hash_password("x" * 12))
+    known = OperatorEntry(
+        id="operatrice.demo", name="A", password_hash=hash_password("x" * 12), role="AUDITOR"
+    )
     store = OperatorStore((known,))
     assert store.recordable("operatrice.demo") == "operatrice.demo"  # a known id may appear
     typed = "Tr0ub4dor&3-mot-de-passe"

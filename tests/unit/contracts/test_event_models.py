@@ -73,6 +73,10 @@ EXPECTED_SUBJECTS = {
     "fr.nrm.ProsecutorNotice",
     "fr.nrm.ParentsInformation",
     "fr.nrm.AdHocAdministratorRequested",
+    "fr.nrm.ErasureRequested",
+    "fr.nrm.ErasureApproved",
+    "fr.nrm.ErasureRejected",
+    "fr.nrm.ErasureNotice",
 }
 ALL_RECORD_MODELS: dict[str, type[BaseModel]] = {
     **EVENT_MODELS,
