@@ -105,6 +105,8 @@ DEAD_LETTER_REASONS: Final[Mapping[str, str]] = {
     "DELIVERY_FAILED": "Échec de livraison",
     "UNKNOWN_INDICATOR": "Indicateur hors de la grille commune",
     "INDICATOR_FORM_MISMATCH": "Indicateur incompatible avec la forme d'exploitation",
+    "NOT_IN_PERMIT_ROUTE": "Hors du parcours titre de séjour (UE, EEE, Suisse, France)",
+    "NOT_CHOSEN": "Non choisi par la personne",
     "UNKNOWN": "Raison inconnue",
 }
 

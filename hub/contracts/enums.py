@@ -158,23 +158,28 @@ class ImmigrationStatus(StrEnum):
 
 
 class IdentificationOutcome(StrEnum):
-    """Result of an identifying authority's assessment of a report. TRANSFERRED: another authority
-    is competent (see transferred_to_role).
+    """Result of an identifying authority's assessment of a report. REASONABLE_GROUNDS: the first
+    stage, reasonable grounds to believe the person is a victim (Dir. 2011/36 art. 11(2), Warsaw
+    art. 10(2)): opens the rights pathway, a conclusive IDENTIFIED or NOT_IDENTIFIED follows.
+    TRANSFERRED: another authority is competent (see transferred_to_role).
     """
 
     UNKNOWN = "UNKNOWN"
     IDENTIFIED = "IDENTIFIED"
     NOT_IDENTIFIED = "NOT_IDENTIFIED"
     TRANSFERRED = "TRANSFERRED"
+    REASONABLE_GROUNDS = "REASONABLE_GROUNDS"
 
 
 class NotIdentifiedReason(StrEnum):
-    """Why a report did not lead to identification (coded, for statistics and follow-up)."""
+    """Why a report did not lead to identification (coded, for statistics and follow-up). No
+    reason reads as the person not cooperating: assistance never depends on it (Dir. 2011/36
+    art. 11(3)); PERSON_DECLINED was removed, and an older record carrying it reads as UNKNOWN.
+    """
 
     UNKNOWN = "UNKNOWN"
     INSUFFICIENT_INDICATORS = "INSUFFICIENT_INDICATORS"
     OTHER_OFFENCE = "OTHER_OFFENCE"
-    PERSON_DECLINED = "PERSON_DECLINED"
     PERSON_UNREACHABLE = "PERSON_UNREACHABLE"
     OTHER = "OTHER"
 
@@ -217,6 +222,7 @@ class PermitType(StrEnum):
     RESIDENCE_PERMIT_COMPLAINANT = "RESIDENCE_PERMIT_COMPLAINANT"
     RESIDENCE_PERMIT_WITNESS = "RESIDENCE_PERMIT_WITNESS"
     RESIDENT_CARD_AFTER_CONVICTION = "RESIDENT_CARD_AFTER_CONVICTION"
+    EXIT_PATHWAY_AUTHORISATION = "EXIT_PATHWAY_AUTHORISATION"
 
 
 class SupportType(StrEnum):
@@ -314,6 +320,24 @@ class DeadLetterReason(StrEnum):
     DELIVERY_FAILED = "DELIVERY_FAILED"
     UNKNOWN_INDICATOR = "UNKNOWN_INDICATOR"
     INDICATOR_FORM_MISMATCH = "INDICATOR_FORM_MISMATCH"
+    NOT_IN_PERMIT_ROUTE = "NOT_IN_PERMIT_ROUTE"
+    NOT_CHOSEN = "NOT_CHOSEN"
+
+
+class RightsTopic(StrEnum):
+    """A right the person was informed of (CESEDA R425-1; Dir. 2011/36 art. 11(6)): the routes of
+    pathway.yaml and the assistance offered."""
+
+    UNKNOWN = "UNKNOWN"
+    REFLECTION_PERIOD = "REFLECTION_PERIOD"
+    ACCOMMODATION = "ACCOMMODATION"
+    SUPPORT = "SUPPORT"
+    LEGAL_AID = "LEGAL_AID"
+    RESIDENCE_PERMIT_L425_1 = "RESIDENCE_PERMIT_L425_1"
+    RESIDENT_CARD_L425_3 = "RESIDENT_CARD_L425_3"
+    EXIT_PATHWAY_L425_4 = "EXIT_PATHWAY_L425_4"
+    HUMANITARIAN_ADMISSION = "HUMANITARIAN_ADMISSION"
+    ASYLUM = "ASYLUM"
 
 
 class Specialism(StrEnum):

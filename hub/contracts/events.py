@@ -39,6 +39,7 @@ from hub.contracts.enums import (
     NotIdentifiedReason,
     OrphanReason,
     PermitType,
+    RightsTopic,
     SafeChannel,
     Seq,
     Specialism,
@@ -234,6 +235,29 @@ class PermitRequested(Event):
     departement: Departement
     legal_basis: str = "CESEDA L425-1"
     person: Person
+
+
+class RightsInformationGiven(Event):
+    """The person was informed of their rights (which, in which language, by whom)."""
+
+    topics: Seq[RightsTopic]
+    language: str
+    interpreter: bool = False
+    given_by_role: AgencyRole
+    given_by_name: str | None = None
+
+
+class PathwayChoiceRecorded(Event):
+    """The person's own choice after being informed: reflection period, permit, assistance."""
+
+    information_event_id: UUID
+    reflection_period: bool
+    permit_type: PermitType | None = None
+    accommodation_wanted: bool = False
+    support_wanted: bool = False
+    accommodation_needs: AccommodationNeeds | None = None
+    support_needed: Seq[SupportType] = ()
+    person: Person | None = None
 
 
 class Acknowledgement(Event):
@@ -459,6 +483,8 @@ _TOP_LEVEL: tuple[type[AvroRecord], ...] = (
     ErasureApproved,
     ErasureRejected,
     ErasureNotice,
+    RightsInformationGiven,
+    PathwayChoiceRecorded,
 )
 
 EVENT_MODELS: dict[str, type[BaseModel]] = {avro_full_name(m): m for m in _TOP_LEVEL}

@@ -77,6 +77,8 @@ EXPECTED_SUBJECTS = {
     "fr.nrm.ErasureApproved",
     "fr.nrm.ErasureRejected",
     "fr.nrm.ErasureNotice",
+    "fr.nrm.RightsInformationGiven",
+    "fr.nrm.PathwayChoiceRecorded",
 }
 ALL_RECORD_MODELS: dict[str, type[BaseModel]] = {
     **EVENT_MODELS,

@@ -459,7 +459,7 @@ INDEX_AND_STRING = _record_type("IndexAndString", index="int", value="string")
         (PERMIT, "permit_type", "int", -1, "enum fr.nrm.PermitType index -1"),
         # -4 is read as the same symbol as 1, the canonical one: still not a valid index
         (PERMIT, "permit_type", "int", -4, "enum fr.nrm.PermitType index -4"),
-        (PERMIT, "permit_type", "int", 5, "out of range"),  # fastavro: IndexError
+        (PERMIT, "permit_type", "int", 6, "out of range"),  # fastavro: IndexError
         (
             PERMIT,
             "person.first_name",
