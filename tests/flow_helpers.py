@@ -11,8 +11,15 @@ from eventually import consistently, eventually
 from pydantic import BaseModel
 
 from hub.contracts.codec import Codec
-from hub.contracts.enums import AgencyRole, ConsentMethod, DataCategory
-from hub.contracts.events import ConsentGiven, ConsentWithdrawn, Envelope
+from hub.contracts.enums import AgencyRole, ConsentMethod, DataCategory, RightsTopic
+from hub.contracts.events import (
+    ConsentGiven,
+    ConsentWithdrawn,
+    Envelope,
+    PathwayChoiceRecorded,
+    Person,
+    RightsInformationGiven,
+)
 from hub.contracts.examples import CASE_ID, example_events
 from hub.contracts.partitioning import case_partition
 from hub.contracts.registry import SchemaRegistry
@@ -90,6 +97,39 @@ def consent_for(
         expires_at=NOW + timedelta(days=365),
         recorded_by_role=AgencyRole.SUPPORT_ASSOCIATION,
         method=ConsentMethod.ORAL_WITH_INTERPRETER,
+    )
+
+
+def prefecture_consent(case_id: uuid.UUID = CASE_ID) -> ConsentGiven:
+    """The person's consent to their permit application: identity and immigration status for
+    the prefecture (issue 20: no legal exception sends them without it)."""
+    return consent_for(
+        AgencyRole.PREFECTURE,
+        categories=(DataCategory.IDENTITY, DataCategory.IMMIGRATION_STATUS),
+        case_id=case_id,
+    )
+
+
+def rights_information(case_id: uuid.UUID = CASE_ID) -> RightsInformationGiven:
+    """The police's R425-1 information, in English, as the association records it."""
+    return RightsInformationGiven(
+        envelope=envelope(case_id),
+        topics=(RightsTopic.REFLECTION_PERIOD, RightsTopic.ACCOMMODATION, RightsTopic.ASYLUM),
+        language="en",
+        given_by_role=AgencyRole.POLICE_GENDARMERIE,
+    )
+
+
+def pathway_choice(
+    information: RightsInformationGiven, person: Person | None, **fields: Any
+) -> PathwayChoiceRecorded:
+    """The person's choice after ``information``: the reflection period unless told."""
+    values: dict[str, Any] = {"reflection_period": True, "person": person}
+    values.update(fields)
+    return PathwayChoiceRecorded(
+        envelope=envelope(information.envelope.case_id),
+        information_event_id=information.envelope.event_id,
+        **values,
     )
 
 

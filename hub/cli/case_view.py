@@ -21,6 +21,10 @@ def _shown(iso: str) -> str:
     return paris_time(datetime.fromisoformat(iso))
 
 
+def _at(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
 def case_summary(state: CaseState, now: datetime) -> dict[str, Any]:
     """The case as JSON-able data."""
     deadlines = sorted(state.open_deadlines(), key=lambda d: d.due_at)
@@ -44,6 +48,14 @@ def case_summary(state: CaseState, now: datetime) -> dict[str, Any]:
             else ("INFORMED" if state.parents.informed else "NOT_INFORMED"),
             "since": state.parents.opened_at.isoformat(),
             "closed_by": state.parents.closed_by,
+        },
+        "pathway": {
+            "reasonable_grounds_at": _at(state.pathway.grounds_at),
+            "identified_at": _at(state.pathway.identified_at),
+            "rights_information_recorded": len(state.pathway.informed),
+            "choice_recorded": state.pathway.choice_event_id is not None,
+            "permit_declined": state.pathway.permit_declined,
+            "assistance_notice_ends": _at(state.pathway.assistance_notice_ends),
         },
         "open_requests": [
             {

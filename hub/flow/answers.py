@@ -9,6 +9,8 @@ Accepted is not the end of a request: it stays open (marked accepted) for later 
 the same recipient — a prefecture's receipt, then the permit granted or refused — and only
 COMPLETED ends it. COMPLETED also closes the deadlines waiting on the request: a permit's
 final answer closes the reflection-period deadline of the case (``hub.rules.deadlines.closure``).
+The prefecture's ACCEPTED on a reflection-period receipt request is the delivery of the
+récépissé: it starts the reflection period and opens its end deadline (``hub.flow.pathway``).
 Other answers after the deadline was met are relayed and audited, and change no deadline.
 """
 
@@ -29,6 +31,7 @@ from hub.flow.closure import Closures, apply_closures
 from hub.flow.deadline_flow import orphaned
 from hub.flow.decisions import AuditNote, Context, Deliver, Inbound, Outcome, Publish, Refusal
 from hub.flow.delivery import Message, notify, send
+from hub.flow.pathway import reflection_started
 from hub.rules.deadlines.answers import Closed, Extended, NotExtended, Rejected, Reroute, on_ack
 from hub.rules.deadlines.closure import on_final_answer
 from hub.rules.routing import RouteFacts, candidates
@@ -160,11 +163,13 @@ def acknowledgement(state: CaseState, inbound: Inbound, ctx: Context, now: datet
         )
     if isinstance(decision, Closed):
         done = _progress(state, request, inbound.event.status, now)
+        started = reflection_started(done.state, request, inbound.event.status, ctx, now)
         return Outcome(
-            state=done.state,
+            state=started.state,
             deliveries=tuple(deliveries),
-            audit=(*notes, *done.notes),
+            audit=(*notes, *done.notes, *started.audit),
             published=(*published, *done.published),
+            opened=started.opened,
             closed=(deadline.deadline_id, *done.closed),
         )
     rerouted = _reroute(state, request, decision, ctx, now)

@@ -26,11 +26,15 @@ from hub.contracts.events import (
     ConsentWithdrawn,
     IdentificationDecision,
     ParentsInformation,
+    PathwayChoiceRecorded,
+    PermitRequested,
     PresumedVictimReport,
     ReferralOpened,
+    RightsInformationGiven,
     SafetyFlagsSet,
 )
 from hub.contracts.topics import ERASURE
+from hub.flow import choices
 from hub.flow.answers import acknowledgement
 from hub.flow.case_state import CaseState, Held, Safety, Seen, topic_crc
 from hub.flow.decisions import AuditNote, Context, Deliver, Inbound, Outcome, Refusal
@@ -100,6 +104,16 @@ def handle(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> O
             outcome = _close(state, event)
         case ParentsInformation():
             outcome = _parents(state, event, inbound, ctx, now)
+        case PresumedVictimReport():
+            outcome = choices.report(state, inbound, ctx, now)
+        case ReferralOpened():
+            outcome = choices.referral(state, inbound, ctx, now)
+        case RightsInformationGiven():
+            outcome = choices.information(state, inbound)
+        case PathwayChoiceRecorded():
+            outcome = choices.choice(state, inbound, ctx, now)
+        case PermitRequested():
+            outcome = choices.agency_permit(state, inbound, ctx, now)
         case _:
             outcome = _route(state, inbound, ctx, now)
     if outcome.refusal is not None:

@@ -192,6 +192,23 @@ class Received(_Value):
         )
 
 
+class Pathway(_Value):
+    """Where the person is on the rights pathway (``hub.flow.pathway``): the decisions that
+    opened it, the rights information recorded, what the person chose, what the hub raised.
+
+    ``raised``: the requests the hub raised itself ("accommodation", "support",
+    "permit:<type>"), so a later decision or choice never raises one twice.
+    ``permit_declined``: the person's latest choice asks for no residence document."""
+
+    grounds_at: datetime | None = None
+    identified_at: datetime | None = None
+    informed: tuple[UUID, ...] = ()
+    choice_event_id: UUID | None = None
+    permit_declined: bool = False
+    raised: frozenset[str] = frozenset()
+    assistance_notice_ends: datetime | None = None
+
+
 class Held(_Value):
     """A message held until consent covers what its recipient requires."""
 
@@ -256,6 +273,7 @@ class CaseState(_Value):
     case_id: UUID
     status: CaseStatus = CaseStatus.NEW
     reflection_ends: datetime | None = None
+    pathway: Pathway = Pathway()
     facts: CaseFacts = CaseFacts()
     consent: ConsentState = ConsentState()
     safety: Safety = Safety()

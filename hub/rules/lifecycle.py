@@ -1,5 +1,6 @@
 """The case lifecycle: a state machine whose transitions are data (``lifecycle.yaml``), and
-the rights pathway identification opens (``pathway.yaml``)."""
+the rights pathway (``pathway.yaml``): unconditional assistance, the routes the person may
+choose, the reflection period."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.contracts.enums import PermitType
+from hub.contracts.enums import PermitType, RightsTopic
 from hub.runtime.config_files import load_config
 
 LIFECYCLE_FILE = "lifecycle.yaml"
@@ -23,6 +24,7 @@ class CaseStatus(StrEnum):
 
     NEW = "NEW"
     UNDER_IDENTIFICATION = "UNDER_IDENTIFICATION"
+    REASONABLE_GROUNDS = "REASONABLE_GROUNDS"
     IDENTIFIED = "IDENTIFIED"
     NOT_IDENTIFIED = "NOT_IDENTIFIED"
     SUPPORT_PATHWAY = "SUPPORT_PATHWAY"
@@ -90,33 +92,51 @@ class Lifecycle(BaseModel):
         return InvalidTransition(f"{what} cannot happen to a case that is {status.value}")
 
 
-class RaisedRequest(BaseModel):
-    """A request identification raises, and when."""
+class AssistanceRequest(BaseModel):
+    """An assistance request the hub raises from assessed needs, before any identification."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    request: Literal[
-        "fr.nrm.AccommodationRequested", "fr.nrm.SupportRequested", "fr.nrm.PermitRequested"
-    ]
+    request: Literal["fr.nrm.AccommodationRequested", "fr.nrm.SupportRequested"]
     when: str
-    permit_type: PermitType | None = None
+    source: str = Field(min_length=3)
+
+
+class Route(BaseModel):
+    """A route of the pathway: what the person may ask for (``permit_types``) or only be
+    informed of (none), on which condition, on which text."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    topic: RightsTopic
+    permit_types: tuple[PermitType, ...] = ()
+    condition: str
     source: str = Field(min_length=3)
 
 
 class PathwayPolicy(BaseModel):
-    """What identification opens: the reflection period and the requests it raises."""
+    """The rights pathway: unconditional assistance, the routes, the reflection period."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     reflection_period_days: int = Field(ge=30, description="At least 30 (Warsaw Convention).")
     reflection_period_source: str
-    raise_: tuple[RaisedRequest, ...] = Field(alias="raise")
+    negative_decision_notice_days: int = Field(ge=0)
+    negative_decision_notice_source: str
+    assistance: tuple[AssistanceRequest, ...]
+    routes: tuple[Route, ...]
 
     @classmethod
     def load(cls, config_dir: Path) -> PathwayPolicy:
         """Load and validate ``pathway.yaml``."""
         return load_config(config_dir / PATHWAY_FILE, cls)
 
-    def raises(self, request: str) -> RaisedRequest | None:
-        """The entry for ``request``, if identification raises it."""
-        return next((r for r in self.raise_ if r.request == request), None)
+    def raises(self, request: str) -> AssistanceRequest | None:
+        """The entry for ``request``, if assessed needs raise it."""
+        return next((r for r in self.assistance if r.request == request), None)
+
+    def route_for(self, permit_type: PermitType) -> Route | None:
+        """The route a person's choice of ``permit_type`` belongs to (None: no route asks
+        the prefecture for it)."""
+        return next((r for r in self.routes if permit_type in r.permit_types), None)

@@ -9,7 +9,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 from eventually import eventually
-from flow_helpers import events_for, fresh, received_for
+from flow_helpers import events_for, fresh, prefecture_consent, received_for
 from worker_thread import AgencyFactory
 
 from connectors.client import AgencyClient, InboxMessage
@@ -58,6 +58,7 @@ async def publish_request(settings: HubSettings, case_id: uuid.UUID) -> None:
     police = dev_client(settings, "police-93")
     await police.start()
     try:
+        await police.publish(prefecture_consent(case_id))
         await police.publish(fresh(events_for(case_id)[PermitRequested], case_id))
     finally:
         await police.stop()
@@ -178,6 +179,7 @@ async def test_an_agency_on_kafka_answers_a_request_and_the_requester_gets_the_a
     request = fresh(events_for(case_id)[PermitRequested], case_id, request_id=uuid.uuid4())
     police = await agency("police-93")
     prefecture = await agency(PREFECTURE)
+    await police.publish(prefecture_consent(case_id))
     await police.publish(request)
     (delivered,) = await received_for(prefecture, case_id, 1, timeout_s=WAIT_S)
 

@@ -8,7 +8,7 @@ import json
 import uuid
 
 import pytest
-from flow_helpers import consent_for, envelope, events_for, fresh, received_for
+from flow_helpers import consent_for, envelope, events_for, fresh, prefecture_consent, received_for
 from typer.testing import CliRunner
 from worker_thread import AgencyFactory
 
@@ -39,6 +39,7 @@ async def test_a_referral_flow_replays_in_order_and_the_prefecture_sees_no_healt
     await association.publish(story[ConsentGiven])
     await police.publish(story[ReferralOpened])
     await police.publish(story[AccommodationRequested])
+    await police.publish(prefecture_consent(case_id))
     await police.publish(story[PermitRequested])
     assert len(await received_for(prefecture, case_id, 1, timeout_s=20)) == 1
 

@@ -7,7 +7,7 @@ import json
 import uuid
 
 import pytest
-from flow_helpers import consent_for, envelope, events_for, received_for
+from flow_helpers import consent_for, envelope, events_for, nothing_for, received_for
 from test_routing_pipeline import dead_letters_for
 from typer.testing import CliRunner
 from worker_thread import AgencyFactory
@@ -27,7 +27,6 @@ from hub.contracts.events import (
     AccommodationRequested,
     ConsentGiven,
     IdentificationDecision,
-    PermitRequested,
     PresumedVictimReport,
     ReferralOpened,
 )
@@ -94,7 +93,10 @@ async def test_an_association_report_is_identified_and_opens_the_rights_pathway(
     assert isinstance(received.event, PresumedVictimReport)
     under = await show(hub_settings, case_id)
     assert under["status"] == "UNDER_IDENTIFICATION"
-    assert under["next_action"]["agency"] == "inspection-travail-93"  # type: ignore[index]
+    waiting = {(r["what"], r["recipient"]) for r in under["open_requests"]}  # type: ignore[attr-defined]
+    assert ("PresumedVictimReport", "inspection-travail-93") in waiting
+    # assistance does not wait for the decision (Dir. 2011/36 art. 11(2)-(3))
+    assert ("AccommodationRequested", "hebergement-93") in waiting
 
     await inspectorate.publish(
         IdentificationDecision(
@@ -104,20 +106,20 @@ async def test_an_association_report_is_identified_and_opens_the_rights_pathway(
             indicator_codes=("ILO-FL-02",),
         )
     )
-    (permit,) = await received_for(prefecture, case_id, 1, timeout_s=20)
-    assert isinstance(permit.event, PermitRequested)
-    assert permit.event.person is not None
-    assert permit.event.person.health_needs is None
+    # the accommodation went out at the report, before the decision (consent was given)
     (housing,) = await received_for(provider, case_id, 1, timeout_s=20)
     assert isinstance(housing.event, AccommodationRequested)
     notices = await received_for(association, case_id, 2, timeout_s=5)
     assert [type(m.event) for m in notices] == [IdentificationDecision]  # and nothing more
+    # no choice recorded: the prefecture receives nothing
+    await nothing_for(prefecture, case_id, for_s=2.0)
 
     pathway = await show(hub_settings, case_id)
     assert pathway["status"] == "SUPPORT_PATHWAY"
-    assert pathway["reflection_period"]["days_left"] >= 29  # type: ignore[index]
     whats = {r["what"] for r in pathway["open_requests"]}  # type: ignore[attr-defined]
-    assert {"PermitRequested", "AccommodationRequested", "reflection_period_end"} <= whats
+    assert "AccommodationRequested" in whats
+    assert "PermitRequested" not in whats
+    assert "reflection_period_end" not in whats
 
 
 async def test_a_minor_report_reaches_child_protection_and_the_audit_names_the_exception(

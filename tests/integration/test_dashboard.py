@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer
 from eventually import eventually, eventually_sync
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from flow_helpers import events_for, fresh, received_for
+from flow_helpers import events_for, fresh, prefecture_consent, received_for
 from prometheus_client.parser import text_string_to_metric_families
 from worker_thread import AgencyFactory, WorkerThread
 
@@ -315,6 +315,7 @@ async def test_worker_metrics_move_with_traffic(
         request = fresh(events_for(case_id)[PermitRequested], case_id, request_id=uuid.uuid4())
         police = await agency("police-93")
         prefecture = await agency("prefecture-93")
+        await police.publish(prefecture_consent(case_id))
         await police.publish(request)
         assert len(await received_for(prefecture, case_id, 1, timeout_s=20)) == 1
         after = metric_values((await http.get("/metrics")).text)

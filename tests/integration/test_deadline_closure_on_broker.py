@@ -19,7 +19,17 @@ from typing import Any
 import pytest
 from aiokafka.structs import RecordMetadata
 from eventually import eventually
-from flow_helpers import consent_for, envelope, events_for, fresh, nothing_for, received_for
+from flow_helpers import (
+    consent_for,
+    envelope,
+    events_for,
+    fresh,
+    nothing_for,
+    pathway_choice,
+    prefecture_consent,
+    received_for,
+    rights_information,
+)
 from test_case_lifecycle import labour_report, show
 from test_deadlines_on_broker import committed_past, escalations_for
 from typer.testing import CliRunner
@@ -113,18 +123,35 @@ async def test_a_granted_permit_closes_the_reflection_period_deadline(
                 outcome=IdentificationOutcome.IDENTIFIED,
             )
         )
+        # The person chooses the reflection period and consents to the prefecture.
+        information = rights_information(case_id)
+        await association.publish(prefecture_consent(case_id))
+        await association.publish(information)
+        await association.publish(pathway_choice(information, report.person))
         (permit,) = await received_for(prefecture, case_id, 1, timeout_s=20)
         assert isinstance(permit.event, PermitRequested)
         permit_id = permit.event.request_id
         (housing,) = await received_for(provider, case_id, 1, timeout_s=20)
         assert isinstance(housing.event, AccommodationRequested)  # left unanswered: the control
+        receipt = await prefecture.publish(
+            Acknowledgement(
+                envelope=envelope(case_id), request_id=permit_id, status=AckStatus.ACCEPTED
+            )
+        )
+        await eventually(
+            lambda: committed_past(hub_settings, receipt),
+            timeout_s=20,
+            interval_s=0.2,
+            what="the worker handling the récépissé",
+        )
         opened = await show(hub_settings, case_id)
         whats = {r["what"] for r in opened["open_requests"]}  # type: ignore[attr-defined]
-        assert "reflection_period_end" in whats
-        for status in (AckStatus.ACCEPTED, AckStatus.COMPLETED):
-            last = await prefecture.publish(
-                Acknowledgement(envelope=envelope(case_id), request_id=permit_id, status=status)
+        assert "reflection_period_end" in whats  # it starts with the récépissé (R425-2)
+        last = await prefecture.publish(
+            Acknowledgement(
+                envelope=envelope(case_id), request_id=permit_id, status=AckStatus.COMPLETED
             )
+        )
         worker = await restart_weeks_later(worker, hub_settings, log, last)
         control = await escalations_for(provider, housing.event.request_id, 1, 30)
         assert control, "the clock did not pass the ladder: the control request was not chased"
@@ -156,6 +183,7 @@ async def test_a_withdrawal_closes_the_associations_request_and_spares_the_prefe
     try:
         await association.publish(consent_for(AgencyRole.SUPPORT_ASSOCIATION, case_id=case_id))
         await police.publish(support)
+        await police.publish(prefecture_consent(case_id))
         await police.publish(permit)
         shared = await received_for(association, case_id, 1, timeout_s=20)
         assert [type(m.event) for m in shared] == [SupportRequested]

@@ -13,7 +13,7 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.structs import RecordMetadata
 from eventually import eventually
-from flow_helpers import consent_for, events_for, fresh, received_for
+from flow_helpers import consent_for, events_for, fresh, prefecture_consent, received_for
 from worker_process import WorkerProcess
 from worker_thread import AgencyFactory
 
@@ -75,6 +75,7 @@ async def test_an_unanswered_permit_request_is_reminded_then_escalated_in_order(
     supervisor = await agency("coordination-idf")
     national = await agency("miprof")
     with WorkerProcess(hub_settings, tmp_path / "worker.log", **fast_time(datetime.now(UTC))):
+        await police.publish(prefecture_consent(case_id))
         await police.publish(request)
         delivered = await received_for(prefecture, case_id, 1, timeout_s=30)
         assert [type(m.event) for m in delivered] == [PermitRequested]
@@ -106,6 +107,7 @@ async def test_overdue_steps_fire_once_each_after_a_sigkill(
         HUB_CLOCK_SPEED="1",
     ).start()
     try:
+        await police.publish(prefecture_consent(case_id))
         sent = await police.publish(request)
         assert len(await received_for(prefecture, case_id, 1, timeout_s=30)) == 1
         # The batch's state is flushed before its offsets commit: once committed, it is kept.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from eventually import eventually
-from flow_helpers import events_for, fresh, received_for
+from flow_helpers import events_for, fresh, prefecture_consent, received_for
 from worker_thread import AgencyFactory
 
 from agents.io.case_store import read_case
@@ -63,6 +63,7 @@ async def test_permit_request_queued_answered_and_deadline_closed(
     association = await agency("association-93")
     await association.publish(fresh(story[ConsentGiven], case_id))
     permit = fresh(story[PermitRequested], case_id, request_id=uuid.uuid4())
+    await police.publish(prefecture_consent(case_id))
     await police.publish(permit)
     assert await open_deadlines_of(hub_settings, case_id, permit.request_id, want_open=True) == 1
 

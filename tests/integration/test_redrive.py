@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from directory_records import publish_entry
 from eventually import eventually
-from flow_helpers import events_for, fresh, received_for
+from flow_helpers import events_for, fresh, prefecture_consent, received_for
 from typer.testing import CliRunner
 from worker_thread import AgencyFactory, WorkerThread
 
@@ -84,6 +84,7 @@ async def test_a_dead_letter_is_redriven_once_its_cause_is_fixed(
     )
 
     prefecture = await agency("prefecture-93")
+    await (await agency("police-93")).publish(prefecture_consent(case_id))
     result = await redrive(hub_settings, letter.dead_letter_id)
     assert result.dead_letter_id == letter.dead_letter_id
     delivered = await received_for(prefecture, case_id, 1, timeout_s=20)

@@ -14,7 +14,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from directory_records import publish_entry
 from eventually import eventually
-from flow_helpers import events_for, fresh, nothing_for, received_for
+from flow_helpers import events_for, fresh, nothing_for, prefecture_consent, received_for
 from worker_thread import AgencyFactory, WorkerThread
 
 from hub.contracts.codec import Codec
@@ -88,6 +88,7 @@ async def test_referral_with_consent_reaches_association_and_provider_and_prefec
     await association.publish(consent)
     await police.publish(story[ReferralOpened])
     await police.publish(story[AccommodationRequested])
+    await police.publish(prefecture_consent(case_id))
     await police.publish(story[PermitRequested])
 
     to_association = await received_for(association, case_id, 1)
@@ -159,6 +160,7 @@ async def test_bad_records_are_dead_lettered_and_the_stream_keeps_routing(
     unsigned = await police.publish_raw(police.codec.encode_event(good), key)
     spoofed_event = fresh(good, case_id, sender="prefecture-93")
     spoofed = await police.publish(spoofed_event)
+    await police.publish(prefecture_consent(case_id))
     first = await police.publish(good)
     replayed_value = police.codec.encode_event(good)
     replay = await police.publish_raw(

@@ -28,7 +28,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 from eventually import consistently, eventually
-from flow_helpers import NOW, consent_for, events_for, fresh, inbound
+from flow_helpers import NOW, consent_for, events_for, fresh, inbound, prefecture_consent
 from flow_helpers import context as flow_context
 from worker_process import WorkerProcess
 from worker_thread import AgencyFactory
@@ -171,6 +171,7 @@ async def publish_phase(
                 sent += 1
         else:
             plan.expect("prefecture-93", case_id, PermitRequested)
+            await police.publish(prefecture_consent(case_id))
             await police.publish(fresh(story[PermitRequested], case_id, request_id=uuid.uuid4()))
             sent += 1
         pause = started + sent / RATE - time.monotonic()

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import fastavro
+from flow_helpers import prefecture_consent
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
@@ -62,6 +63,11 @@ PARTITIONS = 4
 GHOST_AGENCY = "ghost-agency"
 """An outbox topic that exists on the broker but belongs to no agency of the directory."""
 R = DeadLetterReason
+
+
+CONSENT_KIND = "consent"
+"""A consent written before a good permit request: it makes the request routable and is
+itself not checked (``Forge.with_consents``)."""
 
 
 @dataclass(frozen=True)
@@ -183,6 +189,23 @@ class Forge:
             routed_to=recipient,
             event_id=envelope.event_id,
         )
+
+    def with_consents(self, records: list[Forged]) -> list[Forged]:
+        """``records``, each good permit request preceded by the person's consent for the
+        prefecture (issue 20: no exception sends it without), kind ``consent``: written,
+        not checked."""
+        out: list[Forged] = []
+        for record in records:
+            if record.expected is None and (record.routed_to or "").startswith(
+                "nrm.inbox.prefecture-"
+            ):
+                event = self.codec.decode_event(record.value or b"")
+                case_id = event.envelope.case_id
+                sender = record.topic.removeprefix("nrm.outbox.")
+                value = self.codec.encode_event(prefecture_consent(case_id))
+                out.append(self.signed(CONSENT_KIND, sender, case_id, value, None))
+            out.append(record)
+        return out
 
     def _bad_event(self, draw: Draw[Any]) -> tuple[str, BaseModel, uuid.UUID]:
         sender, event, _recipient = self.event("bad", draw)

@@ -22,7 +22,7 @@ import pytest
 from agency_clients import start_client
 from eventually import eventually
 from figures import Report, env_int
-from flow_helpers import events_for, fresh
+from flow_helpers import events_for, fresh, prefecture_consent
 from s3_storage import LocalS3
 from worker_process import WorkerProcess
 
@@ -59,6 +59,7 @@ async def publish(police: AgencyClient, count: int, cases: list[uuid.UUID]) -> N
     for _ in range(count):
         case_id = uuid.uuid4()
         cases.append(case_id)
+        await police.publish(prefecture_consent(case_id))
         await police.publish(fresh(events_for(case_id)[PermitRequested], case_id))
 
 

@@ -15,7 +15,7 @@ import httpx
 from agency_clients import start_client
 from aiokafka.errors import UnknownError
 from eventually import eventually
-from flow_helpers import events_for, fresh
+from flow_helpers import events_for, fresh, prefecture_consent
 from gateway_fixtures import as_json, bearer, demo_tokens, served_gateway, story
 from worker_process import WorkerProcess
 from worker_thread import WorkerThread
@@ -128,6 +128,7 @@ async def test_the_worker_is_not_ready_without_partitions_and_survives_topics_co
             prefecture = await start_client(settings, "prefecture-93")
             clients += [police, prefecture]
             case_id = uuid.uuid4()
+            await police.publish(prefecture_consent(case_id))
             await police.publish(fresh(events_for(case_id)[PermitRequested], case_id))
 
             async def routed() -> bool:
@@ -172,6 +173,7 @@ async def test_a_broker_error_mid_batch_does_not_stop_the_worker_nor_lose_the_ba
         prefecture = await start_client(settings, "prefecture-93")
         clients += [police, prefecture]
         case_id = uuid.uuid4()
+        await police.publish(prefecture_consent(case_id))
         await police.publish(fresh(events_for(case_id)[PermitRequested], case_id))
 
         seen: list[uuid.UUID] = []

@@ -27,7 +27,7 @@ import pytest
 from agency_clients import ClientFactory
 from eventually import eventually
 from figures import Report, env_int
-from flow_helpers import consent_for, events_for, fresh
+from flow_helpers import consent_for, events_for, fresh, prefecture_consent
 from topic_scan import duplicate_records, event_ids
 from worker_process import WorkerProcess
 
@@ -159,6 +159,7 @@ async def publish_stream(
             await association.publish(report)
         else:
             plan.permit(case_id)
+            await police.publish(prefecture_consent(case_id))
             await police.publish(fresh(story[PermitRequested], case_id, request_id=uuid.uuid4()))
         pause = started + (index + 1) / RATE - time.monotonic()
         if pause > 0:

@@ -27,6 +27,7 @@ from flow_helpers import (
     events_for,
     fresh,
     inbound,
+    prefecture_consent,
     raw_record,
     withdrawal,
 )
@@ -203,6 +204,14 @@ async def test_a_record_with_a_huge_key_is_dead_lettered_and_the_stream_goes_on(
         good = fresh(events_for(good_case)[PermitRequested], good_case)
         good_value = codec.encode_event(good)
         good_key = str(good_case).encode()
+        consent_value = codec.encode_event(prefecture_consent(good_case))
+        await producer.send_and_wait(
+            topic,
+            consent_value,
+            key=good_key,
+            partition=case_partition(good_case, 4),
+            headers=police.sign(topic, good_key, consent_value),
+        )
         await producer.send_and_wait(
             topic,
             good_value,
@@ -295,6 +304,7 @@ async def test_a_worker_whose_fetches_come_back_empty_raises_its_wait_and_routes
     seen: set[uuid.UUID] = set()
     try:
         for case_id in cases:
+            await police.publish(prefecture_consent(case_id))
             await police.publish(fresh(events_for(case_id)[PermitRequested], case_id))
 
         async def all_delivered() -> bool:

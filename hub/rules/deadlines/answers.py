@@ -219,13 +219,19 @@ def on_identification_decision(
     deadline: OpenDeadline, decision: IdentificationDecision, now: datetime
 ) -> Closed | Reroute | Rejected:
     """The decision for an identifying authority's answer to a report's deadline:
-    IDENTIFIED / NOT_IDENTIFIED close it, TRANSFERRED re-routes to ``transferred_to_role``."""
+    REASONABLE_GROUNDS (the first stage: the deadline is met, the conclusive decision has no
+    deadline of its own), IDENTIFIED and NOT_IDENTIFIED close it, TRANSFERRED re-routes to
+    ``transferred_to_role``."""
     now = require_utc(now)
     if decision.report_event_id != deadline.request_id:
         return Rejected(deadline.deadline_id, DeadLetterReason.UNKNOWN_REQUEST, "other report")
     if decision.envelope.sender != deadline.recipient_agency:
         return _wrong_responder(deadline, decision.envelope.sender)
-    if decision.outcome in (IdentificationOutcome.IDENTIFIED, IdentificationOutcome.NOT_IDENTIFIED):
+    if decision.outcome in (
+        IdentificationOutcome.REASONABLE_GROUNDS,
+        IdentificationOutcome.IDENTIFIED,
+        IdentificationOutcome.NOT_IDENTIFIED,
+    ):
         return close(deadline, now, CloseReason.DECIDED)
     if (
         decision.outcome is IdentificationOutcome.TRANSFERRED

@@ -89,12 +89,27 @@ def test_prefecture_never_receives_health_data(ctx: Context) -> None:
     assert DataCategory.HEALTH not in delivered(outcome)["prefecture-93"].categories
 
 
-def test_permit_request_goes_to_prefecture_without_consent_under_a_named_exception(
+PREFECTURE_CONSENT = (
+    "association-93",
+    consent_for(
+        AgencyRole.PREFECTURE,
+        categories=(DataCategory.IDENTITY, DataCategory.IMMIGRATION_STATUS),
+    ),
+)
+
+
+def test_permit_request_is_held_until_consent_covers_identity_and_immigration_status(
     ctx: Context,
 ) -> None:
-    (outcome,) = run(ctx, [fresh_event("PermitRequested")])
-    delivery = delivered(outcome)["prefecture-93"]
-    assert delivery.basis == "exception:permit-application"
+    # No legal exception any more: the request follows the person's choice and consent.
+    held, released = run(ctx, [fresh_event("PermitRequested"), PREFECTURE_CONSENT])
+    assert held.deliveries == ()
+    (hold,) = held.state.holds
+    assert hold.recipient == "prefecture-93"
+    assert hold.missing == {DataCategory.IDENTITY, DataCategory.IMMIGRATION_STATUS}
+    delivery = delivered(released)["prefecture-93"]
+    assert delivery.basis.startswith("consent:")
+    assert delivery.categories == {DataCategory.IDENTITY, DataCategory.IMMIGRATION_STATUS}
 
 
 def test_no_consent_holds_then_consent_releases(ctx: Context) -> None:
@@ -172,7 +187,7 @@ def test_redelivery_is_dropped_and_a_copy_at_another_offset_is_replayed(ctx: Con
 
 def test_acknowledgements_count_only_from_the_asked_agency(ctx: Context) -> None:
     sender, permit = fresh_event("PermitRequested")
-    (opened,) = run(ctx, [(sender, permit)])
+    _, opened = run(ctx, [PREFECTURE_CONSENT, (sender, permit)])
     assert isinstance(permit, PermitRequested)
 
     def ack(status: AckStatus) -> Acknowledgement:
@@ -273,7 +288,7 @@ def test_a_message_nobody_can_receive_is_refused(ctx: Context) -> None:
 
 
 def test_every_handled_event_is_audited_with_its_decisions(ctx: Context) -> None:
-    (outcome,) = run(ctx, [fresh_event("PermitRequested")])
+    _, outcome = run(ctx, [PREFECTURE_CONSENT, fresh_event("PermitRequested")])
     actions = [note.action for note in outcome.audit]
     assert actions == [
         AuditAction.RECEIVED,

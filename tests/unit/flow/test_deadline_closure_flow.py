@@ -1,6 +1,6 @@
-"""Deadlines closed by their cause, through the flow: the permit's final answer closes the
-reflection-period deadline; a withdrawal closes the requests it stops and notifies only the
-agencies that hold data on consent (not the prefecture, which holds it under a legal duty)."""
+"""Deadlines closed by their cause, through the flow: the récépissé (the prefecture's
+ACCEPTED) opens the reflection-period deadline and the permit's final answer closes it; a
+withdrawal closes the requests it stops and notifies only the agencies it concerns."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from hub.flow.case_state import CaseState, Received
 from hub.flow.decisions import Context, Outcome
 from hub.flow.withdrawal import notice_scope
 from hub.rules.consent import Withdrawal
-from hub.rules.deadlines.open_deadline import Supervisor, open_deadline
 from hub.rules.deadlines.policy import REFLECTION_PERIOD_END
 
 EXAMPLES = {type(event): (sender, event) for sender, event in example_events()}
@@ -36,26 +35,17 @@ def step(ctx: Context, state: CaseState, sender: str, event: object, offset: int
 
 
 def permit_requested(ctx: Context) -> tuple[CaseState, uuid.UUID]:
-    """A permit request at prefecture-93, with the reflection-period deadline that
-    identification opens next to it."""
+    """A reflection-period receipt request at prefecture-93, on the person's consent."""
     sender, event = EXAMPLES[PermitRequested]
     request_id = uuid.uuid4()
     permit = event.model_copy(update={"envelope": envelope(), "request_id": request_id})
-    state = step(ctx, CaseState(case_id=CASE_ID), sender, permit, 0).state
-    reflection = open_deadline(
-        case_id=CASE_ID,
-        request_id=request_id,
-        recipient_agency="prefecture-93",
-        recipient_role=AgencyRole.PREFECTURE,
-        message_type=REFLECTION_PERIOD_END,
-        departement="93",
-        minor=False,
-        urgency=state.facts.urgency,
-        opened_at=NOW,
-        policy=ctx.deadlines,
-        supervisor=Supervisor("coordination-idf", AgencyRole.NATIONAL_COORDINATION),
+    consent = consent_for(
+        AgencyRole.PREFECTURE,
+        categories=(DataCategory.IDENTITY, DataCategory.IMMIGRATION_STATUS),
     )
-    return state.with_deadline(reflection), request_id
+    state = step(ctx, CaseState(case_id=CASE_ID), "association-93", consent, 0).state
+    state = step(ctx, state, sender, permit, 0).state
+    return state, request_id
 
 
 def ack(request_id: uuid.UUID, status: AckStatus) -> Acknowledgement:
@@ -69,16 +59,17 @@ def kinds(state: CaseState) -> set[str]:
 @pytest.mark.parametrize(
     ("answers", "left"),
     [
-        ((AckStatus.ACCEPTED,), {REFLECTION_PERIOD_END}),  # the receipt: decision pending
+        ((AckStatus.ACCEPTED,), {REFLECTION_PERIOD_END}),  # the receipt: the period starts
         ((AckStatus.ACCEPTED, AckStatus.COMPLETED), set()),
-        ((AckStatus.COMPLETED,), set()),  # granted at once
+        ((AckStatus.COMPLETED,), set()),  # granted at once: no period was started
     ],
 )
-def test_the_permits_final_answer_closes_the_reflection_deadline(
+def test_the_receipt_starts_the_reflection_period_and_the_final_answer_closes_it(
     ctx: Context, answers: tuple[AckStatus, ...], left: set[str]
 ) -> None:
     state, request_id = permit_requested(ctx)
-    assert kinds(state) == {PERMIT, REFLECTION_PERIOD_END}
+    assert kinds(state) == {PERMIT}
+    assert state.reflection_ends is None
     outcome: Outcome | None = None
     for offset, status in enumerate(answers, start=1):
         outcome = step(ctx, state, "prefecture-93", ack(request_id, status), offset)
@@ -86,7 +77,10 @@ def test_the_permits_final_answer_closes_the_reflection_deadline(
         state = outcome.state
     assert outcome is not None
     assert kinds(state) == left
-    if not left:
+    if answers[0] is AckStatus.ACCEPTED:
+        # R425-2: « Ce délai court à compter de la remise du récépissé »
+        assert state.reflection_ends == NOW + timedelta(hours=1, days=30)
+    if not left and AckStatus.ACCEPTED in answers:
         reflection_closed = [
             n for n in outcome.audit if n.decision.startswith(REFLECTION_PERIOD_END)
         ]
@@ -96,10 +90,11 @@ def test_the_permits_final_answer_closes_the_reflection_deadline(
         assert len(outcome.closed) >= 1
 
 
-def test_a_withdrawal_closes_the_associations_request_and_spares_the_prefecture(
+def test_a_withdrawal_for_the_association_closes_its_request_and_spares_the_prefecture(
     ctx: Context,
 ) -> None:
     state, permit_id = permit_requested(ctx)
+    state = step(ctx, state, "prefecture-93", ack(permit_id, AckStatus.ACCEPTED), 1).state
     consent = consent_for(AgencyRole.SUPPORT_ASSOCIATION)
     state = step(ctx, state, "association-93", consent, 1).state
     sender, support = EXAMPLES[SupportRequested]
@@ -110,14 +105,16 @@ def test_a_withdrawal_closes_the_associations_request_and_spares_the_prefecture(
         (PERMIT, "prefecture-93"),
         (SUPPORT, "association-93"),
     }
-    withdrawn = step(ctx, state, "association-93", withdrawal(), 3)
+    # The person withdraws the association's consent only; the permit route is theirs.
+    scoped = withdrawal().model_copy(update={"recipient_roles": (AgencyRole.SUPPORT_ASSOCIATION,)})
+    withdrawn = step(ctx, state, "association-93", scoped, 3)
     assert withdrawn.refusal is None
-    # The association is told to stop, the prefecture (legal duty) is not.
+    # The association is told to stop, the prefecture is not.
     assert {d.recipient.id for d in withdrawn.deliveries} == {"association-93"}
     # The association's request and deadline are closed, with the cause in the audit.
     after = withdrawn.state
     assert [(r.subject, r.recipient) for r in after.requests] == [(PERMIT, "prefecture-93")]
-    assert kinds(after) == {PERMIT, REFLECTION_PERIOD_END}
+    assert kinds(after) == {REFLECTION_PERIOD_END}
     closed = [n for n in withdrawn.audit if n.reason == "CONSENT_WITHDRAWN"]
     assert {(n.action, n.recipient) for n in closed} == {(AuditAction.CANCELLED, "association-93")}
     assert any(n.decision == f"{SUPPORT} deadline closed: consent withdrawn" for n in closed)

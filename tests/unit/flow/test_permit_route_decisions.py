@@ -1,24 +1,37 @@
-"""Identification opens the permit route only for those CESEDA Book IV concerns (LAW.md §9).
+"""A permit request follows the person's recorded choice, never a decision (issue 20 item 2).
 
-A victim identified by the police: a Romanian (an EU citizen, under Book II, L110-4 and
-L231-1) must never have their identity and immigration status sent to the prefecture; a
-Nigerian still does (the recorded choice of issue 20 is later work).
+CESEDA R425-2: the récépissé is for the foreigner "qui choisit de bénéficier du délai de
+réflexion" after the police's information (R425-1). Identification alone asks the prefecture
+nothing; a recorded choice asks it once, and only with consent covering identity and
+immigration status for the prefecture. A Romanian or French victim gets a clear refusal, never
+a request (CESEDA L110-3, L110-4, L231-1: docs/LAW.md NA-1 … NA-5).
 """
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 from flow_helpers import NOW, consent_for, context, envelope, events_for, inbound
 
 from hub.contracts.enums import (
     AgencyRole,
+    DataCategory,
+    DeadLetterReason,
     ExploitationType,
     IdentificationOutcome,
     ImmigrationStatus,
+    PermitType,
+    RightsTopic,
 )
-from hub.contracts.events import IdentificationDecision, PresumedVictimReport
+from hub.contracts.events import (
+    IdentificationDecision,
+    PathwayChoiceRecorded,
+    PermitRequested,
+    PresumedVictimReport,
+    RightsInformationGiven,
+)
 from hub.flow.case_flow import handle
 from hub.flow.case_state import CaseState
 from hub.flow.decisions import Context, Outcome
@@ -31,40 +44,79 @@ def ctx() -> Context:
     return context()
 
 
-def identified(
-    ctx: Context,
-    nationalities: tuple[str, ...] | None,
-    status: ImmigrationStatus | None = ImmigrationStatus.IRREGULAR,
-) -> Outcome:
-    """A sexual-exploitation report by the association, identified by the police."""
-    case_id = uuid.uuid4()
-    report = events_for(case_id)[PresumedVictimReport]
-    assert report.person is not None
-    person = report.person.model_copy(
-        update={"nationalities": nationalities, "immigration_status": status}
-    )
-    report = report.model_copy(
-        update={
-            "envelope": envelope(case_id),
-            "exploitation_types": (ExploitationType.SEXUAL,),
-            "person": person,
-        }
-    )
-    state = CaseState(case_id=case_id)
-    # The association recorded the adult's consent to tell the police (docs/LAW.md CA-3).
-    told = consent_for(AgencyRole.POLICE_GENDARMERIE, case_id=case_id)
-    state = handle(state, inbound(told, "association-93", ctx, 0), ctx, NOW).state
-    reported = handle(state, inbound(report, "association-93", ctx, 1), ctx, NOW)
-    # The police, and the parquet their duty to notify (CPP art. 40) reaches.
-    assert {d.recipient.id for d in reported.deliveries} == {"police-93", "tribunal-93"}
-    decision = IdentificationDecision(
-        envelope=envelope(case_id),
-        report_event_id=report.envelope.event_id,
-        outcome=IdentificationOutcome.IDENTIFIED,
-    )
-    outcome = handle(reported.state, inbound(decision, "police-93", ctx, 2), ctx, NOW)
-    assert outcome.refusal is None
-    return outcome
+class Case:
+    """A sexual-exploitation report by the association, and what follows, event by event."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        nationalities: tuple[str, ...] | None,
+        status: ImmigrationStatus | None = ImmigrationStatus.IRREGULAR,
+    ) -> None:
+        self.ctx, self.offset = ctx, 0
+        self.case_id = uuid.uuid4()
+        self.state = CaseState(case_id=self.case_id)
+        report = events_for(self.case_id)[PresumedVictimReport]
+        assert report.person is not None
+        self.person = report.person.model_copy(
+            update={"nationalities": nationalities, "immigration_status": status}
+        )
+        self.report = report.model_copy(
+            update={
+                "envelope": envelope(self.case_id),
+                "exploitation_types": (ExploitationType.SEXUAL,),
+                "person": self.person,
+            }
+        )
+
+    def send(self, sender: str, event: Any) -> Outcome:
+        self.offset += 1
+        outcome = handle(self.state, inbound(event, sender, self.ctx, self.offset), self.ctx, NOW)
+        self.state = outcome.state
+        return outcome
+
+    def identified(self) -> Outcome:
+        # The association recorded the adult's consent to tell the police (docs/LAW.md CA-3).
+        told = consent_for(AgencyRole.POLICE_GENDARMERIE, case_id=self.case_id)
+        assert self.send("association-93", told).refusal is None
+        assert self.send("association-93", self.report).refusal is None
+        outcome = self.send(
+            "police-93",
+            IdentificationDecision(
+                envelope=envelope(self.case_id),
+                report_event_id=self.report.envelope.event_id,
+                outcome=IdentificationOutcome.IDENTIFIED,
+            ),
+        )
+        assert outcome.refusal is None
+        return outcome
+
+    def informed(self, by: AgencyRole = AgencyRole.POLICE_GENDARMERIE) -> uuid.UUID:
+        info = RightsInformationGiven(
+            envelope=envelope(self.case_id),
+            topics=(RightsTopic.REFLECTION_PERIOD, RightsTopic.ASYLUM),
+            language="en",
+            given_by_role=by,
+        )
+        assert self.send("association-93", info).refusal is None
+        return info.envelope.event_id
+
+    def choice(self, information: uuid.UUID, **fields: Any) -> PathwayChoiceRecorded:
+        values: dict[str, Any] = {"reflection_period": True, "person": self.person}
+        values.update(fields)
+        return PathwayChoiceRecorded(
+            envelope=envelope(self.case_id), information_event_id=information, **values
+        )
+
+    def consent(self) -> Outcome:
+        return self.send(
+            "association-93",
+            consent_for(
+                AgencyRole.PREFECTURE,
+                categories=(DataCategory.IDENTITY, DataCategory.IMMIGRATION_STATUS),
+                case_id=self.case_id,
+            ),
+        )
 
 
 def permits(outcome: Outcome) -> list[str]:
@@ -76,29 +128,123 @@ def permits(outcome: Outcome) -> list[str]:
     return traces
 
 
-@pytest.mark.parametrize("nationalities", [("ROU",), ("RO",), ("ROU", "MDA"), ("FRA", "NGA")])
-def test_a_romanian_or_french_victim_never_gets_a_permit_request(
-    ctx: Context, nationalities: tuple[str, ...]
+@pytest.mark.parametrize(
+    ("nationalities", "status"),
+    [
+        (("NGA",), ImmigrationStatus.IRREGULAR),
+        ((), None),
+        (("ROU",), ImmigrationStatus.IRREGULAR),
+        (None, ImmigrationStatus.UNKNOWN),
+    ],
+    ids=["nigerian", "stateless", "romanian", "unknown"],
+)
+def test_identification_alone_asks_the_prefecture_nothing(
+    ctx: Context, nationalities: tuple[str, ...] | None, status: ImmigrationStatus | None
 ) -> None:
-    outcome = identified(ctx, nationalities)
-    assert permits(outcome) == []
-    assert "prefecture-93" not in {d.recipient.id for d in outcome.deliveries}
-    # the rest of the pathway still opens
-    assert outcome.state.reflection_ends is not None
+    case = Case(ctx, nationalities, status)
+    case.consent()  # even with the person's consent for the prefecture
+    assert permits(case.identified()) == []
+    assert case.state.reflection_ends is None
 
 
 @pytest.mark.parametrize(
     ("nationalities", "status"),
-    [(("NGA",), ImmigrationStatus.IRREGULAR), ((), None), (None, ImmigrationStatus.IRREGULAR)],
-    ids=["nigerian", "stateless", "irregular-no-nationality"],
+    [
+        (("NGA",), ImmigrationStatus.IRREGULAR),
+        ((), None),
+        (None, ImmigrationStatus.IRREGULAR),
+        (None, ImmigrationStatus.UNKNOWN),  # unknown to the hub, known to the person
+    ],
+    ids=["nigerian", "stateless", "irregular-no-nationality", "unknown"],
 )
-def test_a_third_country_or_stateless_victim_still_gets_one(
+def test_the_choice_and_consent_send_exactly_one_permit_request_with_two_categories(
     ctx: Context, nationalities: tuple[str, ...] | None, status: ImmigrationStatus | None
 ) -> None:
-    outcome = identified(ctx, nationalities, status)
-    (delivered,) = [d for d in outcome.deliveries if d.subject == PERMIT]
-    assert delivered.recipient.id == "prefecture-93"
+    case = Case(ctx, nationalities, status)
+    case.identified()
+    chosen = case.send("association-93", case.choice(case.informed()))
+    assert chosen.refusal is None
+    assert chosen.deliveries == ()  # held: no consent yet
+    assert [h.recipient for h in case.state.holds if h.subject == PERMIT] == ["prefecture-93"]
+    released = case.consent()
+    (permit,) = [d for d in released.deliveries if d.subject == PERMIT]
+    assert permit.recipient.id == "prefecture-93"
+    assert permit.categories == {DataCategory.IDENTITY, DataCategory.IMMIGRATION_STATUS}
+    assert permit.record["permit_type"] == PermitType.REFLECTION_PERIOD_RECEIPT.value
+    assert permit.record["person"]["health_needs"] is None
+    again = case.send("association-93", case.choice(case.informed()))
+    assert [d for d in again.deliveries if d.subject == PERMIT] == []  # never twice
 
 
-def test_an_unknown_nationality_sends_the_prefecture_nothing(ctx: Context) -> None:
-    assert permits(identified(ctx, None, ImmigrationStatus.UNKNOWN)) == []
+@pytest.mark.parametrize(
+    "nationalities", [("ROU",), ("RO",), ("ROU", "MDA"), ("FRA", "NGA"), ("DEU",)]
+)
+def test_a_romanian_or_french_victims_choice_of_a_permit_is_refused_clearly(
+    ctx: Context, nationalities: tuple[str, ...]
+) -> None:
+    case = Case(ctx, nationalities)
+    case.consent()
+    case.identified()
+    refused = case.send("association-93", case.choice(case.informed()))
+    assert refused.refusal is not None
+    assert refused.refusal.reason is DeadLetterReason.NOT_IN_PERMIT_ROUTE
+    assert "L231-1" in refused.refusal.detail
+    assert permits(refused) == []
+    # nor may an agency ask on its own
+    direct = events_for(case.case_id)[PermitRequested].model_copy(
+        update={"envelope": envelope(case.case_id), "person": case.person}
+    )
+    blocked = case.send("association-93", direct)
+    assert blocked.refusal is not None
+    assert blocked.refusal.reason is DeadLetterReason.NOT_IN_PERMIT_ROUTE
+
+
+def test_a_choice_without_recorded_information_is_refused(ctx: Context) -> None:
+    case = Case(ctx, ("NGA",))
+    case.identified()
+    refused = case.send("association-93", case.choice(uuid.uuid4()))
+    assert refused.refusal is not None
+    assert refused.refusal.reason is DeadLetterReason.NOT_CHOSEN
+
+
+def test_a_person_who_declines_every_permit_is_not_overridden_by_an_agency(
+    ctx: Context,
+) -> None:
+    case = Case(ctx, ("NGA",))
+    case.consent()
+    case.identified()
+    declined = case.send("association-93", case.choice(case.informed(), reflection_period=False))
+    assert declined.refusal is None
+    assert permits(declined) == []
+    direct = events_for(case.case_id)[PermitRequested].model_copy(
+        update={"envelope": envelope(case.case_id), "person": case.person}
+    )
+    blocked = case.send("police-93", direct)
+    assert blocked.refusal is not None
+    assert blocked.refusal.reason is DeadLetterReason.NOT_CHOSEN
+    # the person may change their mind
+    changed = case.send("association-93", case.choice(case.informed()))
+    assert [d.recipient.id for d in changed.deliveries if d.subject == PERMIT] == ["prefecture-93"]
+
+
+@pytest.mark.parametrize(
+    ("permit_type", "route"),
+    [
+        (PermitType.RESIDENCE_PERMIT_COMPLAINANT, "CESEDA L425-1"),
+        (PermitType.RESIDENT_CARD_AFTER_CONVICTION, "CESEDA L425-3"),
+        (PermitType.EXIT_PATHWAY_AUTHORISATION, "CESEDA L425-4"),
+    ],
+)
+def test_each_route_is_asked_with_its_own_legal_basis(
+    ctx: Context, permit_type: PermitType, route: str
+) -> None:
+    case = Case(ctx, ("NGA",))
+    case.consent()
+    case.identified()
+    chosen = case.send(
+        "association-93",
+        case.choice(case.informed(), reflection_period=False, permit_type=permit_type),
+    )
+    (permit,) = [d for d in chosen.deliveries if d.subject == PERMIT]
+    assert permit.record["permit_type"] == permit_type.value
+    assert permit.record["legal_basis"].startswith(route)

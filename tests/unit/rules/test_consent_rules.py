@@ -288,19 +288,22 @@ SHARING = {
         Role.SUPPORT_ASSOCIATION,
         Shared(frozenset({IDENTITY}), by_consent(C2)),
     ),
-    # Named legal exceptions share the REQUIRED categories without consent, and the optional
-    # ones only where consent covers them; each applies only when its condition holds.
-    "test_prefecture_receives_a_permit_request_under_the_permit_exception": Case(
-        (),
+    # Named legal exceptions share what the role needs without consent, and nothing more.
+    # A permit request is the person's choice (CESEDA R425-2): no exception, consent only.
+    "test_prefecture_gets_no_permit_request_without_the_persons_consent": Case(
+        (), PERMIT, Role.PREFECTURE, Held(frozenset({IDENTITY, IMMIGRATION}))
+    ),
+    "test_prefecture_gets_no_permit_request_with_identity_consent_alone": Case(
+        (grant(frozenset({IDENTITY}), Role.PREFECTURE),),
         PERMIT,
         Role.PREFECTURE,
-        Shared(frozenset({IDENTITY, IMMIGRATION}), "exception:permit-application"),
+        Held(frozenset({IMMIGRATION})),
     ),
     "test_prefecture_never_receives_health_data_even_with_consent": Case(
-        (grant(EVERY_CATEGORY, Role.PREFECTURE),),
+        (grant(EVERY_CATEGORY, Role.PREFECTURE, consent=C1),),
         PERMIT,
         Role.PREFECTURE,
-        Shared(frozenset({IDENTITY, IMMIGRATION}), "exception:permit-application"),
+        Shared(frozenset({IDENTITY, IMMIGRATION}), by_consent(C1)),
     ),
     "test_child_protection_receives_only_the_required_categories_of_a_minors_referral": Case(
         (),
@@ -523,7 +526,6 @@ def test_every_legal_exception_is_named_with_its_condition_and_source() -> None:
         "minor-report-to-authorities": "MINOR",
         "public-official-duty": "LEGAL_DUTY_OF_REPORTER",
         "vital-interest-immediate-danger": "VITAL_INTEREST_IMMEDIATE_DANGER",
-        "permit-application": "OWN_APPLICATION",
     }
     assert all(len(source) > 20 for _, source in found.values())
 

@@ -114,34 +114,85 @@ def test_mixed_forms_go_to_both_authorities_and_danger_calls_the_police(ctx: Con
     assert {"inspection-travail-93", "police-93"} <= set(recipients(danger))
 
 
-def test_identification_opens_the_pathway_and_the_reporter_gets_only_the_notice(
+def test_identification_opens_the_pathway_but_asks_the_prefecture_nothing(
     ctx: Context,
 ) -> None:
     case = Case(ctx)
-    case.send("association-93", consent_for(AgencyRole.ACCOMMODATION_PROVIDER))
+    case.send("association-93", consent_for(*AgencyRole))  # consent to everything, everyone
     first = report()
-    case.send("association-93", first)
+    reported = case.send("association-93", first)
+    # assistance goes out at the report, before any decision (Dir. 2011/36 art. 11(2)-(3))
+    assert recipients(reported)["hebergement-93"] == "AccommodationRequested"
     outcome = case.send(
         "inspection-travail-93",
         decided(first.envelope.event_id, IdentificationOutcome.IDENTIFIED),
         hours=20,
     )
-    sent = recipients(outcome)
-    assert sent["association-93"] == "IdentificationDecision"
-    assert sent["prefecture-93"] == "PermitRequested"
-    assert sent["hebergement-93"] == "AccommodationRequested"
-    assert [h.recipient for h in case.state.holds] == ["association-93"]  # support: no consent
+    # the reporter gets the notice; nobody else: no permit without the person's choice
+    assert recipients(outcome) == {"association-93": "IdentificationDecision"}
     assert case.state.status is CaseStatus.SUPPORT_PATHWAY
-    assert case.state.reflection_ends == NOW + timedelta(hours=20, days=30)
+    assert case.state.reflection_ends is None  # starts with the récépissé (R425-2)
+    assert case.state.pathway.identified_at == NOW + timedelta(hours=20)
     kinds = {d.message_type for d in case.state.open_deadlines()}
-    assert {
-        "fr.nrm.PermitRequested",
-        "reflection_period_end",
-        "fr.nrm.AccommodationRequested",
-    } <= kinds
+    assert "fr.nrm.PermitRequested" not in kinds
+    assert "reflection_period_end" not in kinds
+    assert "fr.nrm.AccommodationRequested" in kinds
     assert "fr.nrm.PresumedVictimReport" not in kinds
     notice = next(d for d in outcome.deliveries if d.recipient.id == "association-93")
     assert notice.categories == frozenset()
+
+
+def test_reasonable_grounds_open_the_pathway_and_the_conclusive_decision_follows(
+    ctx: Context,
+) -> None:
+    case = Case(ctx)
+    first = report()
+    case.send("association-93", first)
+    grounds = case.send(
+        "inspection-travail-93",
+        decided(first.envelope.event_id, IdentificationOutcome.REASONABLE_GROUNDS),
+        hours=2,
+    )
+    assert grounds.refusal is None
+    assert case.state.status is CaseStatus.REASONABLE_GROUNDS
+    assert case.state.pathway.grounds_at == NOW + timedelta(hours=2)
+    assert any(n.decision == "rights pathway opened" for n in grounds.audit)
+    # the decision deadline is met; the report stays open for the conclusive decision
+    assert "fr.nrm.PresumedVictimReport" not in {
+        d.message_type for d in case.state.open_deadlines()
+    }
+    assert any(r.subject == "fr.nrm.PresumedVictimReport" for r in case.state.requests)
+    assert recipients(grounds) == {"association-93": "IdentificationDecision"}
+    conclusive = case.send(
+        "inspection-travail-93",
+        decided(first.envelope.event_id, IdentificationOutcome.IDENTIFIED),
+        hours=30,
+    )
+    assert conclusive.refusal is None
+    assert case.state.status is CaseStatus.SUPPORT_PATHWAY
+    assert case.state.pathway.grounds_at == NOW + timedelta(hours=2)
+    assert not any(r.subject == "fr.nrm.PresumedVictimReport" for r in case.state.requests)
+    assert not any(n.decision == "rights pathway opened" for n in conclusive.audit)
+
+
+def test_a_transfer_after_reasonable_grounds_is_an_invalid_transition(ctx: Context) -> None:
+    case = Case(ctx)
+    first = report()
+    case.send("association-93", first)
+    case.send(
+        "inspection-travail-93",
+        decided(first.envelope.event_id, IdentificationOutcome.REASONABLE_GROUNDS),
+    )
+    moved = case.send(
+        "inspection-travail-93",
+        decided(
+            first.envelope.event_id,
+            IdentificationOutcome.TRANSFERRED,
+            transferred_to_role=AgencyRole.POLICE_GENDARMERIE,
+        ),
+    )
+    assert moved.refusal is not None
+    assert moved.refusal.reason is DeadLetterReason.INVALID_TRANSITION
 
 
 def test_not_identified_closes_the_report_with_its_reason(ctx: Context) -> None:

@@ -233,13 +233,8 @@ WHAT_EACH_ROLE_SEES = {
         FULL,
         fields(IDENTITY, IMMIGRATION),
     ),
-    "test_prefecture_sees_the_same_without_any_consent": (
-        PERMIT,
-        Role.PREFECTURE,
-        False,
-        ConsentState(),
-        fields(IDENTITY, IMMIGRATION),
-    ),
+    # No exception any more (issue 20): the person's consent to everything still shows the
+    # prefecture identity and immigration status only.
     "test_support_association_sees_all_it_needs_to_accompany_the_person": (
         SUPPORT,
         Role.SUPPORT_ASSOCIATION,
