@@ -11,9 +11,9 @@ import pytest
 
 HUB = str(Path(sys.executable).parent / "hub")
 STEPS = (
-    "1. Identification formelle",
-    "2. Consentement",
-    "3. Accompagnement et hébergement",
+    "1. Signalement et aide immédiate",
+    "2. Motifs raisonnables",
+    "3. Le choix de la personne",
     "4. Titre de séjour",
     "5. Un mineur",
     "6. Retrait du consentement",
@@ -38,6 +38,7 @@ def test_the_demo_plays_every_step_and_exits_zero() -> None:
     for step in STEPS:
         assert step in result.stdout, step
     assert "escalade nationale" in result.stdout
+    assert "le délai de réflexion" in result.stdout  # the person's choice, in French
     assert "lettre morte SPOOFED_SENDER" in result.stdout
     narrated = " ".join(result.stdout.split())  # the console wraps long lines
     assert "ILO-FL-07 Confiscation des documents d'identité" in narrated

@@ -188,14 +188,17 @@ async def test_a_withdrawal_closes_the_associations_request_and_spares_the_prefe
         shared = await received_for(association, case_id, 1, timeout_s=20)
         assert [type(m.event) for m in shared] == [SupportRequested]
         assert len(await received_for(prefecture, case_id, 1, timeout_s=20)) == 1
+        # The person withdraws the association's consent; she keeps her permit application.
         last = await association.publish(
             ConsentWithdrawn(
-                envelope=envelope(case_id), recorded_by_role=AgencyRole.SUPPORT_ASSOCIATION
+                envelope=envelope(case_id),
+                recipient_roles=(AgencyRole.SUPPORT_ASSOCIATION,),
+                recorded_by_role=AgencyRole.SUPPORT_ASSOCIATION,
             )
         )
         told = await received_for(association, case_id, 1, timeout_s=20)
         assert [type(m.event) for m in told] == [ConsentWithdrawn]
-        # The prefecture holds the application under a legal duty: no notice for it.
+        # The withdrawal does not concern the prefecture: no notice for it.
         await nothing_for(prefecture, case_id, for_s=4)
         worker = await restart_weeks_later(worker, hub_settings, log, last)
         control = await escalations_for(prefecture, permit.request_id, 1, 30)

@@ -20,18 +20,27 @@ from hub.contracts.events import Acknowledgement, ConsentGiven, PermitRequested
 from hub.runtime.settings import HubSettings
 
 pytestmark = pytest.mark.usefixtures("worker")
+PERMIT = "fr.nrm.PermitRequested"
+REFLECTION = "reflection_period_end"
 
 
 async def open_deadlines_of(
-    settings: HubSettings, case_id: uuid.UUID, request_id: uuid.UUID, want_open: bool
+    settings: HubSettings,
+    case_id: uuid.UUID,
+    request_id: uuid.UUID,
+    want_open: bool,
+    message_type: str | None = None,
 ) -> int:
-    """How many open deadlines of ``request_id`` the case has, polling (bounded) until that
-    is non-zero (``want_open``) or zero."""
+    """How many open deadlines of ``request_id`` (of ``message_type``) the case has, polling
+    (bounded) until that is non-zero (``want_open``) or zero."""
 
     async def counted() -> tuple[int]:
         state = await read_case(settings, case_id)
         assert state is not None, "no state for the case yet"
-        count = sum(d.request_id == request_id for d in state.open_deadlines())
+        count = sum(
+            d.request_id == request_id and message_type in (None, d.message_type)
+            for d in state.open_deadlines()
+        )
         assert (count > 0) == want_open, f"{count} open deadlines"
         return (count,)  # a tuple: holds even when the count is zero
 
@@ -101,7 +110,15 @@ async def test_permit_request_queued_answered_and_deadline_closed(
     assert len(back) == 1
     assert back[0].event.request_id == permit.request_id
     assert back[0].event.status is AckStatus.ACCEPTED
-    assert await open_deadlines_of(hub_settings, case_id, permit.request_id, want_open=False) == 0
+    answered = await open_deadlines_of(
+        hub_settings, case_id, permit.request_id, want_open=False, message_type=PERMIT
+    )
+    assert answered == 0
+    # The récépissé delivered starts the reflection period (CESEDA R425-2): its end is tracked.
+    reflection = await open_deadlines_of(
+        hub_settings, case_id, permit.request_id, want_open=True, message_type=REFLECTION
+    )
+    assert reflection == 1
 
     # The receipt met the deadline; the request stays open for the decision.
     with WorkQueue(db) as queue:
@@ -121,6 +138,7 @@ async def test_permit_request_queued_answered_and_deadline_closed(
     assert [m.event.status for m in back] == [AckStatus.COMPLETED]
     assert back[0].event.detail == "titre de séjour accordé"
     assert await open_requests_of(hub_settings, case_id, permit.request_id) == 0
+    assert await open_deadlines_of(hub_settings, case_id, permit.request_id, want_open=False) == 0
     with WorkQueue(db) as queue:
         assert all(i.request_id != permit.request_id for i in queue.pending())
     with pytest.raises(QueueError, match="déjà une réponse"):

@@ -487,3 +487,30 @@ def test_events_doc_describes_every_field() -> None:
             assert f"| `{field['name']}` |" in sections[name], f"{name}.{field['name']}"
         for symbol in schema.get("symbols", []):
             assert f"`{symbol}`" in sections[name], f"{name}.{symbol}"
+
+
+def test_an_old_decision_with_the_removed_person_declined_reason_reads_as_unknown() -> None:
+    # IdentificationDecision v1 (id 9) still had PERSON_DECLINED; v2 removed it (issue 20:
+    # no reason may read as "did not cooperate"). A record written then must still decode.
+    from hub.contracts.codec import Codec
+    from hub.contracts.events import IdentificationDecision
+    from hub.contracts.registry import SchemaRegistry
+
+    registry = SchemaRegistry.load(PROJECT_ROOT / "schemas")
+    v1 = json.loads((PROJECT_ROOT / "schemas" / "registered" / "9.avsc").read_text())
+    decision = {
+        "envelope": minimal_referral().envelope.model_dump(),
+        "report_event_id": uuid.uuid4(),
+        "outcome": "NOT_IDENTIFIED",
+        "not_identified_reason": "PERSON_DECLINED",
+        "transferred_to_role": None,
+        "indicator_codes": [],
+        "detail": None,
+    }
+    buffer = io.BytesIO(b"\x00" + (9).to_bytes(4, "big"))
+    buffer.seek(5)
+    fastavro.schemaless_writer(buffer, fastavro.parse_schema(v1), decision)
+    decoded = Codec(registry).decode_event(buffer.getvalue())
+    assert isinstance(decoded, IdentificationDecision)
+    assert decoded.not_identified_reason is not None
+    assert decoded.not_identified_reason.value == "UNKNOWN"
