@@ -1,17 +1,19 @@
-"""The demo's story: the hub's main job, as a narrated French scenario.
+"""The demo's story: the person's pathway, as a narrated French scenario.
 
 It starts the embedded broker, creates every topic, starts a hub worker process on a fast
 simulated clock (days pass in seconds, so deadlines and escalations happen during the demo),
 then plays simulated agencies in Seine-Saint-Denis through the signed agency client:
 
-1. the labour inspectorate formally identifies a victim of labour exploitation;
-2. the support association records her consent for support and accommodation only;
-3. support and accommodation are requested; the local provider declines (no capacity) and
-   the request is re-routed to the next provider, which accepts;
+1. the association reports a presumed victim of labour exploitation with her consent: support
+   and accommodation go out at once, before any identification; the local provider declines
+   (no capacity) and the request is re-routed to the next provider, which accepts;
+2. the labour inspectorate finds reasonable grounds: the pathway opens;
+3. the person's choice: informed of her rights in her language, she chooses the reflection
+   period; nothing reaches the prefecture until she consents to it;
 4. the permit request reaches the prefecture (identity and status only), goes unanswered,
    is reminded, then escalated to the regional and national coordination;
 5. a minor's referral reaches child protection and the juvenile prosecutor without consent;
-6. the consent is withdrawn: earlier recipients are told, nothing more is shared;
+6. the first consent is withdrawn: its recipients are told, nothing more is shared with them;
 7. a spoofed message is dead-lettered, and its sender is told why (a refusal notice);
 8. a report carrying an indicator code outside the shared grid is dead-lettered.
 
@@ -37,21 +39,28 @@ from connectors.demo.scene import HUB, SPEED, STEP_TIMEOUT_S, Scene, envelope, f
 from hub.contracts.enums import (
     AckStatus,
     AgencyRole,
+    ConsentMethod,
     DataCategory,
     DeclineReason,
-    ExploitationType,
+    IdentificationOutcome,
+    RightsTopic,
+    SupportType,
     Urgency,
 )
 from hub.contracts.events import (
+    AccommodationNeeds,
     AccommodationRequested,
     Acknowledgement,
     ConsentGiven,
     ConsentWithdrawn,
     Escalation,
+    IdentificationDecision,
+    PathwayChoiceRecorded,
     PermitRequested,
     PresumedVictimReport,
     ReferralOpened,
     RefusalNotice,
+    RightsInformationGiven,
     SupportRequested,
 )
 
@@ -61,26 +70,7 @@ async def story(scene: Scene) -> uuid.UUID:
     case_id = uuid.uuid4()
     c = scene.console
 
-    c.rule("1. Identification formelle")
-    referral = pick(case_id, ReferralOpened).model_copy(
-        update={
-            "envelope": envelope(case_id, scene.now()),
-            "identifying_role": AgencyRole.LABOUR_INSPECTORATE,
-            "exploitation_types": (ExploitationType.LABOUR,),
-        }
-    )
-    await scene.publish(
-        "inspection-travail-93",
-        referral,
-        "identifie une victime d'exploitation par le travail (indicateurs : "
-        + "; ".join(scene.indicator_label(code) for code in referral.indicator_codes)
-        + ")",
-    )
-    scene.say(
-        "   pas encore de consentement : la transmission à l'association est [yellow]retenue[/]"
-    )
-
-    c.rule("2. Consentement : accompagnement et hébergement seulement")
+    c.rule("1. Signalement et aide immédiate, sans condition")
     consent = pick(case_id, ConsentGiven).model_copy(
         update={
             "envelope": envelope(case_id, scene.now()),
@@ -96,16 +86,28 @@ async def story(scene: Scene) -> uuid.UUID:
     await scene.publish(
         "association-93",
         consent,
-        "enregistre le consentement (identité, coordonnées, santé, faits) pour "
-        "l'association et l'hébergeur",
+        "enregistre le consentement de la personne (identité, coordonnées, santé, faits) "
+        "pour l'association et l'hébergeur",
     )
-    await scene.expect("association-93", case_id, ReferralOpened)
-
-    c.rule("3. Accompagnement et hébergement ; un refus, une réorientation")
-    support = pick(case_id, SupportRequested).model_copy(
-        update={"envelope": envelope(case_id, scene.now())}
+    report = pick(case_id, PresumedVictimReport).model_copy(
+        update={
+            "envelope": envelope(case_id, scene.now()),
+            "accommodation_needs": AccommodationNeeds(
+                urgency=Urgency.URGENT, preferred_departement="93"
+            ),
+            "support_needed": (SupportType.SOCIAL, SupportType.LEGAL),
+        }
     )
-    await scene.publish("inspection-travail-93", support, "demande un accompagnement")
+    await scene.publish(
+        "association-93",
+        report,
+        "signale une victime présumée d'exploitation par le travail, avec ses besoins "
+        "(indicateurs : "
+        + "; ".join(scene.indicator_label(code) for code in report.indicator_codes)
+        + ")",
+    )
+    await scene.expect("inspection-travail-93", case_id, PresumedVictimReport)
+    scene.say("   l'aide n'attend ni l'identification ni une plainte (directive 2011/36, art. 11)")
     asked = await scene.expect("association-93", case_id, SupportRequested)
     await scene.publish(
         "association-93",
@@ -116,14 +118,6 @@ async def story(scene: Scene) -> uuid.UUID:
         ),
         "accepte l'accompagnement",
     )
-    request = pick(case_id, AccommodationRequested)
-    local = request.model_copy(
-        update={
-            "envelope": envelope(case_id, scene.now()),
-            "needs": request.needs.model_copy(update={"remote_placement": False}),
-        }
-    )
-    await scene.publish("inspection-travail-93", local, "demande un hébergement sécurisé")
     housing = await scene.expect("hebergement-93", case_id, AccommodationRequested)
     await scene.publish(
         "hebergement-93",
@@ -145,19 +139,80 @@ async def story(scene: Scene) -> uuid.UUID:
         ),
         "[green]accepte[/] l'hébergement",
     )
-    await scene.expect("inspection-travail-93", case_id, Acknowledgement)
 
-    c.rule("4. Titre de séjour : sans réponse de la préfecture")
-    permit = pick(case_id, PermitRequested).model_copy(
-        update={"envelope": envelope(case_id, scene.now())}
-    )
+    c.rule("2. Motifs raisonnables : le parcours s'ouvre")
     await scene.publish(
         "inspection-travail-93",
-        permit,
-        "demande le récépissé de délai de réflexion (CESEDA L425-1)",
+        IdentificationDecision(
+            envelope=envelope(case_id, scene.now()),
+            report_event_id=report.envelope.event_id,
+            outcome=IdentificationOutcome.REASONABLE_GROUNDS,
+            indicator_codes=report.indicator_codes,
+        ),
+        "estime qu'il existe des [bold]motifs raisonnables[/] de croire qu'elle est victime",
+    )
+    await scene.expect("association-93", case_id, IdentificationDecision)
+    scene.say("   la décision définitive suivra ; rien n'est encore envoyé à la préfecture")
+
+    c.rule("3. Le choix de la personne")
+    information = RightsInformationGiven(
+        envelope=envelope(case_id, scene.now()),
+        topics=(
+            RightsTopic.REFLECTION_PERIOD,
+            RightsTopic.ACCOMMODATION,
+            RightsTopic.SUPPORT,
+            RightsTopic.RESIDENCE_PERMIT_L425_1,
+            RightsTopic.HUMANITARIAN_ADMISSION,
+            RightsTopic.ASYLUM,
+        ),
+        language="ff",
+        interpreter=True,
+        given_by_role=AgencyRole.POLICE_GENDARMERIE,
+    )
+    await scene.publish(
+        "association-93",
+        information,
+        "enregistre l'information donnée en peul, avec interprète : délai de réflexion, "
+        "hébergement, accompagnement, titre de séjour (L425-1), admission humanitaire, asile",
+    )
+    choice = PathwayChoiceRecorded(
+        envelope=envelope(case_id, scene.now()),
+        information_event_id=information.envelope.event_id,
+        reflection_period=True,
+        accommodation_wanted=True,
+        support_wanted=True,
+        person=report.person,
+    )
+    await scene.publish(
+        "association-93",
+        choice,
+        "enregistre son choix : [bold]le délai de réflexion[/] ; pas de plainte pour "
+        "l'instant ; hébergement et accompagnement, oui",
+    )
+    scene.say(
+        "   sans son consentement pour la préfecture, la demande de récépissé est "
+        "[yellow]retenue[/]"
+    )
+
+    c.rule("4. Titre de séjour : sans réponse de la préfecture")
+    await scene.publish(
+        "association-93",
+        ConsentGiven(
+            envelope=envelope(case_id, scene.now()),
+            consent_id=uuid.uuid4(),
+            categories=(DataCategory.IDENTITY, DataCategory.IMMIGRATION_STATUS),
+            recipient_roles=(AgencyRole.PREFECTURE,),
+            purpose="demande de récépissé de délai de réflexion (CESEDA R425-2)",
+            recorded_by_role=AgencyRole.SUPPORT_ASSOCIATION,
+            method=ConsentMethod.ORAL_WITH_INTERPRETER,
+        ),
+        "enregistre son consentement pour la préfecture (identité, situation administrative)",
     )
     await scene.expect("prefecture-93", case_id, PermitRequested)
-    scene.say("   la préfecture ne répond pas ; le temps passe (5 jours ouvrés)…")
+    scene.say(
+        "   le délai de 30 jours courra à la remise du récépissé (CESEDA R425-2) ; "
+        "la préfecture ne répond pas ; le temps passe (5 jours ouvrés)…"
+    )
     for agency_id, label in (
         ("prefecture-93", "relance"),
         ("coordination-idf", "escalade régionale"),
@@ -192,15 +247,17 @@ async def story(scene: Scene) -> uuid.UUID:
         "association-93",
         ConsentWithdrawn(
             envelope=envelope(case_id, scene.now()),
+            consent_id=consent.consent_id,
             recorded_by_role=AgencyRole.SUPPORT_ASSOCIATION,
         ),
-        "enregistre le retrait du consentement",
+        "enregistre le retrait du consentement donné à l'association et à l'hébergeur",
     )
     await scene.expect("association-93", case_id, ConsentWithdrawn)
     await scene.expect("hebergement-95", case_id, ConsentWithdrawn)
     scene.say("   plus aucune donnée n'est partagée avec ces destinataires")
 
     c.rule("7. Un message usurpé")
+    support = pick(case_id, SupportRequested)
     spoofed = support.model_copy(
         update={
             "envelope": envelope(case_id, scene.now()).model_copy(update={"sender": "police-93"}),
@@ -237,7 +294,7 @@ async def _dead_letter_of(scene: Scene, event_id: uuid.UUID) -> Any:
             if letter.event_id == event_id:
                 return letter
         await asyncio.sleep(0.5)
-    raise TimeoutError(f"event {event_id} was not dead-lettered")
+    raise TimeoutError("the spoofed message was not dead-lettered")
 
 
 async def epilogue(scene: Scene, case_id: uuid.UUID) -> None:
