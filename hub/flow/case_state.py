@@ -22,6 +22,7 @@ from hub.contracts.enums import (
     DataCategory,
     ExploitationType,
     Gender,
+    RightsTopic,
     SafeChannel,
     Urgency,
 )
@@ -192,6 +193,13 @@ class Received(_Value):
         )
 
 
+class Informed(_Value):
+    """Rights information recorded in the case: its event id and the rights it covered."""
+
+    event_id: UUID
+    topics: frozenset[RightsTopic]
+
+
 class Pathway(_Value):
     """Where the person is on the rights pathway (``hub.flow.pathway``): the decisions that
     opened it, the rights information recorded, what the person chose, what the hub raised.
@@ -202,7 +210,7 @@ class Pathway(_Value):
 
     grounds_at: datetime | None = None
     identified_at: datetime | None = None
-    informed: tuple[UUID, ...] = ()
+    informed: tuple[Informed, ...] = ()
     choice_event_id: UUID | None = None
     permit_declined: bool = False
     raised: frozenset[str] = frozenset()

@@ -3,8 +3,9 @@ recorded choice, and what an agency may ask the prefecture on their behalf.
 
 - ``RightsInformationGiven`` is kept in the case (which rights, which language, by whom) and
   audited; it is not forwarded.
-- ``PathwayChoiceRecorded`` must follow a recorded information (R425-2: the person "à qui
-  [la police] fournit les informations … et qui choisit"). It alone makes the hub raise a
+- ``PathwayChoiceRecorded`` must follow a recorded information that covered every route it
+  asks for (R425-2: the person "à qui [la police] fournit les informations … et qui
+  choisit"). It alone makes the hub raise a
   ``PermitRequested`` — the reflection period's récépissé when chosen, the document of the
   route chosen — each once, through the consent gate: without consent covering identity and
   immigration status for the prefecture it is held, never sent. A person outside the
@@ -29,7 +30,7 @@ from hub.contracts.events import (
     ReferralOpened,
     RightsInformationGiven,
 )
-from hub.flow.case_state import CaseState
+from hub.flow.case_state import CaseState, Informed
 from hub.flow.decisions import AuditNote, Context, Inbound, Outcome, Refusal
 from hub.flow.pathway import assistance, opened, outcome_of, permit_request, with_pathway
 from hub.flow.routing_flow import route
@@ -77,7 +78,8 @@ def information(state: CaseState, inbound: Inbound) -> Outcome:
     by whom (no personal data in the note)."""
     event = inbound.event
     assert isinstance(event, RightsInformationGiven)
-    informed = (*state.pathway.informed, event.envelope.event_id)[-INFORMED_KEPT:]
+    given = Informed(event_id=event.envelope.event_id, topics=frozenset(event.topics))
+    informed = (*state.pathway.informed, given)[-INFORMED_KEPT:]
     note = AuditNote(
         AuditAction.CASE_TRANSITION,
         "rights information given",
@@ -93,7 +95,10 @@ def choice(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> O
     """Record the person's choice and raise what it asks for."""
     event = inbound.event
     assert isinstance(event, PathwayChoiceRecorded)
-    if event.information_event_id not in state.pathway.informed:
+    informed = next(
+        (i for i in state.pathway.informed if i.event_id == event.information_event_id), None
+    )
+    if informed is None:
         return _refused(
             state,
             DeadLetterReason.NOT_CHOSEN,
@@ -101,6 +106,18 @@ def choice(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> O
             "a choice follows the information (CESEDA R425-2)",
         )
     asked = _permits_asked(event)
+    uninformed = sorted(
+        route.topic.value
+        for route in (ctx.pathway.route_for(p) for p in asked)
+        if route is not None and route.topic not in informed.topics
+    )
+    if uninformed:
+        return _refused(
+            state,
+            DeadLetterReason.NOT_CHOSEN,
+            f"the person was not informed of {', '.join(uninformed)} (information "
+            f"{informed.event_id}): an informed choice only (CESEDA R425-1, R425-2)",
+        )
     if PermitType.UNKNOWN in asked or any(ctx.pathway.route_for(p) is None for p in asked):
         return _refused(
             state,

@@ -91,10 +91,14 @@ class Case:
         assert outcome.refusal is None
         return outcome
 
-    def informed(self, by: AgencyRole = AgencyRole.POLICE_GENDARMERIE) -> uuid.UUID:
+    def informed(
+        self,
+        *topics: RightsTopic,
+        by: AgencyRole = AgencyRole.POLICE_GENDARMERIE,
+    ) -> uuid.UUID:
         info = RightsInformationGiven(
             envelope=envelope(self.case_id),
-            topics=(RightsTopic.REFLECTION_PERIOD, RightsTopic.ASYLUM),
+            topics=topics or (RightsTopic.REFLECTION_PERIOD, RightsTopic.ASYLUM),
             language="en",
             given_by_role=by,
         )
@@ -227,24 +231,48 @@ def test_a_person_who_declines_every_permit_is_not_overridden_by_an_agency(
     assert [d.recipient.id for d in changed.deliveries if d.subject == PERMIT] == ["prefecture-93"]
 
 
-@pytest.mark.parametrize(
-    ("permit_type", "route"),
-    [
-        (PermitType.RESIDENCE_PERMIT_COMPLAINANT, "CESEDA L425-1"),
-        (PermitType.RESIDENT_CARD_AFTER_CONVICTION, "CESEDA L425-3"),
-        (PermitType.EXIT_PATHWAY_AUTHORISATION, "CESEDA L425-4"),
-    ],
-)
+ROUTES = [
+    (PermitType.RESIDENCE_PERMIT_COMPLAINANT, RightsTopic.RESIDENCE_PERMIT_L425_1, "CESEDA L425-1"),
+    (PermitType.RESIDENT_CARD_AFTER_CONVICTION, RightsTopic.RESIDENT_CARD_L425_3, "CESEDA L425-3"),
+    (PermitType.EXIT_PATHWAY_AUTHORISATION, RightsTopic.EXIT_PATHWAY_L425_4, "CESEDA L425-4"),
+]
+
+
+@pytest.mark.parametrize(("permit_type", "topic", "route"), ROUTES)
 def test_each_route_is_asked_with_its_own_legal_basis(
-    ctx: Context, permit_type: PermitType, route: str
+    ctx: Context, permit_type: PermitType, topic: RightsTopic, route: str
 ) -> None:
     case = Case(ctx, ("NGA",))
     case.consent()
     case.identified()
     chosen = case.send(
         "association-93",
-        case.choice(case.informed(), reflection_period=False, permit_type=permit_type),
+        case.choice(case.informed(topic), reflection_period=False, permit_type=permit_type),
     )
     (permit,) = [d for d in chosen.deliveries if d.subject == PERMIT]
     assert permit.record["permit_type"] == permit_type.value
     assert permit.record["legal_basis"].startswith(route)
+
+
+@pytest.mark.parametrize(("permit_type", "topic", "route"), ROUTES)
+def test_a_route_the_person_was_not_informed_of_is_not_a_choice(
+    ctx: Context, permit_type: PermitType, topic: RightsTopic, route: str
+) -> None:
+    case = Case(ctx, ("NGA",))
+    case.consent()
+    case.identified()
+    uninformed = case.send(
+        "association-93",
+        case.choice(
+            case.informed(RightsTopic.REFLECTION_PERIOD),
+            reflection_period=False,
+            permit_type=permit_type,
+        ),
+    )
+    assert uninformed.refusal is not None
+    assert uninformed.refusal.reason is DeadLetterReason.NOT_CHOSEN
+    assert topic.value in uninformed.refusal.detail
+    assert permits(uninformed) == []
+    reflection = case.send("association-93", case.choice(case.informed(RightsTopic.ACCOMMODATION)))
+    assert reflection.refusal is not None
+    assert "REFLECTION_PERIOD" in reflection.refusal.detail
