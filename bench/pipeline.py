@@ -42,7 +42,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from hub.contracts.codec import Codec
 from hub.contracts.events import PermitRequested
-from hub.contracts.examples import example_events
+from hub.contracts.examples import example_events, permit_consent
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import TopicSpec, all_topics, inbox_topic, outbox_topic
 from hub.rules.directory import Directory
@@ -84,10 +84,23 @@ def permit_requests(count: int, per_case: int = 1) -> list[PermitRequested]:
     return events
 
 
+def with_consents(events: list[PermitRequested]) -> list[Any]:
+    """``events``, each case's first request preceded by the person's consent for the
+    prefecture (without it the hub holds the request: issue 20)."""
+    out: list[Any] = []
+    seen: set[uuid.UUID] = set()
+    for event in events:
+        if event.envelope.case_id not in seen:
+            seen.add(event.envelope.case_id)
+            out.append(permit_consent(event.envelope.case_id, event.envelope.occurred_at))
+        out.append(event)
+    return out
+
+
 async def publish(
     settings: HubSettings,
     codec: Codec,
-    events: list[PermitRequested],
+    events: list[Any],
     topic: str,
     signer: RecordSigner | None,
 ) -> float:
@@ -296,7 +309,11 @@ async def hub_pipeline(records: int, *, verify: bool, per_case: int = 1) -> dict
             agency, load_private_key(dev_key_path(settings.config_dir, SENDER))
         )
         await publish(
-            settings, codec, permit_requests(records, per_case), outbox_topic(SENDER), signer
+            settings,
+            codec,
+            with_consents(permit_requests(records, per_case)),
+            outbox_topic(SENDER),
+            signer,
         )
         with hub_worker(settings, verify=verify) as worker:
             count, seconds = await count_until(
@@ -328,6 +345,8 @@ async def latency(rate: int, seconds: int) -> dict[str, Any]:
             agency, load_private_key(dev_key_path(settings.config_dir, SENDER))
         )
         events = permit_requests(rate * seconds)
+        consents = [permit_consent(e.envelope.case_id, e.envelope.occurred_at) for e in events]
+        await publish(settings, codec, consents, outbox_topic(SENDER), signer)
         sent: dict[str, float] = {}
         received: dict[str, float] = {}
         with hub_worker(settings, verify=True):
@@ -390,8 +409,9 @@ async def warm_up(
     (event,) = permit_requests(1)
     topic = outbox_topic(SENDER)
     key = str(event.envelope.case_id).encode()
-    value = codec.encode_event(event)
-    await producer.send_and_wait(topic, value, key=key, headers=signer.sign(topic, key, value))
+    for record in with_consents([event]):
+        value = codec.encode_event(record)
+        await producer.send_and_wait(topic, value, key=key, headers=signer.sign(topic, key, value))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         batch = await consumer.getmany(timeout_ms=200)

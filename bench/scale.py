@@ -33,7 +33,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from hub.contracts.codec import Codec
 from hub.contracts.events import PermitRequested
-from hub.contracts.examples import example_events
+from hub.contracts.examples import example_events, permit_consent
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import DEFAULT_PARTITIONS, all_topics, inbox_topic, outbox_topic
 from hub.rules.directory import Directory
@@ -83,10 +83,15 @@ async def publish_backlog(settings: HubSettings, records: int) -> float:
         futures = []
         for event in permit_requests(records):
             key = str(event.envelope.case_id).encode()
-            value = codec.encode_event(event)
-            futures.append(
-                await producer.send(topic, value, key=key, headers=signer.sign(topic, key, value))
-            )
+            # The person's consent first: without it the hub holds the request (issue 20).
+            consent = permit_consent(event.envelope.case_id, event.envelope.occurred_at)
+            for record in (consent, event):
+                value = codec.encode_event(record)
+                futures.append(
+                    await producer.send(
+                        topic, value, key=key, headers=signer.sign(topic, key, value)
+                    )
+                )
         await asyncio.gather(*futures)
     finally:
         await producer.stop()

@@ -53,7 +53,7 @@ from connectors.client.dev import dev_client  # noqa: E402
 from hub.contracts.codec import Codec  # noqa: E402
 from hub.contracts.enums import AckStatus  # noqa: E402
 from hub.contracts.events import Acknowledgement, Envelope, PermitRequested  # noqa: E402
-from hub.contracts.examples import example_events  # noqa: E402
+from hub.contracts.examples import example_events, permit_consent  # noqa: E402
 from hub.contracts.registry import SchemaRegistry  # noqa: E402
 from hub.contracts.topics import all_topics  # noqa: E402
 from hub.rules.directory import Directory  # noqa: E402
@@ -193,6 +193,10 @@ async def soak(
             clients.append(each)
         await _wait_ready(workdir / "worker.log", ready_line)
         template = next(e for _s, e in example_events() if isinstance(e, PermitRequested))
+        # The person's consent for every case first: without it the hub holds the requests.
+        await asyncio.gather(
+            *(police.publish(permit_consent(c, datetime.now(UTC))) for c in population)
+        )
         stop = asyncio.Event()
         current = Window(0)
         windows.append(current)

@@ -311,3 +311,17 @@ def example_events(case_id: uuid.UUID = CASE_ID) -> list[tuple[str, BaseModel]]:
             ),
         ),
     ]
+
+
+def permit_consent(case_id: uuid.UUID, at: datetime) -> ConsentGiven:
+    """The person's consent to their permit application (identity and immigration status for
+    the prefecture): since issue 20 no legal exception sends a permit request without it."""
+    return ConsentGiven(
+        envelope=Envelope(event_id=uuid.uuid4(), case_id=case_id, occurred_at=at),
+        consent_id=uuid.uuid4(),
+        categories=(DataCategory.IDENTITY, DataCategory.IMMIGRATION_STATUS),
+        recipient_roles=(AgencyRole.PREFECTURE,),
+        purpose="demande de récépissé de délai de réflexion (CESEDA R425-2)",
+        recorded_by_role=AgencyRole.SUPPORT_ASSOCIATION,
+        method=ConsentMethod.ORAL_WITH_INTERPRETER,
+    )
