@@ -32,7 +32,7 @@ from aiokafka import AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from directory_records import publish_entry
 from eventually import eventually_sync
-from flow_helpers import events_for, fresh
+from flow_helpers import events_for, fresh, prefecture_consent
 from playwright.sync_api import Browser, Page, expect
 from worker_thread import WorkerThread
 
@@ -123,9 +123,22 @@ def test_an_operator_sees_the_late_request_replays_the_case_and_redrives_a_dead_
         police, load_private_key(dev_key_path(settings.config_dir, "police-93"))
     )
 
+    def consent(case_id: uuid.UUID) -> None:
+        """The person's consent for the prefecture: no permit request goes out without it."""
+        run(
+            publish(
+                settings,
+                outbox_topic("police-93"),
+                codec.encode_event(prefecture_consent(case_id)),
+                str(case_id).encode(),
+                police_signer,
+            )
+        )
+
     # 1. A permit request nobody answers.
     late_case = uuid.uuid4()
     late = permit_request(late_case)
+    consent(late_case)
     run(
         publish(
             settings,
@@ -139,6 +152,7 @@ def test_an_operator_sees_the_late_request_replays_the_case_and_redrives_a_dead_
     # 2a. A permit request the prefecture will answer.
     answered_case = uuid.uuid4()
     answered = permit_request(answered_case)
+    consent(answered_case)
     run(
         publish(
             settings,
@@ -155,6 +169,7 @@ def test_an_operator_sees_the_late_request_replays_the_case_and_redrives_a_dead_
     newcomer_signer = RecordSigner(newcomer_key, f"{NEWCOMER}-2026-1")
     stray_case = uuid.uuid4()
     stray = permit_request(stray_case)
+    consent(stray_case)
     run(
         publish(
             settings,
