@@ -2,7 +2,8 @@
 
 ``nrm.state.cases`` keeps every case's latest state for as long as the case lives. What in it
 is personal data — the facts learnt from the events (``CaseFacts``), the safety flags
-(``Safety``), and the held and open requests, whose ``record_json`` is the whole event — is
+(``Safety``), the person's pathway (``Pathway``: the rights information and choices), and the
+held and open requests, whose ``record_json`` is the whole event — is
 sealed under the case key (``hub.audit.sealing``). What the worker needs to keep a case
 consistent after its key is gone stays in clear: status, consent, deadlines, the events seen,
 who received which categories (the recipients an erasure notice must reach) and the audit
@@ -28,8 +29,9 @@ from hub.audit.sealing import Purpose, seal, unseal
 from hub.flow.case_state import CaseState
 
 FORMAT = "nrm.case-state.v2"
-SEALED_FIELDS = frozenset({"facts", "safety", "holds", "requests"})
-"""The fields of ``CaseState`` that hold personal data."""
+SEALED_FIELDS = frozenset({"facts", "safety", "holds", "requests", "pathway"})
+"""The fields of ``CaseState`` that hold personal data (``pathway``: the rights the person
+was told of and what they chose, e.g. to seek no residence permit)."""
 
 
 class Personal(StrEnum):

@@ -10,10 +10,10 @@ import pytest
 
 from hub.audit.keys import MemoryKeyStore
 from hub.audit.sealing import Purpose, seal
-from hub.contracts.enums import AgencyRole, DataCategory, ExploitationType, SafeChannel
+from hub.contracts.enums import AgencyRole, DataCategory, ExploitationType, RightsTopic, SafeChannel
 from hub.contracts.examples import CASE_ID, example_events
 from hub.flow.case_record import SEALED_FIELDS, Personal, decode_state, encode_state
-from hub.flow.case_state import CaseFacts, CaseState, Held, OpenRequest, Safety
+from hub.flow.case_state import CaseFacts, CaseState, Held, Informed, OpenRequest, Pathway, Safety
 from hub.rules.lifecycle import CaseStatus
 
 AT = datetime(2026, 3, 2, 9, tzinfo=UTC)
@@ -51,6 +51,13 @@ def full_state() -> CaseState:
         safety=Safety(do_not_contact=True, safe_channel=SafeChannel.SMS),
         holds=(held,),
         requests=(request,),
+        pathway=Pathway(
+            grounds_at=AT,
+            informed=(
+                Informed(event_id=CASE_ID, topics=frozenset({RightsTopic.EXIT_PATHWAY_L425_4})),
+            ),
+            permit_declined=True,
+        ),
     )
 
 
@@ -73,7 +80,16 @@ def test_no_personal_field_is_in_clear_in_the_record() -> None:
     # The sealed blob is random-looking text in which a short word ("SMS") can occur by
     # chance: the words are looked for in everything else the record holds.
     readable = json.dumps({**record, "sealed": None}).encode()
-    for word in (*PERSONAL, "SEXUAL", "SMS", "do_not_contact", "record_json", "shelter-93"):
+    for word in (
+        *PERSONAL,
+        "SEXUAL",
+        "SMS",
+        "do_not_contact",
+        "record_json",
+        "shelter-93",
+        "EXIT_PATHWAY_L425_4",  # the person's rights information and choices
+        "permit_declined",
+    ):
         assert word.encode() not in readable, word
     opened_without_key = base64.b64decode(record["sealed"])
     assert not any(word.encode() in opened_without_key for word in PERSONAL)
@@ -92,6 +108,7 @@ def test_after_the_key_is_destroyed_only_the_clear_part_comes_back() -> None:
     assert stored.state.facts == CaseFacts()
     assert stored.state.holds == ()
     assert stored.state.requests == ()
+    assert stored.state.pathway == Pathway()
 
 
 def test_a_state_written_after_the_key_is_destroyed_keeps_no_personal_data() -> None:
