@@ -48,6 +48,12 @@ NEVER_REDRIVEN: Final[dict[DeadLetterReason, str]] = {
         "la réponse vient d'un organisme qui n'a pas été sollicité : "
         "seul le destinataire de la demande peut répondre"
     ),
+    # The prefecture is also the removal authority: a permit request for a French, EU, EEA
+    # or Swiss national is never pushed through by a click (CESEDA L110-4, L231-1).
+    DeadLetterReason.NOT_IN_PERMIT_ROUTE: (
+        "la personne n'est pas dans le parcours du titre de séjour (nationalité française, "
+        "de l'UE, de l'EEE ou suisse) : enregistrer un nouveau choix sans titre de séjour"
+    ),
 }
 """Reasons whose dead letters a re-drive can never fix, with what to tell the operator."""
 

@@ -28,6 +28,8 @@ CAN_HELP = {
     R.DELIVERY_FAILED: True,  # the webhook is repaired
     R.UNKNOWN_INDICATOR: True,  # the indicator grid gains the code
     R.INDICATOR_FORM_MISMATCH: True,  # the grid widens the indicator's forms
+    R.NOT_IN_PERMIT_ROUTE: False,  # never a permit request for an EU national by a click
+    R.NOT_CHOSEN: True,  # the information or the new choice arrives later
 }
 
 
