@@ -74,7 +74,11 @@ async def story(scene: Scene) -> uuid.UUID:
     consent = pick(case_id, ConsentGiven).model_copy(
         update={
             "envelope": envelope(case_id, scene.now()),
-            "recipient_roles": (AgencyRole.SUPPORT_ASSOCIATION, AgencyRole.ACCOMMODATION_PROVIDER),
+            "recipient_roles": (
+                AgencyRole.SUPPORT_ASSOCIATION,
+                AgencyRole.ACCOMMODATION_PROVIDER,
+                AgencyRole.LABOUR_INSPECTORATE,
+            ),
             "categories": (
                 DataCategory.IDENTITY,
                 DataCategory.CONTACT,
@@ -87,7 +91,7 @@ async def story(scene: Scene) -> uuid.UUID:
         "association-93",
         consent,
         "enregistre le consentement de la personne (identité, coordonnées, santé, faits) "
-        "pour l'association et l'hébergeur",
+        "pour l'association, l'hébergeur et l'inspection du travail",
     )
     report = pick(case_id, PresumedVictimReport).model_copy(
         update={

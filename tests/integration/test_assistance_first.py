@@ -36,8 +36,11 @@ async def test_a_report_with_needs_and_consent_sends_both_requests_and_a_no_canc
     inspectorate = await agency("inspection-travail-93")
     provider = await agency("hebergement-93")
     await association.publish(
-        consent_for(
-            AgencyRole.ACCOMMODATION_PROVIDER, AgencyRole.SUPPORT_ASSOCIATION, case_id=case_id
+        consent_for(  # an association's report needs consent too (CPP 40 binds officials)
+            AgencyRole.ACCOMMODATION_PROVIDER,
+            AgencyRole.SUPPORT_ASSOCIATION,
+            AgencyRole.LABOUR_INSPECTORATE,
+            case_id=case_id,
         )
     )
     report = labour_report(case_id)  # accommodation and social support assessed

@@ -67,8 +67,11 @@ class Case:
         return outcome
 
     def consent(self) -> None:
-        consent = consent_for(
-            AgencyRole.ACCOMMODATION_PROVIDER, AgencyRole.SUPPORT_ASSOCIATION, case_id=self.case_id
+        consent = consent_for(  # an association's report needs consent too (CPP 40 binds officials)
+            AgencyRole.ACCOMMODATION_PROVIDER,
+            AgencyRole.SUPPORT_ASSOCIATION,
+            AgencyRole.LABOUR_INSPECTORATE,
+            case_id=self.case_id,
         )
         assert self.send("association-93", consent).refusal is None
 

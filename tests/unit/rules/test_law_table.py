@@ -65,7 +65,7 @@ def rule_ids() -> Iterator[str]:
     for key, value in pathway.items():
         if isinstance(value, list):
             for entry in value:
-                name = entry.get("request") or entry.get("name") or entry.get("route") or entry.get("id")
+                name = next(entry[k] for k in ("request", "name", "route", "id") if entry.get(k))
                 yield f"pathway:{key}:{_short(str(name))}"
         elif not key.endswith("_source"):
             yield f"pathway:{key}"
