@@ -130,7 +130,13 @@ async def test_a_minor_report_reaches_child_protection_and_the_audit_names_the_e
     child_protection = await agency("ase-93")
     prosecutor = await agency("parquet-mineurs-93")
     await hospital.publish(labour_report(case_id, minor_suspected=True))
-    assert len(await received_for(child_protection, case_id, 1, timeout_s=20)) == 1
+    # the report, and the accommodation its needs call for at once: for a minor, to child
+    # protection (assistance never waits for a decision, Dir. 2011/36 art. 11(2)-(3))
+    received = await received_for(child_protection, case_id, 2, timeout_s=20)
+    assert sorted(type(m.event).__name__ for m in received) == [
+        "AccommodationRequested",
+        "PresumedVictimReport",
+    ]
     assert len(await received_for(prosecutor, case_id, 1, timeout_s=20)) == 1
     replayed = await asyncio.to_thread(
         runner.invoke, app, ["replay", str(case_id), "--json"], obj=hub_settings
