@@ -70,6 +70,12 @@ WHAT_IT_MEANS: Final[dict[DeadLetterReason, str]] = {
     DeadLetterReason.INDICATOR_FORM_MISMATCH: "Le message contient un indicateur propre à une "
     "forme d'exploitation qui ne figure pas parmi les formes déclarées : vérifiez les formes "
     "d'exploitation ou le code.",
+    DeadLetterReason.NOT_IN_PERMIT_ROUTE: "La personne n'est pas dans le parcours du titre de "
+    "séjour (nationalité française, de l'Union européenne, de l'EEE ou suisse) : aucune demande "
+    "n'est adressée à la préfecture ; l'aide n'est pas concernée.",
+    DeadLetterReason.NOT_CHOSEN: "Ce que le message demande n'a pas été choisi par la "
+    "personne après information sur ses droits : enregistrez d'abord l'information, puis son "
+    "choix.",
 }
 UNAUTHENTICATED: Final = (
     " Le hub n'a pas pu prouver que ce message vient de votre organisme : si votre système ne "

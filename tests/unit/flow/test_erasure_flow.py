@@ -15,7 +15,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from flow_helpers import NOW, codec, context, envelope, events_for, inbound
+from flow_helpers import NOW, codec, context, envelope, events_for, inbound, prefecture_consent
 
 from hub.contracts.enums import (
     AckStatus,
@@ -131,6 +131,9 @@ def routed(ctx: Context, upto: type, _sender: str = "") -> CaseState:
     request, each delivered."""
     case_id = uuid.uuid4()
     state = CaseState(case_id=case_id)
+    # the person's consent for the prefecture: no permit request goes out without it
+    consent = prefecture_consent(case_id)
+    state = handle(state, inbound(consent, "association-93", ctx, 99), ctx, NOW).state
     for offset, (sender, event) in enumerate(example_events(case_id)):
         outcome = handle(state, inbound(event, sender, ctx, offset), ctx, NOW)
         state = outcome.state
