@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import fastavro
-from flow_helpers import prefecture_consent
+from flow_helpers import consent_for, prefecture_consent
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
@@ -63,6 +63,11 @@ PARTITIONS = 4
 GHOST_AGENCY = "ghost-agency"
 """An outbox topic that exists on the broker but belongs to no agency of the directory."""
 R = DeadLetterReason
+
+
+def police_consent(case_id: uuid.UUID) -> ConsentGiven:
+    """The adult's agreement that the police receive the report."""
+    return consent_for(AgencyRole.POLICE_GENDARMERIE, case_id=case_id)
 
 
 CONSENT_KIND = "consent"
@@ -192,17 +197,23 @@ class Forge:
 
     def with_consents(self, records: list[Forged]) -> list[Forged]:
         """``records``, each good permit request preceded by the person's consent for the
-        prefecture (issue 20: no exception sends it without), kind ``consent``: written,
-        not checked."""
+        prefecture, each good report to the police by the adult's agreement (issue 20: no
+        exception sends them without), kind ``consent``: written, not checked."""
         out: list[Forged] = []
         for record in records:
-            if record.expected is None and (record.routed_to or "").startswith(
-                "nrm.inbox.prefecture-"
-            ):
+            routed_to = record.routed_to or ""
+            consent = None
+            if record.expected is None and routed_to.startswith("nrm.inbox.prefecture-"):
+                consent = prefecture_consent
+            elif record.expected is None and routed_to.startswith("nrm.inbox.police-"):
+                # An association (no CPP 40 duty) or a hospital (bound by secrecy, Code pénal
+                # 226-14) reports an adult to the police only with the adult's agreement.
+                consent = police_consent
+            if consent is not None:
                 event = self.codec.decode_event(record.value or b"")
                 case_id = event.envelope.case_id
                 sender = record.topic.removeprefix("nrm.outbox.")
-                value = self.codec.encode_event(prefecture_consent(case_id))
+                value = self.codec.encode_event(consent(case_id))
                 out.append(self.signed(CONSENT_KIND, sender, case_id, value, None))
             out.append(record)
         return out
