@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, time, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Final, Literal, get_args
 
@@ -12,7 +13,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -133,7 +133,6 @@ class DeadlineRule(BaseModel):
     duration: Duration
     ladder: tuple[LadderRung, ...] = Field(min_length=1)
     source: str = Field(min_length=3, description="Legal text or policy this rule comes from.")
-    _steps: tuple[EscalationStep, ...] = PrivateAttr(default=())
 
     @field_validator("urgency", "minor", mode="before")
     @classmethod
@@ -153,14 +152,12 @@ class DeadlineRule(BaseModel):
             )
         return self
 
-    def model_post_init(self, context: Any, /) -> None:
-        """Keep one shared tuple of step names (every deadline of this rule points to it)."""
-        self._steps = tuple(rung.step for rung in self.ladder)
-
-    @property
+    @cached_property
     def steps(self) -> tuple[EscalationStep, ...]:
-        """The ladder's steps, in order."""
-        return self._steps
+        """The ladder's steps, in order: one shared tuple (every deadline of this rule points
+        to it). A cached property, not a pydantic private attribute: reading one of those costs
+        microseconds per read on the hot path (docs/BENCHMARKS.md)."""
+        return tuple(rung.step for rung in self.ladder)
 
     @property
     def specificity(self) -> int:
@@ -198,9 +195,6 @@ class DeadlinePolicy(BaseModel):
         default_factory=dict, description="Named ladders rules can refer to by name."
     )
     rules: tuple[DeadlineRule, ...]
-    _groups: dict[tuple[str, AgencyRole], tuple[DeadlineRule, ...]] = PrivateAttr(
-        default_factory=dict
-    )
 
     @field_validator("rules", mode="before")
     @classmethod
@@ -245,9 +239,11 @@ class DeadlinePolicy(BaseModel):
             raise ValueError("; ".join(shown[:5]) + (" ..." if len(shown) > 5 else ""))
         return rules
 
-    def model_post_init(self, context: Any, /) -> None:
-        """Index the rules by (message type, recipient role) for ``rule_for``."""
-        self._groups = _group(self.rules)
+    @cached_property
+    def _groups(self) -> dict[tuple[str, AgencyRole], tuple[DeadlineRule, ...]]:
+        """The rules by (message type, recipient role), for ``rule_for``: built on first use
+        (a cached property, read on every event, where a private attribute is slow)."""
+        return _group(self.rules)
 
     @classmethod
     def load(cls, path: Path | None = None) -> DeadlinePolicy:
