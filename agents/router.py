@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import time
 from collections.abc import Awaitable, Sequence
 from typing import TypeVar
@@ -65,6 +66,11 @@ T = TypeVar("T")
 
 BACKOFF_MIN_S = 0.1
 BACKOFF_MAX_S = 5.0
+GC_YOUNG_THRESHOLD = 50_000
+"""Allocations between young-generation collections (CPython's default: 700). The worker
+allocates many short-lived objects per event (models, dicts, encodings) and keeps every owned
+case state: at 700 the collector ran every few events and took ~6 % of the worker's time
+(docs/BENCHMARKS.md). Only when collections run changes; what they free does not."""
 
 
 def is_retriable(exc: BaseException) -> bool:
@@ -121,6 +127,8 @@ class Router:
 
     async def start(self) -> None:
         """Connect the producer and join the consumer group on every agency outbox."""
+        young, older, oldest = gc.get_threshold()
+        gc.set_threshold(max(GC_YOUNG_THRESHOLD, young), older, oldest)
         self._producer = clients.producer(self.settings, linger_ms=2)
         await self._producer.start()
         writer = OutboxWriter(
