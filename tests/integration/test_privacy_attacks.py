@@ -133,6 +133,8 @@ async def test_no_disk_file_and_no_hub_topic_keeps_an_expired_case_readable(
     await eventually(lambda: read_case(hub_settings, case_id), timeout_s=20, what="the case")
     live_key_id, live_key = keys.get_or_create(case_id)
     assert keys.get(live_key_id) == live_key
+    # The scan sees what a thief would: the live key is in the journal before it is destroyed.
+    assert files_holding(hub_settings.data_dir, [base64.b64encode(live_key)])
     keys.destroy(case_id)  # as the retention run or an erasure would
     expired_id, expired_token = await expired_case(agency, hub_settings)
 
