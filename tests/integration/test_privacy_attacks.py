@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from eventually import eventually
 from flow_helpers import events_for, fresh, received_for
 from typer.testing import CliRunner
@@ -47,9 +48,11 @@ from hub.contracts.events import (
     SupportRequested,
 )
 from hub.contracts.examples import example_person
+from hub.contracts.partitioning import case_partition
 from hub.contracts.registry import SchemaRegistry
-from hub.contracts.topics import AUDIT, CORE_TOPICS, DEAD_LETTERS
+from hub.contracts.topics import AUDIT, CASE_STATE, CORE_TOPICS, DEAD_LETTERS
 from hub.flow.sealed_letters import OriginalUnavailableError, open_original
+from hub.runtime.kafka_options import client_options
 from hub.runtime.retention import RetentionSchedule
 from hub.runtime.settings import HubSettings
 
@@ -239,3 +242,24 @@ async def test_an_undecodable_record_of_a_known_case_is_sealed_and_dies_with_its
 
 def police_outbox() -> str:
     return "nrm.outbox.police-93"
+
+
+async def test_a_tombstoned_case_state_does_not_come_back_on_recovery(
+    agency: AgencyFactory, hub_settings: HubSettings
+) -> None:
+    # Erasure tombstones the case state (issue 23 item 4); until the log cleaner runs, the
+    # older values are still on the changelog, and a recovery must not bring the case back.
+    case_id = uuid.uuid4()
+    police = await agency("police-93")
+    await police.publish(fresh(events_for(case_id)[ReferralOpened], case_id))
+    await eventually(lambda: read_case(hub_settings, case_id), timeout_s=20, what="the case")
+    partition = case_partition(case_id, CASE_STATE.partitions)
+    producer = AIOKafkaProducer(**client_options(hub_settings))
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            CASE_STATE.name, None, key=str(case_id).encode(), partition=partition
+        )
+    finally:
+        await producer.stop()
+    assert await read_case(hub_settings, case_id) is None
