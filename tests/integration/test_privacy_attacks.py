@@ -124,7 +124,7 @@ def files_holding(root: Path, needles: list[bytes]) -> dict[str, list[bytes]]:
 
 
 async def test_no_disk_file_and_no_hub_topic_keeps_an_expired_case_readable(
-    agency: AgencyFactory, hub_settings: HubSettings
+    agency: AgencyFactory, hub_settings: HubSettings, capfd: pytest.CaptureFixture[str]
 ) -> None:
     keys = default_key_store(hub_settings.data_dir)
     token = uuid.uuid4().hex[:12]
@@ -159,6 +159,11 @@ async def test_no_disk_file_and_no_hub_topic_keeps_an_expired_case_readable(
         if any(n in blob for n in expired_needles):
             found[record.topic] = found.get(record.topic, 0) + 1
     assert found == {}, f"case {expired_id}: personal data in clear on {found}"
+    # The worker runs in this process: whatever it, the CLI and the clients logged is here.
+    out, err = capfd.readouterr()
+    assert str(expired_id) in out + err  # the capture does see the hub's log lines
+    logged = [n for n in needles_of(expired_token).values() if n in out + err]
+    assert logged == [], "personal data in the logs"
 
 
 @pytest.mark.xfail(
@@ -201,7 +206,7 @@ async def test_a_late_event_after_the_retention_run_does_not_fork_the_chain(
 
 
 async def test_an_undecodable_record_of_a_known_case_is_sealed_and_dies_with_its_key(
-    agency: AgencyFactory, hub_settings: HubSettings
+    agency: AgencyFactory, hub_settings: HubSettings, capfd: pytest.CaptureFixture[str]
 ) -> None:
     keys = default_key_store(hub_settings.data_dir)
     token = uuid.uuid4().hex[:12]
@@ -235,6 +240,8 @@ async def test_an_undecodable_record_of_a_known_case_is_sealed_and_dies_with_its
     assert in_clear == [], "the case's record is in clear on the dead-letter topic"
     assert found.case_id == case_id
     assert open_original(found, keys) == value  # the hub can still re-drive it
+    out, err = capfd.readouterr()
+    assert [n for n in needles_of(token).values() if n in out + err] == []
     keys.destroy(case_id)
     with pytest.raises(OriginalUnavailableError):
         open_original(found, keys)
