@@ -136,7 +136,10 @@ class CaseStore:
                 batch = await consumer.getmany(tp, timeout_ms=200)
                 await pacer.after_fetch(consumer, len(batch.get(tp, [])))
                 for record in batch.get(tp, []):
-                    if record.value is None:
+                    if record.value is None:  # a tombstone: the case's state is gone
+                        gone = _case_of_key(record.key)
+                        if gone is not None:
+                            states.pop(gone, None)
                         continue
                     stored = decode_state(record.value, self.key_store)
                     if stored.personal is Personal.UNREADABLE:
@@ -172,6 +175,13 @@ async def read_all_states(
     partitions = set(range(CASE_STATE.partitions))
     await store.recover(partitions)
     return [state for partition in sorted(partitions) for state in store.states(partition)]
+
+
+def _case_of_key(key: bytes | None) -> UUID | None:
+    try:
+        return UUID((key or b"").decode("ascii"))
+    except ValueError:
+        return None
 
 
 async def read_case(

@@ -18,6 +18,7 @@ A queue file written before the names were kept gains the two columns when opene
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
@@ -123,10 +124,25 @@ class QueueError(Exception):
     """A request the queue does not have, or one already closed."""
 
 
+QUEUE_FILE_MODE = 0o600
+"""The queue holds names: readable by its owner only (SQLite gives its journal the same)."""
+
+
+def _owner_only(path: Path) -> None:
+    """Create the queue file readable by its owner only, or tighten an existing one."""
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, QUEUE_FILE_MODE)
+    try:
+        os.fchmod(descriptor, QUEUE_FILE_MODE)
+    finally:
+        os.close(descriptor)
+
+
 class WorkQueue:
     """The sqlite work queue; use as a context manager or call ``close``."""
 
     def __init__(self, path: Path | str) -> None:
+        if str(path) != ":memory:":
+            _owner_only(Path(path))
         self._db = sqlite3.connect(str(path))
         self._db.executescript(SCHEMA)
         present = {row[1] for row in self._db.execute("PRAGMA table_info(permit_requests)")}

@@ -381,8 +381,13 @@ def dead_letter(
     """The dead letter for a refused record: reason, detail, original bytes and origin.
 
     Its id is derived from the origin, so re-processing the same record after a crash
-    produces the same dead letter (operators see it once).
+    produces the same dead letter (operators see it once). When the caller knows no case (the
+    value does not decode: an unknown schema id, corrupt bytes), the record key names it if it
+    is a case id, as agencies key their records: the writer then seals the original under that
+    case's key, so erasing the case reaches this copy too instead of leaving it in clear.
     """
+    if case_id is None:
+        case_id = case_of_record_key(raw.key)
     if schema_id is not None and not 0 <= schema_id < 2**31:
         # The frame's id is unsigned 32-bit; the dead letter's field is an Avro int.
         detail = f"{detail} (schema id {schema_id})"
@@ -412,6 +417,17 @@ def dead_letter(
         event_id=event_id,
         claimed_sender=claimed_sender,
     )
+
+
+def case_of_record_key(key: bytes | None) -> uuid.UUID | None:
+    """The case a record key names, if it is a case id in canonical form (untrusted, like
+    the envelope's: it only chooses the key a dead letter's original is sealed under)."""
+    try:
+        text = (key or b"").decode("ascii")
+        case_id = uuid.UUID(text)
+    except ValueError:
+        return None
+    return case_id if str(case_id) == text else None
 
 
 def rejected_letter(rejected: Rejected) -> DeadLetter:

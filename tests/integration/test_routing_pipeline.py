@@ -17,6 +17,7 @@ from eventually import eventually
 from flow_helpers import events_for, fresh, nothing_for, prefecture_consent, received_for
 from worker_thread import AgencyFactory, WorkerThread
 
+from hub.audit.keys import default_key_store
 from hub.contracts.codec import Codec
 from hub.contracts.enums import AgencyRole, DataCategory, DeadLetterReason
 from hub.contracts.events import (
@@ -30,6 +31,7 @@ from hub.contracts.events import (
 )
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import DEAD_LETTERS
+from hub.flow.sealed_letters import open_original
 from hub.rules.directory import Directory, entry_from_agency
 from hub.runtime.kafka_options import client_options
 from hub.runtime.settings import HubSettings
@@ -199,7 +201,12 @@ async def test_bad_records_are_dead_lettered_and_the_stream_keeps_routing(
     )
     assert {(d.source_topic, d.source_offset): d.reason for d in letters} == wanted
     by_reason = {d.reason: d for d in letters}
-    assert by_reason[DeadLetterReason.CORRUPT_FRAME].original == b"\x00\x00\x00\x00\x01garbage"
+    # Undecodable, but keyed by its case: kept sealed under the case key, opened by the hub.
+    garbled = by_reason[DeadLetterReason.CORRUPT_FRAME]
+    assert garbled.case_id == case_id
+    assert b"garbage" not in garbled.original
+    keys = default_key_store(hub_settings.data_dir)
+    assert open_original(garbled, keys) == b"\x00\x00\x00\x00\x01garbage"
     assert by_reason[DeadLetterReason.SPOOFED_SENDER].claimed_sender == "prefecture-93"
     assert first.offset < replay.offset
 

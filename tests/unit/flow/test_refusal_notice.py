@@ -42,7 +42,10 @@ def letter(
     ids: bool = True,
 ) -> DeadLetter:
     value = CODEC.encode_event(REPORT)
-    raw = RawRecord(topic, 1, offset, str(REPORT.envelope.case_id).encode(), value, 1_790_000_000)
+    # Without ids, nothing names the case: not the envelope, not the record key (a key that
+    # is a case id names the case of an undecodable record, whose original is sealed under it).
+    key = str(REPORT.envelope.case_id).encode() if ids else b"not-a-case"
+    raw = RawRecord(topic, 1, offset, key, value, 1_790_000_000)
     return dead_letter(
         raw,
         reason,
