@@ -66,7 +66,7 @@ def register_audit_commands(app: typer.Typer) -> None:
 
 
 def _fail(message: str, code: int = BAD_INPUT) -> typer.Exit:
-    err().print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err().print(f"[bold red]erreur :[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -139,9 +139,9 @@ async def _case_records(
         caught = await catch_up(settings, index, codec, timeout_s=CATCH_UP_TIMEOUT_S)
         if not caught.complete:
             err().print(
-                "[yellow]warning:[/] the index did not reach the end of the audit log in "
-                f"{CATCH_UP_TIMEOUT_S:.0f} s: the latest entries may be missing "
-                "(run `hub audit index`)",
+                "[yellow]attention :[/] l'index n'a pas atteint la fin du journal d'audit en "
+                f"{CATCH_UP_TIMEOUT_S:.0f} s : les dernières entrées peuvent manquer "
+                "(lancez `hub audit index`)",
                 highlight=False,
             )
         case_id = wanted if isinstance(wanted, UUID) else resolve_id(wanted, index.cases(), CASE)
@@ -159,7 +159,7 @@ def _load_case(
     settings = _settings(ctx)
     case_id, records, report = _run(_case_records(settings, _codec(settings), _case_id(case)))
     if not records:
-        raise _fail(f"unknown case {case_id}: no audit entry is indexed for it")
+        raise _fail(f"dossier inconnu {case_id} : aucune entrée d'audit indexée")
     return settings, case_id, records, report
 
 
@@ -192,15 +192,9 @@ def _verification_json(report: VerificationReport) -> dict[str, Any]:
 
 
 def _print_verification(report: VerificationReport) -> None:
-    for problem in report.problems:
-        err().print(f"[bold red]{problem.describe()}[/]", highlight=False)
-    status = "[bold green]OK[/]" if report.ok else f"[bold red]{len(report.problems)} problem(s)[/]"
-    out().print(
-        f"verified {report.records} record(s) of {report.cases} case(s), "
-        f"{report.proven} signed by the hub, "
-        f"{len(report.duplicates)} benign duplicate(s): {status}",
-        highlight=False,
-    )
+    from hub.cli.render_audit import render_verification
+
+    render_verification(out(), err(), report)
 
 
 # ------------------------------------------------------------------------- commands
@@ -208,15 +202,19 @@ def _print_verification(report: VerificationReport) -> None:
 
 def replay(
     ctx: typer.Context,
-    case: Annotated[str, typer.Argument(help="Case id (uuid, or a unique prefix).")],
+    case: Annotated[
+        str, typer.Argument(help="Identifiant du dossier (uuid, ou un préfixe unique).")
+    ],
     as_role: Annotated[
         str | None,
-        typer.Option("--as", help="Show only what this agency role may see (e.g. prefecture)."),
+        typer.Option(
+            "--as", help="Ne montrer que ce que ce rôle d'organisme peut voir (ex. prefecture)."
+        ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
 ) -> None:
     """Rejouer la piste d'audit d'un dossier dans l'ordre, données personnelles déchiffrées
-    ou ERASED."""
+    ou EFFACÉES."""
     from hub.audit.replay import AuditVisibility, left_out, redact, timeline, timeline_json
     from hub.cli.render_audit import render_timeline
     from hub.contracts.enums import AgencyRole
@@ -228,14 +226,14 @@ def replay(
             role = AgencyRole(as_role.upper())
         except ValueError:
             known = ", ".join(r.value.lower() for r in AgencyRole if r is not AgencyRole.UNKNOWN)
-            raise _fail(f"unknown role {as_role!r}; known: {known}") from None
+            raise _fail(f"rôle inconnu {as_role!r} ; rôles connus : {known}") from None
     settings, case_id, records, report = _load_case(ctx, case)
     rows = timeline(records, _key_store(settings))
     if role is not None:
         try:
             visibility = AuditVisibility.from_policy(ConsentPolicy.load(settings.config_dir))
         except ValueError as exc:
-            raise _fail(f"cannot load the consent policy: {exc}") from None
+            raise _fail(f"impossible de charger la politique de consentement : {exc}") from None
         rows = redact(rows, visibility.allowed(role))
     log.info("audit.replayed", case_id=str(case_id), role=role, entries=len(rows))
     if as_json:
@@ -253,8 +251,10 @@ def replay(
 
 def subject_report_command(
     ctx: typer.Context,
-    case: Annotated[str, typer.Argument(help="Case id (uuid).")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    case: Annotated[
+        str, typer.Argument(help="Identifiant du dossier (uuid, ou un préfixe unique).")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
 ) -> None:
     """Quel organisme a reçu quelles catégories de données sur la personne, quand, sur quelle
     base."""
@@ -272,10 +272,12 @@ def subject_report_command(
 @audit_app.command("verify")
 def verify_command(
     ctx: typer.Context,
-    case: Annotated[str | None, typer.Argument(help="Case id (uuid).")] = None,
-    all_cases: Annotated[bool, typer.Option("--all", help="Verify every case.")] = False,
-    topic: Annotated[str | None, typer.Option(help="Audit topic (with --all).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    case: Annotated[
+        str | None, typer.Argument(help="Identifiant du dossier (uuid, ou un préfixe unique).")
+    ] = None,
+    all_cases: Annotated[bool, typer.Option("--all", help="Vérifier tous les dossiers.")] = False,
+    topic: Annotated[str | None, typer.Option(help="Topic d'audit (avec --all).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
 ) -> None:
     """Vérifier la signature du hub sur chaque entrée et recalculer les chaînes ; nommer
     chaque entrée non signée, rupture, trou, réordonnancement, fourche ; sortie 1 s'il y en a."""
@@ -284,9 +286,9 @@ def verify_command(
     from hub.contracts.topics import AUDIT
 
     if (case is None) == (not all_cases):
-        raise _fail("give either a CASE or --all")
+        raise _fail("donnez soit un identifiant de dossier, soit --all")
     if topic is not None and not all_cases:
-        raise _fail("--topic goes with --all")
+        raise _fail("--topic ne va qu'avec --all")
     settings = _settings(ctx)
     complete = True
     if case is not None:
@@ -304,7 +306,7 @@ def verify_command(
     else:
         _print_verification(report)
     if not complete:
-        err().print("[bold red]the log could not be read to its end in time[/]")
+        err().print("[bold red]le journal n'a pas pu être lu jusqu'au bout à temps[/]")
     if not report.ok or not complete:
         raise typer.Exit(CHECK_FAILED)
 
@@ -312,7 +314,7 @@ def verify_command(
 @audit_app.command("index")
 def index_command(
     ctx: typer.Context,
-    follow: Annotated[bool, typer.Option(help="Keep indexing until Ctrl-C.")] = False,
+    follow: Annotated[bool, typer.Option(help="Continuer d'indexer jusqu'à Ctrl-C.")] = False,
 ) -> None:
     """Mettre l'index des dossiers à jour (``--follow`` : le tenir à jour)."""
     from agents.audit_index.indexer import catch_up, run_indexer
@@ -338,4 +340,4 @@ def index_command(
         indexed = _run(forever() if follow else once())
     except KeyboardInterrupt:
         indexed = 0
-    out().print(f"indexed {indexed} new record(s)")
+    out().print(f"{indexed} nouvelle(s) entrée(s) indexée(s)")

@@ -22,18 +22,6 @@ from hub.contracts.enums import AuditAction, DataCategory, LawfulBasis
 from hub.contracts.events import AuditEntry
 
 CONSENT_PREFIX = "consent:"
-LAWFUL_BASIS_LABELS = {
-    LawfulBasis.UNKNOWN: "unknown basis",
-    LawfulBasis.GDPR_6_1_A_CONSENT: "GDPR 6(1)(a) consent",
-    LawfulBasis.GDPR_9_2_A_EXPLICIT_CONSENT: "GDPR 9(2)(a) explicit consent (health)",
-    LawfulBasis.GDPR_6_1_C_LEGAL_OBLIGATION: "GDPR 6(1)(c) legal obligation",
-    LawfulBasis.GDPR_6_1_D_VITAL_INTEREST: "GDPR 6(1)(d) vital interest",
-    LawfulBasis.GDPR_6_1_E_PUBLIC_TASK: "GDPR 6(1)(e) public task",
-    LawfulBasis.GDPR_9_2_G_SUBSTANTIAL_PUBLIC_INTEREST: "GDPR 9(2)(g) substantial public interest",
-    LawfulBasis.GDPR_10_OFFENCE_DATA: "GDPR art. 10 offence data under official authority",
-    LawfulBasis.LED_2016_680: "Directive 2016/680 (law enforcement recipient)",
-}
-"""How the report names each lawful basis (docs/LAW.md §7)."""
 DISCLOSING_ACTIONS = frozenset({AuditAction.ROUTED, AuditAction.DELIVERED, AuditAction.RELEASED})
 """Actions whose recipient may have received personal data (see ``kind_of``)."""
 NOTICE_ACTIONS = DISCLOSING_ACTIONS | {AuditAction.ESCALATED}

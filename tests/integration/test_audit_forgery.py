@@ -163,7 +163,7 @@ def test_a_forged_entry_with_a_valid_hash_fails_verify_and_is_no_disclosure(
     assert problems == [("UNPROVEN", str(case_id), 3, partition, offset)]
     text = invoke(log, "audit", "verify", str(case_id))
     assert text.exit_code == CHECK_FAILED
-    assert f"UNPROVEN case {case_id} seq 3 at partition {partition} offset {offset}" in (
+    assert f"UNPROVEN : dossier {case_id} entrée 3 (partition {partition} offset {offset})" in (
         text.stderr
     )
 
@@ -174,7 +174,7 @@ def test_a_forged_entry_with_a_valid_hash_fails_verify_and_is_no_disclosure(
     table = invoke(log, "subject-report", str(case_id))
     assert table.exit_code == 0, table.output
     assert "prefecture-75" not in table.stdout
-    assert f"left out: case {case_id} seq 3" in table.stdout
+    assert f"écartée : dossier {case_id} entrée 3" in table.stdout
 
     replayed = as_json(invoke(log, "replay", str(case_id), "--json"))
     assert [e["seq"] for e in replayed["entries"]] == [0, 1, 2]
@@ -182,7 +182,7 @@ def test_a_forged_entry_with_a_valid_hash_fails_verify_and_is_no_disclosure(
     shown = invoke(log, "replay", str(case_id))
     assert shown.exit_code == 0, shown.output
     assert "prefecture-75" not in shown.stdout
-    assert f"left out: case {case_id} seq 3" in shown.stdout
+    assert f"écartée : dossier {case_id} entrée 3" in shown.stdout
 
 
 def test_the_whole_log_check_names_the_forgery_too(log: Log) -> None:

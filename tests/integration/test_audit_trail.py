@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -276,7 +277,9 @@ def test_an_untouched_copy_of_the_log_verifies_clean(trail: Trail) -> None:
     topic, landed = asyncio.run(copy_log(trail, [trail.referral, *trail.others]))
     result = invoke(trail, "audit", "verify", "--all", "--topic", topic)
     assert result.exit_code == 0, result.output
-    assert f"{len(landed)} signed by the hub, 0 benign duplicate(s): OK" in result.stdout
+    assert (
+        f"{len(landed)} signée(s) par le hub, 0 doublon(s) sans conséquence : OK" in result.stdout
+    )
 
 
 def test_a_flipped_byte_a_deleted_entry_and_a_swap_are_each_named(trail: Trail) -> None:
@@ -313,7 +316,7 @@ def test_a_flipped_byte_a_deleted_entry_and_a_swap_are_each_named(trail: Trail) 
     text = invoke(trail, "audit", "verify", "--all", "--topic", topic)
     assert text.exit_code == CHECK_FAILED
     partition, offset = landed[(flipped_case, 2)]
-    assert f"BREAK case {flipped_case} seq 2 at partition {partition} offset {offset}" in (
+    assert f"BREAK : dossier {flipped_case} entrée 2 (partition {partition} offset {offset})" in (
         text.stderr
     )
 
@@ -342,10 +345,13 @@ def test_subject_report_lists_recipients_categories_and_basis(trail: Trail) -> N
     ("args", "message"),
     [
         (["replay", "not-a-uuid"], "n'est pas un identifiant de dossier"),
-        (["replay", "00000000-0000-4000-8000-000000000000"], "unknown case"),
-        (["subject-report", "00000000-0000-4000-8000-000000000000"], "unknown case"),
-        (["audit", "verify"], "either a CASE or --all"),
-        (["audit", "verify", "00000000-0000-4000-8000-000000000000", "--all"], "either a CASE"),
+        (["replay", "00000000-0000-4000-8000-000000000000"], "dossier inconnu"),
+        (["subject-report", "00000000-0000-4000-8000-000000000000"], "dossier inconnu"),
+        (["audit", "verify"], "soit un identifiant de dossier, soit --all"),
+        (
+            ["audit", "verify", "00000000-0000-4000-8000-000000000000", "--all"],
+            "soit un identifiant de dossier",
+        ),
     ],
 )
 def test_bad_input_is_a_clear_message_and_exit_2(
@@ -366,4 +372,68 @@ def test_a_unique_prefix_replays_the_case(trail: Trail) -> None:
 def test_an_unknown_role_is_bad_input(trail: Trail) -> None:
     result = invoke(trail, "replay", str(trail.referral), "--as", "wizard")
     assert result.exit_code == BAD_INPUT
-    assert "unknown role 'wizard'" in result.stderr
+    assert "rôle inconnu 'wizard'" in result.stderr
+
+
+# ------------------------------------------------------------------------- French for operators
+
+ENGLISH = re.compile(
+    r"\b(case|entries|entry|recorded|actor|reason|legal basis|recipients?|categories|"
+    r"personal data|verified|signed by|benign|duplicates?|problems?|left out|when|notices?|"
+    r"shared|per|first|last|times|bases|erased|none|error|unknown|warning|the|of|on|is|as)\b",
+    re.IGNORECASE,
+)
+
+
+def _machine_values(document: Any) -> set[str]:
+    """Every string the JSON twin of a screen carries (ids, actions, roles, decisions, payload
+    values and keys): those stay as stored, so scripts and the screen agree."""
+    if isinstance(document, dict):
+        return {str(k) for k in document} | set().union(
+            *(_machine_values(v) for v in document.values())
+        )
+    if isinstance(document, list):
+        return set().union(*(_machine_values(v) for v in document))
+    return {document} if isinstance(document, str) else set()
+
+
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\S+ \[\w+\s*\] ", re.MULTILINE)
+
+
+def _english_left(screen: str, document: Any) -> list[str]:
+    """English words an operator would read: logs (English by rule) and machine values aside."""
+    screen = "\n".join(line for line in screen.splitlines() if not LOG_LINE.match(line))
+    for value in sorted(_machine_values(document), key=len, reverse=True):
+        screen = screen.replace(value, " ")
+    return sorted({m.group(0) for m in ENGLISH.finditer(screen)})
+
+
+def test_replay_verify_and_subject_report_speak_french_to_operators(trail: Trail) -> None:
+    case = str(trail.referral)
+    screens = [
+        (["replay", case], ["replay", case, "--json"]),
+        (["replay", case, "--as", "prefecture"], ["replay", case, "--as", "prefecture", "--json"]),
+        (["subject-report", case], ["subject-report", case, "--json"]),
+        (["audit", "verify", case], ["audit", "verify", case, "--json"]),
+    ]
+    for text_args, json_args in screens:
+        shown, twin = invoke(trail, *text_args), invoke(trail, *json_args)
+        assert shown.exit_code == 0, shown.output
+        screen = shown.stdout + shown.stderr
+        assert screen.strip(), text_args
+        assert _english_left(screen, as_json(twin)) == [], (text_args, screen)
+    for args in (
+        ["replay", "00000000-0000-4000-8000-000000000000"],
+        ["replay", case, "--as", "wizard"],
+        ["audit", "verify"],
+        ["audit", "verify", case, "--topic", "nrm.audit"],
+    ):
+        refused = invoke(trail, *args)
+        assert refused.exit_code == BAD_INPUT, refused.output
+        assert _english_left(refused.stderr, args) == [], (args, refused.stderr)
+
+
+def test_the_english_detector_can_fail() -> None:
+    old_verdict = "verified 7 record(s) of 1 case(s), 7 signed by the hub, 0 benign duplicate(s)"
+    assert _english_left(old_verdict, {"case_id": "x"}) != []
+    assert _english_left("Dossier x : 3 entrée(s), ROUTED route", ["ROUTED", "route"]) == []

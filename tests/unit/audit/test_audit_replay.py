@@ -167,9 +167,9 @@ def test_erased_payloads_are_marked_in_json_and_in_the_table(
     console = Console(record=True, width=220)
     render_timeline(console, CASE, rows, role=AgencyRole.PREFECTURE)
     text = console.export_text()
-    assert "ERASED" in text
+    assert "EFFACÉES" in text
     assert "Amina" not in text
-    assert "as PREFECTURE" in text
+    assert "vu par PREFECTURE" in text
 
 
 def test_an_altered_ciphertext_replays_as_unreadable(
@@ -243,8 +243,8 @@ def test_subject_report_survives_erasure(entries: list[AuditEntry], store: Memor
     console = Console(record=True, width=200)
     render_subject_report(console, after)
     text = console.export_text()
-    assert "legal exception: " + CHILD_PROTECTION in text
-    assert "erased on 2026-04-01" in text
+    assert "exception légale : " + CHILD_PROTECTION in text
+    assert "effacées le 2026-04-01" in text
 
 
 # The entries the hub writes for one delivery, the deadline it opens, an escalation and the
@@ -329,7 +329,7 @@ def test_the_json_and_the_table_keep_notices_apart_from_what_was_shared(
     console = Console(record=True, width=220)
     render_subject_report(console, report)
     text = console.export_text()
-    shared, _, notices = text.partition("Notices sent (no personal data shared)")
+    shared, _, notices = text.partition("Avis envoyés (aucune donnée personnelle communiquée)")
     assert "NONE" not in shared
     for wording in ("withdrawal notice", "deadline opened"):
         assert wording not in shared
