@@ -213,8 +213,7 @@ def replay(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
 ) -> None:
-    """Rejouer la piste d'audit d'un dossier dans l'ordre, données personnelles déchiffrées
-    ou EFFACÉES."""
+    """Rejouer la piste d'audit d'un dossier dans l'ordre, données déchiffrées ou EFFACÉES."""
     from hub.audit.replay import AuditVisibility, left_out, redact, timeline, timeline_json
     from hub.cli.render_audit import render_timeline
     from hub.contracts.enums import AgencyRole
@@ -256,8 +255,7 @@ def subject_report_command(
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
 ) -> None:
-    """Quel organisme a reçu quelles catégories de données sur la personne, quand, sur quelle
-    base."""
+    """Quel organisme a reçu quelles données sur la personne, quand, sur quelle base."""
     from hub.audit.subject_report import subject_report, subject_report_json
     from hub.cli.render_audit import render_subject_report
 
@@ -279,8 +277,10 @@ def verify_command(
     topic: Annotated[str | None, typer.Option(help="Topic d'audit (avec --all).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON.")] = False,
 ) -> None:
-    """Vérifier la signature du hub sur chaque entrée et recalculer les chaînes ; nommer
-    chaque entrée non signée, rupture, trou, réordonnancement, fourche ; sortie 1 s'il y en a."""
+    """Vérifier la signature du hub sur chaque entrée et recalculer les chaînes.
+
+    Nomme chaque entrée non signée, rupture, trou, réordonnancement, fourche ; sortie 1 s'il y
+    en a."""
     from agents.audit_index.reading import verify_topic
     from agents.audit_index.store import AuditIndex
     from hub.contracts.topics import AUDIT

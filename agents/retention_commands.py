@@ -17,21 +17,24 @@ import typer
 from hub.cli.context import CHECK_FAILED, current_settings, fail, out
 
 retention_app = typer.Typer(
-    no_args_is_help=True, help="Retention schedule: shred what is kept past its period."
+    no_args_is_help=True,
+    help="Calendrier de conservation : détruire ce qui est gardé au-delà de sa durée.",
 )
 
 
 @retention_app.command("run")
 def retention_run(
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="List the cases due, destroy nothing.")
+        bool,
+        typer.Option("--dry-run", help="Lister les dossiers arrivés à échéance, ne rien détruire."),
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of text.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON au lieu de texte.")] = False,
 ) -> None:
-    """Shred the personal data of every case closed longer than the schedule's period.
+    """Détruire les données personnelles des dossiers clos depuis plus que la durée prévue.
 
-    The case key is destroyed (audit payloads, sealed state, dead letters and re-drives become
-    unreadable) and an ERASED entry, "expired under the retention schedule", is chained."""
+    La clé du dossier est détruite (données d'audit, état scellé, lettres mortes et relances
+    deviennent illisibles) et une entrée ERASED, « expired under the retention schedule », est
+    chaînée."""
     from agents.retention_job import RetentionIncomplete, run_retention
     from hub.audit.key_stores import key_store_for
     from hub.audit.keys import KeyStoreUnavailable

@@ -48,10 +48,10 @@ def schemas_list(
 def schemas_check(
     schemas_dir: Annotated[Path | None, typer.Option(help="Par défaut HUB_SCHEMAS_DIR.")] = None,
 ) -> None:
-    """Fail when a source schema is not BACKWARD_TRANSITIVE with every kept version.
+    """Échouer si un schéma source n'est pas BACKWARD_TRANSITIVE avec chaque version gardée.
 
-    Compatible changes not yet registered are listed, and also fail the check: ids must be
-    committed (run ``hub schemas register``).
+    Les changements compatibles pas encore enregistrés sont listés et font aussi échouer la
+    vérification : les ids doivent être commités (lancez ``hub schemas register``).
     """
     from hub.contracts.registry import SchemaRegistry
 
@@ -80,9 +80,9 @@ def schemas_check(
 @schemas_app.command("register")
 def schemas_register(
     subject: Annotated[list[str] | None, typer.Argument(help="Sujets ; par défaut : tous.")] = None,
-    schemas_dir: Annotated[Path | None, typer.Option(help="Defaults to HUB_SCHEMAS_DIR.")] = None,
+    schemas_dir: Annotated[Path | None, typer.Option(help="Par défaut HUB_SCHEMAS_DIR.")] = None,
 ) -> None:
-    """Freeze changed or new subjects under new schema ids (refuses incompatible changes)."""
+    """Figer les sujets nouveaux ou changés sous de nouveaux ids (refuse l'incompatible)."""
     from hub.contracts.registry import SchemaRegistry, UnknownSchemaError, register
 
     root = schemas_dir or _registry_root(current_settings())
