@@ -195,16 +195,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m connectors.gateway.tokens", description=main.__doc__
     )
-    parser.add_argument("agency", help="agency id of the directory, e.g. police-93")
-    parser.add_argument("--note", default=None, help="free text stored with the hash")
+    parser.add_argument("agency", help="identifiant d'organisme de l'annuaire, ex. police-93")
+    parser.add_argument("--note", default=None, help="texte libre conservé avec l'empreinte")
     args = parser.parse_args(argv)
     if not re.fullmatch(r"^[a-z0-9][a-z0-9-]{1,62}$", args.agency):
-        print(f"error: not an agency id: {args.agency!r}", file=sys.stderr)
+        print(f"erreur : pas un identifiant d'organisme : {args.agency!r}", file=sys.stderr)
         return 2
     token, entry = mint_token(args.agency, note=args.note)
-    print(f"token (give it to {args.agency} once, over a secure channel; it is not stored):")
+    print(
+        f"jeton (à remettre une fois à {args.agency}, par un canal sûr ; il n'est pas conservé) :"
+    )
     print(f"  {token}")
-    print(f"append to deploy/config/{TOKENS_FILE} under `tokens:`:")
+    print(f"à ajouter à deploy/config/{TOKENS_FILE} sous `tokens:` :")
     print(entry_yaml(entry), end="")
     return 0
 

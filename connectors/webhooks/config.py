@@ -59,9 +59,11 @@ class WebhookTarget(BaseModel):
     def _https_or_loopback(cls, url: str) -> str:
         parts = urlsplit(url)
         if parts.scheme not in ("https", "http") or not parts.hostname:
-            raise ValueError("must be an http(s) URL with a host")
+            raise ValueError("doit être une URL http(s) avec un hôte")
         if parts.scheme == "http" and not _is_loopback(parts.hostname):
-            raise ValueError("plain http is only allowed to a loopback address; use https")
+            raise ValueError(
+                "http en clair seulement vers une adresse de bouclage ; utilisez https"
+            )
         return url
 
     @field_validator("secret")
@@ -69,7 +71,7 @@ class WebhookTarget(BaseModel):
     def _reference(cls, secret: str) -> str:
         kind, _, name = secret.partition(":")
         if kind not in ("env", "file") or not name:
-            raise ValueError("must be a reference, env:VARIABLE or file:PATH, not a secret")
+            raise ValueError("doit être une référence, env:VARIABLE ou file:CHEMIN, pas un secret")
         return secret
 
     def resolve_secret(self, config_dir: Path) -> bytes:
@@ -82,10 +84,12 @@ class WebhookTarget(BaseModel):
             try:
                 value = path.read_text(encoding="utf-8")
             except OSError as exc:
-                raise ConfigError(f"webhook secret {self.secret}: {exc.strerror}") from None
+                raise ConfigError(f"secret de webhook {self.secret} : {exc.strerror}") from None
         value = value.strip()
         if len(value) < 16:
-            raise ConfigError(f"webhook secret {self.secret} is unset or shorter than 16 chars")
+            raise ConfigError(
+                f"secret de webhook {self.secret} absent ou de moins de 16 caractères"
+            )
         return value.encode()
 
 

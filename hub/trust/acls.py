@@ -215,8 +215,8 @@ def expected_acls(directory: Iterable[Agency], topics: Iterable[TopicSpec]) -> f
     reserved = [agency_id for agency_id in agencies if is_reserved(agency_id)]
     if reserved:
         raise AclError(
-            f"agency id(s) {', '.join(reserved)} would share a principal with a hub service, "
-            "the super user or a broker; rename the agency"
+            f"identifiant(s) d'organisme {', '.join(reserved)} : même principal qu'un service du "
+            "hub, le super-utilisateur ou un broker ; renommez l'organisme"
         )
     internal = sorted(
         {spec.name for spec in topics if not spec.name.startswith((OUTBOX_PREFIX, INBOX_PREFIX))}
@@ -310,11 +310,11 @@ def parse_acls(text: str) -> frozenset[Acl]:
         raw: Any = yaml.safe_load(text)
         parsed = _AclFile.model_validate(raw)
     except (yaml.YAMLError, ValidationError) as exc:
-        raise AclError(f"not a valid ACL file: {exc}") from None
+        raise AclError(f"fichier d'ACL invalide : {exc}") from None
     acls: set[Acl] = set()
     for principal, bindings in parsed.principals.items():
         if not PRINCIPAL.fullmatch(principal):
-            raise AclError(f"not a principal: {principal!r} (expected User:<name>)")
+            raise AclError(f"pas un principal : {principal!r} (attendu User:<nom>)")
         for binding in bindings:
             for operation in binding.operations:
                 acls.add(Acl(principal, binding.resource, binding.pattern, binding.name, operation))
@@ -326,7 +326,7 @@ def load_acls(path: Path) -> frozenset[Acl]:
     try:
         return parse_acls(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise AclError(f"cannot read {path}: {exc.strerror}") from None
+        raise AclError(f"impossible de lire {path} : {exc.strerror}") from None
 
 
 @dataclass(frozen=True)

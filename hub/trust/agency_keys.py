@@ -28,7 +28,7 @@ class KeyFileError(ValueError):
 def dev_key_path(config_dir: Path, agency_id: str) -> Path:
     """Where the demo private key of ``agency_id`` (or ``hub``) lives under ``config_dir``."""
     if not agency_id or "/" in agency_id or agency_id.startswith("."):
-        raise KeyFileError(f"not an agency id: {agency_id!r}")
+        raise KeyFileError(f"pas un identifiant d'organisme : {agency_id!r}")
     return config_dir / DEV_KEYS_DIR / f"{agency_id}.pem"
 
 
@@ -38,9 +38,9 @@ def private_key_from_pem(data: bytes, *, source: str = "PEM data") -> Ed25519Pri
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:
         # TypeError: the PEM is encrypted and no password was given.
-        raise KeyFileError(f"{source}: not an unencrypted PEM private key ({exc})") from None
+        raise KeyFileError(f"{source} : pas une clé privée PEM non chiffrée ({exc})") from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise KeyFileError(f"{source}: not an Ed25519 key ({type(key).__name__})")
+        raise KeyFileError(f"{source} : pas une clé Ed25519 ({type(key).__name__})")
     return key
 
 
@@ -49,7 +49,7 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise KeyFileError(f"{path}: cannot read ({exc.strerror})") from None
+        raise KeyFileError(f"{path} : illisible ({exc.strerror})") from None
     return private_key_from_pem(data, source=str(path))
 
 
@@ -71,7 +71,7 @@ def write_private_key(path: Path, key: Ed25519PrivateKey, *, overwrite: bool = F
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; refusing to overwrite a private key")
+        raise FileExistsError(f"{path} existe : une clé privée n'est pas écrasée")
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.unlink(missing_ok=True)
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_KEY_MODE)

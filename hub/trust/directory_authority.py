@@ -238,7 +238,7 @@ def configured_authority(settings: HubSettings) -> DirectoryAuthority:
         text = path.read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError) as exc:
         raise AuthorityConfigError(
-            f"{path}: cannot read the directory authority key ({exc})"
+            f"{path} : clé de l'autorité de l'annuaire illisible ({exc})"
         ) from None
     try:
         return DirectoryAuthority.single(text, settings.directory_authority_key_id)
@@ -254,7 +254,9 @@ def authority_signer(private_key: Ed25519PrivateKey, authority: DirectoryAuthori
         if key.public_key == mine:
             return RecordSigner(private_key, key.key_id)
     ids = ", ".join(k.key_id for k in authority.keys)
-    raise ValueError(f"this private key is not the current directory authority key ({ids})")
+    raise ValueError(
+        f"cette clé privée n'est pas la clé actuelle de l'autorité de l'annuaire ({ids})"
+    )
 
 
 def sign_directory_record(

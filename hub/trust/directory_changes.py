@@ -19,9 +19,9 @@ def with_key(agency: Agency, key: SigningKey) -> Agency:
     """``agency`` with ``key`` added (its id must be new, its public key an Ed25519 key)."""
     public_key_from_b64(key.public_key)
     if any(k.key_id == key.key_id for k in agency.signing_keys):
-        raise ValueError(f"{agency.id} already has a key {key.key_id!r}")
+        raise ValueError(f"{agency.id} a déjà une clé {key.key_id!r}")
     if any(k.public_key == key.public_key for k in agency.signing_keys):
-        raise ValueError(f"{agency.id} already has this public key")
+        raise ValueError(f"{agency.id} a déjà cette clé publique")
     return agency.model_copy(update={"signing_keys": (*agency.signing_keys, key)})
 
 
@@ -30,7 +30,7 @@ def without_key(agency: Agency, key_id: str) -> Agency:
     kept = tuple(k for k in agency.signing_keys if k.key_id != key_id)
     if len(kept) == len(agency.signing_keys):
         known = ", ".join(k.key_id for k in agency.signing_keys) or "none"
-        raise ValueError(f"{agency.id} has no key {key_id!r} (its keys: {known})")
+        raise ValueError(f"{agency.id} n'a pas de clé {key_id!r} (ses clés : {known})")
     return agency.model_copy(update={"signing_keys": kept})
 
 

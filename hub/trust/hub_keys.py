@@ -35,14 +35,16 @@ def hub_public_keys(config_dir: Path, previous: Iterable[str] = ()) -> tuple[str
     try:
         current = path.read_text().strip()
     except OSError as exc:
-        raise ValueError(f"cannot read the hub's public key {path}: {exc.strerror}") from None
+        raise ValueError(
+            f"impossible de lire la clé publique du hub {path} : {exc.strerror}"
+        ) from None
     keys: list[str] = []
     for where, text in [(str(path), current), *(("previous_hub_public_keys", k) for k in previous)]:
         key = text.strip()
         try:
             public_key_from_b64(key)
         except ValueError as exc:
-            raise ValueError(f"hub public key in {where} is unusable: {exc}") from None
+            raise ValueError(f"clé publique du hub inutilisable dans {where} : {exc}") from None
         if key not in keys:
             keys.append(key)
     return tuple(keys)

@@ -134,9 +134,9 @@ def public_key_from_b64(text: str) -> Ed25519PublicKey:
     try:
         raw = b64decode(text, validate=True)
     except (Base64Error, ValueError):
-        raise ValueError("public key is not base64") from None
+        raise ValueError("la clé publique n'est pas en base64") from None
     if len(raw) != PUBLIC_KEY_SIZE:
-        raise ValueError(f"public key is {len(raw)} bytes, not {PUBLIC_KEY_SIZE}")
+        raise ValueError(f"la clé publique fait {len(raw)} octets, pas {PUBLIC_KEY_SIZE}")
     return Ed25519PublicKey.from_public_bytes(raw)
 
 
@@ -165,7 +165,9 @@ class RecordSigner:
         for signing_key in agency.signing_keys:
             if signing_key.public_key == mine:
                 return cls(private_key, signing_key.key_id)
-        raise ValueError(f"this private key is not a signing key of {agency.id} in the directory")
+        raise ValueError(
+            f"cette clé privée n'est pas une clé de signature de {agency.id} dans l'annuaire"
+        )
 
     def sign(
         self,

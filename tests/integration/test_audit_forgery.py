@@ -236,6 +236,6 @@ def test_without_the_hub_public_key_nothing_is_verified(
     for command in (["replay", str(case_id)], ["subject-report", str(case_id)]):
         result = invoke(log, *command, settings=keyless)
         assert result.exit_code == BAD_INPUT, result.output
-        assert "cannot read the hub's public key" in result.stderr
+        assert "impossible de lire la clé publique du hub" in result.stderr
         assert "Traceback" not in result.output
     assert invoke(log, "audit", "verify", "--all", settings=keyless).exit_code == BAD_INPUT

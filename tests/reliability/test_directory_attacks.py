@@ -295,7 +295,7 @@ async def test_the_authority_hands_over_to_a_new_key_and_the_old_one_is_refused(
         obj=own_settings,
     )
     assert old.exit_code == 2, old.output
-    assert "not the current directory authority key" in old.output
+    assert "pas la clé actuelle de l'autorité de l'annuaire" in old.output
     police = router.directory.current.get(POLICE)
     assert police is not None
     retired = RecordSigner(

@@ -20,15 +20,15 @@ runner = CliRunner()
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (["add-key", "police-93", "k-1", "notbase64!"], "public key is not base64"),
-        (["add-key", "police-93", "k-1", "AAAA"], "public key is 3 bytes, not 32"),
+        (["add-key", "police-93", "k-1", "notbase64!"], "la clé publique n'est pas en base64"),
+        (["add-key", "police-93", "k-1", "AAAA"], "la clé publique fait 3 octets, pas 32"),
         (["add-key", "police-93", "", GOOD_KEY], "identifiant de clé"),
-        (["rotate-authority", "k-2", "AAAA"], "public key is 3 bytes"),
+        (["rotate-authority", "k-2", "AAAA"], "la clé publique fait 3 octets"),
         (
             ["rotate-authority", "k-2", GOOD_KEY, "--authority-key", "/nonexistent.pem"],
-            "cannot read",
+            "illisible",
         ),
-        (["revoke-key", "police-93", "k-1", "--authority-key", "/nonexistent.pem"], "cannot read"),
+        (["revoke-key", "police-93", "k-1", "--authority-key", "/nonexistent.pem"], "illisible"),
         (["set", "/nonexistent.yaml"], "No such file"),
     ],
 )

@@ -221,7 +221,10 @@ def test_the_hub_keys_come_from_the_config_dir_and_the_settings(
 
 @pytest.mark.parametrize(
     ("previous", "message"),
-    [((), "cannot read the hub's public key"), (("bm90IGEga2V5",), "previous_hub_public_keys")],
+    [
+        ((), "impossible de lire la clé publique du hub"),
+        (("bm90IGEga2V5",), "previous_hub_public_keys"),
+    ],
 )
 def test_unusable_hub_keys_are_one_clear_error(
     tmp_path: Path, previous: tuple[str, ...], message: str

@@ -46,7 +46,11 @@ def _app(error: Exception) -> typer.Typer:
         (KafkaConnectionError("Unable to bootstrap"), CHECK_FAILED, "broker injoignable"),
         (RuntimeError("wrapped"), CHECK_FAILED, "erreur inattendue"),
         (UnknownTopicOrPartitionError(), CHECK_FAILED, "hub topics create"),
-        (ConfigError("webhook secret env:X is unset or shorter than 16 chars"), BAD_INPUT, "16"),
+        (
+            ConfigError("secret de webhook env:X absent ou de moins de 16 caractères"),
+            BAD_INPUT,
+            "16",
+        ),
         (_invalid(), BAD_INPUT, "port"),
         (ValueError("a\nmulti-line\nmessage"), CHECK_FAILED, "multi-line message"),
     ],

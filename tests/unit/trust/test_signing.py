@@ -504,7 +504,7 @@ def test_every_dev_key_matches_the_public_key_the_directory_declares() -> None:
 
 
 def test_a_signer_refuses_a_key_the_directory_does_not_list() -> None:
-    with pytest.raises(ValueError, match="not a signing key of police-93"):
+    with pytest.raises(ValueError, match="pas une clé de signature de police-93"):
         RecordSigner.for_agency(POLICE, OTHER_KEY)
 
 
@@ -530,9 +530,9 @@ def test_a_non_ed25519_key_file_is_refused(tmp_path: Path) -> None:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    with pytest.raises(KeyFileError, match="not an Ed25519 key"):
+    with pytest.raises(KeyFileError, match="pas une clé Ed25519"):
         private_key_from_pem(ec_pem)
-    with pytest.raises(KeyFileError, match="cannot read"):
+    with pytest.raises(KeyFileError, match="illisible"):
         load_private_key(tmp_path / "missing.pem")
     with pytest.raises(KeyFileError):
         dev_key_path(CONFIG_DIR, "../hub")
