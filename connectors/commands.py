@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
 
 @registry_app.command("serve")
 def registry_serve(
-    port: Annotated[int, typer.Option(help="Port sur 127.0.0.1.")] = 8081,
+    port: Annotated[int, typer.Option(help="Port sur 127.0.0.1.", min=1, max=65535)] = 8081,
 ) -> None:
     """Servir le sous-ensemble REST du Confluent Schema Registry sur 127.0.0.1."""
     import uvicorn
@@ -66,7 +66,7 @@ def dashboard(
         str,
         typer.Option(help="Adresse d'écoute ; 127.0.0.1 sauf si le réseau des opérateurs l'exige."),
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port HTTP.")] = 8000,
+    port: Annotated[int, typer.Option(help="Port HTTP.", min=1, max=65535)] = 8000,
 ) -> None:
     """Servir le tableau de bord des opérateurs (docs/DASHBOARD.md) jusqu'à SIGTERM ou Ctrl-C."""
     from connectors.dashboard.app import serve
@@ -80,7 +80,7 @@ def gateway(
     host: Annotated[str, typer.Option(help="Interface d'écoute (127.0.0.1 par défaut).")] = (
         "127.0.0.1"
     ),
-    port: Annotated[int, typer.Option(help="Port TCP.")] = 8080,
+    port: Annotated[int, typer.Option(help="Port TCP.", min=1, max=65535)] = 8080,
     tls_cert: Annotated[
         Path | None, typer.Option(help="Servir en HTTPS avec ce certificat.")
     ] = None,

@@ -16,7 +16,9 @@ topics_app = typer.Typer(no_args_is_help=True, help="Les topics du hub : les lis
 
 
 def broker(
-    port: Annotated[int, typer.Option(help="Port d'écoute sur 127.0.0.1.")] = 9092,
+    port: Annotated[
+        int, typer.Option(help="Port d'écoute sur 127.0.0.1.", min=1, max=65535)
+    ] = 9092,
     storage: Annotated[str, typer.Option(help="memory://tansu/ ou s3://BUCKET/")] = (
         "memory://tansu/"
     ),

@@ -23,10 +23,12 @@ def read_yaml(path: Path) -> dict[str, Any]:
     """The top-level mapping of a YAML file (ConfigError if unreadable or not a mapping)."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path} : illisible ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} : YAML invalide ({exc})") from None
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
+        raise ConfigError(f"{path} : un dictionnaire YAML est attendu au premier niveau")
     return raw
 
 
