@@ -131,7 +131,7 @@ class ChainVerifier:
                     entry.case_id,
                     entry.seq,
                     record.position,
-                    f"not signed by the hub: {record.proof.detail or 'no detail'}",
+                    f"non signée par le hub : {record.proof.detail or 'sans détail'}",
                 )
             )
             self._unproven.setdefault(entry.case_id, set()).add(entry.hash)
@@ -149,7 +149,8 @@ class ChainVerifier:
                     entry.case_id,
                     entry.seq,
                     record.position,
-                    f"stored under key {(record.key or b'')[:40]!r}, not the entry's case id",
+                    f"rangée sous la clé {(record.key or b'')[:40]!r}, "
+                    "pas sous l'id du dossier de l'entrée",
                 )
             )
         self._by_case.setdefault(entry.case_id, []).append(
@@ -211,7 +212,7 @@ def _verify_case(
     linkable: list[_Checked] = []  # intact and not duplicates: their prev_hash is checked
     for item in checked:
         if not item.intact:
-            problem(ProblemKind.BREAK, item, "hash does not match the entry's content")
+            problem(ProblemKind.BREAK, item, "le hash ne correspond pas au contenu de l'entrée")
         earlier = by_seq.get(item.seq)
         if earlier is None:
             by_seq[item.seq] = [item]
@@ -231,7 +232,7 @@ def _verify_case(
             problem(
                 ProblemKind.FORK,
                 item,
-                f"a different entry already holds this seq at {intact_earlier[0].position}",
+                f"une autre entrée porte déjà ce numéro ({intact_earlier[0].position})",
             )
         earlier.append(item)
         linkable.append(item)
@@ -241,7 +242,7 @@ def _verify_case(
     for item in linkable:
         if item.seq == 0:
             if item.prev_hash != GENESIS_HASH:
-                problem(ProblemKind.BREAK, item, "seq 0 does not start from the genesis hash")
+                problem(ProblemKind.BREAK, item, "l'entrée 0 ne part pas du hash de genèse")
             continue
         previous = by_seq.get(item.seq - 1)
         if previous is None:
@@ -253,8 +254,8 @@ def _verify_case(
             problem(
                 ProblemKind.BREAK,
                 item,
-                f"prev_hash does not match the hash of seq {item.seq - 1} "
-                f"at {previous[0].position}",
+                f"prev_hash ne correspond pas au hash de l'entrée {item.seq - 1} "
+                f"({previous[0].position})",
             )
     intact = [c for same_seq in by_seq.values() for c in same_seq if c.intact]
     if not intact:
@@ -276,11 +277,15 @@ def _reorderings(
         before = [s for s in slots[:index] if s.seq > item.seq]
         if before:
             other = max(before, key=lambda s: s.seq)
-            problem(ProblemKind.REORDER, item, f"stored after seq {other.seq} at {other.position}")
+            problem(
+                ProblemKind.REORDER, item, f"rangée après l'entrée {other.seq} ({other.position})"
+            )
         else:
             after = [s for s in slots[index + 1 :] if s.seq < item.seq]
             other = min(after, key=lambda s: s.seq)
-            problem(ProblemKind.REORDER, item, f"stored before seq {other.seq} at {other.position}")
+            problem(
+                ProblemKind.REORDER, item, f"rangée avant l'entrée {other.seq} ({other.position})"
+            )
 
 
 def _longest_increasing(seqs: list[int]) -> set[int]:
@@ -310,9 +315,9 @@ def _gaps(case_id: UUID, slots: list[_Checked], problems: list[Problem]) -> None
     for item in sorted((s for s in slots if s.seq >= 0), key=lambda s: s.seq):
         if item.seq > expected:
             missing = (
-                f"seq {expected}"
+                f"entrée {expected}"
                 if item.seq == expected + 1
-                else f"seqs {expected}..{item.seq - 1}"
+                else f"entrées {expected}..{item.seq - 1}"
             )
             problems.append(
                 Problem(
@@ -320,7 +325,7 @@ def _gaps(case_id: UUID, slots: list[_Checked], problems: list[Problem]) -> None
                     case_id,
                     expected,
                     item.position,
-                    f"{missing} missing before seq {item.seq}",
+                    f"{missing} manquante(s) avant l'entrée {item.seq}",
                 )
             )
         expected = item.seq + 1
@@ -338,7 +343,7 @@ def _against_head(known: ChainHead, checked: list[_Checked]) -> list[Problem]:
                 known.case_id,
                 known.seq,
                 intact_at_head[0].position,
-                "entry differs from the known chain head",
+                "l'entrée diffère de la tête de chaîne connue",
             )
         ]
     if at_head:
@@ -346,13 +351,13 @@ def _against_head(known: ChainHead, checked: list[_Checked]) -> list[Problem]:
     last = max(checked, key=lambda c: c.seq, default=None)
     if last is not None and last.seq > known.seq:
         return []  # the log is ahead of the known head and the missing seq is a GAP
-    ends = f"ends at seq {last.seq}" if last else "has no entry"
+    ends = f"s'arrête à l'entrée {last.seq}" if last else "n'a aucune entrée"
     return [
         Problem(
             ProblemKind.TRUNCATED,
             known.case_id,
             known.seq,
             last.position if last else None,
-            f"the log {ends} but the known head is seq {known.seq}",
+            f"le journal {ends} mais la tête connue est l'entrée {known.seq}",
         )
     ]

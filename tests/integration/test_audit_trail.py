@@ -319,6 +319,8 @@ def test_a_flipped_byte_a_deleted_entry_and_a_swap_are_each_named(trail: Trail) 
     assert f"BREAK : dossier {flipped_case} entrée 2 (partition {partition} offset {offset})" in (
         text.stderr
     )
+    kinds_and_cases = ["BREAK", "GAP", "REORDER", *map(str, (flipped_case, *trail.others))]
+    assert _english_left(text.stderr, kinds_and_cases) == [], text.stderr
 
 
 # ------------------------------------------------------------------------- subject report
