@@ -17,6 +17,7 @@ from hub.contracts.events import (
     ConsentWithdrawn,
     Envelope,
     PathwayChoiceRecorded,
+    PermitRequested,
     Person,
     RightsInformationGiven,
 )
@@ -131,6 +132,14 @@ def pathway_choice(
         information_event_id=information.envelope.event_id,
         **values,
     )
+
+
+def permit_chosen(case_id: uuid.UUID) -> tuple[RightsInformationGiven, PathwayChoiceRecorded]:
+    """The example person informed, then choosing the reflection period: publishing both
+    makes the hub raise one ``PermitRequested`` to the prefecture (held until consent)."""
+    information = rights_information(case_id)
+    person = events_for(case_id)[PermitRequested].person
+    return information, pathway_choice(information, person)
 
 
 def withdrawal(case_id: uuid.UUID = CASE_ID) -> ConsentWithdrawn:

@@ -9,7 +9,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 from eventually import eventually
-from flow_helpers import events_for, fresh, prefecture_consent, received_for
+from flow_helpers import permit_chosen, prefecture_consent, received_for
 from worker_thread import AgencyFactory
 
 from connectors.client import AgencyClient, InboxMessage
@@ -59,7 +59,8 @@ async def publish_request(settings: HubSettings, case_id: uuid.UUID) -> None:
     await police.start()
     try:
         await police.publish(prefecture_consent(case_id))
-        await police.publish(fresh(events_for(case_id)[PermitRequested], case_id))
+        for event in permit_chosen(case_id):
+            await police.publish(event)
     finally:
         await police.stop()
 
@@ -176,12 +177,14 @@ async def test_an_agency_on_kafka_answers_a_request_and_the_requester_gets_the_a
     agency: AgencyFactory,
 ) -> None:
     case_id = uuid.uuid4()
-    request = fresh(events_for(case_id)[PermitRequested], case_id, request_id=uuid.uuid4())
     police = await agency("police-93")
     prefecture = await agency(PREFECTURE)
     await police.publish(prefecture_consent(case_id))
-    await police.publish(request)
+    for event in permit_chosen(case_id):  # the person's choice raises the request
+        await police.publish(event)
     (delivered,) = await received_for(prefecture, case_id, 1, timeout_s=WAIT_S)
+    request = delivered.event
+    assert isinstance(request, PermitRequested)
 
     with pytest.raises(ValueError, match="needs a decline_reason"):
         await prefecture.acknowledge(case_id, request.request_id, AckStatus.DECLINED)

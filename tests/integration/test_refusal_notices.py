@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from eventually import eventually
-from flow_helpers import events_for, fresh
+from flow_helpers import events_for, pathway_choice, rights_information
 from gateway_fixtures import demo_tokens, served_gateway
 from worker_thread import AgencyFactory
 
@@ -39,11 +39,14 @@ pytestmark = pytest.mark.usefixtures("worker")
 
 
 async def open_permit_request(agency: AgencyFactory) -> uuid.UUID:
-    """A case with a real permit request to the prefecture: the case exists, the answer's
-    request id will be the only thing wrong."""
+    """A case with a real permit request to the prefecture, raised by the person's recorded
+    choice: the case exists, the answer's request id will be the only thing wrong."""
     case_id = uuid.uuid4()
-    police = await agency(POLICE)
-    await police.publish(fresh(events_for(case_id)[PermitRequested], case_id))
+    association = await agency("association-93")
+    information = rights_information(case_id)
+    await association.publish(information)
+    person = events_for(case_id)[PermitRequested].person
+    await association.publish(pathway_choice(information, person))
     return case_id
 
 

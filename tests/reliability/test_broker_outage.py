@@ -22,12 +22,11 @@ import pytest
 from agency_clients import start_client
 from eventually import eventually
 from figures import Report, env_int
-from flow_helpers import events_for, fresh, prefecture_consent
+from flow_helpers import permit_chosen, prefecture_consent
 from s3_storage import LocalS3
 from worker_process import WorkerProcess
 
 from connectors.client import AgencyClient
-from hub.contracts.events import PermitRequested
 from hub.contracts.topics import all_topics
 from hub.rules.directory import Directory
 from hub.runtime.broker import EmbeddedBroker
@@ -60,7 +59,8 @@ async def publish(police: AgencyClient, count: int, cases: list[uuid.UUID]) -> N
         case_id = uuid.uuid4()
         cases.append(case_id)
         await police.publish(prefecture_consent(case_id))
-        await police.publish(fresh(events_for(case_id)[PermitRequested], case_id))
+        for event in permit_chosen(case_id):
+            await police.publish(event)
 
 
 async def collect(

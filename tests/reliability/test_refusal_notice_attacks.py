@@ -24,7 +24,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from eventually import consistently, eventually
 from figures import Report
-from flow_helpers import events_for, fresh
+from flow_helpers import events_for, fresh, permit_chosen
 from gateway_fixtures import bearer, demo_tokens, served_gateway
 from worker_thread import WorkerThread
 
@@ -32,7 +32,7 @@ from connectors.client import AgencyClient
 from connectors.client.dev import dev_client
 from hub.contracts.codec import Codec
 from hub.contracts.enums import DeadLetterReason
-from hub.contracts.events import PermitRequested, PresumedVictimReport, RefusalNotice
+from hub.contracts.events import PresumedVictimReport, RefusalNotice
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import outbox_topic
 from hub.runtime.kafka_options import client_options
@@ -109,7 +109,8 @@ async def test_the_agency_that_answered_a_wrong_request_id_reads_why_in_its_inbo
     police = dev_client(own_settings, POLICE)
     await police.start()
     try:
-        await police.publish(fresh(events_for(case_id)[PermitRequested], case_id))
+        for event in permit_chosen(case_id):
+            await police.publish(event)
     finally:
         await police.stop()
     token = demo_tokens(own_settings.config_dir)[PREFECTURE]
