@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from eventually import eventually
-from flow_helpers import events_for, fresh
+from flow_helpers import events_for, fresh, prefecture_consent
 from worker_thread import WorkerThread
 
 from connectors.client.dev import dev_client
@@ -79,6 +79,7 @@ async def test_an_answer_after_a_reminder_is_listed_after_it_with_business_dates
     await police.start()
     await prefecture.start()
     try:
+        await police.publish(prefecture_consent(case_id))
         await police.publish(request)
 
         async def reminded() -> bool:

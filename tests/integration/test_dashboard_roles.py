@@ -18,7 +18,7 @@ import httpx
 import pytest
 from eventually import eventually_sync
 from fastapi import FastAPI
-from flow_helpers import events_for, fresh, received_for
+from flow_helpers import events_for, fresh, prefecture_consent, received_for
 from test_dashboard import dashboard_config, demo_passwords, login, operator_actions
 from test_erasure_workflow import invoke
 from worker_thread import WorkerThread
@@ -72,6 +72,7 @@ def case_93(
         await police.start()
         await prefecture.start()
         try:
+            await police.publish(prefecture_consent(case_id))
             await police.publish(request)
             assert len(await received_for(prefecture, case_id, 1, timeout_s=30)) == 1
             # One dead letter a re-drive could help (an answer to a request the hub does not

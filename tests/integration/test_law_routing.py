@@ -124,7 +124,12 @@ async def test_a_minor_reaches_child_protection_and_the_juvenile_prosecutor_with
         accommodation_needs=AccommodationNeeds(urgency=Urgency.URGENT, preferred_departement="93"),
     )
     await hospital.publish(report)
-    (at_ase,) = await received_for(child_protection, case_id, 1, timeout_s=20)
+    # Child protection receives the report and, at once, the accommodation its needs call for
+    # (assistance without conditions, issue 20 item 4).
+    at_report = await received_for(child_protection, case_id, 2, timeout_s=20)
+    [at_ase] = [m for m in at_report if isinstance(m.event, PresumedVictimReport)]
+    [housed_at_once] = [m for m in at_report if isinstance(m.event, AccommodationRequested)]
+    assert housed_at_once.event.person.health_needs is None
     (at_prosecutor,) = await received_for(prosecutor, case_id, 1, timeout_s=20)
     for message in (at_ase, at_prosecutor):
         person = message.event.person
