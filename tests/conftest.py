@@ -6,10 +6,26 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from hub.contracts.registry import SchemaRegistry
 from hub.runtime.broker import EmbeddedBroker
 from hub.runtime.settings import PROJECT_ROOT, HubSettings
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _loggers_follow_the_current_configuration() -> Iterator[None]:
+    """In production each logger is finalised on first use (``configure_logging``); in one test
+    process that froze a module's logger with whichever configuration the test before had set,
+    so ``structlog.testing.capture_logs`` saw nothing, depending on the order of the files."""
+    configure = structlog.configure
+
+    def uncached(**settings: object) -> None:
+        configure(**{**settings, "cache_logger_on_first_use": False})  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(structlog, "configure", uncached)
+        yield
 
 
 @pytest.fixture(scope="session")

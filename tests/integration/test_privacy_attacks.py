@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 from eventually import eventually
-from flow_helpers import events_for, fresh, received_for
+from flow_helpers import events_for, fresh, prefecture_consent, received_for
 from typer.testing import CliRunner
 from worker_thread import AgencyFactory
 
@@ -53,6 +53,7 @@ from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import AUDIT, CASE_STATE, CORE_TOPICS, DEAD_LETTERS
 from hub.flow.sealed_letters import OriginalUnavailableError, open_original
 from hub.runtime.kafka_options import client_options
+from hub.runtime.logs import configure_logging
 from hub.runtime.retention import RetentionSchedule
 from hub.runtime.settings import HubSettings
 
@@ -87,6 +88,7 @@ async def expired_case(agency: AgencyFactory, settings: HubSettings) -> tuple[uu
     prefecture = await agency("prefecture-93")
     association = await agency("association-93")
     await police.publish(fresh(story[ReferralOpened], case_id, person=person))
+    await police.publish(prefecture_consent(case_id))
     await police.publish(
         fresh(story[PermitRequested], case_id, person=person, request_id=uuid.uuid4())
     )
@@ -126,6 +128,9 @@ def files_holding(root: Path, needles: list[bytes]) -> dict[str, list[bytes]]:
 async def test_no_disk_file_and_no_hub_topic_keeps_an_expired_case_readable(
     agency: AgencyFactory, hub_settings: HubSettings, capfd: pytest.CaptureFixture[str]
 ) -> None:
+    # Every line the hub can log, debug included, whatever an earlier test module configured:
+    # the most a log could reveal is what the scan below reads.
+    configure_logging(level="DEBUG")
     keys = default_key_store(hub_settings.data_dir)
     token = uuid.uuid4().hex[:12]
     # The key's bytes, taken while the case is live: a thief must not find them after.
@@ -208,6 +213,9 @@ async def test_a_late_event_after_the_retention_run_does_not_fork_the_chain(
 async def test_an_undecodable_record_of_a_known_case_is_sealed_and_dies_with_its_key(
     agency: AgencyFactory, hub_settings: HubSettings, capfd: pytest.CaptureFixture[str]
 ) -> None:
+    # Every line the hub can log, debug included, whatever an earlier test module configured:
+    # the most a log could reveal is what the scan below reads.
+    configure_logging(level="DEBUG")
     keys = default_key_store(hub_settings.data_dir)
     token = uuid.uuid4().hex[:12]
     person = example_person().model_copy(update=needles_of(token))
