@@ -109,7 +109,8 @@ async def test_an_answer_to_an_unknown_request_through_the_gateway_is_notified_i
             assert receipt.event_id == ack_id  # 202: accepted for processing, not yet judged
             notice, _message = await notice_of(client, ack_id)
     assert_unknown_request(notice, case_id, PREFECTURE)
-    assert client.refusals[-1] == notice
+    # The inbox also holds notices from earlier tests on this broker, in partition order.
+    assert notice in client.refusals
 
 
 @pytest.fixture
