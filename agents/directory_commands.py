@@ -31,7 +31,9 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from hub.contracts.codec import Codec
-    from hub.contracts.events import DirectoryEntry
+    from hub.contracts.hub_records import (
+        DirectoryEntry,
+    )
     from hub.rules.directory import Agency, SigningKey
     from hub.runtime.settings import HubSettings
     from hub.trust.directory_authority import SignedDirectory

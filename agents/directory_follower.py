@@ -19,7 +19,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from agents.io import clients
 from hub.contracts.codec import Codec, CodecError
-from hub.contracts.events import DirectoryEntry
+from hub.contracts.hub_records import (
+    DirectoryEntry,
+)
 from hub.contracts.topics import DIRECTORY
 from hub.rules.directory import Directory
 from hub.runtime.settings import HubSettings

@@ -19,7 +19,9 @@ from agents.io.case_store import CaseStore
 from agents.io.outbox_writer import Futures, OutboxWriter
 from agents.refusal_notifier import RefusalNotifier
 from hub.contracts.enums import AgencyRole, AuditAction
-from hub.contracts.events import DeadLetter
+from hub.contracts.hub_records import (
+    DeadLetter,
+)
 from hub.flow.deadline_index import PartitionedDeadlines
 from hub.flow.decisions import AuditNote, Inbound, Outcome
 from hub.rules.directory import Directory

@@ -20,10 +20,14 @@ from agents.io import clients
 from agents.io.reader import read_topics
 from hub.audit.sealing import is_sealed
 from hub.contracts.codec import Codec, CodecError
-from hub.contracts.events import DeadLetter
+from hub.contracts.hub_records import (
+    DeadLetter,
+)
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import DEAD_LETTERS, REDRIVE, agency_of_outbox
-from hub.flow.ingest import MAX_ORIGINAL_BYTES
+from hub.flow.dead_letters import (
+    MAX_ORIGINAL_BYTES,
+)
 from hub.rules.redrive import Original, forged_envelope, redrive_refusal
 from hub.runtime.settings import HubSettings
 

@@ -24,7 +24,9 @@ import structlog
 
 from agents.hooks import RouterHooks
 from agents.io.outbox_writer import Futures, OutboxWriter
-from hub.contracts.events import DeadLetter
+from hub.contracts.hub_records import (
+    DeadLetter,
+)
 from hub.flow.refusal_notice import (
     NO_CASE,
     notice_delivery,

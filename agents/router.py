@@ -44,9 +44,18 @@ from agents.stats import RouterStats
 from hub.contracts.enums import DeadLetterReason
 from hub.contracts.topics import ERASURE, OUTBOX_PREFIX, REDRIVE
 from hub.flow.case_flow import handle
+from hub.flow.dead_letters import (
+    dead_letter,
+    rejected_letter,
+)
 from hub.flow.deadline_index import PartitionedDeadlines
 from hub.flow.decisions import Context, Inbound
-from hub.flow.ingest import Rejected, Unreadable, dead_letter, ingest, raw_of, rejected_letter
+from hub.flow.ingest import (
+    Rejected,
+    Unreadable,
+    ingest,
+    raw_of,
+)
 from hub.rules.notice_budget import NoticePolicy
 from hub.runtime.clock import Clock, business_instant, wall_clock
 from hub.runtime.settings import HubSettings

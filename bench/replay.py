@@ -43,7 +43,9 @@ from hub.audit.replay import timeline
 from hub.audit.verify import verify
 from hub.contracts.codec import Codec
 from hub.contracts.enums import AgencyRole, AuditAction, DataCategory
-from hub.contracts.events import AuditEntry
+from hub.contracts.hub_records import (
+    AuditEntry,
+)
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import AUDIT
 from hub.runtime.broker import EmbeddedBroker

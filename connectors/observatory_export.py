@@ -150,7 +150,9 @@ async def export(
     from agents.io.reader import committed_offsets, read_topics, topics_with_prefix
     from agents.redrive import read_letters
     from agents.router import GROUP_ID
-    from hub.contracts.events import DirectoryEntry
+    from hub.contracts.hub_records import (
+        DirectoryEntry,
+    )
     from hub.contracts.registry import SchemaRegistry
     from hub.contracts.topics import DEAD_LETTERS, DIRECTORY, OUTBOX_PREFIX
     from hub.trust.directory_authority import SignedDirectory, configured_authority

@@ -6,7 +6,9 @@ from __future__ import annotations
 from aiokafka import AIOKafkaProducer
 
 from hub.contracts.codec import Codec
-from hub.contracts.events import DirectoryEntry
+from hub.contracts.hub_records import (
+    DirectoryEntry,
+)
 from hub.contracts.topics import DIRECTORY
 from hub.runtime.settings import HubSettings
 from hub.trust.agency_keys import load_private_key

@@ -25,7 +25,9 @@ from hub.audit.log_record import LogRecord, Position, ProblemKind, decode_record
 from hub.audit.proof import ProofCheck
 from hub.audit.verify import ChainVerifier, VerificationReport
 from hub.contracts.codec import Codec
-from hub.contracts.events import AuditEntry
+from hub.contracts.hub_records import (
+    AuditEntry,
+)
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import AUDIT
 from hub.runtime.settings import HubSettings

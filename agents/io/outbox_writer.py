@@ -33,7 +33,10 @@ from hub.audit.chain import ChainHead, next_entry
 from hub.audit.keys import KeyDestroyedError, KeyStore
 from hub.contracts.codec import Codec, CodecError
 from hub.contracts.enums import AgencyRole
-from hub.contracts.events import AuditEntry, DeadLetter
+from hub.contracts.hub_records import (
+    AuditEntry,
+    DeadLetter,
+)
 from hub.contracts.topics import AUDIT, DEAD_LETTERS, inbox_topic
 from hub.flow.case_state import CaseState
 from hub.flow.decisions import AuditNote, Deliver, Publish

@@ -30,7 +30,9 @@ from typing import Final
 from uuid import UUID
 
 from hub.contracts.enums import AuditAction
-from hub.contracts.events import AuditEntry
+from hub.contracts.hub_records import (
+    AuditEntry,
+)
 
 DEADLINE_OPENED: Final = "deadline opened"
 ANSWER_PREFIX: Final = "acknowledgement "

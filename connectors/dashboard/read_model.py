@@ -47,7 +47,13 @@ from agents.redrive import refusal_of
 from connectors.dashboard.ack_times import AckTimes
 from hub.audit.proof import Headers
 from hub.contracts.codec import Codec, CodecError
-from hub.contracts.events import AuditEntry, DeadLetter, OrphanedNeed
+from hub.contracts.events import (
+    OrphanedNeed,
+)
+from hub.contracts.hub_records import (
+    AuditEntry,
+    DeadLetter,
+)
 from hub.contracts.topics import AUDIT, DEAD_LETTERS, ORPHANED_NEEDS, REDRIVE
 from hub.flow.case_state import CaseState
 from hub.rules.directory import Directory

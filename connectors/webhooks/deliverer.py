@@ -44,7 +44,12 @@ from hub.contracts.codec import Codec, CodecError
 from hub.contracts.enums import DeadLetterReason
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import inbox_topic
-from hub.flow.ingest import RawRecord, dead_letter
+from hub.flow.dead_letters import (
+    dead_letter,
+)
+from hub.flow.ingest import (
+    RawRecord,
+)
 from hub.runtime.settings import HubSettings
 from hub.trust.signing import HubSigner
 from hub.trust.verification import HubPublicKey, SignatureError

@@ -25,7 +25,12 @@ from pydantic import BaseModel, ConfigDict
 
 from hub.audit.keys import KeyStore, encrypt_payload
 from hub.contracts.enums import AgencyRole, AuditAction, DataCategory, LawfulBasis
-from hub.contracts.events import AuditEntry, subject_of
+from hub.contracts.events import (
+    subject_of,
+)
+from hub.contracts.hub_records import (
+    AuditEntry,
+)
 
 CHAIN_VERSION = 1
 GENESIS_HASH = bytes(32)

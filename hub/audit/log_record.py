@@ -13,7 +13,9 @@ from pydantic import ValidationError
 from hub.audit.chain import AUDIT_SUBJECT
 from hub.audit.proof import UNCHECKED, Headers, Proof, ProofCheck
 from hub.contracts.codec import Codec, CodecError
-from hub.contracts.events import AuditEntry
+from hub.contracts.hub_records import (
+    AuditEntry,
+)
 
 
 class ProblemKind(StrEnum):

@@ -23,7 +23,9 @@ from pydantic import BaseModel
 from hub.audit.keys import KeyStore, PayloadUnreadableError, decrypt_payload
 from hub.audit.log_record import LogRecord, Position
 from hub.contracts.enums import AgencyRole, AuditAction, DataCategory
-from hub.contracts.events import AuditEntry
+from hub.contracts.hub_records import (
+    AuditEntry,
+)
 from hub.rules.consent import ALL_CATEGORIES, ConsentPolicy
 
 

@@ -21,7 +21,9 @@ from uuid import UUID
 
 from hub.audit.chain import ChainHead, entry_hash
 from hub.contracts.enums import AuditAction, DataCategory
-from hub.contracts.events import AuditEntry
+from hub.contracts.hub_records import (
+    AuditEntry,
+)
 
 EXPIRED = "expired under the retention schedule"
 """The decision of the entry a retention run appends (what replay shows)."""

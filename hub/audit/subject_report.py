@@ -19,7 +19,9 @@ from uuid import UUID
 from hub.audit.log_record import LogRecord
 from hub.audit.replay import LeftOut, believed, left_out
 from hub.contracts.enums import AuditAction, DataCategory, LawfulBasis
-from hub.contracts.events import AuditEntry
+from hub.contracts.hub_records import (
+    AuditEntry,
+)
 
 CONSENT_PREFIX = "consent:"
 DISCLOSING_ACTIONS = frozenset({AuditAction.ROUTED, AuditAction.DELIVERED, AuditAction.RELEASED})

@@ -20,7 +20,9 @@ from uuid import UUID
 from hub.audit.chain import GENESIS_HASH, ChainHead, entry_hash
 from hub.audit.log_record import LogRecord, Position, ProblemKind
 from hub.audit.proof import ProofState
-from hub.contracts.events import AuditEntry
+from hub.contracts.hub_records import (
+    AuditEntry,
+)
 
 # ------------------------------------------------------------------------- verification
 

@@ -13,12 +13,12 @@ is decided elsewhere (consent and routing rules), never here.
 from datetime import date
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
+from hub.contracts.avro_record import AvroRecord
 from hub.contracts.enums import (
     AckStatus,
     AgencyRole,
-    AuditAction,
     CaseClosedReason,
     ConsentMethod,
     Count,
@@ -34,7 +34,6 @@ from hub.contracts.enums import (
     ImmigrationStatus,
     Int32,
     Int64,
-    LawfulBasis,
     NeedKind,
     NotIdentifiedReason,
     OrphanReason,
@@ -42,19 +41,18 @@ from hub.contracts.enums import (
     RightsTopic,
     SafeChannel,
     Seq,
-    Specialism,
     SupportType,
     Urgency,
     UtcMillis,
     avro_full_name,
 )
-
-
-class AvroRecord(BaseModel):
-    """Base of every model mirroring an Avro record named ``fr.nrm.<class name>``."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+from hub.contracts.hub_records import (
+    AuditEntry,
+    DeadLetter,
+    DirectoryEntry,
+    RecordHeader,
+    SigningKeyEntry,
+)
 
 # ------------------------------------------------------------------------- shared records
 
@@ -349,85 +347,6 @@ class ErasureNotice(Event):
     categories: Seq[DataCategory] = ()
     holds: Seq[str] = ()
     legal_basis: str
-
-
-class RecordHeader(AvroRecord):
-    """A Kafka record header, kept so a re-driven record carries its original signature."""
-
-    name: str
-    value: bytes
-
-
-class DeadLetter(AvroRecord):
-    """A record the hub refused to route, with a machine-readable reason (no envelope)."""
-
-    dead_letter_id: UUID
-    occurred_at: UtcMillis
-    reason: DeadLetterReason
-    detail: str
-    original: bytes
-    original_key: bytes | None = None
-    original_headers: Seq[RecordHeader] = ()
-    source_topic: str
-    source_partition: Int32
-    source_offset: Int64
-    schema_id: Int32 | None = None
-    case_id: UUID | None = None
-    event_id: UUID | None = None
-    claimed_sender: str | None = None
-
-
-class AuditEntry(AvroRecord):
-    """One hash-chained entry of a case's audit log (no envelope)."""
-
-    case_id: UUID
-    seq: Int64
-    recorded_at: UtcMillis
-    actor: str
-    actor_role: AgencyRole
-    event_id: UUID | None = None
-    action: AuditAction
-    decision: str | None = None
-    reason: str | None = None
-    legal_basis: str | None = None
-    recipient: str | None = None
-    categories: Seq[DataCategory] = ()
-    payload_ciphertext: bytes | None = None
-    key_id: str | None = None
-    lawful_bases: Seq[LawfulBasis] = ()
-    prev_hash: bytes
-    hash: bytes
-
-
-# ------------------------------------------------------------------------- subjects
-
-
-class SigningKeyEntry(AvroRecord):
-    """An Ed25519 public key an agency signs its records with."""
-
-    key_id: str
-    public_key: str
-    valid_from: UtcMillis | None = None
-    valid_until: UtcMillis | None = None
-
-
-class DirectoryEntry(AvroRecord):
-    """One agency of the directory as published on the directory topic (latest wins)."""
-
-    agency_id: str
-    updated_at: UtcMillis
-    removed: bool = False
-    name: str
-    role: AgencyRole
-    departements: Seq[str] = ()
-    national: bool = False
-    specialisms: Seq[Specialism] = ()
-    genders: Seq[Gender] = ()
-    languages: Seq[str] = ()
-    capacity: Int32 | None = None
-    accepting: bool = True
-    supervisor: str | None = None
-    signing_keys: Seq[SigningKeyEntry] = ()
 
 
 class OrphanedNeed(Event):

@@ -36,11 +36,9 @@ from hub.contracts.events import (
     AccommodationNeeds,
     AccommodationRequested,
     Acknowledgement,
-    AuditEntry,
     CaseClosed,
     ConsentGiven,
     ConsentWithdrawn,
-    DeadLetter,
     Envelope,
     Escalation,
     ExploitationDetails,
@@ -53,6 +51,10 @@ from hub.contracts.events import (
     RightsInformationGiven,
     SafetyFlagsSet,
     SupportRequested,
+)
+from hub.contracts.hub_records import (
+    AuditEntry,
+    DeadLetter,
 )
 
 CASE_ID = uuid.UUID("6f1c2a9e-93d0-4c8e-9a57-1d2b3c4d5e6f")

@@ -20,7 +20,13 @@ import uuid
 from typing import Any, Final
 
 from hub.contracts.enums import AgencyRole, DeadLetterReason
-from hub.contracts.events import DeadLetter, Envelope, RefusalNotice
+from hub.contracts.events import (
+    Envelope,
+    RefusalNotice,
+)
+from hub.contracts.hub_records import (
+    DeadLetter,
+)
 from hub.contracts.topics import agency_of_outbox
 from hub.flow.decisions import Deliver
 from hub.rules.directory import Agency, Directory

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 from hub.audit.keys import KeyDestroyedError, KeyStore, PayloadUnreadableError
 from hub.audit.sealing import Purpose, is_sealed, seal, unseal
-from hub.contracts.events import DeadLetter
+from hub.contracts.hub_records import (
+    DeadLetter,
+)
 
 ERASED_NOTE = "original not kept: the case's key is destroyed"
 

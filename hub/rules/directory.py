@@ -15,7 +15,10 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from hub.contracts.enums import AgencyRole, Departement, ExploitationType, Gender, Specialism
-from hub.contracts.events import DirectoryEntry, SigningKeyEntry
+from hub.contracts.hub_records import (
+    DirectoryEntry,
+    SigningKeyEntry,
+)
 from hub.runtime.config_files import load_config, read_yaml
 
 AgencyId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]

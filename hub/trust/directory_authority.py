@@ -25,7 +25,9 @@ from enum import StrEnum
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from hub.contracts.events import DirectoryEntry
+from hub.contracts.hub_records import (
+    DirectoryEntry,
+)
 from hub.contracts.topics import DIRECTORY
 from hub.rules.directory import Directory, SigningKey, apply_entry
 from hub.runtime.settings import HubSettings

@@ -9,7 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from hub.contracts.enums import AgencyRole
-from hub.contracts.events import DirectoryEntry, SigningKeyEntry
+from hub.contracts.hub_records import (
+    DirectoryEntry,
+    SigningKeyEntry,
+)
 from hub.rules.directory import Agency, SigningKey
 from hub.trust.directory_authority import AUTHORITY_ID
 from hub.trust.signing import public_key_from_b64

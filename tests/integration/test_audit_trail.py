@@ -33,7 +33,9 @@ from hub.audit.chain import ChainHead, next_entry
 from hub.audit.keys import default_key_store
 from hub.contracts.codec import Codec
 from hub.contracts.enums import AgencyRole, AuditAction
-from hub.contracts.events import AuditEntry
+from hub.contracts.hub_records import (
+    AuditEntry,
+)
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import AUDIT, TopicSpec
 from hub.runtime.kafka_options import client_options

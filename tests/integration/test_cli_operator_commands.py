@@ -27,7 +27,12 @@ from agents.redrive import list_dead_letters, redriven_ids
 from hub.cli.app import app
 from hub.contracts.codec import Codec
 from hub.contracts.enums import DeadLetterReason
-from hub.contracts.events import DeadLetter, PresumedVictimReport
+from hub.contracts.events import (
+    PresumedVictimReport,
+)
+from hub.contracts.hub_records import (
+    DeadLetter,
+)
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import DEAD_LETTERS
 from hub.runtime.kafka_options import client_options

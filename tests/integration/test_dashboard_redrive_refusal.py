@@ -22,7 +22,9 @@ from connectors.dashboard.app import create_dashboard_app
 from connectors.serving import BackgroundServer
 from hub.contracts.codec import Codec
 from hub.contracts.enums import DeadLetterReason
-from hub.contracts.events import DeadLetter
+from hub.contracts.hub_records import (
+    DeadLetter,
+)
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import DEAD_LETTERS
 from hub.runtime.kafka_options import client_options

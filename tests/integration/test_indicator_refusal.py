@@ -13,7 +13,13 @@ from worker_thread import AgencyFactory
 
 from agents.redrive import list_dead_letters
 from hub.contracts.enums import DeadLetterReason, ExploitationType
-from hub.contracts.events import ConsentGiven, DeadLetter, ReferralOpened
+from hub.contracts.events import (
+    ConsentGiven,
+    ReferralOpened,
+)
+from hub.contracts.hub_records import (
+    DeadLetter,
+)
 from hub.runtime.settings import HubSettings
 
 pytestmark = pytest.mark.usefixtures("worker")

@@ -24,7 +24,12 @@ from agents.router import Router
 from agents.worker import run_worker
 from hub.audit.keys import KEYS_DIRECTORY, FileKeyStore, decrypt_payload
 from hub.contracts.codec import Codec
-from hub.contracts.events import AuditEntry, ReferralOpened
+from hub.contracts.events import (
+    ReferralOpened,
+)
+from hub.contracts.hub_records import (
+    AuditEntry,
+)
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import AUDIT, CASE_STATE
 from hub.runtime.settings import HubSettings

@@ -40,14 +40,16 @@ from hub.cli.app import app
 from hub.contracts.codec import Codec
 from hub.contracts.enums import DeadLetterReason
 from hub.contracts.events import (
-    AuditEntry,
     CaseClosed,
-    DeadLetter,
     PermitRequested,
     ReferralOpened,
     SupportRequested,
 )
 from hub.contracts.examples import example_person
+from hub.contracts.hub_records import (
+    AuditEntry,
+    DeadLetter,
+)
 from hub.contracts.partitioning import case_partition
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import AUDIT, CASE_STATE, CORE_TOPICS, DEAD_LETTERS

@@ -17,7 +17,12 @@ from worker_thread import AgencyFactory, WorkerThread
 from agents.redrive import RedriveError, list_dead_letters, redrive
 from hub.contracts.codec import Codec
 from hub.contracts.enums import AgencyRole, DeadLetterReason
-from hub.contracts.events import DeadLetter, PermitRequested
+from hub.contracts.events import (
+    PermitRequested,
+)
+from hub.contracts.hub_records import (
+    DeadLetter,
+)
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import agency_topics, outbox_topic
 from hub.rules.directory import Agency, SigningKey, entry_from_agency

@@ -24,10 +24,12 @@ from hub.contracts.events import (
     AccommodationRequested,
     ConsentGiven,
     ConsentWithdrawn,
-    DeadLetter,
     PermitRequested,
     ReferralOpened,
     SupportRequested,
+)
+from hub.contracts.hub_records import (
+    DeadLetter,
 )
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import DEAD_LETTERS

@@ -31,8 +31,13 @@ from connectors.webhooks.signature import (
 )
 from hub.contracts.codec import Codec
 from hub.contracts.enums import DeadLetterReason
-from hub.contracts.events import DeadLetter, SupportRequested
+from hub.contracts.events import (
+    SupportRequested,
+)
 from hub.contracts.examples import example_events
+from hub.contracts.hub_records import (
+    DeadLetter,
+)
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import DEAD_LETTERS, TopicSpec, inbox_topic
 from hub.runtime.kafka_options import client_options

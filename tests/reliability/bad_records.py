@@ -39,10 +39,7 @@ from hub.contracts.enums import (
 )
 from hub.contracts.events import (
     Acknowledgement,
-    AuditEntry,
     ConsentGiven,
-    DeadLetter,
-    DirectoryEntry,
     Envelope,
     Escalation,
     OrphanedNeed,
@@ -52,6 +49,11 @@ from hub.contracts.events import (
     subject_of,
 )
 from hub.contracts.examples import example_events
+from hub.contracts.hub_records import (
+    AuditEntry,
+    DeadLetter,
+    DirectoryEntry,
+)
 from hub.contracts.partitioning import case_partition
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import inbox_topic, outbox_topic

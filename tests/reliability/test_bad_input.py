@@ -31,7 +31,9 @@ from worker_thread import WorkerThread
 
 from agents.router import GROUP_ID
 from hub.contracts.codec import Codec
-from hub.contracts.events import DeadLetter
+from hub.contracts.hub_records import (
+    DeadLetter,
+)
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import DEAD_LETTERS, TopicSpec, inbox_topic, outbox_topic
 from hub.rules.directory import Directory

@@ -42,14 +42,26 @@ from hub.contracts.enums import (
     OrphanReason,
     Urgency,
 )
-from hub.contracts.events import DeadLetter, PermitRequested, PresumedVictimReport
+from hub.contracts.events import (
+    PermitRequested,
+    PresumedVictimReport,
+)
+from hub.contracts.hub_records import (
+    DeadLetter,
+)
 from hub.contracts.partitioning import case_partition
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import DEAD_LETTERS, inbox_topic, outbox_topic
 from hub.flow.case_flow import handle
 from hub.flow.case_state import CaseState
+from hub.flow.dead_letters import (
+    rejected_letter,
+)
 from hub.flow.deadline_flow import orphaned
-from hub.flow.ingest import Rejected, accept, rejected_letter
+from hub.flow.ingest import (
+    Rejected,
+    accept,
+)
 from hub.runtime.kafka_options import client_options
 from hub.runtime.settings import HubSettings, get_settings
 

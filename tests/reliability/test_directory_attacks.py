@@ -34,7 +34,12 @@ from worker_thread import WorkerThread
 from hub.cli.app import app
 from hub.contracts.codec import Codec
 from hub.contracts.enums import DeadLetterReason
-from hub.contracts.events import DeadLetter, PermitRequested
+from hub.contracts.events import (
+    PermitRequested,
+)
+from hub.contracts.hub_records import (
+    DeadLetter,
+)
 from hub.contracts.partitioning import case_partition
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import DEAD_LETTERS, inbox_topic, outbox_topic

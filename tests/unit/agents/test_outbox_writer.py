@@ -19,8 +19,13 @@ from hub.contracts.enums import AgencyRole, AuditAction, DeadLetterReason
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import CASE_STATE, DEAD_LETTERS
 from hub.flow.case_state import CaseState
+from hub.flow.dead_letters import (
+    dead_letter,
+)
 from hub.flow.decisions import AuditNote
-from hub.flow.ingest import RawRecord, dead_letter
+from hub.flow.ingest import (
+    RawRecord,
+)
 from hub.flow.sealed_letters import OriginalUnavailableError, open_original
 from hub.trust.signing import SIGNATURE_HEADERS, HubSigner
 

@@ -10,10 +10,17 @@ from typing import Any
 from agents.hooks import RouterHooks
 from agents.refusal_notifier import RefusalNotifier
 from hub.contracts.enums import DeadLetterReason
-from hub.contracts.events import DeadLetter
+from hub.contracts.hub_records import (
+    DeadLetter,
+)
 from hub.contracts.topics import outbox_topic
+from hub.flow.dead_letters import (
+    dead_letter,
+)
 from hub.flow.decisions import Deliver
-from hub.flow.ingest import RawRecord, dead_letter
+from hub.flow.ingest import (
+    RawRecord,
+)
 from hub.rules.directory import Directory
 from hub.rules.notice_budget import NoticePolicy
 from hub.runtime.settings import get_settings

@@ -26,7 +26,9 @@ from hub.audit.proof import no_proof
 from hub.audit.verify import VerificationReport, verify
 from hub.contracts.codec import Codec
 from hub.contracts.enums import AgencyRole, AuditAction, DataCategory, LawfulBasis
-from hub.contracts.events import AuditEntry
+from hub.contracts.hub_records import (
+    AuditEntry,
+)
 from hub.contracts.registry import SchemaRegistry
 from hub.runtime.settings import PROJECT_ROOT
 

@@ -34,7 +34,9 @@ from hub.audit.pkcs11_keys import Pkcs11KeyStore
 from hub.audit.replay import PayloadState, timeline
 from hub.audit.verify import verify
 from hub.contracts.enums import AgencyRole, AuditAction
-from hub.contracts.events import AuditEntry
+from hub.contracts.hub_records import (
+    AuditEntry,
+)
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 KEY = bytes(range(32))

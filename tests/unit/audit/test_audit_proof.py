@@ -27,7 +27,9 @@ from hub.audit.subject_report import subject_report, subject_report_json
 from hub.audit.verify import verify
 from hub.contracts.codec import Codec
 from hub.contracts.enums import AgencyRole, AuditAction
-from hub.contracts.events import AuditEntry
+from hub.contracts.hub_records import (
+    AuditEntry,
+)
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import AUDIT, inbox_topic
 from hub.runtime.settings import PROJECT_ROOT, HubSettings

@@ -22,7 +22,9 @@ from hub.audit.subject_report import (
 )
 from hub.cli.render_audit import render_subject_report, render_timeline
 from hub.contracts.enums import AgencyRole, AuditAction, DataCategory
-from hub.contracts.events import AuditEntry
+from hub.contracts.hub_records import (
+    AuditEntry,
+)
 from hub.rules.consent import ConsentPolicy
 from hub.runtime.settings import PROJECT_ROOT
 

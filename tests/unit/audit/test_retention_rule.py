@@ -12,7 +12,9 @@ from hub.audit.chain import ChainHead, next_entry
 from hub.audit.keys import MemoryKeyStore
 from hub.audit.retention import closes, due_for_shredding, keys_to_finish, lives
 from hub.contracts.enums import AgencyRole, AuditAction, DataCategory
-from hub.contracts.events import AuditEntry
+from hub.contracts.hub_records import (
+    AuditEntry,
+)
 
 T0 = datetime(2024, 1, 15, 9, tzinfo=UTC)
 PERIOD = timedelta(days=730)

@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from connectors.dashboard.ack_times import AckTimes, percentile
 from hub.contracts.enums import AgencyRole, AuditAction
-from hub.contracts.events import AuditEntry
+from hub.contracts.hub_records import (
+    AuditEntry,
+)
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 

@@ -17,8 +17,12 @@ from connectors.dashboard.read_model import DeadLetterItem
 from connectors.dashboard.views import dead_letter_rows
 from hub.audit.sealing import MAGIC
 from hub.contracts.enums import DeadLetterReason
-from hub.contracts.events import DeadLetter
-from hub.flow.ingest import MAX_ORIGINAL_BYTES
+from hub.contracts.hub_records import (
+    DeadLetter,
+)
+from hub.flow.dead_letters import (
+    MAX_ORIGINAL_BYTES,
+)
 
 TEMPLATES = Path(connectors.dashboard.__file__).parent / "templates"
 

@@ -11,8 +11,15 @@ import pytest
 
 from connectors.client.gateway_client import GatewayClient, GatewayError
 from hub.contracts.enums import DeadLetterReason
-from hub.contracts.events import DeadLetter, PermitRequested, RefusalNotice, subject_of
+from hub.contracts.events import (
+    PermitRequested,
+    RefusalNotice,
+    subject_of,
+)
 from hub.contracts.examples import example_events
+from hub.contracts.hub_records import (
+    DeadLetter,
+)
 from hub.flow.refusal_notice import refusal_notice
 
 AGENCY = "prefecture-93"

@@ -22,24 +22,28 @@ from hub.audit.keys import KeyStore, MemoryKeyStore
 from hub.contracts.codec import Codec
 from hub.contracts.enums import DeadLetterReason, ExploitationType
 from hub.contracts.events import (
-    DeadLetter,
     ExploitationDetails,
     PermitRequested,
     ReferralOpened,
     subject_of,
 )
 from hub.contracts.examples import example_events
+from hub.contracts.hub_records import (
+    DeadLetter,
+)
 from hub.contracts.partitioning import case_partition
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import REDRIVE, outbox_topic
+from hub.flow.dead_letters import (
+    MAX_ORIGINAL_BYTES,
+    rejected_letter,
+)
 from hub.flow.decisions import Inbound
 from hub.flow.ingest import (
-    MAX_ORIGINAL_BYTES,
     RawRecord,
     Rejected,
     Unreadable,
     ingest,
-    rejected_letter,
 )
 from hub.flow.sealed_letters import seal_letter
 from hub.rules.directory import Directory

@@ -11,11 +11,22 @@ import pytest
 
 from hub.contracts.codec import Codec
 from hub.contracts.enums import AgencyRole, DeadLetterReason
-from hub.contracts.events import DeadLetter, PresumedVictimReport, RefusalNotice
+from hub.contracts.events import (
+    PresumedVictimReport,
+    RefusalNotice,
+)
 from hub.contracts.examples import example_events
+from hub.contracts.hub_records import (
+    DeadLetter,
+)
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import inbox_topic, outbox_topic
-from hub.flow.ingest import RawRecord, dead_letter
+from hub.flow.dead_letters import (
+    dead_letter,
+)
+from hub.flow.ingest import (
+    RawRecord,
+)
 from hub.flow.refusal_notice import (
     NO_CASE,
     WHAT_IT_MEANS,

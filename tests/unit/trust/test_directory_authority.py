@@ -17,7 +17,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub.contracts.codec import Codec
 from hub.contracts.enums import AgencyRole
-from hub.contracts.events import DirectoryEntry, SigningKeyEntry
+from hub.contracts.hub_records import (
+    DirectoryEntry,
+    SigningKeyEntry,
+)
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import DIRECTORY
 from hub.rules.directory import Directory, SigningKey, entry_from_agency
