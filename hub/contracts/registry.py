@@ -12,6 +12,7 @@ outbox carries several event types.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,7 +180,10 @@ class SchemaRegistry:
 def register(root: Path, changes: list[PendingChange]) -> list[RegisteredSchema]:
     """Freeze compatible changes under new ids and write the manifest.
 
-    Refuses (ValueError) if any change is incompatible: nothing is written then.
+    Refuses (ValueError) if any change is incompatible: nothing is written then. With no
+    change nothing is written either, and the manifest is replaced atomically: a worker or a
+    CLI reading the registry while an operator registers sees the old manifest or the new one,
+    never a half-written file.
     """
     refused = [c for c in changes if not c.compatible]
     if refused:
@@ -189,6 +193,8 @@ def register(root: Path, changes: list[PendingChange]) -> list[RegisteredSchema]
                 f"{c.subject}: {i.describe()}" for c in refused for i in c.incompatibilities
             )
         )
+    if not changes:
+        return []
     manifest = _read_manifest(root)
     next_id = 1 + max(
         (int(e["id"]) for versions in manifest["subjects"].values() for e in versions),
@@ -197,7 +203,7 @@ def register(root: Path, changes: list[PendingChange]) -> list[RegisteredSchema]
     created = []
     (root / FROZEN).mkdir(parents=True, exist_ok=True)
     for change in changes:
-        (root / FROZEN / f"{next_id}.avsc").write_text(json.dumps(change.schema, indent=2) + "\n")
+        _replace(root / FROZEN / f"{next_id}.avsc", json.dumps(change.schema, indent=2) + "\n")
         manifest["subjects"].setdefault(change.subject, []).append(
             {"version": change.next_version, "id": next_id}
         )
@@ -211,8 +217,18 @@ def register(root: Path, changes: list[PendingChange]) -> list[RegisteredSchema]
             )
         )
         next_id += 1
-    (root / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    _replace(root / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return created
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and an atomic rename."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(text)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def _read_manifest(root: Path) -> dict[str, Any]:

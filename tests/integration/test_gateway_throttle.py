@@ -73,6 +73,7 @@ async def test_wrong_secrets_get_429_quickly_and_the_agency_elsewhere_is_not_slo
         quiet = [(await publish(agency, token))[1] for _ in range(LEGIT_PUBLISHES)]
 
         # A few wrong secrets, one at a time: 401, then 429 with Retry-After, no derivation.
+        throttled_from = time.perf_counter()
         first = [
             await attacker.post(f"/v1/agencies/{POLICE}/events", json={}, headers=bearer(wrong))
             for _ in range(FREE + 2)
@@ -103,12 +104,18 @@ async def test_wrong_secrets_get_429_quickly_and_the_agency_elsewhere_is_not_slo
         published = await legit()
         flood_running = sent < FLOOD
         await asyncio.gather(*flooding)
+        throttled_s = time.perf_counter() - throttled_from
 
     assert flood_running, "the flood ended before the agency's publishes: raise FLOOD"
     assert sum(statuses.values()) == FLOOD
     assert set(statuses) <= {401, 429}
-    # The pair waits 1 s, then 2, 4, ...: a handful of derivations at most, not 2,000.
-    assert statuses[401] <= 2 * FLOOD_CONCURRENCY, statuses
+    # The pair waits 1 s, then 2, 4, ... up to 10 s: each time its wait ends, at most the
+    # requests already in flight are judged: a handful of derivations, not 2,000, however long
+    # a loaded machine makes the flood last.
+    assert statuses[401] <= FLOOD_CONCURRENCY * (1 + waits_ended(throttled_s)), (
+        statuses,
+        throttled_s,
+    )
     assert [status for status, _ in published] == [202] * LEGIT_PUBLISHES
     during = statistics.median(seconds for _, seconds in published)
     print(
@@ -116,4 +123,16 @@ async def test_wrong_secrets_get_429_quickly_and_the_agency_elsewhere_is_not_slo
         f"{during * 1000:.1f} ms during a flood of {FLOOD} wrong secrets "
         f"({dict(statuses)})"
     )
-    assert during < MEDIAN_BOUND_S
+    # Not slowed: against the same machine's quiet median, so a slow machine fails nothing.
+    assert during < max(MEDIAN_BOUND_S, 10 * statistics.median(quiet))
+
+
+def waits_ended(seconds: float, first: float = 1.0, cap: float = 10.0) -> int:
+    """How many of the throttle's waits (``first``, doubling up to ``cap``) end within
+    ``seconds`` of the first refusal."""
+    ended, elapsed, wait = 0, 0.0, first
+    while elapsed + wait <= seconds:
+        elapsed += wait
+        ended += 1
+        wait = min(2 * wait, cap)
+    return ended
