@@ -63,10 +63,11 @@ $(SOFTHSM):
 
 softhsm: $(SOFTHSM)
 
-# Stream tests mostly wait on the broker: two processes (each with its own broker) halve the
-# wall time; tests that measure latency or memory run alone afterwards.
+# Stream tests mostly wait on the broker: several processes (each with its own broker) cut
+# the wall time; tests that measure latency or memory run alone afterwards.
+TEST_WORKERS ?= 2
 test: lint typecheck $(CHROMIUM) $(SOFTHSM)
-	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not serial" $(ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial" $(ARGS)
 	$(BIN)/python -m pytest -m serial $(ARGS)
 
 bench: $(BENCH)
