@@ -22,35 +22,29 @@ and no case id, and it is read by the observatory's own tools.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from uuid import UUID
 
 from pydantic import BaseModel
 
-from hub.contracts.enums import IdentificationOutcome, avro_full_name
 from hub.contracts.events import (
     Acknowledgement,
-    IdentificationDecision,
     Person,
     PresumedVictimReport,
     ReferralOpened,
 )
+from hub.rules.case_facts import by_case, identification
+from hub.rules.disclosure import DEFAULT_THRESHOLD, Cell, Table, suppress
 from hub.rules.indicators import IndicatorGrid
-from hub.rules.lifecycle import CaseStatus, Lifecycle, Moved
+from hub.rules.lifecycle import Lifecycle
 
-DEFAULT_THRESHOLD = 5
-TOTAL = "TOTAL"
-PENDING = "PENDING"
 UNKNOWN = "UNKNOWN"
 OUTSIDE_GRID = "OUTSIDE_GRID"
 FORMAT = "nrm.observatory.v1"
 DIMENSIONS = ("exploitation_type", "indicator", "region", "age_band", "gender", "ack_band")
-
-Cell = tuple[str, str]
-Table = dict[Cell, int]
 
 
 @dataclass(frozen=True)
@@ -97,41 +91,6 @@ def ack_band(delay: timedelta | None) -> str:
         if delay < timedelta(days=upper):
             return band
     return ">7d"
-
-
-def by_case(events: Iterable[BaseModel]) -> dict[UUID, list[BaseModel]]:
-    """Events grouped by their case id."""
-    grouped: dict[UUID, list[BaseModel]] = defaultdict(list)
-    for event in events:
-        grouped[event.envelope.case_id].append(event)  # type: ignore[attr-defined]
-    return grouped
-
-
-def identification(ordered: Iterable[BaseModel], lifecycle: Lifecycle) -> str:
-    """A case's identification outcome, read by walking the lifecycle over its events.
-
-    Every path the lifecycle knows counts: a move into IDENTIFIED (a police or labour
-    inspectorate ``ReferralOpened``: formal identification) or an accepted
-    ``IdentificationDecision`` IDENTIFIED makes it IDENTIFIED; a move into NOT_IDENTIFIED makes
-    it NOT_IDENTIFIED; a reopening (a new report) makes it PENDING again, as does a case not
-    yet decided (a TRANSFERRED decision keeps it under identification). An event the lifecycle
-    refuses moves nothing, as in the worker (which dead-letters it)."""
-    status, outcome = CaseStatus.NEW, PENDING
-    for event in ordered:
-        decided = event.outcome if isinstance(event, IdentificationDecision) else None
-        moved = lifecycle.move(
-            status, avro_full_name(type(event)), decided.value if decided else None
-        )
-        if not isinstance(moved, Moved):
-            continue
-        if moved.reopens:
-            outcome = PENDING
-        if decided is IdentificationOutcome.IDENTIFIED or moved.status is CaseStatus.IDENTIFIED:
-            outcome = CaseStatus.IDENTIFIED.value
-        elif moved.status is CaseStatus.NOT_IDENTIFIED:
-            outcome = CaseStatus.NOT_IDENTIFIED.value
-        status = moved.status
-    return outcome
 
 
 def grid_codes(codes: Iterable[str], grid: IndicatorGrid) -> tuple[str, ...]:
@@ -206,45 +165,6 @@ def count_tables(
     for band, outcome in requests:
         tables["ack_band"][(band, outcome)] += 1
     return {name: dict(counts) for name, counts in tables.items()}
-
-
-def with_totals(table: Mapping[Cell, int]) -> tuple[tuple[str, ...], tuple[str, ...], Table]:
-    """The table's rows and columns (each ending with TOTAL) and every cell, totals included
-    (absent cells are 0)."""
-    rows = tuple(sorted({r for r, _ in table}))
-    cols = tuple(sorted({c for _, c in table}))
-    full: Table = {(r, c): table.get((r, c), 0) for r in rows for c in cols}
-    for r in rows:
-        full[(r, TOTAL)] = sum(full[(r, c)] for c in cols)
-    for c in (*cols, TOTAL):
-        full[(TOTAL, c)] = sum(full[(r, c)] for r in rows)
-    return (*rows, TOTAL), (*cols, TOTAL), full
-
-
-def lines(rows: tuple[str, ...], cols: tuple[str, ...]) -> list[list[Cell]]:
-    """Every row and every column of an augmented table (each ends with its total)."""
-    return [[(r, c) for c in cols] for r in rows] + [[(r, c) for r in rows] for c in cols]
-
-
-def suppress(
-    table: Mapping[Cell, int], threshold: int = DEFAULT_THRESHOLD
-) -> tuple[tuple[str, ...], tuple[str, ...], dict[Cell, int | None]]:
-    """Primary suppression (every cell or total under ``threshold``), then secondary
-    suppression until no row or column has exactly one suppressed entry: the smallest other
-    entry of that line is suppressed too (cells before totals, then by name for stability)."""
-    rows, cols, full = with_totals(table)
-    hidden = {cell for cell, n in full.items() if n < threshold}
-    changed = True
-    while changed:
-        changed = False
-        for line in lines(rows, cols):
-            if sum(cell in hidden for cell in line) != 1:
-                continue
-            shown = [cell for cell in line if cell not in hidden]
-            pick = min(shown, key=lambda cell: (TOTAL in cell, full[cell], cell))
-            hidden.add(pick)
-            changed = True
-    return rows, cols, {cell: None if cell in hidden else n for cell, n in full.items()}
 
 
 def build(

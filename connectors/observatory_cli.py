@@ -15,9 +15,9 @@ from typing import Annotated
 
 import typer
 
-from connectors.observatory import DEFAULT_THRESHOLD
 from connectors.observatory_export import Period, export
 from hub.cli.context import current_settings, fail, run_on_broker
+from hub.rules.disclosure import DEFAULT_THRESHOLD
 
 observatory_app = typer.Typer(
     no_args_is_help=True,

@@ -15,7 +15,7 @@ import structlog
 from pydantic import BaseModel
 
 from agents.io.records import raw_record
-from connectors.observatory import DEFAULT_THRESHOLD, build, by_case, records
+from connectors.observatory import build, records
 from hub.contracts.codec import Codec, CodecError
 from hub.contracts.events import (
     PresumedVictimReport,
@@ -23,7 +23,9 @@ from hub.contracts.events import (
 )
 from hub.flow.decisions import Inbound
 from hub.flow.ingest import RawRecord, accept
+from hub.rules.case_facts import by_case
 from hub.rules.directory import Directory
+from hub.rules.disclosure import DEFAULT_THRESHOLD
 from hub.rules.indicators import IndicatorGrid
 from hub.rules.lifecycle import Lifecycle
 from hub.runtime.settings import HubSettings
@@ -134,17 +136,18 @@ class ExportSummary:
     csv_path: str | None
 
 
-async def export(
-    settings: HubSettings,
-    period: Period,
-    *,
-    threshold: int = DEFAULT_THRESHOLD,
-    csv_path: Path | None = None,
-    publish_records: bool = True,
-) -> ExportSummary:
-    """Read what the router has processed, aggregate, suppress, write CSV and the topic.
+@dataclass(frozen=True)
+class Routed:
+    """What the router has finished with: the accepted events, the directory they were read
+    with, and how many outbox records were read."""
 
-    Every agency outbox on the broker is read up to the router group's committed offsets
+    events: list[BaseModel]
+    directory: Directory
+    records_read: int
+
+
+async def read_routed(settings: HubSettings) -> Routed:
+    """Every agency outbox on the broker, read up to the router group's committed offsets
     (what the hub has finished with), minus the records it dead-lettered (``nrm.deadletters``
     names their positions); the directory is the configured one plus ``nrm.directory``."""
     from agents.io.reader import committed_offsets, read_topics, topics_with_prefix
@@ -188,7 +191,22 @@ async def export(
         (d.source_topic, d.source_partition, d.source_offset)
         for d in await read_letters(settings, DEAD_LETTERS.name)
     }
-    events = opened_in(routed_events(raw, refused, codec, directory), period)
+    return Routed(routed_events(raw, refused, codec, directory), directory, len(raw))
+
+
+async def export(
+    settings: HubSettings,
+    period: Period,
+    *,
+    threshold: int = DEFAULT_THRESHOLD,
+    csv_path: Path | None = None,
+    publish_records: bool = True,
+) -> ExportSummary:
+    """Read what the router has processed (``read_routed``), aggregate, suppress, write CSV
+    and the topic."""
+    routed = await read_routed(settings)
+    directory = routed.directory
+    events = opened_in(routed.events, period)
     lifecycle = Lifecycle.load(settings.config_dir)
     grid = IndicatorGrid.load(settings.config_dir)
     tables = build(events, directory.region_of, threshold, lifecycle=lifecycle, indicators=grid)
@@ -198,7 +216,7 @@ async def export(
     published = await publish(rows, settings) if publish_records else 0
     return ExportSummary(
         period=period.label,
-        records_read=len(raw),
+        records_read=routed.records_read,
         events_counted=len(events),
         cases=len({e.envelope.case_id for e in events}),  # type: ignore[attr-defined]
         cells=len(rows),
