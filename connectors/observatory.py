@@ -37,7 +37,7 @@ from hub.contracts.events import (
     ReferralOpened,
 )
 from hub.rules.case_facts import by_case, identification
-from hub.rules.disclosure import DEFAULT_THRESHOLD, Cell, Table, suppress
+from hub.rules.disclosure import DEFAULT_THRESHOLD, Cell, PublishedTable, Table, suppress
 from hub.rules.indicators import IndicatorGrid
 from hub.rules.lifecycle import Lifecycle
 
@@ -57,16 +57,6 @@ class CaseFacts:
     age_band: str
     gender: str
     outcome: str
-
-
-@dataclass(frozen=True)
-class PublishedTable:
-    """A suppressed two-way table: ``None`` marks a suppressed cell."""
-
-    name: str
-    rows: tuple[str, ...]
-    cols: tuple[str, ...]
-    cells: dict[Cell, int | None]
 
 
 def age_band(person: Person | None, at: date) -> str:

@@ -15,8 +15,9 @@ from typing import Annotated
 
 import typer
 
-from connectors.observatory_export import Period, export
+from connectors.observatory_export import export
 from hub.cli.context import current_settings, fail, run_on_broker
+from hub.rules.case_facts import Period
 from hub.rules.disclosure import DEFAULT_THRESHOLD
 
 observatory_app = typer.Typer(

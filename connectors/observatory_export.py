@@ -8,7 +8,6 @@ import csv
 import json
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
-from datetime import date, datetime
 from pathlib import Path
 
 import structlog
@@ -17,13 +16,9 @@ from pydantic import BaseModel
 from agents.io.records import raw_record
 from connectors.observatory import build, records
 from hub.contracts.codec import Codec, CodecError
-from hub.contracts.events import (
-    PresumedVictimReport,
-    ReferralOpened,
-)
 from hub.flow.decisions import Inbound
 from hub.flow.ingest import RawRecord, accept
-from hub.rules.case_facts import by_case
+from hub.rules.case_facts import Period, opened_in
 from hub.rules.directory import Directory
 from hub.rules.disclosure import DEFAULT_THRESHOLD
 from hub.rules.indicators import IndicatorGrid
@@ -65,42 +60,6 @@ async def publish(rows: list[dict[str, object]], settings: HubSettings) -> int:
 
 
 # ----------------------------------------------------------------------------- the export job
-
-
-@dataclass(frozen=True)
-class Period:
-    """Cases opened (first report or referral) from ``since`` up to, not including, ``until``."""
-
-    since: date | None = None
-    until: date | None = None
-
-    @property
-    def label(self) -> str:
-        """``2026-11-01..2026-12-01``, open ends as ``..``, or ``all``."""
-        if self.since is None and self.until is None:
-            return "all"
-        return f"{self.since or ''}..{self.until or ''}"
-
-    def contains(self, at: datetime) -> bool:
-        """Whether an instant (UTC) falls in the period."""
-        day = at.date()
-        return (self.since is None or day >= self.since) and (
-            self.until is None or day < self.until
-        )
-
-
-def opened_in(events: Iterable[BaseModel], period: Period) -> list[BaseModel]:
-    """The events of the cases whose first report or referral falls in ``period``."""
-    kept: list[BaseModel] = []
-    for case_events in by_case(events).values():
-        opened = [
-            e.envelope.occurred_at
-            for e in case_events
-            if isinstance(e, PresumedVictimReport | ReferralOpened)
-        ]
-        if opened and period.contains(min(opened)):
-            kept.extend(case_events)
-    return kept
 
 
 Position = tuple[str, int, int]

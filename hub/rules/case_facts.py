@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
 from uuid import UUID
 
 from pydantic import BaseModel
 
 from hub.contracts.enums import IdentificationOutcome, avro_full_name
-from hub.contracts.events import IdentificationDecision
+from hub.contracts.events import IdentificationDecision, PresumedVictimReport, ReferralOpened
 from hub.rules.lifecycle import CaseStatus, Lifecycle, Moved
 
 PENDING = "PENDING"
@@ -51,3 +53,39 @@ def identification(ordered: Iterable[BaseModel], lifecycle: Lifecycle) -> str:
             outcome = CaseStatus.NOT_IDENTIFIED.value
         status = moved.status
     return outcome
+
+
+@dataclass(frozen=True)
+class Period:
+    """Cases opened (first report or referral) from ``since`` up to, not including, ``until``."""
+
+    since: date | None = None
+    until: date | None = None
+
+    @property
+    def label(self) -> str:
+        """``2026-11-01..2026-12-01``, open ends as ``..``, or ``all``."""
+        if self.since is None and self.until is None:
+            return "all"
+        return f"{self.since or ''}..{self.until or ''}"
+
+    def contains(self, at: datetime) -> bool:
+        """Whether an instant (UTC) falls in the period."""
+        day = at.date()
+        return (self.since is None or day >= self.since) and (
+            self.until is None or day < self.until
+        )
+
+
+def opened_in(events: Iterable[BaseModel], period: Period) -> list[BaseModel]:
+    """The events of the cases whose first report or referral falls in ``period``."""
+    kept: list[BaseModel] = []
+    for case_events in by_case(events).values():
+        opened = [
+            e.envelope.occurred_at
+            for e in case_events
+            if isinstance(e, PresumedVictimReport | ReferralOpened)
+        ]
+        if opened and period.contains(min(opened)):
+            kept.extend(case_events)
+    return kept

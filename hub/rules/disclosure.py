@@ -11,12 +11,23 @@ published cells of its row or column from the published total. The observatory e
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 DEFAULT_THRESHOLD = 5
 TOTAL = "TOTAL"
 
 Cell = tuple[str, str]
 Table = dict[Cell, int]
+
+
+@dataclass(frozen=True)
+class PublishedTable:
+    """A suppressed two-way table: ``None`` marks a suppressed cell."""
+
+    name: str
+    rows: tuple[str, ...]
+    cols: tuple[str, ...]
+    cells: dict[Cell, int | None]
 
 
 def with_totals(table: Mapping[Cell, int]) -> tuple[tuple[str, ...], tuple[str, ...], Table]:

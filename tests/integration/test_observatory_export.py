@@ -26,11 +26,12 @@ from worker_thread import AgencyFactory
 from agents.io.reader import read_topics
 from agents.redrive import list_dead_letters
 from connectors.observatory_cli import observatory_app
-from connectors.observatory_export import Period, export
+from connectors.observatory_export import export
 from hub.contracts.enums import DeadLetterReason, Gender
 from hub.contracts.events import Envelope, PresumedVictimReport
 from hub.contracts.examples import INDICATORS
 from hub.contracts.topics import OBSERVATORY
+from hub.rules.case_facts import Period
 from hub.runtime.settings import HubSettings
 
 pytestmark = pytest.mark.usefixtures("worker")

@@ -15,12 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from connectors.observatory import OUTSIDE_GRID, PublishedTable, build, records
+from connectors.observatory import OUTSIDE_GRID, build, records
 from connectors.observatory_export import write_csv
 from hub.contracts.enums import ExploitationType, IdentificationOutcome
 from hub.contracts.events import IdentificationDecision, PresumedVictimReport, ReferralOpened
 from hub.rules.case_facts import identification
-from hub.rules.disclosure import TOTAL, lines, suppress
+from hub.rules.disclosure import TOTAL, PublishedTable, lines, suppress
 from hub.rules.indicators import IndicatorGrid
 from hub.rules.lifecycle import Lifecycle
 from hub.runtime.settings import PROJECT_ROOT
