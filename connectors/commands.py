@@ -1,5 +1,5 @@
 """The edges' ``hub`` commands: ``dashboard``, ``demo``, ``registry``, ``gateway``,
-``webhooks``, ``prefecture`` and ``observatory``.
+``webhooks``, ``prefecture``, ``observatory`` and ``monitoring``.
 
 Mounted by ``hub/cli/app.py`` through the ``nrm_hub.commands`` entry point (pyproject.toml): the
 hub's own command line never imports the edges. Servers and clients are imported inside the
@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 
+from connectors.monitoring.cli import monitoring_app
 from connectors.observatory_cli import observatory_app
 from connectors.prefecture.cli import prefecture_app
 from hub.cli.context import current_settings, fail, out
@@ -38,6 +39,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(webhooks_app, name="webhooks")
     app.add_typer(prefecture_app, name="prefecture")
     app.add_typer(observatory_app, name="observatory")
+    app.add_typer(monitoring_app, name="monitoring")
 
 
 @registry_app.command("serve")

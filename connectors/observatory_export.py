@@ -67,7 +67,7 @@ Position = tuple[str, int, int]
 
 def routed_events(
     records: Iterable[RawRecord], refused: Set[Position], codec: Codec, directory: Directory
-) -> list[BaseModel]:
+) -> list[Inbound]:
     """The events the hub accepted: outbox records it did not dead-letter (signature, ingest
     and case rules all passed), decoded and checked again at ingest. Duplicates (the same
     event redelivered) are harmless: facts are per case and per request."""
@@ -77,7 +77,7 @@ def routed_events(
             continue
         accepted = accept(raw, codec, directory)
         if isinstance(accepted, Inbound):
-            events.append(accepted.event)
+            events.append(accepted)
     return events
 
 
@@ -97,12 +97,17 @@ class ExportSummary:
 
 @dataclass(frozen=True)
 class Routed:
-    """What the router has finished with: the accepted events, the directory they were read
-    with, and how many outbox records were read."""
+    """What the router has finished with: the accepted records (each with its proven sender),
+    the directory they were read with, and how many outbox records were read."""
 
-    events: list[BaseModel]
+    inbound: list[Inbound]
     directory: Directory
     records_read: int
+
+    @property
+    def events(self) -> list[BaseModel]:
+        """The accepted events, decoded."""
+        return [i.event for i in self.inbound]
 
 
 async def read_routed(settings: HubSettings) -> Routed:

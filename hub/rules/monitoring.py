@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from statistics import median
+from uuid import UUID
 
 from pydantic import BaseModel
 
@@ -333,8 +334,12 @@ def figures(
     threshold: int,
 ) -> Figures:
     """Every figure of the period (``since`` and ``until`` both set), suppressed."""
-    sent = list(sent)
-    entries = sorted(entries, key=lambda e: (str(e.case_id), e.seq))
+    # At least once: a redelivered event (same id) or audit entry (same case and seq) counts once.
+    sent = list({s.event.envelope.event_id: s for s in sent}.values())  # type: ignore[attr-defined]
+    unique: dict[tuple[UUID, int], AuditEntry] = {}
+    for e in entries:
+        unique.setdefault((e.case_id, e.seq), e)  # the first read of an entry stands
+    entries = [unique[key] for key in sorted(unique, key=lambda k: (str(k[0]), k[1]))]
     labels, weekly = buckets(period)
     tables, delays, share = case_figures(
         (s.event for s in sent), period, labels, weekly, lifecycle, threshold

@@ -191,7 +191,9 @@ def story_of_activity() -> tuple[list[AuditEntry], list[Sent]]:
     )
     refused = event(Acknowledgement, c, W46, status=AckStatus.COMPLETED, detail="refus")
     not_a_permit = event(Acknowledgement, c, W46, status=AckStatus.COMPLETED, detail="refus")
+    entries.append(entries[-1])  # an audit entry read twice (at least once): counted once
     answers += [
+        answers[0],  # a receipt redelivered: counted once
         Sent(AgencyRole.PREFECTURE, granted),
         Sent(AgencyRole.PREFECTURE, refused),
         Sent(AgencyRole.SUPPORT_ASSOCIATION, not_a_permit),  # an association: not a permit
