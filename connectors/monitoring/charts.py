@@ -90,8 +90,27 @@ def timeline_chart(table: PublishedTable, buckets: Sequence[str]) -> bytes:
     axes.set_ylabel("nombre")
     axes.set_ylim(bottom=0)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
+    _legend_or_note(axes)
     return _png(figure)
+
+
+def _legend_or_note(axes: Axes) -> None:
+    """The legend, or a note that every count is suppressed."""
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
+        return
+    axes.set_ylim(0, 1)
+    axes.set_yticks([])
+    axes.text(
+        0.5,
+        0.5,
+        "Tous les effectifs sont masqués (petits effectifs)",
+        transform=axes.transAxes,
+        ha="center",
+        va="center",
+        color=GREY,
+        fontsize=10,
+    )
 
 
 def breakdown_chart(table: PublishedTable, columns: Sequence[str]) -> bytes:
@@ -121,7 +140,7 @@ def breakdown_chart(table: PublishedTable, columns: Sequence[str]) -> bytes:
                 color=GREY,
             )
     axes.grid(axis="x", color="#e6e6e6")
-    axes.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
+    _legend_or_note(axes)
     return _png(figure)
 
 

@@ -12,9 +12,8 @@ from typing import Final
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from connectors.monitoring.charts import breakdown_chart, delays_chart, timeline_chart
 from connectors.monitoring.labels import DEFINITIONS, TITLES, count, decimal, row
-from hub.rules.disclosure import TOTAL, PublishedTable
+from hub.rules.disclosure import PublishedTable
 from hub.rules.monitoring import LATE, ON_TIME, UNANSWERED, Figures
 
 HERE: Final = Path(__file__).resolve().parent
@@ -35,13 +34,15 @@ class Section:
     name: str
     title: str
     definition: str
-    png: bytes
+    png: bytes | None
     header: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
 
     @property
-    def data_uri(self) -> str:
+    def data_uri(self) -> str | None:
         """The chart inline (the dashboard's policy allows ``data:`` images)."""
+        if self.png is None:
+            return None
         return "data:image/png;base64," + base64.b64encode(self.png).decode()
 
 
@@ -54,36 +55,42 @@ def table_rows(table: PublishedTable) -> tuple[tuple[str, ...], tuple[tuple[str,
     return header, rows
 
 
-def sections(figures: Figures) -> list[Section]:
-    """Every figure of the report, in the committee's order."""
+def can_draw() -> bool:
+    """Whether the charts' library (the ``charts`` extra) is installed."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def sections(figures: Figures, *, draw: bool = True) -> list[Section]:
+    """Every figure of the report, in the committee's order (charts drawn when ``draw``)."""
+    tables = figures.tables
+    identification = tables["identification"]
+    by_kind = tables["deadlines_by_agency_kind"]
+    charts: dict[str, bytes] = {}
+    if draw:
+        from connectors.monitoring import charts as draw_
+
+        for name in TIMELINES:
+            charts[name] = draw_.timeline_chart(tables[name], figures.buckets)
+        charts["identification"] = draw_.breakdown_chart(_transpose(identification), _statuses())
+        charts["delays"] = draw_.delays_chart(figures.delays)
+        charts[by_kind.name] = draw_.breakdown_chart(by_kind, (ON_TIME, LATE, UNANSWERED))
     out: list[Section] = []
-
-    def add(name: str, png: bytes, table: PublishedTable) -> None:
-        header, rows = table_rows(table)
-        out.append(Section(name, TITLES[name], DEFINITIONS[name], png, header, rows))
-
-    for name in TIMELINES[:2]:
-        add(name, timeline_chart(figures.tables[name], figures.buckets), figures.tables[name])
-    identification = figures.tables["identification"]
-    add("identification", breakdown_chart(_transpose(identification), _statuses()), identification)
-    delays = figures.delays
-    out.append(
-        Section(
-            "delays",
-            TITLES["delays"],
-            DEFINITIONS["delays"],
-            delays_chart(delays),
-            ("", "Valeurs", "Médiane (j)", "90e centile (j)"),
-            tuple(
+    order = (*TIMELINES[:2], "identification", "delays", by_kind.name, *TIMELINES[2:])
+    for name in order:
+        png = charts.get(name)
+        if name == "delays":
+            header: tuple[str, ...] = ("", "Valeurs", "Médiane (j)", "90e centile (j)")
+            rows: tuple[tuple[str, ...], ...] = tuple(
                 (row(d.label), str(d.n), decimal(d.median_days), decimal(d.p90_days))
-                for d in delays
-            ),
-        )
-    )
-    by_kind = figures.tables["deadlines_by_agency_kind"]
-    add("deadlines_by_agency_kind", breakdown_chart(by_kind, (ON_TIME, LATE, UNANSWERED)), by_kind)
-    for name in TIMELINES[2:]:
-        add(name, timeline_chart(figures.tables[name], figures.buckets), figures.tables[name])
+                for d in figures.delays
+            )
+        else:
+            header, rows = table_rows(tables[name])
+        out.append(Section(name, TITLES[name], DEFINITIONS[name], png, header, rows))
     return out
 
 
@@ -121,33 +128,34 @@ def environment() -> Environment:
     )
 
 
+def summary(figures: Figures) -> dict[str, object]:
+    """What the report's and the page's header say."""
+    return {
+        "period": period_text(figures),
+        "share": share_text(figures),
+        "threshold": figures.threshold,
+        "buckets": "semaines ISO" if "-W" in (figures.buckets or ("",))[0] else "mois",
+        "now": figures.now.strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
 def render_html(figures: Figures, parts: list[Section], written_at: datetime) -> str:
     """The self-contained HTML report."""
-    return (
-        environment()
-        .get_template("report.html")
-        .render(
-            sections=parts,
-            period=period_text(figures),
-            share=share_text(figures),
-            threshold=figures.threshold,
-            buckets="semaines ISO" if "-W" in (figures.buckets or ("",))[0] else "mois",
-            now=figures.now.strftime("%Y-%m-%d %H:%M UTC"),
-            written=written_at.strftime("%Y-%m-%d %H:%M UTC"),
-            total=TOTAL,
-        )
-    )
+    template = environment().get_template("report.html")
+    written = written_at.strftime("%Y-%m-%d %H:%M UTC")
+    return template.render(sections=parts, written=written, **summary(figures))
 
 
 def write_report(figures: Figures, out_dir: Path, written_at: datetime) -> list[Path]:
     """Write ``suivi.html`` and one PNG per chart into ``out_dir``; returns the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    parts = sections(figures)
+    parts = sections(figures, draw=True)
     paths = []
     for part in parts:
-        path = out_dir / f"{part.name}.png"
-        path.write_bytes(part.png)
-        paths.append(path)
+        if part.png is not None:
+            path = out_dir / f"{part.name}.png"
+            path.write_bytes(part.png)
+            paths.append(path)
     html = out_dir / REPORT_FILE
     html.write_text(render_html(figures, parts, written_at), encoding="utf-8")
     return [html, *paths]

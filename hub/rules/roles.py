@@ -49,18 +49,22 @@ class Permission(StrEnum):
     REQUEST_ERASURE = "REQUEST_ERASURE"
     APPROVE_ERASURE = "APPROVE_ERASURE"
     """The second pair of eyes: only a data-protection officer, never the requester."""
+    VIEW_MONITORING = "VIEW_MONITORING"
+    """The coordination committee's national figures (suppressed aggregates, no case)."""
 
 
 P = Permission
 PERMISSIONS: Final[Mapping[OperatorRole, frozenset[Permission]]] = {
     OperatorRole.NATIONAL_COORDINATION: frozenset(
         {P.VIEW_OVERVIEW, P.VIEW_AGENCIES, P.VIEW_CASE, P.REDRIVE}
-        | {P.VIEW_ERASURES, P.REQUEST_ERASURE}
+        | {P.VIEW_ERASURES, P.REQUEST_ERASURE, P.VIEW_MONITORING}
     ),
     OperatorRole.REGIONAL_COORDINATION: frozenset(
         {P.VIEW_OVERVIEW, P.VIEW_AGENCIES, P.VIEW_CASE, P.REDRIVE, P.REQUEST_ERASURE}
     ),
-    OperatorRole.AUDITOR: frozenset({P.VIEW_OVERVIEW, P.VIEW_AGENCIES, P.VIEW_CASE}),
+    OperatorRole.AUDITOR: frozenset(
+        {P.VIEW_OVERVIEW, P.VIEW_AGENCIES, P.VIEW_CASE, P.VIEW_MONITORING}
+    ),
     OperatorRole.DATA_PROTECTION_OFFICER: frozenset(
         {P.VIEW_CASE, P.VIEW_ERASURES, P.REQUEST_ERASURE, P.APPROVE_ERASURE}
     ),
