@@ -87,6 +87,7 @@ def timeline_chart(table: PublishedTable, buckets: Sequence[str]) -> bytes:
             va="bottom",
         )
     axes.set_xticks(list(xs), list(buckets), rotation=45 if len(buckets) > 8 else 0, fontsize=8)
+    axes.set_xlim(-0.6, len(buckets) - 0.4)
     axes.set_ylabel("nombre")
     axes.set_ylim(bottom=0)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -185,7 +186,7 @@ def delays_chart(delays: Sequence[Delay]) -> bytes:
     axes.invert_yaxis()
     axes.set_xlabel("jours")
     axes.grid(axis="x", color="#e6e6e6")
-    axes.legend(fontsize=8, frameon=False, loc="lower right")
+    axes.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
     right = max([1.0, *[(d.p90_days or 0) for d in delays]])
     axes.set_xlim(0, right * 1.6)
     return _png(figure)

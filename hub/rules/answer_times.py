@@ -8,7 +8,9 @@ case:
   recipient agency and reason ``due <ISO instant>`` (``hub/flow/delivery.py``);
 - the recipient answers: a ``RECEIVED`` entry whose actor is the answering agency, then an
   ``ACKNOWLEDGED`` entry of the same event with decision ``acknowledgement <STATUS>``
-  (``hub/flow/answers.py``).
+  (``hub/flow/answers.py``) or, for a report, a ``CASE_TRANSITION`` entry
+  ``identification decision <OUTCOME>`` (``hub/flow/identification.py``): an identifying
+  authority answers a report with its decision, reasonable grounds included.
 
 The first answer of any status ends the measurement: it is when the agency reacted. Several
 open deadlines of one agency in one case are paired first in, first out. An entry whose seq is
@@ -30,6 +32,7 @@ from hub.contracts.hub_records import AuditEntry
 
 DEADLINE_OPENED: Final = "deadline opened"
 ANSWER_PREFIX: Final = "acknowledgement "
+DECISION_PREFIX: Final = "identification decision "
 DUE_PREFIX: Final = "due "
 
 
@@ -100,16 +103,20 @@ def answer_deadlines(entries: Iterable[AuditEntry]) -> list[AnswerDeadline]:
             found.append(AnswerDeadline(entry.case_id, entry.recipient, entry.recorded_at, due))
             track.pending.setdefault(entry.recipient, deque()).append(len(found) - 1)
         elif (
-            entry.action is AuditAction.ACKNOWLEDGED
-            and (entry.decision or "").startswith(ANSWER_PREFIX)
-            and track.received is not None
-            and track.received[0] == entry.event_id
+            _is_answer(entry) and track.received is not None and track.received[0] == entry.event_id
         ):
             waiting = track.pending.get(track.received[1])
             if waiting:
                 index = waiting.popleft()
                 found[index] = _answered(found[index], entry.recorded_at)
     return found
+
+
+def _is_answer(entry: AuditEntry) -> bool:
+    decision = entry.decision or ""
+    return (entry.action is AuditAction.ACKNOWLEDGED and decision.startswith(ANSWER_PREFIX)) or (
+        entry.action is AuditAction.CASE_TRANSITION and decision.startswith(DECISION_PREFIX)
+    )
 
 
 def _answered(deadline: AnswerDeadline, at: datetime) -> AnswerDeadline:

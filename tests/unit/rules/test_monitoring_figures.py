@@ -5,7 +5,7 @@ suppression included)."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from monitoring_story import (
@@ -13,12 +13,14 @@ from monitoring_story import (
     LIFECYCLE,
     REASONABLE,
     W45,
+    entry,
     event,
     hand_counted,
 )
 from pydantic import BaseModel
 
 from hub.contracts.enums import (
+    AuditAction,
     IdentificationOutcome,
 )
 from hub.contracts.events import (
@@ -175,3 +177,43 @@ def test_nearest_rank_percentile_and_bucket_labels() -> None:
     assert percentile([3.0, 1.0, 2.0], 0.5) == 2.0
     assert bucket_of(date(2026, 11, 30), weekly=False) == "2026-11"
     assert answer_deadlines([]) == []
+
+
+def test_an_identifying_authority_answers_a_report_with_its_decision() -> None:
+    case_id, decision = uuid.uuid4(), uuid.uuid4()
+    opened = datetime(2026, 11, 3, 10, tzinfo=UTC)
+    entries = [
+        entry(
+            case_id,
+            1,
+            opened,
+            AuditAction.ROUTED,
+            "deadline opened",
+            recipient="inspection-travail-93",
+            reason=f"due {(opened + 3 * DAY).isoformat()}",
+        ),
+        entry(
+            case_id,
+            2,
+            opened + DAY,
+            AuditAction.RECEIVED,
+            "received",
+            actor="inspection-travail-93",
+            event_id=decision,
+        ),
+        entry(
+            case_id,
+            3,
+            opened + DAY,
+            AuditAction.CASE_TRANSITION,
+            "identification decision REASONABLE_GROUNDS",
+            event_id=decision,
+        ),
+    ]
+    (found,) = answer_deadlines(entries)
+    assert found.answered_at == opened + DAY
+    assert found.on_time() is True
+    # another agency's answer, or an entry of another event, answers nothing
+    other = [entries[0], entries[1].model_copy(update={"actor": "police-93"}), entries[2]]
+    assert answer_deadlines(other)[0].answered_at is None
+    assert answer_deadlines(other)[0].on_time() is False
