@@ -7,7 +7,9 @@ request is measured there, per case, in log order:
 - the request's deadline opens: a ``ROUTED`` entry with decision ``deadline opened`` and the
   recipient agency (``recorded_at`` = when the request reached the hub);
 - the recipient answers: a ``RECEIVED`` entry whose actor is the answering agency, followed by
-  an ``ACKNOWLEDGED`` entry of the same event with decision ``acknowledgement <STATUS>``.
+  an ``ACKNOWLEDGED`` entry of the same event with decision ``acknowledgement <STATUS>``, or
+  an identifying authority's ``identification decision`` on a report (``is_answer``, shared
+  with the monitoring figures in ``hub.rules.answer_times``).
 
 The first answer of any status (accepted, declined, needs information, completed) ends the
 measurement: it is when the agency reacted. Several open requests to one agency in one case
@@ -21,21 +23,17 @@ at most ``max_cases`` cases (the least recently active forgotten first).
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Final
 from uuid import UUID
 
 from hub.contracts.enums import AuditAction
 from hub.contracts.hub_records import (
     AuditEntry,
 )
-
-DEADLINE_OPENED: Final = "deadline opened"
-ANSWER_PREFIX: Final = "acknowledgement "
+from hub.rules.answer_times import DEADLINE_OPENED, is_answer, percentile
 
 
 @dataclass(frozen=True)
@@ -52,15 +50,6 @@ class _CaseTrack:
     last_seq: int = -1
     received: tuple[UUID | None, str] | None = None
     pending: dict[str, deque[datetime]] = field(default_factory=dict)
-
-
-def percentile(values: list[float], fraction: float) -> float | None:
-    """The nearest-rank percentile of ``values`` (None when empty)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(fraction * len(ordered)))
-    return ordered[rank - 1]
 
 
 class AckTimes:
@@ -93,10 +82,7 @@ class AckTimes:
         ):
             track.pending.setdefault(entry.recipient, deque()).append(entry.recorded_at)
         elif (
-            entry.action is AuditAction.ACKNOWLEDGED
-            and (entry.decision or "").startswith(ANSWER_PREFIX)
-            and track.received is not None
-            and track.received[0] == entry.event_id
+            is_answer(entry) and track.received is not None and track.received[0] == entry.event_id
         ):
             responder = track.received[1]
             opened = track.pending.get(responder)

@@ -103,7 +103,7 @@ def answer_deadlines(entries: Iterable[AuditEntry]) -> list[AnswerDeadline]:
             found.append(AnswerDeadline(entry.case_id, entry.recipient, entry.recorded_at, due))
             track.pending.setdefault(entry.recipient, deque()).append(len(found) - 1)
         elif (
-            _is_answer(entry) and track.received is not None and track.received[0] == entry.event_id
+            is_answer(entry) and track.received is not None and track.received[0] == entry.event_id
         ):
             waiting = track.pending.get(track.received[1])
             if waiting:
@@ -112,7 +112,8 @@ def answer_deadlines(entries: Iterable[AuditEntry]) -> list[AnswerDeadline]:
     return found
 
 
-def _is_answer(entry: AuditEntry) -> bool:
+def is_answer(entry: AuditEntry) -> bool:
+    """Whether an entry records an answer (to be paired with the RECEIVED entry before it)."""
     decision = entry.decision or ""
     return (entry.action is AuditAction.ACKNOWLEDGED and decision.startswith(ANSWER_PREFIX)) or (
         entry.action is AuditAction.CASE_TRANSITION and decision.startswith(DECISION_PREFIX)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from connectors.dashboard.ack_times import AckTimes, percentile
+from connectors.dashboard.ack_times import AckTimes
 from hub.contracts.enums import AgencyRole, AuditAction
 from hub.contracts.hub_records import (
     AuditEntry,
 )
+from hub.rules.answer_times import percentile
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 

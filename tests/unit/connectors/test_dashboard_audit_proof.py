@@ -9,7 +9,6 @@ from pathlib import Path
 
 from aiokafka import TopicPartition
 
-from connectors.dashboard.ack_times import ANSWER_PREFIX, DEADLINE_OPENED
 from connectors.dashboard.read_model import ReadModel
 from hub.audit.chain import ChainHead, next_entry
 from hub.audit.keys import MemoryKeyStore
@@ -20,6 +19,7 @@ from hub.contracts.hub_records import (
 )
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import AUDIT
+from hub.rules.answer_times import ANSWER_PREFIX, DEADLINE_OPENED
 from hub.rules.directory import Directory
 from hub.runtime.settings import HubSettings
 from hub.trust.agency_keys import dev_key_path
