@@ -40,6 +40,7 @@ COMMANDS = {
     "webhooks",
     "prefecture",
     "observatory",
+    "monitoring",
 }
 
 
