@@ -8,6 +8,7 @@ bucket « masqué » under the axis; a delay shows « masqué » in place of its
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Sequence
 from typing import Final
 
@@ -59,11 +60,11 @@ def timeline_chart(table: PublishedTable, buckets: Sequence[str]) -> bytes:
             label=row(name),
         )
     totals = [table.cells.get((TOTAL, b)) for b in buckets]
-    shown_totals = [(x, v) for x, v in zip(xs, totals, strict=True) if v is not None]
-    if shown_totals:
+    if any(v is not None for v in totals):
+        # a suppressed week is a gap in the line, never a slope drawn across it
         axes.plot(
-            [x for x, _ in shown_totals],
-            [v for _, v in shown_totals],
+            list(xs),
+            [math.nan if v is None else v for v in totals],
             color="black",
             marker="o",
             linewidth=1.2,

@@ -191,7 +191,7 @@ def played(e2e_settings: HubSettings, fast_worker: WorkerThread) -> Played:
             await scene.stop()
 
     cases = run(play())
-    return Played(cases, start.date() - timedelta(days=1), now().date() + timedelta(days=30))
+    return Played(cases, start.date() - timedelta(days=1), now().date() + timedelta(days=2))
 
 
 def report_env(settings: HubSettings) -> dict[str, str]:
