@@ -54,14 +54,15 @@ def report_command(
         raise fail(f"--since ({first}) doit précéder --until ({last})")
     if threshold < 2:
         raise fail("--threshold vaut au moins 2 (1 publierait des dossiers isolés)")
-    try:
-        from connectors.monitoring.report import write_report
-    except ImportError:
-        raise fail("les graphiques demandent matplotlib : pip install 'nrm-hub[charts]'") from None
+    from connectors.monitoring import report
+
+    if not report.can_draw():
+        # a backslash keeps Rich from reading [charts] as markup
+        raise fail("les graphiques demandent matplotlib : pip install 'nrm-hub\\[charts]'")
     from connectors.monitoring.source import read_figures
 
     settings = current_settings()
     figures = run_on_broker(read_figures(settings, Period(first, last), threshold))
-    paths = write_report(figures, out, datetime.now(UTC))
+    paths = report.write_report(figures, out, datetime.now(UTC))
     summary = {"report": str(paths[0]), "charts": [str(p) for p in paths[1:]]}
     typer.echo(json.dumps(summary, ensure_ascii=False))

@@ -66,3 +66,17 @@ def test_bad_input_is_one_french_line_and_exit_2(args: list[str], says: str) -> 
     assert says in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_without_matplotlib_the_command_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from connectors.monitoring import report
+    from hub.cli.app import app
+
+    monkeypatch.setattr(report, "can_draw", lambda: False)
+    result = CliRunner().invoke(
+        app, ["monitoring", "report", "--since", "2026-11-01", "--until", "2026-12-01"]
+    )
+    assert result.exit_code == 2
+    assert "pip install 'nrm-hub[charts]'" in result.output
