@@ -274,9 +274,11 @@ def activity_timeline(
     sent: Iterable[Sent],
     period: Period,
     weekly: bool,
+    now: datetime,
 ) -> dict[str, Counter[Cell]]:
     """Counts per bucket of what happened in the period: overdue answers (by their due
-    instant), orphaned needs, consent holds, permits, reflection periods opened."""
+    instant, once it has passed), orphaned needs, consent holds, permits, reflection periods
+    opened."""
     needs: Counter[Cell] = Counter()
     holds: Counter[Cell] = Counter()
     permits: Counter[Cell] = Counter()
@@ -287,7 +289,7 @@ def activity_timeline(
 
     for d in deadlines:
         due = d.overdue_at()
-        if due is not None:
+        if due is not None and due <= now:  # not yet due: it can still be met
             add(needs, OVERDUE, due)
     for e in entries:
         decision = e.decision or ""
@@ -347,7 +349,7 @@ def figures(
     deadlines = answer_deadlines(entries)
     by_kind, ack_delays = agency_figures(deadlines, period, now, kind_of, threshold)
     tables[by_kind.name] = by_kind
-    for name, counts in activity_timeline(entries, deadlines, sent, period, weekly).items():
+    for name, counts in activity_timeline(entries, deadlines, sent, period, weekly, now).items():
         tables[name] = published(name, timeline(counts, ACTIVITY_ROWS[name], labels), threshold)
     return Figures(
         period=period,

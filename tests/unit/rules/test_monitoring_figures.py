@@ -11,8 +11,10 @@ import pytest
 from monitoring_story import (
     DAY,
     LIFECYCLE,
+    PERIOD,
     REASONABLE,
     W45,
+    deadline,
     entry,
     event,
     hand_counted,
@@ -31,7 +33,14 @@ from hub.contracts.events import (
 from hub.rules.answer_times import answer_deadlines, percentile
 from hub.rules.case_facts import Period
 from hub.rules.disclosure import TOTAL
-from hub.rules.monitoring import Delay, Figures, bucket_of, buckets, conclusive_at
+from hub.rules.monitoring import (
+    Delay,
+    Figures,
+    activity_timeline,
+    bucket_of,
+    buckets,
+    conclusive_at,
+)
 
 
 @pytest.fixture(scope="module")
@@ -217,3 +226,14 @@ def test_an_identifying_authority_answers_a_report_with_its_decision() -> None:
     other = [entries[0], entries[1].model_copy(update={"actor": "police-93"}), entries[2]]
     assert answer_deadlines(other)[0].answered_at is None
     assert answer_deadlines(other)[0].on_time() is False
+
+
+def test_an_unanswered_request_is_overdue_only_once_its_due_instant_has_passed() -> None:
+    opened = datetime(2026, 11, 3, 10, tzinfo=UTC)
+    entries = [
+        *deadline("association-93", opened, 3 * DAY, None),  # due 6 Nov: past on 9 Nov
+        *deadline("association-75", opened, 9 * DAY, None),  # due 12 Nov: not yet on 9 Nov
+    ]
+    now = datetime(2026, 11, 9, 9, tzinfo=UTC)
+    counts = activity_timeline(entries, answer_deadlines(entries), [], PERIOD, True, now)
+    assert counts["needs"] == {("OVERDUE", "2026-W45"): 1}
