@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from connectors.dashboard.access import require
 from connectors.dashboard.context import CurrentDashboard, Dashboard, PageSession
-from connectors.monitoring.report import can_draw, sections, summary
+from connectors.monitoring.report import Section, can_draw, sections, summary
 from connectors.monitoring.source import read_figures
 from hub.rules.case_facts import Period
 from hub.rules.disclosure import DEFAULT_THRESHOLD
@@ -35,20 +35,22 @@ MAX_DAYS: Final = 3 * 366
 
 
 class FigureCache:
-    """The last figures of each period, for ``CACHE_SECONDS``; one read at a time."""
+    """The last period's figures and drawn sections, for ``CACHE_SECONDS`` (drawing the eight
+    charts takes about two seconds here); one read at a time."""
 
     def __init__(self) -> None:
-        self._kept: dict[Period, tuple[float, Figures]] = {}
+        self._kept: dict[Period, tuple[float, Figures, list[Section]]] = {}
         self._lock = asyncio.Lock()
 
-    async def get(self, dashboard: Dashboard, period: Period) -> Figures:
+    async def get(self, dashboard: Dashboard, period: Period) -> tuple[Figures, list[Section]]:
         async with self._lock:
             kept = self._kept.get(period)
             if kept is not None and time.monotonic() - kept[0] < CACHE_SECONDS:
-                return kept[1]
+                return kept[1], kept[2]
             figures = await read_figures(dashboard.settings, period, DEFAULT_THRESHOLD)
-            self._kept = {period: (time.monotonic(), figures)}
-            return figures
+            parts = await asyncio.to_thread(sections, figures, draw=can_draw())
+            self._kept = {period: (time.monotonic(), figures, parts)}
+            return figures, parts
 
 
 def period_of(request: Request, today: date) -> Period:
@@ -79,15 +81,13 @@ async def monitoring(
     cache = getattr(request.app.state, "monitoring_cache", None)
     if cache is None:
         cache = request.app.state.monitoring_cache = FigureCache()
-    figures = await cache.get(dashboard, period)
-    draw = can_draw()
-    parts = await asyncio.to_thread(sections, figures, draw=draw)
+    figures, parts = await cache.get(dashboard, period)
     assert period.since is not None
     assert period.until is not None
     context = {
         **summary(figures),
         "sections": parts,
-        "draw": draw,
+        "draw": all(part.png is not None for part in parts),
         "since": period.since.isoformat(),
         "until": period.until.isoformat(),
     }
