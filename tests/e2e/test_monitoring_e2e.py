@@ -267,7 +267,7 @@ def login(page: Page, base: str, operator: str) -> None:
     page.get_by_role("button", name="Se connecter").click()
 
 
-def test_national_coordination_sees_the_monitoring_page_a_regional_coordinator_does_not(
+def test_national_coordination_and_auditors_see_the_monitoring_page_a_regional_coordinator_not(
     played: Played, dashboard_url: str, browser: Browser
 ) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
@@ -293,6 +293,14 @@ def test_national_coordination_sees_the_monitoring_page_a_regional_coordinator_d
         expect(page.locator("main")).to_contain_text("le début de la période doit précéder")
     finally:
         context.close()
+    auditor = browser.new_context(locale="fr-FR")
+    page = auditor.new_page()
+    try:
+        login(page, dashboard_url, "auditrice.demo")
+        page.get_by_role("link", name="Suivi").click()
+        expect(page.locator("img.graphique")).to_have_count(8, timeout=60_000)
+    finally:
+        auditor.close()
     regional = browser.new_context(locale="fr-FR")
     page = regional.new_page()
     try:
