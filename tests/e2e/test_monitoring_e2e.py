@@ -54,7 +54,7 @@ from hub.contracts.events import (
 from hub.runtime.clock import clock_from
 from hub.runtime.settings import PROJECT_ROOT, HubSettings
 
-pytestmark = pytest.mark.serial  # a real browser on a live page, and a long story
+pytestmark = pytest.mark.slow  # a real browser on a live page, and a long story: beside the rest
 
 HUB = str(Path(sys.executable).parent / "hub")
 SCREENSHOTS = (
