@@ -474,6 +474,7 @@ def test_kustomization_lists_every_manifest_and_every_config_file() -> None:
     on_disk = {p.resolve() for p in CONFIG_DIR.glob("*.yaml")} | {
         (CONFIG_DIR / "hub-public-key.txt").resolve(),
         (CONFIG_DIR / "directory-authority-public-key.txt").resolve(),
+        (CONFIG_DIR / "operator-actions-public-key.txt").resolve(),
     }
     assert listed == on_disk
     assert not any("dev-keys" in f for f in config["files"])

@@ -487,14 +487,15 @@ def test_parsed_headers_give_the_signed_timestamp() -> None:
 def test_every_dev_key_matches_the_public_key_the_directory_declares() -> None:
     directory = Directory.load(CONFIG_DIR)
     pems = sorted(DEV_KEYS.glob("*.pem"))
-    assert {p.stem for p in pems} == {a.id for a in directory} | {"hub", "directory-authority"}
+    own = {"hub", "directory-authority", "operator-actions"}
+    assert {p.stem for p in pems} == {a.id for a in directory} | own
     for pem in pems:
         public = public_key_b64(load_private_key(pem))
         if pem.stem == "hub":
             assert public == HUB_PUBLIC_KEY
             continue
-        if pem.stem == "directory-authority":
-            assert public == (CONFIG_DIR / "directory-authority-public-key.txt").read_text().strip()
+        if pem.stem in ("directory-authority", "operator-actions"):
+            assert public == (CONFIG_DIR / f"{pem.stem}-public-key.txt").read_text().strip()
             continue
         agency = directory.get(pem.stem)
         assert agency is not None, pem
