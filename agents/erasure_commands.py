@@ -64,29 +64,11 @@ def _confirm(question: str, yes: bool) -> None:
 
 
 async def _publish(settings: HubSettings, event: BaseModel, case_id: uuid.UUID) -> None:
-    """Write ``event`` to ``nrm.erasure``, keyed by its case, signed with the operator-action
-    key (``hub.trust.operator_actions``)."""
-    from agents.io import clients
-    from hub.contracts.codec import Codec
-    from hub.contracts.events import subject_of
-    from hub.contracts.registry import SchemaRegistry
-    from hub.contracts.topics import ERASURE
-    from hub.trust.operator_actions import operator_action_signer
+    """Write ``event`` to ``nrm.erasure`` (``agents.erasure_publisher``: keyed by its case,
+    signed with the operator-action key, as the dashboard writes it)."""
+    from agents.erasure_publisher import publish_erasure_command
 
-    codec = Codec(SchemaRegistry.load(settings.schemas_dir))
-    signer = operator_action_signer(
-        settings.operator_action_key_path, settings.operator_action_key_id
-    )
-    value = codec.encode(subject_of(type(event)), event.model_dump())
-    key = str(case_id).encode()
-    producer = clients.producer(settings)
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            ERASURE.name, value, key=key, headers=signer.sign(ERASURE.name, key, value)
-        )
-    finally:
-        await producer.stop()
+    await publish_erasure_command(settings, event, case_id)
 
 
 async def _state(settings: HubSettings, case_id: uuid.UUID) -> CaseState | None:
