@@ -331,10 +331,21 @@ async def test_an_unsigned_or_replayed_redrive_of_a_fixable_letter_is_not_routed
         await never_delivered(prefecture, case_id)
 
 
+async def shadow(settings: HubSettings, letter: DeadLetter) -> None:
+    """An attacker's letter under the genuine one's id (back-dated, unsigned), written after it:
+    the CLI and the dashboard must still re-drive the letter the hub wrote."""
+    forged = letter.model_copy(
+        update={"occurred_at": letter.occurred_at - timedelta(days=5), "detail": "forged"}
+    )
+    value = codec_for(settings).encode_event(forged)
+    await send(settings, DEAD_LETTERS.name, value, str(letter.case_id).encode(), [])
+
+
 async def test_a_cli_redrive_routes_the_request_once(
     own_settings: HubSettings, fixable: Fixable, prefecture: AgencyClient
 ) -> None:
     case_id, letter = fixable.letters["cli"]
+    await shadow(own_settings, letter)
     result = await asyncio.to_thread(
         runner.invoke, app, ["deadletters", "redrive", str(letter.dead_letter_id)], obj=own_settings
     )
@@ -371,6 +382,7 @@ async def test_a_dashboard_redrive_is_signed_and_routes_the_request(
     dashboard: httpx.AsyncClient,
 ) -> None:
     case_id, letter = fixable.letters["dashboard"]
+    await shadow(own_settings, letter)
     passwords = demo_passwords(own_settings.config_dir)
     signed_in = await dashboard.post(
         "/connexion",
