@@ -539,6 +539,25 @@ def test_a_non_ed25519_key_file_is_refused(tmp_path: Path) -> None:
         dev_key_path(CONFIG_DIR, "../hub")
 
 
+@pytest.mark.parametrize(
+    ("key", "file"),
+    [
+        ("hub", "hub-public-key.txt"),
+        ("directory-authority", "directory-authority-public-key.txt"),
+        ("operator-actions", "operator-actions-public-key.txt"),
+    ],
+)
+def test_the_hubs_own_keys_are_never_offered_for_the_directory(
+    tmp_path: Path, key: str, file: str
+) -> None:
+    """Listing the operator-action key (or the hub's) under an agency would let it sign as one."""
+    result = CliRunner().invoke(keys_app, ["generate", key, "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert file in result.output
+    assert "directory.yaml" not in result.output
+    assert "signing_keys" not in result.output
+
+
 def test_keys_generate_then_show_public(tmp_path: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(
