@@ -91,8 +91,8 @@ class Rejected:
 
 @dataclass(frozen=True)
 class Unreadable:
-    """A record on the re-drive topic that carries no dead letter: nothing to route, nothing
-    to dead-letter again (operators write that topic, agencies never do)."""
+    """A proven re-drive whose original is gone for good (its case's key destroyed): nothing
+    to route, nothing to dead-letter again (the letter it names stays where it is)."""
 
     raw: RawRecord
     reason: str
@@ -124,10 +124,10 @@ def ingest(
     operator-action key, carrying a dead letter the hub signed, allowed by the re-drive
     policy): the original record its dead letter carries (sealed under the case key, opened
     with ``key_store``) is ingested again, its signature checked against the time the hub
-    first received it. Then the signature (when
-    ``verifier`` is set) must be the outbox owner's, then ``accept`` decodes and validates,
-    then every indicator code must be one of the grid's (``indicators``): a record refused
-    for an unknown code can be re-driven once the grid has it.
+    first received it. Then the signature (when ``verifier`` is set) must be the outbox
+    owner's, then ``accept`` decodes and validates, then every indicator code must be one of
+    the grid's (``indicators``): a record refused for an unknown code can be re-driven once
+    the grid has it.
     """
     if raw.topic == ERASURE.name:
         return erasure_command(raw, codec, (*operator_keys, *hub_keys))
