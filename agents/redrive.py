@@ -33,7 +33,6 @@ from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import DEAD_LETTERS, REDRIVE
 from hub.flow.redrives import hub_wrote
 from hub.flow.redrives import refusal_of as letter_refusal
-from hub.flow.sealed_letters import CUT_NOTE as CUT_NOTE
 from hub.runtime.settings import HubSettings
 from hub.trust.hub_keys import ARCHIVE_POLICY, hub_public_keys
 from hub.trust.operator_actions import (

@@ -6,8 +6,7 @@ import uuid
 from hub.contracts.enums import DeadLetterReason
 from hub.contracts.hub_records import DeadLetter, RecordHeader
 from hub.flow.ingest import RawRecord, Rejected
-from hub.flow.sealed_letters import CUT_NOTE
-from hub.flow.sealed_letters import MAX_ORIGINAL_BYTES as MAX_ORIGINAL_BYTES
+from hub.flow.sealed_letters import CUT_NOTE, MAX_ORIGINAL_BYTES
 
 DEAD_LETTER_NAMESPACE = uuid.UUID("0d1e2a3d-1e77-4e25-8b0b-6e726d2d646c")
 MAX_KEY_BYTES = 1024

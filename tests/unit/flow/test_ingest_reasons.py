@@ -36,7 +36,6 @@ from hub.contracts.partitioning import case_partition
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import REDRIVE, outbox_topic
 from hub.flow.dead_letters import (
-    MAX_ORIGINAL_BYTES,
     rejected_letter,
 )
 from hub.flow.decisions import Inbound
@@ -46,7 +45,7 @@ from hub.flow.ingest import (
     Unreadable,
     ingest,
 )
-from hub.flow.sealed_letters import seal_letter
+from hub.flow.sealed_letters import MAX_ORIGINAL_BYTES, seal_letter
 from hub.rules.directory import Directory
 from hub.rules.indicators import Indicator, IndicatorGrid
 from hub.runtime.settings import get_settings
