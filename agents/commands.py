@@ -151,15 +151,17 @@ def deadletters_list(
 ) -> None:
     """Lettres mortes pas encore relancées : identifiant, raison, source, dossier, détail,
     et si une relance peut aider."""
-    from agents.redrive import list_dead_letters, refusal_of
+    from agents.redrive import list_stored, refusal_of
     from hub.contracts.enums import DeadLetterReason
 
     known = {r.value for r in DeadLetterReason}
     if reason and reason.upper() not in known:
         raise fail(f"raison inconnue « {reason} » ; l'une de : {', '.join(sorted(known))}")
-    letters = run_on_broker(list_dead_letters(current_settings()))
+    stored = run_on_broker(list_stored(current_settings()))
     if reason:
-        letters = [d for d in letters if d.reason.value == reason.upper()]
+        stored = [s for s in stored if s.letter.reason.value == reason.upper()]
+    refusals = {s.letter.dead_letter_id: refusal_of(s) for s in stored}
+    letters = [s.letter for s in stored]
     if as_json:
         emit_json(
             [
@@ -169,7 +171,7 @@ def deadletters_list(
                         exclude={"original", "original_headers", "original_key"},
                     ),
                     "original_bytes": len(d.original),
-                    "redrive_refusal": refusal_of(d),
+                    "redrive_refusal": refusals[d.dead_letter_id],
                 }
                 for d in letters
             ]
@@ -185,7 +187,9 @@ def deadletters_list(
                 d.reason.value,
                 f"{d.source_topic}[{d.source_partition}]@{d.source_offset}",
                 str(d.case_id or "—"),
-                "possible" if refusal_of(d) is None else "non : " + (refusal_of(d) or ""),
+                "possible"
+                if refusals[d.dead_letter_id] is None
+                else "non : " + (refusals[d.dead_letter_id] or ""),
                 d.detail[:300],
             ]
             for d in letters
@@ -218,6 +222,8 @@ def deadletters_redrive(
         result = run_on_broker(redrive(settings, wanted))
     except RedriveError as exc:
         raise fail(str(exc), CHECK_FAILED) from None
+    except ValueError as exc:  # the operator-action key cannot be read: nothing was written
+        raise fail(f"relance impossible : {exc}") from None
     out.print(
         f"lettre morte {wanted} relancée → nrm.redrive[{result.partition}]@{result.offset}",
         highlight=False,

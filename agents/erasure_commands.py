@@ -9,7 +9,8 @@
 
 ``request``, ``approve`` and ``reject`` write an ``ErasureRequested`` / ``ErasureApproved`` /
 ``ErasureRejected`` to
-``nrm.erasure``, signed by the hub's key (whoever runs them holds it), keyed by the case: the
+``nrm.erasure``, signed with the operator-action key (whoever runs them holds it; never the
+hub's key), keyed by the case: the
 routing worker owning the case applies them in order, as the single writer of its chain
 (``hub/flow/erasure.py``). The command checks what it can first (the operator's role, four
 eyes, the request pending) so a mistake is one clear line, but the worker decides: it checks
@@ -63,26 +64,11 @@ def _confirm(question: str, yes: bool) -> None:
 
 
 async def _publish(settings: HubSettings, event: BaseModel, case_id: uuid.UUID) -> None:
-    """Write ``event`` to ``nrm.erasure``, keyed by its case, signed by the hub."""
-    from agents.io import clients
-    from hub.contracts.codec import Codec
-    from hub.contracts.events import subject_of
-    from hub.contracts.registry import SchemaRegistry
-    from hub.contracts.topics import ERASURE
-    from hub.trust.signing import HubSigner
+    """Write ``event`` to ``nrm.erasure`` (``agents.erasure_publisher``: keyed by its case,
+    signed with the operator-action key, as the dashboard writes it)."""
+    from agents.erasure_publisher import publish_erasure_command
 
-    codec = Codec(SchemaRegistry.load(settings.schemas_dir))
-    signer = HubSigner.from_pem(settings.signing_key_path, settings.signing_key_id)
-    value = codec.encode(subject_of(type(event)), event.model_dump())
-    key = str(case_id).encode()
-    producer = clients.producer(settings)
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            ERASURE.name, value, key=key, headers=signer.sign(ERASURE.name, key, value)
-        )
-    finally:
-        await producer.stop()
+    await publish_erasure_command(settings, event, case_id)
 
 
 async def _state(settings: HubSettings, case_id: uuid.UUID) -> CaseState | None:

@@ -306,6 +306,7 @@ class Router:
             self.parts.key_store,
             indicators=self.parts.policies.indicators,
             hub_keys=self.parts.hub_keys,
+            operator_keys=self.parts.operator_keys,
         )
         if isinstance(result, Unreadable):
             log.error("router.bad_redrive", offset=record.offset, reason=result.reason)

@@ -87,6 +87,10 @@ class RouterParts:
     """None: signatures are not verified (benchmarks only)."""
     signer: RecordSigner | None = None
     hub_keys: tuple[str, ...] = ()
-    """The hub's public keys: an erasure command must be signed by one (none: all refused)."""
+    """The hub's public keys: they prove the dead letter a re-drive carries, and may sign an
+    erasure command."""
+    operator_keys: tuple[str, ...] = ()
+    """The operator-action public keys: a re-drive must be signed by one, an erasure command
+    by one of them or of ``hub_keys`` (none: every re-drive refused)."""
     watch: BrokerWatch | None = None
     """Says when the broker is gone and when it is back; one per router when None."""

@@ -24,6 +24,7 @@ from hub.rules.directory import Directory
 from hub.runtime.clock import clock_from, wall_clock
 from hub.runtime.settings import HubSettings
 from hub.trust.hub_keys import hub_public_keys
+from hub.trust.operator_actions import operator_action_keys
 from hub.trust.signing import HubSigner
 from hub.trust.verification import RecordVerifier, SignaturePolicy
 
@@ -53,6 +54,7 @@ def build_router(
         verifier=RecordVerifier(policy) if settings.verify_signatures else None,
         signer=HubSigner.from_pem(settings.signing_key_path, settings.signing_key_id),
         hub_keys=hub_public_keys(settings.config_dir, settings.previous_hub_public_keys),
+        operator_keys=operator_action_keys(settings.config_dir),
     )
     return Router(settings, parts, clock=clock, group_id=group_id)
 

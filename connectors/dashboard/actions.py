@@ -2,9 +2,10 @@
 
 Each case's audit chain has a single writer, the routing worker that owns the case, so the
 dashboard never appends ``AuditEntry`` records itself: it publishes what operators did (logins,
-refused logins, logouts, case pages viewed, re-drives requested or failed) to
-``nrm.operator-actions``, and the worker folds the case-related ones into the case's chain in
-a later step. A re-driven record is audited again by the worker when it processes it.
+refused logins, logouts, case pages viewed, re-drives requested or failed, erasure requests
+approved or rejected) to ``nrm.operator-actions``, and the worker folds the case-related ones
+into the case's chain in a later step. A re-driven record is audited again by the worker when it
+processes it.
 
 Records are JSON (``OperatorAction``, ``schema`` = ``nrm.operator-action.v1``), keyed by the
 case id when there is one, else by the operator id, with a ``content-type`` header. JSON
@@ -54,6 +55,10 @@ class ActionKind(StrEnum):
     """The role (``ROLE`` or ``ROLE/REGION``) an operator has in this dashboard process."""
     ACCESS_REFUSED = "ACCESS_REFUSED"
     """A page or action the operator's role does not allow (403)."""
+    ERASURE_APPROVED = "ERASURE_APPROVED"
+    ERASURE_REJECTED = "ERASURE_REJECTED"
+    ERASURE_FAILED = "ERASURE_FAILED"
+    """An approval or rejection recorded but not written to ``nrm.erasure``."""
 
 
 class OperatorAction(BaseModel):

@@ -51,6 +51,7 @@ from connectors.dashboard.pages import (
     agencies,
     cases,
     dead_letters,
+    erasure_decisions,
     erasures,
     login,
     monitoring,
@@ -199,7 +200,17 @@ def create_dashboard_app(
     app.add_exception_handler(StarletteHTTPException, _http_error)
     log_client_disconnects(app, "dashboard")
     app.add_exception_handler(NotLoggedIn, _not_logged_in)
-    for page in (login, overview, agencies, cases, dead_letters, erasures, monitoring, probes):
+    for page in (
+        login,
+        overview,
+        agencies,
+        cases,
+        dead_letters,
+        erasures,
+        erasure_decisions,
+        monitoring,
+        probes,
+    ):
         # The routes themselves, not include_router: this FastAPI keeps an included router as
         # one lazy entry of app.routes, and every route must stay listed there (the security
         # test walks them all).

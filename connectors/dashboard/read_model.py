@@ -43,7 +43,6 @@ from agents.audit_index.store import INDEX_FILE, AuditIndex
 from agents.directory_follower import DirectoryFollower
 from agents.io import clients
 from agents.io.case_store import read_all_states
-from agents.redrive import refusal_of
 from connectors.dashboard.ack_times import AckTimes
 from hub.audit.proof import Headers
 from hub.contracts.codec import Codec, CodecError
@@ -56,8 +55,12 @@ from hub.contracts.hub_records import (
 )
 from hub.contracts.topics import AUDIT, DEAD_LETTERS, ORPHANED_NEEDS, REDRIVE
 from hub.flow.case_state import CaseState
+from hub.flow.redrives import hub_wrote, refusal_of
 from hub.rules.directory import Directory
 from hub.runtime.settings import HubSettings
+from hub.trust.hub_keys import ARCHIVE_POLICY, hub_public_keys
+from hub.trust.operator_actions import operator_action_keys
+from hub.trust.verification import SignatureError, verify_from_hub
 
 log = structlog.get_logger(__name__)
 
@@ -91,12 +94,17 @@ class DeadLetterItem:
     original_bytes: int
     partition: int
     offset: int
+    hub_signed: bool = False
+    """Whether the hub's signature proves the hub wrote the letter."""
     redrive_refusal: str | None = None
-    """Why « Relancer » is not offered (``agents.redrive.refusal_of``), or None."""
+    """Why « Relancer » is not offered (``hub.flow.redrives.refusal_of``), or None."""
 
     @classmethod
-    def of(cls, letter: DeadLetter, partition: int, offset: int) -> DeadLetterItem:
-        """Keep what an operator needs to judge a dead letter."""
+    def of(
+        cls, letter: DeadLetter, partition: int, offset: int, *, hub_signed: bool
+    ) -> DeadLetterItem:
+        """Keep what an operator needs to judge a dead letter (``hub_signed``: whether the
+        hub's signature on it verified)."""
         detail = letter.detail
         if len(detail) > DETAIL_CHARS:
             detail = detail[:DETAIL_CHARS] + "…"
@@ -114,7 +122,8 @@ class DeadLetterItem:
             original_bytes=len(letter.original),
             partition=partition,
             offset=offset,
-            redrive_refusal=refusal_of(letter),
+            hub_signed=hub_signed,
+            redrive_refusal=refusal_of(letter, hub_signed=hub_signed),
         )
 
 
@@ -145,6 +154,8 @@ class ReadModel:
         self.states_read_at: datetime | None = None
         self.ack_times = AckTimes()
         self.prove = hub_proof(settings)
+        self.hub_keys = hub_public_keys(settings.config_dir, settings.previous_hub_public_keys)
+        self.operator_keys = list(operator_action_keys(settings.config_dir))
         self.audit_unproven = 0
         self.records_read: dict[str, int] = dict.fromkeys(FOLLOWED_TOPICS, 0)
         self.undecodable: dict[str, int] = dict.fromkeys(FOLLOWED_TOPICS, 0)
@@ -346,12 +357,23 @@ class ReadModel:
                 return
             self.ack_times.add(event)
         elif tp.topic == DEAD_LETTERS.name and isinstance(event, DeadLetter):
-            self.dead_letters[event.dead_letter_id] = DeadLetterItem.of(event, tp.partition, offset)
+            proven = hub_wrote(event, value, headers, self.hub_keys)
+            earlier = self.dead_letters.get(event.dead_letter_id)
+            if earlier is not None and earlier.hub_signed and not proven:
+                log.warning(
+                    "dashboard.dead_letter_unproven", dead_letter_id=str(event.dead_letter_id)
+                )
+                return  # a copy nobody but the hub could sign does not replace the hub's
+            self.dead_letters[event.dead_letter_id] = DeadLetterItem.of(
+                event, tp.partition, offset, hub_signed=proven
+            )
             self.dead_letters.move_to_end(event.dead_letter_id)
             while len(self.dead_letters) > MAX_DEAD_LETTERS:
                 self.dead_letters.popitem(last=False)
                 self.dead_letters_dropped += 1
         elif tp.topic == REDRIVE_TOPIC and isinstance(event, DeadLetter):
+            if not self._operator_signed(key, value, headers):
+                return  # a re-drive no operator signed hides nothing (the worker refuses it)
             self.redriven.add(event.dead_letter_id)
             self.redrive_requested.discard(event.dead_letter_id)
         elif tp.topic == ORPHANED_NEEDS.name and isinstance(event, OrphanedNeed):
@@ -361,6 +383,15 @@ class ReadModel:
                 self.orphans[event.request_id] = event
         else:
             self.undecodable[tp.topic] = self.undecodable.get(tp.topic, 0) + 1
+
+    def _operator_signed(self, key: bytes | None, value: bytes, headers: Headers) -> bool:
+        try:
+            verify_from_hub(
+                REDRIVE_TOPIC, key, value, headers, self.operator_keys, policy=ARCHIVE_POLICY
+            )
+        except SignatureError:
+            return False
+        return True
 
     # ------------------------------------------------------------------ states, directory
 

@@ -18,6 +18,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hub.cli.context import fail
 from hub.cli.operator_output import YES_HELP, confirm
 from hub.trust.agency_keys import KeyFileError, load_private_key, write_private_key
+from hub.trust.directory_authority import AUTHORITY_ID, AUTHORITY_PUBLIC_KEY_FILE
+from hub.trust.hub_keys import HUB_PUBLIC_KEY_FILE
+from hub.trust.operator_actions import OPERATOR_ACTIONS_PUBLIC_KEY_FILE
 from hub.trust.signing import public_key_b64
 
 BAD_INPUT = 2
@@ -36,6 +39,15 @@ def _fail(message: str, code: int) -> typer.Exit:
 def default_key_id(agency_id: str) -> str:
     """``<agency>-<year>-1``: the first key of the year (bump the suffix for the next key)."""
     return f"{agency_id}-{datetime.now(UTC).year}-1"
+
+
+HUB_OWN_KEYS = {
+    "hub": HUB_PUBLIC_KEY_FILE,
+    AUTHORITY_ID: AUTHORITY_PUBLIC_KEY_FILE,
+    "operator-actions": OPERATOR_ACTIONS_PUBLIC_KEY_FILE,
+}
+"""Keys that are not an agency's: their public half goes in a file of the configuration
+folder, never in directory.yaml."""
 
 
 def directory_snippet(key_id: str, public_key: str) -> str:
@@ -80,6 +92,10 @@ def generate(
     typer.echo(f"clé privée : {path} (0600 ; à garder secrète)")
     typer.echo(f"clé publique : {public_key}")
     typer.echo(f"id de clé :    {chosen_key_id}")
+    own_file = HUB_OWN_KEYS.get(agency_id)
+    if own_file is not None:
+        typer.echo(f"\nclé publique à écrire dans {own_file} du dossier de configuration.")
+        return
     typer.echo(f"\nà ajouter sous '- id: {agency_id}' dans deploy/config/directory.yaml :\n")
     typer.echo(directory_snippet(chosen_key_id, public_key), nl=False)
 

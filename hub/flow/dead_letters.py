@@ -6,10 +6,9 @@ import uuid
 from hub.contracts.enums import DeadLetterReason
 from hub.contracts.hub_records import DeadLetter, RecordHeader
 from hub.flow.ingest import RawRecord, Rejected
+from hub.flow.sealed_letters import CUT_NOTE, MAX_ORIGINAL_BYTES
 
 DEAD_LETTER_NAMESPACE = uuid.UUID("0d1e2a3d-1e77-4e25-8b0b-6e726d2d646c")
-MAX_ORIGINAL_BYTES = 256 * 1024
-"""An oversize record's bytes are cut to this in its dead letter (which must itself fit)."""
 MAX_KEY_BYTES = 1024
 MAX_HEADERS = 16
 MAX_HEADER_BYTES = 1024
@@ -43,7 +42,7 @@ def dead_letter(
         schema_id = None
     original = raw.value or b""
     if len(original) > MAX_ORIGINAL_BYTES:
-        detail = f"{detail} (original cut to its first {MAX_ORIGINAL_BYTES} bytes)"
+        detail = f"{detail} {CUT_NOTE}"
         original = original[:MAX_ORIGINAL_BYTES]
     return DeadLetter(
         dead_letter_id=uuid.uuid5(

@@ -29,12 +29,10 @@ from hub.contracts.events import (
     ErasureRequested,
     subject_of,
 )
-from hub.contracts.hub_records import (
-    DeadLetter,
-)
 from hub.contracts.partitioning import case_partition
 from hub.contracts.topics import ERASURE, REDRIVE, agency_of_outbox
 from hub.flow.decisions import Inbound, digest_of
+from hub.flow.redrives import RedriveRefused, proven_redrive
 from hub.flow.sealed_letters import OriginalUnavailableError, open_original
 from hub.rules.directory import Agency, Directory
 from hub.rules.indicators import IndicatorGrid, check_event
@@ -93,8 +91,8 @@ class Rejected:
 
 @dataclass(frozen=True)
 class Unreadable:
-    """A record on the re-drive topic that carries no dead letter: nothing to route, nothing
-    to dead-letter again (operators write that topic, agencies never do)."""
+    """A proven re-drive whose original is gone for good (its case's key destroyed): nothing
+    to route, nothing to dead-letter again (the letter it names stays where it is)."""
 
     raw: RawRecord
     reason: str
@@ -114,26 +112,32 @@ def ingest(
     *,
     indicators: IndicatorGrid,
     hub_keys: Sequence[str] = (),
+    operator_keys: Sequence[str] = (),
 ) -> Inbound | Rejected | Unreadable:
     """The one step from a record read by the worker to a trusted event or a refusal.
 
     A record of ``nrm.erasure`` is an operator's erasure command: it must be signed by one of
+    ``operator_keys`` (the operator-action key, ``hub.trust.operator_actions``) or of
     ``hub_keys`` (the hub's own public keys), whatever ``verifier`` says (``erasure_command``).
 
-    A record of the re-drive topic is unwrapped first: the original record its dead letter
-    carries (sealed under the case key, opened with ``key_store``) is ingested again, its
-    signature checked against the time the hub first received it. Then the signature (when
-    ``verifier`` is set) must be the outbox owner's, then ``accept`` decodes and validates,
-    then every indicator code must be one of the grid's (``indicators``): a record refused
-    for an unknown code can be re-driven once the grid has it.
+    A record of the re-drive topic is unwrapped first (``unwrap_redrive``: signed by an
+    operator-action key, carrying a dead letter the hub signed, allowed by the re-drive
+    policy): the original record its dead letter carries (sealed under the case key, opened
+    with ``key_store``) is ingested again, its signature checked against the time the hub
+    first received it. Then the signature (when ``verifier`` is set) must be the outbox
+    owner's, then ``accept`` decodes and validates, then every indicator code must be one of
+    the grid's (``indicators``): a record refused for an unknown code can be re-driven once
+    the grid has it.
     """
     if raw.topic == ERASURE.name:
-        return erasure_command(raw, codec, hub_keys)
+        return erasure_command(raw, codec, (*operator_keys, *hub_keys))
     signed_at: datetime | None = None
     again = ""
     if raw.topic == REDRIVE.name:
-        unwrapped = unwrap_redrive(raw, codec, partitions_of, key_store)
-        if isinstance(unwrapped, Unreadable):
+        unwrapped = unwrap_redrive(
+            raw, codec, partitions_of, key_store, operator_keys=operator_keys, hub_keys=hub_keys
+        )
+        if isinstance(unwrapped, Rejected | Unreadable):
             return unwrapped
         again = f"redrive/{raw.partition}/{raw.offset}"
         raw, signed_at = unwrapped
@@ -151,18 +155,28 @@ def ingest(
 
 
 def unwrap_redrive(
-    raw: RawRecord, codec: Codec, partitions_of: PartitionCount, key_store: KeyStore | None = None
-) -> tuple[RawRecord, datetime] | Unreadable:
+    raw: RawRecord,
+    codec: Codec,
+    partitions_of: PartitionCount,
+    key_store: KeyStore | None = None,
+    *,
+    operator_keys: Sequence[str],
+    hub_keys: Sequence[str],
+) -> tuple[RawRecord, datetime] | Rejected | Unreadable:
     """The original record a re-drive carries (unsealed), and when the hub first received it.
 
-    A re-drive of an erased or expired case is ``Unreadable``: its original is gone for good.
+    The re-drive must be signed by an operator-action key within the ingest windows, carry a
+    dead letter the hub's signature proves it wrote, of a kind the re-drive policy lets
+    through (``hub/flow/redrives.py``): otherwise it is ``Rejected``, a dead letter of its own
+    (source ``nrm.redrive``) and nothing is routed. The time the original is checked against
+    is that hub-signed letter's ``occurred_at``. A re-drive of an erased or expired case is
+    ``Unreadable``: its original is gone for good.
     """
-    try:
-        letter = codec.decode_event(raw.value or b"")
-    except CodecError as exc:
-        return Unreadable(raw, exc.reason.value)
-    if not isinstance(letter, DeadLetter):
-        return Unreadable(raw, "not a DeadLetter")
+    letter = proven_redrive(
+        raw.key, raw.value, raw.headers, codec, operator_keys=operator_keys, hub_keys=hub_keys
+    )
+    if isinstance(letter, RedriveRefused):
+        return Rejected(raw, letter.reason, letter.detail, case_id=letter.case_id)
     try:
         value = open_original(letter, key_store)
     except OriginalUnavailableError as exc:
@@ -207,15 +221,16 @@ def verify(
     return None
 
 
-def erasure_command(raw: RawRecord, codec: Codec, hub_keys: Sequence[str]) -> Inbound | Rejected:
-    """An erasure command of ``nrm.erasure``: signed by the hub (``hub erase`` holds its key;
-    an agency's key, or none, is refused) within the ingest windows (a copy replayed later is
+def erasure_command(raw: RawRecord, codec: Codec, trusted: Sequence[str]) -> Inbound | Rejected:
+    """An erasure command of ``nrm.erasure``: signed by one of ``trusted``, the
+    operator-action key (``hub erase`` and the dashboard sign with it) or the hub's own (an
+    agency's key, or none, is refused) within the ingest windows (a copy replayed later is
     STALE_SIGNATURE), an ``ErasureRequested``, ``ErasureApproved`` or ``ErasureRejected``, keyed
     and partitioned by
     its case. Its sender is the hub; the operator is in the event."""
     try:  # always checked, with the ingest windows: a command copied days later is stale
         verify_from_hub(
-            raw.topic, raw.key, raw.value, raw.headers, list(hub_keys), policy=INGEST_POLICY
+            raw.topic, raw.key, raw.value, raw.headers, list(trusted), policy=INGEST_POLICY
         )
     except SignatureError as exc:
         return Rejected(raw, exc.reason, exc.detail)

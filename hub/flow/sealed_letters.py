@@ -25,6 +25,10 @@ from hub.contracts.hub_records import (
 )
 
 ERASED_NOTE = "original not kept: the case's key is destroyed"
+MAX_ORIGINAL_BYTES = 256 * 1024
+"""An oversize record's bytes are cut to this in its dead letter (which must itself fit)."""
+CUT_NOTE = f"(original cut to its first {MAX_ORIGINAL_BYTES} bytes)"
+"""What the detail of a letter whose original was cut ends with (``hub.flow.dead_letters``)."""
 
 
 class OriginalUnavailableError(LookupError):

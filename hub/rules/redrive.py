@@ -1,5 +1,9 @@
 """Which dead letters a re-drive can help: the hub's policy, one pure function.
 
+The CLI and the dashboard apply it to offer « Relancer »; the worker applies it again to every
+re-drive it reads (``hub/flow/redrives.py``), so a re-drive written straight to the topic
+gets no further than one offered by a screen.
+
 A re-drive hands the dead letter's original bytes, key and headers back to ingest as they
 arrived (``agents/redrive.py``): the same signature is checked as at first arrival, the same
 bytes decoded. So a re-drive helps only when something outside the record can change —
@@ -61,6 +65,14 @@ FORGED_ENVELOPE = (
     "l'expéditeur est usurpé (le message se dit d'un autre organisme que celui dont il "
     "vient) : un message forgé n'est jamais relancé"
 )
+NOT_FROM_HUB = (
+    "la lettre morte n'est pas signée par le hub : quelqu'un d'autre l'a écrite, "
+    "elle n'est jamais relancée"
+)
+FROM_A_REDRIVE = (
+    "c'est une relance refusée, pas un message d'organisme : "
+    "relancer la lettre morte d'origine une fois sa cause corrigée"
+)
 ORIGINAL_GONE: Final[dict[Original, str]] = {
     Original.CUT: (
         "le message d'origine a été tronqué à la mise en lettre morte : "
@@ -79,18 +91,31 @@ def forged_envelope(claimed_sender: str | None, outbox_owner: str | None) -> boo
 
 
 def redrive_refusal(
-    reason: DeadLetterReason, *, original: Original = Original.WHOLE, forged: bool = False
+    reason: DeadLetterReason,
+    *,
+    hub_signed: bool,
+    original: Original = Original.WHOLE,
+    forged: bool = False,
+    from_redrive: bool = False,
 ) -> str | None:
     """Why re-driving a dead letter of ``reason`` cannot help (French, for operators), or
     None when a fix outside the record (directory, schema, configuration, hub) can make the
     same bytes pass.
 
-    ``original`` says what the letter still holds: a cut original can never verify again,
-    and an original not kept (the case was erased) leaves nothing to re-drive. ``forged`` is
-    ``forged_envelope(...)``: SPOOFED_SENDER covers two cases, a record from an outbox that no
-    agency of the directory owned yet (adding the agency fixes it: offered) and a record
-    that names another agency than the outbox's owner (a forgery: never).
+    ``hub_signed``: whether the hub's signature proves it wrote the letter (anyone who can
+    produce to ``nrm.deadletters`` could write one, back-dated, holding a forged original).
+    ``from_redrive``: the letter refused a re-drive itself (its source is ``nrm.redrive``);
+    the letter to re-drive is the original one. ``original`` says what the letter still
+    holds: a cut original can never verify again, and an original not kept (the case was
+    erased) leaves nothing to re-drive. ``forged`` is ``forged_envelope(...)``:
+    SPOOFED_SENDER covers two cases, a record from an outbox that no agency of the directory
+    owned yet (adding the agency fixes it: offered) and a record that names another agency
+    than the outbox's owner (a forgery: never).
     """
+    if not hub_signed:
+        return NOT_FROM_HUB
+    if from_redrive:
+        return FROM_A_REDRIVE
     refusal = NEVER_REDRIVEN.get(reason)
     if refusal is not None:
         return refusal

@@ -85,6 +85,14 @@ class HubSettings(BaseSettings):
         description="The authority's Ed25519 private key, used by `hub directory` only (never "
         "by the worker); the default is the demo's public dev key.",
     )
+    operator_action_key_path: Path = Field(
+        default=PROJECT_ROOT / "deploy" / "config" / "dev-keys" / "operator-actions.pem",
+        description="The operator-action Ed25519 private key: the CLI and the dashboard sign "
+        "re-drives and erasure commands with it (never the hub's key); the worker trusts it for "
+        "nrm.redrive and nrm.erasure only. Its public half is "
+        "<config_dir>/operator-actions-public-key.txt. The default is the demo's public dev key.",
+    )
+    operator_action_key_id: str = "operator-actions-2026-1"
     previous_hub_public_keys: tuple[str, ...] = Field(
         default=(),
         description="Public keys (base64) the hub signed with before a rotation: what they "

@@ -20,6 +20,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from eventually import eventually
 from flow_helpers import envelope, events_for
+from redrive_records import letter_headers
 from typer.testing import CliRunner
 from worker_thread import AgencyFactory
 
@@ -63,8 +64,9 @@ def letter(reason: DeadLetterReason, letter_id: uuid.UUID, **fields: Any) -> Dea
 
 @pytest.fixture(scope="module")
 def letters(hub_settings: HubSettings) -> dict[str, DeadLetter]:
-    """Dead letters written straight to the topic: one forged, one a fix can help, and two
-    whose ids share their first 8 characters."""
+    """Dead letters written to the topic as the worker writes them (signed by the hub): one
+    unsigned record's, one forged, one a fix can help, and two whose ids share their first 8
+    characters."""
     twin = uuid.uuid4().hex[:8]
     made = {
         "unsigned": letter(DeadLetterReason.BAD_SIGNATURE, uuid.uuid4()),
@@ -85,7 +87,10 @@ def letters(hub_settings: HubSettings) -> dict[str, DeadLetter]:
         try:
             for item in made.values():
                 key = str(item.case_id).encode()
-                await producer.send_and_wait(DEAD_LETTERS.name, codec.encode_event(item), key=key)
+                value = codec.encode_event(item)
+                await producer.send_and_wait(
+                    DEAD_LETTERS.name, value, key=key, headers=letter_headers(item, value)
+                )
         finally:
             await producer.stop()
 

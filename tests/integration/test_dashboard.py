@@ -111,7 +111,8 @@ def data_routes(app: FastAPI) -> list[tuple[str, str]]:
     for route in app.routes:
         if not isinstance(route, APIRoute) or route.path in OPEN_PATHS:
             continue
-        path = route.path.format(case_id=uuid.uuid4(), dead_letter_id=uuid.uuid4())
+        ids = {"case_id": uuid.uuid4(), "dead_letter_id": uuid.uuid4(), "request_id": uuid.uuid4()}
+        path = route.path.format(**ids)
         for method in sorted((route.methods or set()) - {"HEAD"}):
             routes.append((method, path))
     return routes

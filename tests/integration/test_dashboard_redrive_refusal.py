@@ -14,6 +14,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from eventually import eventually_sync
+from redrive_records import letter_headers
 from test_dashboard import dashboard_config, demo_passwords, login
 
 from agents.redrive import redriven_ids
@@ -60,8 +61,13 @@ def letters(hub_settings: HubSettings) -> dict[str, DeadLetter]:
         await producer.start()
         try:
             for item in made.values():
-                value = codec.encode_event(item)
-                await producer.send_and_wait(DEAD_LETTERS.name, value, key=b"k")
+                value = codec.encode_event(item)  # as the worker writes it: signed by the hub
+                await producer.send_and_wait(
+                    DEAD_LETTERS.name,
+                    value,
+                    key=str(item.case_id).encode(),
+                    headers=letter_headers(item, value),
+                )
         finally:
             await producer.stop()
 

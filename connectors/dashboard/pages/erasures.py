@@ -1,7 +1,8 @@
 """Erasure requests (``/effacements``): pending requests, restricted and erased cases.
 
-The requests are decided by the worker (``hub/flow/erasure.py``) and approved with
-``hub erase approve`` (docs/PRIVACY.md); this page shows what waits for a data-protection
+The requests are decided by the worker (``hub/flow/erasure.py``) and approved or rejected by a
+data-protection officer, here (``erasure_decisions``) or with ``hub erase approve``
+(docs/PRIVACY.md); this page shows what waits for a data-protection
 officer, and what came of the earlier ones, from the case states of the read model. Roles
 without ``VIEW_ERASURES`` get 403 (``hub/rules/roles.py``).
 """
@@ -16,9 +17,15 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from connectors.dashboard import french, views
 from connectors.dashboard.access import require
 from connectors.dashboard.context import CurrentDashboard, Dashboard, DataSession, PageSession
+from hub.rules.holds import HoldPolicy
 from hub.rules.roles import Permission
 
 router = APIRouter()
+NOTICES = {
+    "envoyee": "Décision envoyée au hub ; le worker l'applique (la liste se met à jour).",
+    "erreur": "L'envoi de la décision a échoué ; rien n'a été écrit. Réessayez.",
+}
+"""What the page says after a decision (``?decision=...``, set by ``erasure_decisions``)."""
 
 
 def erasures_context(dashboard: Dashboard) -> dict[str, Any]:
@@ -50,8 +57,11 @@ def erasures_context(dashboard: Dashboard) -> dict[str, Any]:
         for s in states
         if s.restricted is not None
     ]
+    holds = HoldPolicy.load(dashboard.settings.config_dir).holds
     return {
         "pending": pending,
+        # What a DPO may declare when approving (the others the worker finds itself).
+        "declared_holds": [h.id for h in holds if h.when == "declared"],
         "restricted": restricted,
         "erased": sum(1 for s in states if s.erased_at is not None),
     }
@@ -60,7 +70,9 @@ def erasures_context(dashboard: Dashboard) -> dict[str, Any]:
 @router.get("/effacements", response_class=HTMLResponse)
 async def erasures(request: Request, session: PageSession, dashboard: CurrentDashboard) -> Response:
     await require(dashboard, session, Permission.VIEW_ERASURES)
-    return dashboard.render(request, "erasures.html", erasures_context(dashboard), session=session)
+    context = erasures_context(dashboard)
+    context["notice"] = NOTICES.get(request.query_params.get("decision", ""))
+    return dashboard.render(request, "erasures.html", context, session=session)
 
 
 @router.get("/api/effacements")

@@ -12,7 +12,6 @@ import jinja2
 import pytest
 
 import connectors.dashboard
-from agents.redrive import CUT_NOTE
 from connectors.dashboard.read_model import DeadLetterItem
 from connectors.dashboard.views import dead_letter_rows
 from hub.audit.sealing import MAGIC
@@ -20,15 +19,18 @@ from hub.contracts.enums import DeadLetterReason
 from hub.contracts.hub_records import (
     DeadLetter,
 )
-from hub.flow.dead_letters import (
-    MAX_ORIGINAL_BYTES,
-)
+from hub.flow.sealed_letters import CUT_NOTE, MAX_ORIGINAL_BYTES
 
 TEMPLATES = Path(connectors.dashboard.__file__).parent / "templates"
 
 
 def letter(
-    reason: str, *, claimed: str | None = None, original: bytes = b"x" * 700, detail: str = "d"
+    reason: str,
+    *,
+    claimed: str | None = None,
+    original: bytes = b"x" * 700,
+    detail: str = "d",
+    hub_signed: bool = True,
 ) -> DeadLetterItem:
     """The dashboard's item, built from a dead letter as the read model builds it."""
     dead = DeadLetter(
@@ -44,7 +46,7 @@ def letter(
         event_id=uuid4(),
         claimed_sender=claimed,
     )
-    return DeadLetterItem.of(dead, partition=0, offset=1)
+    return DeadLetterItem.of(dead, partition=0, offset=1, hub_signed=hub_signed)
 
 
 def rendered(items: list[DeadLetterItem]) -> str:
@@ -81,6 +83,7 @@ def buttons(html: str) -> set[str]:
         (letter("SPOOFED_SENDER"), True),  # outbox nobody owned: add the agency, re-drive
         (letter("NO_ELIGIBLE_RECIPIENT"), True),
         (letter("UNKNOWN_SCHEMA_ID"), True),
+        (letter("UNKNOWN_SCHEMA_ID", hub_signed=False), False),  # written by someone else
     ],
 )
 def test_relancer_is_offered_only_where_a_fix_can_help(item: DeadLetterItem, offered: bool) -> None:

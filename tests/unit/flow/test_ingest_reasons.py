@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel
+from redrive_records import HUB_KEYS, OPERATOR, OPERATOR_KEYS, redrive_record
 
 from hub.audit.keys import KeyStore, MemoryKeyStore
 from hub.contracts.codec import Codec
@@ -35,7 +36,6 @@ from hub.contracts.partitioning import case_partition
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import REDRIVE, outbox_topic
 from hub.flow.dead_letters import (
-    MAX_ORIGINAL_BYTES,
     rejected_letter,
 )
 from hub.flow.decisions import Inbound
@@ -45,7 +45,7 @@ from hub.flow.ingest import (
     Unreadable,
     ingest,
 )
-from hub.flow.sealed_letters import seal_letter
+from hub.flow.sealed_letters import MAX_ORIGINAL_BYTES, seal_letter
 from hub.rules.directory import Directory
 from hub.rules.indicators import Indicator, IndicatorGrid
 from hub.runtime.settings import get_settings
@@ -133,7 +133,16 @@ def referral(**changes: Any) -> bytes:
 
 
 def run(raw: RawRecord) -> Inbound | Rejected | Unreadable:
-    return ingest(raw, CODEC, DIRECTORY, VERIFIER, lambda _topic: PARTITIONS, indicators=GRID)
+    return ingest(
+        raw,
+        CODEC,
+        DIRECTORY,
+        VERIFIER,
+        lambda _topic: PARTITIONS,
+        indicators=GRID,
+        hub_keys=HUB_KEYS,
+        operator_keys=OPERATOR_KEYS,
+    )
 
 
 @dataclass(frozen=True)
@@ -310,14 +319,7 @@ def test_a_sexual_indicator_fits_a_referral_that_names_sexual_exploitation() -> 
 def redrive_of(raw: RawRecord, at: datetime, offset: int = 3) -> RawRecord:
     """The re-drive an operator writes for ``raw``'s dead letter, first received ``at``."""
     refused = Rejected(replace(raw, timestamp_ms=to_ms(at)), R.PROCESSING_ERROR, "a defect")
-    return RawRecord(
-        topic=REDRIVE.name,
-        partition=0,
-        offset=offset,
-        key=None,
-        value=CODEC.encode_event(rejected_letter(refused)),
-        timestamp_ms=to_ms(datetime.now(UTC)),
-    )
+    return redrive_record(rejected_letter(refused), CODEC, offset=offset)
 
 
 def test_a_redrive_is_the_original_record_checked_at_its_first_receipt() -> None:
@@ -343,14 +345,18 @@ def test_a_redrive_refused_again_is_a_new_dead_letter() -> None:
 
 @pytest.mark.parametrize(
     ("value", "reason"),
-    [(b"\x01 garbage", "CORRUPT_FRAME"), (of(EXAMPLES[PermitRequested]), "not a DeadLetter")],
+    [(b"\x01 garbage", R.CORRUPT_FRAME), (of(EXAMPLES[PermitRequested]), R.SEMANTIC_VIOLATION)],
     ids=["not a frame", "not a dead letter"],
 )
-def test_a_redrive_without_a_dead_letter_is_unreadable(value: bytes, reason: str) -> None:
-    raw = RawRecord(REDRIVE.name, 0, 5, None, value, to_ms(datetime.now(UTC)))
-    unreadable = run(raw)
-    assert isinstance(unreadable, Unreadable)
-    assert unreadable.reason == reason
+def test_a_signed_redrive_without_a_dead_letter_is_a_dead_letter(
+    value: bytes, reason: DeadLetterReason
+) -> None:
+    headers = OPERATOR.sign(REDRIVE.name, None, value)
+    raw = RawRecord(REDRIVE.name, 0, 5, None, value, to_ms(datetime.now(UTC)), tuple(headers))
+    refused = run(raw)
+    assert isinstance(refused, Rejected)
+    assert refused.reason is reason
+    assert refused.raw.topic == REDRIVE.name
 
 
 def sealed_redrive_of(raw: RawRecord, keys: KeyStore) -> RawRecord:
@@ -359,8 +365,7 @@ def sealed_redrive_of(raw: RawRecord, keys: KeyStore) -> RawRecord:
     refused = Rejected(raw, R.PROCESSING_ERROR, "a defect", case_id=case_id)
     letter = seal_letter(rejected_letter(refused), keys)
     assert letter.original != raw.value
-    value = CODEC.encode_event(letter)
-    return RawRecord(REDRIVE.name, 0, 3, None, value, to_ms(datetime.now(UTC)))
+    return redrive_record(letter, CODEC)
 
 
 def test_a_sealed_redrive_is_opened_with_the_case_key() -> None:
@@ -368,7 +373,15 @@ def test_a_sealed_redrive_is_opened_with_the_case_key() -> None:
     original = Record().read()
     redrive = sealed_redrive_of(original, keys)
     accepted = ingest(
-        redrive, CODEC, DIRECTORY, VERIFIER, lambda _topic: PARTITIONS, keys, indicators=GRID
+        redrive,
+        CODEC,
+        DIRECTORY,
+        VERIFIER,
+        lambda _topic: PARTITIONS,
+        keys,
+        indicators=GRID,
+        hub_keys=HUB_KEYS,
+        operator_keys=OPERATOR_KEYS,
     )
     assert isinstance(accepted, Inbound), accepted
     assert accepted.redriven
@@ -381,7 +394,15 @@ def test_a_sealed_redrive_of_an_erased_case_is_unreadable() -> None:
     keys.destroy(EXAMPLES[PermitRequested].envelope.case_id)
     for store in (keys, None):
         unreadable = ingest(
-            redrive, CODEC, DIRECTORY, VERIFIER, lambda _topic: PARTITIONS, store, indicators=GRID
+            redrive,
+            CODEC,
+            DIRECTORY,
+            VERIFIER,
+            lambda _topic: PARTITIONS,
+            store,
+            indicators=GRID,
+            hub_keys=HUB_KEYS,
+            operator_keys=OPERATOR_KEYS,
         )
         assert isinstance(unreadable, Unreadable)
         assert "original" in unreadable.reason
@@ -397,6 +418,15 @@ def test_a_record_refused_for_a_code_is_accepted_when_re_driven_after_the_grid_g
         update={"version": GRID.version + 1, "indicators": (*GRID.indicators, added)}
     )
     redrive = redrive_of(original, datetime.now(UTC))
-    again = ingest(redrive, CODEC, DIRECTORY, VERIFIER, lambda _t: PARTITIONS, indicators=grown)
+    again = ingest(
+        redrive,
+        CODEC,
+        DIRECTORY,
+        VERIFIER,
+        lambda _t: PARTITIONS,
+        indicators=grown,
+        hub_keys=HUB_KEYS,
+        operator_keys=OPERATOR_KEYS,
+    )
     assert isinstance(again, Inbound), again
     assert again.redriven

@@ -40,7 +40,7 @@ def test_every_reason_is_decided() -> None:
 
 @pytest.mark.parametrize(("reason", "can_help"), sorted(CAN_HELP.items()))
 def test_redrive_is_offered_only_where_a_fix_can_help(reason: R, can_help: bool) -> None:
-    refusal = redrive_refusal(reason)
+    refusal = redrive_refusal(reason, hub_signed=True)
     assert (refusal is None) is can_help
     if refusal is not None:  # the operator is told why, in French
         assert refusal
@@ -50,10 +50,10 @@ def test_redrive_is_offered_only_where_a_fix_can_help(reason: R, can_help: bool)
 
 @pytest.mark.parametrize("reason", [r for r, ok in CAN_HELP.items() if ok])
 def test_an_original_cut_or_not_kept_can_never_pass_again(reason: R) -> None:
-    erased = redrive_refusal(reason, original=Original.NOT_KEPT)
+    erased = redrive_refusal(reason, hub_signed=True, original=Original.NOT_KEPT)
     assert erased is not None
     assert "effacées" in erased
-    refusal = redrive_refusal(reason, original=Original.CUT)
+    refusal = redrive_refusal(reason, hub_signed=True, original=Original.CUT)
     assert refusal is not None
     assert "tronqué" in refusal
 
@@ -71,11 +71,31 @@ def test_a_forged_sender_is_never_redriven(
     claimed: str | None, owner: str | None, forged: bool
 ) -> None:
     assert forged_envelope(claimed, owner) is forged
-    refusal = redrive_refusal(R.SPOOFED_SENDER, forged=forged_envelope(claimed, owner))
+    refusal = redrive_refusal(
+        R.SPOOFED_SENDER, hub_signed=True, forged=forged_envelope(claimed, owner)
+    )
     assert (refusal is not None and "usurpé" in refusal) is forged
 
 
 def test_a_forged_record_is_refused_for_its_forgery_even_when_cut() -> None:
-    refusal = redrive_refusal(R.SPOOFED_SENDER, original=Original.CUT, forged=True)
+    refusal = redrive_refusal(R.SPOOFED_SENDER, hub_signed=True, original=Original.CUT, forged=True)
     assert refusal is not None
     assert "usurpé" in refusal
+
+
+@pytest.mark.parametrize("reason", sorted(R))
+def test_a_letter_the_hub_did_not_sign_is_never_redriven(reason: R) -> None:
+    """Anyone who can produce to nrm.deadletters can write a letter, back-dated, holding a
+    forged original: only a letter the hub's signature proves is ever pushed through."""
+    refusal = redrive_refusal(reason, hub_signed=False)
+    assert refusal is not None
+    assert "pas signée par le hub" in refusal
+
+
+@pytest.mark.parametrize("reason", sorted(R))
+def test_the_refusal_of_a_redrive_is_never_redriven_itself(reason: R) -> None:
+    """A letter whose source is nrm.redrive refused a re-drive: re-driving it would feed the
+    worker a dead letter as if it were an agency's record; the original letter is the one."""
+    refusal = redrive_refusal(reason, hub_signed=True, from_redrive=True)
+    assert refusal is not None
+    assert "lettre morte d'origine" in refusal

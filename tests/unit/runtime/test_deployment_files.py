@@ -407,6 +407,18 @@ def test_each_hub_service_connects_as_its_own_principal(services: dict[str, Any]
     assert "hub_signing_key" not in services["gateway"].get("secrets", [])
 
 
+def test_the_dashboard_signs_operator_actions_with_their_own_key(services: dict[str, Any]) -> None:
+    """The web-facing dashboard holds the operator-action key (re-drives, erasure commands),
+    never the hub's: a thief of it cannot forge deliveries, dead letters or audit entries."""
+    dashboard = services["dashboard"]
+    assert "operator_action_key" in dashboard["secrets"]
+    assert "hub_signing_key" not in dashboard["secrets"]
+    env = _env(dashboard)
+    assert env["HUB_OPERATOR_ACTION_KEY_PATH"] == "/run/secrets/operator_action_key"
+    assert "HUB_SIGNING_KEY_PATH" not in env
+    assert "operator_action_key" not in services["worker"].get("secrets", [])
+
+
 def test_prometheus_scrapes_what_the_hub_serves(services: dict[str, Any]) -> None:
     config = yaml.safe_load(PROMETHEUS_FILE.read_text())
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
@@ -474,6 +486,7 @@ def test_kustomization_lists_every_manifest_and_every_config_file() -> None:
     on_disk = {p.resolve() for p in CONFIG_DIR.glob("*.yaml")} | {
         (CONFIG_DIR / "hub-public-key.txt").resolve(),
         (CONFIG_DIR / "directory-authority-public-key.txt").resolve(),
+        (CONFIG_DIR / "operator-actions-public-key.txt").resolve(),
     }
     assert listed == on_disk
     assert not any("dev-keys" in f for f in config["files"])

@@ -487,14 +487,15 @@ def test_parsed_headers_give_the_signed_timestamp() -> None:
 def test_every_dev_key_matches_the_public_key_the_directory_declares() -> None:
     directory = Directory.load(CONFIG_DIR)
     pems = sorted(DEV_KEYS.glob("*.pem"))
-    assert {p.stem for p in pems} == {a.id for a in directory} | {"hub", "directory-authority"}
+    own = {"hub", "directory-authority", "operator-actions"}
+    assert {p.stem for p in pems} == {a.id for a in directory} | own
     for pem in pems:
         public = public_key_b64(load_private_key(pem))
         if pem.stem == "hub":
             assert public == HUB_PUBLIC_KEY
             continue
-        if pem.stem == "directory-authority":
-            assert public == (CONFIG_DIR / "directory-authority-public-key.txt").read_text().strip()
+        if pem.stem in ("directory-authority", "operator-actions"):
+            assert public == (CONFIG_DIR / f"{pem.stem}-public-key.txt").read_text().strip()
             continue
         agency = directory.get(pem.stem)
         assert agency is not None, pem
@@ -536,6 +537,25 @@ def test_a_non_ed25519_key_file_is_refused(tmp_path: Path) -> None:
         load_private_key(tmp_path / "missing.pem")
     with pytest.raises(KeyFileError):
         dev_key_path(CONFIG_DIR, "../hub")
+
+
+@pytest.mark.parametrize(
+    ("key", "file"),
+    [
+        ("hub", "hub-public-key.txt"),
+        ("directory-authority", "directory-authority-public-key.txt"),
+        ("operator-actions", "operator-actions-public-key.txt"),
+    ],
+)
+def test_the_hubs_own_keys_are_never_offered_for_the_directory(
+    tmp_path: Path, key: str, file: str
+) -> None:
+    """Listing the operator-action key (or the hub's) under an agency would let it sign as one."""
+    result = CliRunner().invoke(keys_app, ["generate", key, "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert file in result.output
+    assert "directory.yaml" not in result.output
+    assert "signing_keys" not in result.output
 
 
 def test_keys_generate_then_show_public(tmp_path: Path) -> None:
