@@ -27,6 +27,8 @@ from hub.contracts.events import (
     ErasureApproved,
     ErasureRejected,
     ErasureRequested,
+    RestrictionLifted,
+    RetentionExpiry,
     subject_of,
 )
 from hub.contracts.hub_records import (
@@ -48,7 +50,14 @@ from hub.trust.verification import (
 HUB_SENDER = Agency(id="hub", name="NRM Hub", role=AgencyRole.HUB)
 """The sender of the hub's own commands (erasure), proven by the hub's signature."""
 ERASURE_SUBJECTS = frozenset(
-    subject_of(m) for m in (ErasureRequested, ErasureApproved, ErasureRejected)
+    subject_of(m)
+    for m in (
+        ErasureRequested,
+        ErasureApproved,
+        ErasureRejected,
+        RetentionExpiry,
+        RestrictionLifted,
+    )
 )
 
 
