@@ -68,8 +68,11 @@ def handle(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> O
         return erasure_command(remembered, inbound, ctx, now)
     if state.erased_at is not None or state.restricted is not None:
         stored = None if state.erased_at is not None else _personal_data(inbound, ctx)
+        contact = state.last_contact_at if state.erased_at is not None else now
         return frozen(
-            _remember(state, inbound, ctx.replay_window),
+            _remember(state, inbound, ctx.replay_window).model_copy(
+                update={"last_contact_at": contact}
+            ),
             inbound,
             AuditNote(
                 AuditAction.RECEIVED,

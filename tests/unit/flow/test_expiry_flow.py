@@ -208,6 +208,12 @@ def test_a_restricted_case_keeps_its_holds_against_expiry(ctx: Context) -> None:
     outcome = expire_at(state, ctx, NOW + PERIOD + timedelta(days=1))
     assert not outcome.destroy_key
     assert outcome.audit[0].reason == "STATUTORY_ARCHIVE"
+    # An agency still writing about a restricted case is in contact with it.
+    later = NOW + timedelta(days=5)
+    support = fresh(events_for(state.case_id)[SupportRequested], state.case_id)
+    stored = handle(state, inbound(support, "police-93", ctx, 80), ctx, later)
+    assert stored.deliveries == ()
+    assert stored.state.last_contact_at == later
 
 
 def test_expiring_twice_writes_nothing_the_second_time(ctx: Context) -> None:
