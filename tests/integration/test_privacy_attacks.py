@@ -340,3 +340,31 @@ async def test_a_tombstoned_case_state_does_not_come_back_on_recovery(
     finally:
         await producer.stop()
     assert await read_case(hub_settings, case_id) is None
+
+
+async def test_a_case_a_legal_hold_keeps_is_listed_and_not_expired(
+    agency: AgencyFactory, hub_settings: HubSettings
+) -> None:
+    # A lawyer's reading of art. 17(3)(b): the prefecture has not decided the permit the police
+    # asked for two years and a day ago; the run must keep the file and say why.
+    schedule = RetentionSchedule.load(hub_settings.config_dir)
+    TRAVEL.offset = -(schedule.personal_data_of_cases.period + timedelta(days=1))
+    keys = default_key_store(hub_settings.data_dir)
+    case_id = uuid.uuid4()
+    story = events_for(case_id)
+    police = await agency("police-93")
+    prefecture = await agency("prefecture-93")
+    await police.publish(fresh(story[ReferralOpened], case_id))
+    await police.publish(prefecture_consent(case_id))
+    await police.publish(fresh(story[PermitRequested], case_id, request_id=uuid.uuid4()))
+    assert len(await received_for(prefecture, case_id, 1, timeout_s=20)) == 1
+    TRAVEL.offset = timedelta(0)
+    code, output = await asyncio.to_thread(cli, hub_settings, "retention", "run")
+    assert code == 0, output
+    [line] = [x for x in output.splitlines() if f"dossier {case_id}" in x]
+    assert "conservé, obligation légale PENDING_PERMIT_DECISION" in line
+    state = await read_case(hub_settings, case_id)
+    assert state is not None
+    assert state.erased_at is None
+    key_id, key = keys.get_or_create(case_id)
+    assert keys.get(key_id) == key
