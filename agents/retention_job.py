@@ -26,11 +26,12 @@ from uuid import UUID
 import structlog
 
 from agents.io import clients
-from agents.io.case_store import read_all_states
+from agents.io.case_store import CaseStore, read_all_states
 from hub.audit.keys import KeyStore
 from hub.contracts.codec import Codec
 from hub.contracts.events import Envelope, RetentionExpiry, subject_of
-from hub.contracts.topics import ERASURE
+from hub.contracts.partitioning import case_partition
+from hub.contracts.topics import CASE_STATE, ERASURE
 from hub.flow.case_state import CaseState
 from hub.flow.expiry import Due, Held, verdict
 from hub.rules.holds import HoldPolicy
@@ -40,7 +41,7 @@ from hub.trust.signing import HubSigner
 
 log = structlog.get_logger(__name__)
 WAIT_S = 30.0
-POLL_S = 0.5
+POLL_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,21 @@ async def send_expiries(
         await producer.stop()
 
 
+async def erased_among(
+    settings: HubSettings, wanted: set[UUID], key_store: KeyStore | None
+) -> set[UUID]:
+    """Which of ``wanted`` the changelog shows erased (reads only their partitions)."""
+    partitions = {case_partition(case_id, CASE_STATE.partitions) for case_id in wanted}
+    store = CaseStore(settings, key_store=key_store)
+    await store.recover(partitions)
+    return {
+        state.case_id
+        for partition in partitions
+        for state in store.states(partition)
+        if state.case_id in wanted and state.erased_at is not None
+    }
+
+
 async def run_retention(
     settings: HubSettings,
     codec: Codec,
@@ -152,8 +168,7 @@ async def run_retention(
     expired: set[UUID] = set()
     deadline = time.monotonic() + wait_s
     while wait_s > 0:
-        after = await read_all_states(settings, key_store=key_store)
-        expired = {s.case_id for s in after if s.case_id in wanted and s.erased_at is not None}
+        expired = await erased_among(settings, wanted, key_store)
         if expired == wanted or time.monotonic() >= deadline:
             break
         await asyncio.sleep(POLL_S)
