@@ -28,12 +28,13 @@ from erasure_helpers import (
 )
 from flow_helpers import NOW, envelope, events_for, fresh, inbound
 
-from hub.contracts.enums import AckStatus, AuditAction, ErasureOutcome
+from hub.contracts.enums import AckStatus, AuditAction, DeadLetterReason, ErasureOutcome
 from hub.contracts.events import (
     Acknowledgement,
     CaseClosed,
     ErasureNotice,
     PermitRequested,
+    RestrictionLifted,
     RetentionExpiry,
     SupportRequested,
 )
@@ -225,3 +226,20 @@ def test_expiring_twice_writes_nothing_the_second_time(ctx: Context) -> None:
     assert not second.destroy_key
     assert second.audit == ()
     assert second.deliveries == ()
+
+
+def test_an_agency_cannot_expire_or_lift_through_its_outbox(ctx: Context) -> None:
+    state = closed(ctx)
+    lift = RestrictionLifted(
+        envelope=envelope(state.case_id),
+        request_id=uuid.uuid4(),
+        lifted_by="dpo.demo",
+        reason="x",
+        person_informed_at=NOW,
+    )
+    for offset, forged in enumerate((expiry(state.case_id), lift)):
+        outcome = handle(state, inbound(forged, "police-93", ctx, 100 + offset), ctx, NOW + PERIOD)
+        assert outcome.refusal is not None
+        assert outcome.refusal.reason is DeadLetterReason.SEMANTIC_VIOLATION
+        assert not outcome.destroy_key
+        assert outcome.state.erased_at is None
