@@ -5,17 +5,18 @@
     hub erase request CASE --by OPERATOR --reason TEXT [--yes] [--no-wait]
     hub erase approve REQUEST --by DPO [--hold STATUTORY_ARCHIVE ...] [--yes] [--no-wait]
     hub erase reject REQUEST --by DPO --reason TEXT [--yes] [--no-wait]
+    hub erase lift CASE --by DPO --informed WHEN --reason TEXT [--yes] [--no-wait]
     hub erase pending [--json]
 
-``request``, ``approve`` and ``reject`` write an ``ErasureRequested`` / ``ErasureApproved`` /
-``ErasureRejected`` to
-``nrm.erasure``, signed with the operator-action key (whoever runs them holds it; never the
-hub's key), keyed by the case: the
-routing worker owning the case applies them in order, as the single writer of its chain
-(``hub/flow/erasure.py``). The command checks what it can first (the operator's role, four
-eyes, the request pending) so a mistake is one clear line, but the worker decides: it checks
-again, then the legal holds, and erases or restricts. The command then waits (``--no-wait``:
-it does not) until the case's state shows the outcome, and says it in French.
+``request``, ``approve``, ``reject`` and ``lift`` write an ``ErasureRequested`` /
+``ErasureApproved`` / ``ErasureRejected`` / ``RestrictionLifted`` to ``nrm.erasure``, signed
+with the operator-action key (whoever runs them holds it; never the hub's key), keyed by the
+case: the routing worker owning the case applies them in order, as the single writer of its
+chain (``hub/flow/erasure.py``). The command checks what it can first (the operator's role,
+four eyes, the request pending, the person told before a restriction is lifted) so a mistake
+is one clear line, but the worker decides: it checks again, then the legal holds, and erases,
+restricts or lifts. The command then waits (``--no-wait``: it does not) until the case's state
+shows the outcome, and says it in French.
 """
 
 from __future__ import annotations
@@ -237,6 +238,87 @@ def reject(
     out.print(f"Rejet envoyé pour la demande {wanted} ({waiting.requested_by}).")
     if wait and asyncio.run(_wait_for(settings, state.case_id, "approved", wanted)) is not None:
         out.print("Demande rejetée ; motif enregistré dans le journal d'audit du dossier.")
+
+
+def _informed_at(text: str) -> datetime:
+    """An operator's date and time (ISO 8601; without a zone: Paris time) as a UTC instant."""
+    from hub.rules.working_days import PARIS
+
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise fail(f"{text!r} n'est pas une date (ex. 2026-12-01T10:30)") from None
+    return (when if when.tzinfo else when.replace(tzinfo=PARIS)).astimezone(UTC)
+
+
+@erase_app.command("lift")
+def lift(
+    case: Annotated[str, typer.Argument(help="Identifiant du dossier (uuid).")],
+    by: Annotated[str, typer.Option("--by", help="DPO qui lève la limitation.")],
+    informed: Annotated[
+        str,
+        typer.Option(
+            "--informed",
+            help="Quand la personne a été informée de la levée (ISO 8601, heure de Paris).",
+        ),
+    ],
+    reason: Annotated[str, typer.Option(help="Motif (ex. décision rendue), sans donnée.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Sans confirmation.")] = False,
+    wait: Annotated[bool, typer.Option(help="Attendre le résultat.")] = True,
+) -> None:
+    """Lever la limitation du traitement d'un dossier (RGPD art. 18(3)) : la personne doit en
+    avoir été informée avant ; les destinataires sont avisés."""
+    from hub.cli.operator_output import paris_time
+    from hub.contracts.events import Envelope, RestrictionLifted
+
+    settings = current_settings()
+    case_id = _uuid(case, "dossier")
+    if not reason.strip():
+        raise fail("le motif est obligatoire")
+    informed_at = _informed_at(informed)
+    if informed_at > datetime.now(UTC):
+        raise fail("la personne doit être informée avant la levée (RGPD art. 18(3))")
+    state = asyncio.run(_state(settings, case_id))
+    if state is None:
+        raise fail(f"dossier {case_id} inconnu du hub", CHECK_FAILED)
+    restriction = state.restricted
+    if restriction is None:
+        raise fail(f"le traitement du dossier {case_id} n'est pas limité", CHECK_FAILED)
+    if informed_at < restriction.since:
+        raise fail(
+            f"information du {paris_time(informed_at)} antérieure à la limitation "
+            f"({paris_time(restriction.since)}) : la personne doit être informée de la levée"
+        )
+    allowed = decide(_roster().grant(by), Permission.APPROVE_ERASURE)
+    if not isinstance(allowed, Allowed):
+        raise fail(f"levée refusée : {allowed.reason}")
+    _confirm(f"Lever la limitation du dossier {case_id} ({', '.join(restriction.holds)}) ?", yes)
+    event = RestrictionLifted(
+        envelope=Envelope.model_validate(_envelope(case_id)),
+        request_id=restriction.request_id,
+        lifted_by=by,
+        reason=reason.strip(),
+        person_informed_at=informed_at,
+    )
+    asyncio.run(_publish(settings, event, case_id))
+    out.print(f"Levée de la limitation envoyée pour le dossier {case_id}.")
+    if not wait:
+        return
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        after = asyncio.run(_state(settings, case_id))
+        if after is not None and after.restricted is None:
+            out.print(
+                f"Limitation levée : le dossier {case_id} est de nouveau traité ; "
+                "destinataires avisés."
+            )
+            return
+        time.sleep(0.5)
+    raise fail(
+        "le worker n'a pas levé la limitation (une obligation légale s'applique encore ? "
+        "voir hub replay)",
+        CHECK_FAILED,
+    )
 
 
 def _pending(settings: HubSettings) -> dict[uuid.UUID, tuple[CaseState, PendingErasure]]:

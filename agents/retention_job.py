@@ -1,198 +1,185 @@
-"""``hub retention run``: shred the personal data of cases closed longer than the schedule says.
+"""``hub retention run``: expire the cases whose last contact is older than the schedule says.
 
-A scheduled job (a Kubernetes CronJob, or cron): it reads the audit topic to its high
-watermark, folds each case's chain into a ``CaseLife`` (``hub.audit.retention``), and for every
-case closed for at least ``personal_data_of_closed_cases`` (``deploy/config/retention.yaml``)
-appends an ``ERASED`` entry, "expired under the retention schedule", after the chain's head,
-signed by the hub, then destroys the case key: every audit payload, sealed case state, dead
-letter and re-drive of the case becomes unreadable. The time is the hub's clock (simulated
-when ``HUB_CLOCK_START`` is set), so a fast-time run shreds what a real one would years later.
+A scheduled job (a Kubernetes CronJob, or cron). It reads every case state from the changelog,
+asks ``hub.flow.expiry.verdict`` which cases are due at ``now`` (730 days after their last
+contact, ``deploy/config/retention.yaml``) and which a legal hold keeps, and writes one
+``RetentionExpiry`` per due case to ``nrm.erasure``, signed by the hub and keyed by the case.
+The routing worker that owns the case applies it in order with the case's other events, as
+the single writer of its chain: it checks again on its own clock and against the holds, then
+destroys the key and chains the ``ERASED`` entry ("expired under the retention schedule"),
+so a late event can never fork the chain. The job then waits until the states show it.
 
-Like ``hub erase`` today, the entry is appended beside the routing worker: a closed case gets
-no more entries from it in the ordinary course, and the worker's erasure event (issue 23,
-item 4) is where both will converge so that no chain can fork.
+The job writes nothing itself but commands: a clock set ahead on the job's side (the CLI
+refuses one ahead of the wall clock anyway) cannot expire a case early, because the worker's
+clock decides.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Mapping
+import uuid
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
 from uuid import UUID
 
 import structlog
-from aiokafka import TopicPartition
-from aiokafka.errors import KafkaError
 
-from agents.audit_index.hub_proof import hub_proof
-from agents.audit_index.indexer import catch_up
-from agents.audit_index.store import AuditIndex
-from agents.io.audit_fetch import (
-    AuditLogUnavailable,
-    audit_consumer,
-    audit_partitions,
-    read_to_high_watermark,
-)
-from agents.io.outbox_writer import HUB_ACTOR, append_entries
-from hub.audit.chain import next_entry
+from agents.io import clients
+from agents.io.case_store import CaseStore, read_all_states
 from hub.audit.keys import KeyStore
-from hub.audit.log_record import Position, decode_record
-from hub.audit.retention import (
-    EXPIRED,
-    RETENTION_BASIS,
-    CaseLife,
-    Due,
-    due_for_shredding,
-    keys_to_finish,
-)
 from hub.contracts.codec import Codec
-from hub.contracts.enums import AgencyRole, AuditAction
-from hub.contracts.topics import AUDIT
+from hub.contracts.events import Envelope, RetentionExpiry, subject_of
+from hub.contracts.partitioning import case_partition
+from hub.contracts.topics import CASE_STATE, ERASURE
+from hub.flow.case_state import CaseState
+from hub.flow.expiry import Due, Held, verdict
+from hub.rules.holds import HoldPolicy
 from hub.runtime.retention import RetentionSchedule
 from hub.runtime.settings import HubSettings
 from hub.trust.signing import HubSigner
 
 log = structlog.get_logger(__name__)
-READ_TIMEOUT_S = 120.0
-INDEX_TIMEOUT_S = 30.0
-
-
-class RetentionIncomplete(RuntimeError):
-    """The audit topic could not be read to its end: no case is shredded on a partial view."""
+WAIT_S = 30.0
+POLL_S = 1.0
 
 
 @dataclass(frozen=True)
-class Shredded:
-    """A case whose key the run destroyed, and where its ERASED entry went."""
+class DueCase:
+    """A case the run found due, and its last contact."""
 
-    due: Due
-    key_destroyed: bool
-    seq: int
-    partition: int
-    offset: int
+    case_id: UUID
+    last_contact: datetime
+
+
+@dataclass(frozen=True)
+class HeldCase:
+    """A case due but kept by legal holds (RGPD art. 17(3))."""
+
+    case_id: UUID
+    last_contact: datetime
+    holds: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class RetentionRun:
-    """What one run found and did."""
+    """What one run found and what became of it."""
 
     now: datetime
     period_days: int
     cases: int
-    due: tuple[Due, ...]
-    shredded: tuple[Shredded, ...]
-    skipped: tuple[Due, ...] = ()
-    """Due, but their key is not in this key store (another deployment's, or a store that
-    was lost): nothing is destroyed or recorded for them."""
-    finished: tuple[UUID, ...] = ()
-    """Cases already recorded as shredded whose key was still there (a run stopped between
-    the two steps): destroyed now."""
+    due: tuple[DueCase, ...]
+    held: tuple[HeldCase, ...]
+    run_id: UUID | None = None
+    """The run's id in its commands (None: nothing was sent)."""
+    expired: tuple[UUID, ...] = ()
+    """Due cases the worker has expired (their state is erased)."""
+    pending: tuple[UUID, ...] = ()
+    """Due cases the worker had not expired when the run stopped waiting (it may have
+    refused: the case's chain says why)."""
 
 
-async def read_lives(
-    settings: HubSettings, codec: Codec, *, timeout_s: float = READ_TIMEOUT_S
-) -> dict[UUID, CaseLife]:
-    """Every case's life from the whole audit topic (entries the hub signed only)."""
-    prove = hub_proof(settings)
-    found: dict[UUID, CaseLife] = {}
+def survey(
+    states: list[CaseState], now: datetime, schedule: RetentionSchedule, holds: HoldPolicy
+) -> tuple[list[DueCase], list[HeldCase]]:
+    """The cases due at ``now``, and those a hold keeps, oldest last contact first."""
+    period = schedule.personal_data_of_cases.period
+    due: list[DueCase] = []
+    held: list[HeldCase] = []
+    for state in states:
+        found = verdict(state, now, period, holds)
+        if isinstance(found, Due):
+            due.append(DueCase(state.case_id, found.last_contact))
+        elif isinstance(found, Held):
+            held.append(HeldCase(state.case_id, found.last_contact, found.holds))
+    due.sort(key=lambda d: (d.last_contact, str(d.case_id)))
+    held.sort(key=lambda h: (h.last_contact, str(h.case_id)))
+    return due, held
 
-    def on_batch(batch: Mapping[TopicPartition, list[Any]], _progress: dict[int, int]) -> None:
-        for tp, records in batch.items():
-            for r in records:
-                record = decode_record(
-                    codec,
-                    r.value,
-                    key=r.key,
-                    position=Position(0, tp.partition, r.offset),
-                    prove=prove,
-                    headers=tuple(r.headers),
-                )
-                entry = record.entry
-                if record.believed and entry is not None:
-                    life = found.get(entry.case_id) or CaseLife(entry.case_id)
-                    found[entry.case_id] = life.after(entry)
 
-    consumer = audit_consumer(settings)
+async def send_expiries(
+    settings: HubSettings, codec: Codec, run_id: UUID, due: list[DueCase]
+) -> None:
+    """One signed ``RetentionExpiry`` per due case to ``nrm.erasure``, keyed by the case."""
+    signer = HubSigner.from_pem(settings.signing_key_path, settings.signing_key_id)
+    producer = clients.producer(settings)
+    await producer.start()
     try:
-        await consumer.start()
-        tps = await audit_partitions(consumer, AUDIT.name)
-        complete, _ = await read_to_high_watermark(
-            consumer, dict.fromkeys(tps, 0), time.monotonic() + timeout_s, on_batch
-        )
-    except KafkaError as exc:
-        raise AuditLogUnavailable(f"cannot read {AUDIT.name}: {exc}") from exc
+        for case in due:
+            event = RetentionExpiry(
+                envelope=Envelope(
+                    event_id=uuid.uuid4(), case_id=case.case_id, occurred_at=datetime.now(UTC)
+                ),
+                run_id=run_id,
+                last_contact_at=case.last_contact,
+            )
+            value = codec.encode(subject_of(RetentionExpiry), event.model_dump())
+            key = str(case.case_id).encode()
+            headers = signer.sign(ERASURE.name, key, value)
+            await producer.send_and_wait(ERASURE.name, value, key=key, headers=headers)
+            log.info("retention.expiry_sent", case_id=str(case.case_id), run_id=str(run_id))
     finally:
-        await consumer.stop()
-    if not complete:
-        raise RetentionIncomplete(f"{AUDIT.name} not read to its end in {timeout_s:.0f} s")
-    return found
+        await producer.stop()
+
+
+async def erased_among(
+    settings: HubSettings, wanted: set[UUID], key_store: KeyStore | None
+) -> set[UUID]:
+    """Which of ``wanted`` the changelog shows erased (reads only their partitions)."""
+    partitions = {case_partition(case_id, CASE_STATE.partitions) for case_id in wanted}
+    store = CaseStore(settings, key_store=key_store)
+    await store.recover(partitions)
+    return {
+        state.case_id
+        for partition in partitions
+        for state in store.states(partition)
+        if state.case_id in wanted and state.erased_at is not None
+    }
 
 
 async def run_retention(
     settings: HubSettings,
     codec: Codec,
-    key_store: KeyStore,
     now: datetime,
     *,
+    key_store: KeyStore | None = None,
     schedule: RetentionSchedule | None = None,
     dry_run: bool = False,
+    wait_s: float = WAIT_S,
 ) -> RetentionRun:
-    """Shred every case due at ``now``; with ``dry_run``, only say which."""
+    """Find the cases due at ``now``, send their expiries (not with ``dry_run``) and wait up
+    to ``wait_s`` for the worker to apply them."""
     schedule = schedule or RetentionSchedule.load(settings.config_dir)
-    rule = schedule.personal_data_of_closed_cases
-    cases = await read_lives(settings, codec)
-    due = due_for_shredding(cases, now, rule.period)
-    unfinished = [
-        life.case_id
-        for life in keys_to_finish(cases)
-        if life.key_id is not None and key_store.get(life.key_id) is not None
-    ]
-    run = RetentionRun(now, rule.after_closure_days, len(cases), tuple(due), ())
-    if dry_run or not (due or unfinished):
-        return run
-    signer = HubSigner.from_pem(settings.signing_key_path, settings.signing_key_id)
-    shredded: list[Shredded] = []
-    skipped: list[Due] = []
-    for case in due:
-        if case.key_id is None or key_store.get(case.key_id) is None:
-            log.warning("retention.key_not_here", case_id=str(case.case_id))
-            skipped.append(case)
-            continue
-        # The entry first, then the key: a run stopped in between leaves an entry whose key
-        # still exists, which the next run destroys (``keys_to_finish``); the other order
-        # would leave a destroyed key no later run could tell from another store's case.
-        entry, _head = next_entry(
-            case.head,
-            case_id=case.case_id,
-            recorded_at=now,
-            actor=HUB_ACTOR,
-            actor_role=AgencyRole.HUB,
-            event_id=None,
-            action=AuditAction.ERASED,
-            decision=EXPIRED,
-            reason=f"closed {case.closed_at:%Y-%m-%d}, kept {rule.after_closure_days} days",
-            legal_basis=RETENTION_BASIS,
-            categories=case.categories,
-            key_store=key_store,
-        )
-        [(partition, offset)] = await append_entries(settings, codec, [entry], signer=signer)
-        destroyed = key_store.destroy(case.case_id)
-        log.info("retention.shredded", case_id=str(case.case_id), seq=entry.seq)
-        shredded.append(Shredded(case, destroyed, entry.seq, partition, offset))
-    for case_id in unfinished:
-        key_store.destroy(case_id)
-        log.info("retention.finished", case_id=str(case_id))
-    if shredded:
-        with AuditIndex.open(settings) as index:
-            await catch_up(settings, index, codec, timeout_s=INDEX_TIMEOUT_S)
-    return RetentionRun(
+    holds = HoldPolicy.load(settings.config_dir)
+    states = await read_all_states(settings, key_store=key_store)
+    due, held = survey(states, now, schedule, holds)
+    run = RetentionRun(
         now,
-        rule.after_closure_days,
-        len(cases),
+        schedule.personal_data_of_cases.after_last_contact_days,
+        len(states),
         tuple(due),
-        tuple(shredded),
-        tuple(skipped),
-        tuple(unfinished),
+        tuple(held),
+    )
+    if dry_run or not due:
+        return run
+    run_id = uuid.uuid4()
+    await send_expiries(settings, codec, run_id, due)
+    wanted = {d.case_id for d in due}
+    expired: set[UUID] = set()
+    deadline = time.monotonic() + wait_s
+    while wait_s > 0:
+        expired = await erased_among(settings, wanted, key_store)
+        if expired == wanted or time.monotonic() >= deadline:
+            break
+        await asyncio.sleep(POLL_S)
+    order = [d.case_id for d in due]
+    return RetentionRun(
+        run.now,
+        run.period_days,
+        run.cases,
+        run.due,
+        run.held,
+        run_id,
+        tuple(c for c in order if c in expired),
+        tuple(c for c in order if c not in expired),
     )

@@ -26,6 +26,7 @@ from hub.rules.lifecycle import Lifecycle, PathwayPolicy
 from hub.rules.projection import Projector
 from hub.rules.roles import OperatorRoster
 from hub.rules.routing import RoutingRules
+from hub.runtime.retention import RetentionSchedule
 from hub.trust.signing import RecordSigner
 from hub.trust.verification import RecordVerifier
 
@@ -43,6 +44,8 @@ class Policies:
     indicators: IndicatorGrid
     operators: OperatorRoster
     holds: HoldPolicy
+    retention: timedelta
+    """How long after its last contact a case's personal data is kept (retention.yaml)."""
 
     @classmethod
     def load(cls, config_dir: Path, registry: SchemaRegistry) -> Policies:
@@ -57,6 +60,7 @@ class Policies:
             indicators=IndicatorGrid.load(config_dir),
             operators=OperatorRoster.load(config_dir),
             holds=HoldPolicy.load(config_dir),
+            retention=RetentionSchedule.load(config_dir).personal_data_of_cases.period,
         )
 
     def context(self, directory: Directory, replay_window: timedelta | None) -> Context:
@@ -71,6 +75,7 @@ class Policies:
             self.pathway,
             operators=self.operators,
             holds=self.holds,
+            retention_period=self.retention,
             replay_window=replay_window,
         )
 

@@ -60,10 +60,12 @@ HUB_TOPIC_SUBJECTS: Mapping[str, tuple[str, ...]] = {
     ESCALATIONS.name: (ESCALATION,),
     ORPHANED_NEEDS.name: ("fr.nrm.OrphanedNeed",),
     "nrm.redrive": ("fr.nrm.DeadLetter",),  # dead letters an operator re-injects
-    ERASURE.name: (  # hub erase
+    ERASURE.name: (  # hub erase, hub retention run
         "fr.nrm.ErasureApproved",
         "fr.nrm.ErasureRejected",
         "fr.nrm.ErasureRequested",
+        "fr.nrm.RestrictionLifted",
+        "fr.nrm.RetentionExpiry",
     ),
     OBSERVATORY.name: ("fr.nrm.ObservatoryAggregate",),
 }

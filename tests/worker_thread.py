@@ -6,22 +6,38 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
 from agents.health import HealthServer, serve_health
 from agents.router import Router
 from agents.worker import run_worker
 from connectors.client import AgencyClient
+from hub.runtime.clock import Clock
 from hub.runtime.settings import HubSettings
 
 READY_TIMEOUT_S = 60.0
 AgencyFactory = Callable[[str], Awaitable[AgencyClient]]
 
 
+class TravelClock:
+    """The wall clock moved by ``offset``, which a test sets: a worker on it handles a case
+    as if years ago, then comes back to the present (``offset = timedelta(0)``)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
 class WorkerThread:
     """A routing worker running in its own thread and event loop, stopped on exit."""
 
-    def __init__(self, settings: HubSettings, *, health: bool = False) -> None:
+    def __init__(
+        self, settings: HubSettings, *, health: bool = False, clock: Clock | None = None
+    ) -> None:
         self.settings = settings
+        self._clock = clock
         self.router: Router | None = None
         self.health: HealthServer | None = None
         self._with_health = health
@@ -54,7 +70,7 @@ class WorkerThread:
                 self._tasks.add(task)
 
             try:
-                await run_worker(self.settings, self._stop, on_ready=ready)
+                await run_worker(self.settings, self._stop, clock=self._clock, on_ready=ready)
             finally:
                 if self.health is not None:
                     await self.health.stop()

@@ -46,7 +46,8 @@ def sync_command(
         raise fail(str(exc)) from None
     out.print(
         f"{result.queued} nouvelle(s) demande(s) de titre, {result.duplicates} déjà en file, "
-        f"{result.skipped} autre(s) message(s) ignoré(s)",
+        f"{result.skipped} autre(s) message(s) ignoré(s), "
+        f"{result.erased} demande(s) effacée(s) à la demande du hub",
         highlight=False,
     )
 

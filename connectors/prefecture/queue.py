@@ -14,6 +14,12 @@ Each request keeps the name of the person the clerk issues the permit to (``firs
 ``last_name``, as the hub's projection for a prefecture carries them when consent covers
 identity; NULL otherwise): the queue holds identity data, declared in docs/PRIVACY.md.
 A queue file written before the names were kept gains the two columns when opened.
+
+``apply_notice`` acts on the hub's ``ErasureNotice`` for a case (RGPD art. 19): ERASED means
+the hub erased the case with no legal hold left (no permit decision pending there), so the
+queue erases what it holds of the person (names and ``person_ref``, overwritten on disk:
+``secure_delete``) and closes the case's open requests; RESTRICTED and RESTRICTION_LIFTED are
+recorded for the clerk. Every notice is kept in ``case_notices`` (ids and outcome only).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from enum import StrEnum
 from pathlib import Path
 from uuid import UUID
 
-from hub.contracts.enums import AckStatus
+from hub.contracts.enums import AckStatus, ErasureOutcome
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS permit_requests (
@@ -40,6 +46,13 @@ CREATE TABLE IF NOT EXISTS permit_requests (
     state TEXT NOT NULL DEFAULT 'pending',
     first_name TEXT,
     last_name TEXT
+);
+CREATE TABLE IF NOT EXISTS case_notices (
+    case_id TEXT NOT NULL,
+    notice_id TEXT PRIMARY KEY,
+    outcome TEXT NOT NULL,
+    holds TEXT NOT NULL,
+    received_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS answers (
     request_id TEXT NOT NULL REFERENCES permit_requests(request_id),
@@ -69,7 +82,10 @@ class Answer(StrEnum):
 PENDING = "pending"
 RECEIPT = "receipt"
 CLOSED = "closed"
+ERASED = "erased"
 OPEN_STATES = (PENDING, RECEIPT)
+ERASED_REF = "[effacé]"
+"""What ``person_ref`` reads once the hub's erasure notice has been applied."""
 
 
 @dataclass(frozen=True)
@@ -144,6 +160,8 @@ class WorkQueue:
         if str(path) != ":memory:":
             _owner_only(Path(path))
         self._db = sqlite3.connect(str(path))
+        # Erased names must not survive in freed pages of the file.
+        self._db.execute("PRAGMA secure_delete = ON")
         self._db.executescript(SCHEMA)
         present = {row[1] for row in self._db.execute("PRAGMA table_info(permit_requests)")}
         for column in NAME_COLUMNS:
@@ -239,6 +257,42 @@ class WorkQueue:
             self._set_state(request_id, fields.leads_to)
         self._db.commit()
         return item, fields
+
+    def apply_notice(
+        self,
+        *,
+        notice_id: UUID,
+        case_id: UUID,
+        outcome: ErasureOutcome,
+        holds: tuple[str, ...],
+        now: datetime,
+    ) -> int:
+        """Act on the hub's erasure notice for ``case_id``; returns how many requests of the
+        case it erased (ERASED: names and ``person_ref`` wiped, open requests closed as
+        ``erased``). Idempotent by notice id."""
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO case_notices (case_id, notice_id, outcome, holds, received_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (str(case_id), str(notice_id), outcome.value, ",".join(holds), now.isoformat()),
+        )
+        erased = 0
+        if cursor.rowcount == 1 and outcome is ErasureOutcome.ERASED:
+            erased = self._db.execute(
+                "UPDATE permit_requests SET first_name = NULL, last_name = NULL,"
+                " person_ref = ?, state = CASE WHEN state IN (?, ?) THEN ? ELSE state END"
+                " WHERE case_id = ?",
+                (ERASED_REF, *OPEN_STATES, ERASED, str(case_id)),
+            ).rowcount
+        self._db.commit()
+        return erased
+
+    def notices(self, case_id: UUID) -> list[tuple[ErasureOutcome, tuple[str, ...]]]:
+        """The hub's erasure notices for ``case_id``, in the order they came."""
+        rows = self._db.execute(
+            "SELECT outcome, holds FROM case_notices WHERE case_id = ? ORDER BY rowid",
+            (str(case_id),),
+        ).fetchall()
+        return [(ErasureOutcome(o), tuple(h for h in str(hs).split(",") if h)) for o, hs in rows]
 
     def reopen(self, request_id: UUID) -> None:
         """Undo the last answer (used when publishing it failed): the state is the one the

@@ -2,9 +2,11 @@
 
 ``sync`` reads the prefecture's inbox with the signed agency client (hub signature checked,
 each event id once, offsets committed) and queues every ``PermitRequested`` for one of the
-prefecture's départements; anything else is counted and skipped. ``answer`` records a clerk's
-answer in the queue and publishes it as a signed ``fr.nrm.Acknowledgement`` on the
-prefecture's outbox; if publishing fails, the answer is taken back out of the queue.
+prefecture's départements, and applies every ``ErasureNotice`` to the queue (an erased case's
+names are wiped: ``WorkQueue.apply_notice``); anything else is counted and skipped.
+``answer`` records a clerk's answer in the queue and publishes it as a signed
+``fr.nrm.Acknowledgement`` on the prefecture's outbox; if publishing fails, the answer is taken
+back out of the queue.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from connectors.client.dev import dev_client
 from connectors.client.kafka_client import AgencyClient
 from connectors.prefecture.queue import AckFields, Answer, WorkQueue
 from hub.contracts.enums import AgencyRole
-from hub.contracts.events import Acknowledgement, Envelope, PermitRequested
+from hub.contracts.events import Acknowledgement, Envelope, ErasureNotice, PermitRequested
 from hub.rules.directory import Directory
 from hub.runtime.settings import HubSettings
 
@@ -38,6 +40,8 @@ class SyncResult:
     queued: int
     duplicates: int
     skipped: int
+    erased: int = 0
+    """Queued requests whose person's data an erasure notice wiped."""
 
 
 def prefecture_departements(settings: HubSettings, agency_id: str) -> tuple[str, ...]:
@@ -63,7 +67,7 @@ async def sync(
     something arrived and then nothing more for ``idle_s``."""
     departements = prefecture_departements(settings, agency_id)
     client = client_factory(settings, agency_id)
-    queued = duplicates = skipped = 0
+    queued = duplicates = skipped = erased = 0
     got_any = False
     deadline = time.monotonic() + wait_s
     await client.start()
@@ -76,6 +80,15 @@ async def sync(
                 got_any = got_any or bool(messages)
                 for message in messages:
                     event = message.event
+                    if isinstance(event, ErasureNotice):
+                        erased += queue.apply_notice(
+                            notice_id=event.envelope.event_id,
+                            case_id=event.envelope.case_id,
+                            outcome=event.outcome,
+                            holds=tuple(event.holds),
+                            now=datetime.now(UTC),
+                        )
+                        continue
                     if not isinstance(event, PermitRequested) or (
                         departements and event.departement not in departements
                     ):
@@ -96,7 +109,7 @@ async def sync(
                     duplicates += not added
     finally:
         await client.stop()
-    return SyncResult(queued, duplicates, skipped)
+    return SyncResult(queued, duplicates, skipped, erased)
 
 
 def acknowledgement(

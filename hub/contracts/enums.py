@@ -278,11 +278,13 @@ class EscalationStep(StrEnum):
 
 
 class ErasureOutcome(StrEnum):
-    """What an approved erasure request came to: erased (art. 17) or restricted (art. 18)."""
+    """What an erasure command came to: erased (art. 17), restricted (art. 18), or that
+    restriction lifted (art. 18(3))."""
 
     UNKNOWN = "UNKNOWN"
     ERASED = "ERASED"
     RESTRICTED = "RESTRICTED"
+    RESTRICTION_LIFTED = "RESTRICTION_LIFTED"
 
 
 class CaseClosedReason(StrEnum):

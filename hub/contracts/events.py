@@ -26,7 +26,6 @@ from hub.contracts.enums import (
     DeadLetterReason,
     DeclineReason,
     Departement,
-    ErasureOutcome,
     EscalationStep,
     ExploitationType,
     Gender,
@@ -46,6 +45,16 @@ from hub.contracts.enums import (
     UtcMillis,
     avro_full_name,
 )
+
+# Re-exported: every event is importable from here, wherever it is defined.
+from hub.contracts.envelope import Envelope as Envelope
+from hub.contracts.envelope import Event as Event
+from hub.contracts.erasure_events import ErasureApproved as ErasureApproved
+from hub.contracts.erasure_events import ErasureNotice as ErasureNotice
+from hub.contracts.erasure_events import ErasureRejected as ErasureRejected
+from hub.contracts.erasure_events import ErasureRequested as ErasureRequested
+from hub.contracts.erasure_events import RestrictionLifted as RestrictionLifted
+from hub.contracts.erasure_events import RetentionExpiry as RetentionExpiry
 from hub.contracts.hub_records import (
     AuditEntry,
     DeadLetter,
@@ -55,23 +64,6 @@ from hub.contracts.hub_records import (
 )
 
 # ------------------------------------------------------------------------- shared records
-
-
-class Envelope(AvroRecord):
-    """Metadata common to every event: identity, case, time, causality, proven sender.
-
-    ``sender`` and ``sender_role`` are set by the hub from the verified signature and the
-    outbox topic; a sender leaves them ``None``.
-    """
-
-    event_id: UUID
-    case_id: UUID
-    occurred_at: UtcMillis
-    schema_version: Int32 = 1
-    correlation_id: UUID | None = None
-    causation_id: UUID | None = None
-    sender: str | None = None
-    sender_role: AgencyRole | None = None
 
 
 class Person(AvroRecord):
@@ -128,12 +120,6 @@ class AccommodationNeeds(AvroRecord):
 
 
 # ------------------------------------------------------------------------- events
-
-
-class Event(AvroRecord):
-    """Base of the top-level events that carry an envelope (all but DeadLetter, AuditEntry)."""
-
-    envelope: Envelope
 
 
 class PresumedVictimReport(Event):
@@ -315,40 +301,6 @@ class CaseClosed(Event):
     detail: str | None = None
 
 
-class ErasureRequested(Event):
-    """An operator asks that a case's personal data be erased (``hub erase request``)."""
-
-    request_id: UUID
-    requested_by: str
-    reason: str
-
-
-class ErasureApproved(Event):
-    """A data-protection officer approves a pending erasure request (``hub erase approve``)."""
-
-    request_id: UUID
-    approved_by: str
-    declared_holds: Seq[str] = ()
-
-
-class ErasureRejected(Event):
-    """A data-protection officer rejects a pending erasure request (``hub erase reject``)."""
-
-    request_id: UUID
-    rejected_by: str
-    reason: str
-
-
-class ErasureNotice(Event):
-    """To each agency that received data of the case: erased or restricted (RGPD art. 19)."""
-
-    request_id: UUID
-    outcome: ErasureOutcome
-    categories: Seq[DataCategory] = ()
-    holds: Seq[str] = ()
-    legal_basis: str
-
-
 class OrphanedNeed(Event):
     """A case need nobody is acting on, raised to national coordination (emitted by the hub)."""
 
@@ -402,6 +354,8 @@ _TOP_LEVEL: tuple[type[AvroRecord], ...] = (
     ErasureApproved,
     ErasureRejected,
     ErasureNotice,
+    RetentionExpiry,
+    RestrictionLifted,
     RightsInformationGiven,
     PathwayChoiceRecorded,
 )

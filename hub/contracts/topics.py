@@ -68,9 +68,10 @@ OPERATOR_ACTIONS = TopicSpec(
 )
 ERASURE = TopicSpec(
     name="nrm.erasure",
-    purpose="Erasure requests and their approvals (hub erase), signed by the hub, keyed by case "
-    "id, co-partitioned with the outboxes: the worker owning the case applies them in order, "
-    "as the single writer of its chain (which keeps the record of each decision).",
+    purpose="Erasure requests, approvals, rejections and restriction liftings (hub erase) and "
+    "retention expiries (hub retention run), signed by the hub, keyed by case id, "
+    "co-partitioned with the outboxes: the worker owning the case applies them in order, as "
+    "the single writer of its chain (which keeps the record of each decision).",
 )
 OBSERVATORY = TopicSpec(
     name="nrm.observatory",

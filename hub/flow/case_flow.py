@@ -30,6 +30,7 @@ from hub.contracts.events import (
     PermitRequested,
     PresumedVictimReport,
     ReferralOpened,
+    RetentionExpiry,
     RightsInformationGiven,
     SafetyFlagsSet,
 )
@@ -40,6 +41,7 @@ from hub.flow.case_state import CaseState, Held, Safety, Seen, topic_crc
 from hub.flow.decisions import AuditNote, Context, Deliver, Inbound, Outcome, Refusal
 from hub.flow.delivery import Message, Sent, send, share_for
 from hub.flow.erasure import erasure_command, frozen
+from hub.flow.expiry import expire
 from hub.flow.identification import decision
 from hub.flow.parents import AD_HOC_REQUEST, ad_hoc_request, parents_information
 from hub.flow.prosecutor_notice import NOTICE, REPORT, notice_for, officials_reached
@@ -60,11 +62,17 @@ def handle(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> O
         # A refused event re-driven after a fix is handled afresh.
         state = state.without_seen(inbound.event_id)
     if inbound.topic == ERASURE.name:
-        return erasure_command(_remember(state, inbound, ctx.replay_window), inbound, ctx, now)
+        remembered = _remember(state, inbound, ctx.replay_window)
+        if isinstance(inbound.event, RetentionExpiry):
+            return expire(remembered, inbound.event, ctx, now)
+        return erasure_command(remembered, inbound, ctx, now)
     if state.erased_at is not None or state.restricted is not None:
         stored = None if state.erased_at is not None else _personal_data(inbound, ctx)
+        contact = state.last_contact_at if state.erased_at is not None else now
         return frozen(
-            _remember(state, inbound, ctx.replay_window),
+            _remember(state, inbound, ctx.replay_window).model_copy(
+                update={"last_contact_at": contact}
+            ),
             inbound,
             AuditNote(
                 AuditAction.RECEIVED,
@@ -83,7 +91,8 @@ def handle(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> O
             _remember(state, inbound, ctx.replay_window, refused=True),
             Refusal(DeadLetterReason.INVALID_TRANSITION, moved.detail),
         )
-    state = _remember(state, inbound, ctx.replay_window)
+    # A contact (hub.flow.expiry): an agency's event about the case, accepted, on our clock.
+    state = _remember(state, inbound, ctx.replay_window).model_copy(update={"last_contact_at": now})
     received_note = AuditNote(
         AuditAction.RECEIVED,
         f"received {inbound.subject} from {inbound.sender.id}",

@@ -297,6 +297,9 @@ class CaseState(_Value):
     audit_head: ChainHead | None = None
     erasure_requests: tuple[PendingErasure, ...] = ()
     restricted: Restriction | None = None
+    last_contact_at: datetime | None = None
+    """The last contact on the case: when the hub, on its own clock, accepted the latest event
+    an agency sent about it (``hub.flow.expiry``: the retention schedule counts from it)."""
     erased_at: datetime | None = None
     """Set once the case is erased: the state then keeps only its id, its chain head (the
     worker goes on chaining entries after the ERASED one) and its recent event ids."""

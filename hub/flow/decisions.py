@@ -74,6 +74,9 @@ class Context:
     """Operators' roles: who may approve an erasure (``hub.rules.roles``)."""
     holds: HoldPolicy = field(default_factory=HoldPolicy)
     """What stops an erasure (``hub.rules.holds``)."""
+    retention_period: timedelta | None = None
+    """How long after its last contact a case's personal data is kept (retention.yaml); None:
+    this worker expires no case."""
     replay_window: timedelta | None = None
     """How long a case remembers an event id (``CaseState.seen``): the signature's past and
     future windows, beyond which a replayed copy is refused as STALE_SIGNATURE anyway. None

@@ -33,6 +33,7 @@ from hub.contracts.events import (
     ErasureNotice,
     ErasureRejected,
     ErasureRequested,
+    RestrictionLifted,
     subject_of,
 )
 from hub.flow.case_state import CaseState, PendingErasure, Restriction
@@ -45,7 +46,13 @@ NOTICE_NAMESPACE = uuid.UUID("5f0c2f8e-4d7b-4c1e-9a51-e7a5e0b1c0de")
 ERASURE_BASIS = "RGPD art. 17(1)"
 RESTRICTION_BASIS = "RGPD art. 17(3), art. 18"
 NOTICE_BASIS = "RGPD art. 19"
+LIFT_BASIS = "RGPD art. 18(3)"
 NOTICE_SUBJECT = subject_of(ErasureNotice)
+NOTICE_KINDS = {
+    ErasureOutcome.ERASED: "erasure",
+    ErasureOutcome.RESTRICTED: "restriction",
+    ErasureOutcome.RESTRICTION_LIFTED: "restriction lifted",
+}
 DECIDING = frozenset({AckStatus.COMPLETED, AckStatus.DECLINED})
 """Answers that end a request (a permit granted or refused)."""
 
@@ -56,8 +63,8 @@ def operator_actor(operator_id: str) -> str:
 
 
 def erasure_command(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> Outcome:
-    """Decide an ``ErasureRequested``, ``ErasureApproved`` or ``ErasureRejected`` read from
-    ``nrm.erasure``."""
+    """Decide an ``ErasureRequested``, ``ErasureApproved``, ``ErasureRejected`` or
+    ``RestrictionLifted`` read from ``nrm.erasure``."""
     event = inbound.event
     if isinstance(event, ErasureRequested):
         return _requested(state, event, now)
@@ -65,6 +72,8 @@ def erasure_command(state: CaseState, inbound: Inbound, ctx: Context, now: datet
         return _approved(state, event, ctx, now)
     if isinstance(event, ErasureRejected):
         return _rejected(state, event, ctx)
+    if isinstance(event, RestrictionLifted):
+        return _lifted(state, event, ctx, now)
     raise TypeError(f"not an erasure command: {inbound.subject}")  # ingest lets no other in
 
 
@@ -122,7 +131,7 @@ def _approved(state: CaseState, event: ErasureApproved, ctx: Context, now: datet
     )
     rest = tuple(p for p in state.erasure_requests if p.request_id != event.request_id)
     state = state.model_copy(update={"erasure_requests": rest})
-    holds = holds_on(_hold_facts(state), event.declared_holds, ctx.holds)
+    holds = holds_on(hold_facts(state), event.declared_holds, ctx.holds)
     if holds:
         return _restrict(state, pending, holds, approval, ctx, now)
     return _erase(state, pending, approval, ctx, now)
@@ -152,7 +161,54 @@ def _rejected(state: CaseState, event: ErasureRejected, ctx: Context) -> Outcome
     return Outcome(state=state.model_copy(update={"erasure_requests": rest}), audit=(note,))
 
 
-def _hold_facts(state: CaseState) -> CaseHoldFacts:
+def _lifted(state: CaseState, event: RestrictionLifted, ctx: Context, now: datetime) -> Outcome:
+    """A data-protection officer lifts a restriction (art. 18(3)): only the restriction the
+    officer names, only once the person was told (after the restriction began, before now),
+    only when no hold the hub can see still applies. Processing resumes; every recipient told
+    of the restriction is told it has ended."""
+    actor = operator_actor(event.lifted_by)
+    allowed = decide(ctx.operators.grant(event.lifted_by), Permission.APPROVE_ERASURE)
+    restriction = state.restricted
+    holds = holds_on(hold_facts(state), (), ctx.holds)
+    why: str | None = None
+    if isinstance(allowed, Denied):
+        why = allowed.reason
+    elif restriction is None or restriction.request_id != event.request_id:
+        why = f"no restriction {event.request_id} on the case"
+    elif not restriction.since <= event.person_informed_at <= now:
+        why = "the person must be told after the restriction began and before it is lifted"
+    elif holds:
+        why = f"legal hold still applies: {', '.join(holds)}"
+    if why is not None:
+        note = AuditNote(AuditAction.REFUSED, "restriction lift refused", reason=why, actor=actor)
+        return Outcome(state=state, audit=(note,))
+    sent, notice_notes = notices(
+        state,
+        event.request_id,
+        ErasureOutcome.RESTRICTION_LIFTED,
+        (),
+        ctx,
+        now,
+        f"{LIFT_BASIS}, art. 19",
+    )
+    notes = (
+        AuditNote(
+            AuditAction.RECEIVED,
+            f"restriction lifted ({event.request_id}), person informed "
+            f"{event.person_informed_at:%Y-%m-%d %H:%M} UTC",
+            reason=event.reason,
+            legal_basis=LIFT_BASIS,
+            actor=actor,
+        ),
+        AuditNote(AuditAction.CASE_TRANSITION, "processing resumed", legal_basis=LIFT_BASIS),
+        *notice_notes,
+    )
+    state = state.model_copy(update={"restricted": None})
+    return Outcome(state=state, deliveries=sent, audit=notes)
+
+
+def hold_facts(state: CaseState) -> CaseHoldFacts:
+    """What the legal holds read of ``state``."""
     return CaseHoldFacts(
         open_request_subjects=frozenset(r.subject for r in state.requests),
         recipient_roles=frozenset(r.role for r in state.received),
@@ -170,7 +226,9 @@ def _restrict(
 ) -> Outcome:
     """Art. 18: stored, shared no further. Deadlines and held messages end; the open
     requests stay in the state (they are what the hold is about)."""
-    notices, notice_notes = _notices(state, pending, ErasureOutcome.RESTRICTED, holds, ctx, now)
+    sent, notice_notes = notices(
+        state, pending.request_id, ErasureOutcome.RESTRICTED, holds, ctx, now
+    )
     named = ", ".join(holds)
     notes = (
         approval,
@@ -194,7 +252,7 @@ def _restrict(
     restriction = Restriction(request_id=pending.request_id, holds=holds, since=now)
     closed = tuple(d.deadline_id for d in state.open_deadlines())
     state = state.model_copy(update={"restricted": restriction, "deadlines": (), "holds": ()})
-    return Outcome(state=state, deliveries=notices, audit=notes, closed=closed)
+    return Outcome(state=state, deliveries=sent, audit=notes, closed=closed)
 
 
 def _erase(
@@ -202,7 +260,7 @@ def _erase(
 ) -> Outcome:
     """Art. 17: the key is destroyed first, then the notices and the ERASED entry are written;
     the state keeps only what chaining and de-duplication need."""
-    notices, notice_notes = _notices(state, pending, ErasureOutcome.ERASED, (), ctx, now)
+    sent, notice_notes = notices(state, pending.request_id, ErasureOutcome.ERASED, (), ctx, now)
     categories = frozenset(c for r in state.received for c in r.categories) - {DataCategory.UNKNOWN}
     notes = (
         approval,
@@ -215,33 +273,44 @@ def _erase(
             categories=categories,
         ),
     )
-    tombstone = CaseState(
+    closed = tuple(d.deadline_id for d in state.open_deadlines())
+    return Outcome(
+        state=tombstone(state, now),
+        deliveries=sent,
+        audit=notes,
+        closed=closed,
+        destroy_key=True,
+    )
+
+
+def tombstone(state: CaseState, now: datetime) -> CaseState:
+    """What an erased case's state keeps: its id, its chain head (the worker goes on chaining
+    after the ERASED entry) and its recent event ids (a redelivery is still dropped)."""
+    return CaseState(
         case_id=state.case_id,
         status=CaseStatus.CLOSED,
         seen=state.seen,
         audit_head=state.audit_head,
         erased_at=now,
     )
-    closed = tuple(d.deadline_id for d in state.open_deadlines())
-    return Outcome(
-        state=tombstone, deliveries=notices, audit=notes, closed=closed, destroy_key=True
-    )
 
 
-def _notices(
+def notices(
     state: CaseState,
-    pending: PendingErasure,
+    request_id: uuid.UUID,
     outcome: ErasureOutcome,
     holds: tuple[str, ...],
     ctx: Context,
     now: datetime,
+    basis: str = NOTICE_BASIS,
 ) -> tuple[tuple[Deliver, ...], tuple[AuditNote, ...]]:
     """An ``ErasureNotice`` to every agency that received data of the case (art. 19), and the
     audit notes saying so; an agency gone from the directory cannot be told, and the chain
-    says that too ("unless this proves impossible")."""
+    says that too ("unless this proves impossible"). ``basis``: the articles the notice
+    cites."""
     deliveries: list[Deliver] = []
     notes: list[AuditNote] = []
-    kind = "erasure" if outcome is ErasureOutcome.ERASED else "restriction"
+    kind = NOTICE_KINDS[outcome]
     for received in sorted(state.received, key=lambda r: (r.recipient, r.role.value)):
         agency = ctx.directory.get(received.recipient)
         if agency is None:
@@ -251,7 +320,7 @@ def _notices(
                     f"{kind} notice impossible",
                     reason="agency no longer in the directory",
                     recipient=received.recipient,
-                    legal_basis=NOTICE_BASIS,
+                    legal_basis=basis,
                 )
             )
             continue
@@ -259,18 +328,18 @@ def _notices(
         notice = ErasureNotice(
             envelope=Envelope(
                 event_id=uuid.uuid5(
-                    NOTICE_NAMESPACE, f"{pending.request_id}/{received.recipient}/{outcome}"
+                    NOTICE_NAMESPACE, f"{request_id}/{received.recipient}/{outcome}"
                 ),
                 case_id=state.case_id,
                 occurred_at=now,
                 sender="hub",
                 sender_role=AgencyRole.HUB,
             ),
-            request_id=pending.request_id,
+            request_id=request_id,
             outcome=outcome,
             categories=tuple(categories),
             holds=holds,
-            legal_basis=NOTICE_BASIS,
+            legal_basis=basis,
         )
         deliveries.append(
             Deliver(
@@ -278,14 +347,14 @@ def _notices(
                 subject=NOTICE_SUBJECT,
                 record=notice.model_dump(),
                 categories=frozenset(),
-                basis=NOTICE_BASIS,
+                basis=basis,
             )
         )
         notes.append(
             AuditNote(  # no legal basis: nothing was shared (a notice, not a disclosure)
                 AuditAction.ROUTED,
                 f"{kind} notice sent",
-                reason=NOTICE_BASIS,
+                reason=basis,
                 recipient=agency.id,
                 categories=frozenset(categories),
             )

@@ -27,6 +27,8 @@ from hub.contracts.events import (
     ErasureApproved,
     ErasureRejected,
     ErasureRequested,
+    RestrictionLifted,
+    RetentionExpiry,
     subject_of,
 )
 from hub.contracts.partitioning import case_partition
@@ -46,7 +48,14 @@ from hub.trust.verification import (
 HUB_SENDER = Agency(id="hub", name="NRM Hub", role=AgencyRole.HUB)
 """The sender of the hub's own commands (erasure), proven by the hub's signature."""
 ERASURE_SUBJECTS = frozenset(
-    subject_of(m) for m in (ErasureRequested, ErasureApproved, ErasureRejected)
+    subject_of(m)
+    for m in (
+        ErasureRequested,
+        ErasureApproved,
+        ErasureRejected,
+        RetentionExpiry,
+        RestrictionLifted,
+    )
 )
 
 
@@ -225,9 +234,9 @@ def erasure_command(raw: RawRecord, codec: Codec, trusted: Sequence[str]) -> Inb
     """An erasure command of ``nrm.erasure``: signed by one of ``trusted``, the
     operator-action key (``hub erase`` and the dashboard sign with it) or the hub's own (an
     agency's key, or none, is refused) within the ingest windows (a copy replayed later is
-    STALE_SIGNATURE), an ``ErasureRequested``, ``ErasureApproved`` or ``ErasureRejected``, keyed
-    and partitioned by
-    its case. Its sender is the hub; the operator is in the event."""
+    STALE_SIGNATURE), one of ``ERASURE_SUBJECTS`` (the erasure workflow's commands, a
+    restriction lifted, the retention run's expiries), keyed and partitioned by its case. Its
+    sender is the hub; the operator is in the event."""
     try:  # always checked, with the ingest windows: a command copied days later is stale
         verify_from_hub(
             raw.topic, raw.key, raw.value, raw.headers, list(trusted), policy=INGEST_POLICY

@@ -2,9 +2,10 @@
 
 How long each topic and store keeps what it holds, each entry with its reason and its source
 (a law text with its article, or "hub policy" and why). ``hub topics create`` applies the
-topic entries as topic configurations (``topic_configs``); ``hub retention run`` applies the
-period after which the personal data of a closed case is shredded (its key destroyed:
-``personal_data_of_closed_cases``). docs/PRIVACY.md's data map reads the same entries.
+topic entries as topic configurations (``topic_configs``); ``hub retention run`` and the
+routing worker apply the period after the case's last contact at which its personal data is
+shredded (its key destroyed: ``personal_data_of_cases``). docs/PRIVACY.md's data map reads
+the same entries.
 
 A topic entry names a topic, or an agency topic pattern (``nrm.inbox.<agency>``).
 """
@@ -102,23 +103,24 @@ class StoreRetention(_Entry):
     applied_by: str = Field(min_length=3, description="What applies it, or who must.")
 
 
-class ClosedCases(_Entry):
-    """When the personal data of a closed case is shredded (its key destroyed)."""
+class CaseRetention(_Entry):
+    """When the personal data of a case is shredded (its key destroyed): this long after the
+    case's last contact, open or closed (``hub.flow.expiry``)."""
 
-    after_closure_days: int = Field(ge=1)
+    after_last_contact_days: int = Field(ge=1)
 
     @property
     def period(self) -> timedelta:
         """The period as a duration."""
-        return timedelta(days=self.after_closure_days)
+        return timedelta(days=self.after_last_contact_days)
 
 
 class RetentionSchedule(BaseModel):
-    """Every topic's and store's retention, and the closed-case shredding period."""
+    """Every topic's and store's retention, and the cases' shredding period."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    personal_data_of_closed_cases: ClosedCases
+    personal_data_of_cases: CaseRetention
     topics: tuple[TopicRetention, ...]
     stores: tuple[StoreRetention, ...] = ()
 

@@ -119,6 +119,10 @@ def arguments(tmp: Path) -> dict[str, list[str]]:
         "erase request": [CASE, "--by", "operatrice.demo", "--reason", "demande", "--yes"],
         "erase approve": [str(uuid4()), "--by", "dpo.demo", "--yes"],
         "erase reject": [str(uuid4()), "--by", "dpo.demo", "--reason", "motif", "--yes"],
+        "erase lift": [
+            *(CASE, "--by", "dpo.demo", "--informed", "2026-12-01T10:00"),
+            *("--reason", "motif", "--yes"),
+        ],
         "audit verify": [CASE],
         "case show": [CASE],
         "deadletters redrive": [str(uuid4())],

@@ -7,7 +7,10 @@ run it:
 - a case with no hold is erased: key destroyed, every recipient receives an ``ErasureNotice``,
   the worker goes on chaining entries after ERASED (a late answer), and the chain verifies;
 - a case with an open permit request is not erased: the hold is named, the processing is
-  restricted, the prefecture is told, and a later event is shared with nobody.
+  restricted, the prefecture is told, and a later event is shared with nobody; once the
+  prefecture has decided, a DPO lifts the restriction after the person was told (art. 18(3)),
+  and every recipient is told;
+- the running worker keeps nothing of an erased case in memory (its state is the tombstone).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -34,6 +38,7 @@ from hub.contracts.events import (
     AccommodationRequested,
     Acknowledgement,
     ConsentGiven,
+    Envelope,
     ErasureNotice,
     PermitRequested,
     PresumedVictimReport,
@@ -41,7 +46,9 @@ from hub.contracts.events import (
     SupportRequested,
 )
 from hub.contracts.examples import example_events
-from hub.flow.case_state import CaseState
+from hub.contracts.partitioning import case_partition
+from hub.contracts.topics import CASE_STATE
+from hub.flow.case_state import CaseFacts, CaseState, Pathway
 from hub.runtime.logs import configure_logging
 from hub.runtime.settings import HubSettings
 
@@ -220,6 +227,16 @@ async def test_erasure_tells_every_recipient_and_the_chain_goes_on_and_verifies(
 
     notices = await notices_for(association, case_id)
     assert {n.outcome for n in notices} == {ErasureOutcome.ERASED}
+    assert worker.router is not None  # what the running worker still holds of the case
+    held = worker.router.store.get(case_partition(case_id, CASE_STATE.partitions), case_id)
+    assert held.erased_at is not None
+    assert (held.facts, held.pathway, held.requests, held.holds, held.received) == (
+        CaseFacts(),
+        Pathway(),
+        (),
+        (),
+        (),
+    )
     entries = await asyncio.to_thread(replayed, hub_settings, case_id)
     told = {e["recipient"] for e in entries if e["decision"] == "erasure notice sent"}
     assert told == recipients  # art. 19: every agency that received data of the case
@@ -305,6 +322,44 @@ async def test_an_open_permit_request_restricts_instead_and_nothing_more_is_shar
     await consistently(nothing_new, for_s=3, what="no delivery of a restricted case")
     entries = await asyncio.to_thread(replayed, hub_settings, case_id)
     assert any(e["decision"] == "processing restricted" for e in entries)
+
+    # Lifting (art. 18(3)): not while the permit is pending, not before the person is told,
+    # not by anyone but a DPO.
+    told = datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+    lift = ("erase", "lift", str(case_id), "--reason", "titre délivré", "--yes")
+    future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    early = await run(hub_settings, *lift, "--by", "dpo.demo", "--informed", future)
+    assert early.exit_code == 2, early.output
+    assert "informée avant la levée" in early.output
+    nobody = await run(hub_settings, *lift, "--by", "operatrice.demo", "--informed", told)
+    assert nobody.exit_code == 2, nobody.output
+    held = await run(hub_settings, *lift, "--by", "dpo.demo", "--informed", told + "+00:00")
+    assert held.exit_code == 1, held.output  # the worker refuses: the permit is pending
+    assert (await read_case(hub_settings, case_id)).restricted is not None  # type: ignore[union-attr]
+    # The prefecture decides the permit; the hold ends, the DPO lifts the restriction.
+    decided = Acknowledgement(
+        envelope=Envelope(event_id=uuid.uuid4(), case_id=case_id, occurred_at=datetime.now(UTC)),
+        request_id=events[PermitRequested].request_id,
+        status=AckStatus.COMPLETED,
+    )
+    await prefecture.publish(decided)
+    await state_of(
+        hub_settings,
+        case_id,
+        "the permit decided",
+        lambda s: "fr.nrm.PermitRequested" not in {r.subject for r in s.requests},
+    )
+    lifted = await run(hub_settings, *lift, "--by", "dpo.demo", "--informed", told + "+00:00")
+    assert lifted.exit_code == 0, lifted.output
+    assert "Limitation levée" in lifted.stdout
+    assert (await read_case(hub_settings, case_id)).restricted is None  # type: ignore[union-attr]
+    outcomes = {n.outcome for n in await notices_for(prefecture, case_id)}
+    assert ErasureOutcome.RESTRICTION_LIFTED in outcomes
+    entries = await asyncio.to_thread(replayed, hub_settings, case_id)
+    lifted_entries = [e for e in entries if e["decision"].startswith("restriction lifted (")]
+    assert [e["legal_basis"] for e in lifted_entries] == ["RGPD art. 18(3)"]
+    verified = await run(hub_settings, "audit", "verify", str(case_id))
+    assert verified.exit_code == 0, verified.output
 
 
 def events_for_new_support(events: dict[type, Any], case_id: uuid.UUID) -> SupportRequested:

@@ -1,27 +1,38 @@
 """The prefecture subscriber on the embedded broker: a permit request flows into the local
 work queue, the clerk's receipt flows back to the requester and closes the deadline, and the
-grant that follows closes the request."""
+grant that follows closes the request. The case, closed, is then erased through the workflow:
+the hub's erasure notice reaches the prefecture, and its queue forgets the person (RGPD art. 19,
+issue 23)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 from pathlib import Path
 
 import pytest
 from eventually import eventually
 from flow_helpers import events_for, fresh, prefecture_consent, received_for
+from typer.testing import CliRunner, Result
 from worker_thread import AgencyFactory
 
 from agents.io.case_store import read_case
 from connectors.prefecture.queue import Answer, QueueError, WorkQueue
 from connectors.prefecture.subscriber import answer, sync
-from hub.contracts.enums import AckStatus
-from hub.contracts.events import Acknowledgement, ConsentGiven, PermitRequested
+from hub.cli.app import app
+from hub.contracts.enums import AckStatus, ErasureOutcome
+from hub.contracts.events import Acknowledgement, CaseClosed, ConsentGiven, PermitRequested
 from hub.runtime.settings import HubSettings
 
 pytestmark = pytest.mark.usefixtures("worker")
 PERMIT = "fr.nrm.PermitRequested"
 REFLECTION = "reflection_period_end"
+
+
+def hub(settings: HubSettings, *args: str) -> Result:
+    """The ``hub`` command, as an operator runs it."""
+    return CliRunner().invoke(app, list(args), obj=settings, env={"COLUMNS": "250"})
 
 
 async def open_deadlines_of(
@@ -138,6 +149,49 @@ async def test_permit_request_queued_answered_and_deadline_closed(
     assert [m.event.status for m in back] == [AckStatus.COMPLETED]
     assert back[0].event.detail == "titre de séjour accordé"
     assert await open_requests_of(hub_settings, case_id, permit.request_id) == 0
+
+    # The case is closed, then erased (four eyes); the next sync applies the hub's notice.
+    await association.publish(fresh(story[CaseClosed], case_id))
+
+    async def closed() -> bool:
+        state = await read_case(hub_settings, case_id)
+        return state is not None and state.status.value == "CLOSED"
+
+    await eventually(closed, timeout_s=20.0, what="the case closed")
+    asked = await asyncio.to_thread(
+        hub,
+        hub_settings,
+        "erase",
+        "request",
+        str(case_id),
+        "--by",
+        "operatrice.demo",
+        "--reason",
+        "demande de la personne",
+        "--yes",
+    )
+    assert asked.exit_code == 0, asked.output
+    pending = json.loads(
+        (await asyncio.to_thread(hub, hub_settings, "erase", "pending", "--json")).stdout
+    )
+    [request_id] = [p["request_id"] for p in pending if p["case_id"] == str(case_id)]
+    done = await asyncio.to_thread(
+        hub, hub_settings, "erase", "approve", request_id, "--by", "dpo.demo", "--yes"
+    )
+    assert done.exit_code == 0, done.output
+    assert f"Dossier {case_id} effacé" in done.stdout
+
+    async def forgotten() -> bool:
+        await sync(hub_settings, "prefecture-93", db, wait_s=5.0)
+        with WorkQueue(db) as queue:
+            item = queue.get(permit.request_id)
+            return item is not None and item.last_name is None
+
+    await eventually(forgotten, timeout_s=50.0, what="the queue applying the erasure notice")
+    with WorkQueue(db) as queue:
+        assert queue.notices(case_id) == [(ErasureOutcome.ERASED, ())]
+    assert permit.person.last_name
+    assert permit.person.last_name.encode() not in db.read_bytes()
     assert await open_deadlines_of(hub_settings, case_id, permit.request_id, want_open=False) == 0
     with WorkQueue(db) as queue:
         assert all(i.request_id != permit.request_id for i in queue.pending())

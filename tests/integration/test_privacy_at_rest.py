@@ -2,10 +2,11 @@
 
 A case with a held request, an open request, a dead letter and a re-drive: a plain consumer
 that reads every record of the changelog, the dead letters, the re-drives and the audit log
-finds none of the person's fields in clear, even while the case is live. The case is closed;
-``hub retention run`` on a clock two years and a day later destroys its key: then nothing of
-the case decrypts anywhere, the chain still verifies, and replay says why. The topics carry
-the retention the schedule gives them.
+finds none of the person's fields in clear, even while the case is live. The case is closed,
+its closure handled by a worker whose clock reads two years and a day ago (so that is its last
+contact); back in the present ``hub retention run`` has the worker destroy its key: then
+nothing of the case decrypts anywhere, the chain still verifies, and replay says why. The
+topics carry the retention the schedule gives them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -23,13 +25,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventually import eventually
 from flow_helpers import events_for, fresh, prefecture_consent, received_for
 from typer.testing import CliRunner
-from worker_thread import AgencyFactory
+from worker_thread import AgencyFactory, TravelClock, WorkerThread
 
 from agents.io.case_store import read_case
 from agents.io.reader import read_topics
 from agents.redrive import list_dead_letters, read_letters, redrive
 from hub.audit.keys import KeyStore, PayloadUnreadableError, decrypt_payload, default_key_store
-from hub.audit.retention import EXPIRED
 from hub.cli.app import app
 from hub.contracts.codec import Codec
 from hub.contracts.enums import DeadLetterReason
@@ -48,6 +49,7 @@ from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import AUDIT, CASE_STATE, DEAD_LETTERS, REDRIVE, inbox_topic, outbox_topic
 from hub.flow.case_record import Personal, decode_state
 from hub.flow.case_state import CaseState
+from hub.flow.expiry import EXPIRED
 from hub.flow.sealed_letters import OriginalUnavailableError, open_original
 from hub.runtime.kafka_options import client_options
 from hub.runtime.retention import DAY_MS, RetentionSchedule
@@ -56,6 +58,20 @@ from hub.trust.signing import RecordSigner
 
 pytestmark = pytest.mark.usefixtures("worker")
 runner = CliRunner()
+TRAVEL = TravelClock()
+
+
+@pytest.fixture(scope="module")
+def worker(hub_settings: HubSettings) -> Iterator[WorkerThread]:
+    """This module's worker runs on ``TRAVEL``, which a test may set years back."""
+    running = WorkerThread(hub_settings, clock=TRAVEL).start()
+    try:
+        yield running
+    finally:
+        TRAVEL.offset = timedelta(0)
+        running.stop()
+
+
 STORED = (CASE_STATE.name, DEAD_LETTERS.name, REDRIVE.name, AUDIT.name)
 
 
@@ -227,7 +243,9 @@ async def test_no_copy_of_a_case_is_readable_once_its_key_is_destroyed(
     assert len(stored_letters) >= 4  # the forgery, the letter, its re-drive, its refusal
     assert readable(keys, states, stored_letters, entries)  # the hub itself can read them
 
-    # The case is closed; two years and a day later the retention run shreds it.
+    # The case is closed two years and a day ago (its last contact); today the run shreds it.
+    schedule = RetentionSchedule.load(hub_settings.config_dir)
+    TRAVEL.offset = -(schedule.personal_data_of_cases.period + timedelta(days=1))
     await association.publish(fresh(story[CaseClosed], case_id))
 
     async def closed() -> bool:
@@ -235,21 +253,17 @@ async def test_no_copy_of_a_case_is_readable_once_its_key_is_destroyed(
         return state is not None and state.status.value == "CLOSED"
 
     await eventually(closed, timeout_s=20, what="the case closed")
-    schedule = RetentionSchedule.load(hub_settings.config_dir)
-    later = datetime.now(UTC) + schedule.personal_data_of_closed_cases.period + timedelta(days=1)
-    in_time = hub_settings.model_copy(
-        update={"clock_start": later, "clock_anchor": datetime.now(UTC), "clock_speed": 1.0}
-    )
-    code, output = await asyncio.to_thread(cli, in_time, "retention", "run", "--dry-run")
+    TRAVEL.offset = timedelta(0)
+    code, output = await asyncio.to_thread(cli, hub_settings, "retention", "run", "--dry-run")
     assert code == 0, output
     assert f"dossier {case_id}" in output
     assert "simulation" in output
     assert readable(keys, *await case_records(hub_settings, codec, case_id))  # nothing destroyed
 
-    code, output = await asyncio.to_thread(cli, in_time, "retention", "run")
+    code, output = await asyncio.to_thread(cli, hub_settings, "retention", "run")
     assert code == 0, output
-    assert f"dossier {case_id}" in output
-    assert "clé détruite" in output
+    [line] = [x for x in output.splitlines() if f"dossier {case_id}" in x]
+    assert "clé détruite" in line
 
     # A plain consumer reads everything: no field in clear, no copy that decrypts.
     states, stored_letters, entries = await case_records(hub_settings, codec, case_id)
@@ -267,7 +281,7 @@ async def test_no_copy_of_a_case_is_readable_once_its_key_is_destroyed(
     assert {r["payload"] for r in rows if r["payload"] is not None} == {"ERASED"}
 
     # A second run finds nothing more to do for the case.
-    code, output = await asyncio.to_thread(cli, in_time, "retention", "run")
+    code, output = await asyncio.to_thread(cli, hub_settings, "retention", "run")
     assert code == 0, output
     assert f"dossier {case_id}" not in output
 

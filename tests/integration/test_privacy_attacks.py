@@ -2,8 +2,9 @@
 (issue 23), on the real broker.
 
 A case carries a person whose every field is unique to the run. It is routed (an open
-request to the prefecture, a held request), closed, and ``hub retention run`` on a clock two
-years and a day later destroys its key. Then:
+request to the prefecture, a held request) and closed by a worker whose clock reads two years
+and a day ago (``TravelClock``), so its last contact is that old; back in the present,
+``hub retention run`` has the worker expire it and destroy its key. Then:
 
 - a thief with the hub's disk finds neither a field of the person nor the key's bytes in any
   file under the data directory (key journal, audit index, seen files, anything else);
@@ -12,8 +13,11 @@ years and a day later destroys its key. Then:
 - a record of the case the hub cannot decode (a schema id it does not know yet, as from an
   agency a version ahead) is dead-lettered sealed under the case key its record key names,
   not in clear: the case is known, so erasing it must reach that copy too;
-- the case's chain, which the retention run extended beside the worker, does not fork when
-  the worker later writes on the same case (a late event from an agency).
+- the case's chain, which the worker extended with the expiry, does not fork when the worker
+  later writes on the same case (a late event from an agency), and the worker keeps nothing of
+  the person in memory;
+- an expiry command for a case whose last contact is recent (what a run on a clock set ahead,
+  or anyone holding the hub's key, would send) is refused by the worker: nothing destroyed.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import asyncio
 import base64
 import struct
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,11 +35,12 @@ from aiokafka import AIOKafkaProducer
 from eventually import eventually
 from flow_helpers import events_for, fresh, prefecture_consent, received_for
 from typer.testing import CliRunner
-from worker_thread import AgencyFactory
+from worker_thread import AgencyFactory, TravelClock, WorkerThread
 
 from agents.io.case_store import read_case
 from agents.io.reader import read_topics
 from agents.redrive import list_dead_letters
+from agents.retention_job import DueCase, send_expiries
 from hub.audit.keys import default_key_store
 from hub.cli.app import app
 from hub.contracts.codec import Codec
@@ -53,6 +59,8 @@ from hub.contracts.hub_records import (
 from hub.contracts.partitioning import case_partition
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import AUDIT, CASE_STATE, CORE_TOPICS, DEAD_LETTERS
+from hub.flow.case_state import CaseFacts, Pathway
+from hub.flow.expiry import EXPIRED
 from hub.flow.sealed_letters import OriginalUnavailableError, open_original
 from hub.runtime.kafka_options import client_options
 from hub.runtime.logs import configure_logging
@@ -61,6 +69,18 @@ from hub.runtime.settings import HubSettings
 
 pytestmark = pytest.mark.usefixtures("worker")
 runner = CliRunner()
+TRAVEL = TravelClock()
+
+
+@pytest.fixture(scope="module")
+def worker(hub_settings: HubSettings) -> Iterator[WorkerThread]:
+    """This module's worker runs on ``TRAVEL``, which a test may set years back."""
+    running = WorkerThread(hub_settings, clock=TRAVEL).start()
+    try:
+        yield running
+    finally:
+        TRAVEL.offset = timedelta(0)
+        running.stop()
 
 
 def cli(settings: HubSettings, *args: str) -> tuple[int, str]:
@@ -81,7 +101,10 @@ def needles_of(token: str) -> dict[str, str]:
 
 
 async def expired_case(agency: AgencyFactory, settings: HubSettings) -> tuple[uuid.UUID, str]:
-    """A routed, closed case whose key the retention run destroyed; its case id and token."""
+    """A case routed and closed two years and a day ago (on the worker's clock), whose key the
+    retention run had the worker destroy today; its case id and token."""
+    schedule = RetentionSchedule.load(settings.config_dir)
+    TRAVEL.offset = -(schedule.personal_data_of_cases.period + timedelta(days=1))
     token = uuid.uuid4().hex[:12]
     person = example_person().model_copy(update=needles_of(token))
     case_id = uuid.uuid4()
@@ -103,15 +126,11 @@ async def expired_case(agency: AgencyFactory, settings: HubSettings) -> tuple[uu
         return state is not None and state.status.value == "CLOSED"
 
     await eventually(closed, timeout_s=20, what="the case closed")
-    schedule = RetentionSchedule.load(settings.config_dir)
-    later = datetime.now(UTC) + schedule.personal_data_of_closed_cases.period + timedelta(days=1)
-    in_time = settings.model_copy(
-        update={"clock_start": later, "clock_anchor": datetime.now(UTC), "clock_speed": 1.0}
-    )
-    code, output = await asyncio.to_thread(cli, in_time, "retention", "run")
+    TRAVEL.offset = timedelta(0)
+    code, output = await asyncio.to_thread(cli, settings, "retention", "run")
     assert code == 0, output
-    assert "clé détruite" in output
-    assert f"dossier {case_id}" in output
+    [line] = [x for x in output.splitlines() if f"dossier {case_id}" in x]
+    assert "expiré par le worker, clé détruite" in line
     return case_id, token
 
 
@@ -173,16 +192,6 @@ async def test_no_disk_file_and_no_hub_topic_keeps_an_expired_case_readable(
     assert logged == [], "personal data in the logs"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "open defect: `hub retention run` appends its ERASED entry beside the routing worker, "
-        "whose case state still holds the old chain head; the worker's entry for a late event "
-        "(here an INVALID_TRANSITION refusal on the closed case) takes the same seq and "
-        "`hub audit verify` reports FORK. Fix: the run publishes an expiry the worker applies "
-        "in order on the case's partition, as the erasure workflow (issue 23 item 4) does."
-    ),
-)
 async def test_a_late_event_after_the_retention_run_does_not_fork_the_chain(
     agency: AgencyFactory, hub_settings: HubSettings
 ) -> None:
@@ -210,6 +219,57 @@ async def test_a_late_event_after_the_retention_run_does_not_fork_the_chain(
     await eventually(written, timeout_s=20, what="the worker's entry after the run")
     code, output = await asyncio.to_thread(cli, hub_settings, "audit", "verify", str(case_id))
     assert code == 0, output
+    expired = [e for e in await entries() if e.decision == EXPIRED]
+    assert len(expired) == 1
+    # A second run finds nothing to expire: the case is not listed, nothing is chained.
+    code, output = await asyncio.to_thread(cli, hub_settings, "retention", "run")
+    assert code == 0, output
+    assert str(case_id) not in output
+    assert len([e for e in await entries() if e.decision == EXPIRED]) == 1
+
+
+async def test_the_worker_keeps_nothing_of_an_expired_case_in_memory(
+    agency: AgencyFactory, hub_settings: HubSettings, worker: WorkerThread
+) -> None:
+    case_id, _token = await expired_case(agency, hub_settings)
+    assert worker.router is not None
+    state = worker.router.store.get(case_partition(case_id, CASE_STATE.partitions), case_id)
+    assert state.erased_at is not None
+    assert state.facts == CaseFacts()
+    assert state.requests == ()
+    assert state.holds == ()
+    assert state.received == ()
+    assert state.pathway == Pathway()
+
+
+async def test_an_expiry_for_a_case_in_recent_contact_is_refused_by_the_worker(
+    agency: AgencyFactory, hub_settings: HubSettings
+) -> None:
+    # What a run on a clock set two years ahead would send, or anyone holding the hub's key:
+    # a signed RetentionExpiry for a case the police wrote about a moment ago.
+    keys = default_key_store(hub_settings.data_dir)
+    case_id = uuid.uuid4()
+    police = await agency("police-93")
+    await police.publish(fresh(events_for(case_id)[ReferralOpened], case_id))
+    await eventually(lambda: read_case(hub_settings, case_id), timeout_s=20, what="the case")
+    key_id, key = keys.get_or_create(case_id)
+    two_years_ago = datetime.now(UTC) - timedelta(days=800)
+    codec = Codec(SchemaRegistry.load(hub_settings.schemas_dir))
+    await send_expiries(hub_settings, codec, uuid.uuid4(), [DueCase(case_id, two_years_ago)])
+
+    async def refused() -> bool:
+        for record in await read_topics(hub_settings, [AUDIT.name]):
+            if record.key == str(case_id).encode():
+                entry = codec.decode_event(record.value or b"")
+                if isinstance(entry, AuditEntry) and entry.decision == "retention expiry refused":
+                    return True
+        return False
+
+    await eventually(refused, timeout_s=20, what="the worker's refusal")
+    state = await read_case(hub_settings, case_id)
+    assert state is not None
+    assert state.erased_at is None
+    assert keys.get(key_id) == key
 
 
 async def test_an_undecodable_record_of_a_known_case_is_sealed_and_dies_with_its_key(
@@ -280,3 +340,31 @@ async def test_a_tombstoned_case_state_does_not_come_back_on_recovery(
     finally:
         await producer.stop()
     assert await read_case(hub_settings, case_id) is None
+
+
+async def test_a_case_a_legal_hold_keeps_is_listed_and_not_expired(
+    agency: AgencyFactory, hub_settings: HubSettings
+) -> None:
+    # A lawyer's reading of art. 17(3)(b): the prefecture has not decided the permit the police
+    # asked for two years and a day ago; the run must keep the file and say why.
+    schedule = RetentionSchedule.load(hub_settings.config_dir)
+    TRAVEL.offset = -(schedule.personal_data_of_cases.period + timedelta(days=1))
+    keys = default_key_store(hub_settings.data_dir)
+    case_id = uuid.uuid4()
+    story = events_for(case_id)
+    police = await agency("police-93")
+    prefecture = await agency("prefecture-93")
+    await police.publish(fresh(story[ReferralOpened], case_id))
+    await police.publish(prefecture_consent(case_id))
+    await police.publish(fresh(story[PermitRequested], case_id, request_id=uuid.uuid4()))
+    assert len(await received_for(prefecture, case_id, 1, timeout_s=20)) == 1
+    TRAVEL.offset = timedelta(0)
+    code, output = await asyncio.to_thread(cli, hub_settings, "retention", "run")
+    assert code == 0, output
+    [line] = [x for x in output.splitlines() if f"dossier {case_id}" in x]
+    assert "conservé, obligation légale PENDING_PERMIT_DECISION" in line
+    state = await read_case(hub_settings, case_id)
+    assert state is not None
+    assert state.erased_at is None
+    key_id, key = keys.get_or_create(case_id)
+    assert keys.get(key_id) == key

@@ -4,6 +4,7 @@ the broker or any key."""
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,10 @@ CONFIG = PROJECT_ROOT / "deploy" / "config"
             ),
             "must cite",
         ),
-        (("after_closure_days: 730", "after_closure_days: soon"), "after_closure_days"),
+        (
+            ("after_last_contact_days: 730", "after_last_contact_days: soon"),
+            "after_last_contact_days",
+        ),
     ],
     ids=["zero days", "no source", "no period"],
 )
@@ -47,3 +51,29 @@ def test_a_bad_schedule_is_one_line_and_exit_2(
     assert message in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "data").exists()  # no key store was even opened
+
+
+@pytest.mark.parametrize(
+    ("ahead", "speed"),
+    [(timedelta(days=731), 1.0), (timedelta(hours=1), 1.0), (timedelta(0), 10_000.0)],
+    ids=["two years ahead", "an hour ahead", "running fast since a minute ago"],
+)
+def test_a_clock_set_ahead_of_the_wall_clock_expires_nothing(
+    tmp_path: Path, ahead: timedelta, speed: float
+) -> None:
+    # One operator's HUB_CLOCK_START must not make every case look two years old: refused in
+    # one line before the broker, the key store or any command is touched (the worker also
+    # decides on its own clock: tests/unit/flow/test_expiry_flow.py).
+    anchor = datetime.now(UTC) - timedelta(minutes=1)
+    settings = HubSettings(
+        bootstrap_servers="127.0.0.1:9",
+        data_dir=tmp_path / "data",
+        clock_start=anchor + ahead,
+        clock_anchor=anchor,
+        clock_speed=speed,
+    )
+    result = CliRunner().invoke(app, ["retention", "run"], obj=settings)
+    assert result.exit_code == 2, result.output
+    assert "en avance sur l'heure réelle" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "data").exists()

@@ -77,6 +77,8 @@ EXPECTED_SUBJECTS = {
     "fr.nrm.ErasureApproved",
     "fr.nrm.ErasureRejected",
     "fr.nrm.ErasureNotice",
+    "fr.nrm.RetentionExpiry",
+    "fr.nrm.RestrictionLifted",
     "fr.nrm.RightsInformationGiven",
     "fr.nrm.PathwayChoiceRecorded",
 }

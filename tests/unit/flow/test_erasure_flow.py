@@ -15,7 +15,21 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from flow_helpers import NOW, codec, context, envelope, events_for, inbound, prefecture_consent
+from erasure_helpers import (
+    GRID,
+    HUB_KEYS,
+    SETTINGS,
+    actions,
+    approval,
+    command_record,
+    erasure_context,
+    four_partitions,
+    hub_signer,
+    request,
+    routed,
+    step,
+)
+from flow_helpers import NOW, codec, envelope, events_for, inbound
 
 from hub.contracts.enums import (
     AckStatus,
@@ -25,130 +39,22 @@ from hub.contracts.enums import (
 )
 from hub.contracts.events import (
     Acknowledgement,
-    ErasureApproved,
     ErasureNotice,
     ErasureRejected,
-    ErasureRequested,
     PermitRequested,
     SupportRequested,
 )
-from hub.contracts.examples import example_events
-from hub.contracts.partitioning import case_partition
 from hub.contracts.topics import ERASURE
 from hub.flow.case_flow import handle
-from hub.flow.case_state import CaseState
-from hub.flow.decisions import Context, Inbound, Outcome
+from hub.flow.decisions import Context
 from hub.flow.ingest import RawRecord, Rejected, ingest
-from hub.rules.holds import HoldPolicy
-from hub.rules.indicators import IndicatorGrid
-from hub.rules.roles import OperatorRoster
-from hub.runtime.settings import get_settings
 from hub.trust.agency_keys import dev_key_path, load_private_key
-from hub.trust.hub_keys import hub_public_keys
-from hub.trust.signing import HubSigner, RecordSigner, to_ms
-
-SETTINGS = get_settings()
-HUB_KEYS = hub_public_keys(SETTINGS.config_dir)
-GRID = IndicatorGrid.load(SETTINGS.config_dir)
+from hub.trust.signing import RecordSigner, to_ms
 
 
 @pytest.fixture(scope="module")
 def ctx() -> Context:
-    base = context()
-    config = SETTINGS.config_dir
-    return Context(
-        **{
-            **base.__dict__,
-            "operators": OperatorRoster.load(config),
-            "holds": HoldPolicy.load(config),
-        }
-    )
-
-
-Command = ErasureRequested | ErasureApproved | ErasureRejected
-
-
-def command_record(event: Command, signer: RecordSigner) -> RawRecord:
-    case_id = event.envelope.case_id
-    key, value = str(case_id).encode(), codec().encode_event(event)
-    headers = signer.sign(ERASURE.name, key, value)
-    return RawRecord(
-        topic=ERASURE.name,
-        partition=case_partition(case_id, 4),
-        offset=0,
-        key=key,
-        value=value,
-        timestamp_ms=int(NOW.timestamp() * 1000),
-        headers=tuple((n, v or b"") for n, v in headers),
-    )
-
-
-def hub_signer() -> HubSigner:
-    return HubSigner.from_pem(SETTINGS.signing_key_path, SETTINGS.signing_key_id)
-
-
-def command(event: Command, ctx: Context) -> Inbound:
-    result = ingest(
-        command_record(event, hub_signer()),
-        codec(),
-        ctx.directory,
-        None,
-        _four,
-        hub_keys=HUB_KEYS,
-        indicators=GRID,
-    )
-    assert isinstance(result, Inbound), result
-    return result
-
-
-def _four(_topic: str) -> int:
-    return 4
-
-
-def request(case_id: uuid.UUID, by: str = "operatrice.demo") -> ErasureRequested:
-    return ErasureRequested(
-        envelope=envelope(case_id),
-        request_id=uuid.uuid4(),
-        requested_by=by,
-        reason="demande de la personne du 19/11/2026",
-    )
-
-
-def approval(
-    asked: ErasureRequested, by: str = "dpo.demo", holds: tuple[str, ...] = ()
-) -> ErasureApproved:
-    return ErasureApproved(
-        envelope=envelope(asked.envelope.case_id),
-        request_id=asked.request_id,
-        approved_by=by,
-        declared_holds=holds,
-    )
-
-
-def routed(ctx: Context, upto: type, _sender: str = "") -> CaseState:
-    """A new case through the example story (examples.py) up to its first ``upto`` event:
-    the report, the consent, then accommodation, support and (for PermitRequested) a permit
-    request, each delivered."""
-    case_id = uuid.uuid4()
-    state = CaseState(case_id=case_id)
-    # the person's consent for the prefecture: no permit request goes out without it
-    consent = prefecture_consent(case_id)
-    state = handle(state, inbound(consent, "association-93", ctx, 99), ctx, NOW).state
-    for offset, (sender, event) in enumerate(example_events(case_id)):
-        outcome = handle(state, inbound(event, sender, ctx, offset), ctx, NOW)
-        state = outcome.state
-        if isinstance(event, upto):
-            assert outcome.deliveries, "the example must reach someone"
-            return state
-    raise AssertionError(f"no {upto.__name__} in the example story")
-
-
-def step(state: CaseState, event: Command, ctx: Context) -> Outcome:
-    return handle(state, command(event, ctx), ctx, NOW + timedelta(minutes=1))
-
-
-def actions(outcome: Outcome) -> list[tuple[AuditAction, str]]:
-    return [(n.action, n.decision) for n in outcome.audit]
+    return erasure_context()
 
 
 # ------------------------------------------------------------------ four eyes
@@ -351,7 +257,7 @@ def test_only_the_hubs_signature_opens_the_erasure_topic(ctx: Context) -> None:
         codec(),
         ctx.directory,
         None,
-        _four,
+        four_partitions,
         hub_keys=HUB_KEYS,
         indicators=GRID,
     )
@@ -363,7 +269,7 @@ def test_only_the_hubs_signature_opens_the_erasure_topic(ctx: Context) -> None:
         codec(),
         ctx.directory,
         None,
-        _four,
+        four_partitions,
         hub_keys=HUB_KEYS,
         indicators=GRID,
     )
@@ -373,7 +279,7 @@ def test_only_the_hubs_signature_opens_the_erasure_topic(ctx: Context) -> None:
         codec(),
         ctx.directory,
         None,
-        _four,
+        four_partitions,
         hub_keys=(),
         indicators=GRID,
     )
@@ -393,7 +299,7 @@ def test_a_copied_erasure_command_replayed_days_later_is_stale(ctx: Context) -> 
         codec(),
         ctx.directory,
         None,
-        _four,
+        four_partitions,
         hub_keys=HUB_KEYS,
         indicators=GRID,
     )

@@ -54,7 +54,7 @@ def test_no_clear_copy_of_personal_data_is_kept_forever() -> None:
         entry = SCHEDULE.for_topic(topic)
         assert entry is not None
         assert entry.retention_days != "forever", topic
-    assert SCHEDULE.personal_data_of_closed_cases.after_closure_days <= 3 * 365
+    assert SCHEDULE.personal_data_of_cases.after_last_contact_days <= 3 * 365
 
 
 @pytest.mark.parametrize(
