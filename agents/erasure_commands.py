@@ -108,7 +108,8 @@ def request(
     wait: Annotated[bool, typer.Option(help="Attendre que le worker l'enregistre.")] = True,
 ) -> None:
     """Demander l'effacement d'un dossier (RGPD art. 17) ; un DPO devra l'approuver."""
-    from hub.contracts.events import Envelope, ErasureRequested
+    from hub.contracts.envelope import Envelope
+    from hub.contracts.erasure_events import ErasureRequested
 
     settings = current_settings()
     case_id = _uuid(case, "dossier")
@@ -158,7 +159,8 @@ def approve(
 ) -> None:
     """Approuver une demande d'effacement (quatre yeux) : effacement, ou limitation si une
     obligation légale s'y oppose (RGPD art. 17(3), 18)."""
-    from hub.contracts.events import Envelope, ErasureApproved
+    from hub.contracts.envelope import Envelope
+    from hub.contracts.erasure_events import ErasureApproved
     from hub.rules.holds import HoldPolicy
 
     settings = current_settings()
@@ -214,7 +216,8 @@ def reject(
     wait: Annotated[bool, typer.Option(help="Attendre que le worker l'enregistre.")] = True,
 ) -> None:
     """Rejeter une demande d'effacement (DPO), avec le motif à communiquer (RGPD art. 12(4))."""
-    from hub.contracts.events import Envelope, ErasureRejected
+    from hub.contracts.envelope import Envelope
+    from hub.contracts.erasure_events import ErasureRejected
 
     settings = current_settings()
     wanted = _uuid(request_id, "demande")
@@ -269,7 +272,8 @@ def lift(
     """Lever la limitation du traitement d'un dossier (RGPD art. 18(3)) : la personne doit en
     avoir été informée avant ; les destinataires sont avisés."""
     from hub.cli.operator_output import paris_time
-    from hub.contracts.events import Envelope, RestrictionLifted
+    from hub.contracts.envelope import Envelope
+    from hub.contracts.erasure_events import RestrictionLifted
 
     settings = current_settings()
     case_id = _uuid(case, "dossier")

@@ -29,7 +29,15 @@ from agents.io import clients
 from agents.io.case_store import CaseStore, read_all_states
 from hub.audit.keys import KeyStore
 from hub.contracts.codec import Codec
-from hub.contracts.events import Envelope, RetentionExpiry, subject_of
+from hub.contracts.envelope import (
+    Envelope,
+)
+from hub.contracts.erasure_events import (
+    RetentionExpiry,
+)
+from hub.contracts.events import (
+    subject_of,
+)
 from hub.contracts.partitioning import case_partition
 from hub.contracts.topics import CASE_STATE, ERASURE
 from hub.flow.case_state import CaseState

@@ -52,7 +52,8 @@ from connectors.client import AgencyClient  # noqa: E402
 from connectors.client.dev import dev_client  # noqa: E402
 from hub.contracts.codec import Codec  # noqa: E402
 from hub.contracts.enums import AckStatus  # noqa: E402
-from hub.contracts.events import Acknowledgement, Envelope, PermitRequested  # noqa: E402
+from hub.contracts.envelope import Envelope  # noqa: E402
+from hub.contracts.events import Acknowledgement, PermitRequested  # noqa: E402
 from hub.contracts.examples import example_events, permit_consent  # noqa: E402
 from hub.contracts.registry import SchemaRegistry  # noqa: E402
 from hub.contracts.topics import all_topics  # noqa: E402

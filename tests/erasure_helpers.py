@@ -9,7 +9,7 @@ from datetime import timedelta
 from flow_helpers import NOW, codec, context, envelope, inbound, prefecture_consent
 
 from hub.contracts.enums import AuditAction
-from hub.contracts.events import (
+from hub.contracts.erasure_events import (
     ErasureApproved,
     ErasureRejected,
     ErasureRequested,

@@ -12,10 +12,12 @@ from pydantic import BaseModel
 
 from hub.contracts.codec import Codec
 from hub.contracts.enums import AgencyRole, ConsentMethod, DataCategory, RightsTopic
+from hub.contracts.envelope import (
+    Envelope,
+)
 from hub.contracts.events import (
     ConsentGiven,
     ConsentWithdrawn,
-    Envelope,
     PathwayChoiceRecorded,
     PermitRequested,
     Person,

@@ -29,7 +29,12 @@ from connectors.client.agency_protocol import AgencyEndpoint, InboxMessage
 from connectors.gateway.models import AckAnswer
 from hub.contracts.codec import Codec, CodecError
 from hub.contracts.enums import AckStatus, DeclineReason
-from hub.contracts.events import Acknowledgement, Envelope
+from hub.contracts.envelope import (
+    Envelope,
+)
+from hub.contracts.events import (
+    Acknowledgement,
+)
 from hub.contracts.topics import inbox_topic, outbox_topic
 from hub.flow.answers import answer_problem
 from hub.runtime.settings import HubSettings

@@ -14,7 +14,9 @@ from rich.console import Console
 
 from connectors.client.dev import dev_client
 from hub.contracts.enums import DataCategory
-from hub.contracts.events import Envelope
+from hub.contracts.envelope import (
+    Envelope,
+)
 from hub.contracts.examples import example_events
 from hub.rules.directory import Directory
 from hub.rules.indicators import IndicatorGrid

@@ -30,7 +30,12 @@ from connectors.gateway.models import InboxItem
 from connectors.gateway.problems import GatewayReason, ProblemError
 from hub.contracts.codec import Codec, CodecError, frame_header
 from hub.contracts.enums import DeadLetterReason
-from hub.contracts.events import Event, subject_of
+from hub.contracts.envelope import (
+    Event,
+)
+from hub.contracts.events import (
+    subject_of,
+)
 from hub.contracts.topics import inbox_topic
 from hub.runtime.settings import HubSettings
 from hub.trust.signing import SIGNATURE_HEADERS

@@ -23,7 +23,15 @@ from connectors.gateway.models import AckRequest
 from connectors.gateway.problems import GatewayReason, ProblemError
 from hub.contracts.codec import Codec, CodecError, frame_header
 from hub.contracts.enums import DeadLetterReason
-from hub.contracts.events import EVENT_MODELS, Acknowledgement, Envelope, Event, subject_of
+from hub.contracts.envelope import (
+    Envelope,
+    Event,
+)
+from hub.contracts.events import (
+    EVENT_MODELS,
+    Acknowledgement,
+    subject_of,
+)
 from hub.flow.answers import answer_problem
 from hub.rules.directory import Agency
 from hub.rules.indicators import IndicatorGrid, check_event

@@ -22,7 +22,16 @@ from connectors.client.dev import dev_client
 from connectors.client.kafka_client import AgencyClient
 from connectors.prefecture.queue import AckFields, Answer, WorkQueue
 from hub.contracts.enums import AgencyRole
-from hub.contracts.events import Acknowledgement, Envelope, ErasureNotice, PermitRequested
+from hub.contracts.envelope import (
+    Envelope,
+)
+from hub.contracts.erasure_events import (
+    ErasureNotice,
+)
+from hub.contracts.events import (
+    Acknowledgement,
+    PermitRequested,
+)
 from hub.rules.directory import Directory
 from hub.runtime.settings import HubSettings
 

@@ -46,15 +46,16 @@ from hub.contracts.enums import (
     avro_full_name,
 )
 
-# Re-exported: every event is importable from here, wherever it is defined.
-from hub.contracts.envelope import Envelope as Envelope
-from hub.contracts.envelope import Event as Event
-from hub.contracts.erasure_events import ErasureApproved as ErasureApproved
-from hub.contracts.erasure_events import ErasureNotice as ErasureNotice
-from hub.contracts.erasure_events import ErasureRejected as ErasureRejected
-from hub.contracts.erasure_events import ErasureRequested as ErasureRequested
-from hub.contracts.erasure_events import RestrictionLifted as RestrictionLifted
-from hub.contracts.erasure_events import RetentionExpiry as RetentionExpiry
+# The registry below names every top-level record, wherever it is defined.
+from hub.contracts.envelope import Envelope, Event
+from hub.contracts.erasure_events import (
+    ErasureApproved,
+    ErasureNotice,
+    ErasureRejected,
+    ErasureRequested,
+    RestrictionLifted,
+    RetentionExpiry,
+)
 from hub.contracts.hub_records import (
     AuditEntry,
     DeadLetter,

@@ -32,6 +32,9 @@ from hub.contracts.enums import (
     SupportType,
     Urgency,
 )
+from hub.contracts.envelope import (
+    Envelope,
+)
 from hub.contracts.events import (
     AccommodationNeeds,
     AccommodationRequested,
@@ -39,7 +42,6 @@ from hub.contracts.events import (
     CaseClosed,
     ConsentGiven,
     ConsentWithdrawn,
-    Envelope,
     Escalation,
     ExploitationDetails,
     IdentificationDecision,

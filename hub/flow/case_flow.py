@@ -18,6 +18,9 @@ from hub.contracts.enums import (
     DataCategory,
     DeadLetterReason,
 )
+from hub.contracts.erasure_events import (
+    RetentionExpiry,
+)
 from hub.contracts.events import (
     EVENT_MODELS,
     Acknowledgement,
@@ -30,7 +33,6 @@ from hub.contracts.events import (
     PermitRequested,
     PresumedVictimReport,
     ReferralOpened,
-    RetentionExpiry,
     RightsInformationGiven,
     SafetyFlagsSet,
 )

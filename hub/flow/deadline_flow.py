@@ -14,7 +14,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hub.contracts.enums import AgencyRole, AuditAction, EscalationStep, NeedKind, OrphanReason
-from hub.contracts.events import Envelope, Escalation
+from hub.contracts.envelope import (
+    Envelope,
+)
+from hub.contracts.events import (
+    Escalation,
+)
 from hub.contracts.events import OrphanedNeed as OrphanedNeedEvent
 from hub.contracts.topics import ESCALATIONS, ORPHANED_NEEDS
 from hub.flow.case_state import CaseState

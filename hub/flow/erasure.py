@@ -26,14 +26,18 @@ import uuid
 from datetime import datetime
 
 from hub.contracts.enums import AckStatus, AgencyRole, AuditAction, DataCategory, ErasureOutcome
-from hub.contracts.events import (
-    Acknowledgement,
+from hub.contracts.envelope import (
     Envelope,
+)
+from hub.contracts.erasure_events import (
     ErasureApproved,
     ErasureNotice,
     ErasureRejected,
     ErasureRequested,
     RestrictionLifted,
+)
+from hub.contracts.events import (
+    Acknowledgement,
     subject_of,
 )
 from hub.flow.case_state import CaseState, PendingErasure, Restriction

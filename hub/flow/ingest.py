@@ -22,13 +22,15 @@ from pydantic import ValidationError
 from hub.audit.keys import KeyStore
 from hub.contracts.codec import Codec, CodecError, frame_header
 from hub.contracts.enums import AgencyRole, DeadLetterReason
-from hub.contracts.events import (
-    EVENT_MODELS,
+from hub.contracts.erasure_events import (
     ErasureApproved,
     ErasureRejected,
     ErasureRequested,
     RestrictionLifted,
     RetentionExpiry,
+)
+from hub.contracts.events import (
+    EVENT_MODELS,
     subject_of,
 )
 from hub.contracts.partitioning import case_partition

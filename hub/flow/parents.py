@@ -16,7 +16,13 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from hub.contracts.enums import AgencyRole, AuditAction, DeadLetterReason
-from hub.contracts.events import AdHocAdministratorRequested, Envelope, ParentsInformation
+from hub.contracts.envelope import (
+    Envelope,
+)
+from hub.contracts.events import (
+    AdHocAdministratorRequested,
+    ParentsInformation,
+)
 from hub.flow.case_state import CaseState, ParentsStep
 from hub.flow.decisions import AuditNote, Deliver, Outcome, Refusal
 

@@ -25,11 +25,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hub.contracts.enums import AckStatus, AuditAction, PermitType
+from hub.contracts.envelope import (
+    Envelope,
+)
 from hub.contracts.events import (
     EVENT_MODELS,
     AccommodationNeeds,
     AccommodationRequested,
-    Envelope,
     PermitRequested,
     Person,
     SupportRequested,

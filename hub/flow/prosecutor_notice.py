@@ -15,7 +15,13 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hub.contracts.events import Envelope, PresumedVictimReport, ProsecutorNotice
+from hub.contracts.envelope import (
+    Envelope,
+)
+from hub.contracts.events import (
+    PresumedVictimReport,
+    ProsecutorNotice,
+)
 from hub.flow.decisions import Deliver
 from hub.rules.directory import Agency
 from hub.rules.routing import RoutingRule

@@ -20,8 +20,10 @@ import uuid
 from typing import Any, Final
 
 from hub.contracts.enums import AgencyRole, DeadLetterReason
-from hub.contracts.events import (
+from hub.contracts.envelope import (
     Envelope,
+)
+from hub.contracts.events import (
     RefusalNotice,
 )
 from hub.contracts.hub_records import (

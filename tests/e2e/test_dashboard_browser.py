@@ -38,7 +38,13 @@ from worker_thread import WorkerThread
 
 from hub.contracts.codec import Codec
 from hub.contracts.enums import AckStatus, AgencyRole
-from hub.contracts.events import Acknowledgement, Envelope, PermitRequested
+from hub.contracts.envelope import (
+    Envelope,
+)
+from hub.contracts.events import (
+    Acknowledgement,
+    PermitRequested,
+)
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import agency_topics, outbox_topic
 from hub.rules.directory import Agency, Directory, SigningKey, entry_from_agency

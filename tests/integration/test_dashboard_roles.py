@@ -28,7 +28,13 @@ from connectors.dashboard.actions import OPERATOR_ACTIONS
 from connectors.dashboard.app import create_dashboard_app
 from connectors.serving import BackgroundServer
 from hub.contracts.enums import AckStatus
-from hub.contracts.events import Acknowledgement, Envelope, PermitRequested
+from hub.contracts.envelope import (
+    Envelope,
+)
+from hub.contracts.events import (
+    Acknowledgement,
+    PermitRequested,
+)
 from hub.runtime.logs import configure_logging
 from hub.runtime.settings import HubSettings
 from hub.runtime.topic_admin import create_topics

@@ -34,12 +34,16 @@ from agents.io.case_store import read_case
 from connectors.client import AgencyClient
 from hub.audit.keys import default_key_store
 from hub.contracts.enums import AckStatus, ErasureOutcome
+from hub.contracts.envelope import (
+    Envelope,
+)
+from hub.contracts.erasure_events import (
+    ErasureNotice,
+)
 from hub.contracts.events import (
     AccommodationRequested,
     Acknowledgement,
     ConsentGiven,
-    Envelope,
-    ErasureNotice,
     PermitRequested,
     PresumedVictimReport,
     ReferralOpened,

@@ -28,7 +28,12 @@ from agents.redrive import list_dead_letters
 from connectors.observatory_cli import observatory_app
 from connectors.observatory_export import export
 from hub.contracts.enums import DeadLetterReason, Gender
-from hub.contracts.events import Envelope, PresumedVictimReport
+from hub.contracts.envelope import (
+    Envelope,
+)
+from hub.contracts.events import (
+    PresumedVictimReport,
+)
 from hub.contracts.examples import INDICATORS
 from hub.contracts.topics import OBSERVATORY
 from hub.rules.case_facts import Period

@@ -37,10 +37,12 @@ from hub.contracts.enums import (
     OrphanReason,
     Urgency,
 )
+from hub.contracts.envelope import (
+    Envelope,
+)
 from hub.contracts.events import (
     Acknowledgement,
     ConsentGiven,
-    Envelope,
     Escalation,
     OrphanedNeed,
     PermitRequested,

@@ -42,12 +42,14 @@ from hub.contracts.enums import (
     SafeChannel,
     Urgency,
 )
+from hub.contracts.envelope import (
+    Envelope,
+)
 from hub.contracts.events import (
     AccommodationRequested,
     Acknowledgement,
     ConsentGiven,
     ConsentWithdrawn,
-    Envelope,
     PermitRequested,
     PresumedVictimReport,
     ReferralOpened,

@@ -32,7 +32,13 @@ from connectors.dashboard.context import (
     wants_json,
 )
 from connectors.dashboard.sessions import Session, csrf_matches
-from hub.contracts.events import Envelope, ErasureApproved, ErasureRejected
+from hub.contracts.envelope import (
+    Envelope,
+)
+from hub.contracts.erasure_events import (
+    ErasureApproved,
+    ErasureRejected,
+)
 from hub.flow.case_state import CaseState, PendingErasure
 from hub.rules.holds import HoldPolicy
 from hub.rules.roles import Allowed, Permission, four_eyes

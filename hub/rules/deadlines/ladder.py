@@ -9,7 +9,12 @@ from datetime import datetime, timedelta
 from uuid import UUID, uuid5
 
 from hub.contracts.enums import AgencyRole, EscalationStep, NeedKind, OrphanReason
-from hub.contracts.events import Envelope, Escalation
+from hub.contracts.envelope import (
+    Envelope,
+)
+from hub.contracts.events import (
+    Escalation,
+)
 from hub.rules.deadlines.open_deadline import DEADLINE_NAMESPACE, OpenDeadline, require_utc
 from hub.rules.deadlines.policy import NEED_OF
 

@@ -29,11 +29,13 @@ from pydantic import BaseModel, ValidationError
 
 from hub.contracts import enums as event_types
 from hub.contracts.enums import AckStatus, DataCategory, Urgency, avro_full_name
+from hub.contracts.envelope import (
+    Envelope,
+)
 from hub.contracts.events import (
     EVENT_MODELS,
     SHARED_MODELS,
     Acknowledgement,
-    Envelope,
     Person,
     ReferralOpened,
     subject_of,

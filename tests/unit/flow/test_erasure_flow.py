@@ -37,10 +37,12 @@ from hub.contracts.enums import (
     DeadLetterReason,
     ErasureOutcome,
 )
-from hub.contracts.events import (
-    Acknowledgement,
+from hub.contracts.erasure_events import (
     ErasureNotice,
     ErasureRejected,
+)
+from hub.contracts.events import (
+    Acknowledgement,
     PermitRequested,
     SupportRequested,
 )

@@ -29,13 +29,15 @@ from erasure_helpers import (
 from flow_helpers import NOW, envelope, events_for, fresh, inbound
 
 from hub.contracts.enums import AckStatus, AuditAction, DeadLetterReason, ErasureOutcome
+from hub.contracts.erasure_events import (
+    ErasureNotice,
+    RestrictionLifted,
+    RetentionExpiry,
+)
 from hub.contracts.events import (
     Acknowledgement,
     CaseClosed,
-    ErasureNotice,
     PermitRequested,
-    RestrictionLifted,
-    RetentionExpiry,
     SupportRequested,
 )
 from hub.flow.case_flow import handle

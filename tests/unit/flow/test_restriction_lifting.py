@@ -13,11 +13,13 @@ from erasure_helpers import actions, approval, command, erasure_context, request
 from flow_helpers import NOW, envelope, events_for, fresh, inbound
 
 from hub.contracts.enums import AckStatus, AuditAction, ErasureOutcome
+from hub.contracts.erasure_events import (
+    ErasureNotice,
+    RestrictionLifted,
+)
 from hub.contracts.events import (
     Acknowledgement,
-    ErasureNotice,
     PermitRequested,
-    RestrictionLifted,
     SupportRequested,
 )
 from hub.flow.case_flow import handle

@@ -15,7 +15,13 @@ from typing import Any
 import pytest
 
 from hub.contracts.enums import AgencyRole, ConsentMethod, DataCategory
-from hub.contracts.events import ConsentGiven, ConsentWithdrawn, Envelope
+from hub.contracts.envelope import (
+    Envelope,
+)
+from hub.contracts.events import (
+    ConsentGiven,
+    ConsentWithdrawn,
+)
 from hub.rules.consent import (
     ConsentGap,
     ConsentPolicy,

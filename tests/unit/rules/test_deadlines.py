@@ -27,7 +27,13 @@ from hub.contracts.enums import (
     OrphanReason,
     Urgency,
 )
-from hub.contracts.events import Acknowledgement, Envelope, IdentificationDecision
+from hub.contracts.envelope import (
+    Envelope,
+)
+from hub.contracts.events import (
+    Acknowledgement,
+    IdentificationDecision,
+)
 from hub.flow.deadline_index import DeadlineIndex
 from hub.rules.deadlines.answers import (
     Closed,

@@ -16,7 +16,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from hub.contracts.enums import AgencyRole, ConsentMethod, DataCategory, LawfulBasis
-from hub.contracts.events import ConsentGiven, Envelope
+from hub.contracts.envelope import (
+    Envelope,
+)
+from hub.contracts.events import (
+    ConsentGiven,
+)
 from hub.rules.consent import ConsentPolicy, ConsentState, Share, Situation, decide_sharing
 from hub.rules.lawful_basis import lawful_bases
 from hub.runtime.settings import PROJECT_ROOT

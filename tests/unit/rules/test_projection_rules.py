@@ -17,7 +17,13 @@ import pytest
 
 from hub.contracts.codec import Codec
 from hub.contracts.enums import AgencyRole, ConsentMethod, DataCategory
-from hub.contracts.events import ConsentGiven, ConsentWithdrawn, Envelope
+from hub.contracts.envelope import (
+    Envelope,
+)
+from hub.contracts.events import (
+    ConsentGiven,
+    ConsentWithdrawn,
+)
 from hub.contracts.examples import example_events
 from hub.contracts.registry import SchemaRegistry
 from hub.rules.consent import ConsentPolicy, ConsentState, Share, Situation, decide_sharing
