@@ -33,7 +33,7 @@ def retention_run(
     """Détruire les données personnelles des dossiers clos depuis plus que la durée prévue.
 
     La clé du dossier est détruite (données d'audit, état scellé, lettres mortes et relances
-    deviennent illisibles) et une entrée ERASED, « expired under the retention schedule », est
+    deviennent illisibles) et une entrée ERASED, motif : durée de conservation échue, est
     chaînée."""
     from agents.retention_job import RetentionIncomplete, run_retention
     from hub.audit.key_stores import key_store_for

@@ -12,6 +12,7 @@ import typer
 
 from hub.cli.context import CHECK_FAILED, current_settings, err, fail, out, validation_reasons
 from hub.cli.operator_output import emit_json
+from hub.runtime.file_errors import os_reason
 from hub.runtime.settings import HubSettings
 
 schemas_app = typer.Typer(no_args_is_help=True, help="Les contrats Avro et leur évolution.")
@@ -121,7 +122,7 @@ def decode(
     try:
         data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     except OSError as exc:
-        raise fail(f"impossible de lire {path} : {exc.strerror}") from None
+        raise fail(f"impossible de lire {path} : {os_reason(exc)}") from None
     codec = Codec(
         SchemaRegistry.load(settings.schemas_dir), max_record_bytes=settings.max_record_bytes
     )
@@ -159,7 +160,7 @@ def encode(
         text = sys.stdin.read() if path == "-" else Path(path).read_text()
         event = model.model_validate_json(text)
     except OSError as exc:
-        raise fail(f"impossible de lire {path} : {exc.strerror}") from None
+        raise fail(f"impossible de lire {path} : {os_reason(exc)}") from None
     except ValidationError as exc:
         raise fail(f"événement {subject} invalide : {validation_reasons(exc)}") from None
     codec = Codec(

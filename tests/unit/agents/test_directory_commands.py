@@ -29,7 +29,7 @@ runner = CliRunner()
             "illisible",
         ),
         (["revoke-key", "police-93", "k-1", "--authority-key", "/nonexistent.pem"], "illisible"),
-        (["set", "/nonexistent.yaml"], "No such file"),
+        (["set", "/nonexistent.yaml"], "fichier introuvable"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args: list[str], says: str) -> None:
