@@ -219,6 +219,8 @@ def _default_text(param: Parameter) -> str:
     if isinstance(show, str):
         return show
     default = param.default
+    if isinstance(param, TyperOption) and param.secondary_opts and isinstance(default, bool):
+        return (param.opts if default else param.secondary_opts)[0]  # --wait / --no-wait
     if not show or param.required or callable(default) or isinstance(default, bool):
         return ""
     if default is None or default in ((), []):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -14,6 +14,9 @@ from hub.cli.context import CHECK_FAILED, current_settings, err, fail, out, vali
 from hub.cli.operator_output import emit_json
 from hub.runtime.file_errors import os_reason
 from hub.runtime.settings import HubSettings
+
+if TYPE_CHECKING:
+    from hub.contracts.compatibility import Incompatibility
 
 schemas_app = typer.Typer(no_args_is_help=True, help="Les contrats Avro et leur évolution.")
 
@@ -61,13 +64,14 @@ def schemas_check(
     for change in changes:
         if change.compatible:
             err.print(
-                f"[yellow]unregistered[/] {change.subject}: compatible change, "
-                f"run `hub schemas register` to freeze it as v{change.next_version}",
+                f"[yellow]non enregistré[/] {change.subject} : changement compatible, "
+                f"lancez `hub schemas register` pour le figer en v{change.next_version}",
                 highlight=False,
             )
         for problem in change.incompatibilities:
             err.print(
-                f"[bold red]incompatible[/] {change.subject}: {problem.describe()}", highlight=False
+                f"[bold red]incompatible[/] {change.subject} : {_unreadable(problem)}",
+                highlight=False,
             )
     if any(not c.compatible for c in changes):
         raise fail(
@@ -84,21 +88,43 @@ def schemas_register(
     schemas_dir: Annotated[Path | None, typer.Option(help="Par défaut HUB_SCHEMAS_DIR.")] = None,
 ) -> None:
     """Figer les sujets nouveaux ou changés sous de nouveaux ids (refuse l'incompatible)."""
-    from hub.contracts.registry import SchemaRegistry, UnknownSchemaError, register
+    from hub.contracts.registry import SOURCES, SchemaRegistry, UnknownSchemaError, register
 
     root = schemas_dir or _registry_root(current_settings())
+    subjects = subject or _known_subjects(root)
+    for name in subjects:
+        if not (root / SOURCES / f"{name}.avsc").is_file():
+            raise fail(
+                f"aucun fichier source pour le sujet {name} : {root / SOURCES / name}.avsc "
+                "n'existe pas",
+                CHECK_FAILED,
+            )
     try:
-        changes = SchemaRegistry.load(root).pending_changes(subject or _known_subjects(root))
-        created = register(root, changes)
-    except (ValueError, UnknownSchemaError) as exc:
-        raise fail(str(exc), CHECK_FAILED) from None
+        changes = SchemaRegistry.load(root).pending_changes(subjects)
+    except UnknownSchemaError as exc:  # a source that is not a named record
+        raise fail(f"schéma source refusé : {exc}", CHECK_FAILED) from None
+    refused = [f"{c.subject} : {_unreadable(p)}" for c in changes for p in c.incompatibilities]
+    if refused:
+        raise fail(
+            f"rien n'est enregistré, changement incompatible : {'; '.join(refused)}", CHECK_FAILED
+        )
+    created = register(root, changes)
     for registered in created:
         out.print(
-            f"registered {registered.subject} v{registered.version} as id {registered.schema_id}",
+            f"enregistré : {registered.subject} v{registered.version}, id {registered.schema_id}",
             highlight=False,
         )
     if not created:
         out.print("rien à enregistrer")
+
+
+def _unreadable(problem: Incompatibility) -> str:
+    """An incompatibility for the operator: which version the new schema cannot read, where,
+    and avro's machine kinds (its English sentences stay out)."""
+    where = ", ".join(problem.locations) or "/"
+    return (
+        f"ne lit plus la version {problem.against_version} en {where} : {', '.join(problem.kinds)}"
+    )
 
 
 def _known_subjects(root: Path) -> list[str]:

@@ -233,3 +233,19 @@ def test_an_interrupted_confirmation_is_one_french_line() -> None:
     assert result.exit_code == 1
     assert result.stderr.startswith("erreur : interrompu"), result.output
     assert english_left(result.output) == []
+
+
+def test_topics_list_describes_every_topic_in_french() -> None:
+    from hub.contracts.topics import all_topics
+
+    shown = invoke("topics", "list", "--agency", "police-93")
+    assert shown.exit_code == 0, shown.output
+    specs = all_topics(["police-93"])
+    assert all(spec.summary for spec in specs), [s.name for s in specs if not s.summary]
+    for spec in specs:
+        assert spec.summary.split()[0] in shown.stdout
+    screen = shown.stdout
+    for spec in specs:
+        screen = screen.replace(spec.name, " ")
+    assert english_left(screen) == [], shown.stdout
+    assert "publishes" not in shown.stdout
