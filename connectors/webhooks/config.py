@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from hub.rules.directory import AgencyId
 from hub.runtime.config_files import ConfigError, load_config
-from hub.runtime.file_errors import os_reason
+from hub.runtime.operator_reasons import os_reason
 
 WEBHOOKS_FILE = "webhooks.yaml"
 LOOPBACK_NAMES = frozenset({"localhost"})

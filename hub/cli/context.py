@@ -23,6 +23,7 @@ from typer.core import TyperGroup
 from hub.cli.french_help import OperatorContext, speak_french
 from hub.cli.usage_errors import usage_line
 from hub.runtime.config_files import ConfigError
+from hub.runtime.operator_reasons import field_problems
 from hub.runtime.settings import HubSettings, get_settings
 
 BAD_INPUT = 2
@@ -133,12 +134,9 @@ def explain(exc: BaseException, settings: HubSettings) -> tuple[str, int]:
 
 
 def validation_reasons(exc: ValidationError) -> str:
-    """A pydantic error as one line: ``field.path: message; ...`` (never the input values,
-    which may be secrets or personal data)."""
-    return "; ".join(
-        f"{'.'.join(str(part) for part in error['loc']) or 'valeur'}: {error['msg']}"
-        for error in exc.errors()
-    )
+    """A pydantic error as one French line: ``field.path : raison; ...`` (never the input
+    values, which may be secrets or personal data)."""
+    return field_problems(exc)
 
 
 def one_line(text: str) -> str:

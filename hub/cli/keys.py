@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub.cli.context import fail
 from hub.cli.operator_output import YES_HELP, confirm
-from hub.runtime.file_errors import os_reason
+from hub.runtime.operator_reasons import os_reason
 from hub.trust.agency_keys import KeyFileError, load_private_key, write_private_key
 from hub.trust.signing import public_key_b64
 

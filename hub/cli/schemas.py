@@ -12,7 +12,7 @@ import typer
 
 from hub.cli.context import CHECK_FAILED, current_settings, err, fail, out, validation_reasons
 from hub.cli.operator_output import emit_json
-from hub.runtime.file_errors import os_reason
+from hub.runtime.operator_reasons import os_reason
 from hub.runtime.settings import HubSettings
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from hub.runtime.file_errors import os_reason
+from hub.runtime.operator_reasons import field_problems, os_reason
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -39,5 +39,5 @@ def load_config(path: Path, model: type[M]) -> M:
     try:
         return model.model_validate(read_yaml(path))
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        problems = field_problems(exc)
         raise ConfigError(f"{path}: {problems}") from None

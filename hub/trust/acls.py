@@ -43,7 +43,7 @@ from hub.contracts.topics import (
     outbox_topic,
 )
 from hub.rules.directory import Agency
-from hub.runtime.file_errors import os_reason
+from hub.runtime.operator_reasons import os_reason
 
 HUB_PRINCIPAL = "User:hub"
 GATEWAY_PRINCIPAL = "User:hub-gateway"

@@ -15,7 +15,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from hub.runtime.file_errors import os_reason
+from hub.runtime.operator_reasons import os_reason
 
 DEV_KEYS_DIR = "dev-keys"
 """Folder of ``config_dir`` holding the demo's private keys, one ``<agency id>.pem`` each."""

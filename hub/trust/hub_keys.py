@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from hub.runtime.file_errors import os_reason
+from hub.runtime.operator_reasons import os_reason
 from hub.trust.signing import ReceivedHeaders, public_key_from_b64
 from hub.trust.verification import (
     SignatureError,
