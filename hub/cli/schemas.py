@@ -16,6 +16,7 @@ from hub.runtime.operator_reasons import os_reason
 from hub.runtime.settings import HubSettings
 
 if TYPE_CHECKING:
+    from hub.contracts.codec import CodecError
     from hub.contracts.compatibility import Incompatibility
 
 schemas_app = typer.Typer(no_args_is_help=True, help="Les contrats Avro et leur évolution.")
@@ -127,6 +128,14 @@ def _unreadable(problem: Incompatibility) -> str:
     )
 
 
+def codec_refusal(exc: CodecError) -> str:
+    """A codec's refusal for the operator: its machine code and what it means, in French (the
+    codec's English detail is the dead letter's, for developers)."""
+    from hub.flow.refusal_notice import WHAT_IT_MEANS
+
+    return f"{exc.reason.value} : {WHAT_IT_MEANS.get(exc.reason, 'refusé')}"
+
+
 def _known_subjects(root: Path) -> list[str]:
     """Registered subjects plus every event subject the hub's models declare."""
     from hub.contracts.events import EVENT_MODELS
@@ -155,7 +164,7 @@ def decode(
     try:
         decoded = codec.decode(data)
     except CodecError as exc:
-        raise fail(f"{exc.reason.value}: {exc.detail}") from None
+        raise fail(codec_refusal(exc)) from None
     out.print_json(
         json.dumps(
             {"schema_id": decoded.schema_id, "subject": decoded.subject, "record": decoded.record},
@@ -195,7 +204,7 @@ def encode(
     try:
         output.write_bytes(codec.encode(subject, event.model_dump()))
     except CodecError as exc:
-        raise fail(f"{exc.reason.value}: {exc.detail}") from None
+        raise fail(codec_refusal(exc)) from None
     out.print(f"écrit : {output}", highlight=False)
 
 

@@ -9,11 +9,11 @@ syntax the operator types: they stay as they are.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
+import french_screens
 import pytest
 import typer
 from typer._click.core import Command
@@ -26,17 +26,6 @@ from hub.cli.context import BAD_INPUT
 from hub.cli.french_help import ARGUMENT_NAMES, choice_text
 
 runner = CliRunner()
-
-ENGLISH = re.compile(
-    r"\b(the|of|to|for|and|is|are|this|that|with|not|such|no|or|missing|invalid|value|values|"
-    r"error|usage|try|required|default|exit|aborted|did|you|mean|possible|choose|from|"
-    r"got|unexpected|extra|requires|does|exist|directory|current|install|copy|customize|"
-    r"integer|str|int|bool|float|text|range|env|var|commands|command|parameter|unknown|none|"
-    r"takes|help|show|shell to|arguments? for)\b",
-    re.IGNORECASE,
-)
-"""English an operator would read: typer's and click's own words, and common function words
-(``on``, ``a``, ``as`` are French as well and left out)."""
 
 TRACEBACK = "Traceback (most recent call last)"
 
@@ -52,28 +41,19 @@ def _tree(
 
 ROOT = get_command(app)
 PATHS = dict(_tree(ROOT))
-SYNTAX = sorted(
-    {name for path in PATHS for name in path}
-    | {
-        text
-        for command in PATHS.values()
-        for param in command.params
-        if isinstance(param, TyperArgument | TyperOption)
-        for text in (choice_text(c) for c in param.type_descriptor.choices or ())
-    },
-    key=len,
-    reverse=True,
-)
+SYNTAX = {name for path in PATHS for name in path} | {
+    text
+    for command in PATHS.values()
+    for param in command.params
+    if isinstance(param, TyperArgument | TyperOption)
+    for text in (choice_text(c) for c in param.type_descriptor.choices or ())
+}
 """Command names and choice values: what the operator types, shown as typed."""
 
 
 def english_left(screen: str) -> list[str]:
-    """English words on ``screen``, once options (``--help``), command names and choice values
-    are set aside."""
-    screen = re.sub(r"--?[\w-]+", " ", screen)
-    for word in SYNTAX:
-        screen = re.sub(rf"(?<![\w-]){re.escape(word)}(?![\w-])", " ", screen)
-    return sorted({m.group(0).lower() for m in ENGLISH.finditer(screen)})
+    """English words on ``screen``; command names and choice values are the operator's syntax."""
+    return french_screens.english_left(screen, SYNTAX)
 
 
 def invoke(*args: str) -> Result:
