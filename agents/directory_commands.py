@@ -283,12 +283,13 @@ def _new_key(key_id: str, public_key: str) -> SigningKey:
     from pydantic import ValidationError
 
     from hub.rules.directory import SigningKey
+    from hub.runtime.operator_reasons import field_reason
     from hub.trust.signing import public_key_from_b64
 
     try:
         public_key_from_b64(public_key)
         return SigningKey(key_id=key_id, public_key=public_key)
     except ValidationError as exc:
-        raise fail(f"identifiant de clé : {exc.errors()[0]['msg']}") from None
+        raise fail(f"identifiant de clé : {field_reason(exc.errors()[0])}") from None
     except ValueError as exc:
         raise fail(str(exc)) from None

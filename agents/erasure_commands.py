@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Annotated, Final
 import typer
 
 from hub.cli.context import CHECK_FAILED, current_settings, fail, out
+from hub.cli.operator_output import confirm
 from hub.rules.roles import Allowed, OperatorRoster, Permission, decide, four_eyes
 
 if TYPE_CHECKING:
@@ -56,12 +57,6 @@ def _uuid(text: str, what: str) -> uuid.UUID:
         return uuid.UUID(text)
     except ValueError:
         raise fail(f"{text!r} n'est pas un identifiant de {what} (uuid)") from None
-
-
-def _confirm(question: str, yes: bool) -> None:
-    if not yes and not typer.confirm(question, default=False):
-        out.print("Abandon : rien n'a été envoyé.")
-        raise typer.Exit(CHECK_FAILED)
 
 
 async def _publish(settings: HubSettings, event: BaseModel, case_id: uuid.UUID) -> None:
@@ -130,7 +125,7 @@ def request(
     )
     if not isinstance(decision, Allowed):
         raise fail(f"{by} ne peut pas demander l'effacement : {decision.reason}")
-    _confirm(f"Demander l'effacement du dossier {case_id} ?", yes)
+    confirm(f"Demander l'effacement du dossier {case_id}", yes=yes)
     request_id = uuid.uuid4()
     event = ErasureRequested(
         envelope=Envelope.model_validate(_envelope(case_id)),
@@ -177,10 +172,10 @@ def approve(
     allowed = four_eyes(waiting.requested_by, _roster().grant(by))
     if not isinstance(allowed, Allowed):
         raise fail(f"approbation refusée : {allowed.reason}")
-    _confirm(
+    confirm(
         f"Approuver l'effacement du dossier {state.case_id} demandé par "
-        f"{waiting.requested_by} ({waiting.reason}) ?",
-        yes,
+        f"{waiting.requested_by} ({waiting.reason})",
+        yes=yes,
     )
     event = ErasureApproved(
         envelope=Envelope.model_validate(_envelope(state.case_id)),
@@ -230,7 +225,7 @@ def reject(
     allowed = decide(_roster().grant(by), Permission.APPROVE_ERASURE)
     if not isinstance(allowed, Allowed):
         raise fail(f"rejet refusé : {allowed.reason}")
-    _confirm(f"Rejeter la demande d'effacement du dossier {state.case_id} ?", yes)
+    confirm(f"Rejeter la demande d'effacement du dossier {state.case_id}", yes=yes)
     event = ErasureRejected(
         envelope=Envelope.model_validate(_envelope(state.case_id)),
         request_id=wanted,
@@ -296,7 +291,7 @@ def lift(
     allowed = decide(_roster().grant(by), Permission.APPROVE_ERASURE)
     if not isinstance(allowed, Allowed):
         raise fail(f"levée refusée : {allowed.reason}")
-    _confirm(f"Lever la limitation du dossier {case_id} ({', '.join(restriction.holds)}) ?", yes)
+    confirm(f"Lever la limitation du dossier {case_id} ({', '.join(restriction.holds)})", yes=yes)
     event = RestrictionLifted(
         envelope=Envelope.model_validate(_envelope(case_id)),
         request_id=restriction.request_id,

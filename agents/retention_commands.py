@@ -43,7 +43,7 @@ def retention_run(
     Le worker qui détient le dossier vérifie l'échéance sur sa propre horloge et les
     obligations légales, détruit la clé du dossier (données d'audit, état scellé, lettres
     mortes et relances deviennent illisibles), avise les destinataires et chaîne une entrée
-    ERASED, « expired under the retention schedule »."""
+    ERASED, motif : durée de conservation échue."""
     from agents.retention_job import WAIT_S, run_retention
     from hub.audit.key_stores import key_store_for
     from hub.audit.keys import KeyStoreUnavailable

@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from hub.audit.proof import Headers, Proof, ProofCheck
+from hub.contracts.enums import DeadLetterReason
 from hub.contracts.topics import AUDIT
 from hub.runtime.settings import HubSettings
 from hub.trust.hub_keys import hub_public_keys, signed_by_hub
-from hub.trust.verification import SignatureError
+from hub.trust.verification import SignatureError, parse_signature_headers
 
 SIGNED_TOPIC = AUDIT.name
 """The topic every audit entry is signed for (``OutboxWriter.audit``, ``append_entries``)."""
@@ -31,7 +32,21 @@ class HubProof:
         try:
             return Proof.proven(signed_by_hub(SIGNED_TOPIC, key, value, headers, self.keys))
         except SignatureError as exc:
-            return Proof.unproven(exc.detail)
+            return Proof.unproven(_said(exc, headers), reason=str(exc))
+
+
+def _said(exc: SignatureError, headers: Headers) -> str:
+    """Why the entry is not the hub's, for the operator (``exc`` stays the machine's)."""
+    if exc.reason is DeadLetterReason.STALE_SIGNATURE:
+        return "signature hors de la période acceptée"
+    try:
+        claimed = parse_signature_headers(headers).key_id
+    except SignatureError:
+        return "aucune signature lisible (en-têtes nrm-sig absents ou invalides)"
+    return (
+        f"la signature de la clé annoncée « {claimed} » ne se vérifie avec aucune clé du hub : "
+        "entrée modifiée, ou signée par une autre clé ou pour un autre topic"
+    )
 
 
 def hub_proof(settings: HubSettings) -> ProofCheck:

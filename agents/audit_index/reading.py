@@ -63,7 +63,7 @@ async def fetch_case_records(
                     position,
                     None,
                     str(case_id).encode(),
-                    f"indexed entry seq {p.seq} is no longer in the log",
+                    f"l'entrée {p.seq} connue de l'index n'est plus dans le journal",
                     ProblemKind.MISSING,
                     p.seq,
                 )

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from hub.rules.directory import AgencyId
 from hub.runtime.config_files import ConfigError, load_config
+from hub.runtime.operator_reasons import os_reason
 
 WEBHOOKS_FILE = "webhooks.yaml"
 LOOPBACK_NAMES = frozenset({"localhost"})
@@ -84,7 +85,7 @@ class WebhookTarget(BaseModel):
             try:
                 value = path.read_text(encoding="utf-8")
             except OSError as exc:
-                raise ConfigError(f"secret de webhook {self.secret} : {exc.strerror}") from None
+                raise ConfigError(f"secret de webhook {self.secret} : {os_reason(exc)}") from None
         value = value.strip()
         if len(value) < 16:
             raise ConfigError(

@@ -106,18 +106,23 @@ def _decoded(
     codec: Codec, value: bytes | None, *, key: bytes | None, position: Position
 ) -> LogRecord:
     if value is None:
-        return LogRecord(position, None, key, "empty record (tombstone)")
+        return LogRecord(position, None, key, "enregistrement vide (tombstone Kafka)")
     try:
         decoded = codec.decode(value)
     except CodecError as exc:
-        return LogRecord(position, None, key, f"{exc.reason.value}: {exc.detail}")
+        return LogRecord(position, None, key, f"enregistrement illisible ({exc.reason.value})")
     if decoded.subject != AUDIT_SUBJECT:
-        return LogRecord(position, None, key, f"a {decoded.subject}, not an audit entry")
+        return LogRecord(position, None, key, f"un {decoded.subject}, pas une entrée d'audit")
     try:
         entry = AuditEntry.model_validate(decoded.record)
         canonical = codec.encode_with(codec.registry.by_id(decoded.schema_id), decoded.record)
-    except (ValidationError, CodecError) as exc:
-        return LogRecord(position, None, key, f"invalid audit entry: {exc}")
+    except ValidationError as exc:
+        fields = ", ".join(sorted({".".join(map(str, e["loc"])) or "?" for e in exc.errors()}))
+        return LogRecord(position, None, key, f"entrée d'audit invalide (champs : {fields})")
+    except CodecError as exc:
+        return LogRecord(position, None, key, f"entrée d'audit invalide ({exc.reason.value})")
     if canonical != value:
-        return LogRecord(position, entry, key, "stored bytes are not the entry's Avro encoding")
+        return LogRecord(
+            position, entry, key, "les octets rangés ne sont pas l'encodage Avro de l'entrée"
+        )
     return LogRecord(position, entry, key)

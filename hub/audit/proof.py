@@ -37,11 +37,17 @@ class ProofState(StrEnum):
 
 @dataclass(frozen=True)
 class Proof:
-    """The outcome of checking one stored entry's signature."""
+    """The outcome of checking one stored entry's signature.
+
+    Two audiences, two fields: ``detail`` is the operator's line, in French (``hub audit
+    verify``, ``hub replay``, the dashboard); ``reason`` is the machine's, in English, as the
+    signature check raised it (logs, bug reports).
+    """
 
     state: ProofState
     key_id: str | None = None
     detail: str | None = None
+    reason: str | None = None
 
     @classmethod
     def proven(cls, key_id: str | None) -> Proof:
@@ -49,9 +55,9 @@ class Proof:
         return cls(ProofState.PROVEN, key_id=key_id)
 
     @classmethod
-    def unproven(cls, detail: str) -> Proof:
-        """Not proven, and why (one line)."""
-        return cls(ProofState.UNPROVEN, detail=detail)
+    def unproven(cls, detail: str, reason: str | None = None) -> Proof:
+        """Not proven: why, for the operator (French, one line), and for the machine."""
+        return cls(ProofState.UNPROVEN, detail=detail, reason=reason)
 
     @property
     def refused(self) -> bool:

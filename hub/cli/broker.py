@@ -55,7 +55,7 @@ def topics_list(
         emit_json([spec.model_dump(mode="json") for spec in specs])
         return
     for spec in specs:
-        out.print(f"{spec.name:40} {spec.partitions:3}  {spec.purpose}", highlight=False)
+        out.print(f"{spec.name:40} {spec.partitions:3}  {spec.summary}", highlight=False)
 
 
 @topics_app.command("create")

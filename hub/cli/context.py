@@ -16,9 +16,14 @@ from typing import Any, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from typer._click.core import Context as ClickContext
+from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
 
+from hub.cli.french_help import OperatorContext, speak_french
+from hub.cli.usage_errors import usage_line
 from hub.runtime.config_files import ConfigError
+from hub.runtime.operator_reasons import field_problems
 from hub.runtime.settings import HubSettings, get_settings
 
 BAD_INPUT = 2
@@ -129,12 +134,9 @@ def explain(exc: BaseException, settings: HubSettings) -> tuple[str, int]:
 
 
 def validation_reasons(exc: ValidationError) -> str:
-    """A pydantic error as one line: ``field.path: message; ...`` (never the input values,
-    which may be secrets or personal data)."""
-    return "; ".join(
-        f"{'.'.join(str(part) for part in error['loc']) or 'valeur'}: {error['msg']}"
-        for error in exc.errors()
-    )
+    """A pydantic error as one French line: ``field.path : raison; ...`` (never the input
+    values, which may be secrets or personal data)."""
+    return field_problems(exc)
 
 
 def one_line(text: str) -> str:
@@ -185,19 +187,43 @@ _AIOKAFKA = logging.getLogger("aiokafka")
 
 
 class OperatorGroup(TyperGroup):
-    """The root ``hub`` group: whatever a command raises ends as one line on stderr.
+    """The root ``hub`` group: whatever a command raises ends as one line on stderr, and
+    every command speaks French.
 
     Every command runs inside this ``invoke``, those of the plugins (``agents/``,
     ``connectors/``) and any added later included, so no command needs its own try/except:
     an unreachable broker, an invalid configuration file or an unexpected error becomes
-    ``fail(explain(exc))`` and a non-zero exit, never a traceback.
+    ``fail(explain(exc))`` and a non-zero exit, never a traceback. A mistyped command line
+    (unknown option, missing argument, refused value) is one French line too
+    (``hub/cli/usage_errors.py``), and ``--help`` is French for every command
+    (``hub/cli/french_help.py``).
     """
+
+    context_class = OperatorContext
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: ClickContext | None = None,
+        **extra: Any,
+    ) -> ClickContext:
+        speak_french(self)
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except UsageError as exc:
+            message, code = usage_failure(exc)
+        raise fail(message, code) if message else typer.Exit(code)
 
     def invoke(self, ctx: typer.Context) -> object:  # type: ignore[override]
         quiet = _QuietConnectionRefusals()
         _AIOKAFKA.addFilter(quiet)
         try:
             return super().invoke(ctx)
+        except UsageError as exc:
+            message, code = usage_failure(exc)
+        except typer.Abort:
+            message, code = "interrompu à la demande de l'opérateur", CHECK_FAILED
         except Exception as exc:
             if _is_cli_flow(exc) or os.environ.get(TRACEBACK_VARIABLE) == "1":
                 raise
@@ -205,7 +231,15 @@ class OperatorGroup(TyperGroup):
         finally:
             _AIOKAFKA.removeFilter(quiet)
         _collect_quietly()
-        raise fail(message, code)
+        raise fail(message, code) if message else typer.Exit(code)
+
+
+def usage_failure(exc: UsageError) -> tuple[str, int]:
+    """The French line for a usage error, and its exit code (2). A group called without its
+    sub-command has printed its (French) help already: nothing more to say."""
+    if isinstance(exc, NoArgsIsHelpError):
+        return "", exc.exit_code
+    return usage_line(exc), exc.exit_code
 
 
 def _collect_quietly() -> None:

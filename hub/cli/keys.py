@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub.cli.context import fail
 from hub.cli.operator_output import YES_HELP, confirm
+from hub.runtime.operator_reasons import os_reason
 from hub.trust.agency_keys import KeyFileError, load_private_key, write_private_key
 from hub.trust.directory_authority import AUTHORITY_ID, AUTHORITY_PUBLIC_KEY_FILE
 from hub.trust.hub_keys import HUB_PUBLIC_KEY_FILE
@@ -87,7 +88,7 @@ def generate(
     except FileExistsError as exc:
         raise _fail(f"{exc} (--force pour le remplacer)", CHECK_FAILED) from None
     except OSError as exc:
-        raise _fail(f"impossible d'écrire {path} : {exc.strerror}", BAD_INPUT) from None
+        raise _fail(f"impossible d'écrire {path} : {os_reason(exc)}", BAD_INPUT) from None
     public_key = public_key_b64(private_key)
     typer.echo(f"clé privée : {path} (0600 ; à garder secrète)")
     typer.echo(f"clé publique : {public_key}")

@@ -28,7 +28,6 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import typer
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -127,15 +126,23 @@ def resolve_id(text: str, candidates: Iterable[UUID], kind: IdKind) -> UUID:
 YES_HELP = "Ne pas demander de confirmation (scripts)."
 
 
+YES_ANSWERS = frozenset({"o", "oui"})
+"""What counts as yes to « [o/N] »; anything else, an empty line included, is no."""
+
+
 def confirm(question: str, *, yes: bool) -> None:
-    """Ask ``question`` (French, ending without « ? ») before a destructive step; return to
-    go on, ``typer.Exit`` otherwise: exit 1 when the operator answers no, exit 2 when there is
-    no terminal to ask on and ``--yes`` was not given."""
+    """Ask ``question`` (French, ending without « ? ») before a destructive step, « [o/N] »
+    on stderr; return to go on, ``typer.Exit`` otherwise: exit 1 when the operator answers
+    anything but « o » or « oui », exit 2 when there is no terminal to ask on and ``--yes``
+    was not given."""
     if yes:
         return
     if not sys.stdin.isatty():
         raise fail(f"{question} : confirmez avec --yes (pas de terminal pour le demander)")
-    if not typer.confirm(f"{question} ?", default=False, err=True):
+    sys.stderr.write(f"{question} ? [o/N] ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline()
+    if answer.strip().lower() not in YES_ANSWERS:
         raise fail("abandonné : rien n'a été modifié", CHECK_FAILED)
 
 

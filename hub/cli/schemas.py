@@ -6,13 +6,18 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from hub.cli.context import CHECK_FAILED, current_settings, err, fail, out, validation_reasons
 from hub.cli.operator_output import emit_json
+from hub.runtime.operator_reasons import os_reason
 from hub.runtime.settings import HubSettings
+
+if TYPE_CHECKING:
+    from hub.contracts.codec import CodecError
+    from hub.contracts.compatibility import Incompatibility
 
 schemas_app = typer.Typer(no_args_is_help=True, help="Les contrats Avro et leur évolution.")
 
@@ -60,13 +65,14 @@ def schemas_check(
     for change in changes:
         if change.compatible:
             err.print(
-                f"[yellow]unregistered[/] {change.subject}: compatible change, "
-                f"run `hub schemas register` to freeze it as v{change.next_version}",
+                f"[yellow]non enregistré[/] {change.subject} : changement compatible, "
+                f"lancez `hub schemas register` pour le figer en v{change.next_version}",
                 highlight=False,
             )
         for problem in change.incompatibilities:
             err.print(
-                f"[bold red]incompatible[/] {change.subject}: {problem.describe()}", highlight=False
+                f"[bold red]incompatible[/] {change.subject} : {_unreadable(problem)}",
+                highlight=False,
             )
     if any(not c.compatible for c in changes):
         raise fail(
@@ -83,21 +89,51 @@ def schemas_register(
     schemas_dir: Annotated[Path | None, typer.Option(help="Par défaut HUB_SCHEMAS_DIR.")] = None,
 ) -> None:
     """Figer les sujets nouveaux ou changés sous de nouveaux ids (refuse l'incompatible)."""
-    from hub.contracts.registry import SchemaRegistry, UnknownSchemaError, register
+    from hub.contracts.registry import SOURCES, SchemaRegistry, UnknownSchemaError, register
 
     root = schemas_dir or _registry_root(current_settings())
+    subjects = subject or _known_subjects(root)
+    for name in subjects:
+        if not (root / SOURCES / f"{name}.avsc").is_file():
+            raise fail(
+                f"aucun fichier source pour le sujet {name} : {root / SOURCES / name}.avsc "
+                "n'existe pas",
+                CHECK_FAILED,
+            )
     try:
-        changes = SchemaRegistry.load(root).pending_changes(subject or _known_subjects(root))
-        created = register(root, changes)
-    except (ValueError, UnknownSchemaError) as exc:
-        raise fail(str(exc), CHECK_FAILED) from None
+        changes = SchemaRegistry.load(root).pending_changes(subjects)
+    except UnknownSchemaError as exc:  # a source that is not a named record
+        raise fail(f"schéma source refusé : {exc}", CHECK_FAILED) from None
+    refused = [f"{c.subject} : {_unreadable(p)}" for c in changes for p in c.incompatibilities]
+    if refused:
+        raise fail(
+            f"rien n'est enregistré, changement incompatible : {'; '.join(refused)}", CHECK_FAILED
+        )
+    created = register(root, changes)
     for registered in created:
         out.print(
-            f"registered {registered.subject} v{registered.version} as id {registered.schema_id}",
+            f"enregistré : {registered.subject} v{registered.version}, id {registered.schema_id}",
             highlight=False,
         )
     if not created:
         out.print("rien à enregistrer")
+
+
+def _unreadable(problem: Incompatibility) -> str:
+    """An incompatibility for the operator: which version the new schema cannot read, where,
+    and avro's machine kinds (its English sentences stay out)."""
+    where = ", ".join(problem.locations) or "/"
+    return (
+        f"ne lit plus la version {problem.against_version} en {where} : {', '.join(problem.kinds)}"
+    )
+
+
+def codec_refusal(exc: CodecError) -> str:
+    """A codec's refusal for the operator: its machine code and what it means, in French (the
+    codec's English detail is the dead letter's, for developers)."""
+    from hub.flow.refusal_notice import WHAT_IT_MEANS
+
+    return f"{exc.reason.value} : {WHAT_IT_MEANS.get(exc.reason, 'refusé')}"
 
 
 def _known_subjects(root: Path) -> list[str]:
@@ -121,14 +157,14 @@ def decode(
     try:
         data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     except OSError as exc:
-        raise fail(f"impossible de lire {path} : {exc.strerror}") from None
+        raise fail(f"impossible de lire {path} : {os_reason(exc)}") from None
     codec = Codec(
         SchemaRegistry.load(settings.schemas_dir), max_record_bytes=settings.max_record_bytes
     )
     try:
         decoded = codec.decode(data)
     except CodecError as exc:
-        raise fail(f"{exc.reason.value}: {exc.detail}") from None
+        raise fail(codec_refusal(exc)) from None
     out.print_json(
         json.dumps(
             {"schema_id": decoded.schema_id, "subject": decoded.subject, "record": decoded.record},
@@ -159,7 +195,7 @@ def encode(
         text = sys.stdin.read() if path == "-" else Path(path).read_text()
         event = model.model_validate_json(text)
     except OSError as exc:
-        raise fail(f"impossible de lire {path} : {exc.strerror}") from None
+        raise fail(f"impossible de lire {path} : {os_reason(exc)}") from None
     except ValidationError as exc:
         raise fail(f"événement {subject} invalide : {validation_reasons(exc)}") from None
     codec = Codec(
@@ -168,7 +204,7 @@ def encode(
     try:
         output.write_bytes(codec.encode(subject, event.model_dump()))
     except CodecError as exc:
-        raise fail(f"{exc.reason.value}: {exc.detail}") from None
+        raise fail(codec_refusal(exc)) from None
     out.print(f"écrit : {output}", highlight=False)
 
 

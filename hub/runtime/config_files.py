@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from hub.runtime.operator_reasons import field_problems, os_reason
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -24,7 +26,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ConfigError(f"{path} : illisible ({exc.strerror})") from None
+        raise ConfigError(f"{path} : illisible, {os_reason(exc)}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} : YAML invalide ({exc})") from None
     if not isinstance(raw, dict):
@@ -37,5 +39,5 @@ def load_config(path: Path, model: type[M]) -> M:
     try:
         return model.model_validate(read_yaml(path))
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        problems = field_problems(exc)
         raise ConfigError(f"{path}: {problems}") from None

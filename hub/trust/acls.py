@@ -43,6 +43,7 @@ from hub.contracts.topics import (
     outbox_topic,
 )
 from hub.rules.directory import Agency
+from hub.runtime.operator_reasons import os_reason
 
 HUB_PRINCIPAL = "User:hub"
 GATEWAY_PRINCIPAL = "User:hub-gateway"
@@ -326,7 +327,7 @@ def load_acls(path: Path) -> frozenset[Acl]:
     try:
         return parse_acls(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise AclError(f"impossible de lire {path} : {exc.strerror}") from None
+        raise AclError(f"impossible de lire {path} : {os_reason(exc)}") from None
 
 
 @dataclass(frozen=True)

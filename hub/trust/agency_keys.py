@@ -15,6 +15,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from hub.runtime.operator_reasons import os_reason
+
 DEV_KEYS_DIR = "dev-keys"
 """Folder of ``config_dir`` holding the demo's private keys, one ``<agency id>.pem`` each."""
 
@@ -49,7 +51,7 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise KeyFileError(f"{path} : illisible ({exc.strerror})") from None
+        raise KeyFileError(f"{path} : illisible, {os_reason(exc)}") from None
     return private_key_from_pem(data, source=str(path))
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from hub.runtime.operator_reasons import os_reason
 from hub.trust.signing import ReceivedHeaders, public_key_from_b64
 from hub.trust.verification import (
     SignatureError,
@@ -36,7 +37,7 @@ def hub_public_keys(config_dir: Path, previous: Iterable[str] = ()) -> tuple[str
         current = path.read_text().strip()
     except OSError as exc:
         raise ValueError(
-            f"impossible de lire la clé publique du hub {path} : {exc.strerror}"
+            f"impossible de lire la clé publique du hub {path} : {os_reason(exc)}"
         ) from None
     keys: list[str] = []
     for where, text in [(str(path), current), *(("previous_hub_public_keys", k) for k in previous)]:

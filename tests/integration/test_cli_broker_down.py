@@ -1,10 +1,10 @@
 """Every ``hub`` command, run with the broker down (issue 22, finding 7).
 
-The operator's promise: a command that cannot reach the broker answers ONE line on stderr
-saying what failed and what to do, exits non-zero, prints nothing on stdout, and never dumps
-a traceback, within ``ANSWER_BOUND_S``. The commands are enumerated from the typer app, the
-plugins' included, so a command added later is run here too: it must be listed as offline,
-or be given its arguments, or keep the promise. The offline commands run as well (with the
+The operator's promise: a command that cannot reach the broker answers ONE line on stderr,
+in French, saying what failed and what to do, exits non-zero, prints nothing on stdout, and
+never dumps a traceback, within ``ANSWER_BOUND_S``. The commands are enumerated from the typer
+app, the plugins' included, so a command added later is run here too: it must be listed as
+offline, or be given its arguments, or keep the promise. The offline commands run as well (with the
 arguments they need): they may succeed, but never print a traceback, and a failure is one
 line.
 
@@ -36,6 +36,7 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
+from french_screens import english_left
 from typer.main import get_command
 
 from connectors.prefecture.queue import WorkQueue
@@ -239,6 +240,8 @@ def test_every_broker_command_says_one_line_when_the_broker_is_down(tmp_path: Pa
             broken.append(f"hub {name}: exit {code}, stdout {stdout!r}, stderr {stderr[-600:]!r}")
         elif took > started + ANSWER_BOUND_S:
             broken.append(f"hub {name}: answered after {took:.1f} s (start {started:.1f} s)")
+        if code not in (0, None) and (english := english_left(stderr, name.split())):
+            broken.append(f"hub {name}: English for the operator {english}: {stderr!r}")
     assert broken == [], "\n".join(broken)
     down = [r for r in results if "injoignable" in r[3]]
     assert {r[0] for r in down} >= {

@@ -182,9 +182,10 @@ async def test_four_eyes_the_requester_cannot_approve(
         *("erase", "request", str(case_id), "--by", "dpo.demo", "--reason", "r"),
         answer="n\n",
     )
-    assert declined.exit_code == 1
-    assert "Demander l'effacement du dossier" in declined.stdout  # the confirmation prompt
-    assert "rien n'a été envoyé" in declined.stdout
+    # Piped input is not an answer: without a terminal, only --yes confirms.
+    assert declined.exit_code == 2
+    assert "Demander l'effacement du dossier" in declined.stderr
+    assert "confirmez avec --yes" in declined.stderr
     request_id = await requested(hub_settings, case_id, "dpo.demo")  # the only request
     own = await run(hub_settings, "erase", "approve", request_id, "--by", "dpo.demo", "--yes")
     assert own.exit_code == 2

@@ -29,7 +29,7 @@ runner = CliRunner()
             "illisible",
         ),
         (["revoke-key", "police-93", "k-1", "--authority-key", "/nonexistent.pem"], "illisible"),
-        (["set", "/nonexistent.yaml"], "No such file"),
+        (["set", "/nonexistent.yaml"], "fichier introuvable"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args: list[str], says: str) -> None:
@@ -50,4 +50,4 @@ def test_an_agency_file_missing_a_field_names_it(tmp_path: Path) -> None:
         obj=HubSettings(bootstrap_servers="127.0.0.1:1"),
     )
     assert result.exit_code == 2
-    assert "role: Field required" in result.output
+    assert "role : obligatoire, absent" in result.output

@@ -131,20 +131,21 @@ def read(items: list[Stored], keys: tuple[str, ...] = CURRENT_KEYS) -> list[LogR
 Make = Callable[[AuditEntry], Stored]
 CASES: list[tuple[str, Make, tuple[str, ...], ProofState, str]] = [
     ("genuine", lambda e: stored(e, HUB), CURRENT_KEYS, ProofState.PROVEN, ""),
-    ("unsigned", lambda e: stored(e, None), CURRENT_KEYS, ProofState.UNPROVEN, "missing header"),
+    ("unsigned", lambda e: stored(e, None), CURRENT_KEYS, ProofState.UNPROVEN,
+     "aucune signature lisible"),
     ("signed by an agency's key", lambda e: stored(e, AGENCY), CURRENT_KEYS,
-     ProofState.UNPROVEN, "'police-93-2026-1'"),
+     ProofState.UNPROVEN, "« police-93-2026-1 »"),
     ("signed by a stranger under the hub's key id", lambda e: stored(e, STRANGER), CURRENT_KEYS,
-     ProofState.UNPROVEN, "does not verify"),
+     ProofState.UNPROVEN, "ne se vérifie avec aucune clé du hub"),
     ("tampered after signing, hash recomputed", tampered, CURRENT_KEYS, ProofState.UNPROVEN,
-     "does not verify"),
+     "ne se vérifie avec aucune clé du hub"),
     ("signed by the hub for an inbox, copied here",
      lambda e: stored(e, HUB, inbox_topic("prefecture-75")), CURRENT_KEYS, ProofState.UNPROVEN,
-     "does not verify"),
+     "ne se vérifie avec aucune clé du hub"),
     ("signed by a previous hub key that is configured", lambda e: stored(e, OLD_HUB),
      ROTATED_KEYS, ProofState.PROVEN, ""),
     ("signed by a previous hub key no longer configured", lambda e: stored(e, OLD_HUB),
-     CURRENT_KEYS, ProofState.UNPROVEN, "'hub-2025-1'"),
+     CURRENT_KEYS, ProofState.UNPROVEN, "« hub-2025-1 »"),
 ]  # fmt: skip
 
 
@@ -169,6 +170,8 @@ def test_the_last_entry_is_believed_only_with_the_hub_signature(
     assert [(p.kind, p.case_id, p.seq) for p in report.problems] == [
         (ProblemKind.UNPROVEN, CASE, 3)
     ]
+    # The machine's reason stays whole, in English, for logs; the operator reads French.
+    assert (records[-1].proof.reason or "").startswith("BAD_SIGNATURE: ")
     line = report.problems[0].describe()
     assert line.startswith(f"UNPROVEN case {CASE} seq 3 at partition 0 offset 103: ")
     assert detail in line

@@ -26,17 +26,27 @@ def test_yes_skips_the_question(monkeypatch: pytest.MonkeyPatch) -> None:
     confirm("Tout supprimer", yes=True)
 
 
-@pytest.mark.parametrize(("answer", "code"), [("y\n", None), ("n\n", 1), ("\n", 1)])
-def test_a_terminal_is_asked_and_no_is_the_default(
-    monkeypatch: pytest.MonkeyPatch, answer: str, code: int | None
+@pytest.mark.parametrize(
+    ("answer", "code"),
+    [("o\n", None), ("Oui\n", None), ("n\n", 1), ("\n", 1), ("", 1), ("yes\n", 1), ("ok\n", 1)],
+)
+def test_a_terminal_is_asked_in_french_and_no_is_the_default(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    answer: str,
+    code: int | None,
 ) -> None:
     monkeypatch.setattr("sys.stdin", Terminal(answer))
     if code is None:
         confirm("Révoquer la clé k-1", yes=False)
-        return
-    with pytest.raises(typer.Exit) as caught:
-        confirm("Révoquer la clé k-1", yes=False)
-    assert caught.value.exit_code == code
+    else:
+        with pytest.raises(typer.Exit) as caught:
+            confirm("Révoquer la clé k-1", yes=False)
+        assert caught.value.exit_code == code
+    asked = capsys.readouterr()
+    assert asked.err.startswith("Révoquer la clé k-1 ? [o/N] "), asked.err
+    assert "y/N" not in asked.err
+    assert asked.out == ""
 
 
 def test_without_a_terminal_nothing_is_done_unasked(

@@ -90,7 +90,7 @@ def test_compatible_change_gets_a_new_id_and_old_records_still_decode(
     )
     checked = runner.invoke(app, ["schemas", "check", "--schemas-dir", str(schemas_copy)])
     assert checked.exit_code == 1
-    assert "unregistered" in checked.output
+    assert "non enregistré" in checked.output
 
     registered = runner.invoke(app, ["schemas", "register", "--schemas-dir", str(schemas_copy)])
     assert registered.exit_code == 0, registered.output
@@ -115,3 +115,12 @@ def _case_closed_record(registry: SchemaRegistry) -> dict[str, object]:
         if subject_of(type(event)) == "fr.nrm.CaseClosed":
             return event.model_dump()
     raise AssertionError("no CaseClosed example")
+
+
+def test_register_of_a_subject_without_source_says_so_in_french(schemas_copy: Path) -> None:
+    refused = runner.invoke(
+        app, ["schemas", "register", "fr.nrm.Nope", "--schemas-dir", str(schemas_copy)]
+    )
+    assert refused.exit_code == 1
+    assert "aucun fichier source pour le sujet fr.nrm.Nope" in refused.stderr
+    assert "no source file" not in refused.output
