@@ -71,7 +71,10 @@ def test_twenty_wrong_guesses_elsewhere_do_not_stop_the_operator_at_her_desk(
 ) -> None:
     password = demo_passwords(hub_settings.config_dir)[OPERATOR]
     with client(dashboard_url, ATTACKER_ADDRESS) as attacker:
-        statuses = [login(attacker, OPERATOR, f"{password}-{n}").status_code for n in range(20)]
+        started = time.monotonic()
+        statuses = [login(attacker, OPERATOR, f"{password}-{FREE}").status_code]
+        checking_s = time.monotonic() - started  # one password checked, on this machine now
+        statuses += [login(attacker, OPERATOR, f"{password}-{n}").status_code for n in range(19)]
     assert statuses[:FREE] == [401] * FREE
     assert set(statuses) <= {401, 429}
     assert 429 in statuses  # hammering is refused, cheaply
@@ -79,7 +82,7 @@ def test_twenty_wrong_guesses_elsewhere_do_not_stop_the_operator_at_her_desk(
         started = time.monotonic()
         answer = login(operator, OPERATOR, password)
         assert answer.status_code == 303, answer.text[:300]
-        assert time.monotonic() - started < SLACK_S
+        assert time.monotonic() - started < checking_s + SLACK_S  # no throttle delay
 
 
 def test_the_attacker_waits_growing_bounded_delays_and_the_operator_none(
@@ -112,10 +115,14 @@ def test_the_attacker_waits_growing_bounded_delays_and_the_operator_none(
             )
         # Between two checked guesses, at least the delay the earlier one imposed: growing
         # from BASE_S, doubling, then stuck at MAX_S (bounded; never a lock).
+        # The upper bound counts only the wait between an answer and the next checked guess:
+        # checking a password costs what the machine makes it cost.
         for failures in range(1, ATTACKS):
             gap = answered_at[failures] - sent_at[failures - 1]
             assert gap >= delay_after(failures), (failures, gap)
-            assert gap <= delay_after(failures) + SLACK_S, (failures, gap)
+            waited = sent_at[failures] - answered_at[failures - 1]
+            assert waited <= delay_after(failures) + SLACK_S, (failures, waited)
+        checking_s = max(a - s for s, a in zip(sent_at, answered_at, strict=True))
         delays = [delay_after(n) for n in range(FREE - 1, FREE + 5)]
         assert delays == [0, BASE_S, 2 * BASE_S, 4 * BASE_S, 8 * BASE_S, MAX_S]
         # Right after a wrong guess, the next one is refused without checking the password.
@@ -131,7 +138,7 @@ def test_the_attacker_waits_growing_bounded_delays_and_the_operator_none(
         started = time.monotonic()
         answer = login(operator, OPERATOR, password)
         assert answer.status_code == 303, answer.text[:300]
-        assert time.monotonic() - started < SLACK_S
+        assert time.monotonic() - started < checking_s + SLACK_S  # no throttle delay
 
 
 def leaked_fragments(secret: str, text: str, length: int = 8) -> list[str]:
