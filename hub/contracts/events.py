@@ -63,6 +63,7 @@ from hub.contracts.hub_records import (
     RecordHeader,
     SigningKeyEntry,
 )
+from hub.contracts.witness import WitnessReport, WitnessReportAddendum
 
 # ------------------------------------------------------------------------- shared records
 
@@ -359,6 +360,8 @@ _TOP_LEVEL: tuple[type[AvroRecord], ...] = (
     RestrictionLifted,
     RightsInformationGiven,
     PathwayChoiceRecorded,
+    WitnessReport,
+    WitnessReportAddendum,
 )
 
 EVENT_MODELS: dict[str, type[BaseModel]] = {avro_full_name(m): m for m in _TOP_LEVEL}

@@ -55,6 +55,8 @@ CATEGORIES = {
 }
 WITHOUT_ENVELOPE = {"fr.nrm.DeadLetter", "fr.nrm.AuditEntry", "fr.nrm.DirectoryEntry"}
 EXPECTED_SUBJECTS = {
+    "fr.nrm.WitnessReport",
+    "fr.nrm.WitnessReportAddendum",
     "fr.nrm.OrphanedNeed",
     "fr.nrm.RefusalNotice",
     "fr.nrm.DirectoryEntry",
