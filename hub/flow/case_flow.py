@@ -268,6 +268,9 @@ def _refusal(inbound: Inbound, ctx: Context) -> Refusal | None:
             f"envelope names role {claimed_role} but {inbound.sender.id} is "
             f"{inbound.sender.role.value}",
         )
+    intake = ctx.rules.intake_refusal(inbound.sender.id, inbound.subject)
+    if intake is not None:
+        return Refusal(DeadLetterReason.SEMANTIC_VIOLATION, intake)
     rule = ctx.rules.for_type(inbound.subject)
     if rule is None:
         return Refusal(

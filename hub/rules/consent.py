@@ -60,6 +60,9 @@ class Condition(StrEnum):
     """The person is, or is presumed to be, a minor."""
     OWN_APPLICATION = "OWN_APPLICATION"
     """The person's own application (the permit entry that the pathway work removes)."""
+    REPORT_FROM_THE_PUBLIC = "REPORT_FROM_THE_PUBLIC"
+    """A report from the public to the body designated to triage it: the person it is about
+    cannot be asked first (message types and recipient roles bound it)."""
 
     @property
     def bound_by_secrecy(self) -> bool:
@@ -112,7 +115,7 @@ class LegalException(BaseModel):
             return situation.immediate_danger
         if self.condition is Condition.LEGAL_DUTY_OF_REPORTER:
             return situation.reporter_role in self.reporter_roles
-        return self.condition is Condition.OWN_APPLICATION
+        return self.condition in (Condition.OWN_APPLICATION, Condition.REPORT_FROM_THE_PUBLIC)
 
 
 class ConsentPolicy(BaseModel):

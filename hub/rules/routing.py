@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from hub.contracts.enums import AgencyRole, ExploitationType, Gender, Specialism, Urgency
-from hub.rules.directory import SPECIALISM_FOR_EXPLOITATION, Agency, Directory
+from hub.rules.directory import SPECIALISM_FOR_EXPLOITATION, Agency, AgencyId, Directory
 from hub.runtime.config_files import load_config
 
 ROUTING_FILE = "routing.yaml"
@@ -32,6 +32,9 @@ class Selection(StrEnum):
     ALL_IN_DEPARTEMENT = "all_in_departement"
     COMPETENT_AUTHORITY = "competent_authority"
     REQUESTER = "requester"
+    DESIGNATED = "designated"
+    """The agencies the rule names (``agencies``), in order: a body designated for a task,
+    e.g. the triage of reports from the public."""
 
 
 class RecipientRule(BaseModel):
@@ -44,11 +47,15 @@ class RecipientRule(BaseModel):
     only_minors: bool = False
     only_adults: bool = False
     needs_answer: bool = False
+    agencies: tuple[AgencyId, ...] = ()
+    """``designated`` only: the agencies designated, first choice first."""
 
     @model_validator(mode="after")
     def _one_age_limit(self) -> RecipientRule:
         if self.only_minors and self.only_adults:
             raise ValueError("a recipient cannot be for minors only and adults only")
+        if (self.select is Selection.DESIGNATED) != bool(self.agencies):
+            raise ValueError("agencies are named with, and only with, select: designated")
         return self
 
     def for_age_of(self, facts: RouteFacts) -> bool:
@@ -77,11 +84,27 @@ class RoutingRules(BaseModel):
     identifying_roles: frozenset[AgencyRole]
     competent_authority: Mapping[ExploitationType, frozenset[AgencyRole]]
     rules: tuple[RoutingRule, ...]
+    public_intake: Mapping[AgencyId, frozenset[str]] = {}
+    """Agencies that only carry what the public reports (the public page), and the message
+    types each may publish: nothing else. A server open to anyone holds their key, so that
+    key must not be able to say what an agency says (docs/WITNESS_REPORTS.md)."""
 
     @classmethod
     def load(cls, config_dir: Path) -> RoutingRules:
         """Load and validate ``routing.yaml``."""
         return load_config(config_dir / ROUTING_FILE, cls)
+
+    def intake_refusal(self, sender: str, message_type: str) -> str | None:
+        """Why ``sender`` may not publish ``message_type``: a public intake sends only its
+        message types, and only a public intake sends them (None: allowed here)."""
+        allowed = self.public_intake.get(sender)
+        if allowed is None:
+            if any(message_type in types for types in self.public_intake.values()):
+                return f"only the public intake sends {message_type}; {sender} may not"
+            return None
+        if message_type in allowed:
+            return None
+        return f"{sender} carries reports from the public only; it may not send {message_type}"
 
     def for_type(self, message_type: str) -> RoutingRule | None:
         """The rule for ``message_type``, if the hub accepts it at all."""
@@ -169,6 +192,9 @@ def _select(
     if rule.select is Selection.REQUESTER:
         agency = directory.get(facts.requester) if facts.requester else None
         return [agency] if agency is not None else []
+    if rule.select is Selection.DESIGNATED:
+        named = (directory.get(agency_id) for agency_id in rule.agencies)
+        return [a for a in named if a is not None and a.role is rule.role]
     if facts.departement is None:
         return []
     if rule.select is Selection.PREFECTURE_OF_DEPARTEMENT:

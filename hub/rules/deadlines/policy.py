@@ -36,10 +36,12 @@ MessageType = Literal[
     "fr.nrm.AccommodationRequested",
     "fr.nrm.SupportRequested",
     "fr.nrm.PermitRequested",
+    "fr.nrm.WitnessReport",
     "reflection_period_end",
 ]
 """What a deadline waits for: an answer to one of these events (for a report: the
-identification decision), or the end of a reflection period while a permit is pending."""
+identification decision; for a report from the public: its triage), or the end of a
+reflection period while a permit is pending."""
 
 MESSAGE_TYPES: Final[tuple[str, ...]] = get_args(MessageType)
 LADDER_ORDER: Final = (

@@ -532,6 +532,7 @@ def test_every_legal_exception_is_named_with_its_condition_and_source() -> None:
         "minor-report-to-authorities": "MINOR",
         "public-official-duty": "LEGAL_DUTY_OF_REPORTER",
         "vital-interest-immediate-danger": "VITAL_INTEREST_IMMEDIATE_DANGER",
+        "report-from-the-public": "REPORT_FROM_THE_PUBLIC",
     }
     assert all(len(source) > 20 for _, source in found.values())
 
