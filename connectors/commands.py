@@ -1,5 +1,5 @@
-"""The edges' ``hub`` commands: ``dashboard``, ``demo``, ``registry``, ``gateway``,
-``webhooks``, ``prefecture``, ``observatory`` and ``monitoring``.
+"""The edges' ``hub`` commands: ``dashboard``, ``public-report``, ``demo``, ``registry``,
+``gateway``, ``webhooks``, ``prefecture``, ``observatory`` and ``monitoring``.
 
 Mounted by ``hub/cli/app.py`` through the ``nrm_hub.commands`` entry point (pyproject.toml): the
 hub's own command line never imports the edges. Servers and clients are imported inside the
@@ -33,6 +33,7 @@ webhooks_app = typer.Typer(
 def register(app: typer.Typer) -> None:
     """Add the edges' commands and groups to ``app``."""
     app.command()(dashboard)
+    app.command("public-report")(public_report)
     app.command()(demo)
     app.add_typer(registry_app, name="registry")
     app.add_typer(gateway_app, name="gateway")
@@ -72,6 +73,18 @@ def dashboard(
 ) -> None:
     """Servir le tableau de bord des opérateurs (docs/DASHBOARD.md) jusqu'à SIGTERM ou Ctrl-C."""
     from connectors.dashboard.app import serve
+
+    serve(current_settings(), host=host, port=port)
+
+
+def public_report(
+    host: Annotated[
+        str, typer.Option(help="Adresse d'écoute ; 127.0.0.1 derrière le mandataire public.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port HTTP.", min=1, max=65535)] = 8090,
+) -> None:
+    """Servir la page publique de signalement des témoins (docs/WITNESS_REPORTS.md)."""
+    from connectors.public_report.app import serve
 
     serve(current_settings(), host=host, port=port)
 

@@ -34,6 +34,7 @@ COMMANDS = {
     "retention",
     # the edges' (connectors/commands.py)
     "dashboard",
+    "public-report",
     "demo",
     "registry",
     "gateway",
