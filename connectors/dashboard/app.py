@@ -57,9 +57,11 @@ from connectors.dashboard.pages import (
     monitoring,
     overview,
     probes,
+    triage,
 )
 from connectors.dashboard.read_model import ReadModel
 from connectors.dashboard.sessions import SessionSigner
+from connectors.dashboard.triage_queue import TriageDesk, TriageSettings
 from connectors.http_metrics import HttpMetrics, HttpMetricsMiddleware
 from hub.audit.key_stores import key_store_for
 from hub.audit.keys import KeyStore
@@ -190,6 +192,7 @@ def create_dashboard_app(
         lifespan=lifespan,
     )
     app.state.dashboard = dashboard
+    app.state.triage = TriageDesk.load(settings, codec, TriageSettings())
     # Every body is a small form: refused (413) while it arrives, before any route reads it.
     app.add_middleware(BodyLimit, limit=MAX_FORM_BYTES, refuse=_too_large)
     app.add_middleware(
@@ -210,6 +213,7 @@ def create_dashboard_app(
         erasure_decisions,
         monitoring,
         probes,
+        triage,
     ):
         # The routes themselves, not include_router: this FastAPI keeps an included router as
         # one lazy entry of app.routes, and every route must stay listed there (the security

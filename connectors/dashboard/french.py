@@ -60,6 +60,7 @@ NEEDS: Final[Mapping[str, str]] = {
     "ACCOMMODATION": "Hébergement",
     "SUPPORT": "Accompagnement",
     "PERMIT": "Titre de séjour",
+    "TRIAGE": "Tri d'un signalement du public",
     "UNKNOWN": "Inconnu",
 }
 

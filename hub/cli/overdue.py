@@ -30,6 +30,7 @@ NEEDS = {
     NeedKind.ACCOMMODATION: "hébergement",
     NeedKind.SUPPORT: "accompagnement",
     NeedKind.PERMIT: "titre de séjour",
+    NeedKind.TRIAGE: "tri d'un signalement du public",
     NeedKind.UNKNOWN: "besoin inconnu",
 }
 URGENCIES = {

@@ -360,13 +360,16 @@ class Specialism(StrEnum):
 
 
 class NeedKind(StrEnum):
-    """The case need a deadline protects, named in orphaned needs."""
+    """The case need a deadline protects, named in orphaned needs. TRIAGE: a report from the
+    public waiting for the designated triage body.
+    """
 
     UNKNOWN = "UNKNOWN"
     IDENTIFICATION = "IDENTIFICATION"
     ACCOMMODATION = "ACCOMMODATION"
     SUPPORT = "SUPPORT"
     PERMIT = "PERMIT"
+    TRIAGE = "TRIAGE"
 
 
 class OrphanReason(StrEnum):

@@ -51,13 +51,15 @@ class Permission(StrEnum):
     """The second pair of eyes: only a data-protection officer, never the requester."""
     VIEW_MONITORING = "VIEW_MONITORING"
     """The coordination committee's national figures (suppressed aggregates, no case)."""
+    TRIAGE_REPORTS = "TRIAGE_REPORTS"
+    """Read reports from the public and decide for the designated triage body (national)."""
 
 
 P = Permission
 PERMISSIONS: Final[Mapping[OperatorRole, frozenset[Permission]]] = {
     OperatorRole.NATIONAL_COORDINATION: frozenset(
         {P.VIEW_OVERVIEW, P.VIEW_AGENCIES, P.VIEW_CASE, P.REDRIVE}
-        | {P.VIEW_ERASURES, P.REQUEST_ERASURE, P.VIEW_MONITORING}
+        | {P.VIEW_ERASURES, P.REQUEST_ERASURE, P.VIEW_MONITORING, P.TRIAGE_REPORTS}
     ),
     OperatorRole.REGIONAL_COORDINATION: frozenset(
         {P.VIEW_OVERVIEW, P.VIEW_AGENCIES, P.VIEW_CASE, P.REDRIVE, P.REQUEST_ERASURE}

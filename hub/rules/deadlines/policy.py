@@ -57,6 +57,7 @@ NEED_OF: Final[Mapping[str, NeedKind]] = {
     "fr.nrm.SupportRequested": NeedKind.SUPPORT,
     "fr.nrm.PermitRequested": NeedKind.PERMIT,
     REFLECTION_PERIOD_END: NeedKind.PERMIT,
+    "fr.nrm.WitnessReport": NeedKind.TRIAGE,
 }
 
 
