@@ -282,3 +282,18 @@ def test_a_witness_report_is_triaged_forwarded_and_leaves_no_trace_of_the_machin
     ]
     in_files = [(p, m) for p in written for m in markers if m.encode() in p.read_bytes()]
     assert in_files == []
+
+    # 8. What the witness wrote, and their contact, are sealed where the hub keeps them: the
+    # audit log, the case changelog, dead letters (the inboxes and outboxes are transport).
+    kept = ("nrm.audit", "nrm.state.cases", "nrm.deadletters", "nrm.redrive")
+    in_clear = [
+        (r.topic, m)
+        for r in records
+        if r.topic in kept
+        for m in (seen, "temoin@example.org", "adolescent")
+        if m.encode() in (r.value or b"")
+    ]
+    assert [r for r in records if r.topic == "nrm.audit"], "nothing audited"
+    transport = [r for r in records if r.topic == inbox_topic("cellule-signalements")]
+    assert any(seen.encode() in (r.value or b"") for r in transport)  # the search finds it
+    assert in_clear == []
