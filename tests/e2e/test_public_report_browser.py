@@ -19,6 +19,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Coroutine, Iterator
@@ -47,6 +48,17 @@ WITNESS_AGENT = f"TemoinE2E/9.9 (witness-{uuid.uuid4().hex[:12]})"
 FLOOD_ADDRESS = "203.0.113.88"
 FLOOD_AGENT = f"FloodE2E/1.0 (flood-{uuid.uuid4().hex[:12]})"
 T = TypeVar("T")
+# Refreshed in docs/screenshots/ only when asked (NRM_UPDATE_SCREENSHOTS=1), as the dashboard's.
+SCREENSHOTS = (
+    PROJECT_ROOT / "docs" / "screenshots"
+    if os.environ.get("NRM_UPDATE_SCREENSHOTS") == "1"
+    else Path(tempfile.mkdtemp(prefix="nrm-screenshots-"))
+)
+
+
+def shoot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
 
 
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -160,6 +172,7 @@ def test_a_witness_report_is_triaged_forwarded_and_leaves_no_trace_of_the_machin
     page.locator("#danger-oui").check()
     expect(page.locator("#danger-now")).to_be_visible()
     expect(page.locator("#danger-now")).to_contain_text("112")
+    shoot(page, "signalement-danger.png")
     page.locator("#danger-non").check()
     expect(page.locator("#danger-now")).to_be_hidden()
     page.get_by_label("Qu'avez-vous vu ou entendu ?").fill(seen)
@@ -170,6 +183,7 @@ def test_a_witness_report_is_triaged_forwarded_and_leaves_no_trace_of_the_machin
     page.get_by_role("button", name="Envoyer le signalement").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Signalement envoyé")
     reference = page.locator("#reference").inner_text().strip()
+    shoot(page, "signalement-envoye.png")
     assert re.fullmatch(r"[A-Z2-7]{4}(-[A-Z2-7]{4}){5}", reference)
 
     # The page in English.
@@ -190,6 +204,7 @@ def test_a_witness_report_is_triaged_forwarded_and_leaves_no_trace_of_the_machin
     operator.get_by_role("link", name="Signalements").click()
     witness_case = find_in_queue(operator, dashboard_url, seen)
     expect(operator.locator("#vu")).to_have_text(seen)
+    shoot(operator, "signalement-tri.png")
     operator.get_by_role("button", name="Prendre en charge").click()
     expect(operator.locator("#etat")).to_have_text("pris en charge")
     operator.get_by_role("button", name="Transmettre").click()
