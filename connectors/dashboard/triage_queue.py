@@ -45,7 +45,7 @@ from hub.contracts.topics import inbox_topic, outbox_topic
 from hub.contracts.witness import WitnessReport, WitnessReportAddendum
 from hub.rules.directory import Directory
 from hub.runtime.settings import HubSettings
-from hub.trust.agency_keys import dev_key_path, load_private_key
+from hub.trust.agency_keys import KeyFileError, dev_key_path, load_private_key
 from hub.trust.signing import RecordSigner
 from hub.trust.verification import SignatureError, verify_from_hub
 
@@ -131,19 +131,21 @@ class TriageDesk:
         self.agency_id = agency_id
 
     @classmethod
-    def load(cls, settings: HubSettings, codec: Codec, config: TriageSettings) -> TriageDesk:
+    def load(cls, settings: HubSettings, codec: Codec, config: TriageSettings) -> TriageDesk | None:
+        """The desk of the configured triage body; None (said in the log, the page then
+        answers 404) when the directory has no such agency or its key cannot sign for it."""
         agency = Directory.load(settings.config_dir).get(config.agency_id)
         if agency is None:
-            raise LookupError(f"{config.agency_id} is not in the directory")
+            log.warning("triage.no_agency", agency=config.agency_id)
+            return None
         key = config.signing_key_path or dev_key_path(settings.config_dir, agency.id)
-        hub_key = (settings.config_dir / "hub-public-key.txt").read_text().strip()
-        return cls(
-            settings,
-            codec,
-            RecordSigner.for_agency(agency, load_private_key(key)),
-            hub_key,
-            agency.id,
-        )
+        try:
+            signer = RecordSigner.for_agency(agency, load_private_key(key))
+            hub_key = (settings.config_dir / "hub-public-key.txt").read_text().strip()
+        except (KeyFileError, ValueError, OSError) as exc:
+            log.warning("triage.no_key", agency=agency.id, error=str(exc))
+            return None
+        return cls(settings, codec, signer, hub_key, agency.id)
 
     async def queue(self) -> list[QueuedReport]:
         """Every report received, oldest first, with its additions and answers."""

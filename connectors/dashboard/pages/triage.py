@@ -47,7 +47,10 @@ STATES = {
 
 
 def desk_of(request: Request) -> TriageDesk:
-    desk: TriageDesk = request.app.state.triage
+    """The triage body's desk; 404 when this hub has none configured."""
+    desk: TriageDesk | None = request.app.state.triage
+    if desk is None:
+        raise HTTPException(404, "aucun organisme de tri des signalements n'est configuré")
     return desk
 
 
