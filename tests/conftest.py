@@ -7,10 +7,20 @@ from pathlib import Path
 
 import pytest
 import structlog
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from hub.contracts.registry import SchemaRegistry
 from hub.runtime.broker import EmbeddedBroker
 from hub.runtime.settings import PROJECT_ROOT, HubSettings
+
+# No property test fails because the machine is slow: Hypothesis's per-example deadline and its
+# too-slow health check measure the machine, not the promise. A test's own @settings still
+# chooses its number of examples.
+hypothesis_settings.register_profile(
+    "hub", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("hub")
 
 
 @pytest.fixture(scope="session", autouse=True)
