@@ -179,7 +179,15 @@ def deadletters_list(
         return
     listing = operator_listing(
         f"{len(letters)} lettre(s) morte(s), heure de Paris",
-        ["identifiant", "reçue", "raison", "source", "dossier", "relance", "détail"],
+        [
+            "identifiant",
+            "reçue",
+            "raison",
+            "source",
+            "dossier",
+            "relance",
+            "détail technique (anglais)",
+        ],
         [
             [
                 str(d.dead_letter_id),
