@@ -2,6 +2,9 @@
 and the case's hash-chained audit entries. The routing worker writes all three; the webhook
 deliverer its dead letters; tools append audit entries with ``append_entries``.
 
+Audit entries are signed once per batch (``hub.trust.batch_signing``: a Merkle root signed,
+each record with its own inclusion path), everything else record by record.
+
 Every write is sent without waiting; the caller awaits the returned futures before it commits
 the input offsets (at-least-once). Audit entries are chained from the head kept in the case
 state, and are deterministic, so a re-processed event re-creates byte-identical entries.
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from uuid import UUID
@@ -42,14 +46,25 @@ from hub.flow.case_state import CaseState
 from hub.flow.decisions import AuditNote, Deliver, Publish
 from hub.flow.sealed_letters import seal_letter
 from hub.runtime.settings import HubSettings
+from hub.trust.batch_signing import sign_batch
 from hub.trust.signing import HubSigner, RecordSigner
 
 log = structlog.get_logger(__name__)
 HUB_ACTOR = "hub"
 Futures = list["asyncio.Future[object]"]
-_Held = tuple[
-    str, bytes, bytes | None, int | None, list[tuple[str, bytes]], "asyncio.Future[object]"
-]
+
+
+@dataclass(slots=True)
+class _Held:
+    """A write kept until ``release``; audit entries get their batch signature then."""
+
+    topic: str
+    value: bytes
+    key: bytes | None
+    partition: int | None
+    headers: list[tuple[str, bytes]]
+    placeholder: asyncio.Future[object]
+    audit: bool = field(default=False)
 
 
 class OutboxWriter:
@@ -83,7 +98,7 @@ class OutboxWriter:
         if self.signer is not None:
             signed += self.signer.sign(topic, key, value)
         if self.hold:
-            return self._hold(topic, value, key, None, signed)
+            return self._hold(_Held(topic, value, key, None, signed, _placeholder()))
         if self.key_store is not None:
             self.key_store.flush()
         future: asyncio.Future[object] = await self.producer.send(
@@ -91,17 +106,9 @@ class OutboxWriter:
         )
         return future
 
-    def _hold(
-        self,
-        topic: str,
-        value: bytes,
-        key: bytes | None,
-        partition: int | None,
-        headers: list[tuple[str, bytes]],
-    ) -> asyncio.Future[object]:
-        held: asyncio.Future[object] = asyncio.get_running_loop().create_future()
-        self._held.append((topic, value, key, partition, headers, held))
-        return held
+    def _hold(self, held: _Held) -> asyncio.Future[object]:
+        self._held.append(held)
+        return held.placeholder
 
     async def send(
         self, topic: str, value: bytes, *, key: bytes | None = None, partition: int | None = None
@@ -110,7 +117,7 @@ class OutboxWriter:
         of the batch: the case store writes through this, so a state that needs a case key
         also waits for the key flush."""
         if self.hold:
-            return self._hold(topic, value, key, partition, [])
+            return self._hold(_Held(topic, value, key, partition, [], _placeholder()))
         if self.key_store is not None:
             self.key_store.flush()
         future: asyncio.Future[object] = await self.producer.send(
@@ -119,18 +126,33 @@ class OutboxWriter:
         return future
 
     async def release(self) -> None:
-        """Make the keys created since the last release durable, then send what was held.
+        """Sign the batch's audit entries (one signature per tree of entries), make the keys
+        created since the last release durable, then send what was held, in order.
 
         If the key store fails, nothing held is sent: the batch is abandoned and read again.
         """
         held, self._held = self._held, []
+        self._sign_audit([h for h in held if h.audit])
         if self.key_store is not None:  # even with nothing held: the changelog comes next
             self.key_store.flush()
-        for topic, value, key, partition, headers, placeholder in held:
+        for record in held:
             sent = await self.producer.send(
-                topic, value, key=key, partition=partition, headers=headers or None
+                record.topic,
+                record.value,
+                key=record.key,
+                partition=record.partition,
+                headers=record.headers or None,
             )
-            sent.add_done_callback(partial(_settle_from, placeholder))
+            sent.add_done_callback(partial(_settle_from, record.placeholder))
+
+    def _sign_audit(self, entries: Sequence[_Held]) -> None:
+        """Give audit records their batch signature (``hub.trust.batch_signing``): always for
+        ``nrm.audit``, the topic they are chained and verified for."""
+        if self.signer is None or not entries:
+            return
+        signed = sign_batch(self.signer, AUDIT.name, [(e.key, e.value) for e in entries])
+        for entry, headers in zip(entries, signed, strict=True):
+            entry.headers = headers
 
     async def deliver(self, case_id: UUID, delivery: Deliver) -> asyncio.Future[object]:
         """Write one projection to its recipient's inbox, keyed by case."""
@@ -186,7 +208,7 @@ class OutboxWriter:
         hub's decisions. Personal data of an erased case is never written again.
         """
         head = state.audit_head
-        futures: Futures = []
+        records: list[_Held] = []
         for index, note in enumerate(notes):
             actor, role = (sender, sender_role) if index == 0 else (HUB_ACTOR, AgencyRole.HUB)
             if note.actor is not None:  # an operator's act (erasure request, approval)
@@ -199,12 +221,22 @@ class OutboxWriter:
                 entry, head = self._entry(
                     head, state, note, None, recorded_at, event_id, actor, role
                 )
-            futures.append(
-                await self._send(
-                    AUDIT.name, self.codec.encode_event(entry), str(state.case_id).encode()
-                )
-            )
+            value, key = self.codec.encode_event(entry), str(state.case_id).encode()
+            records.append(_Held(AUDIT.name, value, key, None, [], _placeholder(), audit=True))
+        if self.hold:  # signed with the whole batch at release
+            futures = [self._hold(record) for record in records]
+        else:
+            futures = await self._send_now(records)
         return state.model_copy(update={"audit_head": head}), futures
+
+    async def _send_now(self, records: Sequence[_Held]) -> Futures:
+        self._sign_audit(records)
+        if self.key_store is not None:
+            self.key_store.flush()
+        return [
+            await self.producer.send(r.topic, r.value, key=r.key, headers=r.headers or None)
+            for r in records
+        ]
 
     def destroy_key(self, case_id: UUID) -> bool:
         """Destroy the case's audit key (erasure); True when there was one to destroy."""
@@ -246,6 +278,10 @@ class OutboxWriter:
         )
 
 
+def _placeholder() -> asyncio.Future[object]:
+    return asyncio.get_running_loop().create_future()
+
+
 def _settle_from(target: asyncio.Future[object], sent: asyncio.Future[object]) -> None:
     """Give the held write's future the outcome of the real send."""
     if target.done():
@@ -278,11 +314,13 @@ async def append_entries(
     producer = clients.producer(settings, linger_ms=5)
     await producer.start()
     try:
-        futures = []
-        for entry in entries:
-            key, value = str(entry.case_id).encode(), codec.encode_event(entry)
-            headers = signer.sign(AUDIT.name, key, value)
-            futures.append(await producer.send(topic, value, key=key, headers=headers))
+        records = [(str(e.case_id).encode(), codec.encode_event(e)) for e in entries]
+        futures = [
+            await producer.send(topic, value, key=key, headers=headers)
+            for (key, value), headers in zip(
+                records, sign_batch(signer, AUDIT.name, records), strict=True
+            )
+        ]
         sent = await asyncio.gather(*futures)
     except KafkaError as exc:
         raise AuditLogUnavailable(f"cannot write {topic}: {exc}") from exc

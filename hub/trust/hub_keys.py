@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from hub.runtime.operator_reasons import os_reason
+from hub.trust.batch_signing import is_batch_signed, verify_batch_record
 from hub.trust.signing import ReceivedHeaders, public_key_from_b64
 from hub.trust.verification import (
     SignatureError,
@@ -61,10 +62,14 @@ def signed_by_hub(
     """The id of the hub key that signed this record for ``topic``; SignatureError otherwise.
 
     The error names the key id the record claims, so a record signed by an agency's or a
-    stranger's key says so.
+    stranger's key says so. A record with ``nrm-merkle`` is checked as one of a signed batch
+    (``hub.trust.batch_signing``, how the hub signs audit entries); one without, alone (how
+    it signed them before, and still signs everything else).
     """
     keys = list(hub_keys)
     try:
+        if is_batch_signed(headers):
+            return verify_batch_record(topic, key, value, headers, keys)
         signer = verify_from_hub(topic, key, value, headers, keys, policy=ARCHIVE_POLICY)
     except SignatureError as exc:
         try:

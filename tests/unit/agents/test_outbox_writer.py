@@ -17,7 +17,7 @@ from hub.audit.keys import KeyStore, MemoryKeyStore
 from hub.contracts.codec import Codec
 from hub.contracts.enums import AgencyRole, AuditAction, DeadLetterReason
 from hub.contracts.registry import SchemaRegistry
-from hub.contracts.topics import CASE_STATE, DEAD_LETTERS
+from hub.contracts.topics import AUDIT, CASE_STATE, DEAD_LETTERS
 from hub.flow.case_state import CaseState
 from hub.flow.dead_letters import (
     dead_letter,
@@ -27,7 +27,9 @@ from hub.flow.ingest import (
     RawRecord,
 )
 from hub.flow.sealed_letters import OriginalUnavailableError, open_original
-from hub.trust.signing import SIGNATURE_HEADERS, HubSigner
+from hub.trust.hub_keys import signed_by_hub
+from hub.trust.signing import SIGNATURE_HEADER, SIGNATURE_HEADERS, HubSigner, public_key_b64
+from hub.trust.verification import SignatureError
 
 
 class RecordingProducer:
@@ -215,3 +217,39 @@ async def test_a_writer_that_does_not_hold_flushes_keys_before_each_send(
     await (await writer.dead_letter(letter))  # the webhook deliverer's way: no release()
     assert store.flushed_after == [0]
     assert len(producer.sent) == 1
+
+
+async def test_a_batch_of_audit_entries_is_signed_once_and_each_entry_proves_itself(
+    registry: SchemaRegistry,
+) -> None:
+    producer = RecordingProducer()
+    signer = HubSigner(Ed25519PrivateKey.generate(), "hub-test")
+    writer = OutboxWriter(
+        cast(AIOKafkaProducer, producer), Codec(registry), MemoryKeyStore(), signer, hold=True
+    )
+    notes = [AuditNote(action=AuditAction.RECEIVED, decision="accepted")] * 2
+    for _ in range(3):  # three cases, two entries each
+        await writer.audit(
+            CaseState(case_id=uuid.uuid4()),
+            notes,
+            recorded_at=datetime.now(UTC),
+            event_id=uuid.uuid4(),
+            sender="police-93",
+            sender_role=AgencyRole.POLICE_GENDARMERIE,
+        )
+    raw = RawRecord("nrm.outbox.police", 1, 7, b"k", PERSONAL, 1_700_000_000_000)
+    await writer.dead_letter(dead_letter(raw, DeadLetterReason.DELIVERY_FAILED, "down"))
+    await writer.release()
+
+    audit = [(k, v, h) for topic, v, k, h in producer.sent if topic == AUDIT.name]
+    assert len(audit) == 6
+    assert len({dict(h)[SIGNATURE_HEADER] for _k, _v, h in audit}) == 1  # one signature
+    keys = [public_key_b64(signer.private_key)]
+    for key, value, headers in audit:
+        assert signed_by_hub(AUDIT.name, key, value, headers, keys) == "hub-test"
+        tampered = value[:-1] + bytes([value[-1] ^ 1])
+        with pytest.raises(SignatureError):
+            signed_by_hub(AUDIT.name, key, tampered, headers, keys)
+    # Everything else keeps a signature of its own: its readers check records one by one.
+    [(_, _, _, letter_headers)] = [s for s in producer.sent if s[0] == DEAD_LETTERS.name]
+    assert {name for name, _ in letter_headers} == SIGNATURE_HEADERS
