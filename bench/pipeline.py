@@ -121,19 +121,38 @@ async def publish(
     return time.perf_counter() - started
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process ``pid`` has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Drain:
+    """What ``count_until`` saw: records, seconds and the producing process's CPU seconds
+    between the first and the last arrival (start-up and idle waits left out)."""
+
+    count: int = 0
+    seconds: float = 0.0
+    cpu_s: float = 0.0
+
+
 async def count_until(
     settings: HubSettings,
     topic: str,
     expected: int,
     process: subprocess.Popen[bytes] | None = None,
+    drain: Drain | None = None,
 ) -> tuple[int, float]:
     """Read ``topic`` until ``expected`` records arrived; return (count, seconds between the
-    first and the last arrival). Gives up if ``process`` (the one producing them) exits."""
+    first and the last arrival). Gives up if ``process`` (the one producing them) exits;
+    fills ``drain`` with the count, seconds and ``process``'s CPU over the same span."""
     consumer = AIOKafkaConsumer(
         topic, auto_offset_reset="earliest", enable_auto_commit=False, **client_options(settings)
     )
     await consumer.start()
     count, first, last = 0, 0.0, 0.0
+    cpu_first = cpu_last = 0.0
     deadline = time.monotonic() + TIMEOUT_S
     try:
         while count < expected and time.monotonic() < deadline:
@@ -143,11 +162,15 @@ async def count_until(
             got = sum(len(r) for r in batch.values())
             if got:
                 now = time.perf_counter()
-                first = first or now
-                last = now
+                cpu = cpu_seconds(process.pid) if process is not None else 0.0
+                if not first:
+                    first, cpu_first = now, cpu
+                last, cpu_last = now, cpu
                 count += got
     finally:
         await consumer.stop()
+    if drain is not None:
+        drain.count, drain.seconds, drain.cpu_s = count, last - first, cpu_last - cpu_first
     return count, last - first
 
 
@@ -315,15 +338,18 @@ async def hub_pipeline(records: int, *, verify: bool, per_case: int = 1) -> dict
             outbox_topic(SENDER),
             signer,
         )
+        drain = Drain()
         with hub_worker(settings, verify=verify) as worker:
             count, seconds = await count_until(
-                settings, inbox_topic(RECIPIENT), records, worker.process
+                settings, inbox_topic(RECIPIENT), records, worker.process, drain
             )
             written = await worker.records_written()
     return {
         "records": count,
         "seconds": round(seconds, 3),
         "msgs_per_s": round(count / seconds) if seconds else 0,
+        # The worker's own CPU while it drained: steadier than msgs/s on a shared machine.
+        "worker_cpu_ms_per_referral": round(1000 * drain.cpu_s / count, 3) if count else None,
         "records_written_per_referral": round(written / count, 2) if count else None,
         "signatures": "verified" if verify else "not verified (hub still signs)",
         "referrals_per_case": per_case,
