@@ -30,6 +30,8 @@ from uuid import UUID
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.producer.message_accumulator import BatchBuilder
 
 from agents.io import clients
 from agents.io.audit_fetch import AuditLogUnavailable
@@ -52,6 +54,9 @@ from hub.trust.signing import HubSigner, RecordSigner
 log = structlog.get_logger(__name__)
 HUB_ACTOR = "hub"
 Futures = list["asyncio.Future[object]"]
+_PARTITIONER = DefaultPartitioner()
+"""The producer's own (``clients.producer`` keeps aiokafka's default): batches go where
+``send()`` would have put each record."""
 
 
 @dataclass(slots=True)
@@ -135,14 +140,55 @@ class OutboxWriter:
         self._sign_audit([h for h in held if h.audit])
         if self.key_store is not None:  # even with nothing held: the changelog comes next
             self.key_store.flush()
-        for record in held:
-            sent = await self.producer.send(
-                record.topic,
-                record.value,
-                key=record.key,
-                partition=record.partition,
-                headers=record.headers or None,
-            )
+        await self._send_batches(held)
+
+    async def _send_batches(self, records: Sequence[_Held]) -> None:
+        """Send ``records`` as one producer batch per partition (``send_batch``), in their
+        order within each partition, and settle each record's placeholder from its batch.
+
+        Keyed records go where ``send()`` would put them: the producer's default partitioner
+        (murmur2 of the key over the sorted partitions, Kafka's). A record too large for a
+        batch of its own is sent alone.
+        """
+        by_partition: dict[tuple[str, int], list[_Held]] = {}
+        for record in records:
+            partition = record.partition
+            if partition is None:
+                partitions = sorted(await self.producer.partitions_for(record.topic))
+                partition = _PARTITIONER(record.key, partitions, partitions)
+            by_partition.setdefault((record.topic, partition), []).append(record)
+        for (topic, partition), members in by_partition.items():
+            builder, batched = self.producer.create_batch(), []
+            for record in members:
+                if builder.append(
+                    key=record.key, value=record.value, timestamp=None, headers=record.headers
+                ):
+                    batched.append(record)
+                    continue
+                if batched:  # full: send it, start the next one with this record
+                    await self._submit(builder, topic, partition, batched)
+                    builder, batched = self.producer.create_batch(), []
+                    if builder.append(
+                        key=record.key, value=record.value, timestamp=None, headers=record.headers
+                    ):
+                        batched.append(record)
+                        continue
+                sent = await self.producer.send(
+                    topic,
+                    record.value,
+                    key=record.key,
+                    partition=partition,
+                    headers=record.headers or None,
+                )
+                sent.add_done_callback(partial(_settle_from, record.placeholder))
+            if batched:
+                await self._submit(builder, topic, partition, batched)
+
+    async def _submit(
+        self, builder: BatchBuilder, topic: str, partition: int, records: Sequence[_Held]
+    ) -> None:
+        sent = await self.producer.send_batch(builder, topic, partition=partition)
+        for record in records:
             sent.add_done_callback(partial(_settle_from, record.placeholder))
 
     def _sign_audit(self, entries: Sequence[_Held]) -> None:

@@ -38,6 +38,7 @@ class RecordingProducer:
     def __init__(self) -> None:
         self.sent: list[tuple[str, bytes, bytes | None, list[tuple[str, bytes]]]] = []
         self.partitions: list[int | None] = []
+        self.batches = 0
 
     async def send(
         self,
@@ -53,6 +54,39 @@ class RecordingProducer:
         future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
         future.set_result(None)
         return future
+
+    # The batch API the worker's writer sends with (``send_batch`` per partition).
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {0, 1, 2, 3}
+
+    def create_batch(self) -> RecordingBatch:
+        return RecordingBatch()
+
+    async def send_batch(
+        self, batch: RecordingBatch, topic: str, *, partition: int
+    ) -> asyncio.Future[object]:
+        for key, value, headers in batch.records:
+            await self.send(topic, value, key=key, headers=headers, partition=partition)
+        self.batches += 1
+        future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        future.set_result(None)
+        return future
+
+
+class RecordingBatch:
+    def __init__(self) -> None:
+        self.records: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]] = []
+
+    def append(
+        self,
+        *,
+        timestamp: float | None,
+        key: bytes | None,
+        value: bytes,
+        headers: list[tuple[str, bytes]],
+    ) -> object:
+        self.records.append((key, value, headers))
+        return object()
 
 
 def _writer(
