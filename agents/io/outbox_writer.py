@@ -68,7 +68,6 @@ class _Held:
     key: bytes | None
     partition: int | None
     headers: list[tuple[str, bytes]]
-    placeholder: asyncio.Future[object]
     audit: bool = field(default=False)
 
 
@@ -91,6 +90,7 @@ class OutboxWriter:
         self.signer = signer
         self.hold = hold
         self._held: list[_Held] = []
+        self._released: asyncio.Future[object] | None = None
 
     async def _send(
         self,
@@ -103,7 +103,7 @@ class OutboxWriter:
         if self.signer is not None:
             signed += self.signer.sign(topic, key, value)
         if self.hold:
-            return self._hold(_Held(topic, value, key, None, signed, _placeholder()))
+            return self._hold(_Held(topic, value, key, None, signed))
         if self.key_store is not None:
             self.key_store.flush()
         future: asyncio.Future[object] = await self.producer.send(
@@ -112,8 +112,12 @@ class OutboxWriter:
         return future
 
     def _hold(self, held: _Held) -> asyncio.Future[object]:
+        """Keep ``held`` until ``release``; every write held until then shares one future,
+        done when all of them are acknowledged."""
         self._held.append(held)
-        return held.placeholder
+        if self._released is None:
+            self._released = asyncio.get_running_loop().create_future()
+        return self._released
 
     async def send(
         self, topic: str, value: bytes, *, key: bytes | None = None, partition: int | None = None
@@ -122,7 +126,7 @@ class OutboxWriter:
         of the batch: the case store writes through this, so a state that needs a case key
         also waits for the key flush."""
         if self.hold:
-            return self._hold(_Held(topic, value, key, partition, [], _placeholder()))
+            return self._hold(_Held(topic, value, key, partition, []))
         if self.key_store is not None:
             self.key_store.flush()
         future: asyncio.Future[object] = await self.producer.send(
@@ -137,59 +141,57 @@ class OutboxWriter:
         If the key store fails, nothing held is sent: the batch is abandoned and read again.
         """
         held, self._held = self._held, []
+        released, self._released = self._released, None
         self._sign_audit([h for h in held if h.audit])
         if self.key_store is not None:  # even with nothing held: the changelog comes next
             self.key_store.flush()
-        await self._send_batches(held)
+        sent = await self._send_batches(held)
+        if released is not None:
+            asyncio.gather(*sent).add_done_callback(partial(_settle_from, released))
 
-    async def _send_batches(self, records: Sequence[_Held]) -> None:
+    async def _send_batches(self, records: Sequence[_Held]) -> Futures:
         """Send ``records`` as one producer batch per partition (``send_batch``), in their
-        order within each partition, and settle each record's placeholder from its batch.
+        order within each partition; the futures of the batches.
 
         Keyed records go where ``send()`` would put them: the producer's default partitioner
         (murmur2 of the key over the sorted partitions, Kafka's). A record too large for a
         batch of its own is sent alone.
         """
         by_partition: dict[tuple[str, int], list[_Held]] = {}
+        known: dict[str, list[int]] = {}
         for record in records:
             partition = record.partition
             if partition is None:
-                partitions = sorted(await self.producer.partitions_for(record.topic))
+                if record.topic not in known:
+                    known[record.topic] = sorted(await self.producer.partitions_for(record.topic))
+                partitions = known[record.topic]
                 partition = _PARTITIONER(record.key, partitions, partitions)
             by_partition.setdefault((record.topic, partition), []).append(record)
+        futures: Futures = []
         for (topic, partition), members in by_partition.items():
-            builder, batched = self.producer.create_batch(), []
+            builder, filled = self.producer.create_batch(), False
             for record in members:
-                if builder.append(
-                    key=record.key, value=record.value, timestamp=None, headers=record.headers
-                ):
-                    batched.append(record)
-                    continue
-                if batched:  # full: send it, start the next one with this record
-                    await self._submit(builder, topic, partition, batched)
-                    builder, batched = self.producer.create_batch(), []
-                    if builder.append(
-                        key=record.key, value=record.value, timestamp=None, headers=record.headers
-                    ):
-                        batched.append(record)
+                if not _append(builder, record):
+                    if filled:  # full: send it, start the next one with this record
+                        futures.append(
+                            await self.producer.send_batch(builder, topic, partition=partition)
+                        )
+                        builder, filled = self.producer.create_batch(), False
+                    if not _append(builder, record):  # larger than a batch: alone
+                        futures.append(
+                            await self.producer.send(
+                                topic,
+                                record.value,
+                                key=record.key,
+                                partition=partition,
+                                headers=record.headers or None,
+                            )
+                        )
                         continue
-                sent = await self.producer.send(
-                    topic,
-                    record.value,
-                    key=record.key,
-                    partition=partition,
-                    headers=record.headers or None,
-                )
-                sent.add_done_callback(partial(_settle_from, record.placeholder))
-            if batched:
-                await self._submit(builder, topic, partition, batched)
-
-    async def _submit(
-        self, builder: BatchBuilder, topic: str, partition: int, records: Sequence[_Held]
-    ) -> None:
-        sent = await self.producer.send_batch(builder, topic, partition=partition)
-        for record in records:
-            sent.add_done_callback(partial(_settle_from, record.placeholder))
+                filled = True
+            if filled:
+                futures.append(await self.producer.send_batch(builder, topic, partition=partition))
+        return futures
 
     def _sign_audit(self, entries: Sequence[_Held]) -> None:
         """Give audit records their batch signature (``hub.trust.batch_signing``): always for
@@ -268,7 +270,7 @@ class OutboxWriter:
                     head, state, note, None, recorded_at, event_id, actor, role
                 )
             value, key = self.codec.encode_event(entry), str(state.case_id).encode()
-            records.append(_Held(AUDIT.name, value, key, None, [], _placeholder(), audit=True))
+            records.append(_Held(AUDIT.name, value, key, None, [], audit=True))
         if self.hold:  # signed with the whole batch at release
             futures = [self._hold(record) for record in records]
         else:
@@ -324,12 +326,16 @@ class OutboxWriter:
         )
 
 
-def _placeholder() -> asyncio.Future[object]:
-    return asyncio.get_running_loop().create_future()
+def _append(builder: BatchBuilder, record: _Held) -> bool:
+    """Add ``record`` to ``builder``; False when the batch is full."""
+    return (
+        builder.append(key=record.key, value=record.value, timestamp=None, headers=record.headers)
+        is not None
+    )
 
 
 def _settle_from(target: asyncio.Future[object], sent: asyncio.Future[object]) -> None:
-    """Give the held write's future the outcome of the real send."""
+    """Give the held writes' future the outcome of the real sends (None once acknowledged)."""
     if target.done():
         return
     if sent.cancelled():
@@ -337,7 +343,7 @@ def _settle_from(target: asyncio.Future[object], sent: asyncio.Future[object]) -
     elif (error := sent.exception()) is not None:
         target.set_exception(error)
     else:
-        target.set_result(sent.result())
+        target.set_result(None)
 
 
 async def append_entries(
