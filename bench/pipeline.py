@@ -303,6 +303,7 @@ def hub_worker(settings: HubSettings, *, verify: bool) -> Iterator[HubWorker]:
             "HUB_VERIFY_SIGNATURES": str(verify).lower(),
             "HUB_LOG_LEVEL": "WARNING",
             "HUB_HEALTH_PORT": str(port),
+            "HUB_FETCH_MAX_WAIT_MS": str(settings.fetch_max_wait_ms),
         }
         process = subprocess.Popen(
             [str(Path(sys.executable).parent / "hub"), "worker"],
@@ -356,12 +357,20 @@ async def hub_pipeline(records: int, *, verify: bool, per_case: int = 1) -> dict
     }
 
 
-async def latency(rate: int, seconds: int) -> dict[str, Any]:
-    """Publish at ``rate``/s for ``seconds``; p50/p99 publish → recipient inbox."""
+IDLE_S = 10.0
+"""How long the latency scenario watches the worker and its own clients idle afterwards."""
+
+
+async def latency(rate: int, seconds: int, fetch_wait_ms: int | None = None) -> dict[str, Any]:
+    """Publish at ``rate``/s for ``seconds``; p50/p99 publish → recipient inbox, then the CPU
+    the worker and this process's clients burn idle for ``IDLE_S`` (every consumer, the
+    worker's and the inbox reader here, on ``fetch_wait_ms``: the setting's default if None)."""
     with broker() as running:
         settings = get_settings().model_copy(
             update={"bootstrap_servers": running.bootstrap_servers}
         )
+        if fetch_wait_ms is not None:
+            settings = settings.model_copy(update={"fetch_max_wait_ms": fetch_wait_ms})
         directory = Directory.load(settings.config_dir)
         await create_topics(settings, all_topics(a.id for a in directory))
         codec = Codec(SchemaRegistry.load(settings.schemas_dir))
@@ -375,7 +384,8 @@ async def latency(rate: int, seconds: int) -> dict[str, Any]:
         await publish(settings, codec, consents, outbox_topic(SENDER), signer)
         sent: dict[str, float] = {}
         received: dict[str, float] = {}
-        with hub_worker(settings, verify=True):
+        idle: dict[str, float] = {}
+        with hub_worker(settings, verify=True) as worker:
             consumer = AIOKafkaConsumer(
                 inbox_topic(RECIPIENT),
                 auto_offset_reset="earliest",
@@ -413,6 +423,11 @@ async def latency(rate: int, seconds: int) -> dict[str, Any]:
                                 received.setdefault(str(request), now)
 
                 await asyncio.gather(pace(), collect())
+                # Idle: the worker's fetch loop and this process's inbox reader keep polling.
+                worker_before, mine_before = cpu_seconds(worker.process.pid), time.process_time()
+                await idle_reader(consumer, IDLE_S)
+                idle["worker"] = (cpu_seconds(worker.process.pid) - worker_before) / IDLE_S
+                idle["client"] = (time.process_time() - mine_before) / IDLE_S
             finally:
                 await producer.stop()
                 await consumer.stop()
@@ -425,7 +440,16 @@ async def latency(rate: int, seconds: int) -> dict[str, Any]:
         "p50_ms": round(statistics.median(delays), 2) if delays else None,
         "p99_ms": round(delays[int(len(delays) * 0.99) - 1], 2) if delays else None,
         "max_ms": round(delays[-1], 2) if delays else None,
+        "fetch_max_wait_ms": settings.fetch_max_wait_ms,
+        "idle_cpu_cores": {name: round(value, 4) for name, value in idle.items()},
     }
+
+
+async def idle_reader(consumer: AIOKafkaConsumer, seconds: float) -> None:
+    """Keep polling the inbox for ``seconds``, as a recipient waiting for news would."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        await consumer.getmany(timeout_ms=50)
 
 
 async def warm_up(
@@ -455,6 +479,12 @@ async def main() -> None:
     parser.add_argument("--rate", type=int, default=200)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument(
+        "--fetch-wait-ms",
+        type=int,
+        default=None,
+        help="fetch_max_wait_ms of every consumer in the latency scenario (default: settings)",
+    )
+    parser.add_argument(
         "--scenarios",
         default=",".join(SCENARIOS),
         help="a comma-separated subset of: " + ", ".join(SCENARIOS),
@@ -471,7 +501,7 @@ async def main() -> None:
         "hub": lambda: hub_pipeline(args.records, verify=True),
         "hub_unsigned": lambda: hub_pipeline(args.records, verify=False),
         "hub_10_per_case": lambda: hub_pipeline(args.records, verify=True, per_case=10),
-        "latency": lambda: latency(args.rate, args.seconds),
+        "latency": lambda: latency(args.rate, args.seconds, args.fetch_wait_ms),
     }
     result: dict[str, Any] = {"benchmark": "pipeline", "fanout_records_per_referral": FANOUT}
     for name in chosen:

@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -293,21 +294,33 @@ async def scenario(workers: int, records: int, data_root: Path, *, verify: bool)
 
 
 async def compare(records: int, repeat: int, data_root: Path, *, verify: bool) -> dict[str, Any]:
-    """Best of ``repeat`` runs with 1 and 2 workers (alternating), and their ratio."""
+    """Best and median of ``repeat`` runs with 1 and 2 workers (alternating), their ratios
+    (best to best, median to median) and the ratio of each alternated pair."""
     runs: dict[str, list[dict[str, Any]]] = {"one_worker": [], "two_workers": []}
     for _ in range(repeat):
         runs["one_worker"].append(await scenario(1, records, data_root, verify=verify))
         runs["two_workers"].append(await scenario(2, records, data_root, verify=verify))
     best = {name: max(r, key=lambda run: run["msgs_per_s"]) for name, r in runs.items()}
     one, two = best["one_worker"]["msgs_per_s"], best["two_workers"]["msgs_per_s"]
+    rates = {name: [r["msgs_per_s"] for r in rs] for name, rs in runs.items()}
+    medians = {name: statistics.median(r) for name, r in rates.items()}
+    pairs = [
+        round(b / a, 2) if a else None
+        for a, b in zip(rates["one_worker"], rates["two_workers"], strict=True)
+    ]
     return {
         "signatures": "verified (Ed25519, every record)"
         if verify
         else "not verified (hub still signs)",
         "one_worker": best["one_worker"],
         "two_workers": best["two_workers"],
-        "all_runs_msgs_per_s": {name: [r["msgs_per_s"] for r in rs] for name, rs in runs.items()},
+        "all_runs_msgs_per_s": rates,
         "ratio_two_vs_one": round(two / one, 2) if one else None,
+        "median_msgs_per_s": medians,
+        "ratio_two_vs_one_median": round(medians["two_workers"] / medians["one_worker"], 2)
+        if medians["one_worker"]
+        else None,
+        "ratio_of_each_pair": pairs,
     }
 
 
