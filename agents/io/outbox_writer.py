@@ -13,9 +13,11 @@ No record that references a case key (an audit entry, a sealed dead letter or ca
 reaches the broker before the key survives a crash. The routing worker's writer (``hold=True``)
 holds every write of a batch until ``release``: the key store first makes the batch's new case
 keys durable (one journal ``fsync`` for the whole batch), then the held records go to the
-producer in the order they were written; a crash before the flush loses only records that
-were never sent, and the uncommitted batch is read again. Any other writer flushes the key
-store before each send (a no-op when no key is pending).
+producer as one ``send_batch`` per partition, in the order they were written within each
+partition; a crash before the flush loses only records that were never sent, and the
+uncommitted batch is read again. Every write held until a release returns the same future,
+done when all the release's batches are acknowledged. Any other writer flushes the key store
+before each send (a no-op when no key is pending).
 """
 
 from __future__ import annotations
