@@ -6,7 +6,15 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from flow_helpers import NOW, codec, context, envelope, inbound, prefecture_consent
+from flow_helpers import (
+    NOW,
+    chosen,
+    codec,
+    context,
+    envelope,
+    inbound,
+    prefecture_consent,
+)
 
 from hub.contracts.enums import AuditAction
 from hub.contracts.erasure_events import (
@@ -118,10 +126,9 @@ def routed(ctx: Context, upto: type, _sender: str = "") -> CaseState:
     the report, the consent, then accommodation, support and (for PermitRequested) a permit
     request, each delivered."""
     case_id = uuid.uuid4()
-    state = CaseState(case_id=case_id)
-    # the person's consent for the prefecture: no permit request goes out without it
+    # the person's recorded choice and consent: no permit request goes out without both
     consent = prefecture_consent(case_id)
-    state = handle(state, inbound(consent, "association-93", ctx, 99), ctx, NOW).state
+    state = handle(chosen(case_id), inbound(consent, "association-93", ctx, 99), ctx, NOW).state
     for offset, (sender, event) in enumerate(example_events(case_id)):
         outcome = handle(state, inbound(event, sender, ctx, offset), ctx, NOW)
         state = outcome.state

@@ -18,6 +18,7 @@ from flow_helpers import (
     consent_for,
     envelope,
     events_for,
+    fresh,
     nothing_for,
     pathway_choice,
     prefecture_consent,
@@ -25,6 +26,7 @@ from flow_helpers import (
     rights_information,
 )
 from test_case_lifecycle import show
+from test_refusal_notices import notice_of
 from test_routing_pipeline import dead_letters_for
 from worker_thread import AgencyClient, AgencyFactory
 
@@ -136,3 +138,35 @@ async def test_a_romanian_victim_never_gets_a_permit_request_even_when_asking(
     whats = {r["what"] for r in shown["open_requests"]}  # type: ignore[attr-defined]
     assert "PermitRequested" not in whats
     await nothing_for(prefecture, case_id, for_s=3.0)
+
+
+async def test_an_agency_asking_the_prefecture_before_the_persons_choice_is_refused(
+    agency: AgencyFactory, hub_settings: HubSettings
+) -> None:
+    # A lawyer's reading of R425-2 (« qui choisit »): the person's consent to share her
+    # immigration status is not her choice to ask for a permit. The police asking on their own
+    # reach no one and hear why; the person's recorded choice then sends exactly one request.
+    association = await agency("association-93")
+    police = await agency("police-93")
+    prefecture = await agency("prefecture-93")
+    report = await identified(association, police, ("NGA",))
+    case_id = report.envelope.case_id
+    await association.publish(prefecture_consent(case_id))
+    own = fresh(events_for(case_id)[PermitRequested], case_id, person=report.person)
+    await police.publish(own)
+
+    (letter,) = await dead_letters_for(
+        hub_settings, lambda d: d.event_id == own.envelope.event_id, 1
+    )
+    assert letter.reason is DeadLetterReason.NOT_CHOSEN
+    assert "R425-2" in letter.detail
+    notice, _ = await notice_of(police, own.envelope.event_id)
+    assert notice.reason is DeadLetterReason.NOT_CHOSEN
+    await nothing_for(prefecture, case_id, for_s=2.0)
+
+    information = rights_information(case_id)
+    await association.publish(information)
+    await association.publish(pathway_choice(information, report.person))
+    (permit,) = await received_for(prefecture, case_id, 2, timeout_s=20)  # one, never two
+    assert isinstance(permit.event, PermitRequested)
+    assert permit.event.request_id != own.request_id  # raised by the choice, not the police's
