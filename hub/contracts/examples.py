@@ -200,9 +200,39 @@ def example_events(case_id: uuid.UUID = CASE_ID) -> list[tuple[str, BaseModel]]:
             ),
         ),
         (
+            "association-93",
+            RightsInformationGiven(
+                envelope=_envelope(20, 13, case_id),
+                topics=(
+                    RightsTopic.REFLECTION_PERIOD,
+                    RightsTopic.ACCOMMODATION,
+                    RightsTopic.SUPPORT,
+                    RightsTopic.RESIDENCE_PERMIT_L425_1,
+                    RightsTopic.ASYLUM,
+                ),
+                language="ff",
+                interpreter=True,
+                given_by_role=AgencyRole.POLICE_GENDARMERIE,
+                given_by_name="Brigadière L. Martin",
+            ),
+        ),
+        (
+            "association-93",
+            PathwayChoiceRecorded(
+                envelope=_envelope(25, 14, case_id),
+                information_event_id=uuid.uuid5(case_id, "13"),
+                reflection_period=True,
+                accommodation_wanted=True,
+                support_wanted=True,
+                person=person,
+            ),
+        ),
+        # The police ask for the document the person's recorded choice (above) asks for:
+        # no agency's permit request passes without one (CESEDA R425-2, « qui choisit »).
+        (
             "police-93",
             PermitRequested(
-                envelope=_envelope(14, 7, case_id),
+                envelope=_envelope(30, 7, case_id),
                 request_id=request_id(3),
                 permit_type=PermitType.REFLECTION_PERIOD_RECEIPT,
                 departement="93",
@@ -284,34 +314,6 @@ def example_events(case_id: uuid.UUID = CASE_ID) -> list[tuple[str, BaseModel]]:
                 categories=(DataCategory.IDENTITY,),
                 prev_hash=bytes(32),
                 hash=bytes(range(32)),
-            ),
-        ),
-        (
-            "association-93",
-            RightsInformationGiven(
-                envelope=_envelope(20, 13, case_id),
-                topics=(
-                    RightsTopic.REFLECTION_PERIOD,
-                    RightsTopic.ACCOMMODATION,
-                    RightsTopic.SUPPORT,
-                    RightsTopic.RESIDENCE_PERMIT_L425_1,
-                    RightsTopic.ASYLUM,
-                ),
-                language="ff",
-                interpreter=True,
-                given_by_role=AgencyRole.POLICE_GENDARMERIE,
-                given_by_name="Brigadière L. Martin",
-            ),
-        ),
-        (
-            "association-93",
-            PathwayChoiceRecorded(
-                envelope=_envelope(25, 14, case_id),
-                information_event_id=uuid.uuid5(case_id, "13"),
-                reflection_period=True,
-                accommodation_wanted=True,
-                support_wanted=True,
-                person=person,
             ),
         ),
     ]
