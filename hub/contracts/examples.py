@@ -331,3 +331,27 @@ def permit_consent(case_id: uuid.UUID, at: datetime) -> ConsentGiven:
         recorded_by_role=AgencyRole.SUPPORT_ASSOCIATION,
         method=ConsentMethod.ORAL_WITH_INTERPRETER,
     )
+
+
+def permit_choice(
+    case_id: uuid.UUID, at: datetime, residence_departement: str = "93"
+) -> tuple[RightsInformationGiven, PathwayChoiceRecorded]:
+    """The example person informed of her rights, then choosing the reflection period: the
+    recorded choice without which no permit request reaches the prefecture (CESEDA R425-2,
+    « qui choisit »). It makes the hub raise the récépissé request itself, to the prefecture of
+    ``residence_departement`` when the case has no report."""
+    information = RightsInformationGiven(
+        envelope=Envelope(event_id=uuid.uuid4(), case_id=case_id, occurred_at=at),
+        topics=(RightsTopic.REFLECTION_PERIOD, RightsTopic.ACCOMMODATION, RightsTopic.SUPPORT),
+        language="ff",
+        interpreter=True,
+        given_by_role=AgencyRole.POLICE_GENDARMERIE,
+    )
+    person = example_person().model_copy(update={"residence_departement": residence_departement})
+    choice = PathwayChoiceRecorded(
+        envelope=Envelope(event_id=uuid.uuid4(), case_id=case_id, occurred_at=at),
+        information_event_id=information.envelope.event_id,
+        reflection_period=True,
+        person=person,
+    )
+    return information, choice

@@ -24,7 +24,11 @@ from typing import Any
 import pytest
 import typer
 from eventually import consistently, eventually
-from flow_helpers import prefecture_consent, received_for
+from flow_helpers import (
+    permit_chosen,
+    prefecture_consent,
+    received_for,
+)
 from typer.testing import CliRunner, Result
 from worker_thread import AgencyFactory, WorkerThread
 
@@ -285,11 +289,10 @@ async def test_an_open_permit_request_restricts_instead_and_nothing_more_is_shar
     prefecture = await agency("prefecture-93")
     association = await agency("association-93")
     events = await story(hub_settings, agency, case_id)
-    # The person's consent to the permit application (issue 20), then the police's request.
+    # The person's consent to the permit application and her choice, which raises it.
     await association.publish(prefecture_consent(case_id))
-    permit = {type(e): (s, e) for s, e in example_events(case_id)}[PermitRequested]
-    await (await agency(permit[0])).publish(permit[1])
-    events[PermitRequested] = permit[1]
+    for event in permit_chosen(case_id):
+        await association.publish(event)
     assert await received_for(prefecture, case_id, 1, timeout_s=20)
 
     request_id = await requested(hub_settings, case_id, "operatrice.demo")
