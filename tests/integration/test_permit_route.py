@@ -11,6 +11,8 @@ L231-1) never gets one: a choice asking for it is refused with a clear reason.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 
 import pytest
@@ -28,8 +30,10 @@ from flow_helpers import (
 from test_case_lifecycle import show
 from test_refusal_notices import notice_of
 from test_routing_pipeline import dead_letters_for
+from typer.testing import CliRunner
 from worker_thread import AgencyClient, AgencyFactory
 
+from hub.cli.app import app
 from hub.contracts.enums import (
     AgencyRole,
     DataCategory,
@@ -151,7 +155,8 @@ async def test_an_agency_asking_the_prefecture_before_the_persons_choice_is_refu
     prefecture = await agency("prefecture-93")
     report = await identified(association, police, ("NGA",))
     case_id = report.envelope.case_id
-    await association.publish(prefecture_consent(case_id))
+    # Full consent: every category, for the prefecture. Consent is not her choice.
+    await association.publish(consent_for(AgencyRole.PREFECTURE, case_id=case_id))
     own = fresh(events_for(case_id)[PermitRequested], case_id, person=report.person)
     await police.publish(own)
 
@@ -163,6 +168,17 @@ async def test_an_agency_asking_the_prefecture_before_the_persons_choice_is_refu
     notice, _ = await notice_of(police, own.envelope.event_id)
     assert notice.reason is DeadLetterReason.NOT_CHOSEN
     await nothing_for(prefecture, case_id, for_s=2.0)
+    # The case's audit chain says why, against the police's own request.
+    replayed = await asyncio.to_thread(
+        CliRunner().invoke, app, ["replay", str(case_id), "--json"], obj=hub_settings
+    )
+    assert replayed.exit_code == 0, replayed.output
+    entries = json.loads(replayed.stdout)["entries"]
+    refused = [e for e in entries if e["event_id"] == str(own.envelope.event_id)]
+    assert ("police-93", "DEAD_LETTERED", "NOT_CHOSEN") in {
+        (e["actor"], e["action"], e["reason"]) for e in refused
+    }
+    assert not any(e["recipient"] == "prefecture-93" for e in entries)
 
     information = rights_information(case_id)
     await association.publish(information)
