@@ -176,6 +176,7 @@ def _parents(
         audit=(*closed.audit, *asked.audit),
         published=asked.published,
         opened=asked.opened,
+        closed=closed.closed,
     )
 
 

@@ -112,8 +112,9 @@ def route(
             state = noticed.state
             deliveries += noticed.deliveries
             notes += noticed.audit
-    state, parents_notes = open_step(state, deliveries, now)
+    state, parents_notes, parents_deadlines = open_step(state, deliveries, ctx, now)
     notes += parents_notes
+    opened += parents_deadlines
     if not reached and not published:
         return Outcome(
             state=state,
