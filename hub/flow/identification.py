@@ -34,6 +34,7 @@ from hub.flow.case_state import CaseState, OpenRequest
 from hub.flow.decisions import AuditNote, Context, Deliver, Inbound, Outcome, Refusal
 from hub.flow.delivery import Message, notify, send
 from hub.flow.pathway import assistance, not_identified, opened, outcome_of
+from hub.flow.routing_flow import notice_once
 from hub.rules.deadlines.answers import Rejected, on_identification_decision
 from hub.rules.deadlines.open_deadline import Supervisor, open_deadline
 from hub.rules.deadlines.policy import CONCLUSIVE_DECISION, NoDeadlineRule
@@ -222,8 +223,16 @@ def _transfer(
     state = state.model_copy(
         update={"requests": tuple(r for r in state.requests if r is not request)}
     )
-    if any(r.request_id == request.request_id and r.recipient == target.id for r in state.requests):
-        # Both authorities were asked (labour trafficking is also a crime): no second copy.
+    asked_already = any(
+        r.request_id == request.request_id and r.recipient == target.id for r in state.requests
+    )
+    held_already = any(
+        h.subject == REPORT and h.event_id == request.request_id and h.recipient == target.id
+        for h in state.holds
+    )
+    if asked_already or held_already:
+        # Both authorities were asked (labour trafficking is also a crime): no second copy,
+        # also when the first waits for the person's consent (its release delivers it).
         notes.append(
             AuditNote(AuditAction.ROUTED, "report already with the authority", recipient=target.id)
         )
@@ -241,10 +250,14 @@ def _transfer(
     )
     sent = send(state, message, target, ctx, now)
     notes.append(AuditNote(AuditAction.ROUTED, "report transferred", recipient=target.id))
-    return Outcome(
+    moved = Outcome(
         state=sent.state,
         deliveries=(*deliveries, *sent.deliveries),
         audit=(*notes, *sent.notes),
         opened=sent.opened,
         closed=closed,
     )
+    # Transferred to public officials: the parquet is told as on the report's own routing.
+    assert isinstance(report, PresumedVictimReport)
+    noticed = notice_once(sent.state, report, sent.deliveries, ctx, now)
+    return moved if noticed is None else outcome_of(noticed.state, [moved, noticed])
