@@ -25,6 +25,7 @@ import pytest
 import typer
 from eventually import consistently, eventually
 from flow_helpers import (
+    chosen_request_id,
     permit_chosen,
     prefecture_consent,
     received_for,
@@ -291,7 +292,8 @@ async def test_an_open_permit_request_restricts_instead_and_nothing_more_is_shar
     events = await story(hub_settings, agency, case_id)
     # The person's consent to the permit application and her choice, which raises it.
     await association.publish(prefecture_consent(case_id))
-    for event in permit_chosen(case_id):
+    information, choice = permit_chosen(case_id)
+    for event in (information, choice):
         await association.publish(event)
     assert await received_for(prefecture, case_id, 1, timeout_s=20)
 
@@ -347,7 +349,7 @@ async def test_an_open_permit_request_restricts_instead_and_nothing_more_is_shar
     # The prefecture decides the permit; the hold ends, the DPO lifts the restriction.
     decided = Acknowledgement(
         envelope=Envelope(event_id=uuid.uuid4(), case_id=case_id, occurred_at=datetime.now(UTC)),
-        request_id=events[PermitRequested].request_id,
+        request_id=chosen_request_id(choice),  # the request her choice raised
         status=AckStatus.COMPLETED,
     )
     await prefecture.publish(decided)

@@ -360,7 +360,8 @@ async def test_a_case_a_legal_hold_keeps_is_listed_and_not_expired(
     prefecture = await agency("prefecture-93")
     await police.publish(fresh(story[ReferralOpened], case_id))
     await police.publish(prefecture_consent(case_id))
-    await police.publish(fresh(story[PermitRequested], case_id, request_id=uuid.uuid4()))
+    for event in permit_chosen(case_id):  # her choice raises the permit request
+        await police.publish(event)
     assert len(await received_for(prefecture, case_id, 1, timeout_s=20)) == 1
     TRAVEL.offset = timedelta(0)
     code, output = await asyncio.to_thread(cli, hub_settings, "retention", "run")
