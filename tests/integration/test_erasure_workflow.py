@@ -49,7 +49,6 @@ from hub.contracts.events import (
     AccommodationRequested,
     Acknowledgement,
     ConsentGiven,
-    PermitRequested,
     PresumedVictimReport,
     ReferralOpened,
     SupportRequested,
