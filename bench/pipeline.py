@@ -42,7 +42,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from hub.contracts.codec import Codec
 from hub.contracts.events import PermitRequested
-from hub.contracts.examples import example_events, permit_consent
+from hub.contracts.examples import example_events, permit_choice, permit_consent
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import TopicSpec, all_topics, inbox_topic, outbox_topic
 from hub.rules.directory import Directory
@@ -86,15 +86,23 @@ def permit_requests(count: int, per_case: int = 1) -> list[PermitRequested]:
 
 def with_consents(events: list[PermitRequested]) -> list[Any]:
     """``events``, each case's first request preceded by the person's consent for the
-    prefecture (without it the hub holds the request: issue 20)."""
+    prefecture (without it the hub holds the request: issue 20) and her recorded choice
+    (without it the hub refuses it: CESEDA R425-2)."""
     out: list[Any] = []
     seen: set[uuid.UUID] = set()
     for event in events:
         if event.envelope.case_id not in seen:
             seen.add(event.envelope.case_id)
-            out.append(permit_consent(event.envelope.case_id, event.envelope.occurred_at))
+            out += before_request(event)
         out.append(event)
     return out
+
+
+def before_request(event: PermitRequested) -> list[Any]:
+    """The person's consent and recorded choice for ``event``'s case. She lives in Paris: the
+    récépissé request her choice raises goes to prefecture-75, outside what is counted."""
+    case_id, at = event.envelope.case_id, event.envelope.occurred_at
+    return [permit_consent(case_id, at), *permit_choice(case_id, at, "75")]
 
 
 async def publish(
@@ -380,7 +388,7 @@ async def latency(rate: int, seconds: int, fetch_wait_ms: int | None = None) -> 
             agency, load_private_key(dev_key_path(settings.config_dir, SENDER))
         )
         events = permit_requests(rate * seconds)
-        consents = [permit_consent(e.envelope.case_id, e.envelope.occurred_at) for e in events]
+        consents = [record for e in events for record in before_request(e)]
         await publish(settings, codec, consents, outbox_topic(SENDER), signer)
         sent: dict[str, float] = {}
         received: dict[str, float] = {}

@@ -34,7 +34,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from hub.contracts.codec import Codec
 from hub.contracts.events import PermitRequested
-from hub.contracts.examples import example_events, permit_consent
+from hub.contracts.examples import example_events, permit_choice, permit_consent
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import DEFAULT_PARTITIONS, all_topics, inbox_topic, outbox_topic
 from hub.rules.directory import Directory
@@ -84,9 +84,12 @@ async def publish_backlog(settings: HubSettings, records: int) -> float:
         futures = []
         for event in permit_requests(records):
             key = str(event.envelope.case_id).encode()
-            # The person's consent first: without it the hub holds the request (issue 20).
-            consent = permit_consent(event.envelope.case_id, event.envelope.occurred_at)
-            for record in (consent, event):
+            # The person's consent first: without it the hub holds the request (issue 20);
+            # her choice: without it the hub refuses it (R425-2). She lives in Paris: the
+            # request her choice raises goes to prefecture-75, outside what is counted.
+            case_id, at = event.envelope.case_id, event.envelope.occurred_at
+            consent = permit_consent(case_id, at)
+            for record in (consent, *permit_choice(case_id, at, "75"), event):
                 value = codec.encode_event(record)
                 futures.append(
                     await producer.send(

@@ -54,7 +54,7 @@ from hub.contracts.codec import Codec  # noqa: E402
 from hub.contracts.enums import AckStatus  # noqa: E402
 from hub.contracts.envelope import Envelope  # noqa: E402
 from hub.contracts.events import Acknowledgement, PermitRequested  # noqa: E402
-from hub.contracts.examples import example_events, permit_consent  # noqa: E402
+from hub.contracts.examples import example_events, permit_choice, permit_consent  # noqa: E402
 from hub.contracts.registry import SchemaRegistry  # noqa: E402
 from hub.contracts.topics import all_topics  # noqa: E402
 from hub.rules.directory import Directory  # noqa: E402
@@ -194,10 +194,16 @@ async def soak(
             clients.append(each)
         await _wait_ready(workdir / "worker.log", ready_line)
         template = next(e for _s, e in example_events() if isinstance(e, PermitRequested))
-        # The person's consent for every case first: without it the hub holds the requests.
-        await asyncio.gather(
-            *(police.publish(permit_consent(c, datetime.now(UTC))) for c in population)
-        )
+        # The person's consent for every case first: without it the hub holds the requests;
+        # and her choice, in order: without it the hub refuses them (R425-2). She lives in
+        # Paris: the request her choice raises goes to prefecture-75, outside what is counted.
+
+        async def chosen(case_id: uuid.UUID) -> None:
+            at = datetime.now(UTC)
+            for record in (permit_consent(case_id, at), *permit_choice(case_id, at, "75")):
+                await police.publish(record)
+
+        await asyncio.gather(*(chosen(c) for c in population))
         stop = asyncio.Event()
         current = Window(0)
         windows.append(current)

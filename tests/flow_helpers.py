@@ -11,7 +11,7 @@ from eventually import consistently, eventually
 from pydantic import BaseModel
 
 from hub.contracts.codec import Codec
-from hub.contracts.enums import AgencyRole, ConsentMethod, DataCategory, RightsTopic
+from hub.contracts.enums import AgencyRole, ConsentMethod, DataCategory, PermitType, RightsTopic
 from hub.contracts.envelope import (
     Envelope,
 )
@@ -27,8 +27,10 @@ from hub.contracts.examples import CASE_ID, example_events
 from hub.contracts.partitioning import case_partition
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import outbox_topic
+from hub.flow.case_state import CaseState, Pathway
 from hub.flow.decisions import Context, Inbound, digest_of
 from hub.flow.ingest import RawRecord, accept
+from hub.flow.pathway import request_id_for
 from hub.rules.consent import ConsentPolicy
 from hub.rules.deadlines.policy import POLICY_FILE, DeadlinePolicy
 from hub.rules.directory import Directory
@@ -136,12 +138,35 @@ def pathway_choice(
     )
 
 
-def permit_chosen(case_id: uuid.UUID) -> tuple[RightsInformationGiven, PathwayChoiceRecorded]:
-    """The example person informed, then choosing the reflection period: publishing both
-    makes the hub raise one ``PermitRequested`` to the prefecture (held until consent)."""
+def permit_chosen(
+    case_id: uuid.UUID, person: Person | None = None
+) -> tuple[RightsInformationGiven, PathwayChoiceRecorded]:
+    """The example person (or ``person``) informed, then choosing the reflection period:
+    publishing both makes the hub raise one ``PermitRequested`` to the prefecture (held until
+    consent), whose request id is ``chosen_request_id(choice)``."""
     information = rights_information(case_id)
-    person = events_for(case_id)[PermitRequested].person
-    return information, pathway_choice(information, person)
+    return information, pathway_choice(
+        information, person or events_for(case_id)[PermitRequested].person
+    )
+
+
+def chosen_request_id(
+    choice: PathwayChoiceRecorded,
+    permit_type: PermitType = PermitType.REFLECTION_PERIOD_RECEIPT,
+) -> uuid.UUID:
+    """The id of the permit request the hub raises for ``choice``."""
+    return request_id_for(choice.envelope.event_id, f"permit:{permit_type.value}")
+
+
+def chosen(
+    case_id: uuid.UUID = CASE_ID,
+    permits: frozenset[PermitType] = frozenset({PermitType.REFLECTION_PERIOD_RECEIPT}),
+) -> CaseState:
+    """A new case in which the person's recorded choice asks for ``permits``: the only case
+    in which an agency's own ``PermitRequested`` may pass (CESEDA R425-2, « qui choisit »)."""
+    return CaseState(
+        case_id=case_id, pathway=Pathway(choice_event_id=uuid.uuid4(), chosen_permits=permits)
+    )
 
 
 def withdrawal(case_id: uuid.UUID = CASE_ID) -> ConsentWithdrawn:

@@ -85,6 +85,8 @@ MESSAGE_TYPES: Final[Mapping[str, str]] = {
     "fr.nrm.Escalation": "Escalade",
     "fr.nrm.CaseClosed": "Clôture du dossier",
     "reflection_period_end": "Fin du délai de réflexion",
+    "conclusive_decision": "Décision d'identification définitive",
+    "parents_informed": "Information des parents",
 }
 
 DEAD_LETTER_REASONS: Final[Mapping[str, str]] = {

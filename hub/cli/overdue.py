@@ -20,7 +20,11 @@ from rich.console import Console
 from hub.cli.operator_output import operator_listing, paris_time
 from hub.contracts.enums import AgencyRole, NeedKind, Urgency
 from hub.rules.deadlines.open_deadline import OpenDeadline, overdue
-from hub.rules.deadlines.policy import REFLECTION_PERIOD_END
+from hub.rules.deadlines.policy import (
+    CONCLUSIVE_DECISION,
+    PARENTS_INFORMED,
+    REFLECTION_PERIOD_END,
+)
 
 TABLE_WIDTH = 170
 
@@ -57,6 +61,10 @@ def _what(deadline: OpenDeadline) -> str:
     what = NEEDS.get(deadline.need, deadline.need.value.lower())
     if deadline.message_type == REFLECTION_PERIOD_END:
         what = "fin du délai de réflexion"
+    elif deadline.message_type == CONCLUSIVE_DECISION:
+        what = "décision d'identification définitive"
+    elif deadline.message_type == PARENTS_INFORMED:
+        what = "information des parents"
     tags = [URGENCIES.get(deadline.urgency, deadline.urgency.value.lower())]
     tags += ["mineur"] if deadline.minor else []
     return f"{what} ({', '.join(tags)})"

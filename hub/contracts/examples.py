@@ -200,9 +200,39 @@ def example_events(case_id: uuid.UUID = CASE_ID) -> list[tuple[str, BaseModel]]:
             ),
         ),
         (
+            "association-93",
+            RightsInformationGiven(
+                envelope=_envelope(20, 13, case_id),
+                topics=(
+                    RightsTopic.REFLECTION_PERIOD,
+                    RightsTopic.ACCOMMODATION,
+                    RightsTopic.SUPPORT,
+                    RightsTopic.RESIDENCE_PERMIT_L425_1,
+                    RightsTopic.ASYLUM,
+                ),
+                language="ff",
+                interpreter=True,
+                given_by_role=AgencyRole.POLICE_GENDARMERIE,
+                given_by_name="Brigadière L. Martin",
+            ),
+        ),
+        (
+            "association-93",
+            PathwayChoiceRecorded(
+                envelope=_envelope(25, 14, case_id),
+                information_event_id=uuid.uuid5(case_id, "13"),
+                reflection_period=True,
+                accommodation_wanted=True,
+                support_wanted=True,
+                person=person,
+            ),
+        ),
+        # The police ask for the document the person's recorded choice (above) asks for:
+        # no agency's permit request passes without one (CESEDA R425-2, « qui choisit »).
+        (
             "police-93",
             PermitRequested(
-                envelope=_envelope(14, 7, case_id),
+                envelope=_envelope(30, 7, case_id),
                 request_id=request_id(3),
                 permit_type=PermitType.REFLECTION_PERIOD_RECEIPT,
                 departement="93",
@@ -286,34 +316,6 @@ def example_events(case_id: uuid.UUID = CASE_ID) -> list[tuple[str, BaseModel]]:
                 hash=bytes(range(32)),
             ),
         ),
-        (
-            "association-93",
-            RightsInformationGiven(
-                envelope=_envelope(20, 13, case_id),
-                topics=(
-                    RightsTopic.REFLECTION_PERIOD,
-                    RightsTopic.ACCOMMODATION,
-                    RightsTopic.SUPPORT,
-                    RightsTopic.RESIDENCE_PERMIT_L425_1,
-                    RightsTopic.ASYLUM,
-                ),
-                language="ff",
-                interpreter=True,
-                given_by_role=AgencyRole.POLICE_GENDARMERIE,
-                given_by_name="Brigadière L. Martin",
-            ),
-        ),
-        (
-            "association-93",
-            PathwayChoiceRecorded(
-                envelope=_envelope(25, 14, case_id),
-                information_event_id=uuid.uuid5(case_id, "13"),
-                reflection_period=True,
-                accommodation_wanted=True,
-                support_wanted=True,
-                person=person,
-            ),
-        ),
     ]
 
 
@@ -329,3 +331,27 @@ def permit_consent(case_id: uuid.UUID, at: datetime) -> ConsentGiven:
         recorded_by_role=AgencyRole.SUPPORT_ASSOCIATION,
         method=ConsentMethod.ORAL_WITH_INTERPRETER,
     )
+
+
+def permit_choice(
+    case_id: uuid.UUID, at: datetime, residence_departement: str = "93"
+) -> tuple[RightsInformationGiven, PathwayChoiceRecorded]:
+    """The example person informed of her rights, then choosing the reflection period: the
+    recorded choice without which no permit request reaches the prefecture (CESEDA R425-2,
+    « qui choisit »). It makes the hub raise the récépissé request itself, to the prefecture of
+    ``residence_departement`` when the case has no report."""
+    information = RightsInformationGiven(
+        envelope=Envelope(event_id=uuid.uuid4(), case_id=case_id, occurred_at=at),
+        topics=(RightsTopic.REFLECTION_PERIOD, RightsTopic.ACCOMMODATION, RightsTopic.SUPPORT),
+        language="ff",
+        interpreter=True,
+        given_by_role=AgencyRole.POLICE_GENDARMERIE,
+    )
+    person = example_person().model_copy(update={"residence_departement": residence_departement})
+    choice = PathwayChoiceRecorded(
+        envelope=Envelope(event_id=uuid.uuid4(), case_id=case_id, occurred_at=at),
+        information_event_id=information.envelope.event_id,
+        reflection_period=True,
+        person=person,
+    )
+    return information, choice

@@ -46,8 +46,8 @@ from hub.flow.erasure import erasure_command, frozen
 from hub.flow.expiry import expire
 from hub.flow.identification import decision
 from hub.flow.parents import AD_HOC_REQUEST, ad_hoc_request, parents_information
-from hub.flow.prosecutor_notice import NOTICE, REPORT, notice_for, officials_reached
-from hub.flow.routing_flow import route
+from hub.flow.prosecutor_notice import REPORT
+from hub.flow.routing_flow import notice_once, route
 from hub.flow.withdrawal import consent_withdrawn
 from hub.rules.consent import Share
 from hub.rules.deadlines.open_deadline import OpenDeadline
@@ -176,6 +176,7 @@ def _parents(
         audit=(*closed.audit, *asked.audit),
         published=asked.published,
         opened=asked.opened,
+        closed=closed.closed,
     )
 
 
@@ -396,18 +397,10 @@ def _notice_on_release(
 ) -> Outcome | None:
     """A report released to public officials raises the avis au procureur it could not
     raise while held — once per case (``hub.flow.prosecutor_notice``)."""
-    rule = ctx.rules.for_type(REPORT)
-    source = ctx.directory.get(held.sender)
-    if rule is None or source is None or any(r.subject == NOTICE for r in state.received):
+    if ctx.directory.get(held.sender) is None:
         return None
     report = PresumedVictimReport.model_validate_json(held.record_json)
-    reached = [d for d in deliveries if d.subject == REPORT]
-    officials = officials_reached(rule, reached)
-    if not officials:
-        return None
-    notice = notice_for(report, report.model_dump(), officials)
-    noticed = route(state, NOTICE, notice.model_dump(), notice, officials[0], ctx, now)
-    return None if noticed.refusal is not None else noticed
+    return notice_once(state, report, deliveries, ctx, now)
 
 
 def _release(state: CaseState, held: Held, ctx: Context, now: datetime) -> Sent | None:

@@ -22,6 +22,7 @@ from hub.contracts.enums import (
     DataCategory,
     ExploitationType,
     Gender,
+    PermitType,
     RightsTopic,
     SafeChannel,
     Urgency,
@@ -206,15 +207,22 @@ class Pathway(_Value):
 
     ``raised``: the requests the hub raised itself ("accommodation", "support",
     "permit:<type>"), so a later decision or choice never raises one twice.
-    ``permit_declined``: the person's latest choice asks for no residence document."""
+    ``chosen_permits``: the residence documents the person's latest choice asks for; an
+    agency's own ``PermitRequested`` passes only for one of them (CESEDA R425-2, « qui
+    choisit »)."""
 
     grounds_at: datetime | None = None
     identified_at: datetime | None = None
     informed: tuple[Informed, ...] = ()
     choice_event_id: UUID | None = None
-    permit_declined: bool = False
+    chosen_permits: frozenset[PermitType] = frozenset()
     raised: frozenset[str] = frozenset()
     assistance_notice_ends: datetime | None = None
+
+    @property
+    def permit_declined(self) -> bool:
+        """The person's latest choice asks for no residence document."""
+        return self.choice_event_id is not None and not self.chosen_permits
 
 
 class Held(_Value):

@@ -13,7 +13,8 @@ recorded choice, and what an agency may ask the prefecture on their behalf.
   clear refusal, ``NOT_IN_PERMIT_ROUTE``. Accommodation and support wanted are raised when not
   yet raised; a choice without them closes nothing.
 - An agency's own ``PermitRequested`` is refused for a person outside the permit route, and
-  after the person's latest choice declined every residence document (``NOT_CHOSEN``).
+  unless the person's latest recorded choice asks for that very document (``NOT_CHOSEN``): no
+  choice yet, a choice that declined every document, or one that asked for another.
 - A report raises the assistance its assessed needs call for at once (``hub.flow.pathway``).
 """
 
@@ -138,7 +139,9 @@ def choice(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> O
                 DeadLetterReason.SCHEMA_VIOLATION,
                 "a permit request needs the département: no report and no residence given",
             )
-    state = with_pathway(state, choice_event_id=event.envelope.event_id, permit_declined=not asked)
+    state = with_pathway(
+        state, choice_event_id=event.envelope.event_id, chosen_permits=frozenset(asked)
+    )
     note = AuditNote(
         AuditAction.CASE_TRANSITION,
         "the person's choice recorded",
@@ -183,21 +186,37 @@ def choice(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> O
 
 
 def agency_permit(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> Outcome:
-    """An agency's own permit request: refused outside the permit route and against the
-    person's latest choice; otherwise routed through the consent gate (no exception)."""
+    """An agency's own permit request: refused outside the permit route and unless the
+    person's latest recorded choice asks for that document; otherwise routed through the
+    consent gate (no exception)."""
     event = inbound.event
     assert isinstance(event, PermitRequested)
     problem = _permit_problem(event.person)
     if problem is not None:
         return _refused(state, *problem)
-    if state.pathway.permit_declined:
-        return _refused(
-            state,
-            DeadLetterReason.NOT_CHOSEN,
-            f"the person's recorded choice {state.pathway.choice_event_id} asks for no "
-            "residence document: record a new choice first",
-        )
+    unchosen = _unchosen(state, PermitType(event.permit_type))
+    if unchosen is not None:
+        return _refused(state, DeadLetterReason.NOT_CHOSEN, unchosen)
     return route(state, inbound.subject, inbound.record, event, inbound.sender, ctx, now)
+
+
+def _unchosen(state: CaseState, permit_type: PermitType) -> str | None:
+    """Why the person's recorded choice does not ask for ``permit_type``, or None."""
+    pathway = state.pathway
+    if pathway.choice_event_id is None:
+        return (
+            f"no recorded choice of the person asks for {permit_type.value}: record the "
+            "person's choice first (CESEDA R425-2, « qui choisit »)"
+        )
+    if permit_type not in pathway.chosen_permits:
+        chosen = (
+            ", ".join(sorted(p.value for p in pathway.chosen_permits)) or "no residence document"
+        )
+        return (
+            f"the person's recorded choice {pathway.choice_event_id} asks for {chosen}, not "
+            f"{permit_type.value}: record a new choice first (CESEDA R425-2)"
+        )
+    return None
 
 
 def _permits_asked(event: PathwayChoiceRecorded) -> tuple[PermitType, ...]:

@@ -4,7 +4,9 @@ Only the police/gendarmerie and the labour inspectorate decide on a report (rout
 ``identifying_roles``: hub policy, docs/LAW.md ID-5); a decision comes only from an authority
 the report was sent to. REASONABLE_GROUNDS is the first stage (Dir. 2011/36 art. 11(2),
 Warsaw art. 10(2)): it meets the report's decision deadline and opens the pathway
-(``hub.flow.pathway``), and the report stays open for the conclusive decision. IDENTIFIED
+(``hub.flow.pathway``), and the report stays open for the conclusive decision, which the
+deciding authority then owes within the ``conclusive_decision`` deadline (hub policy: no text
+sets one; the ladder chases it like any request). IDENTIFIED
 closes the report and opens the pathway if the first stage did not; NOT_IDENTIFIED closes the
 report and no assistance (``pathway.not_identified``); TRANSFERRED re-routes the report to the
 other competent authority. No decision raises a permit request: only the person's recorded
@@ -32,7 +34,10 @@ from hub.flow.case_state import CaseState, OpenRequest
 from hub.flow.decisions import AuditNote, Context, Deliver, Inbound, Outcome, Refusal
 from hub.flow.delivery import Message, notify, send
 from hub.flow.pathway import assistance, not_identified, opened, outcome_of
+from hub.flow.routing_flow import notice_once
 from hub.rules.deadlines.answers import Rejected, on_identification_decision
+from hub.rules.deadlines.open_deadline import Supervisor, open_deadline
+from hub.rules.deadlines.policy import CONCLUSIVE_DECISION, NoDeadlineRule
 
 DECISION = "fr.nrm.IdentificationDecision"
 REPORT = "fr.nrm.PresumedVictimReport"
@@ -99,7 +104,10 @@ def decision(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) ->
         )
     if event.outcome is IdentificationOutcome.IDENTIFIED:
         state = _settled(state, report_id)
-    stage = opened(state, event.outcome.value, report.languages, ctx, now)
+    due = Outcome(state=state)
+    if event.outcome is IdentificationOutcome.REASONABLE_GROUNDS:
+        due = conclusive_due(state, report_id, inbound.sender.id, ctx, now)
+    stage = opened(due.state, event.outcome.value, report.languages, ctx, now)
     helped = assistance(
         stage.state,
         report.envelope.event_id,
@@ -113,9 +121,49 @@ def decision(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) ->
     )
     return outcome_of(
         helped.state,
-        [Outcome(state=state, deliveries=tuple(deliveries), closed=tuple(closed)), stage, helped],
+        [
+            Outcome(state=state, deliveries=tuple(deliveries), closed=tuple(closed)),
+            due,
+            stage,
+            helped,
+        ],
         notes,
     )
+
+
+def conclusive_due(
+    state: CaseState, report_id: uuid.UUID, authority_id: str, ctx: Context, now: datetime
+) -> Outcome:
+    """After a reasonable-grounds decision, the deciding authority owes the conclusive one:
+    a ``conclusive_decision`` deadline on the report (hub policy, deadlines.yaml), chased by
+    the ladder like any other and closed by the conclusive decision. Opened once."""
+    authority = ctx.directory.get(authority_id)
+    if authority is None or state.deadline_for(report_id, authority_id, CONCLUSIVE_DECISION):
+        return Outcome(state=state)
+    supervisor = ctx.directory.get(authority.supervisor) if authority.supervisor else None
+    try:
+        deadline = open_deadline(
+            case_id=state.case_id,
+            request_id=report_id,
+            recipient_agency=authority.id,
+            recipient_role=authority.role,
+            message_type=CONCLUSIVE_DECISION,
+            departement=state.facts.departement or authority.departements[0],
+            minor=state.facts.minor,
+            urgency=state.facts.urgency,
+            opened_at=now,
+            policy=ctx.deadlines,
+            supervisor=Supervisor(supervisor.id, supervisor.role) if supervisor else None,
+        )
+    except NoDeadlineRule:
+        return Outcome(state=state)
+    note = AuditNote(
+        AuditAction.CASE_TRANSITION,
+        "conclusive identification decision due",
+        reason=f"due {deadline.due_at.isoformat()} (hub policy)",
+        recipient=authority.id,
+    )
+    return Outcome(state=state.with_deadline(deadline), audit=(note,), opened=(deadline,))
 
 
 def _settled(state: CaseState, report_id: uuid.UUID) -> CaseState:
@@ -175,8 +223,16 @@ def _transfer(
     state = state.model_copy(
         update={"requests": tuple(r for r in state.requests if r is not request)}
     )
-    if any(r.request_id == request.request_id and r.recipient == target.id for r in state.requests):
-        # Both authorities were asked (labour trafficking is also a crime): no second copy.
+    asked_already = any(
+        r.request_id == request.request_id and r.recipient == target.id for r in state.requests
+    )
+    held_already = any(
+        h.subject == REPORT and h.event_id == request.request_id and h.recipient == target.id
+        for h in state.holds
+    )
+    if asked_already or held_already:
+        # Both authorities were asked (labour trafficking is also a crime): no second copy,
+        # also when the first waits for the person's consent (its release delivers it).
         notes.append(
             AuditNote(AuditAction.ROUTED, "report already with the authority", recipient=target.id)
         )
@@ -194,10 +250,14 @@ def _transfer(
     )
     sent = send(state, message, target, ctx, now)
     notes.append(AuditNote(AuditAction.ROUTED, "report transferred", recipient=target.id))
-    return Outcome(
+    moved = Outcome(
         state=sent.state,
         deliveries=(*deliveries, *sent.deliveries),
         audit=(*notes, *sent.notes),
         opened=sent.opened,
         closed=closed,
     )
+    # Transferred to public officials: the parquet is told as on the report's own routing.
+    assert isinstance(report, PresumedVictimReport)
+    noticed = notice_once(sent.state, report, sent.deliveries, ctx, now)
+    return moved if noticed is None else outcome_of(noticed.state, [moved, noticed])

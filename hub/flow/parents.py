@@ -7,6 +7,10 @@ stays pending (visible, audited) until the reporter or child protection says the
 informed — or were not, with an explicit reason why informing them is contrary to the
 child's interest (a missing or token reason is refused: SEMANTIC_VIOLATION). The reason
 itself is personal data: it is kept only in the audit entry's encrypted payload.
+
+A pending step is chased: its ``parents_informed`` deadline (hub policy: the text says
+« préalablement » and sets no time) reminds child protection, then its supervisor, then
+national coordination; the answer closes it.
 """
 
 from __future__ import annotations
@@ -24,34 +28,76 @@ from hub.contracts.events import (
     ParentsInformation,
 )
 from hub.flow.case_state import CaseState, ParentsStep
-from hub.flow.decisions import AuditNote, Deliver, Outcome, Refusal
+from hub.flow.decisions import AuditNote, Context, Deliver, Outcome, Refusal
+from hub.rules.deadlines.open_deadline import OpenDeadline, Supervisor, open_deadline
+from hub.rules.deadlines.policy import PARENTS_INFORMED, NoDeadlineRule
+from hub.rules.directory import Agency
 
 LAW = "CASF L226-2-1"
 CONTRARY_TO_CHILD_INTEREST = "CONTRARY_TO_CHILD_INTEREST"
 NO_LEGAL_REPRESENTATIVE = "NO_LEGAL_REPRESENTATIVE"
 AD_HOC_REQUEST = "fr.nrm.AdHocAdministratorRequested"
 AD_HOC_NAMESPACE = uuid.UUID("ad0c0a0d-7065-4a50-9706-500000000000")
+PARENTS_NAMESPACE = uuid.UUID("9a7e0b1c-2d3f-4a5b-8c6d-706172656e74")
 MIN_REASON_CHARS = 20
 """The shortest reason accepted for not informing the parents (hub policy: a word such as
 "danger" is not a reason an auditor can review)."""
 
 
 def open_step(
-    state: CaseState, deliveries: Sequence[Deliver], now: datetime
-) -> tuple[CaseState, tuple[AuditNote, ...]]:
-    """Open the step when a minor's data first reaches child protection."""
+    state: CaseState, deliveries: Sequence[Deliver], ctx: Context, now: datetime
+) -> tuple[CaseState, tuple[AuditNote, ...], tuple[OpenDeadline, ...]]:
+    """Open the step when a minor's data first reaches child protection, with its
+    ``parents_informed`` deadline at that child protection service (hub policy,
+    deadlines.yaml): the ladder chases a step nobody closes."""
     if state.parents is not None or not state.facts.minor:
-        return state, ()
-    if not any(
-        d.recipient.role is AgencyRole.CHILD_PROTECTION and d.categories for d in deliveries
-    ):
-        return state, ()
+        return state, (), ()
+    reached = [
+        d.recipient
+        for d in deliveries
+        if d.recipient.role is AgencyRole.CHILD_PROTECTION and d.categories
+    ]
+    if not reached:
+        return state, (), ()
     note = AuditNote(
         AuditAction.CASE_TRANSITION,
         "parents-informed step opened: the parents are to be informed of the transmission",
         legal_basis=LAW,
     )
-    return state.model_copy(update={"parents": ParentsStep(opened_at=now)}), (note,)
+    state = state.model_copy(update={"parents": ParentsStep(opened_at=now)})
+    deadline = _deadline(state, reached[0], ctx, now)
+    if deadline is None:
+        return state, (note,), ()
+    return state.with_deadline(deadline), (note,), (deadline,)
+
+
+def step_id(case_id: uuid.UUID) -> uuid.UUID:
+    """The id the parents-informed step's deadline waits on (one step per case)."""
+    return uuid.uuid5(PARENTS_NAMESPACE, f"{case_id}/parents-informed")
+
+
+def _deadline(
+    state: CaseState, child_protection: Agency, ctx: Context, now: datetime
+) -> OpenDeadline | None:
+    supervisor = (
+        ctx.directory.get(child_protection.supervisor) if child_protection.supervisor else None
+    )
+    try:
+        return open_deadline(
+            case_id=state.case_id,
+            request_id=step_id(state.case_id),
+            recipient_agency=child_protection.id,
+            recipient_role=child_protection.role,
+            message_type=PARENTS_INFORMED,
+            departement=state.facts.departement or child_protection.departements[0],
+            minor=True,
+            urgency=state.facts.urgency,
+            opened_at=now,
+            policy=ctx.deadlines,
+            supervisor=Supervisor(supervisor.id, supervisor.role) if supervisor else None,
+        )
+    except NoDeadlineRule:
+        return None
 
 
 def parents_information(
@@ -74,6 +120,11 @@ def parents_information(
     closed = step.model_copy(
         update={"informed": event.parents_informed, "closed_by": sender, "closed_at": now}
     )
+    ended = tuple(
+        d.deadline_id for d in state.open_deadlines() if d.message_type == PARENTS_INFORMED
+    )
+    for deadline_id in ended:
+        state = state.without_deadline(deadline_id)
     if event.parents_informed:
         note = AuditNote(AuditAction.CASE_TRANSITION, "parents informed", legal_basis=LAW)
     elif event.no_legal_representative:
@@ -90,7 +141,7 @@ def parents_information(
             reason=CONTRARY_TO_CHILD_INTEREST,
             legal_basis=LAW,
         )
-    return Outcome(state=state.model_copy(update={"parents": closed}), audit=(note,))
+    return Outcome(state=state.model_copy(update={"parents": closed}), audit=(note,), closed=ended)
 
 
 def ad_hoc_request(

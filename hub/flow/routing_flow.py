@@ -8,7 +8,7 @@ request has nobody to go to.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +28,7 @@ from hub.flow.deadline_flow import orphaned
 from hub.flow.decisions import AuditNote, Context, Deliver, Outcome, Publish, Refusal
 from hub.flow.delivery import Message, send
 from hub.flow.parents import open_step
-from hub.flow.prosecutor_notice import NOTICE, notice_for, officials_reached
+from hub.flow.prosecutor_notice import NOTICE, REPORT, notice_for, officials_reached
 from hub.rules.deadlines.open_deadline import OpenDeadline
 from hub.rules.directory import Agency
 from hub.rules.routing import RouteFacts, Selection, called_for, candidates, facts_of
@@ -112,8 +112,9 @@ def route(
             state = noticed.state
             deliveries += noticed.deliveries
             notes += noticed.audit
-    state, parents_notes = open_step(state, deliveries, now)
+    state, parents_notes, parents_deadlines = open_step(state, deliveries, ctx, now)
     notes += parents_notes
+    opened += parents_deadlines
     if not reached and not published:
         return Outcome(
             state=state,
@@ -130,6 +131,27 @@ def route(
         published=tuple(published),
         opened=tuple(opened),
     )
+
+
+def notice_once(
+    state: CaseState,
+    report: PresumedVictimReport,
+    deliveries: Sequence[Deliver],
+    ctx: Context,
+    now: datetime,
+) -> Outcome | None:
+    """The avis au procureur (CPP art. 40 al. 2) for the public officials a report reached
+    later than its own routing (released from a hold, transferred to them): raised once per
+    case, None when no official was reached or the parquet was already told."""
+    rule = ctx.rules.for_type(REPORT)
+    if rule is None or any(r.subject == NOTICE for r in state.received):
+        return None
+    officials = officials_reached(rule, [d for d in deliveries if d.subject == REPORT])
+    if not officials:
+        return None
+    notice = notice_for(report, report.model_dump(), officials)
+    noticed = route(state, NOTICE, notice.model_dump(), notice, officials[0], ctx, now)
+    return None if noticed.refusal is not None else noticed
 
 
 def route_facts(facts: CaseFacts) -> RouteFacts:

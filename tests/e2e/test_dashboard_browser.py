@@ -32,8 +32,9 @@ from aiokafka import AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from directory_records import publish_entry
 from eventually import eventually_sync
-from flow_helpers import events_for, fresh, prefecture_consent
+from flow_helpers import chosen_request_id, permit_chosen, prefecture_consent
 from playwright.sync_api import Browser, Page, expect
+from pydantic import BaseModel
 from worker_thread import WorkerThread
 
 from hub.contracts.codec import Codec
@@ -43,7 +44,6 @@ from hub.contracts.envelope import (
 )
 from hub.contracts.events import (
     Acknowledgement,
-    PermitRequested,
 )
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import agency_topics, outbox_topic
@@ -105,13 +105,6 @@ async def add_to_directory(settings: HubSettings, agency: Agency, codec: Codec) 
         await producer.stop()
 
 
-def permit_request(case_id: uuid.UUID) -> PermitRequested:
-    request: PermitRequested = fresh(
-        events_for(case_id)[PermitRequested], case_id, request_id=uuid.uuid4()
-    )
-    return request
-
-
 def shoot(page: Page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
@@ -129,53 +122,42 @@ def test_an_operator_sees_the_late_request_replays_the_case_and_redrives_a_dead_
         police, load_private_key(dev_key_path(settings.config_dir, "police-93"))
     )
 
-    def consent(case_id: uuid.UUID) -> None:
-        """The person's consent for the prefecture: no permit request goes out without it."""
-        run(
-            publish(
-                settings,
-                outbox_topic("police-93"),
-                codec.encode_event(prefecture_consent(case_id)),
-                str(case_id).encode(),
-                police_signer,
+    def by_police(*events: BaseModel) -> None:
+        for event in events:
+            case_id = event.envelope.case_id  # type: ignore[attr-defined]
+            run(
+                publish(
+                    settings,
+                    outbox_topic("police-93"),
+                    codec.encode_event(event),
+                    str(case_id).encode(),
+                    police_signer,
+                )
             )
-        )
+
+    def permit_request(case_id: uuid.UUID) -> uuid.UUID:
+        """The person's consent for the prefecture and her recorded choice, which raises the
+        permit request (no request goes out without both): its request id."""
+        information, choice = permit_chosen(case_id)
+        by_police(prefecture_consent(case_id), information, choice)
+        return chosen_request_id(choice)
 
     # 1. A permit request nobody answers.
     late_case = uuid.uuid4()
-    late = permit_request(late_case)
-    consent(late_case)
-    run(
-        publish(
-            settings,
-            outbox_topic("police-93"),
-            codec.encode_event(late),
-            str(late_case).encode(),
-            police_signer,
-        )
-    )
+    permit_request(late_case)
 
     # 2a. A permit request the prefecture will answer.
     answered_case = uuid.uuid4()
     answered = permit_request(answered_case)
-    consent(answered_case)
-    run(
-        publish(
-            settings,
-            outbox_topic("police-93"),
-            codec.encode_event(answered),
-            str(answered_case).encode(),
-            police_signer,
-        )
-    )
 
-    # 3a. A permit request from an association the directory does not know yet.
+    # 3a. The person's choice of a permit, recorded by an association the directory does not
+    # know yet (after the police's information and her consent): dead-lettered.
     run(create_topics(settings, agency_topics([NEWCOMER])))
     newcomer_key = Ed25519PrivateKey.generate()
     newcomer_signer = RecordSigner(newcomer_key, f"{NEWCOMER}-2026-1")
     stray_case = uuid.uuid4()
-    stray = permit_request(stray_case)
-    consent(stray_case)
+    information, stray = permit_chosen(stray_case)
+    by_police(prefecture_consent(stray_case), information)
     run(
         publish(
             settings,
@@ -220,7 +202,7 @@ def test_an_operator_sees_the_late_request_replays_the_case_and_redrives_a_dead_
             envelope=Envelope(
                 event_id=uuid.uuid4(), case_id=answered_case, occurred_at=datetime.now(UTC)
             ),
-            request_id=answered.request_id,
+            request_id=answered,
             status=AckStatus.ACCEPTED,
         )
         run(
@@ -271,7 +253,7 @@ def test_an_operator_sees_the_late_request_replays_the_case_and_redrives_a_dead_
         stray_letter.get_by_role("button", name=re.compile("^Relancer")).click()
         expect(page.locator(f'tr[data-dead-letter="{letter_id}"]')).to_have_count(0)
         expect(page.locator("#annonce")).to_contain_text("relancée")
-        # The re-driven request is routed like the original: its deadline passes in turn.
+        # The re-driven choice raises the permit request: its deadline passes in turn.
         expect(page.locator(f'#retards tr[data-case="{stray_case}"]')).to_be_visible()
         page.reload()
         expect(page.locator(f'tr[data-dead-letter="{letter_id}"]')).to_have_count(0)

@@ -8,7 +8,15 @@ import json
 import uuid
 
 import pytest
-from flow_helpers import consent_for, envelope, events_for, fresh, prefecture_consent, received_for
+from flow_helpers import (
+    consent_for,
+    envelope,
+    events_for,
+    fresh,
+    permit_chosen,
+    prefecture_consent,
+    received_for,
+)
 from typer.testing import CliRunner
 from worker_thread import AgencyFactory
 
@@ -18,7 +26,6 @@ from hub.contracts.events import (
     AccommodationRequested,
     ConsentGiven,
     ConsentWithdrawn,
-    PermitRequested,
     ReferralOpened,
     SupportRequested,
 )
@@ -40,7 +47,8 @@ async def test_a_referral_flow_replays_in_order_and_the_prefecture_sees_no_healt
     await police.publish(story[ReferralOpened])
     await police.publish(story[AccommodationRequested])
     await police.publish(prefecture_consent(case_id))
-    await police.publish(story[PermitRequested])
+    for event in permit_chosen(case_id):  # the person's choice raises the permit request
+        await police.publish(event)
     assert len(await received_for(prefecture, case_id, 1, timeout_s=20)) == 1
 
     replayed = await asyncio.to_thread(

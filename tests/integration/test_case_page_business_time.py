@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from eventually import eventually
-from flow_helpers import events_for, fresh, prefecture_consent
+from flow_helpers import chosen_request_id, permit_chosen, prefecture_consent
 from worker_thread import WorkerThread
 
 from connectors.client.dev import dev_client
@@ -27,7 +27,7 @@ from connectors.dashboard.case_view import operator_categories, replay_case
 from hub.audit.keys import default_key_store
 from hub.contracts.codec import Codec
 from hub.contracts.enums import AckStatus, AuditAction
-from hub.contracts.events import Escalation, PermitRequested
+from hub.contracts.events import Escalation
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import all_topics
 from hub.rules.directory import Directory
@@ -73,24 +73,26 @@ async def test_an_answer_after_a_reminder_is_listed_after_it_with_business_dates
     fast_settings: HubSettings, fast_worker: WorkerThread, tmp_path: Path
 ) -> None:
     case_id = uuid.uuid4()
-    request = fresh(events_for(case_id)[PermitRequested], case_id, request_id=uuid.uuid4())
+    information, choice = permit_chosen(case_id)  # the person's choice raises the request
+    request_id = chosen_request_id(choice)
     police = dev_client(fast_settings, "police-93")
     prefecture = dev_client(fast_settings, "prefecture-93")
     await police.start()
     await prefecture.start()
     try:
         await police.publish(prefecture_consent(case_id))
-        await police.publish(request)
+        await police.publish(information)
+        await police.publish(choice)
 
         async def reminded() -> bool:
             for message in await prefecture.receive(expected=10**6, timeout_s=1.0):
                 event = message.event
-                if isinstance(event, Escalation) and event.request_id == request.request_id:
+                if isinstance(event, Escalation) and event.request_id == request_id:
                     return True
             return False
 
         await eventually(reminded, timeout_s=WAIT_S, what="the prefecture reminded")
-        await prefecture.acknowledge(case_id, request.request_id, AckStatus.ACCEPTED)
+        await prefecture.acknowledge(case_id, request_id, AckStatus.ACCEPTED)
     finally:
         await police.stop()
         await prefecture.stop()

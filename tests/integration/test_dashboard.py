@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer
 from eventually import eventually, eventually_sync
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from flow_helpers import events_for, fresh, prefecture_consent, received_for
+from flow_helpers import permit_chosen, prefecture_consent, received_for
 from prometheus_client.parser import text_string_to_metric_families
 from worker_thread import AgencyFactory, WorkerThread
 
@@ -31,7 +31,6 @@ from connectors.dashboard.app import create_dashboard_app
 from connectors.dashboard.config import DashboardSettings
 from connectors.dashboard.sessions import COOKIE_NAME
 from connectors.serving import BackgroundServer
-from hub.contracts.events import PermitRequested
 from hub.runtime.kafka_options import client_options
 from hub.runtime.settings import HubSettings
 from hub.runtime.topic_admin import create_topics
@@ -313,11 +312,11 @@ async def test_worker_metrics_move_with_traffic(
         }
         before = metric_values((await http.get("/metrics")).text)
         case_id = uuid.uuid4()
-        request = fresh(events_for(case_id)[PermitRequested], case_id, request_id=uuid.uuid4())
         police = await agency("police-93")
         prefecture = await agency("prefecture-93")
         await police.publish(prefecture_consent(case_id))
-        await police.publish(request)
+        for event in permit_chosen(case_id):  # the person's choice raises the permit request
+            await police.publish(event)
         assert len(await received_for(prefecture, case_id, 1, timeout_s=20)) == 1
         after = metric_values((await http.get("/metrics")).text)
     records = ("nrm_router_records_total", ())
@@ -331,7 +330,8 @@ async def test_worker_metrics_move_with_traffic(
     assert ("process_resident_memory_bytes", ()) in after
     if hasattr(RouterStats(), "events_in"):  # the per-type counters and the histograms
         permit = ("type", "fr.nrm.PermitRequested")
-        inbound = ("nrm_router_events_in_total", (("topic", "nrm.outbox.police-93"), permit))
+        choice = ("type", "fr.nrm.PathwayChoiceRecorded")
+        inbound = ("nrm_router_events_in_total", (("topic", "nrm.outbox.police-93"), choice))
         assert after[inbound] > before.get(inbound, 0)
         outbound = ("nrm_router_events_out_total", (("topic", "nrm.inbox.prefecture-93"), permit))
         assert after[outbound] > before.get(outbound, 0)

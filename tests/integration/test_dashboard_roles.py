@@ -18,7 +18,7 @@ import httpx
 import pytest
 from eventually import eventually_sync
 from fastapi import FastAPI
-from flow_helpers import events_for, fresh, prefecture_consent, received_for
+from flow_helpers import permit_chosen, prefecture_consent, received_for
 from test_dashboard import dashboard_config, demo_passwords, login, operator_actions
 from test_erasure_workflow import invoke
 from worker_thread import WorkerThread
@@ -33,7 +33,6 @@ from hub.contracts.envelope import (
 )
 from hub.contracts.events import (
     Acknowledgement,
-    PermitRequested,
 )
 from hub.runtime.logs import configure_logging
 from hub.runtime.settings import HubSettings
@@ -72,14 +71,14 @@ def case_93(
 
     async def route() -> uuid.UUID:
         case_id = uuid.uuid4()
-        request = fresh(events_for(case_id)[PermitRequested], case_id, request_id=uuid.uuid4())
         police = dev_client(hub_settings, "police-93")
         prefecture = dev_client(hub_settings, "prefecture-93")
         await police.start()
         await prefecture.start()
         try:
             await police.publish(prefecture_consent(case_id))
-            await police.publish(request)
+            for event in permit_chosen(case_id):  # her choice raises the permit request
+                await police.publish(event)
             assert len(await received_for(prefecture, case_id, 1, timeout_s=30)) == 1
             # One dead letter a re-drive could help (an answer to a request the hub does not
             # know yet), so that the overview offers « Relancer » to who may use it.

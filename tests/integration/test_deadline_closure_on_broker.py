@@ -20,12 +20,14 @@ import pytest
 from aiokafka.structs import RecordMetadata
 from eventually import eventually
 from flow_helpers import (
+    chosen_request_id,
     consent_for,
     envelope,
     events_for,
     fresh,
     nothing_for,
     pathway_choice,
+    permit_chosen,
     prefecture_consent,
     received_for,
     rights_information,
@@ -177,14 +179,16 @@ async def test_a_withdrawal_closes_the_associations_request_and_spares_the_prefe
     national = await agency("miprof")
     story = events_for(case_id)
     support = fresh(story[SupportRequested], case_id, request_id=uuid.uuid4())
-    permit = fresh(story[PermitRequested], case_id, request_id=uuid.uuid4())
+    information, choice = permit_chosen(case_id)  # her choice raises the request
+    permit_id = chosen_request_id(choice)
     log = tmp_path / "worker.log"
     worker = slow_worker(hub_settings, log)
     try:
         await association.publish(consent_for(AgencyRole.SUPPORT_ASSOCIATION, case_id=case_id))
         await police.publish(support)
         await police.publish(prefecture_consent(case_id))
-        await police.publish(permit)
+        await police.publish(information)
+        await police.publish(choice)
         shared = await received_for(association, case_id, 1, timeout_s=20)
         assert [type(m.event) for m in shared] == [SupportRequested]
         assert len(await received_for(prefecture, case_id, 1, timeout_s=20)) == 1
@@ -201,7 +205,7 @@ async def test_a_withdrawal_closes_the_associations_request_and_spares_the_prefe
         # The withdrawal does not concern the prefecture: no notice for it.
         await nothing_for(prefecture, case_id, for_s=4)
         worker = await restart_weeks_later(worker, hub_settings, log, last)
-        control = await escalations_for(prefecture, permit.request_id, 1, 30)
+        control = await escalations_for(prefecture, permit_id, 1, 30)
         assert control, "the clock did not pass the ladder: the unanswered permit was not chased"
         late = await silent([association, supervisor, national], support.request_id)
     finally:

@@ -13,7 +13,15 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.structs import RecordMetadata
 from eventually import eventually
-from flow_helpers import consent_for, events_for, fresh, prefecture_consent, received_for
+from flow_helpers import (
+    chosen_request_id,
+    consent_for,
+    events_for,
+    fresh,
+    permit_chosen,
+    prefecture_consent,
+    received_for,
+)
 from worker_process import WorkerProcess
 from worker_thread import AgencyFactory
 
@@ -69,19 +77,21 @@ async def test_an_unanswered_permit_request_is_reminded_then_escalated_in_order(
     agency: AgencyFactory, hub_settings: HubSettings, tmp_path: Path
 ) -> None:
     case_id = uuid.uuid4()
-    request = fresh(events_for(case_id)[PermitRequested], case_id, request_id=uuid.uuid4())
+    information, choice = permit_chosen(case_id)  # her choice raises the request
+    request_id = chosen_request_id(choice)
     police = await agency("police-93")
     prefecture = await agency("prefecture-93")
     supervisor = await agency("coordination-idf")
     national = await agency("miprof")
     with WorkerProcess(hub_settings, tmp_path / "worker.log", **fast_time(datetime.now(UTC))):
         await police.publish(prefecture_consent(case_id))
-        await police.publish(request)
+        await police.publish(information)
+        await police.publish(choice)
         delivered = await received_for(prefecture, case_id, 1, timeout_s=30)
         assert [type(m.event) for m in delivered] == [PermitRequested]
-        reminders = await escalations_for(prefecture, request.request_id, 1, 30)
-        escalated = await escalations_for(supervisor, request.request_id, 1, 30)
-        nationally = await escalations_for(national, request.request_id, 1, 30)
+        reminders = await escalations_for(prefecture, request_id, 1, 30)
+        escalated = await escalations_for(supervisor, request_id, 1, 30)
+        nationally = await escalations_for(national, request_id, 1, 30)
     assert [e.step for e in reminders] == [EscalationStep.REMINDER]
     assert [e.step for e in escalated] == [EscalationStep.SUPERVISOR]
     assert [e.step for e in nationally] == [EscalationStep.NATIONAL_COORDINATION]
@@ -92,7 +102,8 @@ async def test_overdue_steps_fire_once_each_after_a_sigkill(
     agency: AgencyFactory, hub_settings: HubSettings, tmp_path: Path
 ) -> None:
     case_id = uuid.uuid4()
-    request = fresh(events_for(case_id)[PermitRequested], case_id, request_id=uuid.uuid4())
+    information, choice = permit_chosen(case_id)  # her choice raises the request
+    request_id = chosen_request_id(choice)
     police = await agency("police-93")
     prefecture = await agency("prefecture-93")
     supervisor = await agency("coordination-idf")
@@ -108,7 +119,8 @@ async def test_overdue_steps_fire_once_each_after_a_sigkill(
     ).start()
     try:
         await police.publish(prefecture_consent(case_id))
-        sent = await police.publish(request)
+        await police.publish(information)
+        sent = await police.publish(choice)
         assert len(await received_for(prefecture, case_id, 1, timeout_s=30)) == 1
         # The batch's state is flushed before its offsets commit: once committed, it is kept.
         await eventually(
@@ -127,9 +139,9 @@ async def test_overdue_steps_fire_once_each_after_a_sigkill(
         ).start()
         # Every step is due at once: listen for all three (and any duplicate) side by side.
         reminders, escalated, nationally = await asyncio.gather(
-            escalations_for(prefecture, request.request_id, 2, 15),
-            escalations_for(supervisor, request.request_id, 2, 15),
-            escalations_for(national, request.request_id, 2, 15),
+            escalations_for(prefecture, request_id, 2, 15),
+            escalations_for(supervisor, request_id, 2, 15),
+            escalations_for(national, request_id, 2, 15),
         )
         worker.kill()
         # And once more: a second restart must not fire any of them again.
@@ -139,7 +151,7 @@ async def test_overdue_steps_fire_once_each_after_a_sigkill(
             HUB_CLOCK_START="2027-01-31T09:00:00+00:00",
             HUB_CLOCK_SPEED="1",
         ).start()
-        again = await escalations_for(prefecture, request.request_id, 1, 8)
+        again = await escalations_for(prefecture, request_id, 1, 8)
     finally:
         worker.stop()
     assert [e.step for e in reminders] == [EscalationStep.REMINDER]

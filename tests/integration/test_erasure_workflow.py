@@ -24,7 +24,12 @@ from typing import Any
 import pytest
 import typer
 from eventually import consistently, eventually
-from flow_helpers import prefecture_consent, received_for
+from flow_helpers import (
+    chosen_request_id,
+    permit_chosen,
+    prefecture_consent,
+    received_for,
+)
 from typer.testing import CliRunner, Result
 from worker_thread import AgencyFactory, WorkerThread
 
@@ -44,7 +49,6 @@ from hub.contracts.events import (
     AccommodationRequested,
     Acknowledgement,
     ConsentGiven,
-    PermitRequested,
     PresumedVictimReport,
     ReferralOpened,
     SupportRequested,
@@ -285,11 +289,11 @@ async def test_an_open_permit_request_restricts_instead_and_nothing_more_is_shar
     prefecture = await agency("prefecture-93")
     association = await agency("association-93")
     events = await story(hub_settings, agency, case_id)
-    # The person's consent to the permit application (issue 20), then the police's request.
+    # The person's consent to the permit application and her choice, which raises it.
     await association.publish(prefecture_consent(case_id))
-    permit = {type(e): (s, e) for s, e in example_events(case_id)}[PermitRequested]
-    await (await agency(permit[0])).publish(permit[1])
-    events[PermitRequested] = permit[1]
+    information, choice = permit_chosen(case_id)
+    for event in (information, choice):
+        await association.publish(event)
     assert await received_for(prefecture, case_id, 1, timeout_s=20)
 
     request_id = await requested(hub_settings, case_id, "operatrice.demo")
@@ -344,7 +348,7 @@ async def test_an_open_permit_request_restricts_instead_and_nothing_more_is_shar
     # The prefecture decides the permit; the hold ends, the DPO lifts the restriction.
     decided = Acknowledgement(
         envelope=Envelope(event_id=uuid.uuid4(), case_id=case_id, occurred_at=datetime.now(UTC)),
-        request_id=events[PermitRequested].request_id,
+        request_id=chosen_request_id(choice),  # the request her choice raised
         status=AckStatus.COMPLETED,
     )
     await prefecture.publish(decided)

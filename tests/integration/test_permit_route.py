@@ -11,6 +11,8 @@ L231-1) never gets one: a choice asking for it is refused with a clear reason.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 
 import pytest
@@ -18,6 +20,7 @@ from flow_helpers import (
     consent_for,
     envelope,
     events_for,
+    fresh,
     nothing_for,
     pathway_choice,
     prefecture_consent,
@@ -25,9 +28,12 @@ from flow_helpers import (
     rights_information,
 )
 from test_case_lifecycle import show
+from test_refusal_notices import notice_of
 from test_routing_pipeline import dead_letters_for
+from typer.testing import CliRunner
 from worker_thread import AgencyClient, AgencyFactory
 
+from hub.cli.app import app
 from hub.contracts.enums import (
     AgencyRole,
     DataCategory,
@@ -136,3 +142,47 @@ async def test_a_romanian_victim_never_gets_a_permit_request_even_when_asking(
     whats = {r["what"] for r in shown["open_requests"]}  # type: ignore[attr-defined]
     assert "PermitRequested" not in whats
     await nothing_for(prefecture, case_id, for_s=3.0)
+
+
+async def test_an_agency_asking_the_prefecture_before_the_persons_choice_is_refused(
+    agency: AgencyFactory, hub_settings: HubSettings
+) -> None:
+    # A lawyer's reading of R425-2 (« qui choisit »): the person's consent to share her
+    # immigration status is not her choice to ask for a permit. The police asking on their own
+    # reach no one and hear why; the person's recorded choice then sends exactly one request.
+    association = await agency("association-93")
+    police = await agency("police-93")
+    prefecture = await agency("prefecture-93")
+    report = await identified(association, police, ("NGA",))
+    case_id = report.envelope.case_id
+    # Full consent: every category, for the prefecture. Consent is not her choice.
+    await association.publish(consent_for(AgencyRole.PREFECTURE, case_id=case_id))
+    own = fresh(events_for(case_id)[PermitRequested], case_id, person=report.person)
+    await police.publish(own)
+
+    (letter,) = await dead_letters_for(
+        hub_settings, lambda d: d.event_id == own.envelope.event_id, 1
+    )
+    assert letter.reason is DeadLetterReason.NOT_CHOSEN
+    assert "R425-2" in letter.detail
+    notice, _ = await notice_of(police, own.envelope.event_id)
+    assert notice.reason is DeadLetterReason.NOT_CHOSEN
+    await nothing_for(prefecture, case_id, for_s=2.0)
+    # The case's audit chain says why, against the police's own request.
+    replayed = await asyncio.to_thread(
+        CliRunner().invoke, app, ["replay", str(case_id), "--json"], obj=hub_settings
+    )
+    assert replayed.exit_code == 0, replayed.output
+    entries = json.loads(replayed.stdout)["entries"]
+    refused = [e for e in entries if e["event_id"] == str(own.envelope.event_id)]
+    assert ("police-93", "DEAD_LETTERED", "NOT_CHOSEN") in {
+        (e["actor"], e["action"], e["reason"]) for e in refused
+    }
+    assert not any(e["recipient"] == "prefecture-93" for e in entries)
+
+    information = rights_information(case_id)
+    await association.publish(information)
+    await association.publish(pathway_choice(information, report.person))
+    (permit,) = await received_for(prefecture, case_id, 2, timeout_s=20)  # one, never two
+    assert isinstance(permit.event, PermitRequested)
+    assert permit.event.request_id != own.request_id  # raised by the choice, not the police's

@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pytest
 from eventually import eventually
-from flow_helpers import events_for, fresh, prefecture_consent, received_for
+from flow_helpers import (
+    chosen_request_id,
+    events_for,
+    fresh,
+    permit_chosen,
+    prefecture_consent,
+    received_for,
+)
 from typer.testing import CliRunner, Result
 from worker_thread import AgencyFactory
 
@@ -22,7 +29,7 @@ from connectors.prefecture.queue import Answer, QueueError, WorkQueue
 from connectors.prefecture.subscriber import answer, sync
 from hub.cli.app import app
 from hub.contracts.enums import AckStatus, ErasureOutcome
-from hub.contracts.events import Acknowledgement, CaseClosed, ConsentGiven, PermitRequested
+from hub.contracts.events import Acknowledgement, CaseClosed, ConsentGiven
 from hub.runtime.settings import HubSettings
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -82,22 +89,24 @@ async def test_permit_request_queued_answered_and_deadline_closed(
     police = await agency("police-93")
     association = await agency("association-93")
     await association.publish(fresh(story[ConsentGiven], case_id))
-    permit = fresh(story[PermitRequested], case_id, request_id=uuid.uuid4())
+    information, choice = permit_chosen(case_id)  # her choice raises the request
+    permit_id = chosen_request_id(choice)
     await police.publish(prefecture_consent(case_id))
-    await police.publish(permit)
-    assert await open_deadlines_of(hub_settings, case_id, permit.request_id, want_open=True) == 1
+    await police.publish(information)
+    await police.publish(choice)
+    assert await open_deadlines_of(hub_settings, case_id, permit_id, want_open=True) == 1
 
     db = tmp_path / "prefecture-93.sqlite"
 
     async def synced() -> bool:
         await sync(hub_settings, "prefecture-93", db, wait_s=10.0)
         with WorkQueue(db) as queue:
-            return queue.get(permit.request_id) is not None
+            return queue.get(permit_id) is not None
 
     # Other tests' messages may share the inbox: sync until ours arrives.
     assert await eventually(synced, timeout_s=50.0, what="the permit request in the work queue")
     with WorkQueue(db) as queue:
-        item = queue.get(permit.request_id)
+        item = queue.get(permit_id)
         assert item is not None
         assert item.case_id == case_id
         assert item.departement == "93"
@@ -105,11 +114,11 @@ async def test_permit_request_queued_answered_and_deadline_closed(
         # The clerk issues the permit to a named person (consent covers identity here).
         assert item.last_name
         assert (item.first_name, item.last_name) == (
-            permit.person.first_name,
-            permit.person.last_name,
+            choice.person.first_name,
+            choice.person.last_name,
         )
 
-    ack = await answer(hub_settings, "prefecture-93", db, permit.request_id, Answer.RECEIPT)
+    ack = await answer(hub_settings, "prefecture-93", db, permit_id, Answer.RECEIPT)
     assert ack.status is AckStatus.ACCEPTED
     assert ack.detail == "récépissé délivré"
 
@@ -119,27 +128,27 @@ async def test_permit_request_queued_answered_and_deadline_closed(
         if isinstance(m.event, Acknowledgement)
     ]
     assert len(back) == 1
-    assert back[0].event.request_id == permit.request_id
+    assert back[0].event.request_id == permit_id
     assert back[0].event.status is AckStatus.ACCEPTED
     answered = await open_deadlines_of(
-        hub_settings, case_id, permit.request_id, want_open=False, message_type=PERMIT
+        hub_settings, case_id, permit_id, want_open=False, message_type=PERMIT
     )
     assert answered == 0
     # The récépissé delivered starts the reflection period (CESEDA R425-2): its end is tracked.
     reflection = await open_deadlines_of(
-        hub_settings, case_id, permit.request_id, want_open=True, message_type=REFLECTION
+        hub_settings, case_id, permit_id, want_open=True, message_type=REFLECTION
     )
     assert reflection == 1
 
     # The receipt met the deadline; the request stays open for the decision.
     with WorkQueue(db) as queue:
-        item = queue.get(permit.request_id)
+        item = queue.get(permit_id)
         assert item is not None
         assert item.state == "receipt"
     with pytest.raises(QueueError, match="déjà une réponse"):
-        await answer(hub_settings, "prefecture-93", db, permit.request_id, Answer.RECEIPT)
+        await answer(hub_settings, "prefecture-93", db, permit_id, Answer.RECEIPT)
 
-    granted = await answer(hub_settings, "prefecture-93", db, permit.request_id, Answer.GRANTED)
+    granted = await answer(hub_settings, "prefecture-93", db, permit_id, Answer.GRANTED)
     assert granted.status is AckStatus.COMPLETED
     back = [
         m
@@ -148,7 +157,7 @@ async def test_permit_request_queued_answered_and_deadline_closed(
     ]
     assert [m.event.status for m in back] == [AckStatus.COMPLETED]
     assert back[0].event.detail == "titre de séjour accordé"
-    assert await open_requests_of(hub_settings, case_id, permit.request_id) == 0
+    assert await open_requests_of(hub_settings, case_id, permit_id) == 0
 
     # The case is closed, then erased (four eyes); the next sync applies the hub's notice.
     await association.publish(fresh(story[CaseClosed], case_id))
@@ -184,16 +193,16 @@ async def test_permit_request_queued_answered_and_deadline_closed(
     async def forgotten() -> bool:
         await sync(hub_settings, "prefecture-93", db, wait_s=5.0)
         with WorkQueue(db) as queue:
-            item = queue.get(permit.request_id)
+            item = queue.get(permit_id)
             return item is not None and item.last_name is None
 
     await eventually(forgotten, timeout_s=50.0, what="the queue applying the erasure notice")
     with WorkQueue(db) as queue:
         assert queue.notices(case_id) == [(ErasureOutcome.ERASED, ())]
-    assert permit.person.last_name
-    assert permit.person.last_name.encode() not in db.read_bytes()
-    assert await open_deadlines_of(hub_settings, case_id, permit.request_id, want_open=False) == 0
+    assert choice.person.last_name
+    assert choice.person.last_name.encode() not in db.read_bytes()
+    assert await open_deadlines_of(hub_settings, case_id, permit_id, want_open=False) == 0
     with WorkQueue(db) as queue:
-        assert all(i.request_id != permit.request_id for i in queue.pending())
+        assert all(i.request_id != permit_id for i in queue.pending())
     with pytest.raises(QueueError, match="déjà une réponse"):
-        await answer(hub_settings, "prefecture-93", db, permit.request_id, Answer.REFUSED)
+        await answer(hub_settings, "prefecture-93", db, permit_id, Answer.REFUSED)

@@ -23,7 +23,13 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventually import eventually
-from flow_helpers import events_for, fresh, prefecture_consent, received_for
+from flow_helpers import (
+    events_for,
+    fresh,
+    permit_chosen,
+    prefecture_consent,
+    received_for,
+)
 from typer.testing import CliRunner
 from worker_thread import AgencyFactory, TravelClock, WorkerThread
 
@@ -188,7 +194,8 @@ async def test_no_copy_of_a_case_is_readable_once_its_key_is_destroyed(
     await police.publish(fresh(story[ReferralOpened], case_id, person=person))
     permit = fresh(story[PermitRequested], case_id, person=person, request_id=uuid.uuid4())
     await police.publish(prefecture_consent(case_id))
-    await police.publish(permit)
+    for event in permit_chosen(case_id, person):  # her choice raises the permit request
+        await police.publish(event)
     await police.publish(fresh(story[SupportRequested], case_id, person=person))
     assert len(await received_for(prefecture, case_id, 1, timeout_s=20)) == 1
 

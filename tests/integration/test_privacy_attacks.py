@@ -33,7 +33,13 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 from eventually import eventually
-from flow_helpers import events_for, fresh, prefecture_consent, received_for
+from flow_helpers import (
+    events_for,
+    fresh,
+    permit_chosen,
+    prefecture_consent,
+    received_for,
+)
 from typer.testing import CliRunner
 from worker_thread import AgencyFactory, TravelClock, WorkerThread
 
@@ -47,7 +53,6 @@ from hub.contracts.codec import Codec
 from hub.contracts.enums import DeadLetterReason
 from hub.contracts.events import (
     CaseClosed,
-    PermitRequested,
     ReferralOpened,
     SupportRequested,
 )
@@ -114,9 +119,8 @@ async def expired_case(agency: AgencyFactory, settings: HubSettings) -> tuple[uu
     association = await agency("association-93")
     await police.publish(fresh(story[ReferralOpened], case_id, person=person))
     await police.publish(prefecture_consent(case_id))
-    await police.publish(
-        fresh(story[PermitRequested], case_id, person=person, request_id=uuid.uuid4())
-    )
+    for event in permit_chosen(case_id, person):  # her choice raises the permit request
+        await police.publish(event)
     await police.publish(fresh(story[SupportRequested], case_id, person=person))
     assert len(await received_for(prefecture, case_id, 1, timeout_s=20)) == 1
     await association.publish(fresh(story[CaseClosed], case_id))
@@ -356,7 +360,8 @@ async def test_a_case_a_legal_hold_keeps_is_listed_and_not_expired(
     prefecture = await agency("prefecture-93")
     await police.publish(fresh(story[ReferralOpened], case_id))
     await police.publish(prefecture_consent(case_id))
-    await police.publish(fresh(story[PermitRequested], case_id, request_id=uuid.uuid4()))
+    for event in permit_chosen(case_id):  # her choice raises the permit request
+        await police.publish(event)
     assert len(await received_for(prefecture, case_id, 1, timeout_s=20)) == 1
     TRAVEL.offset = timedelta(0)
     code, output = await asyncio.to_thread(cli, hub_settings, "retention", "run")

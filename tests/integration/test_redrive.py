@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from directory_records import publish_entry
 from eventually import eventually
-from flow_helpers import events_for, fresh, prefecture_consent, received_for
+from flow_helpers import events_for, fresh, permit_chosen, prefecture_consent, received_for
 from typer.testing import CliRunner
 from worker_thread import AgencyFactory, WorkerThread
 
@@ -89,12 +89,18 @@ async def test_a_dead_letter_is_redriven_once_its_cause_is_fixed(
     )
 
     prefecture = await agency("prefecture-93")
-    await (await agency("police-93")).publish(prefecture_consent(case_id))
+    police = await agency("police-93")
+    await police.publish(prefecture_consent(case_id))
+    for event in permit_chosen(case_id):  # the person's choice: her own request goes first
+        await police.publish(event)
+    (raised,) = await received_for(prefecture, case_id, 1, timeout_s=20)
+    assert isinstance(raised.event, PermitRequested)
     result = await redrive(hub_settings, letter.dead_letter_id)
     assert result.dead_letter_id == letter.dead_letter_id
     delivered = await received_for(prefecture, case_id, 1, timeout_s=20)
     assert [type(m.event) for m in delivered] == [PermitRequested]
     assert delivered[0].event.envelope.sender == NEWCOMER
+    assert delivered[0].event.request_id == request.request_id
     remaining = {d.dead_letter_id for d in await list_dead_letters(hub_settings)}
     assert letter.dead_letter_id not in remaining
     with pytest.raises(RedriveError):

@@ -14,7 +14,15 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from directory_records import publish_entry
 from eventually import eventually
-from flow_helpers import events_for, fresh, nothing_for, prefecture_consent, received_for
+from flow_helpers import (
+    chosen_request_id,
+    events_for,
+    fresh,
+    nothing_for,
+    permit_chosen,
+    prefecture_consent,
+    received_for,
+)
 from worker_thread import AgencyFactory, WorkerThread
 
 from hub.audit.keys import default_key_store
@@ -93,7 +101,8 @@ async def test_referral_with_consent_reaches_association_and_provider_and_prefec
     await police.publish(story[ReferralOpened])
     await police.publish(story[AccommodationRequested])
     await police.publish(prefecture_consent(case_id))
-    await police.publish(story[PermitRequested])
+    for event in permit_chosen(case_id):  # the person's choice raises the permit request
+        await police.publish(event)
 
     to_association = await received_for(association, case_id, 1)
     assert [type(m.event) for m in to_association] == [ReferralOpened]
@@ -165,6 +174,9 @@ async def test_bad_records_are_dead_lettered_and_the_stream_keeps_routing(
     spoofed_event = fresh(good, case_id, sender="prefecture-93")
     spoofed = await police.publish(spoofed_event)
     await police.publish(prefecture_consent(case_id))
+    information, choice = permit_chosen(case_id)  # her choice: the police may then ask too
+    await police.publish(information)
+    await police.publish(choice)
     first = await police.publish(good)
     replayed_value = police.codec.encode_event(good)
     replay = await police.publish_raw(
@@ -174,9 +186,9 @@ async def test_bad_records_are_dead_lettered_and_the_stream_keeps_routing(
     await police.publish(after)
     not_identifying = await association.publish(story[ReferralOpened])
 
-    delivered = await received_for(prefecture, case_id, 2)
+    delivered = await received_for(prefecture, case_id, 3)
     assert sorted(str(m.event.request_id) for m in delivered) == sorted(  # type: ignore[attr-defined]
-        [str(good.request_id), str(after.request_id)]
+        [str(chosen_request_id(choice)), str(good.request_id), str(after.request_id)]
     )
     wanted = {
         ("nrm.outbox.police-93", corrupt.offset): DeadLetterReason.CORRUPT_FRAME,

@@ -28,7 +28,15 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 from eventually import consistently, eventually
-from flow_helpers import NOW, consent_for, events_for, fresh, inbound, prefecture_consent
+from flow_helpers import (
+    NOW,
+    consent_for,
+    events_for,
+    fresh,
+    inbound,
+    permit_chosen,
+    prefecture_consent,
+)
 from flow_helpers import context as flow_context
 from worker_process import WorkerProcess
 from worker_thread import AgencyFactory
@@ -172,7 +180,8 @@ async def publish_phase(
         else:
             plan.expect("prefecture-93", case_id, PermitRequested)
             await police.publish(prefecture_consent(case_id))
-            await police.publish(fresh(story[PermitRequested], case_id, request_id=uuid.uuid4()))
+            for event in permit_chosen(case_id):  # her choice raises the permit request
+                await police.publish(event)
             sent += 1
         pause = started + sent / RATE - time.monotonic()
         if pause > 0:

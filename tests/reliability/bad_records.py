@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import fastavro
-from flow_helpers import consent_for, prefecture_consent
+from flow_helpers import consent_for, permit_chosen, prefecture_consent
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
@@ -201,14 +201,21 @@ class Forge:
 
     def with_consents(self, records: list[Forged]) -> list[Forged]:
         """``records``, each good permit request preceded by the person's consent for the
-        prefecture, each good report to the police by the adult's agreement (issue 20: no
-        exception sends them without), kind ``consent``: written, not checked."""
+        prefecture and her recorded choice, each good report to the police by the adult's
+        agreement (issue 20: no exception sends them without), kind ``consent``: written, not
+        checked."""
         out: list[Forged] = []
         for record in records:
             routed_to = record.routed_to or ""
-            consent = None
+            consent: Callable[[uuid.UUID], ConsentGiven] | None = None
             if record.expected is None and routed_to.startswith("nrm.inbox.prefecture-"):
                 consent = prefecture_consent
+                event = self.codec.decode_event(record.value or b"")
+                sender = record.topic.removeprefix("nrm.outbox.")
+                case_id = event.envelope.case_id
+                for step in permit_chosen(case_id):  # the person's choice (CESEDA R425-2)
+                    value = self.codec.encode_event(step)
+                    out.append(self.signed(CONSENT_KIND, sender, case_id, value, None))
             elif record.expected is None and routed_to.startswith("nrm.inbox.police-"):
                 # An association (no CPP 40 duty) or a hospital (bound by secrecy, Code pénal
                 # 226-14) reports an adult to the police only with the adult's agreement.

@@ -15,14 +15,16 @@ import httpx
 from agency_clients import start_client
 from aiokafka.errors import UnknownError
 from eventually import eventually
-from flow_helpers import events_for, fresh, prefecture_consent
+from flow_helpers import (
+    permit_chosen,
+    prefecture_consent,
+)
 from gateway_fixtures import as_json, bearer, demo_tokens, served_gateway, story
 from worker_process import WorkerProcess
 from worker_thread import WorkerThread
 
 from agents.hooks import RouterHooks
 from connectors.client import AgencyClient
-from hub.contracts.events import PermitRequested
 from hub.contracts.topics import all_topics, outbox_topic
 from hub.rules.directory import Directory
 from hub.runtime.broker import EmbeddedBroker, free_port
@@ -129,7 +131,8 @@ async def test_the_worker_is_not_ready_without_partitions_and_survives_topics_co
             clients += [police, prefecture]
             case_id = uuid.uuid4()
             await police.publish(prefecture_consent(case_id))
-            await police.publish(fresh(events_for(case_id)[PermitRequested], case_id))
+            for event in permit_chosen(case_id):  # her choice raises the permit request
+                await police.publish(event)
 
             async def routed() -> bool:
                 messages = await prefecture.receive(expected=1, timeout_s=0.5)
@@ -174,7 +177,8 @@ async def test_a_broker_error_mid_batch_does_not_stop_the_worker_nor_lose_the_ba
         clients += [police, prefecture]
         case_id = uuid.uuid4()
         await police.publish(prefecture_consent(case_id))
-        await police.publish(fresh(events_for(case_id)[PermitRequested], case_id))
+        for event in permit_chosen(case_id):  # her choice raises the permit request
+            await police.publish(event)
 
         seen: list[uuid.UUID] = []
 

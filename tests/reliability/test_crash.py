@@ -27,7 +27,13 @@ import pytest
 from agency_clients import ClientFactory
 from eventually import eventually
 from figures import Report, env_int
-from flow_helpers import consent_for, events_for, fresh, prefecture_consent
+from flow_helpers import (
+    consent_for,
+    events_for,
+    fresh,
+    permit_chosen,
+    prefecture_consent,
+)
 from topic_scan import duplicate_records, event_ids
 from worker_process import WorkerProcess
 
@@ -35,7 +41,7 @@ from agents.io.reader import read_topics
 from connectors.client import AgencyClient
 from hub.contracts.codec import Codec
 from hub.contracts.enums import AgencyRole, ExploitationType, Urgency
-from hub.contracts.events import Escalation, PermitRequested, PresumedVictimReport
+from hub.contracts.events import Escalation, PresumedVictimReport
 from hub.contracts.registry import SchemaRegistry
 from hub.contracts.topics import DEAD_LETTERS, ESCALATIONS, ORPHANED_NEEDS, inbox_topic
 from hub.runtime.settings import HubSettings
@@ -160,7 +166,8 @@ async def publish_stream(
         else:
             plan.permit(case_id)
             await police.publish(prefecture_consent(case_id))
-            await police.publish(fresh(story[PermitRequested], case_id, request_id=uuid.uuid4()))
+            for event in permit_chosen(case_id):  # her choice raises the permit request
+                await police.publish(event)
         pause = started + (index + 1) / RATE - time.monotonic()
         if pause > 0:
             await asyncio.sleep(pause)  # pacing the load at RATE, not waiting for anything

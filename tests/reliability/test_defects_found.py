@@ -27,6 +27,7 @@ from flow_helpers import (
     events_for,
     fresh,
     inbound,
+    permit_chosen,
     prefecture_consent,
     raw_record,
     withdrawal,
@@ -213,26 +214,19 @@ async def test_a_record_with_a_huge_key_is_dead_lettered_and_the_stream_goes_on(
             headers=police.sign(topic, huge_key, value),
         )
         good_case = uuid.uuid4()
-        good = fresh(events_for(good_case)[PermitRequested], good_case)
-        good_value = codec.encode_event(good)
         good_key = str(good_case).encode()
-        consent_value = codec.encode_event(prefecture_consent(good_case))
-        await producer.send_and_wait(
-            topic,
-            consent_value,
-            key=good_key,
-            partition=case_partition(good_case, 4),
-            headers=police.sign(topic, good_key, consent_value),
-        )
-        await producer.send_and_wait(
-            topic,
-            good_value,
-            key=good_key,
-            partition=case_partition(good_case, 4),
-            headers=police.sign(topic, good_key, good_value),
-        )
+        # the person's consent and her choice, which raises the permit request
+        for good in (prefecture_consent(good_case), *permit_chosen(good_case)):
+            good_value = codec.encode_event(good)
+            await producer.send_and_wait(
+                topic,
+                good_value,
+                key=good_key,
+                partition=case_partition(good_case, 4),
+                headers=police.sign(topic, good_key, good_value),
+            )
         letters, delivered = await _wait_for(
-            own_settings, codec, poison.partition, poison.offset, good.envelope.event_id
+            own_settings, codec, poison.partition, poison.offset, good_case
         )
     finally:
         await producer.stop()
@@ -245,7 +239,7 @@ async def test_a_record_with_a_huge_key_is_dead_lettered_and_the_stream_goes_on(
 
 
 async def _wait_for(
-    settings: HubSettings, codec: Codec, partition: int, offset: int, good_event: uuid.UUID
+    settings: HubSettings, codec: Codec, partition: int, offset: int, good_case: uuid.UUID
 ) -> tuple[list[DeadLetter], bool]:
     consumer = AIOKafkaConsumer(
         DEAD_LETTERS.name,
@@ -266,7 +260,7 @@ async def _wait_for(
                 if isinstance(event, DeadLetter):
                     if (event.source_partition, event.source_offset) == (partition, offset):
                         letters.append(event)
-                elif event.envelope.causation_id == good_event:  # type: ignore[attr-defined]
+                elif event.envelope.case_id == good_case:  # type: ignore[attr-defined]
                     delivered = True
         return bool(letters and delivered)
 
@@ -317,7 +311,8 @@ async def test_a_worker_whose_fetches_come_back_empty_raises_its_wait_and_routes
     try:
         for case_id in cases:
             await police.publish(prefecture_consent(case_id))
-            await police.publish(fresh(events_for(case_id)[PermitRequested], case_id))
+            for event in permit_chosen(case_id):  # her choice raises the permit request
+                await police.publish(event)
 
         async def all_delivered() -> bool:
             for message in await prefecture.receive(expected=len(cases), timeout_s=1):

@@ -27,7 +27,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from directory_records import publish_entry
 from eventually import consistently, eventually
-from flow_helpers import events_for, fresh, prefecture_consent
+from flow_helpers import (
+    events_for,
+    fresh,
+    permit_chosen,
+    prefecture_consent,
+)
 from typer.testing import CliRunner
 from worker_thread import WorkerThread
 
@@ -98,14 +103,16 @@ async def publish_permit(
     case_id = uuid.uuid4()
     permit = fresh(events_for(case_id)[PermitRequested], case_id)
     topic, key, value = outbox_topic(POLICE), str(case_id).encode(), codec.encode_event(permit)
-    consent = codec.encode_event(prefecture_consent(case_id))  # the person's, same signer
-    await producer.send_and_wait(
-        topic,
-        consent,
-        key=key,
-        partition=case_partition(case_id, 4),
-        headers=signer.sign(topic, key, consent),
-    )
+    # the person's consent and recorded choice before the police's own request, same signer
+    for before in (prefecture_consent(case_id), *permit_chosen(case_id)):
+        earlier = codec.encode_event(before)
+        await producer.send_and_wait(
+            topic,
+            earlier,
+            key=key,
+            partition=case_partition(case_id, 4),
+            headers=signer.sign(topic, key, earlier),
+        )
     sent = await producer.send_and_wait(
         topic,
         value,

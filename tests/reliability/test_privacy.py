@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from figures import env_int
-from flow_helpers import NOW, codec, context
+from flow_helpers import NOW, chosen, codec, context
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
@@ -371,7 +371,11 @@ def test_no_recipient_ever_receives_a_category_its_role_does_not_need_or_consent
 ) -> None:
     ctx = dataclasses.replace(BASE, directory=directory)
     case_id = uuid.uuid4()
-    state = CaseState(case_id=case_id)
+    # Half the cases start with the person's recorded choice of a récépissé, without which an
+    # agency's permit request is refused before the consent gate (CESEDA R425-2).
+    state = (
+        chosen(case_id) if data.draw(st.booleans(), label="chosen") else CaseState(case_id=case_id)
+    )
     story = Story()
     now = NOW
     problems: list[str] = []

@@ -29,7 +29,11 @@ from aiokafka import AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from directory_records import publish_entry
 from eventually import consistently, eventually
-from flow_helpers import events_for, fresh, prefecture_consent, received_for
+from flow_helpers import (
+    permit_chosen,
+    prefecture_consent,
+    received_for,
+)
 from redrive_records import OPERATOR, letter_headers, redrive_headers
 from test_dashboard import dashboard_config, demo_passwords
 from typer.testing import CliRunner
@@ -159,8 +163,9 @@ async def stored_bytes(
 
 @dataclass(frozen=True)
 class Stale:
-    """A genuine STALE_SIGNATURE dead letter: police's permit request signed two days ago, the
-    person's consent given now (a genuine request would reach the prefecture)."""
+    """A genuine STALE_SIGNATURE dead letter: the person's recorded choice of a récépissé,
+    signed by the police two days ago, after the information and her consent given now (a
+    genuine choice would raise a permit request to the prefecture)."""
 
     case_id: uuid.UUID
     letter: DeadLetter
@@ -173,10 +178,11 @@ class Stale:
 async def stale(own_settings: HubSettings, worker: WorkerThread) -> Stale:
     case_id = uuid.uuid4()
     await publish(own_settings, POLICE, prefecture_consent(case_id), case_id)
+    information, choice = permit_chosen(case_id)
+    await publish(own_settings, POLICE, information, case_id)
     signed_at = datetime.now(UTC) - timedelta(days=2)
-    permit = fresh(events_for(case_id)[PermitRequested], case_id)
     value, headers, partition, offset = await publish(
-        own_settings, POLICE, permit, case_id, signed_at=signed_at
+        own_settings, POLICE, choice, case_id, signed_at=signed_at
     )
     letter = await letter_of(own_settings, outbox_topic(POLICE), partition, offset)
     assert letter.reason is R.STALE_SIGNATURE
@@ -261,7 +267,8 @@ async def test_a_signed_redrive_of_a_letter_the_policy_refuses_is_refused_by_the
 
 @dataclass(frozen=True)
 class Fixable:
-    """Dead letters of permit requests from an association not yet in the directory (a fix —
+    """Dead letters of the person's recorded choice of a permit (which raises the request),
+    from an association not yet in the directory (a fix —
     adding it — makes them pass), the association then added."""
 
     letters: dict[str, tuple[uuid.UUID, DeadLetter]]
@@ -276,9 +283,10 @@ def fixable(own_settings: HubSettings, worker: WorkerThread) -> Fixable:
         for name in ("cli", "dashboard", "unsigned", "replayed"):
             case_id = uuid.uuid4()
             await publish(own_settings, POLICE, prefecture_consent(case_id), case_id)
-            permit = fresh(events_for(case_id)[PermitRequested], case_id, request_id=uuid.uuid4())
+            information, choice = permit_chosen(case_id)
+            await publish(own_settings, POLICE, information, case_id)
             _v, _h, partition, offset = await publish(
-                own_settings, NEWCOMER, permit, case_id, signer=NEWCOMER_SIGNER
+                own_settings, NEWCOMER, choice, case_id, signer=NEWCOMER_SIGNER
             )
             letter = await letter_of(own_settings, outbox_topic(NEWCOMER), partition, offset)
             assert letter.reason is R.SPOOFED_SENDER

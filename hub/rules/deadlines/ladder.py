@@ -16,7 +16,7 @@ from hub.contracts.events import (
     Escalation,
 )
 from hub.rules.deadlines.open_deadline import DEADLINE_NAMESPACE, OpenDeadline, require_utc
-from hub.rules.deadlines.policy import NEED_OF
+from hub.rules.deadlines.policy import NEED_OF, NO_REQUEST_TYPES
 
 
 def step_event_id(deadline_id: UUID, step: EscalationStep) -> UUID:
@@ -183,8 +183,10 @@ def orphaned_need(deadline: OpenDeadline, reason: OrphanReason, now: datetime) -
 def escalation_event(step: LadderStep, occurred_at: datetime) -> Escalation:
     """The ``fr.nrm.Escalation`` event of a ladder step (its id is ``step.event_id``; the
     hub's outbox sets the sender). ``request_id`` is null for an identification decision,
-    whose deadline is a report's, as the schema says."""
-    request_id = None if NEED_OF[step.message_type] is NeedKind.IDENTIFICATION else step.request_id
+    whose deadline is a report's, as the schema says, and for a deadline that waits on no
+    request (the parents' information)."""
+    named = NEED_OF[step.message_type] is not NeedKind.IDENTIFICATION
+    request_id = step.request_id if named and step.message_type not in NO_REQUEST_TYPES else None
     return Escalation(
         envelope=Envelope(
             event_id=step.event_id,

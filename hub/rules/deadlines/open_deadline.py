@@ -11,7 +11,7 @@ from typing import Any, Final
 from uuid import UUID, uuid5
 
 from hub.contracts.enums import AgencyRole, EscalationStep, NeedKind, Urgency
-from hub.rules.deadlines.policy import NEED_OF, REFLECTION_PERIOD_END, DeadlinePolicy, DeadlineRule
+from hub.rules.deadlines.policy import DERIVED_TYPES, NEED_OF, DeadlinePolicy, DeadlineRule
 from hub.rules.working_days import WorkingDays
 
 DEADLINE_NAMESPACE: Final = UUID("5d1c0b52-7d8e-5a3c-9f43-2f0f6c1e4a10")
@@ -147,9 +147,10 @@ def deadline_id_for(
 ) -> UUID:
     """The deterministic id of the deadline of ``request_id`` sent to ``recipient_agency`` on
     routing attempt ``attempt`` (0 first, +1 per re-route): replays give the same id. The
-    reflection-period reminder shares its permit request's id and recipient, so a message
-    type other than the request's own is part of the id."""
-    kind = f"/{message_type}" if message_type == REFLECTION_PERIOD_END else ""
+    reflection-period reminder shares its permit request's id and recipient, the conclusive
+    decision its report's, so a message type other than the request's own is part of the
+    id."""
+    kind = f"/{message_type}" if message_type in DERIVED_TYPES else ""
     return uuid5(DEADLINE_NAMESPACE, f"deadline/{request_id}/{recipient_agency}/{attempt}{kind}")
 
 

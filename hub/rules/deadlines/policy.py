@@ -31,6 +31,8 @@ from hub.runtime.settings import get_settings
 POLICY_FILE: Final = "deadlines.yaml"
 
 REFLECTION_PERIOD_END: Final = "reflection_period_end"
+CONCLUSIVE_DECISION: Final = "conclusive_decision"
+PARENTS_INFORMED: Final = "parents_informed"
 MessageType = Literal[
     "fr.nrm.PresumedVictimReport",
     "fr.nrm.AccommodationRequested",
@@ -38,10 +40,18 @@ MessageType = Literal[
     "fr.nrm.PermitRequested",
     "fr.nrm.WitnessReport",
     "reflection_period_end",
+    "conclusive_decision",
+    "parents_informed",
 ]
 """What a deadline waits for: an answer to one of these events (for a report: the
-identification decision; for a report from the public: its triage), or the end of a
-reflection period while a permit is pending."""
+identification decision; for a report from the public: its triage), the end of a
+reflection period while a permit is pending, the conclusive identification decision after a
+reasonable-grounds one, or the answer whether a minor's parents were informed of the
+transmission to child protection (CASF L226-2-1)."""
+
+DERIVED_TYPES: Final = frozenset({REFLECTION_PERIOD_END, CONCLUSIVE_DECISION, PARENTS_INFORMED})
+"""Deadlines that share the id and recipient of another request's deadline (the permit
+request's, the report's): their type is part of their deadline id."""
 
 MESSAGE_TYPES: Final[tuple[str, ...]] = get_args(MessageType)
 LADDER_ORDER: Final = (
@@ -58,7 +68,15 @@ NEED_OF: Final[Mapping[str, NeedKind]] = {
     "fr.nrm.PermitRequested": NeedKind.PERMIT,
     REFLECTION_PERIOD_END: NeedKind.PERMIT,
     "fr.nrm.WitnessReport": NeedKind.TRIAGE,
+    CONCLUSIVE_DECISION: NeedKind.IDENTIFICATION,
+    # No NeedKind names the parents' information: adding a symbol changes every registered
+    # schema that carries it (OrphanedNeed); its message type says what it is.
+    PARENTS_INFORMED: NeedKind.UNKNOWN,
 }
+
+NO_REQUEST_TYPES: Final = frozenset({PARENTS_INFORMED})
+"""Deadlines that wait on no request the recipient knows: their escalations name the case
+only (``Escalation.request_id`` null), as a report's do."""
 
 
 class NoDeadlineRule(LookupError):

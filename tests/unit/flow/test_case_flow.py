@@ -6,7 +6,7 @@ import dataclasses
 import uuid
 
 import pytest
-from flow_helpers import NOW, consent_for, context, envelope, inbound, withdrawal
+from flow_helpers import NOW, chosen, consent_for, context, envelope, inbound, withdrawal
 
 from hub.contracts.enums import (
     AckStatus,
@@ -79,7 +79,7 @@ def test_police_referral_with_consent_reaches_association_and_accommodation(ctx:
 def test_prefecture_never_receives_health_data(ctx: Context) -> None:
     consent = ("association-93", consent_for(*AgencyRole))  # consent to everything, everyone
     permit = fresh_event("PermitRequested")
-    _, outcome = run(ctx, [consent, permit])
+    _, outcome = run(ctx, [consent, permit], chosen())
     record = delivered(outcome)["prefecture-93"].record
     person = record["person"]
     assert person["last_name"] == "Diallo"
@@ -102,7 +102,7 @@ def test_permit_request_is_held_until_consent_covers_identity_and_immigration_st
     ctx: Context,
 ) -> None:
     # No legal exception any more: the request follows the person's choice and consent.
-    held, released = run(ctx, [fresh_event("PermitRequested"), PREFECTURE_CONSENT])
+    held, released = run(ctx, [fresh_event("PermitRequested"), PREFECTURE_CONSENT], chosen())
     assert held.deliveries == ()
     (hold,) = held.state.holds
     assert hold.recipient == "prefecture-93"
@@ -175,7 +175,7 @@ def test_an_agency_cannot_publish_what_only_the_hub_emits(ctx: Context) -> None:
 
 def test_redelivery_is_dropped_and_a_copy_at_another_offset_is_replayed(ctx: Context) -> None:
     sender, event = fresh_event("PermitRequested")
-    state = CaseState(case_id=CASE_ID)
+    state = chosen()
     first = handle(state, inbound(event, sender, ctx, offset=7), ctx, NOW)
     redelivered = handle(first.state, inbound(event, sender, ctx, offset=7), ctx, NOW)
     copied = handle(first.state, inbound(event, sender, ctx, offset=9), ctx, NOW)
@@ -187,7 +187,7 @@ def test_redelivery_is_dropped_and_a_copy_at_another_offset_is_replayed(ctx: Con
 
 def test_acknowledgements_count_only_from_the_asked_agency(ctx: Context) -> None:
     sender, permit = fresh_event("PermitRequested")
-    _, opened = run(ctx, [PREFECTURE_CONSENT, (sender, permit)])
+    _, opened = run(ctx, [PREFECTURE_CONSENT, (sender, permit)], chosen())
     assert isinstance(permit, PermitRequested)
 
     def ack(status: AckStatus) -> Acknowledgement:
@@ -268,7 +268,7 @@ def test_a_minor_referral_reaches_child_protection_without_consent(ctx: Context)
 def test_a_request_no_agency_can_take_is_an_orphaned_need(ctx: Context) -> None:
     sender, permit = fresh_event("PermitRequested")
     elsewhere = Directory([a for a in ctx.directory if a.id != "prefecture-93"], {"93": "IDF"})
-    (outcome,) = run(dataclasses.replace(ctx, directory=elsewhere), [(sender, permit)])
+    (outcome,) = run(dataclasses.replace(ctx, directory=elsewhere), [(sender, permit)], chosen())
     assert outcome.refusal is None
     assert outcome.deliveries == ()
     (orphan,) = outcome.published
@@ -288,7 +288,7 @@ def test_a_message_nobody_can_receive_is_refused(ctx: Context) -> None:
 
 
 def test_every_handled_event_is_audited_with_its_decisions(ctx: Context) -> None:
-    _, outcome = run(ctx, [PREFECTURE_CONSENT, fresh_event("PermitRequested")])
+    _, outcome = run(ctx, [PREFECTURE_CONSENT, fresh_event("PermitRequested")], chosen())
     actions = [note.action for note in outcome.audit]
     assert actions == [
         AuditAction.RECEIVED,

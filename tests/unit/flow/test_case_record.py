@@ -10,7 +10,14 @@ import pytest
 
 from hub.audit.keys import MemoryKeyStore
 from hub.audit.sealing import Purpose, seal
-from hub.contracts.enums import AgencyRole, DataCategory, ExploitationType, RightsTopic, SafeChannel
+from hub.contracts.enums import (
+    AgencyRole,
+    DataCategory,
+    ExploitationType,
+    PermitType,
+    RightsTopic,
+    SafeChannel,
+)
 from hub.contracts.examples import CASE_ID, example_events
 from hub.flow.case_record import SEALED_FIELDS, Personal, decode_state, encode_state
 from hub.flow.case_state import CaseFacts, CaseState, Held, Informed, OpenRequest, Pathway, Safety
@@ -56,7 +63,7 @@ def full_state() -> CaseState:
             informed=(
                 Informed(event_id=CASE_ID, topics=frozenset({RightsTopic.EXIT_PATHWAY_L425_4})),
             ),
-            permit_declined=True,
+            chosen_permits=frozenset({PermitType.EXIT_PATHWAY_AUTHORISATION}),
         ),
     )
 
@@ -88,7 +95,7 @@ def test_no_personal_field_is_in_clear_in_the_record() -> None:
         "record_json",
         "shelter-93",
         "EXIT_PATHWAY_L425_4",  # the person's rights information and choices
-        "permit_declined",
+        "EXIT_PATHWAY_AUTHORISATION",
     ):
         assert word.encode() not in readable, word
     opened_without_key = base64.b64decode(record["sealed"])

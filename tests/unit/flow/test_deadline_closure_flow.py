@@ -8,7 +8,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from flow_helpers import NOW, consent_for, context, envelope, inbound, withdrawal
+from flow_helpers import NOW, chosen, consent_for, context, envelope, inbound, withdrawal
 
 from hub.contracts.enums import AckStatus, AgencyRole, AuditAction, DataCategory
 from hub.contracts.events import Acknowledgement, PermitRequested, SupportRequested
@@ -43,7 +43,7 @@ def permit_requested(ctx: Context) -> tuple[CaseState, uuid.UUID]:
         AgencyRole.PREFECTURE,
         categories=(DataCategory.IDENTITY, DataCategory.IMMIGRATION_STATUS),
     )
-    state = step(ctx, CaseState(case_id=CASE_ID), "association-93", consent, 0).state
+    state = step(ctx, chosen(), "association-93", consent, 0).state
     state = step(ctx, state, sender, permit, 0).state
     return state, request_id
 

@@ -276,3 +276,94 @@ def test_a_route_the_person_was_not_informed_of_is_not_a_choice(
     reflection = case.send("association-93", case.choice(case.informed(RightsTopic.ACCOMMODATION)))
     assert reflection.refusal is not None
     assert "REFLECTION_PERIOD" in reflection.refusal.detail
+
+
+AGENCY_PERMIT_CASES = [
+    # (what the person chose before the agency asks: None = no choice recorded, the type
+    #  the agency asks for, whether it may pass)
+    (None, PermitType.REFLECTION_PERIOD_RECEIPT, False),
+    (None, PermitType.RESIDENCE_PERMIT_COMPLAINANT, False),
+    ({"reflection_period": False}, PermitType.REFLECTION_PERIOD_RECEIPT, False),
+    ({"reflection_period": True}, PermitType.RESIDENCE_PERMIT_COMPLAINANT, False),
+    ({"reflection_period": True}, PermitType.REFLECTION_PERIOD_RECEIPT, True),
+    (
+        {"reflection_period": False, "permit_type": PermitType.RESIDENCE_PERMIT_COMPLAINANT},
+        PermitType.RESIDENCE_PERMIT_COMPLAINANT,
+        True,
+    ),
+    (
+        {"reflection_period": False, "permit_type": PermitType.RESIDENCE_PERMIT_COMPLAINANT},
+        PermitType.REFLECTION_PERIOD_RECEIPT,
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(("chose", "asked", "passes"), AGENCY_PERMIT_CASES)
+def test_an_agency_asks_the_prefecture_only_for_what_the_person_chose(
+    ctx: Context, chose: dict[str, Any] | None, asked: PermitType, passes: bool
+) -> None:
+    # R425-2: the récépissé goes to the person "qui choisit"; consent alone is not a choice.
+    case = Case(ctx, ("NGA",))
+    case.consent()
+    case.identified()
+    if chose is not None:
+        information = case.informed(
+            RightsTopic.REFLECTION_PERIOD, RightsTopic.RESIDENCE_PERMIT_L425_1
+        )
+        assert case.send("association-93", case.choice(information, **chose)).refusal is None
+    direct = events_for(case.case_id)[PermitRequested].model_copy(
+        update={
+            "envelope": envelope(case.case_id),
+            "person": case.person,
+            "permit_type": asked,
+            "request_id": uuid.uuid4(),
+        }
+    )
+    before = case.state
+    outcome = case.send("police-93", direct)
+    if passes:
+        assert outcome.refusal is None
+        assert [d.recipient.id for d in outcome.deliveries if d.subject == PERMIT] == [
+            "prefecture-93"
+        ]
+    else:
+        assert outcome.refusal is not None
+        assert outcome.refusal.reason is DeadLetterReason.NOT_CHOSEN
+        assert asked.value in outcome.refusal.detail
+        assert (outcome.deliveries, outcome.published) == ((), ())
+        assert (outcome.state.requests, outcome.state.holds) == (before.requests, before.holds)
+
+
+def test_the_benchmarks_story_reaches_both_prefectures_and_no_bare_request_passes(
+    ctx: Context,
+) -> None:
+    """bench/pipeline.py, scale.py and soak.py: consent, the person's recorded choice (she
+    lives in Paris), then the police's own request for the chosen récépissé in the 93. The
+    choice's request goes to prefecture-75, the police's to prefecture-93 (the one counted);
+    without the choice the police's request is refused."""
+    from hub.contracts.examples import permit_choice, permit_consent
+
+    def story(with_choice: bool) -> list[Outcome]:
+        case_id = uuid.uuid4()
+        permit = events_for(case_id)[PermitRequested].model_copy(
+            update={"envelope": envelope(case_id), "request_id": uuid.uuid4()}
+        )
+        steps = [permit_consent(case_id, NOW)]
+        steps += list(permit_choice(case_id, NOW, "75")) if with_choice else []
+        state, outcomes = CaseState(case_id=case_id), []
+        for offset, event in enumerate([*steps, permit]):
+            outcome = handle(state, inbound(event, "police-93", ctx, offset), ctx, NOW)
+            state = outcome.state
+            outcomes.append(outcome)
+        return outcomes
+
+    *before, own = story(with_choice=True)
+    assert [d.recipient.id for o in before for d in o.deliveries if d.subject == PERMIT] == [
+        "prefecture-75"
+    ]
+    assert own.refusal is None
+    assert [d.recipient.id for d in own.deliveries] == ["prefecture-93"]
+    *_, bare = story(with_choice=False)
+    assert bare.refusal is not None
+    assert bare.refusal.reason is DeadLetterReason.NOT_CHOSEN

@@ -10,6 +10,7 @@ with the identity and the offence — nothing the prosecutor does not need.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 from flow_helpers import NOW, consent_for, context, envelope, events_for, inbound
@@ -19,12 +20,13 @@ from hub.contracts.enums import (
     DataCategory,
     DeadLetterReason,
     ExploitationType,
+    IdentificationOutcome,
     LawfulBasis,
 )
-from hub.contracts.events import PresumedVictimReport, ProsecutorNotice
+from hub.contracts.events import IdentificationDecision, PresumedVictimReport, ProsecutorNotice
 from hub.flow.case_flow import handle
 from hub.flow.case_state import CaseState
-from hub.flow.decisions import Context, Outcome
+from hub.flow.decisions import Context, Deliver, Outcome
 
 NOTICE = "fr.nrm.ProsecutorNotice"
 IDENTIFYING = (AgencyRole.POLICE_GENDARMERIE, AgencyRole.LABOUR_INSPECTORATE)
@@ -129,3 +131,81 @@ def test_no_agency_may_publish_a_notice_itself(ctx: Context) -> None:
     refused = handle(outcome.state, inbound(forged, "police-93", ctx, 2), ctx, NOW)
     assert refused.refusal is not None
     assert refused.refusal.reason is DeadLetterReason.SEMANTIC_VIOLATION
+
+
+def decided(ctx: Context, before: Outcome, report: PresumedVictimReport, **fields: Any) -> Outcome:
+    decision = IdentificationDecision(
+        envelope=envelope(report.envelope.case_id),
+        report_event_id=report.envelope.event_id,
+        **fields,
+    )
+    return handle(before.state, inbound(decision, "inspection-travail-93", ctx, 5), ctx, NOW)
+
+
+def notices(*outcomes: Outcome) -> list[Deliver]:
+    return [d for o in outcomes for d in o.deliveries if d.subject == NOTICE]
+
+
+def test_a_report_transferred_to_the_police_tells_the_parquet_once(ctx: Context) -> None:
+    """The adult agreed to tell the inspectorate only; it transfers the report to the police,
+    who receive it once her consent covers them. The parquet hears of the offence exactly once,
+    however the report reached the officials (CPP art. 40 al. 2)."""
+    case_id = uuid.uuid4()
+    report = events_for(case_id)[PresumedVictimReport].model_copy(
+        update={"envelope": envelope(case_id), "exploitation_types": (ExploitationType.LABOUR,)}
+    )
+    state = CaseState(case_id=case_id)
+    told = consent_for(AgencyRole.LABOUR_INSPECTORATE, case_id=case_id)
+    state = handle(state, inbound(told, "association-93", ctx, 0), ctx, NOW).state
+    first = handle(state, inbound(report, "association-93", ctx, 1), ctx, NOW)
+    assert {d.recipient.id for d in first.deliveries} == {"inspection-travail-93", "tribunal-93"}
+    moved = decided(
+        ctx,
+        first,
+        report,
+        outcome=IdentificationOutcome.TRANSFERRED,
+        transferred_to_role=AgencyRole.POLICE_GENDARMERIE,
+    )
+    assert moved.refusal is None
+    police = consent_for(AgencyRole.POLICE_GENDARMERIE, case_id=case_id)
+    released = handle(moved.state, inbound(police, "association-93", ctx, 6), ctx, NOW)
+    to_police = [
+        d
+        for o in (moved, released)
+        for d in o.deliveries
+        if d.recipient.id == "police-93" and d.subject == "fr.nrm.PresumedVictimReport"
+    ]
+    assert len(to_police) == 1
+    (notice,) = notices(first, moved, released)
+    assert notice.recipient.id == "tribunal-93"
+    assert list(notice.record["notifying_agencies"]) == ["inspection-travail-93"]
+
+
+def test_a_transfer_that_reaches_the_police_first_raises_their_notice(ctx: Context) -> None:
+    """No official had the report before the transfer (its first copy still held): the one
+    the transfer reaches raises the avis, as on the report's own routing."""
+    case_id = uuid.uuid4()
+    report = events_for(case_id)[PresumedVictimReport].model_copy(
+        update={"envelope": envelope(case_id), "exploitation_types": (ExploitationType.LABOUR,)}
+    )
+    state = CaseState(case_id=case_id)
+    told = consent_for(*IDENTIFYING, case_id=case_id)
+    state = handle(state, inbound(told, "association-93", ctx, 0), ctx, NOW).state
+    first = handle(state, inbound(report, "association-93", ctx, 1), ctx, NOW)
+    # A case whose parquet was not told yet and whose police have no open copy (a case
+    # recorded before the notice existed): the transfer alone must tell the parquet.
+    received = tuple(r for r in first.state.received if r.subject != NOTICE)
+    before = Outcome(state=first.state.model_copy(update={"received": received}))
+    requests = tuple(r for r in before.state.requests if r.recipient != "police-93")
+    before = Outcome(state=before.state.model_copy(update={"requests": requests}))
+    moved = decided(
+        ctx,
+        before,
+        report,
+        outcome=IdentificationOutcome.TRANSFERRED,
+        transferred_to_role=AgencyRole.POLICE_GENDARMERIE,
+    )
+    assert moved.refusal is None
+    (notice,) = notices(moved)
+    assert notice.recipient.id == "tribunal-93"
+    assert list(notice.record["notifying_agencies"]) == ["police-93"]
