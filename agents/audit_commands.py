@@ -169,6 +169,8 @@ def _echo_json(document: Any) -> None:
 
 
 def _verification_json(report: VerificationReport) -> dict[str, Any]:
+    from hub.cli.render_audit import describe_problem
+
     return {
         "ok": report.ok,
         "records": report.records,
@@ -184,7 +186,7 @@ def _verification_json(report: VerificationReport) -> dict[str, Any]:
                 "offset": p.position.offset if p.position else None,
                 "index": p.position.index if p.position else None,
                 "detail": p.detail,
-                "message": p.describe(),
+                "message": describe_problem(p),
             }
             for p in report.problems
         ],

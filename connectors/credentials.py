@@ -60,11 +60,11 @@ def _split(stored: str, algorithm: str, shape: str, costs: int) -> tuple[list[in
         or parts[0] != algorithm
         or not all(x.isdigit() for x in parts[1 : costs + 1])
     ):
-        raise ValueError(f"not a {shape} string")
+        raise ValueError(f"pas de la forme {shape}")
     try:
         salt, digest = _unb64(parts[-2]), _unb64(parts[-1])
     except (Base64Error, ValueError):
-        raise ValueError("salt or hash is not base64url") from None
+        raise ValueError("sel ou empreinte hors base64url") from None
     return [int(x) for x in parts[1 : costs + 1]], salt, digest
 
 
@@ -88,7 +88,7 @@ def parse_token_hash(stored: str) -> tuple[int, bytes, bytes]:
     shape = f"{TOKEN_ALGORITHM}$<iterations>$<salt>$<hash>"
     (iterations,), salt, digest = _split(stored, TOKEN_ALGORITHM, shape, costs=1)
     if iterations < 10_000 or len(salt) < 8 or len(digest) != HASH_BYTES:
-        raise ValueError("too few iterations, or a salt or hash of the wrong size")
+        raise ValueError("trop peu d'itérations, ou sel ou empreinte de mauvaise taille")
     return iterations, salt, digest
 
 
@@ -126,9 +126,11 @@ def parse_password_hash(stored: str) -> tuple[int, int, int, bytes, bytes]:
     shape = f"{PASSWORD_ALGORITHM}$<n>$<r>$<p>$<salt>$<hash>"
     (n, r, p), salt, digest = _split(stored, PASSWORD_ALGORITHM, shape, costs=3)
     if n < 2**14 or n & (n - 1) or r < 8 or p < 1:
-        raise ValueError("scrypt cost too low: n must be a power of two >= 16384, r >= 8")
+        raise ValueError(
+            "coût scrypt trop faible : n doit être une puissance de deux >= 16384, r >= 8"
+        )
     if len(salt) < SALT_BYTES or len(digest) != HASH_BYTES:
-        raise ValueError("salt shorter than 16 bytes, or hash not 32 bytes")
+        raise ValueError("sel de moins de 16 octets, ou empreinte qui ne fait pas 32 octets")
     return n, r, p, salt, digest
 
 

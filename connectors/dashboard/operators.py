@@ -85,7 +85,7 @@ class OperatorsFile(BaseModel):
         ids = [o.id for o in operators]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
-            raise ValueError(f"operator ids listed twice: {', '.join(duplicates)}")
+            raise ValueError(f"identifiants d'opérateur en double : {', '.join(duplicates)}")
         return operators
 
 

@@ -37,12 +37,6 @@ class Problem:
     position: Position | None
     detail: str
 
-    def describe(self) -> str:
-        """One line for people: kind, case, seq, position, detail."""
-        where = str(self.position) if self.position else "not in the log"
-        seq = f" seq {self.seq}" if self.seq is not None else ""
-        return f"{self.kind.value} case {self.case_id or '?'}{seq} at {where}: {self.detail}"
-
 
 @dataclass(frozen=True)
 class Duplicate:

@@ -20,6 +20,7 @@ from typer._click.core import Context as ClickContext
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
 
+from hub.cli.broker_reasons import broker_refusal
 from hub.cli.french_help import OperatorContext, speak_french
 from hub.cli.usage_errors import usage_line
 from hub.runtime.config_files import ConfigError
@@ -117,11 +118,7 @@ def explain(exc: BaseException, settings: HubSettings) -> tuple[str, int]:
             CHECK_FAILED,
         )
     if isinstance(exc, KafkaError):
-        return (
-            f"le broker {servers} a refusé la demande ({type(exc).__name__}: {exc}) : "
-            "vérifiez qu'il est prêt et que les topics existent (`hub topics create`)",
-            CHECK_FAILED,
-        )
+        return (broker_refusal(exc, servers), CHECK_FAILED)
     if isinstance(exc, ConfigError):
         return (f"configuration invalide : {_one_line(exc)}", BAD_INPUT)
     if isinstance(exc, ValidationError):

@@ -104,7 +104,9 @@ class LegalException(BaseModel):
     def _duty_names_its_reporters(self) -> LegalException:
         duty = self.condition is Condition.LEGAL_DUTY_OF_REPORTER
         if duty != bool(self.reporter_roles):
-            raise ValueError("reporter_roles is required with, and only with, a reporter's duty")
+            raise ValueError(
+                "reporter_roles se donne avec une obligation de signalement, et seulement avec elle"
+            )
         return self
 
     def applies(self, situation: Situation) -> bool:

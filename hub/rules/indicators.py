@@ -71,13 +71,13 @@ class IndicatorGrid(BaseModel):
         codes = [i.code for i in self.indicators]
         twice = sorted({c for c in codes if codes.count(c) > 1})
         if twice:
-            raise ValueError(f"codes listed twice: {', '.join(twice)}")
+            raise ValueError(f"codes en double : {', '.join(twice)}")
         unsourced = sorted(i.code for i in self.indicators if i.source not in self.sources)
         if unsourced:
-            raise ValueError(f"indicators with no source in sources: {', '.join(unsourced)}")
+            raise ValueError(f"indicateurs sans source dans sources : {', '.join(unsourced)}")
         for indicator in self.indicators:
             if ExploitationType.UNKNOWN in indicator.forms:
-                raise ValueError(f"{indicator.code}: forms may not list UNKNOWN")
+                raise ValueError(f"{indicator.code} : forms ne peut pas contenir UNKNOWN")
         return self
 
     @classmethod

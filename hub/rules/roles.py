@@ -91,9 +91,11 @@ class Grant(BaseModel):
     def _region_goes_with_the_regional_role(self) -> Grant:
         regional = self.role is OperatorRole.REGIONAL_COORDINATION
         if regional and not self.region:
-            raise ValueError(f"operator {self.id}: a regional coordination role needs a region")
+            raise ValueError(
+                f"opérateur {self.id} : le rôle de coordination régionale exige une région"
+            )
         if not regional and self.region is not None:
-            raise ValueError(f"operator {self.id}: only regional coordination has a region")
+            raise ValueError(f"opérateur {self.id} : seule la coordination régionale a une région")
         return self
 
     def describe(self) -> str:

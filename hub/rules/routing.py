@@ -53,9 +53,11 @@ class RecipientRule(BaseModel):
     @model_validator(mode="after")
     def _one_age_limit(self) -> RecipientRule:
         if self.only_minors and self.only_adults:
-            raise ValueError("a recipient cannot be for minors only and adults only")
+            raise ValueError(
+                "un destinataire ne peut pas être à la fois réservé aux mineurs et aux adultes"
+            )
         if (self.select is Selection.DESIGNATED) != bool(self.agencies):
-            raise ValueError("agencies are named with, and only with, select: designated")
+            raise ValueError("agencies se donne avec select: designated, et seulement avec lui")
         return self
 
     def for_age_of(self, facts: RouteFacts) -> bool:

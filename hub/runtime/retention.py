@@ -43,7 +43,9 @@ class _Entry(BaseModel):
     def _names_a_text_or_says_hub_policy(cls, source: str) -> str:
         if source.lower().startswith(HUB_POLICY) or _CITES_A_TEXT.search(source):
             return source
-        raise ValueError('the source must cite an article of a text or start with "hub policy"')
+        raise ValueError(
+            'la source doit citer un article d\'un texte ou commencer par "hub policy"'
+        )
 
 
 class TopicRetention(_Entry):
@@ -65,13 +67,13 @@ class TopicRetention(_Entry):
     @classmethod
     def _positive(cls, days: int | str) -> int | str:
         if isinstance(days, int) and days < 1:
-            raise ValueError("retention_days must be at least 1, or forever")
+            raise ValueError("retention_days vaut au moins 1, ou forever")
         return days
 
     @model_validator(mode="after")
     def _compaction_settings_only_when_compacted(self) -> Self:
         if self.max_compaction_lag_days is not None and not self.compacted:
-            raise ValueError("max_compaction_lag_days applies to a compacted topic only")
+            raise ValueError("max_compaction_lag_days ne s'applique qu'à un topic compacté")
         return self
 
     def configs(self) -> dict[str, str]:
@@ -129,7 +131,7 @@ class RetentionSchedule(BaseModel):
         names = [entry.topic for entry in self.topics]
         twice = sorted({name for name in names if names.count(name) > 1})
         if twice:
-            raise ValueError(f"topics with two entries: {', '.join(twice)}")
+            raise ValueError(f"topics présents deux fois : {', '.join(twice)}")
         return self
 
     @classmethod

@@ -96,7 +96,7 @@ class Duration(BaseModel):
     def _exactly_one_unit(self) -> Duration:
         given = [v for v in (self.working_days, self.hours, self.days) if v is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one of working_days, hours, days")
+            raise ValueError("donnez exactement un de working_days, hours, days")
         return self
 
     @property
@@ -163,13 +163,13 @@ class DeadlineRule(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> DeadlineRule:
         if self.duration.amount < 0:
-            raise ValueError("duration must not be negative")
+            raise ValueError("la durée ne peut pas être négative")
         steps = tuple(rung.step for rung in self.ladder)
         order = [LADDER_ORDER.index(s) if s in LADDER_ORDER else -1 for s in steps]
         if min(order) < 0 or order != sorted(set(order)):
             raise ValueError(
-                "ladder steps must be distinct, in the order REMINDER, SUPERVISOR, "
-                f"NATIONAL_COORDINATION (got {', '.join(steps)})"
+                "les étapes de ladder doivent être distinctes, dans l'ordre REMINDER, SUPERVISOR, "
+                f"NATIONAL_COORDINATION (reçu : {', '.join(steps)})"
             )
         return self
 
@@ -228,8 +228,10 @@ class DeadlinePolicy(BaseModel):
             if isinstance(rule, dict) and isinstance(rule.get("ladder"), str):
                 name = rule["ladder"]
                 if name not in ladders:
-                    known = ", ".join(sorted(ladders)) or "none"
-                    raise ValueError(f"rules.{index}.ladder: no ladder {name!r} (known: {known})")
+                    known = ", ".join(sorted(ladders)) or "aucune"
+                    raise ValueError(
+                        f"rules.{index}.ladder : pas d'échelle {name!r} (connues : {known})"
+                    )
                 rule = {**rule, "ladder": ladders[name]}
             resolved.append(rule)
         return resolved
@@ -238,22 +240,25 @@ class DeadlinePolicy(BaseModel):
     @classmethod
     def _unambiguous_and_complete(cls, rules: tuple[DeadlineRule, ...]) -> tuple[DeadlineRule, ...]:
         if not rules:
-            raise ValueError("the policy has no rules")
+            raise ValueError("la politique n'a aucune règle")
         position = {id(rule): i for i, rule in enumerate(rules)}
         problems: list[str] = []
         for (message_type, role), group in _group(rules).items():
             for urgency in Urgency:
                 for minor in (False, True):
-                    case = f"{message_type} → {role} with urgency {urgency}, minor {minor}"
+                    case = f"{message_type} → {role}, urgence {urgency}, mineur {minor}"
                     matching = [r for r in group if r.matches(urgency, minor)]
                     if not matching:
-                        problems.append(f"no rule for {case} (add one with urgency and minor any)")
+                        problems.append(
+                            f"aucune règle pour {case} (ajoutez-en une avec urgency et minor à any)"
+                        )
                         continue
                     best = max(r.specificity for r in matching)
                     tied = [position[id(r)] for r in matching if r.specificity == best]
                     if len(tied) > 1:
                         problems.append(
-                            f"rules {tied} tie for {case}: add a rule for exactly that case"
+                            f"les règles {tied} sont à égalité pour {case} : "
+                            "ajoutez une règle pour exactement ce cas"
                         )
         if problems:
             shown = sorted(set(problems))

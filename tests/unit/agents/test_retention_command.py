@@ -19,13 +19,13 @@ CONFIG = PROJECT_ROOT / "deploy" / "config"
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (("retention_days: 7\n", "retention_days: 0\n"), "at least 1"),
+        (("retention_days: 7\n", "retention_days: 0\n"), "au moins 1"),
         (
             (
                 'source: "hub policy: same period as nrm.deadletters (GDPR art. 5(1)(e))."',
                 'source: "same period as nrm.deadletters."',
             ),
-            "must cite",
+            "doit citer",
         ),
         (
             ("after_last_contact_days: 730", "after_last_contact_days: soon"),

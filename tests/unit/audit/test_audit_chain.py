@@ -24,6 +24,7 @@ from hub.audit.keys import MemoryKeyStore
 from hub.audit.log_record import LogRecord, Position, ProblemKind, decode_record
 from hub.audit.proof import no_proof
 from hub.audit.verify import VerificationReport, verify
+from hub.cli.render_audit import describe_problem
 from hub.contracts.codec import Codec
 from hub.contracts.enums import AgencyRole, AuditAction, DataCategory, LawfulBasis
 from hub.contracts.hub_records import (
@@ -363,7 +364,7 @@ def test_a_case_missing_entirely_is_truncated_against_its_known_head() -> None:
     report = verify(make_chain(CASE_A, 2), heads={CASE_B: head})
     assert kinds(report) == [ProblemKind.TRUNCATED]
     assert report.problems[0].position is None
-    assert "not in the log" in report.problems[0].describe()
+    assert "hors du journal" in describe_problem(report.problems[0])
 
 
 def test_an_entry_differing_from_the_known_head_is_a_fork() -> None:
@@ -377,7 +378,7 @@ def test_a_record_under_another_case_key_is_misplaced() -> None:
     record = LogRecord(Position(0, 2, 40), entry, key=str(CASE_B).encode())
     report = verify([record])
     assert kinds(report) == [ProblemKind.MISPLACED]
-    assert "partition 2 offset 40" in report.problems[0].describe()
+    assert "partition 2 offset 40" in describe_problem(report.problems[0])
 
 
 def test_undecodable_bytes_are_corrupt_and_named_by_their_key() -> None:

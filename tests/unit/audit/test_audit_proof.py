@@ -25,6 +25,7 @@ from hub.audit.proof import ProofState
 from hub.audit.replay import left_out, timeline
 from hub.audit.subject_report import subject_report, subject_report_json
 from hub.audit.verify import verify
+from hub.cli.render_audit import describe_problem
 from hub.contracts.codec import Codec
 from hub.contracts.enums import AgencyRole, AuditAction
 from hub.contracts.hub_records import (
@@ -164,7 +165,7 @@ def test_the_last_entry_is_believed_only_with_the_hub_signature(
     assert records[-1].proof.state is state
     report = verify(records)
     if state is ProofState.PROVEN:
-        assert report.ok, [p.describe() for p in report.problems]
+        assert report.ok, [describe_problem(p) for p in report.problems]
         assert report.proven == 4
         return
     assert [(p.kind, p.case_id, p.seq) for p in report.problems] == [
@@ -172,8 +173,8 @@ def test_the_last_entry_is_believed_only_with_the_hub_signature(
     ]
     # The machine's reason stays whole, in English, for logs; the operator reads French.
     assert (records[-1].proof.reason or "").startswith("BAD_SIGNATURE: ")
-    line = report.problems[0].describe()
-    assert line.startswith(f"UNPROVEN case {CASE} seq 3 at partition 0 offset 103: ")
+    line = describe_problem(report.problems[0])
+    assert line.startswith(f"UNPROVEN : dossier {CASE} entrée 3 (partition 0 offset 103) : ")
     assert detail in line
     assert report.proven == 3
     assert [r.seq for r in timeline(records, store)] == [0, 1, 2]

@@ -609,37 +609,45 @@ def broken_policies() -> Iterator[tuple[str, dict[str, Any], str]]:
     yield "no source", no_source, "rules.0.source : obligatoire, absent"
     two_units = base_policy()
     two_units["rules"][0]["duration"] = {"working_days": 2, "hours": 4}
-    yield "two units", two_units, "exactly one of working_days, hours, days"
+    yield "two units", two_units, "exactement un de working_days, hours, days"
     unknown_ladder = base_policy()
     unknown_ladder["rules"][0]["ladder"] = "long"
-    yield "unknown ladder", unknown_ladder, "no ladder 'long'"
+    yield "unknown ladder", unknown_ladder, "pas d'échelle 'long'"
     disordered = base_policy()
     disordered["ladders"]["short"] = [
         {"step": "SUPERVISOR", "after": {"hours": 0}},
         {"step": "REMINDER", "after": {"hours": 1}},
     ]
-    yield "ladder out of order", disordered, "ladder steps must be distinct, in the order"
+    yield (
+        "ladder out of order",
+        disordered,
+        "les étapes de ladder doivent être distinctes, dans l'ordre",
+    )
     ambiguous = base_policy()
     ambiguous["rules"] += [
         {**ambiguous["rules"][0], "urgency": "URGENT", "duration": {"hours": 24}},
         {**ambiguous["rules"][0], "minor": True, "duration": {"working_days": 1}},
     ]
-    yield "ambiguous", ambiguous, "rules [1, 2] tie for fr.nrm.AccommodationRequested"
+    yield (
+        "ambiguous",
+        ambiguous,
+        "les règles [1, 2] sont à égalité pour fr.nrm.AccommodationRequested",
+    )
     incomplete = base_policy()
     incomplete["rules"][0]["minor"] = True
-    yield "incomplete", incomplete, "no rule for fr.nrm.AccommodationRequested"
+    yield "incomplete", incomplete, "aucune règle pour fr.nrm.AccommodationRequested"
     unknown_type = base_policy()
     unknown_type["rules"][0]["message_type"] = "fr.nrm.CaseClosed"
     yield "unknown message type", unknown_type, "rules.0.message_type"
     negative = base_policy()
     negative["rules"][0]["duration"] = {"hours": -1}
-    yield "negative duration", negative, "duration must not be negative"
+    yield "negative duration", negative, "la durée ne peut pas être négative"
     duplicate = base_policy()
     duplicate["rules"].append(duplicate["rules"][0])
-    yield "duplicate", duplicate, "rules [0, 1] tie for"
+    yield "duplicate", duplicate, "les règles [0, 1] sont à égalité pour"
     empty = base_policy()
     empty["rules"] = []
-    yield "no rules", empty, "rules : the policy has no rules"
+    yield "no rules", empty, "rules : la politique n'a aucune règle"
 
 
 def test_the_committed_policy_file_validates(policy: DeadlinePolicy) -> None:

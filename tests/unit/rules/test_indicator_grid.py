@@ -154,8 +154,8 @@ def _write(tmp_path: Path, mutate: object) -> Path:
 @pytest.mark.parametrize(
     ("mutate", "named"),
     [
-        (lambda d: d["indicators"].append(dict(d["indicators"][0])), "codes listed twice"),
-        (lambda d: d["indicators"][0].update(source="NOWHERE"), "no source"),
+        (lambda d: d["indicators"].append(dict(d["indicators"][0])), "codes en double"),
+        (lambda d: d["indicators"][0].update(source="NOWHERE"), "sans source"),
         (lambda d: d["indicators"][0].update(code="ilo 1"), "code"),
         (lambda d: d["indicators"][0].update(label_fr=""), "label_fr"),
         (lambda d: d["indicators"][0].update(forms=["UNKNOWN"]), "UNKNOWN"),

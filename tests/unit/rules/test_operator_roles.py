@@ -106,8 +106,8 @@ def test_a_regional_role_sees_only_its_region_in_lists() -> None:
 @pytest.mark.parametrize(
     ("fields", "problem"),
     [
-        ({"role": "REGIONAL_COORDINATION"}, "needs a region"),
-        ({"role": "AUDITOR", "region": "IDF"}, "only regional"),
+        ({"role": "REGIONAL_COORDINATION"}, "exige une région"),
+        ({"role": "AUDITOR", "region": "IDF"}, "seule la coordination régionale"),
         ({"role": "ROOT"}, "role"),
     ],
 )

@@ -106,11 +106,11 @@ def test_patterns_match_agency_topics_only(pattern: str, topic: str, matches: bo
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"source": "because we said so"}, "must cite an article"),
+        ({"source": "because we said so"}, "doit citer un article"),
         ({"source": "hub policy: x", "reason": "short"}, "at least 20"),
-        ({"retention_days": 0}, "at least 1"),
+        ({"retention_days": 0}, "au moins 1"),
         ({"retention_days": "a while"}, "retention_days"),
-        ({"max_compaction_lag_days": 7}, "compacted topic only"),
+        ({"max_compaction_lag_days": 7}, "topic compacté"),
         ({"cleanup": "compact"}, "Extra inputs"),
     ],
 )
@@ -133,5 +133,5 @@ def test_a_file_with_a_topic_twice_is_refused(tmp_path: Any) -> None:
     text = (CONFIG / "retention.yaml").read_text(encoding="utf-8")
     text = text.replace("  - topic: nrm.redrive\n", "  - topic: nrm.deadletters\n")
     (tmp_path / "retention.yaml").write_text(text, encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"two entries: nrm\.deadletters"):
+    with pytest.raises(ConfigError, match=r"deux fois : nrm\.deadletters"):
         RetentionSchedule.load(tmp_path)
