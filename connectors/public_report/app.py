@@ -217,7 +217,6 @@ def create_public_report_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await intake.start()
         try:
             yield
         finally:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import re
@@ -110,10 +111,26 @@ class Intake:
         self._secret = secret
         self.publish_timeout_s = publish_timeout_s
         self._producer: AIOKafkaProducer | None = None
+        self._starting = asyncio.Lock()
 
-    async def start(self) -> None:
-        self._producer = clients.producer(self.settings)
-        await self._producer.start()
+    async def producer(self) -> AIOKafkaProducer:
+        """The started producer. It starts on the first report, not with the page: the page
+        (and its "call 17 / 112" line) must be served while the broker is away, and a report
+        then gets the page's 503, not a server that refused to start."""
+        async with self._starting:
+            if self._producer is None:
+                timeout_ms = int(self.publish_timeout_s * 1000)
+                producer = clients.producer(
+                    self.settings, request_timeout_ms=timeout_ms, retry_backoff_ms=100
+                )
+                try:
+                    await asyncio.wait_for(producer.start(), self.publish_timeout_s)
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        await producer.stop()
+                    raise
+                self._producer = producer
+            return self._producer
 
     async def stop(self) -> None:
         if self._producer is not None:
@@ -139,12 +156,12 @@ class Intake:
 
     async def _publish(self, event: BaseModel) -> None:
         """Sign and send to the intake's outbox, keyed by the case (as an agency client)."""
-        assert self._producer is not None
+        producer = await self.producer()
         envelope = event.envelope  # type: ignore[attr-defined]
         topic, key = outbox_topic(self.agency_id), str(envelope.case_id).encode()
         value = self.codec.encode_event(event)
         headers = self.signer.sign(topic, key, value)
-        send = self._producer.send_and_wait(topic, value, key=key, headers=headers)
+        send = producer.send_and_wait(topic, value, key=key, headers=headers)
         await asyncio.wait_for(send, self.publish_timeout_s)
 
     def case_of(self, reference: str) -> uuid.UUID | None:

@@ -9,6 +9,7 @@ nothing. (The browser, the logs and the files: tests/e2e/test_public_report_brow
 from __future__ import annotations
 
 import re
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -214,3 +215,34 @@ async def test_the_page_is_bilingual_and_strictly_confined(web: httpx.AsyncClien
     cookie = french.headers["set-cookie"].lower()
     assert "httponly" in cookie
     assert "samesite=strict" in cookie
+
+
+async def test_with_the_broker_down_the_page_still_says_call_17_and_a_report_gets_503(
+    hub_settings: HubSettings,
+) -> None:
+    """A witness in front of the page while the broker is away: the page and its emergency line
+    are served, and a report is told, in one line, to try again (never a server that refused
+    to start, nor a report said received that was not)."""
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    down = hub_settings.model_copy(update={"bootstrap_servers": f"127.0.0.1:{port}"})
+    config = PublicReportSettings(secret=SECRET, trust_forwarded_for=True, burst=3)
+    server = BackgroundServer(create_public_report_app(down, config)).start()
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30.0) as client:
+            page = await client.get("/")
+            assert page.status_code == 200
+            assert "17" in page.text
+            assert "112" in page.text
+            form_token = TOKEN.search(page.text)
+            assert form_token is not None
+            answer = await client.post(
+                "/signaler",
+                data=report_form(form_token.group(1), "Des personnes enfermées la nuit."),
+            )
+    finally:
+        server.stop()
+    assert answer.status_code == 503
+    assert "indisponible" in answer.text
+    assert "17" in answer.text
