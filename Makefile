@@ -63,9 +63,10 @@ $(SOFTHSM):
 
 softhsm: $(SOFTHSM)
 
-# Stream tests mostly wait on the broker: several processes (each with its own broker) cut
-# the wall time; tests that measure latency or memory run alone afterwards.
-TEST_WORKERS ?= 2
+# Stream tests mostly wait on the broker: three processes (each with its own broker) on two
+# cores cut the wall time, the long files first (tests/conftest.py); tests that measure
+# latency or memory run alone afterwards.
+TEST_WORKERS ?= 3
 test: lint typecheck $(CHROMIUM) $(SOFTHSM)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial" $(ARGS)
 	$(BIN)/python -m pytest -m serial $(ARGS)

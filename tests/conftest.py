@@ -23,6 +23,14 @@ hypothesis_settings.register_profile(
 hypothesis_settings.load_profile("hub")
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Long modules first (marked ``slow``), in their collected order, then the rest: the test
+    processes of ``make test`` start the longest files at once instead of ending on them, one
+    process finishing a long file while the others idle."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _loggers_follow_the_current_configuration() -> Iterator[None]:
     """In production each logger is finalised on first use (``configure_logging``); in one test

@@ -43,6 +43,8 @@ from typer.main import get_command
 from connectors.prefecture.queue import WorkQueue
 from hub.cli.app import app
 
+pytestmark = pytest.mark.slow  # ~60 processes started: scheduled first (tests/conftest.py)
+
 CASE = str(uuid4())
 PUBLIC_KEY = "86OHlxcHPipJ1MlgyA5zVJ9FpXw7ZY2P3QjlGtSUH6U="
 
