@@ -175,6 +175,33 @@ def send(
 def _deadline(
     state: CaseState, message: Message, recipient: Agency, ctx: Context, now: datetime
 ) -> OpenDeadline | None:
+    return deadline_owed(
+        state,
+        recipient,
+        ctx,
+        now,
+        request_id=message.request_id,
+        message_type=message.subject,
+        attempt=message.attempt,
+        declined_by=message.declined,
+    )
+
+
+def deadline_owed(
+    state: CaseState,
+    recipient: Agency,
+    ctx: Context,
+    now: datetime,
+    *,
+    request_id: uuid.UUID,
+    message_type: str,
+    minor: bool | None = None,
+    attempt: int = 0,
+    declined_by: Sequence[str] = (),
+) -> OpenDeadline | None:
+    """The deadline ``recipient`` owes for ``message_type`` from ``now``, escalated to its
+    supervisor; ``None`` where the policy sets none. The case's département chooses the
+    calendar, else the agency's first, else Paris's (a national agency serves none)."""
     supervisor_agency = ctx.directory.get(recipient.supervisor) if recipient.supervisor else None
     supervisor = (
         Supervisor(supervisor_agency.id, supervisor_agency.role) if supervisor_agency else None
@@ -185,17 +212,17 @@ def _deadline(
     try:
         return open_deadline(
             case_id=state.case_id,
-            request_id=message.request_id,
+            request_id=request_id,
             recipient_agency=recipient.id,
             recipient_role=recipient.role,
-            message_type=message.subject,
+            message_type=message_type,
             departement=departement,
-            minor=state.facts.minor,
+            minor=state.facts.minor if minor is None else minor,
             urgency=state.facts.urgency,
             opened_at=now,
             policy=ctx.deadlines,
-            attempt=message.attempt,
-            declined_by=message.declined,
+            attempt=attempt,
+            declined_by=declined_by,
             supervisor=supervisor,
         )
     except NoDeadlineRule:

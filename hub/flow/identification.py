@@ -32,12 +32,11 @@ from hub.contracts.events import (
 )
 from hub.flow.case_state import CaseState, OpenRequest
 from hub.flow.decisions import AuditNote, Context, Deliver, Inbound, Outcome, Refusal
-from hub.flow.delivery import Message, notify, send
+from hub.flow.delivery import Message, deadline_owed, notify, send
 from hub.flow.pathway import assistance, not_identified, opened, outcome_of
 from hub.flow.routing_flow import notice_once
 from hub.rules.deadlines.answers import Rejected, on_identification_decision
-from hub.rules.deadlines.open_deadline import Supervisor, open_deadline
-from hub.rules.deadlines.policy import CONCLUSIVE_DECISION, NoDeadlineRule
+from hub.rules.deadlines.policy import CONCLUSIVE_DECISION
 
 DECISION = "fr.nrm.IdentificationDecision"
 REPORT = "fr.nrm.PresumedVictimReport"
@@ -140,22 +139,10 @@ def conclusive_due(
     authority = ctx.directory.get(authority_id)
     if authority is None or state.deadline_for(report_id, authority_id, CONCLUSIVE_DECISION):
         return Outcome(state=state)
-    supervisor = ctx.directory.get(authority.supervisor) if authority.supervisor else None
-    try:
-        deadline = open_deadline(
-            case_id=state.case_id,
-            request_id=report_id,
-            recipient_agency=authority.id,
-            recipient_role=authority.role,
-            message_type=CONCLUSIVE_DECISION,
-            departement=state.facts.departement or authority.departements[0],
-            minor=state.facts.minor,
-            urgency=state.facts.urgency,
-            opened_at=now,
-            policy=ctx.deadlines,
-            supervisor=Supervisor(supervisor.id, supervisor.role) if supervisor else None,
-        )
-    except NoDeadlineRule:
+    deadline = deadline_owed(
+        state, authority, ctx, now, request_id=report_id, message_type=CONCLUSIVE_DECISION
+    )
+    if deadline is None:
         return Outcome(state=state)
     note = AuditNote(
         AuditAction.CASE_TRANSITION,

@@ -29,8 +29,9 @@ from hub.contracts.events import (
 )
 from hub.flow.case_state import CaseState, ParentsStep
 from hub.flow.decisions import AuditNote, Context, Deliver, Outcome, Refusal
-from hub.rules.deadlines.open_deadline import OpenDeadline, Supervisor, open_deadline
-from hub.rules.deadlines.policy import PARENTS_INFORMED, NoDeadlineRule
+from hub.flow.delivery import deadline_owed
+from hub.rules.deadlines.open_deadline import OpenDeadline
+from hub.rules.deadlines.policy import PARENTS_INFORMED
 from hub.rules.directory import Agency
 
 LAW = "CASF L226-2-1"
@@ -79,25 +80,15 @@ def step_id(case_id: uuid.UUID) -> uuid.UUID:
 def _deadline(
     state: CaseState, child_protection: Agency, ctx: Context, now: datetime
 ) -> OpenDeadline | None:
-    supervisor = (
-        ctx.directory.get(child_protection.supervisor) if child_protection.supervisor else None
+    return deadline_owed(
+        state,
+        child_protection,
+        ctx,
+        now,
+        request_id=step_id(state.case_id),
+        message_type=PARENTS_INFORMED,
+        minor=True,
     )
-    try:
-        return open_deadline(
-            case_id=state.case_id,
-            request_id=step_id(state.case_id),
-            recipient_agency=child_protection.id,
-            recipient_role=child_protection.role,
-            message_type=PARENTS_INFORMED,
-            departement=state.facts.departement or child_protection.departements[0],
-            minor=True,
-            urgency=state.facts.urgency,
-            opened_at=now,
-            policy=ctx.deadlines,
-            supervisor=Supervisor(supervisor.id, supervisor.role) if supervisor else None,
-        )
-    except NoDeadlineRule:
-        return None
 
 
 def parents_information(

@@ -38,9 +38,10 @@ from hub.contracts.events import (
 )
 from hub.flow.case_state import CaseState, OpenRequest, Pathway
 from hub.flow.decisions import AuditNote, Context, Deliver, Outcome, Publish
+from hub.flow.delivery import deadline_owed
 from hub.flow.routing_flow import route
-from hub.rules.deadlines.open_deadline import OpenDeadline, Supervisor, open_deadline
-from hub.rules.deadlines.policy import REFLECTION_PERIOD_END, NoDeadlineRule
+from hub.rules.deadlines.open_deadline import OpenDeadline
+from hub.rules.deadlines.policy import REFLECTION_PERIOD_END
 from hub.rules.directory import Agency
 
 PATHWAY_NAMESPACE = uuid.UUID("3f9a1c7e-0b2d-4e8f-9a6c-706174687761")
@@ -272,23 +273,14 @@ def _reflection_deadline(
     prefecture = ctx.directory.get(request.recipient)
     if prefecture is None:
         return None
-    supervisor = ctx.directory.get(prefecture.supervisor) if prefecture.supervisor else None
-    try:
-        return open_deadline(
-            case_id=state.case_id,
-            request_id=request.request_id,
-            recipient_agency=prefecture.id,
-            recipient_role=prefecture.role,
-            message_type=REFLECTION_PERIOD_END,
-            departement=state.facts.departement or prefecture.departements[0],
-            minor=state.facts.minor,
-            urgency=state.facts.urgency,
-            opened_at=now,
-            policy=ctx.deadlines,
-            supervisor=Supervisor(supervisor.id, supervisor.role) if supervisor else None,
-        )
-    except NoDeadlineRule:
-        return None
+    return deadline_owed(
+        state,
+        prefecture,
+        ctx,
+        now,
+        request_id=request.request_id,
+        message_type=REFLECTION_PERIOD_END,
+    )
 
 
 def with_pathway(state: CaseState, **changes: Any) -> CaseState:
