@@ -10,10 +10,10 @@ line.
 
 Long-running commands get a bounded start (``LONG_RUNNING``). ``worker`` and ``webhooks run``
 have nothing to do without the broker: they must stop at once with the one line (their
-supervisor restarts them). ``gateway``, ``dashboard`` and ``public-report`` serve agencies, operators and the
-public, who must be told the broker is down (the gateway's readiness, the dashboard's banner,
-the public page's 503 on a report, its "call 17 / 112" still shown): they may keep running and
-retrying, with no traceback. ``broker`` starts its own broker, ``demo`` its own
+supervisor restarts them). ``gateway``, ``dashboard`` and ``public-report`` serve agencies,
+operators and the public, who must be told the broker is down (the gateway's readiness, the
+dashboard's banner, the public page's 503 on a report, its "call 17 / 112" still shown): they
+may keep running and retrying, with no traceback. ``broker`` starts its own broker, ``demo`` its own
 embedded broker, and ``registry serve`` needs none: they are offline.
 
 No broker is started: HUB_BOOTSTRAP_SERVERS points at a loopback port that was free a moment

@@ -14,10 +14,10 @@ from aiokafka.errors import (
     UnknownError,
     UnknownTopicOrPartitionError,
 )
+from french_screens import english_left
 
 from hub.cli.context import CHECK_FAILED, explain
 from hub.runtime.settings import HubSettings
-from tests.french_screens import english_left
 
 SETTINGS = HubSettings(bootstrap_servers="127.0.0.1:9")
 

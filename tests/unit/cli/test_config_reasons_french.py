@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from french_screens import english_left
 
 from connectors.dashboard.operators import OperatorStore
 from hub.cli.context import BAD_INPUT, explain
@@ -23,7 +24,6 @@ from hub.rules.routing import RoutingRules
 from hub.runtime.config_files import ConfigError
 from hub.runtime.retention import RetentionSchedule
 from hub.runtime.settings import PROJECT_ROOT, HubSettings
-from tests.french_screens import english_left
 
 CONFIG = PROJECT_ROOT / "deploy" / "config"
 Data = dict[str, Any]
