@@ -63,11 +63,11 @@ $(SOFTHSM):
 
 softhsm: $(SOFTHSM)
 
-# Stream tests mostly wait on the broker: three processes (each with its own broker) on two
+# Stream tests mostly wait on the broker: four processes (each with its own broker) on two
 # cores cut the wall time, the long files first (tests/conftest.py orders them; xdist would
 # otherwise start the files with the most tests, and end on the long ones); tests that measure
 # latency or memory run alone afterwards. The 25 slowest are listed, to keep an eye on them.
-TEST_WORKERS ?= 3
+TEST_WORKERS ?= 4
 test: lint typecheck $(CHROMIUM) $(SOFTHSM)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25 -m "not serial" $(ARGS)
 	$(BIN)/python -m pytest -m serial $(ARGS)

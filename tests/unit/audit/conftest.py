@@ -11,9 +11,21 @@ from hub.audit.pkcs11_keys import Pkcs11KeyStore
 
 
 @pytest.fixture(scope="session")
-def softhsm(tmp_path_factory: pytest.TempPathFactory) -> SoftHsm:
+def process_softhsm(tmp_path_factory: pytest.TempPathFactory) -> SoftHsm:
     """The test process's SoftHSM2 token, with the hub's key-encryption key."""
     return process_token(tmp_path_factory)
+
+
+@pytest.fixture
+def softhsm(process_softhsm: SoftHsm) -> SoftHsm:
+    """The token, with no session of this process open: a login is per process, so a store
+    another test left open (a worker's, a command's) would have logged these tests in already,
+    and a wrong PIN would then pass unnoticed. C_Finalize closes every session of the
+    process; the library is initialised again at once."""
+    import pkcs11
+
+    pkcs11.lib(str(process_softhsm.module)).reinitialize()
+    return process_softhsm
 
 
 @pytest.fixture
