@@ -154,6 +154,19 @@ class Page:
             headers={"Retry-After": str(max(1, math.ceil(wait)))},
         )
 
+    async def guarded_form(
+        self, buckets: ClientBuckets, request: Request, lang: Lang
+    ) -> dict[str, str] | Response:
+        """A POST's form once the client's bucket, the form token and the honeypot let it
+        through (checked in that order, the bucket first: a flood costs no parsing); else the
+        refusal to answer."""
+        throttled = self.throttled(buckets, request)
+        if throttled is not None:
+            return throttled
+        form = await read_form(request)
+        forged = self.forged(request, form, lang)
+        return form if forged is None else forged
+
     def forged(self, request: Request, form: Mapping[str, Any], lang: Lang) -> Response | None:
         """403 without a valid double-submit token; 400 when the honeypot is filled."""
         field = form.get("jeton")
@@ -246,13 +259,9 @@ def create_public_report_app(
     @app.post("/signaler")
     async def submit(request: Request, lang: str | None = None) -> Response:
         language = lang_of(lang)
-        throttled = page.throttled(page.submissions, request)
-        if throttled is not None:
-            return throttled
-        form = await read_form(request)
-        forged = page.forged(request, form, language)
-        if forged is not None:
-            return forged
+        form = await page.guarded_form(page.submissions, request, language)
+        if isinstance(form, Response):
+            return form
         made = report_from(form, page.departements, config)
         if isinstance(made, Refused):
             errors = [TEXTS[language][e] for e in made.errors]
@@ -274,13 +283,9 @@ def create_public_report_app(
     @app.post("/suivi")
     async def follow(request: Request, lang: str | None = None) -> Response:
         language = lang_of(lang)
-        throttled = page.throttled(page.lookups, request)
-        if throttled is not None:
-            return throttled
-        form = await read_form(request)
-        forged = page.forged(request, form, language)
-        if forged is not None:
-            return forged
+        form = await page.guarded_form(page.lookups, request, language)
+        if isinstance(form, Response):
+            return form
         reference = str(form.get("reference") or "")
         case_id = intake.case_of(reference)
         status = await intake.status(case_id) if case_id is not None else None
@@ -293,13 +298,9 @@ def create_public_report_app(
     @app.post("/suivi/ajouter")
     async def add(request: Request, lang: str | None = None) -> Response:
         language = lang_of(lang)
-        throttled = page.throttled(page.submissions, request)
-        if throttled is not None:
-            return throttled
-        form = await read_form(request)
-        forged = page.forged(request, form, language)
-        if forged is not None:
-            return forged
+        form = await page.guarded_form(page.submissions, request, language)
+        if isinstance(form, Response):
+            return form
         reference = str(form.get("reference") or "")
         case_id = intake.case_of(reference)
         status = await intake.status(case_id) if case_id is not None else None
