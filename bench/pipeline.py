@@ -63,6 +63,8 @@ and the police's own request (to prefecture-93), twelve audit entries (three per
 received, what it did, what it opened or routed) and the case-state changelog record."""
 SENDER = "police-93"
 RECIPIENT = "prefecture-93"
+CHOICE_RECIPIENT = "prefecture-75"
+"""Where the récépissé request each recorded choice raises goes (she lives in Paris)."""
 TIMEOUT_S = 300.0
 
 
@@ -106,9 +108,10 @@ def with_consents(events: list[PermitRequested]) -> list[Any]:
 
 def before_request(event: PermitRequested) -> list[Any]:
     """The person's consent and recorded choice for ``event``'s case. She lives in Paris: the
-    récépissé request her choice raises goes to prefecture-75, outside what is counted."""
+    récépissé request her choice raises goes to ``CHOICE_RECIPIENT``, outside what is
+    counted."""
     case_id, at = event.envelope.case_id, event.envelope.occurred_at
-    return [permit_consent(case_id, at), *permit_choice(case_id, at, "75")]
+    return [permit_consent(case_id, at), *permit_choice(case_id, at, CHOICE_RECIPIENT[-2:])]
 
 
 def story(records: int, per_case: int = 1) -> list[Any]:
@@ -437,6 +440,12 @@ async def latency(rate: int, seconds: int, fetch_wait_ms: int | None = None) -> 
             await producer.start()
             try:
                 await warm_up(producer, consumer, codec, signer)
+                # Every partition's backlog of stories drained (one récépissé request per
+                # choice, the warm-up's included): otherwise the first paced requests wait
+                # behind it and the figures measure the backlog, not the hub.
+                await count_until(
+                    settings, inbox_topic(CHOICE_RECIPIENT), len(events) + 1, worker.process
+                )
 
                 async def pace() -> None:
                     started = time.perf_counter()
