@@ -1,13 +1,13 @@
 """Scale-out: the hub with 1 and 2 worker processes on 4 partitions, in the same run.
 
 Each scenario gets a fresh embedded broker (it keeps everything in memory) and the same
-backlog: ``--records`` signed PermitRequested events from police-93's outbox, each for its own
-case (spread over the 4 partitions by the default partitioner). The backlog is published
-before the workers start, so the load generator is idle while they drain it; then N
-``hub worker`` processes (one consumer group, one shared data directory) route it to
-prefecture-93's inbox, where this script counts the arrivals. Throughput is records between
-the first and the last arrival; the group join (both workers join the first generation: the
-broker holds a join for half the session timeout) is not measured.
+backlog: the story of ``--records`` referrals (bench/story.py), signed, from police-93's
+outbox, each its own case (spread over the 4 partitions by the default partitioner). The
+backlog is published before the workers start, so the load generator is idle while they
+drain it; then N ``hub worker`` processes (one consumer group, one shared data directory)
+route it to prefecture-93's inbox, where this script counts the arrivals. Throughput is
+records between the first and the last arrival; the group join (both workers join the first
+generation: the broker holds a join for half the session timeout) is not measured.
 
 CPU seconds of every process over the measured window (from /proc) show what limits it:
 the broker, each worker and this script share the machine's cores.
@@ -26,80 +26,42 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 
-from hub.contracts.codec import Codec
-from hub.contracts.events import PermitRequested
-from hub.contracts.examples import example_events, permit_choice, permit_consent
-from hub.contracts.registry import SchemaRegistry
-from hub.contracts.topics import DEFAULT_PARTITIONS, all_topics, inbox_topic, outbox_topic
-from hub.rules.directory import Directory
-from hub.runtime.broker import EmbeddedBroker
-from hub.runtime.kafka_options import client_options
-from hub.runtime.logs import configure_logging
-from hub.runtime.settings import HubSettings, get_settings
-from hub.runtime.topic_admin import create_topics
-from hub.trust.agency_keys import dev_key_path, load_private_key
-from hub.trust.signing import RecordSigner
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-SENDER = "police-93"
-RECIPIENT = "prefecture-93"
+from bench.story import RECIPIENT, SENDER, agency_signer, publish, story  # noqa: E402
+from hub.contracts.codec import Codec  # noqa: E402
+from hub.contracts.registry import SchemaRegistry  # noqa: E402
+from hub.contracts.topics import (  # noqa: E402
+    DEFAULT_PARTITIONS,
+    all_topics,
+    inbox_topic,
+    outbox_topic,
+)
+from hub.rules.directory import Directory  # noqa: E402
+from hub.runtime.broker import EmbeddedBroker  # noqa: E402
+from hub.runtime.kafka_options import client_options  # noqa: E402
+from hub.runtime.logs import configure_logging  # noqa: E402
+from hub.runtime.settings import HubSettings, get_settings  # noqa: E402
+from hub.runtime.topic_admin import create_topics  # noqa: E402
+
 HUB = str(Path(sys.executable).parent / "hub")
 TIMEOUT_S = 300.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def permit_requests(count: int) -> list[PermitRequested]:
-    """``count`` permit requests, each for its own case."""
-    template = next(e for _s, e in example_events() if isinstance(e, PermitRequested))
-    events = []
-    for _ in range(count):
-        case_id = uuid.uuid4()
-        envelope = template.envelope.model_copy(
-            update={"case_id": case_id, "event_id": uuid.uuid4(), "correlation_id": case_id}
-        )
-        events.append(
-            template.model_copy(update={"envelope": envelope, "request_id": uuid.uuid4()})
-        )
-    return events
-
-
 async def publish_backlog(settings: HubSettings, records: int) -> float:
-    """Publish ``records`` signed referrals to the sender's outbox; return the seconds."""
+    """Publish the story of ``records`` referrals, signed, to the sender's outbox (each its
+    own case; bench/story.py); return the seconds it took."""
     codec = Codec(SchemaRegistry.load(settings.schemas_dir))
-    agency = Directory.load(settings.config_dir).get(SENDER)
-    assert agency is not None
-    signer = RecordSigner.for_agency(
-        agency, load_private_key(dev_key_path(settings.config_dir, SENDER))
+    return await publish(
+        settings, codec, story(records), outbox_topic(SENDER), agency_signer(settings)
     )
-    topic = outbox_topic(SENDER)
-    producer = AIOKafkaProducer(linger_ms=5, acks="all", **client_options(settings))
-    await producer.start()
-    started = time.perf_counter()
-    try:
-        futures = []
-        for event in permit_requests(records):
-            key = str(event.envelope.case_id).encode()
-            # The person's consent first: without it the hub holds the request (issue 20);
-            # her choice: without it the hub refuses it (R425-2). She lives in Paris: the
-            # request her choice raises goes to prefecture-75, outside what is counted.
-            case_id, at = event.envelope.case_id, event.envelope.occurred_at
-            consent = permit_consent(case_id, at)
-            for record in (consent, *permit_choice(case_id, at, "75"), event):
-                value = codec.encode_event(record)
-                futures.append(
-                    await producer.send(
-                        topic, value, key=key, headers=signer.sign(topic, key, value)
-                    )
-                )
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
-    return time.perf_counter() - started
 
 
 def cpu_seconds(pid: int | None) -> float | None:
