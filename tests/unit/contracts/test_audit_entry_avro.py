@@ -1,0 +1,141 @@
+"""Audit entries' own Avro writer: byte for byte what fastavro writes, with the codec's errors
+and size limit, and never used for a schema whose fields it does not write."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from uuid import UUID
+
+import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from hub.contracts.audit_entry_avro import AuditEntryWriter, UnexpectedSchemaError
+from hub.contracts.codec import Codec, CodecError
+from hub.contracts.enums import AgencyRole, AuditAction, DataCategory, DeadLetterReason, LawfulBasis
+from hub.contracts.events import subject_of
+from hub.contracts.hub_records import AuditEntry
+from hub.contracts.registry import SchemaRegistry
+from hub.runtime.settings import PROJECT_ROOT
+
+REGISTRY = SchemaRegistry.load(PROJECT_ROOT / "schemas")
+CODEC = Codec(REGISTRY)
+SUBJECT = subject_of(AuditEntry)
+
+
+def fastavro_frame(entry: AuditEntry, codec: Codec = CODEC) -> bytes:
+    """The frame the generic path (model_dump, then fastavro) writes for ``entry``."""
+    return codec.encode(SUBJECT, entry.model_dump())
+
+
+texts = st.text(max_size=300)  # any unicode but lone surrogates, empty included
+optional_texts = st.none() | texts
+instants = st.datetimes(
+    min_value=datetime(1900, 1, 1),
+    max_value=datetime(2400, 1, 1),
+    timezones=st.sampled_from([UTC, timezone(timedelta(hours=-9, minutes=-30))]),
+)
+blobs = (
+    st.binary(max_size=40)
+    | st.binary(min_size=4090, max_size=20_000)
+    # where a length's prefix grows a byte (64, 8192), and where the writer's table ends (4096)
+    | st.sampled_from([63, 64, 4095, 4096, 4097, 8191, 8192]).map(bytes)
+)
+
+
+@st.composite
+def entries(draw: st.DrawFn) -> AuditEntry:
+    return AuditEntry(
+        case_id=draw(st.uuids()),
+        seq=draw(st.integers(min_value=-(2**63), max_value=2**63 - 1)),
+        recorded_at=draw(instants),
+        actor=draw(texts),
+        actor_role=draw(st.sampled_from(AgencyRole)),
+        event_id=draw(st.none() | st.uuids()),
+        action=draw(st.sampled_from(AuditAction)),
+        decision=draw(optional_texts),
+        reason=draw(optional_texts),
+        legal_basis=draw(optional_texts),
+        recipient=draw(optional_texts),
+        categories=tuple(draw(st.lists(st.sampled_from(DataCategory), max_size=70))),
+        payload_ciphertext=draw(st.none() | blobs),
+        key_id=draw(optional_texts),
+        lawful_bases=tuple(draw(st.lists(st.sampled_from(LawfulBasis), max_size=6))),
+        prev_hash=draw(st.binary(max_size=64)),
+        hash=draw(st.binary(max_size=64)),
+    )
+
+
+@hypothesis_settings(max_examples=400, deadline=None)
+@given(entries())
+def test_an_entry_is_written_byte_for_byte_as_fastavro_writes_it(entry: AuditEntry) -> None:
+    assert CODEC.encode_event(entry) == fastavro_frame(entry)
+
+
+@pytest.mark.parametrize("role", list(AgencyRole))
+@pytest.mark.parametrize("action", list(AuditAction))
+def test_every_role_and_action_symbol_is_written_as_fastavro_writes_it(
+    role: AgencyRole, action: AuditAction
+) -> None:
+    entry = AuditEntry(
+        case_id=UUID(int=7),
+        seq=0,
+        recorded_at=datetime(2026, 3, 2, 9, 30, tzinfo=UTC),
+        actor="police-93",
+        actor_role=role,
+        action=action,
+        categories=tuple(DataCategory),
+        lawful_bases=tuple(LawfulBasis),
+        prev_hash=bytes(32),
+        hash=bytes(range(32)),
+    )
+    assert CODEC.encode_event(entry) == fastavro_frame(entry)
+    assert CODEC.decode_event(CODEC.encode_event(entry)) == entry
+
+
+def test_an_entry_over_the_size_limit_is_refused_as_by_fastavro() -> None:
+    small = Codec(REGISTRY, max_record_bytes=1024)
+    entry = AuditEntry(
+        case_id=UUID(int=7),
+        seq=3,
+        recorded_at=datetime(2026, 3, 2, 9, 30, tzinfo=UTC),
+        actor="hub",
+        actor_role=AgencyRole.HUB,
+        action=AuditAction.RECEIVED,
+        payload_ciphertext=bytes(1000),
+        prev_hash=bytes(32),
+        hash=bytes(32),
+    )
+    with pytest.raises(CodecError) as fast:
+        small.encode_event(entry)
+    with pytest.raises(CodecError) as generic:
+        fastavro_frame(entry, small)
+    assert fast.value.reason is generic.value.reason is DeadLetterReason.OVERSIZE
+    assert fast.value.detail == generic.value.detail
+
+
+def test_text_that_is_not_utf8_is_a_schema_violation_as_with_fastavro() -> None:
+    entry = AuditEntry(
+        case_id=UUID(int=7),
+        seq=3,
+        recorded_at=datetime(2026, 3, 2, 9, 30, tzinfo=UTC),
+        actor="hub",
+        actor_role=AgencyRole.HUB,
+        action=AuditAction.RECEIVED,
+        reason="\ud800",  # a lone surrogate
+        prev_hash=bytes(32),
+        hash=bytes(32),
+    )
+    with pytest.raises(CodecError) as fast:
+        CODEC.encode_event(entry)
+    with pytest.raises(CodecError) as generic:
+        fastavro_frame(entry)
+    assert fast.value.reason is generic.value.reason is DeadLetterReason.SCHEMA_VIOLATION
+
+
+def test_a_schema_with_other_fields_is_refused() -> None:
+    first, latest = REGISTRY.versions(SUBJECT)[0], REGISTRY.latest(SUBJECT)
+    AuditEntryWriter(latest.parsed)
+    with pytest.raises(UnexpectedSchemaError, match="lawful_bases"):
+        AuditEntryWriter(first.parsed)  # version 1 had no lawful_bases
