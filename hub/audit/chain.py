@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -66,19 +66,34 @@ class ChainHead(BaseModel):
 # ------------------------------------------------------------------------- canonical encoding
 
 
-def _blob(data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + data
+_LENGTH = struct.Struct(">I")
+_SEQ_AND_TIME = struct.Struct(">qq")
+_ABSENT = b"\x00"
+_PRESENT = b"\x01"
+_LAWFUL_BASES_TAG = b"\x02"
 
 
 def _text(value: str) -> bytes:
-    return _blob(value.encode())
+    data = value.encode()
+    return _LENGTH.pack(len(data)) + data
 
 
-def _optional(data: bytes | None) -> bytes:
-    return b"\x00" if data is None else b"\x01" + _blob(data)
+_SYMBOLS = {
+    symbol: _text(symbol.value)
+    for enum in (AgencyRole, AuditAction, DataCategory, LawfulBasis)
+    for symbol in enum
+}
+"""Every enum symbol as the encoding writes it (its name, length-prefixed), made once."""
+
+
+def _optional_text(value: str | None) -> bytes:
+    return _ABSENT if value is None else _PRESENT + _text(value)
 
 
 def _millis(instant: datetime) -> int:
+    # A naive instant is UTC, as the entry's own validation takes it.
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
     return (instant - _EPOCH) // _MILLISECOND
 
 
@@ -95,42 +110,62 @@ def canonical_bytes(entry: AuditEntry) -> bytes:
     until a new version of this encoding (``CHAIN_VERSION``) is introduced and marked in the
     entry.
     """
-    return b"".join(
-        (
-            _DOMAIN,
-            entry.case_id.bytes,
-            struct.pack(">qq", entry.seq, _millis(entry.recorded_at)),
-            _text(entry.actor),
-            _text(entry.actor_role.value),
-            _optional(entry.event_id.bytes if entry.event_id else None),
-            _text(entry.action.value),
-            _optional(entry.decision.encode() if entry.decision is not None else None),
-            _optional(entry.reason.encode() if entry.reason is not None else None),
-            _optional(entry.legal_basis.encode() if entry.legal_basis is not None else None),
-            _optional(entry.recipient.encode() if entry.recipient is not None else None),
-            struct.pack(">I", len(entry.categories)),
-            b"".join(_text(category.value) for category in entry.categories),
-            _optional(entry.payload_ciphertext),
-            _optional(entry.key_id.encode() if entry.key_id is not None else None),
-            _blob(entry.prev_hash),
-            _lawful_bases(entry),
-        )
+    return _canonical(
+        entry.case_id,
+        entry.seq,
+        entry.recorded_at,
+        entry.actor,
+        entry.actor_role,
+        entry.event_id,
+        entry.action,
+        (entry.decision, entry.reason, entry.legal_basis, entry.recipient),
+        entry.categories,
+        entry.payload_ciphertext,
+        entry.key_id,
+        entry.prev_hash,
+        entry.lawful_bases,
     )
 
 
-_LAWFUL_BASES_TAG = b"\x02"
-
-
-def _lawful_bases(entry: AuditEntry) -> bytes:
-    """``lawful_bases`` (AuditEntry v2), appended after ``prev_hash`` only when not empty: an
-    entry without it hashes exactly as before, so chains written earlier still verify."""
-    if not entry.lawful_bases:
-        return b""
-    return (
-        _LAWFUL_BASES_TAG
-        + struct.pack(">I", len(entry.lawful_bases))
-        + b"".join(_text(basis.value) for basis in entry.lawful_bases)
-    )
+def _canonical(
+    case_id: UUID,
+    seq: int,
+    recorded_at: datetime,
+    actor: str,
+    actor_role: AgencyRole,
+    event_id: UUID | None,
+    action: AuditAction,
+    notes: tuple[str | None, str | None, str | None, str | None],
+    categories: Sequence[DataCategory],
+    ciphertext: bytes | None,
+    key_id: str | None,
+    prev_hash: bytes,
+    lawful_bases: Sequence[LawfulBasis],
+) -> bytes:
+    """``canonical_bytes`` of the entry these fields make (``notes``: decision, reason,
+    legal basis, recipient), so ``next_entry`` hashes an entry before making it."""
+    parts = [
+        _DOMAIN,
+        case_id.bytes,
+        _SEQ_AND_TIME.pack(seq, _millis(recorded_at)),
+        _text(actor),
+        _SYMBOLS[actor_role],
+        _ABSENT if event_id is None else _PRESENT + _LENGTH.pack(16) + event_id.bytes,
+        _SYMBOLS[action],
+        *map(_optional_text, notes),
+        _LENGTH.pack(len(categories)),
+        *[_SYMBOLS[category] for category in categories],
+        _ABSENT if ciphertext is None else _PRESENT + _LENGTH.pack(len(ciphertext)) + ciphertext,
+        _optional_text(key_id),
+        _LENGTH.pack(len(prev_hash)),
+        prev_hash,
+    ]
+    # ``lawful_bases`` (AuditEntry v2), after ``prev_hash`` only when not empty: an entry
+    # without it hashes exactly as before, so chains written earlier still verify.
+    if lawful_bases:
+        parts += [_LAWFUL_BASES_TAG, _LENGTH.pack(len(lawful_bases))]
+        parts += [_SYMBOLS[basis] for basis in lawful_bases]
+    return b"".join(parts)
 
 
 def entry_hash(entry: AuditEntry) -> bytes:
@@ -198,7 +233,25 @@ def next_entry(
         ciphertext = encrypt_payload(
             key, payload, case_id=case_id, seq=seq, event_id=event_id, action=action.value
         )
-    unsigned = AuditEntry(
+    bases = tuple(lawful_bases)
+    digest = hashlib.sha256(
+        _canonical(
+            case_id,
+            seq,
+            recorded_at,
+            actor,
+            actor_role,
+            event_id,
+            action,
+            (decision, reason, legal_basis, recipient),
+            chosen,
+            ciphertext,
+            key_id,
+            prev_hash,
+            bases,
+        )
+    ).digest()
+    entry = AuditEntry(
         case_id=case_id,
         seq=seq,
         recorded_at=recorded_at,
@@ -213,11 +266,10 @@ def next_entry(
         categories=chosen,
         payload_ciphertext=ciphertext,
         key_id=key_id,
-        lawful_bases=tuple(lawful_bases),
+        lawful_bases=bases,
         prev_hash=prev_hash,
-        hash=b"",
+        hash=digest,
     )
-    entry = unsigned.model_copy(update={"hash": entry_hash(unsigned)})
     return entry, ChainHead.of(entry)
 
 
