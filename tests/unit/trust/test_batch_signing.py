@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hub.trust.batch_signing import (
     MAX_LEAVES,
     MERKLE_HEADER,
-    inclusion_path,
+    inclusion_paths,
     leaf_hash,
     root_from_path,
     sign_batch,
@@ -49,8 +49,8 @@ def test_the_tree_is_rfc_9162_and_every_path_leads_to_its_root(size: int) -> Non
     leaves = [hashlib.sha256(bytes([i])).digest() for i in range(size)]
     levels = tree_levels(leaves)
     assert levels[-1] == [_reference_root(leaves)]
-    for index, leaf in enumerate(leaves):
-        path = inclusion_path(levels, index)
+    for index, (leaf, joined) in enumerate(zip(leaves, inclusion_paths(levels), strict=True)):
+        path = [joined[i : i + 32] for i in range(0, len(joined), 32)]
         assert root_from_path(leaf, index, size, path) == levels[-1][0]
         assert len(path) <= (size - 1).bit_length()
         # The same path claimed for another place proves nothing. (The same path may fit a
@@ -59,6 +59,24 @@ def test_the_tree_is_rfc_9162_and_every_path_leads_to_its_root(size: int) -> Non
             assert root_from_path(leaf, other, size, path) != levels[-1][0]
         assert root_from_path(leaf, index, size, [*path, leaf]) is None
         assert root_from_path(leaf, size, size, path) is None
+
+
+def _walked_path(levels: list[list[bytes]], index: int) -> bytes:
+    """A leaf's path as first written: walk up from the leaf, taking each level's sibling."""
+    path = b""
+    for level in levels[:-1]:
+        if index ^ 1 < len(level):
+            path += level[index ^ 1]
+        index >>= 1
+    return path
+
+
+@pytest.mark.parametrize("size", range(1, MAX_LEAVES + 1))
+def test_the_paths_made_from_the_root_down_are_the_paths_walked_up_from_each_leaf(
+    size: int,
+) -> None:
+    levels = tree_levels([hashlib.sha256(bytes([i])).digest() for i in range(size)])
+    assert inclusion_paths(levels) == [_walked_path(levels, i) for i in range(size)]
 
 
 @pytest.mark.parametrize("count", [1, 2, 5, MAX_LEAVES, MAX_LEAVES + 1, 3 * MAX_LEAVES + 7])
