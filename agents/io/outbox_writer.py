@@ -259,6 +259,7 @@ class OutboxWriter:
         hub's decisions. Personal data of an erased case is never written again.
         """
         head = state.audit_head
+        key = str(state.case_id).encode()
         records: list[_Held] = []
         for index, note in enumerate(notes):
             actor, role = (sender, sender_role) if index == 0 else (HUB_ACTOR, AgencyRole.HUB)
@@ -272,7 +273,7 @@ class OutboxWriter:
                 entry, head = self._entry(
                     head, state, note, None, recorded_at, event_id, actor, role
                 )
-            value, key = self.codec.encode_event(entry), str(state.case_id).encode()
+            value = self.codec.encode_event(entry)
             records.append(_Held(AUDIT.name, value, key, None, [], audit=True))
         if self.hold:  # signed with the whole batch at release
             futures = [self._hold(record) for record in records]
