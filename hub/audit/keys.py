@@ -340,11 +340,16 @@ def _associated_data(case_id: UUID, seq: int) -> bytes:
     return _AAD_DOMAIN + case_id.bytes + struct.pack(">q", seq)
 
 
+_PAYLOAD_JSON = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+)
+"""Made once: ``json.dumps`` with these options builds this encoder anew on every call
+(about half of its time on a payload), then calls its ``encode``, as ``canonical_payload`` does."""
+
+
 def canonical_payload(payload: Mapping[str, Any]) -> bytes:
     """A payload's plaintext: compact JSON, sorted keys, so equal dicts give equal bytes."""
-    return json.dumps(
-        payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-    ).encode()
+    return _PAYLOAD_JSON.encode(payload).encode()
 
 
 def encrypt_payload(
