@@ -61,12 +61,13 @@ def _long(value: int) -> bytes:
     return bytes(out)
 
 
-# Lengths of strings and bytes are nearly always short: their prefix is looked up.
-_SIZES = tuple(_long(n) for n in range(4096))
+# Lengths, counts and seqs are nearly always small: their encoding is looked up.
+_TABLE = 4096
+_SIZES = tuple(_long(n) for n in range(_TABLE))
 
 
 def _size(count: int) -> bytes:
-    return _SIZES[count] if count < 4096 else _long(count)
+    return _SIZES[count] if count < _TABLE else _long(count)
 
 
 def _kind(avro_type: Any) -> str:
@@ -114,22 +115,36 @@ class AuditEntryWriter:
         self._actions = _enum_of(types["action"])
         self._categories = _enum_of(types["categories"])
         self._bases = _enum_of(types["lawful_bases"])
+        # The entries of one outcome share their case, event and time: each field's last
+        # value and its encoding are kept (a uuid's str costs more than the rest of it).
+        self._case: tuple[object, bytes] = (None, b"")
+        self._event: tuple[object, bytes] = (None, b"")
+        self._time: tuple[object, bytes] = (None, b"")
 
     def write(self, entry: AuditEntry) -> bytes:
         """The Avro binary body of ``entry``, byte for byte what fastavro writes for
         ``entry.model_dump()``. A value the schema cannot hold (a symbol it lacks, a string
         that is not UTF-8) raises ``KeyError``, ``ValueError`` or ``OverflowError``."""
-        out = bytearray()
-        _string(out, str(entry.case_id))
-        out += _long(entry.seq)
-        out += _long((entry.recorded_at - _EPOCH) // _MILLISECOND)
+        case = self._case
+        if case[0] is not entry.case_id:  # uuids are immutable: the same object, the same text
+            case = self._case = (entry.case_id, _text(str(entry.case_id)))
+        out = bytearray(case[1])
+        out += _SIZES[entry.seq] if 0 <= entry.seq < _TABLE else _long(entry.seq)
+        time = self._time
+        if time[0] != entry.recorded_at:
+            millis = (entry.recorded_at - _EPOCH) // _MILLISECOND
+            time = self._time = (entry.recorded_at, _long(millis))
+        out += time[1]
         _string(out, entry.actor)
         out += self._roles[entry.actor_role]
         if entry.event_id is None:
             out += _NULL
         else:
+            event = self._event
+            if event[0] is not entry.event_id:
+                event = self._event = (entry.event_id, _text(str(entry.event_id)))
             out += _PRESENT
-            _string(out, str(entry.event_id))
+            out += event[1]
         out += self._actions[entry.action]
         _optional(out, entry.decision)
         _optional(out, entry.reason)
@@ -151,6 +166,11 @@ class AuditEntryWriter:
 def _bytes(out: bytearray, data: bytes) -> None:
     out += _size(len(data))
     out += data
+
+
+def _text(text: str) -> bytes:
+    data = text.encode()
+    return _size(len(data)) + data
 
 
 def _string(out: bytearray, text: str) -> None:

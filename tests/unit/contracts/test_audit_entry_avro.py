@@ -73,6 +73,28 @@ def test_an_entry_is_written_byte_for_byte_as_fastavro_writes_it(entry: AuditEnt
     assert CODEC.encode_event(entry) == fastavro_frame(entry)
 
 
+@hypothesis_settings(max_examples=100, deadline=None)
+@given(st.data())
+def test_entries_sharing_a_case_an_event_or_a_time_are_each_written_as_fastavro_writes_them(
+    data: st.DataObject,
+) -> None:
+    """The writer keeps the last case, event and time it wrote: a run of entries drawn from a
+    few of each, in any order, is still written entry by entry as fastavro writes it."""
+    cases = data.draw(st.lists(st.uuids(), min_size=1, max_size=3))
+    events = data.draw(st.lists(st.none() | st.uuids(), min_size=1, max_size=3))
+    times = data.draw(st.lists(instants, min_size=1, max_size=3))
+    codec = Codec(REGISTRY)
+    for _ in range(data.draw(st.integers(min_value=2, max_value=12))):
+        entry = data.draw(entries()).model_copy(
+            update={
+                "case_id": data.draw(st.sampled_from(cases)),
+                "event_id": data.draw(st.sampled_from(events)),
+                "recorded_at": data.draw(st.sampled_from(times)),
+            }
+        )
+        assert codec.encode_event(entry) == fastavro_frame(entry)
+
+
 @pytest.mark.parametrize("role", list(AgencyRole))
 @pytest.mark.parametrize("action", list(AuditAction))
 def test_every_role_and_action_symbol_is_written_as_fastavro_writes_it(
