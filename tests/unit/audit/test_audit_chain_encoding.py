@@ -164,3 +164,21 @@ def entries(draw: st.DrawFn) -> AuditEntry:
 def test_canonical_bytes_are_version_1_as_first_written(entry: AuditEntry) -> None:
     assert canonical_bytes(entry) == reference_bytes(entry)
     assert entry_hash(entry) == hashlib.sha256(reference_bytes(entry)).digest()
+
+
+def test_every_category_but_unknown_may_key_a_payload_by_its_tag() -> None:
+    for category in DataCategory:
+        if category is DataCategory.UNKNOWN:
+            continue
+        entry, _ = next_entry(
+            None,
+            case_id=UUID(int=42),
+            recorded_at=datetime(2026, 3, 2, tzinfo=UTC),
+            actor="hub",
+            actor_role=AgencyRole.HUB,
+            event_id=None,
+            action=AuditAction.RECEIVED,
+            payload={category.tag: {"x": 1}},
+            key_store=FixedKeyStore(),
+        )
+        assert entry.categories == (category,)
