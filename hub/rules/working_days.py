@@ -71,6 +71,7 @@ _ZONE: Final[dict[str, ZoneInfo]] = {
 # 25 December, Friday 26, the weekend); 14 leaves room for any future holiday.
 _MAX_NON_WORKING_RUN: Final = 14
 MAX_WORKING_DAYS: Final = 1000
+_SHIFT_CACHE_SIZE: Final = 4096
 """The largest number of working days a calendar adds or shifts (about four years)."""
 
 _DEPARTEMENT: Final = TypeAdapter(Departement)
@@ -85,7 +86,7 @@ def _aware(instant: datetime) -> datetime:
 class WorkingDays:
     """The working-day calendar of one département (holiday years are cached)."""
 
-    __slots__ = ("_holidays", "business_day_end", "departement", "subdivision", "zone")
+    __slots__ = ("_holidays", "_shifted", "business_day_end", "departement", "subdivision", "zone")
 
     def __init__(
         self, departement: str, *, business_day_end: time = DEFAULT_BUSINESS_DAY_END
@@ -96,6 +97,7 @@ class WorkingDays:
         self.zone: ZoneInfo = _ZONE.get(self.departement, PARIS)
         self.business_day_end: time = business_day_end
         self._holidays: dict[int, frozenset[date]] = {}
+        self._shifted: dict[tuple[date, int], date] = {}
 
     def __repr__(self) -> str:
         return f"WorkingDays({self.departement!r}, zone={self.zone.key})"
@@ -134,6 +136,23 @@ class WorkingDays:
                 return candidate
         raise RuntimeError(f"no working day within {_MAX_NON_WORKING_RUN} days of {day}")
 
+    def _shift_day(self, day: date, n: int) -> date:
+        """The ``n``th working day after ``day`` (before it if ``n < 0``; ``day`` if 0).
+
+        Cached: a pure function of the day and this calendar's holidays, asked again for every
+        deadline opened on the same day (the cache is cleared when it grows too large)."""
+        key = (day, n)
+        shifted = self._shifted.get(key)
+        if shifted is None:
+            shifted = day
+            direction = 1 if n > 0 else -1
+            for _ in range(abs(n)):
+                shifted = self._step(shifted, direction)
+            if len(self._shifted) >= _SHIFT_CACHE_SIZE:
+                self._shifted.clear()
+            self._shifted[key] = shifted
+        return shifted
+
     def local(self, instant: datetime) -> datetime:
         """``instant`` in this département's time zone."""
         return _aware(instant).astimezone(self.zone)
@@ -155,10 +174,7 @@ class WorkingDays:
         """When a request received at ``start`` with ``n`` working days is due: 23:59:59 local
         on the Nth working day after its receipt day (``n == 0``: the receipt day itself)."""
         _check_count(n, allow_negative=False)
-        day = self.receipt_day(start)
-        for _ in range(n):
-            day = self.next_working_day(day)
-        return self.end_of_day(day)
+        return self.end_of_day(self._shift_day(self.receipt_day(start), n))
 
     def shift_working_days(self, instant: datetime, n: int) -> datetime:
         """The same local wall-clock time ``n`` working days later (earlier if ``n < 0``).
@@ -170,11 +186,7 @@ class WorkingDays:
         local = self.local(instant)
         if n == 0:
             return local.astimezone(UTC)
-        day = local.date()
-        direction = 1 if n > 0 else -1
-        for _ in range(abs(n)):
-            day = self._step(day, direction)
-        return datetime.combine(day, local.timetz()).astimezone(UTC)
+        return datetime.combine(self._shift_day(local.date(), n), local.timetz()).astimezone(UTC)
 
     def add_calendar_days(self, start: datetime, n: int) -> datetime:
         """23:59:59 local on the Nth calendar day after ``start``'s local date (periods such

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Final
 from uuid import UUID, uuid5
 
@@ -154,11 +155,13 @@ def deadline_id_for(
     return uuid5(DEADLINE_NAMESPACE, f"deadline/{request_id}/{recipient_agency}/{attempt}{kind}")
 
 
+@lru_cache(maxsize=1024)
 def ladder_instants(
     rule: DeadlineRule, due_at: datetime, calendar: WorkingDays, floor: datetime | None = None
 ) -> tuple[datetime, ...]:
     """The instants of ``rule``'s ladder steps for a deadline due at ``due_at``, in order and
-    never before ``floor``."""
+    never before ``floor``. Cached: a pure function of its arguments, and a due instant in
+    working or calendar days is the end of a day, shared by every deadline opened that day."""
     # Offsets in different units cannot be ordered in the file; a running maximum keeps the
     # instants in ladder order whatever the calendar does.
     instants: list[datetime] = []

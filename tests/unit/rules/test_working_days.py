@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -202,3 +202,33 @@ def test_shifting_forth_and_back_from_a_working_day_returns_to_it(
     there = calendar.shift_working_days(on_working_day, n)
     assert calendar.is_working_day(there.astimezone(calendar.zone).date())
     assert calendar.shift_working_days(there, -n) == on_working_day
+
+
+def _counted(calendar: WorkingDays, day: date, n: int) -> date:
+    """The ``n``th working day from ``day``, counted one calendar day at a time."""
+    step = timedelta(days=1 if n > 0 else -1)
+    counted = 0
+    while counted < abs(n):
+        day += step
+        counted += calendar.is_working_day(day)
+    return day
+
+
+@given(
+    departement=DEPARTEMENTS,
+    start=INSTANTS,
+    days=st.lists(st.integers(min_value=-40, max_value=40), min_size=1, max_size=6),
+)
+def test_cached_working_day_arithmetic_counts_like_a_day_by_day_count(
+    departement: str, start: datetime, days: list[int]
+) -> None:
+    # One shared calendar asked repeatedly from the same day with other counts: a cache keyed
+    # on the day alone, or on the count alone, answers a wrong day here.
+    calendar = working_days_for(departement)
+    local = calendar.local(start)
+    for n in days:
+        shifted = calendar.shift_working_days(start, n).astimezone(calendar.zone)
+        assert shifted.date() == _counted(calendar, local.date(), n)
+        if n >= 0:
+            due = calendar.add_working_days(start, n).astimezone(calendar.zone)
+            assert due.date() == _counted(calendar, calendar.receipt_day(start), n)
