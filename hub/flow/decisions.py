@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel
@@ -53,9 +54,9 @@ class Inbound:
         envelope: Mapping[str, Any] = self.record["envelope"]
         return envelope
 
-    @property
+    @cached_property
     def event_id(self) -> uuid.UUID:
-        """The event id the sender chose."""
+        """The event id the sender chose (read once: the flow and the worker ask it often)."""
         return uuid.UUID(str(self.envelope["event_id"]))
 
 
@@ -98,7 +99,7 @@ class Deliver:
     lawful_bases: tuple[LawfulBasis, ...] = ()
     """What the disclosure rests on (``hub.rules.lawful_basis``), for its audit entry."""
 
-    @property
+    @cached_property
     def event_id(self) -> uuid.UUID:
         """The delivered record's own event id (derived, so redelivery keeps it)."""
         return uuid.UUID(str(self.record["envelope"]["event_id"]))

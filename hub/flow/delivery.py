@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel
@@ -54,12 +55,12 @@ class Message:
     attempt: int = 0
     declined: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def event_id(self) -> uuid.UUID:
         """The message's own event id."""
         return uuid.UUID(str(self.record["envelope"]["event_id"]))
 
-    @property
+    @cached_property
     def request_id(self) -> uuid.UUID:
         """The id an answer refers to: the request id, or the event id of a report."""
         return uuid.UUID(str(self.record.get("request_id") or self.event_id))
