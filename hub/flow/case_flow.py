@@ -72,9 +72,7 @@ def handle(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> O
         stored = None if state.erased_at is not None else _personal_data(inbound, ctx)
         contact = state.last_contact_at if state.erased_at is not None else now
         return frozen(
-            _remember(state, inbound, ctx.replay_window).model_copy(
-                update={"last_contact_at": contact}
-            ),
+            _remember(state, inbound, ctx.replay_window, last_contact_at=contact),
             inbound,
             AuditNote(
                 AuditAction.RECEIVED,
@@ -94,7 +92,7 @@ def handle(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> O
             Refusal(DeadLetterReason.INVALID_TRANSITION, moved.detail),
         )
     # A contact (hub.flow.expiry): an agency's event about the case, accepted, on our clock.
-    state = _remember(state, inbound, ctx.replay_window).model_copy(update={"last_contact_at": now})
+    state = _remember(state, inbound, ctx.replay_window, last_contact_at=now)
     received_note = AuditNote(
         AuditAction.RECEIVED,
         f"received {inbound.subject} from {inbound.sender.id}",
@@ -234,11 +232,13 @@ def _remember(
     *,
     refused: bool = False,
     replace: bool = False,
+    **changes: Any,
 ) -> CaseState:
     """Remember the event: a redelivery is then dropped, a replay refused. A refused event is
     remembered as refused, so reprocessing after a crash does not dead-letter it twice.
     Events older than ``window`` (the signature window: a copy of them is refused as stale
-    anyway) are forgotten, so the state does not grow with the case's history."""
+    anyway) are forgotten, so the state does not grow with the case's history. ``changes``:
+    other fields set in the same copy."""
     if replace:
         state = state.without_seen(inbound.event_id)
     seen = Seen.of(
@@ -250,7 +250,7 @@ def _remember(
         refused=refused,
         at=inbound.timestamp,
     )
-    return state.with_seen(seen, None if window is None else inbound.timestamp - window)
+    return state.with_seen(seen, None if window is None else inbound.timestamp - window, **changes)
 
 
 def _refusal(inbound: Inbound, ctx: Context) -> Refusal | None:
@@ -341,7 +341,8 @@ def _route(state: CaseState, inbound: Inbound, ctx: Context, now: datetime) -> O
 
 def _consent_given(state: CaseState, event: ConsentGiven, ctx: Context, now: datetime) -> Outcome:
     """Record consent, then release every held message it now covers."""
-    state = state.model_copy(update={"consent": state.consent.given(event)})
+    holds = state.holds
+    state = state.model_copy(update={"consent": state.consent.given(event), "holds": ()})
     notes = [
         AuditNote(
             AuditAction.CONSENT_RECORDED,
@@ -351,7 +352,6 @@ def _consent_given(state: CaseState, event: ConsentGiven, ctx: Context, now: dat
             reason="roles: " + ", ".join(r.value for r in event.recipient_roles),
         )
     ]
-    holds, state = state.holds, state.model_copy(update={"holds": ()})
     deliveries: list[Deliver] = []
     opened: list[OpenDeadline] = []
     reports: dict[str, Held] = {}

@@ -312,14 +312,14 @@ class CaseState(_Value):
     """Set once the case is erased: the state then keeps only its id, its chain head (the
     worker goes on chaining entries after the ERASED one) and its recent event ids."""
 
-    def with_received(self, delivery: Received) -> CaseState:
-        """The state after ``delivery``: merged into the agency's entry, or a new one."""
+    def received_after(self, delivery: Received) -> tuple[Received, ...]:
+        """``received`` after ``delivery``: merged into the agency's entry, or a new one."""
         key = (delivery.recipient, delivery.role)
         earlier = next((r for r in self.received if (r.recipient, r.role) == key), None)
         if earlier is None:
-            return self.model_copy(update={"received": (*self.received, delivery)})
+            return (*self.received, delivery)
         kept = tuple(r for r in self.received if (r.recipient, r.role) != key)
-        return self.model_copy(update={"received": (*kept, earlier.merged(delivery))})
+        return (*kept, earlier.merged(delivery))
 
     def seen_events(self) -> list[Seen]:
         """Every remembered sighting, oldest first."""
@@ -339,9 +339,9 @@ class CaseState(_Value):
         rest = self.seen[:index] + self.seen[index + _SEEN.size :]
         return self.model_copy(update={"seen": rest})
 
-    def with_seen(self, seen: Seen, since: datetime | None) -> CaseState:
+    def with_seen(self, seen: Seen, since: datetime | None, **changes: Any) -> CaseState:
         """The state remembering ``seen``, forgetting sightings recorded before ``since`` and
-        all but the latest ``SEEN_WINDOW``."""
+        all but the latest ``SEEN_WINDOW``, with ``changes`` made in the same copy."""
         kept = self.seen
         if since is not None:
             cut = int(since.timestamp() * 1000)
@@ -351,7 +351,7 @@ class CaseState(_Value):
                 if _AT.unpack_from(record, 32)[0] >= cut  # legacy entries: never cut
             )
         log = (kept + seen.pack())[-SEEN_WINDOW * _SEEN.size :]
-        return self.model_copy(update={"seen": log})
+        return self.model_copy(update={**changes, "seen": log})
 
     def _seen_index(self, event_id: UUID) -> int:
         wanted = event_id.bytes
@@ -381,8 +381,13 @@ class CaseState(_Value):
 
     def with_deadline(self, deadline: OpenDeadline) -> CaseState:
         """The state with ``deadline`` added or replaced."""
-        kept = [d for d in self.deadlines if d["deadline_id"] != str(deadline.deadline_id)]
-        return self.model_copy(update={"deadlines": (*kept, deadline.to_dict())})
+        return self.model_copy(update={"deadlines": self.deadlines_with(deadline)})
+
+    def deadlines_with(self, deadline: OpenDeadline) -> tuple[dict[str, Any], ...]:
+        """``deadlines`` with ``deadline`` added or replaced."""
+        added = deadline.to_dict()
+        wanted = added["deadline_id"]
+        return (*(d for d in self.deadlines if d["deadline_id"] != wanted), added)
 
     def without_deadline(self, deadline_id: UUID) -> CaseState:
         """The state with ``deadline_id`` closed."""

@@ -138,7 +138,8 @@ def send(
     delivery = project_for(
         message.subject, message.record, message.source, recipient, decision, state.safety, ctx
     )
-    state = state.with_received(received(delivery, now))
+    # One copy of the state per delivery, with everything it changes.
+    changes: dict[str, Any] = {"received": state.received_after(received(delivery, now))}
     notes: list[AuditNote] = [routed(delivery)]
     opened: list[OpenDeadline] = []
     if message.needs_answer:
@@ -157,10 +158,10 @@ def send(
             for r in state.requests
             if (r.request_id, r.recipient) != (request.request_id, request.recipient)
         )
-        state = state.model_copy(update={"requests": (*others, request)})
+        changes["requests"] = (*others, request)
         deadline = _deadline(state, message, recipient, ctx, now)
         if deadline is not None:
-            state = state.with_deadline(deadline)
+            changes["deadlines"] = state.deadlines_with(deadline)
             opened.append(deadline)
             notes.append(
                 AuditNote(
@@ -170,7 +171,12 @@ def send(
                     recipient=recipient.id,
                 )
             )
-    return Sent(state=state, deliveries=(delivery,), notes=tuple(notes), opened=tuple(opened))
+    return Sent(
+        state=state.model_copy(update=changes),
+        deliveries=(delivery,),
+        notes=tuple(notes),
+        opened=tuple(opened),
+    )
 
 
 def _deadline(
