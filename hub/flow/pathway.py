@@ -24,12 +24,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import BaseModel
+
 from hub.contracts.enums import AckStatus, AuditAction, PermitType
 from hub.contracts.envelope import (
     Envelope,
 )
 from hub.contracts.events import (
-    EVENT_MODELS,
     AccommodationNeeds,
     AccommodationRequested,
     PermitRequested,
@@ -79,15 +80,14 @@ def raise_request(
     state: CaseState,
     kind: str,
     subject: str,
-    record: dict[str, Any],
+    event: BaseModel,
     source: Agency,
     ctx: Context,
     now: datetime,
 ) -> Outcome:
-    """Route one request the hub raises on the person's behalf (once per ``kind``)."""
-    routed = route(
-        state, subject, record, EVENT_MODELS[subject].model_validate(record), source, ctx, now
-    )
+    """Route one request the hub raises on the person's behalf (once per ``kind``): ``event``
+    as built, its record dumped once (never validated back from the dump)."""
+    routed = route(state, subject, event.model_dump(), event, source, ctx, now)
     if routed.refusal is not None:
         note = AuditNote(
             AuditAction.REFUSED, f"could not raise {subject}", reason=routed.refusal.reason.value
@@ -144,24 +144,26 @@ def assistance(
         and "accommodation" not in state.pathway.raised
         and ctx.pathway.raises(ACCOMMODATION)
     ):
-        record = AccommodationRequested(
+        accommodation_request = AccommodationRequested(
             envelope=envelope_for(case_id, cause, "accommodation", now),
             request_id=request_id_for(cause, "accommodation"),
             needs=accommodation,
             person=person,
-        ).model_dump()
-        part = raise_request(state, "accommodation", ACCOMMODATION, record, source, ctx, now)
+        )
+        part = raise_request(
+            state, "accommodation", ACCOMMODATION, accommodation_request, source, ctx, now
+        )
         state = part.state
         parts.append(part)
     if support and "support" not in state.pathway.raised and ctx.pathway.raises(SUPPORT):
-        record = SupportRequested(
+        support_request = SupportRequested(
             envelope=envelope_for(case_id, cause, "support", now),
             request_id=request_id_for(cause, "support"),
             support_types=tuple(support),
             departement=departement,
             person=person,
-        ).model_dump()
-        part = raise_request(state, "support", SUPPORT, record, source, ctx, now)
+        )
+        part = raise_request(state, "support", SUPPORT, support_request, source, ctx, now)
         state = part.state
         parts.append(part)
     return outcome_of(state, parts)
@@ -182,15 +184,15 @@ def permit_request(
     kind = f"permit:{permit_type.value}"
     if kind in state.pathway.raised:
         return Outcome(state=state)
-    record = PermitRequested(
+    request = PermitRequested(
         envelope=envelope_for(state.case_id, cause, kind, now),
         request_id=request_id_for(cause, kind),
         permit_type=permit_type,
         departement=departement,
         legal_basis=legal_basis[:200],
         person=person,
-    ).model_dump()
-    return raise_request(state, kind, PERMIT, record, source, ctx, now)
+    )
+    return raise_request(state, kind, PERMIT, request, source, ctx, now)
 
 
 def opened(
