@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -70,22 +71,28 @@ class Lifecycle(BaseModel):
         """Load and validate ``lifecycle.yaml``."""
         return load_config(config_dir / LIFECYCLE_FILE, cls)
 
+    @cached_property
+    def _by_event(self) -> dict[str, tuple[Transition, ...]]:
+        """The transitions of each event, in file order: built on first use (read on every
+        event; a cached property, where a pydantic private attribute is slow to read)."""
+        by_event: dict[str, list[Transition]] = {}
+        for transition in self.transitions:
+            by_event.setdefault(transition.event, []).append(transition)
+        return {event: tuple(transitions) for event, transitions in by_event.items()}
+
     def governs(self, event: str) -> bool:
         """True when ``event`` moves cases (others are allowed in any status)."""
-        return any(t.event == event for t in self.transitions)
+        return event in self._by_event
 
     def move(
         self, status: CaseStatus, event: str, outcome: str | None = None
     ) -> Moved | InvalidTransition | None:
         """Where ``event`` takes a case in ``status``; None when the event moves no case."""
-        if not self.governs(event):
+        transitions = self._by_event.get(event)
+        if transitions is None:
             return None
-        for transition in self.transitions:
-            if (
-                transition.event == event
-                and status in transition.sources
-                and transition.outcome in (None, outcome)
-            ):
+        for transition in transitions:
+            if status in transition.sources and transition.outcome in (None, outcome):
                 target = status if transition.to == SAME else CaseStatus(transition.to)
                 return Moved(target, transition.reopens)
         what = f"{event}" + (f" ({outcome})" if outcome else "")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -110,10 +111,16 @@ class RoutingRules(BaseModel):
 
     def for_type(self, message_type: str) -> RoutingRule | None:
         """The rule for ``message_type``, if the hub accepts it at all."""
+        return self._by_type.get(message_type)
+
+    @cached_property
+    def _by_type(self) -> dict[str, RoutingRule]:
+        """The first rule of each message type: built on first use (read several times per
+        event; a cached property, where a pydantic private attribute is slow to read)."""
+        by_type: dict[str, RoutingRule] = {}
         for rule in self.rules:
-            if rule.message_type == message_type:
-                return rule
-        return None
+            by_type.setdefault(rule.message_type, rule)
+        return by_type
 
 
 @dataclass(frozen=True)
