@@ -57,7 +57,7 @@ class Inbound:
     @cached_property
     def event_id(self) -> uuid.UUID:
         """The event id the sender chose (read once: the flow and the worker ask it often)."""
-        return uuid.UUID(str(self.envelope["event_id"]))
+        return as_uuid(self.envelope["event_id"])
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ class Deliver:
     @cached_property
     def event_id(self) -> uuid.UUID:
         """The delivered record's own event id (derived, so redelivery keeps it)."""
-        return uuid.UUID(str(self.record["envelope"]["event_id"]))
+        return as_uuid(self.record["envelope"]["event_id"])
 
 
 @dataclass(frozen=True)
@@ -152,6 +152,12 @@ class Outcome:
     closed: tuple[uuid.UUID, ...] = field(default_factory=tuple)
     destroy_key: bool = False
     """Erasure: destroy the case's key before anything of this outcome is written."""
+
+
+def as_uuid(value: object) -> uuid.UUID:
+    """``value`` as a UUID: itself when it is one already (decoded and dumped records hold
+    UUIDs), else parsed from its text (ValueError when it is none)."""
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
 def digest_of(frame: bytes) -> str:

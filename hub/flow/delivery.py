@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from hub.contracts.enums import AgencyRole, AuditAction, DataCategory, SafeChannel, Urgency
 from hub.flow.case_state import CaseState, Held, OpenRequest, Received, Safety
-from hub.flow.decisions import AuditNote, Context, Deliver
+from hub.flow.decisions import AuditNote, Context, Deliver, as_uuid
 from hub.rules.consent import NO_PERSONAL_DATA as NO_DATA_BASIS
 from hub.rules.consent import ConsentGap, Share, Situation, decide_sharing
 from hub.rules.deadlines.open_deadline import OpenDeadline, Supervisor, open_deadline
@@ -58,12 +58,12 @@ class Message:
     @cached_property
     def event_id(self) -> uuid.UUID:
         """The message's own event id."""
-        return uuid.UUID(str(self.record["envelope"]["event_id"]))
+        return as_uuid(self.record["envelope"]["event_id"])
 
     @cached_property
     def request_id(self) -> uuid.UUID:
         """The id an answer refers to: the request id, or the event id of a report."""
-        return uuid.UUID(str(self.record.get("request_id") or self.event_id))
+        return as_uuid(self.record.get("request_id") or self.event_id)
 
 
 @dataclass(frozen=True)
@@ -260,7 +260,7 @@ def project_for(
             allowed -= {DataCategory.CONTACT}
     projected = ctx.projector.project(subject, record, allowed)
     envelope = dict(record["envelope"])
-    original_id = uuid.UUID(str(envelope["event_id"]))
+    original_id = as_uuid(envelope["event_id"])
     envelope.update(
         event_id=uuid.uuid5(DELIVERY_NAMESPACE, f"{original_id}/{recipient.id}"),
         causation_id=original_id,

@@ -35,7 +35,7 @@ from hub.contracts.events import (
 )
 from hub.contracts.partitioning import case_partition
 from hub.contracts.topics import ERASURE, REDRIVE, agency_of_outbox
-from hub.flow.decisions import Inbound, digest_of
+from hub.flow.decisions import Inbound, as_uuid, digest_of
 from hub.flow.redrives import RedriveRefused, proven_redrive
 from hub.flow.sealed_letters import OriginalUnavailableError, open_original
 from hub.rules.directory import Agency, Directory
@@ -378,13 +378,13 @@ def _peek_ids(raw: RawRecord, codec: Codec) -> tuple[uuid.UUID | None, uuid.UUID
 
 
 def _ids(envelope: dict[str, Any]) -> tuple[uuid.UUID | None, uuid.UUID | None]:
-    def as_uuid(value: Any) -> uuid.UUID | None:
+    def parsed(value: Any) -> uuid.UUID | None:
         try:
-            return uuid.UUID(str(value)) if value is not None else None
+            return as_uuid(value) if value is not None else None
         except ValueError:
             return None
 
-    return as_uuid(envelope.get("case_id")), as_uuid(envelope.get("event_id"))
+    return parsed(envelope.get("case_id")), parsed(envelope.get("event_id"))
 
 
 def raw_of(inbound: Inbound) -> RawRecord:
