@@ -196,8 +196,10 @@ async def _paced(
                 now = time.perf_counter()
                 for records in batch.values():
                     for record in records:
-                        request = codec.decode(record.value).record["request_id"]
-                        received.setdefault(str(request), now)
+                        # the floor forwards the warm-up's consent and choice too
+                        request = codec.decode(record.value).record.get("request_id")
+                        if request is not None:
+                            received.setdefault(str(request), now)
 
         await asyncio.gather(pace(), collect())
         # Idle: the forwarder's fetch loop and this process's inbox reader keep polling.

@@ -8,6 +8,7 @@ from itertools import pairwise
 from uuid import UUID
 
 import pytest
+from audit_entries import FixedKeyStore
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -38,19 +39,6 @@ CASE_B = UUID("6f1c2a9e-0000-4000-8000-00000000000b")
 CASE_C = UUID("6f1c2a9e-0000-4000-8000-00000000000c")
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 CODEC = Codec(SchemaRegistry.load(PROJECT_ROOT / "schemas"))
-
-
-class FixedKeyStore:
-    """One constant key for every case: makes ciphertexts, hence hashes, reproducible."""
-
-    def get_or_create(self, case_id: UUID) -> tuple[str, bytes]:
-        return f"{case_id}.00000000", bytes(range(32))
-
-    def get(self, key_id: str) -> bytes | None:
-        return bytes(range(32))
-
-    def destroy(self, case_id: UUID) -> bool:
-        return False
 
 
 def event_id(case_id: UUID, seq: int) -> UUID:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
+from audit_entries import FixedKeyStore, audit_entries
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -76,20 +77,6 @@ instants = st.datetimes(
 )
 
 
-class FixedKeyStore:
-    def get_or_create(self, case_id: UUID) -> tuple[str, bytes]:
-        return f"{case_id}.00000000", bytes(range(32))
-
-    def get(self, key_id: str) -> bytes | None:
-        return bytes(range(32))
-
-    def destroy(self, case_id: UUID) -> bool:
-        return False
-
-    def flush(self) -> None:
-        pass
-
-
 @st.composite
 def arguments(draw: st.DrawFn) -> dict[str, Any]:
     return {
@@ -136,26 +123,13 @@ def test_next_entry_hashes_the_entry_it_makes(
     assert new_head == ChainHead(case_id=entry.case_id, seq=entry.seq, hash=entry.hash)
 
 
-@st.composite
-def entries(draw: st.DrawFn) -> AuditEntry:
-    return AuditEntry(
-        case_id=draw(st.uuids()),
-        seq=draw(st.integers(min_value=-(2**63), max_value=2**63 - 1)),
-        recorded_at=draw(instants),
-        actor=draw(texts),
-        actor_role=draw(st.sampled_from(AgencyRole)),
-        event_id=draw(st.none() | st.uuids()),
-        action=draw(st.sampled_from(AuditAction)),
-        decision=draw(optional_texts),
-        reason=draw(optional_texts),
-        legal_basis=draw(optional_texts),
-        recipient=draw(optional_texts),
-        categories=tuple(draw(st.lists(st.sampled_from(DataCategory), max_size=12))),
-        payload_ciphertext=draw(st.none() | st.binary(max_size=100)),
-        key_id=draw(optional_texts),
-        lawful_bases=tuple(draw(st.lists(st.sampled_from(LawfulBasis), max_size=4))),
-        prev_hash=draw(st.binary(max_size=40)),
-        hash=draw(st.binary(max_size=40)),
+def entries() -> st.SearchStrategy[AuditEntry]:
+    return audit_entries(
+        texts=texts,
+        instants=instants,
+        ciphertexts=st.binary(max_size=100),
+        max_categories=12,
+        max_hash=40,
     )
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from uuid import UUID
 
 import pytest
+from audit_entries import audit_entries
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -30,7 +31,6 @@ def fastavro_frame(entry: AuditEntry, codec: Codec = CODEC) -> bytes:
 
 
 texts = st.text(max_size=300)  # any unicode but lone surrogates, empty included
-optional_texts = st.none() | texts
 instants = st.datetimes(
     min_value=datetime(1900, 1, 1),
     max_value=datetime(2400, 1, 1),
@@ -44,26 +44,9 @@ blobs = (
 )
 
 
-@st.composite
-def entries(draw: st.DrawFn) -> AuditEntry:
-    return AuditEntry(
-        case_id=draw(st.uuids()),
-        seq=draw(st.integers(min_value=-(2**63), max_value=2**63 - 1)),
-        recorded_at=draw(instants),
-        actor=draw(texts),
-        actor_role=draw(st.sampled_from(AgencyRole)),
-        event_id=draw(st.none() | st.uuids()),
-        action=draw(st.sampled_from(AuditAction)),
-        decision=draw(optional_texts),
-        reason=draw(optional_texts),
-        legal_basis=draw(optional_texts),
-        recipient=draw(optional_texts),
-        categories=tuple(draw(st.lists(st.sampled_from(DataCategory), max_size=70))),
-        payload_ciphertext=draw(st.none() | blobs),
-        key_id=draw(optional_texts),
-        lawful_bases=tuple(draw(st.lists(st.sampled_from(LawfulBasis), max_size=6))),
-        prev_hash=draw(st.binary(max_size=64)),
-        hash=draw(st.binary(max_size=64)),
+def entries() -> st.SearchStrategy[AuditEntry]:
+    return audit_entries(
+        texts=texts, instants=instants, ciphertexts=blobs, max_categories=70, max_hash=64
     )
 
 
