@@ -130,10 +130,12 @@ class AuditEntryWriter:
             case = self._case = (entry.case_id, _text(str(entry.case_id)))
         out = bytearray(case[1])
         out += _SIZES[entry.seq] if 0 <= entry.seq < _TABLE else _long(entry.seq)
-        time = self._time
-        if time[0] != entry.recorded_at:
-            millis = (entry.recorded_at - _EPOCH) // _MILLISECOND
-            time = self._time = (entry.recorded_at, _long(millis))
+        time, instant = self._time, entry.recorded_at
+        # Equal and of the same fold: the same instant (two equal wall times of one zone
+        # compare equal across a DST repeat, an hour apart).
+        if time[0] != (instant, instant.fold):
+            millis = (instant - _EPOCH) // _MILLISECOND
+            time = self._time = ((instant, instant.fold), _long(millis))
         out += time[1]
         _string(out, entry.actor)
         out += self._roles[entry.actor_role]

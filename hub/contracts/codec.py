@@ -24,7 +24,7 @@ from typing import Any
 from fastavro import schemaless_reader, schemaless_writer
 from pydantic import BaseModel, ValidationError
 
-from hub.contracts.audit_entry_avro import AuditEntryWriter
+from hub.contracts.audit_entry_avro import AuditEntryWriter, UnexpectedSchemaError
 from hub.contracts.enums import DeadLetterReason
 from hub.contracts.events import EVENT_MODELS, subject_of
 from hub.contracts.hub_records import AuditEntry
@@ -110,7 +110,7 @@ class Codec:
         self.registry = registry
         self.max_record_bytes = max_record_bytes
         self._readings: dict[int, _Reading] = {}
-        self._audit_writer: tuple[RegisteredSchema, AuditEntryWriter] | None = None
+        self._audit_writer: tuple[RegisteredSchema, AuditEntryWriter | None] | None = None
 
     def encode(self, subject: str, record: Mapping[str, Any]) -> bytes:
         """Frame ``record`` with the latest schema of ``subject``."""
@@ -131,11 +131,21 @@ class Codec:
         return self._within_limit(schema, out.getvalue())
 
     def _encode_audit_entry(self, entry: AuditEntry) -> bytes:
-        """Frame ``entry`` under the latest AuditEntry schema, written by its own writer."""
+        """Frame ``entry`` under the latest AuditEntry schema, written by its own writer; by
+        the generic path when that schema has fields the writer does not write (a later
+        version: encoded as any event is, never refused for being new)."""
         if self._audit_writer is None:
-            schema = self.registry.latest(subject_of(AuditEntry))
-            self._audit_writer = (schema, AuditEntryWriter(schema.parsed))
+            try:
+                schema = self.registry.latest(subject_of(AuditEntry))
+            except UnknownSchemaError as exc:
+                raise CodecError(DeadLetterReason.UNKNOWN_SCHEMA_ID, str(exc)) from None
+            try:
+                self._audit_writer = (schema, AuditEntryWriter(schema.parsed))
+            except UnexpectedSchemaError:
+                self._audit_writer = (schema, None)
         schema, writer = self._audit_writer
+        if writer is None:
+            return self.encode_with(schema, entry.model_dump())
         try:
             body = writer.write(entry)
         except _WRITE_ERRORS as exc:

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.contracts.enums import PermitType, RightsTopic
+from hub.rules.derived_values import DerivedOnce
 from hub.runtime.config_files import load_config
 
 LIFECYCLE_FILE = "lifecycle.yaml"
@@ -59,7 +60,7 @@ class InvalidTransition:
     detail: str
 
 
-class Lifecycle(BaseModel):
+class Lifecycle(DerivedOnce):
     """Every transition, validated from ``lifecycle.yaml``."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from hub.contracts.enums import AgencyRole, ExploitationType, Gender, Specialism, Urgency
+from hub.rules.derived_values import DerivedOnce
 from hub.rules.directory import SPECIALISM_FOR_EXPLOITATION, Agency, AgencyId, Directory
 from hub.runtime.config_files import load_config
 
@@ -79,7 +80,7 @@ class RoutingRule(BaseModel):
     """Recipient roles bound to notify the prosecutor (CPP art. 40) when they receive it."""
 
 
-class RoutingRules(BaseModel):
+class RoutingRules(DerivedOnce):
     """Every routing rule, validated from ``routing.yaml``."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -71,8 +71,9 @@ _ZONE: Final[dict[str, ZoneInfo]] = {
 # 25 December, Friday 26, the weekend); 14 leaves room for any future holiday.
 _MAX_NON_WORKING_RUN: Final = 14
 MAX_WORKING_DAYS: Final = 1000
-_SHIFT_CACHE_SIZE: Final = 4096
 """The largest number of working days a calendar adds or shifts (about four years)."""
+_SHIFT_CACHE_SIZE: Final = 4096
+"""How many (day, count) shifts one calendar remembers before it starts again."""
 
 _DEPARTEMENT: Final = TypeAdapter(Departement)
 

@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from hub.contracts.enums import AgencyRole, EscalationStep, NeedKind, Urgency
+from hub.rules.derived_values import DerivedOnce
 from hub.rules.working_days import (
     DEFAULT_BUSINESS_DAY_END,
     MAX_WORKING_DAYS,
@@ -142,7 +143,7 @@ class LadderRung(BaseModel):
     after: Duration
 
 
-class DeadlineRule(BaseModel):
+class DeadlineRule(DerivedOnce):
     """How long a recipient role has to answer a message type, and the ladder after that."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -198,7 +199,7 @@ class DeadlineRule(BaseModel):
         return f"{self.message_type} → {self.recipient_role} (urgency {urgency}, minor {minor})"
 
 
-class DeadlinePolicy(BaseModel):
+class DeadlinePolicy(DerivedOnce):
     """The deadline policy file (``deploy/config/deadlines.yaml``), validated."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import pytest
 from audit_entries import audit_entries
+from fastavro import parse_schema
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -17,7 +19,7 @@ from hub.contracts.codec import Codec, CodecError
 from hub.contracts.enums import AgencyRole, AuditAction, DataCategory, DeadLetterReason, LawfulBasis
 from hub.contracts.events import subject_of
 from hub.contracts.hub_records import AuditEntry
-from hub.contracts.registry import SchemaRegistry
+from hub.contracts.registry import RegisteredSchema, SchemaRegistry
 from hub.runtime.settings import PROJECT_ROOT
 
 REGISTRY = SchemaRegistry.load(PROJECT_ROOT / "schemas")
@@ -144,3 +146,64 @@ def test_a_schema_with_other_fields_is_refused() -> None:
     AuditEntryWriter(latest.parsed)
     with pytest.raises(UnexpectedSchemaError, match="lawful_bases"):
         AuditEntryWriter(first.parsed)  # version 1 had no lawful_bases
+
+
+def story_entry(**fields: object) -> AuditEntry:
+    values: dict[str, object] = {
+        "case_id": UUID(int=7),
+        "seq": 3,
+        "recorded_at": datetime(2026, 3, 2, 9, 30, tzinfo=UTC),
+        "actor": "hub",
+        "actor_role": AgencyRole.HUB,
+        "action": AuditAction.RECEIVED,
+        "prev_hash": bytes(32),
+        "hash": bytes(32),
+    }
+    return AuditEntry(**{**values, **fields})  # type: ignore[arg-type]
+
+
+def test_a_later_schema_with_a_field_the_writer_does_not_write_is_encoded_not_refused() -> None:
+    """A new AuditEntry version (one more optional field) is written by the generic path,
+    as any event is: the hub never refuses to audit because the schema moved on."""
+    latest = REGISTRY.latest(SUBJECT)
+    later_schema = {
+        **latest.schema,
+        "fields": [
+            *latest.schema["fields"],
+            {"name": "note", "type": ["null", "string"], "default": None},
+        ],
+    }
+    later = RegisteredSchema(
+        schema_id=latest.schema_id + 10_000,
+        subject=SUBJECT,
+        version=latest.version + 1,
+        schema=later_schema,
+        parsed=parse_schema(later_schema),
+    )
+    codec = Codec(SchemaRegistry([*REGISTRY.versions(SUBJECT), later]))
+    frame = codec.encode_event(story_entry())
+    assert frame == codec.encode(SUBJECT, story_entry().model_dump())
+    decoded = codec.decode(frame)
+    assert decoded.schema_id == later.schema_id
+    assert decoded.record["note"] is None
+
+
+def test_no_audit_entry_schema_is_an_unknown_schema_refusal() -> None:
+    with pytest.raises(CodecError) as refused:
+        Codec(SchemaRegistry([])).encode_event(story_entry())
+    assert refused.value.reason is DeadLetterReason.UNKNOWN_SCHEMA_ID
+
+
+def test_the_same_wall_time_twice_across_a_dst_repeat_is_two_instants() -> None:
+    """Paris 02:30 on 2026-10-25 happens twice (fold 0, then fold 1, an hour later): equal as
+    datetimes of one zone, not the same instant. The writer's last-time memory must not take
+    the second for the first."""
+    paris = ZoneInfo("Europe/Paris")
+    first = datetime(2026, 10, 25, 2, 30, tzinfo=paris)
+    second = first.replace(fold=1)
+    assert first == second
+    assert first.utcoffset() != second.utcoffset()
+    writer = Codec(REGISTRY)
+    for instant in (first, second):
+        entry = story_entry().model_copy(update={"recorded_at": instant})
+        assert writer.encode_event(entry) == fastavro_frame(entry)
