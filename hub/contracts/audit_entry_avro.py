@@ -4,7 +4,8 @@ The routing worker writes twelve audit entries per referral; through ``model_dum
 fastavro's generic writer (a dict per entry, a ``str`` per uuid, a schema walk per field) their
 encoding was a tenth of its CPU. ``AuditEntryWriter`` writes the same bytes field by field. It
 is built from the registered schema and refuses one whose fields are not the ones it writes,
-so a new version of the schema cannot be written with the old layout;
+so a new version of the schema is never written with the old layout (the codec then writes it
+with fastavro);
 tests/unit/contracts/test_audit_entry_avro.py proves it byte-identical to fastavro on
 generated entries.
 """

@@ -10,7 +10,8 @@ the writer schema by ``hub.contracts.strict_avro``, and one that breaks the Avro
 CORRUPT_FRAME (defect 1 in docs/RELIABILITY.md).
 
 Audit entries, a dozen per referral, are written by ``hub.contracts.audit_entry_avro`` instead
-of fastavro: the same bytes, the same errors and size limit, a fraction of the CPU.
+of fastavro: the same bytes, the same errors and size limit, a fraction of the CPU. A later
+AuditEntry schema with fields that writer does not know is written by fastavro, as any event.
 """
 
 from __future__ import annotations
