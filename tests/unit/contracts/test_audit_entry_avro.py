@@ -101,53 +101,6 @@ def test_every_role_and_action_symbol_is_written_as_fastavro_writes_it(
     assert CODEC.decode_event(CODEC.encode_event(entry)) == entry
 
 
-def test_an_entry_over_the_size_limit_is_refused_as_by_fastavro() -> None:
-    small = Codec(REGISTRY, max_record_bytes=1024)
-    entry = AuditEntry(
-        case_id=UUID(int=7),
-        seq=3,
-        recorded_at=datetime(2026, 3, 2, 9, 30, tzinfo=UTC),
-        actor="hub",
-        actor_role=AgencyRole.HUB,
-        action=AuditAction.RECEIVED,
-        payload_ciphertext=bytes(1000),
-        prev_hash=bytes(32),
-        hash=bytes(32),
-    )
-    with pytest.raises(CodecError) as fast:
-        small.encode_event(entry)
-    with pytest.raises(CodecError) as generic:
-        fastavro_frame(entry, small)
-    assert fast.value.reason is generic.value.reason is DeadLetterReason.OVERSIZE
-    assert fast.value.detail == generic.value.detail
-
-
-def test_text_that_is_not_utf8_is_a_schema_violation_as_with_fastavro() -> None:
-    entry = AuditEntry(
-        case_id=UUID(int=7),
-        seq=3,
-        recorded_at=datetime(2026, 3, 2, 9, 30, tzinfo=UTC),
-        actor="hub",
-        actor_role=AgencyRole.HUB,
-        action=AuditAction.RECEIVED,
-        reason="\ud800",  # a lone surrogate
-        prev_hash=bytes(32),
-        hash=bytes(32),
-    )
-    with pytest.raises(CodecError) as fast:
-        CODEC.encode_event(entry)
-    with pytest.raises(CodecError) as generic:
-        fastavro_frame(entry)
-    assert fast.value.reason is generic.value.reason is DeadLetterReason.SCHEMA_VIOLATION
-
-
-def test_a_schema_with_other_fields_is_refused() -> None:
-    first, latest = REGISTRY.versions(SUBJECT)[0], REGISTRY.latest(SUBJECT)
-    AuditEntryWriter(latest.parsed)
-    with pytest.raises(UnexpectedSchemaError, match="lawful_bases"):
-        AuditEntryWriter(first.parsed)  # version 1 had no lawful_bases
-
-
 def story_entry(**fields: object) -> AuditEntry:
     values: dict[str, object] = {
         "case_id": UUID(int=7),
@@ -160,6 +113,33 @@ def story_entry(**fields: object) -> AuditEntry:
         "hash": bytes(32),
     }
     return AuditEntry(**{**values, **fields})  # type: ignore[arg-type]
+
+
+def test_an_entry_over_the_size_limit_is_refused_as_by_fastavro() -> None:
+    small = Codec(REGISTRY, max_record_bytes=1024)
+    entry = story_entry(payload_ciphertext=bytes(1000))
+    with pytest.raises(CodecError) as fast:
+        small.encode_event(entry)
+    with pytest.raises(CodecError) as generic:
+        fastavro_frame(entry, small)
+    assert fast.value.reason is generic.value.reason is DeadLetterReason.OVERSIZE
+    assert fast.value.detail == generic.value.detail
+
+
+def test_text_that_is_not_utf8_is_a_schema_violation_as_with_fastavro() -> None:
+    entry = story_entry(reason="\ud800")  # a lone surrogate
+    with pytest.raises(CodecError) as fast:
+        CODEC.encode_event(entry)
+    with pytest.raises(CodecError) as generic:
+        fastavro_frame(entry)
+    assert fast.value.reason is generic.value.reason is DeadLetterReason.SCHEMA_VIOLATION
+
+
+def test_a_schema_with_other_fields_is_refused() -> None:
+    first, latest = REGISTRY.versions(SUBJECT)[0], REGISTRY.latest(SUBJECT)
+    AuditEntryWriter(latest.parsed)
+    with pytest.raises(UnexpectedSchemaError, match="lawful_bases"):
+        AuditEntryWriter(first.parsed)  # version 1 had no lawful_bases
 
 
 def test_a_later_schema_with_a_field_the_writer_does_not_write_is_encoded_not_refused() -> None:
