@@ -10,15 +10,13 @@ supervisor; the decided one is never chased.
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from eventually import eventually
 from flow_helpers import consent_for, envelope, events_for, fresh, received_for
-from test_deadlines_on_broker import fast_time
+from test_deadlines_on_broker import escalations_of_deadlines, fast_time
 from worker_process import WorkerProcess
 from worker_thread import AgencyClient, AgencyFactory
 
@@ -66,20 +64,7 @@ def decision(case_id: uuid.UUID, report_id: uuid.UUID, outcome: str) -> Identifi
 async def conclusive_steps(
     client: AgencyClient, deadline_ids: set[uuid.UUID], want: int, within_s: float = WAIT_S
 ) -> list[Escalation]:
-    """Escalations of the conclusive-decision deadlines ``deadline_ids`` that ``client``
-    receives until ``want`` came or ``within_s`` passed (the caller asserts)."""
-    found: list[Escalation] = []
-
-    async def enough() -> bool:
-        for message in await client.receive(expected=1, timeout_s=1.0):
-            event = message.event
-            if isinstance(event, Escalation) and event.deadline_id in deadline_ids:
-                found.append(event)
-        return len(found) >= want
-
-    with contextlib.suppress(AssertionError):
-        await eventually(enough, timeout_s=within_s, what=f"{want} conclusive escalations")
-    return found
+    return await escalations_of_deadlines(client, deadline_ids, want, within_s)
 
 
 async def test_a_forgotten_conclusive_decision_is_chased_and_a_made_one_is_not(

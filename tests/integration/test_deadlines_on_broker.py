@@ -23,7 +23,7 @@ from flow_helpers import (
     received_for,
 )
 from worker_process import WorkerProcess
-from worker_thread import AgencyFactory
+from worker_thread import AgencyClient, AgencyFactory
 
 from agents.io.reader import committed_offsets
 from agents.router import GROUP_ID
@@ -63,6 +63,25 @@ async def escalations_for(
     # without it proves that no duplicate came.
     with contextlib.suppress(AssertionError):
         await eventually(received, timeout_s=timeout_s, what=f"{want} escalations")
+    return found
+
+
+async def escalations_of_deadlines(
+    client: AgencyClient, deadline_ids: set[uuid.UUID], want: int, within_s: float
+) -> list[Escalation]:
+    """Escalations of the deadlines ``deadline_ids`` that ``client`` receives until ``want``
+    came or ``within_s`` passed (the caller asserts)."""
+    found: list[Escalation] = []
+
+    async def enough() -> bool:
+        for message in await client.receive(expected=1, timeout_s=1.0):
+            event = message.event
+            if isinstance(event, Escalation) and event.deadline_id in deadline_ids:
+                found.append(event)
+        return len(found) >= want
+
+    with contextlib.suppress(AssertionError):
+        await eventually(enough, timeout_s=within_s, what=f"{want} escalations")
     return found
 
 

@@ -9,15 +9,13 @@ escalated to its supervisor — naming the case only; the answered one is never 
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from eventually import eventually
 from flow_helpers import envelope, events_for, fresh, received_for
-from test_deadlines_on_broker import fast_time
+from test_deadlines_on_broker import escalations_of_deadlines, fast_time
 from worker_process import WorkerProcess
 from worker_thread import AgencyClient, AgencyFactory
 
@@ -46,20 +44,7 @@ async def minor_reported(hospital: AgencyClient, ase: AgencyClient) -> uuid.UUID
 async def parents_steps(
     client: AgencyClient, deadline_ids: set[uuid.UUID], want: int, within_s: float = WAIT_S
 ) -> list[Escalation]:
-    """Escalations of the parents-informed deadlines ``deadline_ids`` that ``client``
-    receives until ``want`` came or ``within_s`` passed (the caller asserts)."""
-    found: list[Escalation] = []
-
-    async def enough() -> bool:
-        for message in await client.receive(expected=1, timeout_s=1.0):
-            event = message.event
-            if isinstance(event, Escalation) and event.deadline_id in deadline_ids:
-                found.append(event)
-        return len(found) >= want
-
-    with contextlib.suppress(AssertionError):
-        await eventually(enough, timeout_s=within_s, what=f"{want} parents-step escalations")
-    return found
+    return await escalations_of_deadlines(client, deadline_ids, want, within_s)
 
 
 async def test_a_pending_parents_step_is_chased_and_an_answered_one_is_not(
