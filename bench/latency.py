@@ -32,8 +32,8 @@ from bench.story import (  # noqa: E402
     CHOICE_RECIPIENT,
     RECIPIENT,
     SENDER,
-    agency_signer,
     before_request,
+    hub_topics,
     permit_requests,
     publish,
     with_consents,
@@ -41,13 +41,10 @@ from bench.story import (  # noqa: E402
 from bench.worker_process import count_until, cpu_seconds, hub_worker  # noqa: E402
 from hub.contracts.codec import Codec  # noqa: E402
 from hub.contracts.events import PermitRequested  # noqa: E402
-from hub.contracts.registry import SchemaRegistry  # noqa: E402
-from hub.contracts.topics import all_topics, inbox_topic, outbox_topic  # noqa: E402
-from hub.rules.directory import Directory  # noqa: E402
+from hub.contracts.topics import inbox_topic, outbox_topic  # noqa: E402
 from hub.runtime.broker import EmbeddedBroker  # noqa: E402
 from hub.runtime.kafka_options import client_options, consumer_group_options  # noqa: E402
 from hub.runtime.settings import HubSettings, get_settings  # noqa: E402
-from hub.runtime.topic_admin import create_topics  # noqa: E402
 from hub.trust.signing import RecordSigner  # noqa: E402
 
 IDLE_S = 10.0
@@ -61,7 +58,7 @@ async def latency(rate: int, seconds: int, fetch_wait_ms: int | None = None) -> 
     default if None)."""
     with EmbeddedBroker() as running:
         settings = _settings(running, fetch_wait_ms)
-        codec, signer = await _topics(settings)
+        codec, signer = await hub_topics(settings)
         events = permit_requests(rate * seconds)
         backlog = [record for e in events for record in before_request(e)]
         await publish(settings, codec, backlog, outbox_topic(SENDER), signer)
@@ -85,7 +82,7 @@ async def latency_floor(
     """The same paced requests through a bare forwarder fetching the worker's partitions."""
     with EmbeddedBroker() as running:
         settings = _settings(running, fetch_wait_ms)
-        codec, signer = await _topics(settings)
+        codec, signer = await hub_topics(settings)
         events = permit_requests(rate * seconds)
         stop = asyncio.Event()
         joined = asyncio.Event()
@@ -107,12 +104,6 @@ def _settings(running: EmbeddedBroker, fetch_wait_ms: int | None) -> HubSettings
     if fetch_wait_ms is not None:
         settings = settings.model_copy(update={"fetch_max_wait_ms": fetch_wait_ms})
     return settings
-
-
-async def _topics(settings: HubSettings) -> tuple[Codec, RecordSigner]:
-    """Every topic of the directory created; the codec and police-93's signer."""
-    await create_topics(settings, all_topics(a.id for a in Directory.load(settings.config_dir)))
-    return Codec(SchemaRegistry.load(settings.schemas_dir)), agency_signer(settings)
 
 
 async def _forward(settings: HubSettings, stop: asyncio.Event, joined: asyncio.Event) -> None:

@@ -47,7 +47,7 @@ from bench.story import (  # noqa: E402
     SENDER,
     STORY_READS,
     STORY_WRITES,
-    agency_signer,
+    hub_topics,
     publish,
     story,
     writes_for,
@@ -55,8 +55,7 @@ from bench.story import (  # noqa: E402
 from bench.worker_process import Drain, count_until, hub_worker  # noqa: E402
 from hub.contracts.codec import Codec  # noqa: E402
 from hub.contracts.registry import SchemaRegistry  # noqa: E402
-from hub.contracts.topics import TopicSpec, all_topics, inbox_topic, outbox_topic  # noqa: E402
-from hub.rules.directory import Directory  # noqa: E402
+from hub.contracts.topics import TopicSpec, inbox_topic, outbox_topic  # noqa: E402
 from hub.runtime.broker import EmbeddedBroker  # noqa: E402
 from hub.runtime.kafka_options import client_options  # noqa: E402
 from hub.runtime.logs import configure_logging  # noqa: E402
@@ -179,10 +178,7 @@ async def hub_pipeline(records: int, *, verify: bool, per_case: int = 1) -> dict
         settings = get_settings().model_copy(
             update={"bootstrap_servers": running.bootstrap_servers}
         )
-        directory = Directory.load(settings.config_dir)
-        await create_topics(settings, all_topics(a.id for a in directory))
-        codec = Codec(SchemaRegistry.load(settings.schemas_dir))
-        signer = agency_signer(settings)
+        codec, signer = await hub_topics(settings)
         await publish(
             settings,
             codec,

@@ -19,9 +19,12 @@ from aiokafka import AIOKafkaProducer
 from hub.contracts.codec import Codec
 from hub.contracts.events import PermitRequested
 from hub.contracts.examples import example_events, permit_choice, permit_consent
+from hub.contracts.registry import SchemaRegistry
+from hub.contracts.topics import all_topics
 from hub.rules.directory import Directory
 from hub.runtime.kafka_options import client_options
 from hub.runtime.settings import HubSettings
+from hub.runtime.topic_admin import create_topics
 from hub.trust.agency_keys import dev_key_path, load_private_key
 from hub.trust.signing import RecordSigner
 
@@ -90,6 +93,12 @@ def writes_for(read_index: int) -> int:
     return ((read_index + 1) * STORY_WRITES) // STORY_READS - (
         read_index * STORY_WRITES
     ) // STORY_READS
+
+
+async def hub_topics(settings: HubSettings) -> tuple[Codec, RecordSigner]:
+    """Every topic of the directory created; the codec and the sender's signer."""
+    await create_topics(settings, all_topics(a.id for a in Directory.load(settings.config_dir)))
+    return Codec(SchemaRegistry.load(settings.schemas_dir)), agency_signer(settings)
 
 
 def agency_signer(settings: HubSettings, agency_id: str = SENDER) -> RecordSigner:
