@@ -1,8 +1,10 @@
 """Cost of signed records on one core: Ed25519 alone, then the hub's sign and verify paths.
 
 Prints JSON: operations/s and µs per record for a 700-byte record value
-- ``ed25519_sign`` / ``ed25519_verify``: bare ``cryptography`` calls on the canonical bytes,
-  with a loaded key (the ceiling);
+- ``ed25519_sign``: a bare ``cryptography`` signature of the canonical bytes (the signers');
+- ``ed25519_verify``: the hub's check, libsodium's (``hub.trust.ed25519.verifies``), with a
+  parsed key (the ceiling); ``ed25519_verify_openssl``: ``cryptography``'s, which the hub
+  used until it was found to accept forgeries for small-order keys (docs/SIGNING.md);
 - ``sign_record``: canonical bytes + signature + the three headers;
 - ``verify_record``: the full ingest path: header parsing, key lookup in the directory entry,
   cached public key, canonical bytes, verification, time window.
@@ -21,11 +23,19 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import cryptography
+import nacl
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub.contracts.enums import AgencyRole
 from hub.rules.directory import Agency, SigningKey
-from hub.trust.signing import canonical_bytes, public_key_b64, sign_record, to_ms
+from hub.trust.ed25519 import verifies
+from hub.trust.signing import (
+    canonical_bytes,
+    public_key_b64,
+    public_key_from_b64,
+    sign_record,
+    to_ms,
+)
 from hub.trust.verification import RecordVerifier
 
 VALUE_BYTES = 700
@@ -72,7 +82,13 @@ def main() -> None:
         for _ in range(n):
             private_key.sign(message)
 
+    parsed = public_key_from_b64(public_key_b64(private_key))
+
     def bare_verify() -> None:
+        for _ in range(n):
+            verifies(parsed, signature, message)
+
+    def openssl_verify() -> None:
         for _ in range(n):
             public_key.verify(signature, message)
 
@@ -89,6 +105,7 @@ def main() -> None:
         for name, operation in (
             ("ed25519_sign", bare_sign),
             ("ed25519_verify", bare_verify),
+            ("ed25519_verify_openssl", openssl_verify),
             ("sign_record", hub_sign),
             ("verify_record", hub_verify),
         )
@@ -107,6 +124,7 @@ def main() -> None:
                 ),
                 "python": platform.python_version(),
                 "cryptography": cryptography.__version__,
+                "pynacl": nacl.__version__,
             },
             indent=2,
         )

@@ -30,10 +30,8 @@ import struct
 from collections.abc import Sequence
 from functools import lru_cache
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from hub.contracts.enums import DeadLetterReason
+from hub.trust.ed25519 import PublicKey, verifies
 from hub.trust.signing import (
     KEY_ID_HEADER,
     SIGNATURE_HEADER,
@@ -206,15 +204,11 @@ def _place(headers: ReceivedHeaders) -> tuple[int, int, list[bytes]]:
 def _root_verifies(public_key: str, signature: bytes, message: bytes) -> bool:
     # Cached: every record of a batch checks the same (key, signature, root). Ed25519
     # verification is deterministic, so a cached answer is the answer.
-    try:
-        _public_key(public_key).verify(signature, message)
-    except InvalidSignature:
-        return False
-    return True
+    return verifies(_public_key(public_key), signature, message)
 
 
 @lru_cache(maxsize=16)
-def _public_key(text: str) -> Ed25519PublicKey:
+def _public_key(text: str) -> PublicKey:
     return public_key_from_b64(text.strip())
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub.contracts.hub_records import (
@@ -31,6 +30,7 @@ from hub.contracts.hub_records import (
 from hub.contracts.topics import DIRECTORY
 from hub.rules.directory import Directory, SigningKey, apply_entry
 from hub.runtime.settings import HubSettings
+from hub.trust.ed25519 import verifies
 from hub.trust.signing import (
     SIGNATURE_HEADERS,
     Header,
@@ -182,10 +182,9 @@ def _rotation(entry: DirectoryEntry) -> DirectoryDecision:
 
 def _verifies(signing_key: SigningKey, signature: bytes, message: bytes) -> bool:
     try:
-        public_key_from_b64(signing_key.public_key).verify(signature, message)
-    except (InvalidSignature, ValueError):
+        return verifies(public_key_from_b64(signing_key.public_key), signature, message)
+    except ValueError:
         return False
-    return True
 
 
 @dataclass

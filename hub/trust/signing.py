@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from hub.rules.directory import Agency
 from hub.trust.agency_keys import load_private_key
+from hub.trust.ed25519 import PublicKey, public_key
 
 SIGNATURE_HEADER = "nrm-sig"
 KEY_ID_HEADER = "nrm-key-id"
@@ -44,8 +45,6 @@ SIGNATURE_HEADERS = frozenset({SIGNATURE_HEADER, KEY_ID_HEADER, TIMESTAMP_HEADER
 DOMAIN = b"nrm-hub/v1\x00"
 """First bytes of every signed message: a signature made for anything else never verifies."""
 
-SIGNATURE_SIZE = 64
-PUBLIC_KEY_SIZE = 32
 MAX_KEY_ID_BYTES = 64
 MAX_TIMESTAMP_DIGITS = 15  # 10**15 ms is the year 33658: longer is garbage, not a time.
 DEFAULT_HUB_KEY_ID = "hub-2026-1"
@@ -129,15 +128,14 @@ def without_signature(headers: ReceivedHeaders) -> list[tuple[str, bytes | None]
     return [(name, value) for name, value in headers or () if name not in SIGNATURE_HEADERS]
 
 
-def public_key_from_b64(text: str) -> Ed25519PublicKey:
-    """Parse a raw 32-byte Ed25519 public key written in base64 (ValueError otherwise)."""
+def public_key_from_b64(text: str) -> PublicKey:
+    """Parse a raw 32-byte Ed25519 public key written in base64; ValueError when it is not
+    base64, not 32 bytes or not a valid point (``hub.trust.ed25519.public_key``)."""
     try:
         raw = b64decode(text, validate=True)
     except (Base64Error, ValueError):
         raise ValueError("la clé publique n'est pas en base64") from None
-    if len(raw) != PUBLIC_KEY_SIZE:
-        raise ValueError(f"la clé publique fait {len(raw)} octets, pas {PUBLIC_KEY_SIZE}")
-    return Ed25519PublicKey.from_public_bytes(raw)
+    return public_key(raw)
 
 
 def public_key_b64(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:

@@ -12,18 +12,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from hub.contracts.enums import DeadLetterReason
 from hub.rules.directory import Agency, SigningKey
+from hub.trust.ed25519 import SIGNATURE_SIZE, PublicKey, public_key, verifies
 from hub.trust.signing import (
     KEY_ID_HEADER,
     MAX_KEY_ID_BYTES,
     MAX_TIMESTAMP_DIGITS,
     SIGNATURE_HEADER,
     SIGNATURE_HEADERS,
-    SIGNATURE_SIZE,
     TIMESTAMP_HEADER,
     ReceivedHeaders,
     canonical_bytes,
@@ -120,7 +119,7 @@ def parse_signature_headers(headers: ReceivedHeaders) -> SignatureHeaders:
 
 @dataclass(frozen=True)
 class _ResolvedKey:
-    public_key: Ed25519PublicKey
+    public_key: PublicKey
     valid_from_ms: int | None
     valid_until_ms: int | None
 
@@ -177,7 +176,7 @@ class RecordVerifier:
             if resolved is None:
                 problem = f"key {parsed.key_id!r} of {agency.id} is malformed in the directory"
             elif resolved.valid_at(parsed.timestamp_ms):
-                if _verifies(resolved.public_key, parsed.signature, message):
+                if verifies(resolved.public_key, parsed.signature, message):
                     self._check_window(parsed.timestamp_ms, now)
                     return parsed.key_id
                 problem = f"signature does not verify with key {parsed.key_id!r} of {agency.id}"
@@ -251,8 +250,10 @@ def verify_from_hub(
     keys = [hub_public_key] if isinstance(hub_public_key, HubPublicKey) else hub_public_key
     message = _message(topic, key, value, parsed.timestamp_ms)
     for candidate in keys:
-        public = _cached_public_key(candidate) if isinstance(candidate, str) else candidate
-        if _verifies(public, parsed.signature, message):
+        public = (
+            _cached_public_key(candidate) if isinstance(candidate, str) else public_key(candidate)
+        )
+        if verifies(public, parsed.signature, message):
             check_window(
                 parsed.timestamp_ms,
                 now,
@@ -264,7 +265,7 @@ def verify_from_hub(
 
 
 @lru_cache(maxsize=16)
-def _cached_public_key(text: str) -> Ed25519PublicKey:
+def _cached_public_key(text: str) -> PublicKey:
     return public_key_from_b64(text.strip())
 
 
@@ -273,14 +274,6 @@ def _message(topic: str, key: bytes | None, value: bytes | None, timestamp_ms: i
         return canonical_bytes(topic, key, value, timestamp_ms)
     except (UnicodeEncodeError, TypeError, struct.error) as exc:
         raise _bad(f"record cannot be canonicalised ({type(exc).__name__})") from None
-
-
-def _verifies(public_key: Ed25519PublicKey, signature: bytes, message: bytes) -> bool:
-    try:
-        public_key.verify(signature, message)
-    except InvalidSignature:
-        return False
-    return True
 
 
 def _bad(detail: str) -> SignatureError:
