@@ -11,8 +11,11 @@ A sealed blob names its key, so a reader needs nothing but the key store::
 
 The associated data binds the blob to its case and its purpose: a blob pasted into another case
 or used as the other kind of record does not open. The nonce is an HMAC of the plaintext under
-the case key: deterministic (a worker that re-processes an event writes the same bytes) and,
-unlike a plain hash, useless for testing guesses once the key is gone.
+the case key: deterministic (the same plaintext is sealed to the same bytes: a dead letter
+re-written after a crash is byte-identical) and, unlike a plain hash, useless for testing
+guesses once the key is gone. A case state's plaintext lists its sets in the process's hash
+order, so another process may seal an equal state to other bytes: a snapshot as valid, the
+compacted changelog keeps the last.
 """
 
 from __future__ import annotations
