@@ -29,6 +29,7 @@ import platform
 import random
 import statistics
 import struct
+import sys
 import time
 import uuid
 from collections.abc import Callable, Coroutine
@@ -306,7 +307,8 @@ def _parts(codec: Codec, verifier: RecordVerifier | None, grid: IndicatorGrid) -
 def _forget_cases() -> None:
     """Forget what a pass learnt of its cases, so that every pass meets each case for the first
     time, as a worker does the story's new cases (the per-case caches, where a tree has them)."""
-    for cached in (partitioning.case_partition,):
+    reader = sys.modules.get("hub.contracts.avro_reader")
+    for cached in (partitioning.case_partition, getattr(reader, "_uuid", None)):
         clear = getattr(cached, "cache_clear", None)
         if clear is not None:
             clear()

@@ -175,3 +175,35 @@ def test_a_decoded_record_is_the_same_value_either_way(codecs: tuple[Codec, Code
         first, second = fast.decode(frame), plain.decode(frame)
         assert isinstance(first, Decoded)
         assert typed(first.record) == typed(second.record)
+
+
+UUID_TEXTS = [
+    "4530c681-a0ad-4968-ba65-4b8ea97020cd",
+    "4530C681-A0AD-4968-BA65-4B8EA97020CD",
+    "{4530c681-a0ad-4968-ba65-4b8ea97020cd}",
+    "urn:uuid:4530c681-a0ad-4968-ba65-4b8ea97020cd",
+    "4530c681a0ad4968ba654b8ea97020cd",
+    "4530c681-a0ad-4968-ba65-4b8ea97020c",
+    "not a uuid",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", UUID_TEXTS)
+def test_a_remembered_uuid_is_the_one_fastavro_reads_and_a_bad_one_never_is(text: str) -> None:
+    schema = parse_schema({"type": "string", "logicalType": "uuid"})
+    body = BytesIO()
+    schemaless_writer(body, {"type": "string"}, text)
+    read = compile_reader(schema)
+    for _again in range(2):  # the second read comes from the cache
+        try:
+            expected: Any = fastavro_value_of(schema, body.getvalue())
+        except ValueError as exc:
+            with pytest.raises(ValueError, match=str(exc)):
+                read(body.getvalue(), 0)
+        else:
+            assert read(body.getvalue(), 0) == (expected, len(body.getvalue()))
+
+
+def fastavro_value_of(parsed: Any, body: bytes) -> Any:
+    return schemaless_reader(BytesIO(body), parsed, None)
