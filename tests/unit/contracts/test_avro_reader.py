@@ -139,6 +139,8 @@ def test_a_schema_the_generator_cannot_read_is_left_to_fastavro(schema: dict[str
 
 
 ARRAY = {"type": "array", "items": "long"}
+NODE = {"type": "record", "name": "Node", "fields": [
+    {"name": "v", "type": "int"}, {"name": "next", "type": ["null", "Node"]}]}  # fmt: skip
 READS = [
     ("a multi-block array", [1, 2, 3], ARRAY, b"\x02\x02\x04\x04\x06\x00"),
     ("a block count with its size", [3], ARRAY, b"\x01\x02\x06\x00"),
@@ -150,6 +152,8 @@ READS = [
     ("a fixed", b"ab", {"type": "fixed", "name": "F", "size": 2}, b"ab"),
     ("bytes", b"\x00\x01", "bytes", b"\x04\x00\x01"),
     ("an optional in two index bytes", 7, ["null", "int"], b"\x82\x00\x0e"),
+    ("a recursive record", {"v": 1, "next": {"v": 2, "next": None}}, NODE, b"\x02\x02\x04\x00"),
+    ("a union of three", "x", ["null", "int", "string"], b"\x04\x02x"),
 ]  # fmt: skip
 
 
