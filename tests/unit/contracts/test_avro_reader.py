@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.utils import generate_many
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import hub.contracts.codec as codec_module
 from hub.contracts.avro_reader import UnreadableError, compile_reader
@@ -211,3 +213,24 @@ def test_a_remembered_uuid_is_the_one_fastavro_reads_and_a_bad_one_never_is(text
 
 def fastavro_value_of(parsed: Any, body: bytes) -> Any:
     return schemaless_reader(BytesIO(body), parsed, None)
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_frame_damaged_anywhere_gets_what_fastavro_gave_it(
+    data: st.DataObject, codecs: tuple[Codec, Codec]
+) -> None:
+    # Several bytes changed, inserted or cut at once, which the single flips above never try.
+    fast, plain = codecs
+    frame = bytearray(plain.encode_event(data.draw(st.sampled_from(EXAMPLES))))
+    for _change in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(HEADER_SIZE, len(frame)))
+        what = data.draw(st.sampled_from(["set", "insert", "cut"]))
+        byte = data.draw(st.integers(0, 255))
+        if what == "set" and at < len(frame):
+            frame[at] = byte
+        elif what == "insert":
+            frame[at:at] = bytes([byte])
+        else:
+            del frame[at : at + data.draw(st.integers(1, 8))]
+    assert outcome(fast, bytes(frame)) == outcome(plain, bytes(frame))
