@@ -14,9 +14,10 @@ referral), encoded and signed as police-93's client does, then read back as aiok
 
 ``fingerprint`` is a digest of every result (the accepted events, their records, frames and
 ids, and the refusals of a few bad records with their reasons and details): two trees that
-print the same fingerprint turned the same bytes into the same values.
+print the same fingerprint turned the same bytes into the same values (signatures off: signed
+records carry the time they were signed).
 
-    .venv/bin/python bench/ingest_path.py [--referrals 300] [--repeat 7] [--signatures off]
+    .venv/bin/python bench/ingest_path.py [--referrals 300] [--repeat 11] [--signatures off]
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import time
 import uuid
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from aiokafka.structs import ConsumerRecord
@@ -42,6 +44,7 @@ from story import SENDER, agency_signer, story
 import agents.router
 from agents.hooks import HookChain
 from agents.router import Router
+from agents.router_parts import Policies
 from agents.stats import RouterStats
 from hub.contracts import partitioning
 from hub.contracts.codec import Codec
@@ -187,7 +190,7 @@ def fingerprint(results: list[Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--referrals", type=int, default=300)
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=11)
     parser.add_argument("--signatures", choices=("on", "off"), default="off")
     args = parser.parse_args()
     signed = args.signatures == "on"
@@ -224,7 +227,7 @@ def main() -> None:
     refused = [r.reason.value for r in results if isinstance(r, Rejected)]
 
     # What the flow decides for each record, worked out once: the worker then only looks it up.
-    context = _policies(settings, codec).context(directory, None)
+    context = Policies.load(settings.config_dir, codec.registry).context(directory, None)
     states: dict[uuid.UUID, Any] = {}
     outcomes: dict[uuid.UUID, Outcome] = {}
     for record in records:
@@ -237,16 +240,7 @@ def main() -> None:
         states[case_id] = outcome.state
         outcomes[inbound.event_id] = outcome
 
-    router = Router.__new__(Router)
-    router.parts = _parts(codec, verifier, grid)
-    router.codec = codec
-    router.directory = directory
-    router.clock = wall_clock
-    router.stats = RouterStats()
-    router.hooks = HookChain([router.stats])
-    router._sink = NoWrites()  # type: ignore[assignment]
-    router._consumer = Partitions()  # type: ignore[assignment]
-    router.store = _States()  # type: ignore[assignment]
+    router = stub_router(codec, verifier, grid)
     agents.router.handle = lambda _s, inbound, _c, _n: outcomes[inbound.event_id]  # type: ignore[assignment]
 
     def ingest_pass() -> None:
@@ -279,29 +273,26 @@ def main() -> None:
     )
 
 
-class _States:
-    def get(self, _partition: int, case_id: uuid.UUID) -> Any:
-        return None
-
-
-def _policies(settings: Any, codec: Codec) -> Any:
-    from agents.router_parts import Policies
-
-    return Policies.load(settings.config_dir, codec.registry)
-
-
-def _parts(codec: Codec, verifier: RecordVerifier | None, grid: IndicatorGrid) -> Any:
-    class Parts:
-        pass
-
-    parts = Parts()
-    parts.codec = codec  # type: ignore[attr-defined]
-    parts.verifier = verifier  # type: ignore[attr-defined]
-    parts.key_store = None  # type: ignore[attr-defined]
-    parts.hub_keys = ()  # type: ignore[attr-defined]
-    parts.operator_keys = ()  # type: ignore[attr-defined]
-    parts.policies = type("P", (), {"indicators": grid})()  # type: ignore[attr-defined]
-    return parts
+def stub_router(codec: Codec, verifier: RecordVerifier | None, grid: IndicatorGrid) -> Router:
+    """A router whose ``_one`` runs as the loop's, over a sink that writes nothing, a consumer
+    that knows four partitions and a store of new cases (no broker)."""
+    router = Router.__new__(Router)
+    router.parts = SimpleNamespace(  # type: ignore[assignment]
+        codec=codec,
+        verifier=verifier,
+        key_store=None,
+        hub_keys=(),
+        operator_keys=(),
+        policies=SimpleNamespace(indicators=grid),
+    )
+    router.codec = codec
+    router.clock = wall_clock
+    router.stats = RouterStats()
+    router.hooks = HookChain([router.stats])
+    router._sink = NoWrites()  # type: ignore[assignment]
+    router._consumer = Partitions()  # type: ignore[assignment]
+    router.store = SimpleNamespace(get=lambda _partition, _case_id: None)  # type: ignore[assignment]
+    return router
 
 
 def _forget_cases() -> None:
