@@ -29,3 +29,21 @@ def test_murmur2_matches_aiokafka(data: bytes) -> None:
 def test_case_partition_is_the_default_partitioners(case_id: uuid.UUID, partitions: int) -> None:
     expected = (aiokafka_murmur2(str(case_id).encode()) & 0x7FFFFFFF) % partitions
     assert case_partition(case_id, partitions) == expected
+
+
+CASES = [uuid.UUID(int=n * 0x9E3779B97F4A7C15) for n in range(1, 9)]
+
+
+def test_a_remembered_case_is_placed_for_each_partition_count_asked() -> None:
+    # The same cases asked again and again, under counts that place them differently: the
+    # cache answers for the case and the count together, never a count asked before.
+    for _round in range(3):
+        for partitions in (1, 3, 4, 7, 12, 4):
+            for case_id in CASES:
+                expected = (aiokafka_murmur2(str(case_id).encode()) & 0x7FFFFFFF) % partitions
+                assert case_partition(case_id, partitions) == expected
+
+
+@given(st.binary(min_size=0, max_size=80))
+def test_murmur2_of_every_tail_length_matches_the_byte_by_byte_reading(data: bytes) -> None:
+    assert murmur2(data) == aiokafka_murmur2(data) & 0xFFFFFFFF
