@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 from uuid import UUID
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
@@ -40,6 +41,39 @@ class _Value(BaseModel):
     model_config = ConfigDict(
         frozen=True, extra="forbid", ser_json_bytes="base64", val_json_bytes="base64"
     )
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy with ``update`` applied, unvalidated as pydantic's own (the flow copies
+        states ~20 times a referral: ~1 µs here, ~2 µs through ``BaseModel.__copy__``'s three
+        ``copy.copy`` calls). Unlike pydantic's, a name that is not a field is refused
+        (``extra="forbid"``), never slipped into the copy unseen."""
+        if deep:
+            return super().model_copy(update=update, deep=True)
+        cls = type(self)
+        fields = self.__dict__.copy()
+        fields_set = set(self.__pydantic_fields_set__)
+        if update:
+            names = _FIELD_NAMES.get(cls) or _field_names(cls)
+            if not names.issuperset(update):
+                unknown = ", ".join(sorted(set(update) - names))
+                raise ValueError(f"{cls.__name__} has no field {unknown}")
+            fields.update(update)
+            fields_set.update(update)
+        copied = object.__new__(cls)
+        _set(copied, "__dict__", fields)
+        _set(copied, "__pydantic_fields_set__", fields_set)
+        _set(copied, "__pydantic_extra__", None)
+        _set(copied, "__pydantic_private__", None)
+        return copied
+
+
+_set = object.__setattr__
+_FIELD_NAMES: dict[type[BaseModel], frozenset[str]] = {}
+
+
+def _field_names(cls: type[BaseModel]) -> frozenset[str]:
+    names = _FIELD_NAMES[cls] = frozenset(cls.__pydantic_fields__)
+    return names
 
 
 @dataclass(frozen=True, slots=True)
