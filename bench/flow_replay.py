@@ -9,7 +9,7 @@ Every id, key and instant is derived from a seed, so two runs of the same code w
 bytes: ``--digest`` prints one SHA-256 over everything written and decided, to prove that a
 change of the hot path changed no outcome.
 
-    PYTHONPATH=. .venv/bin/python bench/flow_replay.py [--referrals 2000] [--repeat 5]
+    .venv/bin/python bench/flow_replay.py [--referrals 2000] [--repeat 5] [--digest]
 
 Prints JSON: CPU µs per referral (``time.process_time``) per run, and their median.
 """
@@ -30,31 +30,35 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, cast
 from unittest import mock
 
 from aiokafka import AIOKafkaProducer
 
-from agents.hooks import RouterHooks
-from agents.io.case_store import CaseStore
-from agents.io.outbox_writer import Futures, OutboxWriter
-from agents.outcome_sink import OutcomeSink
-from agents.refusal_notifier import RefusalNotifier
-from agents.router_parts import Policies
-from bench.story import SENDER, story
-from hub.audit.keys import MemoryKeyStore
-from hub.contracts.codec import Codec
-from hub.contracts.partitioning import case_partition
-from hub.contracts.registry import SchemaRegistry
-from hub.contracts.topics import outbox_topic
-from hub.flow.case_flow import handle
-from hub.flow.dead_letters import dead_letter
-from hub.flow.deadline_index import PartitionedDeadlines
-from hub.flow.decisions import Context, Inbound, Outcome
-from hub.flow.ingest import RawRecord, ingest, raw_of
-from hub.rules.directory import Directory
-from hub.rules.notice_budget import NoticePolicy
-from hub.runtime.settings import HubSettings
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from agents.hooks import RouterHooks  # noqa: E402
+from agents.io.case_store import CaseStore  # noqa: E402
+from agents.io.outbox_writer import Futures, OutboxWriter  # noqa: E402
+from agents.outcome_sink import OutcomeSink  # noqa: E402
+from agents.refusal_notifier import RefusalNotifier  # noqa: E402
+from agents.router_parts import Policies  # noqa: E402
+from bench.story import SENDER, story  # noqa: E402
+from hub.audit.keys import MemoryKeyStore  # noqa: E402
+from hub.contracts.codec import Codec  # noqa: E402
+from hub.contracts.partitioning import case_partition  # noqa: E402
+from hub.contracts.registry import SchemaRegistry  # noqa: E402
+from hub.contracts.topics import outbox_topic  # noqa: E402
+from hub.flow.case_flow import handle  # noqa: E402
+from hub.flow.dead_letters import dead_letter  # noqa: E402
+from hub.flow.deadline_index import PartitionedDeadlines  # noqa: E402
+from hub.flow.decisions import Context, Inbound, Outcome  # noqa: E402
+from hub.flow.ingest import RawRecord, ingest, raw_of  # noqa: E402
+from hub.rules.directory import Directory  # noqa: E402
+from hub.rules.notice_budget import NoticePolicy  # noqa: E402
+from hub.runtime.settings import HubSettings  # noqa: E402
 
 PARTITIONS = 4
 BATCH = 500

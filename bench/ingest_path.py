@@ -35,35 +35,39 @@ import time
 import uuid
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 from aiokafka.structs import ConsumerRecord
-from story import SENDER, agency_signer, story
 
-import agents.router
-from agents.hooks import HookChain
-from agents.router import Router
-from agents.router_parts import Policies
-from agents.stats import RouterStats
-from hub.contracts import partitioning
-from hub.contracts.codec import Codec
-from hub.contracts.events import PermitRequested, ReferralOpened, subject_of
-from hub.contracts.examples import example_events
-from hub.contracts.hub_records import DeadLetter
-from hub.contracts.partitioning import case_partition
-from hub.contracts.registry import SchemaRegistry
-from hub.contracts.topics import outbox_topic
-from hub.flow.case_flow import handle
-from hub.flow.case_state import CaseState
-from hub.flow.decisions import Inbound, Outcome
-from hub.flow.ingest import RawRecord, Rejected, ingest
-from hub.rules.directory import Directory
-from hub.rules.indicators import IndicatorGrid
-from hub.runtime.clock import wall_clock
-from hub.runtime.logs import configure_logging
-from hub.runtime.settings import get_settings
-from hub.trust.verification import RecordVerifier
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import agents.router  # noqa: E402
+from agents.hooks import HookChain  # noqa: E402
+from agents.router import Router  # noqa: E402
+from agents.router_parts import Policies  # noqa: E402
+from agents.stats import RouterStats  # noqa: E402
+from bench.story import SENDER, agency_signer, story  # noqa: E402
+from hub.contracts import partitioning  # noqa: E402
+from hub.contracts.codec import Codec  # noqa: E402
+from hub.contracts.events import PermitRequested, ReferralOpened, subject_of  # noqa: E402
+from hub.contracts.examples import example_events  # noqa: E402
+from hub.contracts.hub_records import DeadLetter  # noqa: E402
+from hub.contracts.partitioning import case_partition  # noqa: E402
+from hub.contracts.registry import SchemaRegistry  # noqa: E402
+from hub.contracts.topics import outbox_topic  # noqa: E402
+from hub.flow.case_flow import handle  # noqa: E402
+from hub.flow.case_state import CaseState  # noqa: E402
+from hub.flow.decisions import Inbound, Outcome  # noqa: E402
+from hub.flow.ingest import RawRecord, Rejected, ingest  # noqa: E402
+from hub.rules.directory import Directory  # noqa: E402
+from hub.rules.indicators import IndicatorGrid  # noqa: E402
+from hub.runtime.clock import wall_clock  # noqa: E402
+from hub.runtime.logs import configure_logging  # noqa: E402
+from hub.runtime.settings import get_settings  # noqa: E402
+from hub.trust.verification import RecordVerifier  # noqa: E402
 
 PARTITIONS = 4
 TOPIC = outbox_topic(SENDER)
