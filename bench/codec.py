@@ -4,7 +4,11 @@ Prints JSON: records/s for bare fastavro encode/decode, the hub codec (framing, 
 lookup, error wrapping, trailing-byte check) and the typed path (pydantic model dump and
 validation on top), and the hub/bare ratios. Goal: codec ratio >= 0.8.
 
-    .venv/bin/python bench/codec.py [--records 20000] [--repeat 5]
+With ``--per-schema``: µs per encode of each example record (its ``model_dump``), by bare
+fastavro and by the hub codec, best of ``--repeat`` runs of ``--records`` encodes spread over
+the examples.
+
+    .venv/bin/python bench/codec.py [--records 20000] [--repeat 5] [--per-schema]
 """
 
 from __future__ import annotations
@@ -37,11 +41,41 @@ def rate(operation: Callable[[], None], count: int, repeat: int) -> float:
     return count / best
 
 
+def per_schema(records: int, repeat: int) -> dict[str, Any]:
+    """µs per encode of each example record: bare fastavro, then the hub codec."""
+    registry = SchemaRegistry.load(get_settings().schemas_dir)
+    codec = Codec(registry)
+    examples = [event for _agency, event in example_events()]
+    calls = max(1, records // len(examples))
+    table: dict[str, Any] = {}
+    for event in examples:
+        schema = registry.latest(subject_of(type(event)))
+        record = event.model_dump()
+
+        def bare(schema: Any = schema, record: Any = record) -> None:
+            for _ in range(calls):
+                schemaless_writer(BytesIO(), schema.parsed, record)
+
+        def hub(schema: Any = schema, record: Any = record) -> None:
+            for _ in range(calls):
+                codec.encode_with(schema, record)
+
+        table[type(event).__name__] = {
+            "bare_us": round(1e6 / rate(bare, calls, repeat), 2),
+            "hub_us": round(1e6 / rate(hub, calls, repeat), 2),
+        }
+    return {"benchmark": "codec-per-schema", "calls_per_record": calls, "us": table}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--per-schema", action="store_true")
     args = parser.parse_args()
+    if args.per_schema:
+        print(json.dumps(per_schema(args.records, args.repeat), indent=2))
+        return
 
     registry = SchemaRegistry.load(get_settings().schemas_dir)
     codec = Codec(registry)

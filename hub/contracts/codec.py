@@ -14,6 +14,11 @@ schema (``hub.contracts.avro_reader``: two thirds of fastavro's CPU on the story
 trusted only when the strict check accepts the same bytes; anything else, a bad record among
 them, is read again by fastavro, whose values and errors stay the codec's.
 
+A record of a registered schema is written by a writer generated for its schema
+(``hub.contracts.avro_writer``: fastavro's bytes for a fraction of its CPU) when that writer is
+sure of it; anything else, a bad record among them, is written by fastavro, whose bytes and
+errors stay the codec's.
+
 Audit entries, a dozen per referral, are written by ``hub.contracts.audit_entry_avro`` instead
 of fastavro: the same bytes, the same errors and size limit, a fraction of the CPU. A later
 AuditEntry schema with fields that writer does not know is written by fastavro, as any event.
@@ -32,6 +37,7 @@ from pydantic import BaseModel, ValidationError
 
 from hub.contracts.audit_entry_avro import AuditEntryWriter, UnexpectedSchemaError
 from hub.contracts.avro_reader import Reader, UnreadableError, compile_reader
+from hub.contracts.avro_writer import UnwritableError, Writer, compile_writer
 from hub.contracts.enums import DeadLetterReason
 from hub.contracts.events import EVENT_MODELS, subject_of
 from hub.contracts.hub_records import AuditEntry
@@ -114,6 +120,14 @@ def frame_header(data: bytes) -> int:
     return int(schema_id)
 
 
+def _fast_writer(schema: RegisteredSchema) -> Writer | None:
+    """The generated writer of ``schema``'s records, None for a schema it does not write."""
+    try:
+        return compile_writer(schema.parsed)
+    except UnwritableError:
+        return None
+
+
 def _fast_reader(writer: RegisteredSchema) -> Reader | None:
     """The generated reader of ``writer``'s records, None for a schema it cannot read."""
     try:
@@ -129,6 +143,8 @@ class Codec:
         self.registry = registry
         self.max_record_bytes = max_record_bytes
         self._readings: dict[int, _Reading] = {}
+        # Per schema id: the schema the writer was generated for, and the writer.
+        self._writers: dict[int, tuple[RegisteredSchema, Writer | None]] = {}
         self._audit_writer: tuple[RegisteredSchema, AuditEntryWriter | None] | None = None
 
     def encode(self, subject: str, record: Mapping[str, Any]) -> bytes:
@@ -141,8 +157,20 @@ class Codec:
 
     def encode_with(self, schema: RegisteredSchema, record: Mapping[str, Any]) -> bytes:
         """Frame ``record`` with one given registered schema."""
+        header = _HEADER.pack(MAGIC_BYTE, schema.schema_id)
+        known = self._writers.get(schema.schema_id)
+        if known is None or known[0] is not schema:
+            known = self._writers[schema.schema_id] = (schema, _fast_writer(schema))
+        if known[1] is not None:
+            framed = bytearray(header)
+            try:
+                known[1](framed, record)
+            except Exception:  # noqa: S110  # fastavro below writes it, or says what is wrong
+                pass
+            else:
+                return self._within_limit(schema, bytes(framed))
         out = BytesIO()
-        out.write(_HEADER.pack(MAGIC_BYTE, schema.schema_id))
+        out.write(header)
         try:
             schemaless_writer(out, schema.parsed, record)
         except _WRITE_ERRORS as exc:
