@@ -1,11 +1,12 @@
 """Cost of signed records on one core: Ed25519 alone, then the hub's sign and verify paths.
 
 Prints JSON: operations/s and µs per record for a 700-byte record value
-- ``ed25519_sign``: a bare ``cryptography`` signature of the canonical bytes (the signers');
+- ``ed25519_sign``: a bare libsodium signature of the canonical bytes (the hub's signers, with
+  the secret key made once); ``ed25519_sign_openssl``: ``cryptography``'s, the same bytes;
 - ``ed25519_verify``: the hub's check, libsodium's (``hub.trust.ed25519.verifies``), with a
   parsed key (the ceiling); ``ed25519_verify_openssl``: ``cryptography``'s, which the hub
   used until it was found to accept forgeries for small-order keys (docs/SIGNING.md);
-- ``sign_record``: canonical bytes + signature + the three headers;
+- ``sign_record``: canonical bytes + signature + the three headers, as ``RecordSigner`` signs;
 - ``verify_record``: the full ingest path: header parsing, key lookup in the directory entry,
   cached public key, canonical bytes, verification, time window.
 
@@ -28,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub.contracts.enums import AgencyRole
 from hub.rules.directory import Agency, SigningKey
-from hub.trust.ed25519 import verifies
+from hub.trust.ed25519 import secret_key, sign, verifies
 from hub.trust.signing import (
     canonical_bytes,
     public_key_b64,
@@ -78,7 +79,13 @@ def main() -> None:
     verifier = RecordVerifier()
     n = args.records
 
+    secret = secret_key(private_key)
+
     def bare_sign() -> None:
+        for _ in range(n):
+            sign(secret, message)
+
+    def openssl_sign() -> None:
         for _ in range(n):
             private_key.sign(message)
 
@@ -94,7 +101,7 @@ def main() -> None:
 
     def hub_sign() -> None:
         for _ in range(n):
-            sign_record(private_key, "police-93-2026-1", topic, key, value, timestamp_ms=stamp)
+            sign_record(secret, "police-93-2026-1", topic, key, value, timestamp_ms=stamp)
 
     def hub_verify() -> None:
         for _ in range(n):
@@ -104,6 +111,7 @@ def main() -> None:
         name: rate(operation, n, args.repeat)
         for name, operation in (
             ("ed25519_sign", bare_sign),
+            ("ed25519_sign_openssl", openssl_sign),
             ("ed25519_verify", bare_verify),
             ("ed25519_verify_openssl", openssl_verify),
             ("sign_record", hub_sign),

@@ -141,7 +141,7 @@ def sign_batch(
         chunk = records[start : start + MAX_LEAVES]
         size = len(chunk)
         levels = tree_levels([leaf_hash(topic, key, value, stamp) for key, value in chunk])
-        signature = signer.private_key.sign(root_message(levels[-1][0], size, stamp))
+        signature = signer.sign_bytes(root_message(levels[-1][0], size, stamp))
         # The chunk's records share these three headers (immutable): fewer objects to collect.
         shared = (
             (SIGNATURE_HEADER, signature),

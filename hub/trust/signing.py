@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from hub.rules.directory import Agency
 from hub.trust.agency_keys import load_private_key
-from hub.trust.ed25519 import PublicKey, public_key
+from hub.trust.ed25519 import PublicKey, SecretKey, public_key, secret_key, sign
 
 SIGNATURE_HEADER = "nrm-sig"
 KEY_ID_HEADER = "nrm-key-id"
@@ -100,7 +100,7 @@ def canonical_bytes(topic: str, key: bytes | None, value: bytes | None, timestam
 
 
 def sign_record(
-    private_key: Ed25519PrivateKey,
+    private_key: Ed25519PrivateKey | SecretKey,
     key_id: str,
     topic: str,
     key: bytes | None,
@@ -108,14 +108,16 @@ def sign_record(
     *,
     timestamp_ms: int | None = None,
 ) -> list[Header]:
-    """Sign a record; return the three headers to attach to it (timestamp: now by default)."""
+    """Sign a record; return the three headers to attach to it (timestamp: now by default).
+    A signer signing many records passes its ``SecretKey``, made once."""
     stamp = now_ms() if timestamp_ms is None else timestamp_ms
     if stamp < 0 or len(str(stamp)) > MAX_TIMESTAMP_DIGITS:
         raise ValueError(f"timestamp out of range: {stamp}")
     key_id_bytes = key_id.encode()
     if not key_id_bytes or len(key_id_bytes) > MAX_KEY_ID_BYTES:
         raise ValueError(f"key id must be 1 to {MAX_KEY_ID_BYTES} bytes: {key_id!r}")
-    signature = private_key.sign(canonical_bytes(topic, key, value, stamp))
+    secret = private_key if isinstance(private_key, SecretKey) else secret_key(private_key)
+    signature = sign(secret, canonical_bytes(topic, key, value, stamp))
     return [
         (SIGNATURE_HEADER, signature),
         (KEY_ID_HEADER, key_id_bytes),
@@ -152,6 +154,7 @@ class RecordSigner:
         self.private_key = private_key
         self.key_id = key_id
         self.public_key_b64 = public_key_b64(private_key)
+        self._secret = secret_key(private_key)
 
     @classmethod
     def for_agency(cls, agency: Agency, private_key: Ed25519PrivateKey) -> RecordSigner:
@@ -176,9 +179,11 @@ class RecordSigner:
         timestamp_ms: int | None = None,
     ) -> list[Header]:
         """The signature headers for a record (see ``sign_record``)."""
-        return sign_record(
-            self.private_key, self.key_id, topic, key, value, timestamp_ms=timestamp_ms
-        )
+        return sign_record(self._secret, self.key_id, topic, key, value, timestamp_ms=timestamp_ms)
+
+    def sign_bytes(self, message: bytes) -> bytes:
+        """The signature of ``message`` as it is (a batch root message, already framed)."""
+        return sign(self._secret, message)
 
 
 class HubSigner(RecordSigner):

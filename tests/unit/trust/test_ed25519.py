@@ -20,14 +20,16 @@ from hypothesis import strategies as st
 from hub.contracts.enums import AgencyRole, DeadLetterReason
 from hub.rules.directory import Agency, SigningKey
 from hub.trust.directory_changes import with_key
-from hub.trust.ed25519 import public_key, verifies
+from hub.trust.ed25519 import public_key, secret_key, sign, verifies
 from hub.trust.signing import (
     KEY_ID_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
+    RecordSigner,
     canonical_bytes,
     public_key_b64,
     public_key_from_b64,
+    sign_record,
     to_ms,
 )
 from hub.trust.verification import RecordVerifier, SignatureError
@@ -184,3 +186,32 @@ def test_a_genuine_record_still_verifies_for_its_agency() -> None:
         TOPIC, b"case", value, signature_headers(signature, timestamp_ms), agency, now=NOW
     )
     assert key_id == "police-93-weak"
+
+
+OTHER_SIGNERS = [Ed25519PrivateKey.generate() for _ in range(3)]
+
+
+@given(message=st.binary(max_size=1200), which=st.integers(0, len(OTHER_SIGNERS) - 1))
+def test_libsodium_signs_the_very_bytes_cryptography_signs(message: bytes, which: int) -> None:
+    """Ed25519 is deterministic: the hub's signatures (libsodium) are the bytes an agency's
+    ``cryptography`` signer makes, so recipients and the audit log see no change."""
+    private = OTHER_SIGNERS[which]
+    assert sign(secret_key(private), message) == private.sign(message)
+
+
+def test_a_signer_signs_records_and_batch_roots_as_cryptography_does() -> None:
+    signer = RecordSigner(SIGNER, "police-93-weak")
+    headers = signer.sign(TOPIC, b"case", b"value", timestamp_ms=to_ms(NOW))
+    assert headers == sign_record(
+        SIGNER, "police-93-weak", TOPIC, b"case", b"value", timestamp_ms=to_ms(NOW)
+    )
+    assert dict(headers)[SIGNATURE_HEADER] == SIGNER.sign(
+        canonical_bytes(TOPIC, b"case", b"value", to_ms(NOW))
+    )
+    assert signer.sign_bytes(b"root") == SIGNER.sign(b"root")
+
+
+def test_a_secret_key_never_shows_its_bytes() -> None:
+    secret = secret_key(SIGNER)
+    shown = [repr(secret), str(secret), f"{secret}", "%s" % secret]  # noqa: UP031
+    assert shown == ["SecretKey(…)"] * 4
