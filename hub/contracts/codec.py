@@ -121,18 +121,21 @@ def frame_header(data: bytes) -> int:
 
 
 def _fast_writer(schema: RegisteredSchema) -> Writer | None:
-    """The generated writer of ``schema``'s records, None for a schema it does not write."""
+    """The generated writer of ``schema``'s records, None for a schema it does not write
+    (or whose generated code Python refuses, e.g. more nested blocks than it compiles):
+    fastavro writes those, as it did before the shortcut."""
     try:
         return compile_writer(schema.parsed)
-    except UnwritableError:
+    except (UnwritableError, SyntaxError, RecursionError, MemoryError):
         return None
 
 
 def _fast_reader(writer: RegisteredSchema) -> Reader | None:
-    """The generated reader of ``writer``'s records, None for a schema it cannot read."""
+    """The generated reader of ``writer``'s records, None for a schema it cannot read (or
+    whose generated code Python refuses): fastavro reads those."""
     try:
         return compile_reader(writer.parsed)
-    except UnreadableError:
+    except (UnreadableError, SyntaxError, RecursionError, MemoryError):
         return None
 
 
@@ -218,7 +221,8 @@ class Codec:
         schema_id = frame_header(data)
         reading = self._readings.get(schema_id) or self._reading(schema_id)
         writer = reading.writer
-        if reading.fast is not None:
+        # bytes only: a bytearray's slices would come back as bytearrays, fastavro's as bytes.
+        if reading.fast is not None and type(data) is bytes:
             try:
                 record, end = reading.fast(data, HEADER_SIZE)
                 # Its value is fastavro's when the strict check reads the same bytes to the
