@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from hub.contracts.avro_writer import varint
 from hub.contracts.hub_records import AuditEntry
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -57,13 +58,7 @@ def _long(value: int) -> bytes:
     """An Avro ``long``: zig-zag, then 7 bits a byte, least significant first."""
     if not -(2**63) <= value < 2**63:
         raise OverflowError(f"{value} does not fit an Avro long")
-    encoded = (value << 1) ^ (value >> 63)
-    out = bytearray()
-    while encoded > 0x7F:
-        out.append(encoded & 0x7F | 0x80)
-        encoded >>= 7
-    out.append(encoded)
-    return bytes(out)
+    return varint((value << 1) ^ (value >> 63))
 
 
 # Lengths, counts and seqs are nearly always small: their encoding is looked up.

@@ -18,7 +18,6 @@ codec's: a record this reader reads is one fastavro reads the same way.
 
 from __future__ import annotations
 
-import re
 import struct
 from collections.abc import Callable
 from functools import lru_cache
@@ -26,11 +25,12 @@ from typing import Any, cast
 
 from fastavro.read import LOGICAL_READERS
 
+from hub.contracts.avro_codegen import AVRO_NAME, SourceBuilder, indent, load
+
 # A compiled reader: the bytes and where the value starts, to the value and where it ends.
 Reader = Callable[[bytes, int], tuple[Any, int]]
 
 _PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # the Avro specification's names
 _FLOAT = struct.Struct("<f")
 _DOUBLE = struct.Struct("<d")
 
@@ -113,7 +113,7 @@ _HELPERS: dict[str, Any] = {
 }
 
 
-class _Generator:
+class _Generator(SourceBuilder):
     """Python source reading one writer schema, built by walking it.
 
     Every value's code assigns it to a local and moves ``p`` (the position in ``d``, the
@@ -122,21 +122,6 @@ class _Generator:
     converter) go into ``K`` and are referred to by index: the only schema text in the source
     is field names, and only names of the Avro specification's form (a dict key's literal).
     """
-
-    def __init__(self, named: dict[str, Any]) -> None:
-        self.named = named
-        self.constants: list[Any] = []
-        self.records: dict[str, str] = {}  # record name → its function's name
-        self.sources: list[str] = []
-        self.locals = 0
-
-    def local(self) -> str:
-        self.locals += 1
-        return f"v{self.locals}"
-
-    def constant(self, value: Any) -> str:
-        self.constants.append(value)
-        return f"K[{len(self.constants) - 1}]"
 
     def value(self, schema: Any, target: str) -> list[str]:
         """The code that reads one value of ``schema`` into ``target``."""
@@ -217,13 +202,13 @@ class _Generator:
             lines: list[str] = []
             items = []
             for field in schema["fields"]:
-                if not _NAME.fullmatch(field["name"]):
+                if not AVRO_NAME.fullmatch(field["name"]):
                     raise UnreadableError(f"field name {field['name']!r} is not an Avro name")
                 local = self.local()
                 lines += self.value(field["type"], local)
                 items.append(f"{field['name']!r}: {local}")
             body = [*lines, f"return {{{', '.join(items)}}}, p"]
-            self.sources.append("\n".join([f"def {function}(d, p):", *_indent(body)]))
+            self.sources.append("\n".join([f"def {function}(d, p):", *indent(body)]))
         return self.records[name]
 
     def union(self, branches: list[Any], target: str) -> list[str]:
@@ -234,7 +219,7 @@ class _Generator:
                 "    p += 1",
                 "elif b == 2:",
                 "    p += 1",
-                *_indent(self.value(branches[1], target)),
+                *indent(self.value(branches[1], target)),
                 "else:",  # an index written in more bytes, or a bad one
                 f"    {target}, p = {self.function(branches)}(d, p)",
             ]
@@ -246,7 +231,7 @@ class _Generator:
         lines = [*self.value("long", index)]
         keyword = "if"
         for position, branch in enumerate(branches):
-            lines += [f"{keyword} {index} == {position}:", *_indent(self.value(branch, target))]
+            lines += [f"{keyword} {index} == {position}:", *indent(self.value(branch, target))]
             keyword = "elif"
         return [*lines, "else:", "    _unexpected('union index')"]
 
@@ -254,7 +239,7 @@ class _Generator:
         """A function reading a union the general way (the rare path of an optional field)."""
         name = f"_union_{self.local()}"
         body = [*self.indexed(branches, "value"), "return value, p"]
-        self.sources.append("\n".join([f"def {name}(d, p):", *_indent(body)]))
+        self.sources.append("\n".join([f"def {name}(d, p):", *indent(body)]))
         return name
 
     def blocks(self, schema: Any, kind: str, target: str) -> list[str]:
@@ -278,12 +263,8 @@ class _Generator:
             f"    if not {count}:",
             "        break",
             f"    for _ in range({count}):",
-            *_indent(_indent([*read, store])),
+            *indent(indent([*read, store])),
         ]
-
-
-def _indent(lines: list[str]) -> list[str]:
-    return ["    " + line for line in lines]
 
 
 def reader_source(parsed: Any) -> tuple[str, tuple[Any, ...]]:
@@ -291,7 +272,7 @@ def reader_source(parsed: Any) -> tuple[str, tuple[Any, ...]]:
     named = parsed.get("__named_schemas", {}) if isinstance(parsed, dict) else {}
     generator = _Generator(named)
     body = [*generator.value(parsed, "value"), "return value, p"]
-    generator.sources.append("\n".join(["def read(d, p):", *_indent(body)]))
+    generator.sources.append("\n".join(["def read(d, p):", *indent(body)]))
     return "\n\n".join(generator.sources) + "\n", tuple(generator.constants)
 
 
@@ -300,7 +281,4 @@ def compile_reader(parsed: Any) -> Reader:
     the bytes and the position where the value starts, and returns the value and the position
     after it. It raises on bytes it cannot read (any exception: the codec then asks fastavro)."""
     source, constants = reader_source(parsed)
-    namespace = {**_HELPERS, "K": constants}
-    # The source is built from the schema's structure only; its names are passed in ``K``.
-    exec(compile(source, "<avro reader>", "exec"), namespace)  # noqa: S102
-    return cast(Reader, namespace["read"])
+    return cast(Reader, load(source, constants, _HELPERS, name="read"))

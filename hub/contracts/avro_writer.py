@@ -22,7 +22,6 @@ whose bytes and errors stay the codec's (``Codec.encode_with``).
 
 from __future__ import annotations
 
-import re
 import struct
 from collections.abc import Callable
 from functools import lru_cache
@@ -31,10 +30,11 @@ from uuid import UUID
 
 from fastavro.write import LOGICAL_WRITERS
 
+from hub.contracts.avro_codegen import AVRO_NAME, SourceBuilder, indent, load
+
 # A compiled writer: appends the Avro binary of a value to the bytearray.
 Writer = Callable[[bytearray, Any], None]
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # the Avro specification's names
 # fastavro's validator's ranges (``fastavro.const``): a union's int branch accepts no more.
 _RANGES = {"int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
 
@@ -47,7 +47,7 @@ class UnsureError(ValueError):
     """A value the generated writer leaves to fastavro (which writes it or says what is wrong)."""
 
 
-def _varint(z: int) -> bytes:
+def varint(z: int) -> bytes:
     """A zig-zagged long (``z`` >= 0), 7 bits a byte, least significant first."""
     out = bytearray()
     while z > 0x7F:
@@ -69,7 +69,7 @@ def _uuid_text(value: UUID) -> str:
 
 
 _HELPERS: dict[str, Any] = {
-    "_varint": _varint,
+    "_varint": varint,
     "_unsure": _unsure,
     "_uuid_text": _uuid_text,
     "_UUID": UUID,
@@ -88,7 +88,7 @@ def _count(target: str) -> list[str]:
     ]
 
 
-class _Generator:
+class _Generator(SourceBuilder):
     """Python source writing one schema, built by walking it.
 
     Each value's code reads it from a local and appends its bytes to ``o``. A record is a
@@ -96,21 +96,6 @@ class _Generator:
     schema and converter) go into ``K`` and are referred to by index: the only schema text in
     the source is field names, and only names of the Avro specification's form.
     """
-
-    def __init__(self, named: dict[str, Any]) -> None:
-        self.named = named
-        self.constants: list[Any] = []
-        self.records: dict[str, str] = {}  # record name → its function's name
-        self.sources: list[str] = []
-        self.locals = 0
-
-    def local(self) -> str:
-        self.locals += 1
-        return f"v{self.locals}"
-
-    def constant(self, value: Any) -> str:
-        self.constants.append(value)
-        return f"K[{len(self.constants) - 1}]"
 
     def value(self, schema: Any, x: str, *, branch: bool = False) -> list[str]:
         """The code writing the value in local ``x``; ``branch``: the value of a union, where
@@ -188,7 +173,7 @@ class _Generator:
                 f"o += {x}",
             ]
         if kind == "enum":  # a symbol, or a StrEnum member equal to it: its index's bytes
-            indexes = {s: _varint(i << 1) for i, s in enumerate(schema["symbols"])}
+            indexes = {s: varint(i << 1) for i, s in enumerate(schema["symbols"])}
             return [f"o += {self.constant(indexes)}[{x}]"]
         if kind in ("record", "error"):
             return [f"{self.record(schema)}(o, {x})"]
@@ -211,11 +196,11 @@ class _Generator:
                 "    _unsure('record')",
             ]
             for field in schema["fields"]:
-                if not _NAME.fullmatch(field["name"]):
+                if not AVRO_NAME.fullmatch(field["name"]):
                     raise UnwritableError(f"field name {field['name']!r} is not an Avro name")
                 local = self.local()
                 lines += [f"{local} = x[{field['name']!r}]", *self.value(field["type"], local)]
-            self.sources.append("\n".join([f"def {function}(o, x):", *_indent(lines)]))
+            self.sources.append("\n".join([f"def {function}(o, x):", *indent(lines)]))
         return self.records[name]
 
     def union(self, branches: list[Any], x: str) -> list[str]:
@@ -226,7 +211,7 @@ class _Generator:
             "    o.append(0)",
             "else:",
             "    o.append(2)",
-            *_indent(self.value(branches[1], x, branch=True)),
+            *indent(self.value(branches[1], x, branch=True)),
         ]
 
     def array(self, schema: Any, x: str, branch: bool) -> list[str]:
@@ -239,9 +224,9 @@ class _Generator:
             "    _unsure('array')",
             f"if {x}:",
             f"    n = len({x})",
-            *_indent(_count("n")),
+            *indent(_count("n")),
             f"    for {item} in {x}:",
-            *_indent(_indent(self.value(schema["items"], item))),
+            *indent(indent(self.value(schema["items"], item))),
             "o.append(0)",
         ]
 
@@ -252,16 +237,12 @@ class _Generator:
             "    _unsure('map')",
             f"if {x}:",
             f"    n = len({x})",
-            *_indent(_count("n")),
+            *indent(_count("n")),
             f"    for {key}, {item} in {x}.items():",
-            *_indent(_indent(self.plain("string", "string", key, False))),
-            *_indent(_indent(self.value(schema["values"], item))),
+            *indent(indent(self.plain("string", "string", key, False))),
+            *indent(indent(self.value(schema["values"], item))),
             "o.append(0)",
         ]
-
-
-def _indent(lines: list[str]) -> list[str]:
-    return ["    " + line for line in lines]
 
 
 def writer_source(parsed: Any) -> tuple[str, tuple[Any, ...]]:
@@ -269,7 +250,7 @@ def writer_source(parsed: Any) -> tuple[str, tuple[Any, ...]]:
     named = parsed.get("__named_schemas", {}) if isinstance(parsed, dict) else {}
     generator = _Generator(named)
     body = generator.value(parsed, "x")
-    generator.sources.append("\n".join(["def write(o, x):", *_indent(body or ["pass"])]))
+    generator.sources.append("\n".join(["def write(o, x):", *indent(body or ["pass"])]))
     return "\n\n".join(generator.sources) + "\n", tuple(generator.constants)
 
 
@@ -279,7 +260,4 @@ def compile_writer(parsed: Any) -> Writer:
     raises on a value it is not sure of (any exception: the codec then asks fastavro), having
     appended part of it. ``UnwritableError``: a schema it does not write."""
     source, constants = writer_source(parsed)
-    namespace = {**_HELPERS, "K": constants}
-    # The source is built from the schema's structure only; its names are passed in ``K``.
-    exec(compile(source, "<avro writer>", "exec"), namespace)  # noqa: S102
-    return cast(Writer, namespace["write"])
+    return cast(Writer, load(source, constants, _HELPERS, name="write"))
