@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from hub.contracts.enums import DeadLetterReason
-from hub.trust.ed25519 import PublicKey, verifies
+from hub.trust.ed25519 import verifies
 from hub.trust.signing import (
     KEY_ID_HEADER,
     SIGNATURE_HEADER,
@@ -41,9 +41,8 @@ from hub.trust.signing import (
     RecordSigner,
     canonical_bytes,
     now_ms,
-    public_key_from_b64,
 )
-from hub.trust.verification import SignatureError, parse_signature_headers
+from hub.trust.verification import SignatureError, parse_signature_headers, parsed_public_key
 
 MERKLE_HEADER = "nrm-merkle"
 BATCH_DOMAIN = b"nrm-hub/batch/v1\x00"
@@ -204,12 +203,7 @@ def _place(headers: ReceivedHeaders) -> tuple[int, int, list[bytes]]:
 def _root_verifies(public_key: str, signature: bytes, message: bytes) -> bool:
     # Cached: every record of a batch checks the same (key, signature, root). Ed25519
     # verification is deterministic, so a cached answer is the answer.
-    return verifies(_public_key(public_key), signature, message)
-
-
-@lru_cache(maxsize=16)
-def _public_key(text: str) -> PublicKey:
-    return public_key_from_b64(text.strip())
+    return verifies(parsed_public_key(public_key), signature, message)
 
 
 def _bad(detail: str) -> SignatureError:

@@ -251,7 +251,7 @@ def verify_from_hub(
     message = _message(topic, key, value, parsed.timestamp_ms)
     for candidate in keys:
         public = (
-            _cached_public_key(candidate) if isinstance(candidate, str) else public_key(candidate)
+            parsed_public_key(candidate) if isinstance(candidate, str) else public_key(candidate)
         )
         if verifies(public, parsed.signature, message):
             check_window(
@@ -265,7 +265,9 @@ def verify_from_hub(
 
 
 @lru_cache(maxsize=16)
-def _cached_public_key(text: str) -> PublicKey:
+def parsed_public_key(text: str) -> PublicKey:
+    """A configured public key (the hub's, an operator's) in base64 text, parsed once for the
+    records it checks; ValueError when it is not a key (``public_key_from_b64``)."""
     return public_key_from_b64(text.strip())
 
 
