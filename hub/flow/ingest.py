@@ -15,10 +15,9 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from hub.audit.keys import KeyStore
 from hub.contracts.codec import Codec, CodecError, frame_header
@@ -40,7 +39,7 @@ from hub.flow.decisions import Inbound, as_uuid, digest_of
 from hub.flow.redrives import RedriveRefused, proven_redrive
 from hub.flow.sealed_letters import OriginalUnavailableError, open_original
 from hub.rules.directory import Agency, Directory
-from hub.rules.indicators import IndicatorGrid, check_event
+from hub.rules.indicators import IndicatorGrid, check_event, may_carry_codes
 from hub.trust.verification import (
     INGEST_POLICY,
     RecordVerifier,
@@ -359,17 +358,6 @@ def _with_grid_codes(inbound: Inbound, raw: RawRecord, grid: IndicatorGrid) -> I
         inbound.event_id,
         inbound.envelope.get("sender"),
     )
-
-
-CODE_FIELDS = ("indicator_codes", "exploitation_types", "exploitation")
-"""The fields ``check_event`` reads codes and forms from (``hub/rules/indicators.py``)."""
-
-
-@cache
-def may_carry_codes(model: type[BaseModel]) -> bool:
-    """Whether events of ``model`` have a field ``check_event`` reads: an event of a type with
-    none has no code to refuse (most events; asking ``check_event`` cost ~3 µs each)."""
-    return any(name in model.model_fields for name in CODE_FIELDS)
 
 
 def _with_ids(raw: RawRecord, codec: Codec, refused: Rejected | None) -> Rejected | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,17 @@ def check_codes(
                 f"of exploitation are {', '.join(sorted(f.value for f in known_forms))}",
             )
     return None
+
+
+CODE_FIELDS = ("indicator_codes", "exploitation_types", "exploitation")
+"""The fields of an event ``check_event`` reads codes and forms from."""
+
+
+@cache
+def may_carry_codes(model: type[BaseModel]) -> bool:
+    """Whether events of ``model`` have a field ``check_event`` reads: an event of a type with
+    none has no code to refuse (most events; asking ``check_event`` costs ~3 µs each)."""
+    return any(name in model.model_fields for name in CODE_FIELDS)
 
 
 def check_event(grid: IndicatorGrid, event: BaseModel) -> IndicatorRefusal | None:

@@ -19,8 +19,7 @@ from hub.contracts.erasure_events import (
 )
 from hub.contracts.events import EVENT_MODELS, ExploitationDetails, ReferralOpened
 from hub.contracts.examples import example_events
-from hub.flow.ingest import CODE_FIELDS, may_carry_codes
-from hub.rules.indicators import IndicatorGrid, check_event
+from hub.rules.indicators import CODE_FIELDS, IndicatorGrid, check_event, may_carry_codes
 from hub.runtime.settings import get_settings
 
 GRID = IndicatorGrid.load(get_settings().config_dir)
