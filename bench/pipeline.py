@@ -18,7 +18,11 @@ story above, unsigned) and write as many records per referral as the hub does
 spread evenly over what they read. The hub's scenarios print the worker's own count of what it
 wrote, ``records_written_per_referral``, and ``like_for_like`` says whether it still matches.
 
-    .venv/bin/python bench/pipeline.py [--records 20000] [--rate 200] [--seconds 10]
+    .venv/bin/python bench/pipeline.py [--records 20000] [--rate 200] [--seconds 10] [--repeat 1]
+
+``--repeat N`` plays the chosen scenarios N times, in turn (hub and Faust alternate, each ratio
+is of one round), and prints every round and, per figure, its median and range: on a shared or
+drifting machine one run says little (docs/BENCHMARKS.md, issue 24, session 9).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -205,6 +210,51 @@ async def hub_pipeline(records: int, *, verify: bool, per_case: int = 1) -> dict
     }
 
 
+MAX_REPEAT = 20
+
+
+def spread(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each number the rounds have in common (per scenario, and the ratios) as its median,
+    lowest, highest and every value in round order."""
+    found: dict[str, dict[str, list[float]]] = {}
+    for one in rounds:
+        for section, figures in one.items():
+            if not isinstance(figures, dict):
+                continue
+            for name, value in figures.items():
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    found.setdefault(section, {}).setdefault(name, []).append(value)
+    return {
+        section: {
+            name: {
+                "median": statistics.median(values),
+                "min": min(values),
+                "max": max(values),
+                "each": values,
+            }
+            for name, values in figures.items()
+            if len(values) == len(rounds)
+        }
+        for section, figures in found.items()
+    }
+
+
+def with_ratios(result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` with the ratios of its scenarios to the ceiling and of the hub to Faust."""
+    if "ceiling" in result:
+        top = result["ceiling"]["msgs_per_s"]
+        result["ratio"] = {
+            f"{name}_vs_ceiling": round(result[name]["msgs_per_s"] / top, 3)
+            for name in ("hub", "hub_unsigned", "hub_10_per_case", "faust")
+            if name in result
+        }
+        if "hub" in result and "faust" in result:
+            result["ratio"]["hub_vs_faust"] = round(
+                result["hub"]["msgs_per_s"] / max(1, result["faust"]["msgs_per_s"]), 2
+            )
+    return result
+
+
 SCENARIOS = (
     "ceiling",
     "faust",
@@ -233,7 +283,15 @@ async def main() -> None:
         default=",".join(SCENARIOS),
         help="a comma-separated subset of: " + ", ".join(SCENARIOS),
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help=f"rounds of the chosen scenarios, in turn (1..{MAX_REPEAT}); medians are printed",
+    )
     args = parser.parse_args()
+    if not 1 <= args.repeat <= MAX_REPEAT:
+        parser.error(f"--repeat must be in 1..{MAX_REPEAT}")
     configure_logging(level="WARNING")  # stdout is the JSON result only
     chosen = [name for name in args.scenarios.split(",") if name]
     unknown = set(chosen) - set(SCENARIOS)
@@ -248,23 +306,17 @@ async def main() -> None:
         "latency": lambda: latency(args.rate, args.seconds, args.fetch_wait_ms),
         "latency_floor": lambda: latency_floor(args.rate, args.seconds, args.fetch_wait_ms),
     }
+    rounds: list[dict[str, Any]] = []
+    for _ in range(args.repeat):
+        rounds.append(with_ratios({name: await runs[name]() for name in chosen}))
     result: dict[str, Any] = {
         "benchmark": "pipeline",
         "ceiling_and_faust_per_referral": {"reads": STORY_READS, "writes": STORY_WRITES},
     }
-    for name in chosen:
-        result[name] = await runs[name]()
-    if "ceiling" in result:
-        top = result["ceiling"]["msgs_per_s"]
-        result["ratio"] = {
-            f"{name}_vs_ceiling": round(result[name]["msgs_per_s"] / top, 3)
-            for name in ("hub", "hub_unsigned", "hub_10_per_case", "faust")
-            if name in result
-        }
-        if "hub" in result and "faust" in result:
-            result["ratio"]["hub_vs_faust"] = round(
-                result["hub"]["msgs_per_s"] / max(1, result["faust"]["msgs_per_s"]), 2
-            )
+    if args.repeat == 1:
+        result.update(rounds[0])
+    else:
+        result.update(repeat=args.repeat, rounds=rounds, spread=spread(rounds))
     result["goal"] = {"hub_vs_faust": 1.0, "hub_unsigned_vs_ceiling": 0.25, "p99_ms": 50}
     print(json.dumps(result, indent=2))
 
