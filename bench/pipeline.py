@@ -227,7 +227,7 @@ def spread(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         section: {
             name: {
-                "median": statistics.median(values),
+                "median": round(statistics.median(values), 4),  # no float noise in the JSON
                 "min": min(values),
                 "max": max(values),
                 "each": values,
