@@ -98,10 +98,12 @@ def case_93(
 
     case_id = asyncio.run(route())
     model = roles_app.state.dashboard.model
+    # Its département, not only its first state: a case whose département the read model does
+    # not know yet is outside every région, and a regional operator would be refused it.
     eventually_sync(
-        lambda: any(s.case_id == case_id for s in model.states),
+        lambda: any(s.case_id == case_id and s.facts.departement == "93" for s in model.states),
         timeout_s=30,
-        what="the case in the dashboard's read model",
+        what="the case and its département in the dashboard's read model",
     )
     return case_id
 
