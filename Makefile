@@ -67,7 +67,7 @@ softhsm: $(SOFTHSM)
 # cores cut the wall time, the long files first (tests/conftest.py orders them; xdist would
 # otherwise start the files with the most tests, and end on the long ones); tests that measure
 # latency or memory run alone afterwards. The 25 slowest are listed, to keep an eye on them.
-TEST_WORKERS ?= 4
+TEST_WORKERS ?= 6
 test: lint typecheck $(CHROMIUM) $(SOFTHSM)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25 -m "not serial" $(ARGS)
 	$(BIN)/python -m pytest -m serial $(ARGS)
