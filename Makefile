@@ -63,7 +63,7 @@ $(SOFTHSM):
 
 softhsm: $(SOFTHSM)
 
-# Stream tests mostly wait on the broker: four processes (each with its own broker) on two
+# Stream tests mostly wait on the broker: six processes (each with its own broker) on two
 # cores cut the wall time, the long files first (tests/conftest.py orders them; xdist would
 # otherwise start the files with the most tests, and end on the long ones); tests that measure
 # latency or memory run alone afterwards. The 25 slowest are listed, to keep an eye on them.
